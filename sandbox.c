@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+/*
+ * csand: run a command in a sandbox as an ordinary user.
+ *
+ * One launch, top to bottom:
+ *   main()            argv -> plan -> validate -> launch -> exit status
+ *   sandbox_launch()  clone with the namespace flags; the parent becomes the
+ *                     monitor, the child runs the stages below
+ *   child_setup()     user ns maps -> mount isolation -> new root -> mount ops
+ *                     -> pivot_root -> loopback -> hostname -> session
+ *   child_exec()      pid 1 (unless --as-pid-1) -> caps and no_new_privs ->
+ *                     environment -> working directory -> exec
+ *   monitor()         report setup errors, pass signals on, return the
+ *                     command's exit status
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "utils/caps.h"
+#include "utils/init.h"
+#include "utils/log.h"
+#include "utils/macro.h"
+#include "utils/mounts.h"
+#include "utils/network.h"
+#include "utils/options.h"
+#include "utils/plan.h"
+#include "utils/report.h"
+#include "utils/userns.h"
+
+#ifndef CSAND_VERSION
+#define CSAND_VERSION "unknown"
+#endif
+
+/* What the child needs from the parent beyond the plan. */
+typedef struct Launch {
+        const SandboxPlan *plan;
+        uid_t outside_uid;
+        gid_t outside_gid;
+        bool userns;
+        unsigned long clone_flags;
+        char *outside_cwd;      /* the caller's directory, tried inside when there is no --chdir */
+        sigset_t saved_sigmask;
+        mode_t saved_umask;
+        int report_fd;
+} Launch;
+
+/* ---- the child: from a fresh set of namespaces to exec ---- */
+
+static int child_setup(const Launch *l, Error *e) {
+        const SandboxPlan *p = l->plan;
+        int r;
+
+        if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                return error_set_errno(e, errno, "prctl(PR_SET_PDEATHSIG)");
+
+        if (l->userns) {
+                r = userns_write_own_maps(p->uid, l->outside_uid, p->gid, l->outside_gid);
+                if (r < 0)
+                        return error_set_errno(e, r, "Can't write uid/gid maps");
+        }
+
+        r = mounts_isolate();
+        if (r < 0)
+                return error_set_errno(e, r, "Failed to make / slave");
+
+        _cleanup_close_ int root_fd = -EBADF;
+        r = mounts_new_root(&root_fd);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't create the new root");
+        r = mounts_execute(p, &root_fd, e);
+        if (r < 0)
+                return r;
+        r = mounts_pivot(root_fd);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't pivot_root into the new root");
+
+        if (p->unshare_net) {
+                r = network_loopback_up();
+                if (r < 0)
+                        return error_set_errno(e, r, "Can't bring up the loopback interface");
+        }
+        if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+                return error_set_errno(e, errno, "Can't set hostname %s", p->hostname);
+        if (p->new_session && setsid() < 0)
+                return error_set_errno(e, errno, "setsid");
+        return 0;
+}
+
+static int apply_environment(const SandboxPlan *p) {
+        for (size_t i = 0; i < p->n_env_ops; i++) {
+                const EnvOp *op = &p->env_ops[i];
+                int r = op->type == ENV_SET ? setenv(op->name, op->value, 1) :
+                        op->type == ENV_UNSET ? unsetenv(op->name) : clearenv();
+                if (r != 0)
+                        return -errno ?: -EINVAL;
+        }
+        return 0;
+}
+
+/* --chdir, else the caller's directory if it exists inside, else $HOME, else /. */
+static int enter_working_directory(const Launch *l, Error *e) {
+        const char *dir = l->plan->chdir_path;
+        if (dir) {
+                if (chdir(dir) < 0)
+                        return error_set_errno(e, errno, "Can't chdir to %s", dir);
+        } else {
+                const char *home = getenv("HOME");
+                if (l->outside_cwd && chdir(l->outside_cwd) == 0)
+                        dir = l->outside_cwd;
+                else if (home && chdir(home) == 0)
+                        dir = home;
+                else
+                        dir = "/";
+                if (dir[0] == '/' && dir[1] == '\0' && chdir("/") < 0)
+                        return error_set_errno(e, errno, "Can't chdir to /");
+        }
+        if (setenv("PWD", dir, 1) < 0)
+                return error_set_errno(e, errno, "setenv PWD");
+        return 0;
+}
+
+static _noreturn_ void child_exec(const Launch *l) {
+        const SandboxPlan *p = l->plan;
+        Error e = {};
+        int r;
+
+        if (p->die_with_parent)
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        r = apply_environment(p);
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't set up the environment");
+                goto fail;
+        }
+        if (enter_working_directory(l, &e) < 0)
+                goto fail;
+        umask(l->saved_umask);
+        sigprocmask(SIG_SETMASK, &l->saved_sigmask, NULL);
+
+        execvp(p->command[0], p->command);
+        error_set_errno(&e, errno, "execvp %s", p->command[0]);
+fail:
+        report_send(l->report_fd, &e);
+        _exit(1);
+}
+
+/* Everything privileged is done; from here on, nothing in the sandbox holds
+ * a capability, pid 1 included. */
+static _noreturn_ void child_run(const Launch *l) {
+        const SandboxPlan *p = l->plan;
+        Error e = {};
+
+        if (child_setup(l, &e) < 0)
+                goto fail;
+        int r = caps_drop_all();
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't drop capabilities");
+                goto fail;
+        }
+        if (!p->unshare_pid || p->as_pid_1)
+                child_exec(l);
+
+        /* Pid 1: the command is our child; we reap and pass signals on. */
+        _cleanup_close_ int sfd = -EBADF;
+        r = init_signalfd(&sfd);
+        if (r < 0) {
+                error_set_errno(&e, r, "signalfd");
+                goto fail;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                error_set_errno(&e, errno, "fork");
+                goto fail;
+        }
+        if (pid == 0)
+                child_exec(l);
+
+        close(l->report_fd);
+        /* Not dumpable: the command, same uid, cannot ptrace its init. */
+        (void) prctl(PR_SET_DUMPABLE, 0);
+        int status;
+        r = init_supervise(pid, sfd, true, false, &status);
+        _exit(r < 0 ? 1 : init_exit_code(status));
+fail:
+        report_send(l->report_fd, &e);
+        _exit(1);
+}
+
+/* ---- the parent: launch and monitor ---- */
+
+static pid_t raw_clone(unsigned long flags) {
+        /* fork() semantics plus namespace flags: the child continues here. */
+        return (pid_t) syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+static bool kernel_has_namespace(const char *name) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+        return access(path, F_OK) == 0;
+}
+
+static unsigned long namespace_flags(const SandboxPlan *p, bool userns) {
+        unsigned long f = CLONE_NEWNS;
+        if (userns)
+                f |= CLONE_NEWUSER;
+        if (p->unshare_ipc)
+                f |= CLONE_NEWIPC;
+        if (p->unshare_pid)
+                f |= CLONE_NEWPID;
+        if (p->unshare_net)
+                f |= CLONE_NEWNET;
+        if (p->unshare_uts)
+                f |= CLONE_NEWUTS;
+        if (p->unshare_cgroup || (p->unshare_cgroup_try && kernel_has_namespace("cgroup")))
+                f |= CLONE_NEWCGROUP;
+        return f;
+}
+
+/* Waits for the child while printing its setup error, if any, and passing
+ * signals on. Returns the exit status csand should end with. */
+static int monitor(const SandboxPlan *p, pid_t child, int report_fd) {
+        _cleanup_close_ int sfd = -EBADF;
+        Error report = {};
+        bool failed = false;
+        int status, r;
+
+        r = init_signalfd(&sfd);
+        if (r < 0) {
+                log_error("signalfd: %s", strerror(-r));
+                kill(child, SIGKILL);
+                waitpid(child, NULL, 0);
+                return 1;
+        }
+
+        /* Setup: until exec closes the channel, or an error arrives. */
+        for (;;) {
+                r = report_receive(report_fd, &report, true);
+                if (r == -EINTR)
+                        continue;
+                failed = r > 0;
+                break;
+        }
+        if (failed)
+                log_error("%s", report.message);
+
+        /* The command inherits our process group unless --new-session, and
+         * then the terminal's signals reach it directly. */
+        r = init_supervise(child, sfd, false, p->new_session, &status);
+        if (r < 0) {
+                log_error("waiting for the sandbox: %s", strerror(-r));
+                return 1;
+        }
+        /* An exec failure is reported late, by the command's process. */
+        if (!failed && report_receive(report_fd, &report, false) > 0) {
+                log_error("%s", report.message);
+                failed = true;
+        }
+        return failed ? 1 : init_exit_code(status);
+}
+
+static int sandbox_launch(const SandboxPlan *p) {
+        Launch l = {
+                .plan = p,
+                .outside_uid = geteuid(),
+                .outside_gid = getegid(),
+                .report_fd = -EBADF,
+        };
+        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        int fds[2], r;
+
+        l.outside_cwd = cwd;
+        l.userns = p->unshare_user || p->unshare_user_try || l.outside_uid != 0;
+        l.clone_flags = namespace_flags(p, l.userns);
+
+        if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+                log_error("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+                return 1;
+        }
+
+        r = report_channel(fds);
+        if (r < 0) {
+                log_error("socketpair: %s", strerror(-r));
+                return 1;
+        }
+        _cleanup_close_ int report_fd = fds[0];
+        l.report_fd = fds[1];
+
+        sigset_t supervised;
+        init_supervised_signals(&supervised);
+        sigprocmask(SIG_BLOCK, &supervised, &l.saved_sigmask);
+        l.saved_umask = umask(0);
+
+        pid_t pid = raw_clone(l.clone_flags);
+        if (pid < 0 && (errno == EINVAL || errno == EPERM || errno == ENOSPC || errno == EUSERS) &&
+            p->unshare_user_try && !p->unshare_user && l.outside_uid == 0) {
+                /* --unshare-user-try as root: do without a user namespace. */
+                l.userns = false;
+                l.clone_flags &= ~(unsigned long) CLONE_NEWUSER;
+                pid = raw_clone(l.clone_flags);
+        }
+        if (pid < 0) {
+                r = errno;
+                safe_close(l.report_fd);
+                log_error("Creating new namespace failed: %s%s", strerror(r),
+                          r == EPERM || r == ENOSPC ? " (are unprivileged user namespaces enabled?)" : "");
+                return 1;
+        }
+        if (pid == 0) {
+                report_fd = safe_close(report_fd);
+                child_run(&l);
+        }
+        safe_close(l.report_fd);
+        return monitor(p, pid, report_fd);
+}
+
+int main(int argc, char **argv) {
+        _cleanup_plan_ SandboxPlan *plan = NULL;
+        Error e = {};
+
+        log_setup(argv[0]);
+        if (plan_new(&plan) < 0) {
+                log_error("Out of memory");
+                return 1;
+        }
+        if (options_parse(plan, argc - 1, argv + 1, &e) < 0) {
+                log_error("%s", e.message);
+                return 1;
+        }
+        if (plan->show_help) {
+                options_print_help(stdout, argv[0]);
+                return 0;
+        }
+        if (plan->show_version) {
+                if (strcmp(log_program_name(), "bwrap") == 0)
+                        printf("bubblewrap 0.11.0 (csand %s)\n", CSAND_VERSION);
+                else
+                        printf("csand %s\n", CSAND_VERSION);
+                return 0;
+        }
+        if (plan_validate(plan, getuid(), &e) < 0) {
+                log_error("%s", e.message);
+                return 1;
+        }
+        return sandbox_launch(plan);
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fs-util.h"
+#include "macro.h"
+
+static int openat2_in_root(int root_fd, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        /* "/" and "" both name the root itself. */
+        while (*path == '/')
+                path++;
+        if (!*path)
+                path = ".";
+        return RET_NERRNO(syscall(SYS_openat2, root_fd, path, &how, sizeof(how)));
+}
+
+int open_in_root(int root_fd, const char *path, int flags, int *ret_fd) {
+        int fd = openat2_in_root(root_fd, path, flags | O_PATH);
+        if (fd < 0)
+                return fd;
+        *ret_fd = fd;
+        return 0;
+}
+
+/* Splits "a/b/c/" into parent "a/b" and base "c" in a fresh copy. */
+static int split_path(const char *path, char **ret_copy, const char **ret_parent, const char **ret_base) {
+        char *copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        size_t n = strlen(copy);
+        while (n > 1 && copy[n - 1] == '/')
+                copy[--n] = '\0';
+        char *slash = strrchr(copy, '/');
+        if (!slash) {
+                *ret_parent = ".";
+                *ret_base = copy;
+        } else {
+                *slash = '\0';
+                *ret_parent = slash == copy ? "/" : copy;
+                *ret_base = slash + 1;
+        }
+        *ret_copy = copy;
+        return 0;
+}
+
+int open_parent_in_root(int root_fd, const char *path, int *ret_fd, char **ret_base) {
+        _cleanup_free_ char *copy = NULL;
+        const char *parent, *base;
+        int fd, r;
+
+        r = split_path(path, &copy, &parent, &base);
+        if (r < 0)
+                return r;
+        if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+                return -EINVAL;
+        r = mkdir_p_in_root(root_fd, parent, 0755, &fd);
+        if (r < 0)
+                return r;
+        char *b = strdup(base);
+        if (!b) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        *ret_fd = fd;
+        *ret_base = b;
+        return 0;
+}
+
+int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd) {
+        int fd = openat2_in_root(root_fd, path, O_PATH | O_DIRECTORY);
+        if (fd >= 0) {
+                *ret_fd = fd;
+                return 0;
+        }
+        if (fd != -ENOENT)
+                return fd;
+
+        _cleanup_close_ int parent_fd = -EBADF;
+        _cleanup_free_ char *base = NULL;
+        int r = open_parent_in_root(root_fd, path, &parent_fd, &base);
+        if (r < 0)
+                return r;
+        /* mkdirat() never follows a symlink in its last component: EEXIST. */
+        if (mkdirat(parent_fd, base, mode) < 0 && errno != EEXIST)
+                return -errno;
+        /* Re-resolve the whole path, in the root, rather than trusting base. */
+        return open_in_root(root_fd, path, O_DIRECTORY, ret_fd);
+}
+
+int touch_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd) {
+        int fd = openat2_in_root(root_fd, path, O_PATH);
+        if (fd >= 0) {
+                *ret_fd = fd;
+                return 0;
+        }
+        if (fd != -ENOENT)
+                return fd;
+
+        _cleanup_close_ int parent_fd = -EBADF;
+        _cleanup_free_ char *base = NULL;
+        int r = open_parent_in_root(root_fd, path, &parent_fd, &base);
+        if (r < 0)
+                return r;
+        int created = openat(parent_fd, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (created < 0 && errno != EEXIST)
+                return -errno;
+        safe_close(created);
+        return open_in_root(root_fd, path, 0, ret_fd);
+}
+
+bool fd_same_inode(int a, int b) {
+        struct stat sa, sb;
+        if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0)
+                return false;
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int fchmod_opath(int fd, mode_t mode) {
+        char p[64];
+        /* fchmod() refuses O_PATH fds; the /proc magic link does not. */
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        return RET_NERRNO(chmod(p, mode));
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Everything here resolves PATH inside the tree whose root is ROOT_FD, with
+ * openat2(RESOLVE_IN_ROOT): absolute symlinks and ".." stay inside, magic
+ * links are refused. A symlink swapped in by another process during setup
+ * can therefore never point csand outside the new root. */
+
+/* An O_PATH fd for PATH (following symlinks, scoped to the root). */
+int open_in_root(int root_fd, const char *path, int flags, int *ret_fd);
+/* mkdir -p; new directories get MODE (parents 0755). Returns an O_PATH fd. */
+int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd);
+/* Creates an empty file (parents 0755) unless something exists there already.
+ * Returns an O_PATH fd to what is at PATH. */
+int touch_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd);
+/* An O_PATH fd to the directory that holds PATH's last component, and that
+ * component (a pointer into a copy owned by the caller via *ret_base_buf). */
+int open_parent_in_root(int root_fd, const char *path, int *ret_fd, char **ret_base);
+/* Same inode on the same device? */
+bool fd_same_inode(int a, int b);
+/* chmod through an O_PATH fd. */
+int fchmod_opath(int fd, mode_t mode);

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "plan.h"
+
+int plan_new(SandboxPlan **ret) {
+        SandboxPlan *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->uid = getuid();
+        p->gid = getgid();
+        p->next_perms = MODE_UNSET;
+        *ret = p;
+        return 0;
+}
+
+SandboxPlan *plan_free(SandboxPlan *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_ops; i++) {
+                free(p->ops[i].source);
+                free(p->ops[i].dest);
+        }
+        free(p->ops);
+        for (size_t i = 0; i < p->n_env_ops; i++) {
+                free(p->env_ops[i].name);
+                free(p->env_ops[i].value);
+        }
+        free(p->env_ops);
+        for (size_t i = 0; i < p->n_owned_fds; i++)
+                safe_close(p->owned_fds[i]);
+        free(p->owned_fds);
+        free(p->hostname);
+        free(p->chdir_path);
+        free(p->argv0);
+        free(p->command);
+        for (size_t i = 0; i < p->n_args_buffers; i++)
+                free(p->args_buffers[i]);
+        free(p->args_buffers);
+        free(p);
+        return NULL;
+}
+
+/* Capacity is implicit: 8, then the next power of two. Doubling keeps
+ * appends linear for thousands of mount ops. */
+static void *grow(void *array, size_t n, size_t size) {
+        bool full = n < 8 ? n == 0 : (n & (n - 1)) == 0;
+        if (!full)
+                return array;
+        return reallocarray(array, n < 8 ? 8 : n * 2, size);
+}
+
+int plan_add_op(SandboxPlan *p, MountOpType type, const char *source, const char *dest, MountOp **ret) {
+        MountOp *ops = grow(p->ops, p->n_ops, sizeof(MountOp));
+        if (!ops)
+                return -ENOMEM;
+        p->ops = ops;
+
+        MountOp *op = &ops[p->n_ops];
+        *op = (MountOp) {
+                .type = type,
+                .fd = -EBADF,
+                .perms = MODE_UNSET,
+        };
+        if ((source && !(op->source = strdup(source))) || (dest && !(op->dest = strdup(dest)))) {
+                free(op->source);
+                return -ENOMEM;
+        }
+        p->n_ops++;
+        if (ret)
+                *ret = op;
+        return 0;
+}
+
+int plan_add_env(SandboxPlan *p, EnvOpType type, const char *name, const char *value) {
+        EnvOp *ops = grow(p->env_ops, p->n_env_ops, sizeof(EnvOp));
+        if (!ops)
+                return -ENOMEM;
+        p->env_ops = ops;
+
+        EnvOp *op = &ops[p->n_env_ops];
+        *op = (EnvOp) { .type = type };
+        if ((name && !(op->name = strdup(name))) || (value && !(op->value = strdup(value)))) {
+                free(op->name);
+                return -ENOMEM;
+        }
+        p->n_env_ops++;
+        return 0;
+}
+
+int plan_own_fd(SandboxPlan *p, int fd) {
+        int *fds = grow(p->owned_fds, p->n_owned_fds, sizeof(int));
+        if (!fds)
+                return -ENOMEM;
+        p->owned_fds = fds;
+        p->owned_fds[p->n_owned_fds++] = fd;
+        return 0;
+}
+
+int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
+        /* Unprivileged, a user namespace is the only way in: implied, as in bwrap. */
+        bool userns = p->unshare_user || p->unshare_user_try || real_uid != 0;
+
+        if (p->n_command == 0)
+                return error_setf(e, EINVAL, "No command specified (see --help)");
+        if (p->hostname && !p->unshare_uts)
+                return error_setf(e, EINVAL, "Specifying --hostname requires --unshare-uts");
+        if (p->as_pid_1 && !p->unshare_pid)
+                return error_setf(e, EINVAL, "Specifying --as-pid-1 requires --unshare-pid");
+        if (p->uid_set && !userns && p->uid != real_uid)
+                return error_setf(e, EINVAL, "Specifying --uid requires --unshare-user");
+        if (p->gid_set && !userns && p->gid != getgid())
+                return error_setf(e, EINVAL, "Specifying --gid requires --unshare-user");
+        for (size_t i = 0; i < p->n_ops; i++) {
+                const MountOp *op = &p->ops[i];
+                if (op->type == MOUNT_OP_MQUEUE && userns && !p->unshare_ipc)
+                        return error_setf(e, EINVAL, "--mqueue %s requires --unshare-ipc", op->dest);
+        }
+        return 0;
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+/* One step in building the new root, executed in command-line order. */
+typedef enum MountOpType {
+        MOUNT_OP_BIND,          /* --bind, --ro-bind, --dev-bind and their -try forms */
+        MOUNT_OP_REMOUNT_RO,
+        MOUNT_OP_PROC,
+        MOUNT_OP_DEV,
+        MOUNT_OP_TMPFS,
+        MOUNT_OP_MQUEUE,
+        MOUNT_OP_DIR,
+        MOUNT_OP_SYMLINK,
+        MOUNT_OP_CHMOD,
+        MOUNT_OP_FILE,          /* --file FD DEST: copy the fd's data into a new file */
+        MOUNT_OP_BIND_DATA,     /* --bind-data/--ro-bind-data: a file with the data, bound */
+        MOUNT_OP_BIND_FD,       /* --bind-fd/--ro-bind-fd */
+} MountOpType;
+
+#define MODE_UNSET ((mode_t) -1)
+
+typedef struct MountOp {
+        MountOpType type;
+        char *source;           /* bind source, symlink target */
+        char *dest;             /* inside the new root */
+        int fd;                 /* data or bind fd, -EBADF when unused */
+        mode_t perms;           /* --perms/--chmod, MODE_UNSET when not given */
+        uint64_t size;          /* --size for tmpfs, 0 when not given */
+        bool readonly;
+        bool allow_devices;
+        bool try_only;          /* -try: a missing source is skipped */
+} MountOp;
+
+typedef enum EnvOpType {
+        ENV_SET,
+        ENV_UNSET,
+        ENV_CLEAR,
+} EnvOpType;
+
+typedef struct EnvOp {
+        EnvOpType type;
+        char *name;
+        char *value;
+} EnvOp;
+
+typedef struct SandboxPlan {
+        /* Namespaces. "try" variants are resolved against the kernel at launch. */
+        bool unshare_user, unshare_user_try;
+        bool unshare_ipc, unshare_pid, unshare_net, unshare_uts;
+        bool unshare_cgroup, unshare_cgroup_try;
+
+        uid_t uid;              /* ids inside; default: the caller's */
+        gid_t gid;
+        bool uid_set, gid_set;
+
+        char *hostname;
+        char *chdir_path;
+        char *argv0;            /* --argv0 */
+
+        EnvOp *env_ops;
+        size_t n_env_ops;
+
+        MountOp *ops;
+        size_t n_ops;
+
+        bool die_with_parent;
+        bool new_session;
+        bool as_pid_1;
+
+        /* Modifiers that apply to the next operation (--perms, --size). */
+        mode_t next_perms;
+        uint64_t next_size;
+
+        /* fds handed over by the caller that must not reach the command. */
+        int *owned_fds;
+        size_t n_owned_fds;
+
+        /* The command, pointing into argv (or --args data). */
+        char **command;
+        size_t n_command;
+
+        /* Storage for --args data, which argv-borrowing pointers refer to. */
+        char **args_buffers;
+        size_t n_args_buffers;
+        int args_depth;
+
+        bool show_help, show_version;
+} SandboxPlan;
+
+int plan_new(SandboxPlan **ret);
+SandboxPlan *plan_free(SandboxPlan *p);
+static inline void plan_freep(SandboxPlan **p) {
+        plan_free(*p);
+}
+#define _cleanup_plan_ _cleanup_(plan_freep)
+
+/* Appends an op; takes copies of source/dest. Returns the op via *ret. */
+int plan_add_op(SandboxPlan *p, MountOpType type, const char *source, const char *dest, MountOp **ret);
+int plan_add_env(SandboxPlan *p, EnvOpType type, const char *name, const char *value);
+int plan_own_fd(SandboxPlan *p, int fd);
+
+/* Option combinations, checked before anything happens. Pure. */
+int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e);
