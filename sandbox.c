@@ -4,18 +4,19 @@
  *
  * One launch, top to bottom:
  *   main()            argv -> plan -> validate -> launch -> exit status
- *   sandbox_launch()  clone with the namespace flags; the parent becomes the
- *                     monitor, the child runs the stages below
- *   child_setup()     user ns maps -> mount isolation -> new root -> mount ops
- *                     -> pivot_root -> loopback -> hostname -> session
- *   child_exec()      pid 1 (unless --as-pid-1) -> caps and no_new_privs ->
- *                     environment -> working directory -> exec
- *   monitor()         report setup errors, pass signals on, return the
- *                     command's exit status
+ *   sandbox_launch()  join --userns/--pidns, clone with the namespace flags;
+ *                     the parent becomes the monitor, the child runs:
+ *   child_setup()     user ns maps -> mount isolation -> new root -> mount
+ *                     ops -> pivot_root -> loopback -> hostname -> nested
+ *                     user ns rules -> --block-fd -> session
+ *   child_run()       pid 1 when needed (reaper, signal forwarding, holder
+ *                     of lock files and --sync-fd), then:
+ *   child_exec()      capabilities and no_new_privs -> environment ->
+ *                     working directory -> seccomp (last) -> exec
+ *   monitor()         status fds, setup errors, signals, exit status
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@
 #include "utils/options.h"
 #include "utils/plan.h"
 #include "utils/report.h"
+#include "utils/seccomp.h"
+#include "utils/status.h"
 #include "utils/userns.h"
 
 #ifndef CSAND_VERSION
@@ -46,7 +49,7 @@ typedef struct Launch {
         const SandboxPlan *plan;
         uid_t outside_uid;
         gid_t outside_gid;
-        bool userns;
+        bool new_userns;        /* we create the user namespace (and write its maps) */
         unsigned long clone_flags;
         char *outside_cwd;      /* the caller's directory, tried inside when there is no --chdir */
         sigset_t saved_sigmask;
@@ -56,6 +59,35 @@ typedef struct Launch {
 
 /* ---- the child: from a fresh set of namespaces to exec ---- */
 
+static void wait_for_fd(int fd) {
+        char c;
+        while (read(fd, &c, 1) < 0 && errno == EINTR)
+                ;
+}
+
+/* --disable-userns: use up this namespace's allowance of user namespaces
+ * with one nested namespace of our own, which the command then lives in. */
+static int disable_nested_userns(const Launch *l, int proc_fd, Error *e) {
+        const SandboxPlan *p = l->plan;
+        _cleanup_close_ int fd = openat(proc_fd, "sys/user/max_user_namespaces", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "1", 1) != 1)
+                return error_set_errno(e, errno, "Can't limit user namespaces (--disable-userns)");
+        if (unshare(CLONE_NEWUSER) < 0)
+                return error_set_errno(e, errno, "Can't create the nested user namespace (--disable-userns)");
+        int r = userns_write_own_maps_at(proc_fd, p->uid, p->uid, p->gid, p->gid);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't write the nested user namespace's maps");
+        return 0;
+}
+
+static int assert_userns_disabled(Error *e) {
+        if (unshare(CLONE_NEWUSER) == 0)
+                return error_setf(e, EPERM, "creation of new user namespaces was not disabled as requested");
+        if (errno != ENOSPC && errno != EPERM && errno != EUSERS)
+                return error_set_errno(e, errno, "Unexpected error checking that user namespaces are disabled");
+        return 0;
+}
+
 static int child_setup(const Launch *l, Error *e) {
         const SandboxPlan *p = l->plan;
         int r;
@@ -63,16 +95,26 @@ static int child_setup(const Launch *l, Error *e) {
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 return error_set_errno(e, errno, "prctl(PR_SET_PDEATHSIG)");
 
-        if (l->userns) {
-                r = userns_write_own_maps(p->uid, l->outside_uid, p->gid, l->outside_gid);
+        /* --userns-block-fd: the caller writes our maps (it has our pid from --info-fd). */
+        if (p->userns_block_fd >= 0)
+                wait_for_fd(p->userns_block_fd);
+        else if (l->new_userns) {
+                r = userns_write_own_maps_at(AT_FDCWD, p->uid, l->outside_uid, p->gid, l->outside_gid);
                 if (r < 0)
                         return error_set_errno(e, r, "Can't write uid/gid maps");
+        }
+
+        /* The host's /proc, for what must still be done there after pivot_root. */
+        _cleanup_close_ int proc_fd = -EBADF;
+        if (p->disable_userns) {
+                proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (proc_fd < 0)
+                        return error_set_errno(e, errno, "Can't open /proc");
         }
 
         r = mounts_isolate();
         if (r < 0)
                 return error_set_errno(e, r, "Failed to make / slave");
-
         _cleanup_close_ int root_fd = -EBADF;
         r = mounts_new_root(&root_fd);
         if (r < 0)
@@ -91,6 +133,18 @@ static int child_setup(const Launch *l, Error *e) {
         }
         if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
                 return error_set_errno(e, errno, "Can't set hostname %s", p->hostname);
+
+        /* User namespace changes come last: they cost us the capabilities
+         * over everything set up above. */
+        if (p->disable_userns && disable_nested_userns(l, proc_fd, e) < 0)
+                return -e->error;
+        if (p->userns2_fd >= 0 && setns(p->userns2_fd, CLONE_NEWUSER) < 0)
+                return error_set_errno(e, errno, "Switching to the --userns2 user namespace failed");
+        if (p->assert_userns_disabled && assert_userns_disabled(e) < 0)
+                return -e->error;
+
+        if (p->block_fd >= 0)
+                wait_for_fd(p->block_fd);
         if (p->new_session && setsid() < 0)
                 return error_set_errno(e, errno, "setsid");
         return 0;
@@ -119,9 +173,9 @@ static int enter_working_directory(const Launch *l, Error *e) {
                         dir = l->outside_cwd;
                 else if (home && chdir(home) == 0)
                         dir = home;
-                else
+                else if (chdir("/") == 0)
                         dir = "/";
-                if (dir[0] == '/' && dir[1] == '\0' && chdir("/") < 0)
+                else
                         return error_set_errno(e, errno, "Can't chdir to /");
         }
         if (setenv("PWD", dir, 1) < 0)
@@ -136,6 +190,11 @@ static _noreturn_ void child_exec(const Launch *l) {
 
         if (p->die_with_parent)
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        r = caps_apply(p->caps);
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't drop capabilities");
+                goto fail;
+        }
         r = apply_environment(p);
         if (r < 0) {
                 error_set_errno(&e, r, "Can't set up the environment");
@@ -146,27 +205,41 @@ static _noreturn_ void child_exec(const Launch *l) {
         umask(l->saved_umask);
         sigprocmask(SIG_SETMASK, &l->saved_sigmask, NULL);
 
-        execvp(p->command[0], p->command);
-        error_set_errno(&e, errno, "execvp %s", p->command[0]);
+        char *saved_argv0 = p->command[0];
+        if (p->argv0)
+                p->command[0] = p->argv0;
+        r = seccomp_programs_apply(p->seccomp, p->n_seccomp);
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't load seccomp filter");
+                goto fail;
+        }
+        execvp(saved_argv0, p->command);
+        error_set_errno(&e, errno, "execvp %s", saved_argv0);
 fail:
         report_send(l->report_fd, &e);
         _exit(1);
 }
 
-/* Everything privileged is done; from here on, nothing in the sandbox holds
- * a capability, pid 1 included. */
+static bool need_init(const SandboxPlan *p) {
+        if (p->as_pid_1)
+                return false;
+        if (p->unshare_pid || p->sync_fd >= 0)
+                return true;
+        /* Someone must hold the locks for as long as the sandbox lives. */
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].type == MOUNT_OP_LOCK_FILE)
+                        return true;
+        return false;
+}
+
 static _noreturn_ void child_run(const Launch *l) {
         const SandboxPlan *p = l->plan;
         Error e = {};
+        int r;
 
         if (child_setup(l, &e) < 0)
                 goto fail;
-        int r = caps_drop_all();
-        if (r < 0) {
-                error_set_errno(&e, r, "Can't drop capabilities");
-                goto fail;
-        }
-        if (!p->unshare_pid || p->as_pid_1)
+        if (!need_init(p))
                 child_exec(l);
 
         /* Pid 1: the command is our child; we reap and pass signals on. */
@@ -185,7 +258,9 @@ static _noreturn_ void child_run(const Launch *l) {
                 child_exec(l);
 
         close(l->report_fd);
-        /* Not dumpable: the command, same uid, cannot ptrace its init. */
+        /* Pid 1 runs no user code and keeps no capability. Not dumpable, so
+         * that the command (same uid) cannot ptrace it either. */
+        (void) caps_apply(0);
         (void) prctl(PR_SET_DUMPABLE, 0);
         int status;
         r = init_supervise(pid, sfd, true, false, &status);
@@ -208,9 +283,9 @@ static bool kernel_has_namespace(const char *name) {
         return access(path, F_OK) == 0;
 }
 
-static unsigned long namespace_flags(const SandboxPlan *p, bool userns) {
+static unsigned long namespace_flags(const SandboxPlan *p, bool new_userns) {
         unsigned long f = CLONE_NEWNS;
-        if (userns)
+        if (new_userns)
                 f |= CLONE_NEWUSER;
         if (p->unshare_ipc)
                 f |= CLONE_NEWIPC;
@@ -225,13 +300,40 @@ static unsigned long namespace_flags(const SandboxPlan *p, bool userns) {
         return f;
 }
 
+/* --userns and --pidns: the namespaces the clone creates are then owned
+ * by (and nested in) the caller's. */
+static int join_namespaces(const SandboxPlan *p) {
+        if (p->userns_fd >= 0 && setns(p->userns_fd, CLONE_NEWUSER) < 0) {
+                if (errno == EINVAL)
+                        log_error("Joining the specified user namespace failed, it might not be a descendant of the current user namespace.");
+                else
+                        log_error("Joining specified user namespace failed: %s", strerror(errno));
+                return -1;
+        }
+        if (p->pidns_fd >= 0 && setns(p->pidns_fd, CLONE_NEWPID) < 0) {
+                log_error("Joining specified pid namespace failed: %s", strerror(errno));
+                return -1;
+        }
+        return 0;
+}
+
 /* Waits for the child while printing its setup error, if any, and passing
  * signals on. Returns the exit status csand should end with. */
-static int monitor(const SandboxPlan *p, pid_t child, int report_fd) {
+static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd) {
         _cleanup_close_ int sfd = -EBADF;
         Error report = {};
         bool failed = false;
         int status, r;
+
+        if (p->info_fd >= 0) {
+                (void) status_write_info(p->info_fd, child, l->clone_flags);
+                plan_close_fd(p, p->info_fd);
+        }
+        if (p->json_status_fd >= 0)
+                (void) status_write_info(p->json_status_fd, child, l->clone_flags);
+        /* Only the sandbox's pid 1 holds --sync-fd: its end is the caller's signal. */
+        if (p->sync_fd >= 0)
+                plan_close_fd(p, p->sync_fd);
 
         r = init_signalfd(&sfd);
         if (r < 0) {
@@ -242,13 +344,10 @@ static int monitor(const SandboxPlan *p, pid_t child, int report_fd) {
         }
 
         /* Setup: until exec closes the channel, or an error arrives. */
-        for (;;) {
+        do
                 r = report_receive(report_fd, &report, true);
-                if (r == -EINTR)
-                        continue;
-                failed = r > 0;
-                break;
-        }
+        while (r == -EINTR);
+        failed = r > 0;
         if (failed)
                 log_error("%s", report.message);
 
@@ -264,10 +363,13 @@ static int monitor(const SandboxPlan *p, pid_t child, int report_fd) {
                 log_error("%s", report.message);
                 failed = true;
         }
-        return failed ? 1 : init_exit_code(status);
+        int code = failed ? 1 : init_exit_code(status);
+        if (p->json_status_fd >= 0)
+                (void) status_write_exit(p->json_status_fd, code);
+        return code;
 }
 
-static int sandbox_launch(const SandboxPlan *p) {
+static int sandbox_launch(SandboxPlan *p) {
         Launch l = {
                 .plan = p,
                 .outside_uid = geteuid(),
@@ -278,13 +380,15 @@ static int sandbox_launch(const SandboxPlan *p) {
         int fds[2], r;
 
         l.outside_cwd = cwd;
-        l.userns = p->unshare_user || p->unshare_user_try || l.outside_uid != 0;
-        l.clone_flags = namespace_flags(p, l.userns);
+        l.new_userns = p->userns_fd < 0 && (p->unshare_user || p->unshare_user_try || l.outside_uid != 0);
+        l.clone_flags = namespace_flags(p, l.new_userns);
 
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
                 log_error("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
                 return 1;
         }
+        if (join_namespaces(p) < 0)
+                return 1;
 
         r = report_channel(fds);
         if (r < 0) {
@@ -303,7 +407,7 @@ static int sandbox_launch(const SandboxPlan *p) {
         if (pid < 0 && (errno == EINVAL || errno == EPERM || errno == ENOSPC || errno == EUSERS) &&
             p->unshare_user_try && !p->unshare_user && l.outside_uid == 0) {
                 /* --unshare-user-try as root: do without a user namespace. */
-                l.userns = false;
+                l.new_userns = false;
                 l.clone_flags &= ~(unsigned long) CLONE_NEWUSER;
                 pid = raw_clone(l.clone_flags);
         }
@@ -319,7 +423,7 @@ static int sandbox_launch(const SandboxPlan *p) {
                 child_run(&l);
         }
         safe_close(l.report_fd);
-        return monitor(p, pid, report_fd);
+        return monitor(p, &l, pid, report_fd);
 }
 
 int main(int argc, char **argv) {

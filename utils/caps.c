@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 
@@ -11,23 +14,60 @@ static void cap_freep(cap_t *c) {
                 cap_free(*c);
 }
 
-int caps_drop_all(void) {
-        int last = (int) cap_max_bits();
+int caps_from_name(const char *name, int *ret_cap) {
+        cap_value_t v;
+        char lower[64];
+        size_t i;
 
-        /* The bounding set first: dropping it needs CAP_SETPCAP, which the
-         * capset below takes away. */
-        for (int c = 0; c < last; c++)
-                if (cap_drop_bound((cap_value_t) c) < 0 && errno != EINVAL)
+        /* libcap knows "cap_sys_admin"; accept "SYS_ADMIN" and "CAP_SYS_ADMIN" too. */
+        if (strncasecmp(name, "cap_", 4) != 0)
+                snprintf(lower, sizeof(lower), "cap_%s", name);
+        else
+                snprintf(lower, sizeof(lower), "%s", name);
+        for (i = 0; lower[i]; i++)
+                lower[i] = (char) (lower[i] >= 'A' && lower[i] <= 'Z' ? lower[i] + 32 : lower[i]);
+        if (cap_from_name(lower, &v) < 0 || v < 0 || v >= 64 || (unsigned) v >= (unsigned) cap_max_bits())
+                return -EINVAL;
+        *ret_cap = v;
+        return 0;
+}
+
+uint64_t caps_all(void) {
+        unsigned n = cap_max_bits();
+        return n >= 64 ? UINT64_MAX : (UINT64_C(1) << n) - 1;
+}
+
+int caps_apply(uint64_t keep) {
+        unsigned last = cap_max_bits();
+
+        /* The bounding set first: dropping from it needs CAP_SETPCAP, which
+         * the cap_set_proc below may take away. */
+        for (unsigned c = 0; c < last; c++)
+                if (!(keep & (UINT64_C(1) << c)) && cap_drop_bound((cap_value_t) c) < 0 && errno != EINVAL)
                         return -errno;
         if (cap_reset_ambient() < 0 && errno != EINVAL)
                 return -errno;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return -errno;
 
-        _cleanup_(cap_freep) cap_t empty = cap_init();
-        if (!empty)
+        _cleanup_(cap_freep) cap_t caps = cap_init();
+        if (!caps)
                 return -ENOMEM;
-        if (cap_set_proc(empty) < 0)
+        for (unsigned c = 0; c < last; c++) {
+                if (!(keep & (UINT64_C(1) << c)))
+                        continue;
+                cap_value_t v = (cap_value_t) c;
+                if (cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET) < 0 ||
+                    cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET) < 0 ||
+                    cap_set_flag(caps, CAP_INHERITABLE, 1, &v, CAP_SET) < 0)
+                        return -errno;
+        }
+        if (cap_set_proc(caps) < 0)
                 return -errno;
+
+        /* Ambient, so that a non-root uid keeps them across exec. */
+        for (unsigned c = 0; c < last; c++)
+                if ((keep & (UINT64_C(1) << c)) && cap_set_ambient((cap_value_t) c, CAP_SET) < 0)
+                        return -errno;
         return 0;
 }

@@ -33,6 +33,14 @@ int open_in_root(int root_fd, const char *path, int flags, int *ret_fd) {
         return 0;
 }
 
+int open_file_in_root(int root_fd, const char *path, int flags, int *ret_fd) {
+        int fd = openat2_in_root(root_fd, path, flags);
+        if (fd < 0)
+                return fd;
+        *ret_fd = fd;
+        return 0;
+}
+
 /* Splits "a/b/c/" into parent "a/b" and base "c" in a fresh copy. */
 static int split_path(const char *path, char **ret_copy, const char **ret_parent, const char **ret_base) {
         char *copy = strdup(path);

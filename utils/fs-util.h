@@ -11,6 +11,8 @@
 
 /* An O_PATH fd for PATH (following symlinks, scoped to the root). */
 int open_in_root(int root_fd, const char *path, int flags, int *ret_fd);
+/* A real (not O_PATH) fd for PATH, e.g. O_RDONLY for a lock. */
+int open_file_in_root(int root_fd, const char *path, int flags, int *ret_fd);
 /* mkdir -p; new directories get MODE (parents 0755). Returns an O_PATH fd. */
 int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd);
 /* Creates an empty file (parents 0755) unless something exists there already.

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "fs-util.h"
 #include "macro.h"
 #include "mounts.h"
@@ -125,12 +126,14 @@ int mounts_new_root(int *ret_root_fd) {
  * at DEST, after setting the attributes on the whole detached tree: one
  * mount_setattr(AT_RECURSIVE) instead of a remount per submount, and no
  * mountinfo parsing, so the cost stays linear in the number of binds. */
-static int op_bind(const MountOp *op, int *root_fd, Error *e) {
+static int bind_tree(const MountOp *op, int *root_fd, int expect_fd, Error *e) {
         _cleanup_close_ int src = sys_open_tree(AT_FDCWD, op->source, OPEN_TREE_CLONE | AT_RECURSIVE);
         if (src == -ENOENT && op->try_only)
                 return 0;
         if (src < 0)
                 return error_set_errno(e, src, "Can't find source path %s", op->source);
+        if (expect_fd >= 0 && !fd_same_inode(src, expect_fd))
+                return error_setf(e, EBUSY, "Race condition binding fd %d: %s is no longer the file it held", expect_fd, op->source);
 
         uint64_t attrs = MOUNT_ATTR_NOSUID;
         if (!op->allow_devices)
@@ -157,6 +160,10 @@ static int op_bind(const MountOp *op, int *root_fd, Error *e) {
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind mount %s on %s", op->source, op->dest);
         return 0;
+}
+
+static int op_bind(const MountOp *op, int *root_fd, Error *e) {
+        return bind_tree(op, root_fd, -EBADF, e);
 }
 
 static int op_remount_ro(const MountOp *op, int root_fd, Error *e) {
@@ -323,6 +330,111 @@ static int op_symlink(const MountOp *op, int root_fd, Error *e) {
         return error_setf(e, EEXIST, "Can't make symlink at %s: destination exists and is not a symlink", op->dest);
 }
 
+/* Writes all of FD's data into a new file NAME in DIR_FD. */
+static int write_file_from_fd(int dir_fd, const char *name, mode_t mode, int data_fd) {
+        _cleanup_free_ void *data = NULL;
+        size_t len;
+        int r = read_full_fd(data_fd, SIZE_MAX / 2, &data, &len);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = openat(dir_fd, name, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        return write_all(fd, data, len);
+}
+
+static int op_file(const MountOp *op, int root_fd, Error *e) {
+        _cleanup_close_ int parent = -EBADF;
+        _cleanup_free_ char *base = NULL;
+        int r = open_parent_in_root(root_fd, op->dest, &parent, &base);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't create file at %s", op->dest);
+        r = write_file_from_fd(parent, base, op->perms == MODE_UNSET ? 0666 : op->perms, op->fd);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't write fd %d to %s", op->fd, op->dest);
+        return 0;
+}
+
+/* The data goes into a file on a scratch tmpfs that the sandbox never sees
+ * (attached under a hidden directory of the bottom root tmpfs only while we
+ * take a bind of the file), so DEST may sit on a read-only filesystem and
+ * may already exist. */
+static int op_bind_data(const MountOp *op, int base_fd, int *root_fd, Error *e) {
+        static const char scratch_dir[] = ".csand-data";
+        _cleanup_close_ int scratch = -EBADF, scratch_at = -EBADF, file = -EBADF, dst = -EBADF;
+        int r;
+
+        r = new_tmpfs(0700, 0, &scratch);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't mount tmpfs for %s", op->dest);
+        if (mkdirat(base_fd, scratch_dir, 0700) < 0)
+                return error_set_errno(e, errno, "Can't create scratch directory for %s", op->dest);
+        scratch_at = openat(base_fd, scratch_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        r = scratch_at < 0 ? -errno : sys_move_mount(scratch, scratch_at);
+        if (r >= 0)
+                r = write_file_from_fd(scratch, "data", op->perms == MODE_UNSET ? 0666 : op->perms, op->fd);
+        if (r >= 0) {
+                file = sys_open_tree(scratch, "data", OPEN_TREE_CLONE);
+                r = file;
+        }
+        if (scratch_at >= 0) {
+                char p[64];
+                snprintf(p, sizeof(p), "/proc/self/fd/%d", scratch);
+                (void) umount2(p, MNT_DETACH);
+        }
+        (void) unlinkat(base_fd, scratch_dir, AT_REMOVEDIR);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't write fd %d for %s", op->fd, op->dest);
+
+        uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (op->readonly ? MOUNT_ATTR_RDONLY : 0);
+        r = sys_mount_setattr(file, "", AT_EMPTY_PATH, attrs);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't set mount attributes for %s", op->dest);
+        r = touch_in_root(*root_fd, op->dest, 0444, &dst);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't create %s", op->dest);
+        r = attach(root_fd, file, dst);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't bind data on %s", op->dest);
+        return 0;
+}
+
+/* The caller's fd belongs to the caller's mount namespace, which
+ * open_tree() won't clone from; we bind what its path names in our copy
+ * and then check it is the very inode the fd holds, so a rename or symlink
+ * swap in between is caught (bwrap's check). */
+static int op_bind_fd(const MountOp *op, int *root_fd, Error *e) {
+        char link[64], path[PATH_MAX];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", op->fd);
+        ssize_t n = readlink(link, path, sizeof(path) - 1);
+        if (n < 0)
+                return error_set_errno(e, errno, "Can't resolve fd %d for %s", op->fd, op->dest);
+        path[n] = '\0';
+        if (path[0] != '/')
+                return error_setf(e, EINVAL, "fd %d for %s is not a file or directory (%s)", op->fd, op->dest, path);
+
+        MountOp bind = *op;
+        bind.type = MOUNT_OP_BIND;
+        bind.source = path;
+        return bind_tree(&bind, root_fd, op->fd, e);
+}
+
+static int op_lock_file(const MountOp *op, int root_fd, Error *e) {
+        int fd;
+        int r = open_file_in_root(root_fd, op->dest, O_RDONLY, &fd);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't open lock file %s", op->dest);
+        struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+        if (fcntl(fd, F_SETLK, &lock) < 0) {
+                r = -errno;
+                safe_close(fd);
+                return error_set_errno(e, r, "Can't lock %s", op->dest);
+        }
+        /* Deliberately left open (close-on-exec): pid 1 holds the lock for
+         * as long as the sandbox lives. */
+        return 0;
+}
+
 static int op_chmod(const MountOp *op, int root_fd, Error *e) {
         _cleanup_close_ int fd = -EBADF;
         int r = open_in_root(root_fd, op->dest, 0, &fd);
@@ -335,6 +447,11 @@ static int op_chmod(const MountOp *op, int root_fd, Error *e) {
 }
 
 int mounts_execute(const SandboxPlan *p, int *root_fd, Error *e) {
+        /* The bottom root tmpfs, kept even when something is mounted over it. */
+        _cleanup_close_ int base_fd = fcntl(*root_fd, F_DUPFD_CLOEXEC, 3);
+        if (base_fd < 0)
+                return error_set_errno(e, errno, "Can't duplicate the root fd");
+
         for (size_t i = 0; i < p->n_ops; i++) {
                 const MountOp *op = &p->ops[i];
                 int r = 0;
@@ -366,6 +483,18 @@ int mounts_execute(const SandboxPlan *p, int *root_fd, Error *e) {
                         break;
                 case MOUNT_OP_CHMOD:
                         r = op_chmod(op, *root_fd, e);
+                        break;
+                case MOUNT_OP_FILE:
+                        r = op_file(op, *root_fd, e);
+                        break;
+                case MOUNT_OP_BIND_DATA:
+                        r = op_bind_data(op, base_fd, root_fd, e);
+                        break;
+                case MOUNT_OP_BIND_FD:
+                        r = op_bind_fd(op, root_fd, e);
+                        break;
+                case MOUNT_OP_LOCK_FILE:
+                        r = op_lock_file(op, *root_fd, e);
                         break;
                 default:
                         r = error_setf(e, EOPNOTSUPP, "Unsupported mount operation for %s", op->dest);

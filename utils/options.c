@@ -2,9 +2,16 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
+#include "caps.h"
+#include "fd-util.h"
 #include "options.h"
 #include "parse-util.h"
+#include "seccomp.h"
+
+/* bwrap's limit on arguments, --args data included. */
+#define MAX_ARGS 9000u
 
 typedef enum OptionGroup {
         GROUP_GENERAL,
@@ -13,6 +20,8 @@ typedef enum OptionGroup {
         GROUP_FILESYSTEM,
         GROUP_ENVIRONMENT,
         GROUP_PROCESS,
+        GROUP_SECURITY,
+        GROUP_STATUS,
         _GROUP_MAX,
 } OptionGroup;
 
@@ -23,6 +32,8 @@ static const char *const group_titles[_GROUP_MAX] = {
         [GROUP_FILESYSTEM] = "Filesystem (executed in order)",
         [GROUP_ENVIRONMENT] = "Environment",
         [GROUP_PROCESS] = "Process",
+        [GROUP_SECURITY] = "Security",
+        [GROUP_STATUS] = "Status and synchronisation",
 };
 
 typedef struct Option Option;
@@ -33,7 +44,7 @@ struct Option {
         const char *metavars;   /* e.g. "SRC DEST"; its word count is the arity */
         OptionGroup group;
         OptionHandler handler;
-        size_t offset;          /* handle_flag: the bool in SandboxPlan */
+        size_t offset;          /* handle_flag, handle_fd: the field in SandboxPlan */
         unsigned data;          /* handler-specific */
         const char *help;
 };
@@ -153,6 +164,147 @@ static int handle_dest_op(SandboxPlan *p, const Option *o, char **args, Error *e
         return 0;
 }
 
+/* An fd number handed over by the caller: it must be open; from now on it
+ * is close-on-exec and csand's. */
+static int take_fd(SandboxPlan *p, const char *option, const char *arg, int *ret_fd, Error *e) {
+        int fd;
+        if (parse_fd(arg, &fd) < 0)
+                return error_setf(e, EINVAL, "Invalid fd: %s", arg);
+        int r = fd_validate(fd);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't use fd %d for %s", fd, option);
+        r = plan_own_fd(p, fd);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't use fd %d for %s", fd, option);
+        *ret_fd = fd;
+        return 0;
+}
+
+static int handle_fd(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return take_fd(p, o->name, args[0], (int *) ((char *) p + o->offset), e);
+}
+
+/* --file, --bind-data, --ro-bind-data, --bind-fd, --ro-bind-fd: FD DEST. */
+static int handle_fd_op(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        MountOp *op;
+        int fd;
+        int r = take_fd(p, o->name, args[0], &fd, e);
+        if (r < 0)
+                return r;
+        r = plan_add_op(p, (MountOpType) (o->data & 0xff), NULL, args[1], &op);
+        if (r < 0)
+                return r;
+        op->fd = fd;
+        op->readonly = o->data & (BIND_READONLY << 8);
+        if (op->type != MOUNT_OP_BIND_FD)
+                take_perms(p, op);
+        return 0;
+}
+
+static int handle_lock_file(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return plan_add_op(p, MOUNT_OP_LOCK_FILE, NULL, args[0], NULL);
+}
+
+static int handle_argv0(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return replace_string(&p->argv0, args[0]);
+}
+
+static int handle_level_prefix(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        log_set_level_prefix(true);
+        return 0;
+}
+
+static int handle_seccomp(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        bool exclusive = o->data;
+        SeccompProgram prog;
+        int fd;
+
+        if (exclusive && p->n_seccomp > 0 && !p->seccomp_from_seccomp_option)
+                return error_setf(e, EINVAL, "--seccomp cannot be combined with --add-seccomp-fd");
+        if (!exclusive && p->seccomp_from_seccomp_option)
+                return error_setf(e, EINVAL, "--add-seccomp-fd cannot be combined with --seccomp");
+        int r = take_fd(p, o->name, args[0], &fd, e);
+        if (r < 0)
+                return r;
+        r = seccomp_program_read(fd, &prog, e);
+        if (r < 0)
+                return r;
+        if (exclusive && p->n_seccomp > 0) {
+                log_warning("Only the last --seccomp option will take effect");
+                free(p->seccomp[0].data);
+                p->n_seccomp = 0;
+        }
+        p->seccomp_from_seccomp_option = exclusive;
+        r = plan_add_seccomp(p, prog.data, prog.len);
+        if (r < 0)
+                free(prog.data);
+        return r;
+}
+
+static int handle_cap(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        bool add = o->data;
+        uint64_t set;
+        int cap;
+
+        if (strcasecmp(args[0], "ALL") == 0)
+                set = caps_all();
+        else if (caps_from_name(args[0], &cap) >= 0)
+                set = UINT64_C(1) << cap;
+        else
+                return error_setf(e, EINVAL, "%s: unknown capability %s", o->name, args[0]);
+        if (add)
+                p->caps |= set;
+        else
+                p->caps &= ~set;
+        return 0;
+}
+
+static int handle_selinux_label(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return error_setf(e, EOPNOTSUPP, "%s: csand was built without SELinux support", o->name);
+}
+
+static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_consumed, Error *e);
+
+/* NUL-separated options from an fd, parsed where --args stands. */
+static int handle_args(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        _cleanup_free_ char *data = NULL;
+        _cleanup_free_ char **vector = NULL;
+        size_t len, n = 0, consumed;
+        int fd;
+
+        if (p->in_args_data)
+                return error_setf(e, EINVAL, "--args not supported in arguments file");
+        if (parse_fd(args[0], &fd) < 0)
+                return error_setf(e, EINVAL, "Invalid fd: %s", args[0]);
+        int r = read_full_fd(fd, SIZE_MAX / 2, (void **) &data, &len);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't read --args from fd %d", fd);
+        close(fd);
+
+        for (size_t i = 0; i < len; i++)
+                n += data[i] == '\0';
+        if (len > 0 && data[len - 1] != '\0')
+                n++;    /* the last argument may lack its NUL */
+        if (n > MAX_ARGS)
+                return error_setf(e, E2BIG, "Exceeded maximum number of arguments %u", MAX_ARGS);
+        vector = calloc(n + 1, sizeof(char *));
+        if (!vector)
+                return -ENOMEM;
+        for (size_t i = 0, k = 0; i < len; k++) {
+                vector[k] = data + i;
+                i += strlen(data + i) + 1;
+        }
+
+        p->in_args_data = true;
+        r = parse_vector(p, vector, n, &consumed, e);
+        p->in_args_data = false;
+        if (r < 0)
+                return r;
+        if (consumed < n)
+                return error_setf(e, EINVAL, "--args data may only hold options, not \"%s\"", vector[consumed]);
+        return 0;
+}
+
 static int handle_symlink(SandboxPlan *p, const Option *o, char **args, Error *e) {
         return plan_add_op(p, MOUNT_OP_SYMLINK, args[0], args[1], NULL);
 }
@@ -186,10 +338,15 @@ static int handle_size(SandboxPlan *p, const Option *o, char **args, Error *e) {
 }
 
 #define FLAG(field) .handler = handle_flag, .offset = offsetof(SandboxPlan, field)
+#define FD(field) .handler = handle_fd, .offset = offsetof(SandboxPlan, field)
+#define FD_OP(type, flags) .handler = handle_fd_op, .data = (type) | ((flags) << 8)
 
 static const Option options[] = {
         { "--help", NULL, GROUP_GENERAL, handle_help, .help = "Print this help" },
         { "--version", NULL, GROUP_GENERAL, handle_version, .help = "Print version" },
+        { "--args", "FD", GROUP_GENERAL, handle_args, .help = "Parse NUL-separated args from FD" },
+        { "--argv0", "VALUE", GROUP_GENERAL, handle_argv0, .help = "Set argv[0] to the value VALUE before running the program" },
+        { "--level-prefix", NULL, GROUP_GENERAL, handle_level_prefix, .help = "Prepend e.g. <3> to diagnostic messages" },
 
         { "--unshare-all", NULL, GROUP_NAMESPACES, handle_unshare_all,
           .help = "Unshare every namespace we support by default" },
@@ -203,6 +360,11 @@ static const Option options[] = {
         { "--unshare-uts", NULL, GROUP_NAMESPACES, FLAG(unshare_uts), .help = "Create new uts namespace" },
         { "--unshare-cgroup", NULL, GROUP_NAMESPACES, FLAG(unshare_cgroup), .help = "Create new cgroup namespace" },
         { "--unshare-cgroup-try", NULL, GROUP_NAMESPACES, FLAG(unshare_cgroup_try), .help = "Create new cgroup namespace if possible else continue by skipping it" },
+        { "--userns", "FD", GROUP_NAMESPACES, FD(userns_fd), .help = "Use this user namespace (cannot combine with --unshare-user)" },
+        { "--userns2", "FD", GROUP_NAMESPACES, FD(userns2_fd), .help = "After setup switch to this user namespace, only useful with --userns" },
+        { "--disable-userns", NULL, GROUP_NAMESPACES, FLAG(disable_userns), .help = "Disable further use of user namespaces inside sandbox" },
+        { "--assert-userns-disabled", NULL, GROUP_NAMESPACES, FLAG(assert_userns_disabled), .help = "Fail unless further use of user namespace inside sandbox is disabled" },
+        { "--pidns", "FD", GROUP_NAMESPACES, FD(pidns_fd), .help = "Use this pid namespace (as parent namespace if using --unshare-pid)" },
 
         { "--uid", "UID", GROUP_IDENTITY, handle_id, .data = 1, .help = "Custom uid in the sandbox (requires --unshare-user or --userns)" },
         { "--gid", "GID", GROUP_IDENTITY, handle_id, .data = 0, .help = "Custom gid in the sandbox (requires --unshare-user or --userns)" },
@@ -220,9 +382,14 @@ static const Option options[] = {
         { "--tmpfs", "DEST", GROUP_FILESYSTEM, handle_dest_op, .data = MOUNT_OP_TMPFS, .help = "Mount new tmpfs on DEST" },
         { "--mqueue", "DEST", GROUP_FILESYSTEM, handle_dest_op, .data = MOUNT_OP_MQUEUE, .help = "Mount new mqueue on DEST" },
         { "--dir", "DEST", GROUP_FILESYSTEM, handle_dest_op, .data = MOUNT_OP_DIR, .help = "Create dir at DEST" },
+        { "--bind-fd", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_BIND_FD, 0), .help = "Bind open directory or path fd on DEST" },
+        { "--ro-bind-fd", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_BIND_FD, BIND_READONLY), .help = "Bind open directory or path fd read-only on DEST" },
+        { "--file", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_FILE, 0), .help = "Copy from FD to destination DEST" },
+        { "--bind-data", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_BIND_DATA, 0), .help = "Copy from FD to file which is bind-mounted on DEST" },
+        { "--ro-bind-data", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_BIND_DATA, BIND_READONLY), .help = "Copy from FD to file which is readonly bind-mounted on DEST" },
         { "--symlink", "SRC DEST", GROUP_FILESYSTEM, handle_symlink, .help = "Create symlink at DEST with target SRC" },
         { "--chmod", "OCTAL PATH", GROUP_FILESYSTEM, handle_chmod, .help = "Change permissions of PATH (must already exist)" },
-        { "--perms", "OCTAL", GROUP_FILESYSTEM, handle_perms, .help = "Set permissions of next argument (--dir, --tmpfs)" },
+        { "--perms", "OCTAL", GROUP_FILESYSTEM, handle_perms, .help = "Set permissions of next argument (--bind-data, --file, etc.)" },
         { "--size", "BYTES", GROUP_FILESYSTEM, handle_size, .help = "Set size of next argument (only for --tmpfs); k, m, g suffixes" },
 
         { "--chdir", "DIR", GROUP_ENVIRONMENT, handle_chdir, .help = "Change directory to DIR" },
@@ -233,6 +400,20 @@ static const Option options[] = {
         { "--die-with-parent", NULL, GROUP_PROCESS, FLAG(die_with_parent), .help = "Kills with SIGKILL child process (COMMAND) when csand or csand's parent dies." },
         { "--new-session", NULL, GROUP_PROCESS, FLAG(new_session), .help = "Create a new terminal session" },
         { "--as-pid-1", NULL, GROUP_PROCESS, FLAG(as_pid_1), .help = "Do not install a reaper process with PID=1" },
+
+        { "--cap-add", "CAP", GROUP_SECURITY, handle_cap, .data = 1, .help = "Add cap CAP when running as privileged user (or ALL)" },
+        { "--cap-drop", "CAP", GROUP_SECURITY, handle_cap, .data = 0, .help = "Drop cap CAP when running as privileged user (or ALL)" },
+        { "--seccomp", "FD", GROUP_SECURITY, handle_seccomp, .data = 1, .help = "Load and use seccomp rules from FD (not repeatable)" },
+        { "--add-seccomp-fd", "FD", GROUP_SECURITY, handle_seccomp, .data = 0, .help = "Load and use seccomp rules from FD (repeatable)" },
+        { "--exec-label", "LABEL", GROUP_SECURITY, handle_selinux_label, .help = "Exec label for the sandbox (SELinux)" },
+        { "--file-label", "LABEL", GROUP_SECURITY, handle_selinux_label, .help = "File label for temporary sandbox content (SELinux)" },
+
+        { "--info-fd", "FD", GROUP_STATUS, FD(info_fd), .help = "Write information about the running container to FD" },
+        { "--json-status-fd", "FD", GROUP_STATUS, FD(json_status_fd), .help = "Write container status to FD as multiple JSON documents" },
+        { "--sync-fd", "FD", GROUP_STATUS, FD(sync_fd), .help = "Keep this fd open while sandbox is running" },
+        { "--block-fd", "FD", GROUP_STATUS, FD(block_fd), .help = "Block on FD until some data to read is available" },
+        { "--userns-block-fd", "FD", GROUP_STATUS, FD(userns_block_fd), .help = "Block on FD until the user namespace is ready" },
+        { "--lock-file", "DEST", GROUP_STATUS, handle_lock_file, .help = "Take a lock on DEST while sandbox is running" },
 };
 
 static unsigned option_arity(const Option *o) {
@@ -270,6 +451,9 @@ static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_co
                 if (!o)
                         return error_setf(e, EINVAL, "Unknown option %s", arg);
                 unsigned n = option_arity(o);
+                p->n_parsed_args += 1 + n;
+                if (p->n_parsed_args > MAX_ARGS)
+                        return error_setf(e, E2BIG, "Exceeded maximum number of arguments %u", MAX_ARGS);
                 if (argc - i - 1 < n)
                         return error_setf(e, EINVAL, "%s takes %s argument%s", arg, arity_words[n], n > 1 ? "s" : "");
 
@@ -281,7 +465,7 @@ static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_co
                         return r;
                 /* --perms and --size modify only the operation that follows them. */
                 if (perms_pending && p->next_perms != MODE_UNSET && o->handler != handle_perms && o->handler != handle_size)
-                        return error_setf(e, EINVAL, "--perms must be followed by --dir or --tmpfs, not %s", arg);
+                        return error_setf(e, EINVAL, "--perms must be followed by an operation that creates a file (--dir, --file, --bind-data, --ro-bind-data, --tmpfs), not %s", arg);
                 if (size_pending && p->next_size != 0 && o->handler != handle_size && o->handler != handle_perms)
                         return error_setf(e, EINVAL, "--size must be followed by --tmpfs, not %s", arg);
                 i += 1 + n;
@@ -296,7 +480,7 @@ int options_parse(SandboxPlan *p, int argc, char **argv, Error *e) {
         if (r < 0)
                 return r;
         if (p->next_perms != MODE_UNSET)
-                return error_setf(e, EINVAL, "--perms must be followed by --dir or --tmpfs");
+                return error_setf(e, EINVAL, "--perms must be followed by an operation that creates a file");
         if (p->next_size != 0)
                 return error_setf(e, EINVAL, "--size must be followed by --tmpfs");
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@ int plan_new(SandboxPlan **ret) {
         p->uid = getuid();
         p->gid = getgid();
         p->next_perms = MODE_UNSET;
+        p->userns_fd = p->userns2_fd = p->pidns_fd = -EBADF;
+        p->sync_fd = p->block_fd = p->userns_block_fd = p->info_fd = p->json_status_fd = -EBADF;
         *ret = p;
         return 0;
 }
@@ -38,9 +41,9 @@ SandboxPlan *plan_free(SandboxPlan *p) {
         free(p->chdir_path);
         free(p->argv0);
         free(p->command);
-        for (size_t i = 0; i < p->n_args_buffers; i++)
-                free(p->args_buffers[i]);
-        free(p->args_buffers);
+        for (size_t i = 0; i < p->n_seccomp; i++)
+                free(p->seccomp[i].data);
+        free(p->seccomp);
         free(p);
         return NULL;
 }
@@ -93,6 +96,15 @@ int plan_add_env(SandboxPlan *p, EnvOpType type, const char *name, const char *v
 }
 
 int plan_own_fd(SandboxPlan *p, int fd) {
+        int flags = fcntl(fd, F_GETFD);
+        if (flags < 0)
+                return -errno;
+        if (fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
+                return -errno;
+        /* The same fd may be named twice (--info-fd 3 --json-status-fd 3). */
+        for (size_t i = 0; i < p->n_owned_fds; i++)
+                if (p->owned_fds[i] == fd)
+                        return 0;
         int *fds = grow(p->owned_fds, p->n_owned_fds, sizeof(int));
         if (!fds)
                 return -ENOMEM;
@@ -101,9 +113,27 @@ int plan_own_fd(SandboxPlan *p, int fd) {
         return 0;
 }
 
+void plan_close_fd(SandboxPlan *p, int fd) {
+        for (size_t i = 0; i < p->n_owned_fds; i++)
+                if (p->owned_fds[i] == fd) {
+                        safe_close(fd);
+                        p->owned_fds[i] = p->owned_fds[--p->n_owned_fds];
+                        return;
+                }
+}
+
+int plan_add_seccomp(SandboxPlan *p, void *data, size_t len) {
+        SeccompProgram *progs = grow(p->seccomp, p->n_seccomp, sizeof(SeccompProgram));
+        if (!progs)
+                return -ENOMEM;
+        p->seccomp = progs;
+        p->seccomp[p->n_seccomp++] = (SeccompProgram) { .data = data, .len = len };
+        return 0;
+}
+
 int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
         /* Unprivileged, a user namespace is the only way in: implied, as in bwrap. */
-        bool userns = p->unshare_user || p->unshare_user_try || real_uid != 0;
+        bool userns = p->unshare_user || p->unshare_user_try || real_uid != 0 || p->userns_fd >= 0;
 
         if (p->n_command == 0)
                 return error_setf(e, EINVAL, "No command specified (see --help)");
@@ -115,6 +145,18 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
                 return error_setf(e, EINVAL, "Specifying --uid requires --unshare-user");
         if (p->gid_set && !userns && p->gid != getgid())
                 return error_setf(e, EINVAL, "Specifying --gid requires --unshare-user");
+        if (p->userns_fd >= 0 && p->unshare_user)
+                return error_setf(e, EINVAL, "--unshare-user not compatible with --userns");
+        if (p->userns2_fd >= 0 && p->userns_fd < 0)
+                return error_setf(e, EINVAL, "--userns2 requires --userns");
+        if (p->disable_userns && !(p->unshare_user || p->unshare_user_try || (real_uid != 0 && p->userns_fd < 0)))
+                return error_setf(e, EINVAL, "--disable-userns requires --unshare-user");
+        if (p->disable_userns && p->userns_fd >= 0)
+                return error_setf(e, EINVAL, "--disable-userns is not compatible with --userns");
+        if (p->userns_block_fd >= 0 && p->info_fd < 0)
+                return error_setf(e, EINVAL, "--userns-block-fd requires --info-fd");
+        if (p->userns_block_fd >= 0 && p->userns_fd >= 0)
+                return error_setf(e, EINVAL, "--userns-block-fd is not compatible with --userns");
         for (size_t i = 0; i < p->n_ops; i++) {
                 const MountOp *op = &p->ops[i];
                 if (op->type == MOUNT_OP_MQUEUE && userns && !p->unshare_ipc)

@@ -21,6 +21,7 @@ typedef enum MountOpType {
         MOUNT_OP_FILE,          /* --file FD DEST: copy the fd's data into a new file */
         MOUNT_OP_BIND_DATA,     /* --bind-data/--ro-bind-data: a file with the data, bound */
         MOUNT_OP_BIND_FD,       /* --bind-fd/--ro-bind-fd */
+        MOUNT_OP_LOCK_FILE,     /* --lock-file: held by pid 1 while the sandbox runs */
 } MountOpType;
 
 #define MODE_UNSET ((mode_t) -1)
@@ -49,6 +50,12 @@ typedef struct EnvOp {
         char *value;
 } EnvOp;
 
+/* A classic BPF program for seccomp(2), read from the caller's fd. */
+typedef struct SeccompProgram {
+        void *data;
+        size_t len;             /* bytes, a multiple of 8 */
+} SeccompProgram;
+
 typedef struct SandboxPlan {
         /* Namespaces. "try" variants are resolved against the kernel at launch. */
         bool unshare_user, unshare_user_try;
@@ -73,6 +80,21 @@ typedef struct SandboxPlan {
         bool new_session;
         bool as_pid_1;
 
+        /* Namespaces handed over by the caller. -EBADF when unset. */
+        int userns_fd, userns2_fd, pidns_fd;
+        bool disable_userns, assert_userns_disabled;
+
+        /* Synchronisation and status fds. -EBADF when unset. */
+        int sync_fd, block_fd, userns_block_fd, info_fd, json_status_fd;
+
+        /* Capabilities the command keeps (bit N = capability N); none by default. */
+        uint64_t caps;
+
+        /* Loaded in order, last thing before exec. */
+        SeccompProgram *seccomp;
+        size_t n_seccomp;
+        bool seccomp_from_seccomp_option;       /* --seccomp, exclusive with --add-seccomp-fd */
+
         /* Modifiers that apply to the next operation (--perms, --size). */
         mode_t next_perms;
         uint64_t next_size;
@@ -85,10 +107,10 @@ typedef struct SandboxPlan {
         char **command;
         size_t n_command;
 
-        /* Storage for --args data, which argv-borrowing pointers refer to. */
-        char **args_buffers;
-        size_t n_args_buffers;
-        int args_depth;
+        /* Parse state: inside --args data (which may not nest), and how
+         * many arguments were parsed in all (bwrap's limit is 9000). */
+        bool in_args_data;
+        size_t n_parsed_args;
 
         bool show_help, show_version;
 } SandboxPlan;
@@ -103,7 +125,12 @@ static inline void plan_freep(SandboxPlan **p) {
 /* Appends an op; takes copies of source/dest. Returns the op via *ret. */
 int plan_add_op(SandboxPlan *p, MountOpType type, const char *source, const char *dest, MountOp **ret);
 int plan_add_env(SandboxPlan *p, EnvOpType type, const char *name, const char *value);
+/* Takes ownership of a caller's fd: close-on-exec from now on, so it never
+ * reaches the command, and closed with the plan. */
 int plan_own_fd(SandboxPlan *p, int fd);
+/* Closes an owned fd early (and forgets it). */
+void plan_close_fd(SandboxPlan *p, int fd);
+int plan_add_seccomp(SandboxPlan *p, void *data, size_t len);
 
 /* Option combinations, checked before anything happens. Pure. */
 int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e);

@@ -6,4 +6,6 @@
 /* Maps INSIDE_UID/GID to the caller's OUTSIDE ids for the calling process,
  * which has just entered a new user namespace. setgroups is denied first,
  * as the kernel requires of an unprivileged writer. */
-int userns_write_own_maps(uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
+/* PROC_FD: a procfs to find "self" in (AT_FDCWD: /proc), for when the
+ * sandbox's own root no longer has one. */
+int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#pragma once
+
+#include "plan.h"
+
+/* Reads a classic BPF program (struct sock_filter[]) from FD, as bwrap's
+ * --seccomp and --add-seccomp-fd take it: whole, non-empty, a multiple of
+ * 8 bytes, at most BPF_MAXINSNS instructions. */
+int seccomp_program_read(int fd, SeccompProgram *ret, Error *e);
+
+/* Installs the programs in order; the last one installed runs first, as
+ * the kernel stacks filters. Needs no_new_privs (set by caps_apply). */
+int seccomp_programs_apply(const SeccompProgram *progs, size_t n);
