@@ -55,6 +55,8 @@ typedef struct Launch {
         sigset_t saved_sigmask;
         mode_t saved_umask;
         int report_fd;
+        int gate_fd;            /* child: read end; the monitor opens it once the
+                                 * outside work for this sandbox is done */
 } Launch;
 
 /* ---- the child: from a fresh set of namespaces to exec ---- */
@@ -145,6 +147,16 @@ static int child_setup(const Launch *l, Error *e) {
 
         if (p->block_fd >= 0)
                 wait_for_fd(p->block_fd);
+        if (l->gate_fd >= 0) {
+                char c;
+                ssize_t n;
+                while ((n = read(l->gate_fd, &c, 1)) < 0 && errno == EINTR)
+                        ;
+                /* End-of-file: the monitor failed, has said why, and is done. */
+                if (n != 1)
+                        _exit(1);
+                safe_close(l->gate_fd);
+        }
         if (p->new_session && setsid() < 0)
                 return error_set_errno(e, errno, "setsid");
         return 0;
@@ -317,9 +329,20 @@ static int join_namespaces(const SandboxPlan *p) {
         return 0;
 }
 
+/* Does the monitor have work to do outside before the command may run? */
+static bool needs_gate(const SandboxPlan *p) {
+        return false;
+}
+
+/* The monitor's work outside the sandbox between clone and exec. The
+ * child waits at the gate until this is done. */
+static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, Error *e) {
+        return 0;
+}
+
 /* Waits for the child while printing its setup error, if any, and passing
  * signals on. Returns the exit status csand should end with. */
-static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd) {
+static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, int gate_fd) {
         _cleanup_close_ int sfd = -EBADF;
         Error report = {};
         bool failed = false;
@@ -341,6 +364,19 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd) 
                 kill(child, SIGKILL);
                 waitpid(child, NULL, 0);
                 return 1;
+        }
+
+        if (gate_fd >= 0) {
+                Error e = {};
+                r = monitor_before_exec(p, l, child, &e);
+                if (r < 0) {
+                        log_error("%s", e.message);
+                        kill(child, SIGKILL);
+                        waitpid(child, NULL, 0);
+                        return 1;
+                }
+                (void) write(gate_fd, "1", 1);
+                safe_close(gate_fd);
         }
 
         /* Setup: until exec closes the channel, or an error arrives. */
@@ -375,6 +411,7 @@ static int sandbox_launch(SandboxPlan *p) {
                 .outside_uid = geteuid(),
                 .outside_gid = getegid(),
                 .report_fd = -EBADF,
+                .gate_fd = -EBADF,
         };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         int fds[2], r;
@@ -398,6 +435,14 @@ static int sandbox_launch(SandboxPlan *p) {
         _cleanup_close_ int report_fd = fds[0];
         l.report_fd = fds[1];
 
+        int gate[2] = { -EBADF, -EBADF };
+        if (needs_gate(p) && pipe2(gate, O_CLOEXEC) < 0) {
+                log_error("pipe: %s", strerror(errno));
+                safe_close(l.report_fd);
+                return 1;
+        }
+        l.gate_fd = gate[0];
+
         sigset_t supervised;
         init_supervised_signals(&supervised);
         sigprocmask(SIG_BLOCK, &supervised, &l.saved_sigmask);
@@ -414,16 +459,20 @@ static int sandbox_launch(SandboxPlan *p) {
         if (pid < 0) {
                 r = errno;
                 safe_close(l.report_fd);
+                safe_close(gate[0]);
+                safe_close(gate[1]);
                 log_error("Creating new namespace failed: %s%s", strerror(r),
                           r == EPERM || r == ENOSPC ? " (are unprivileged user namespaces enabled?)" : "");
                 return 1;
         }
         if (pid == 0) {
                 report_fd = safe_close(report_fd);
+                safe_close(gate[1]);
                 child_run(&l);
         }
         safe_close(l.report_fd);
-        return monitor(p, &l, pid, report_fd);
+        safe_close(gate[0]);
+        return monitor(p, &l, pid, report_fd, gate[1]);
 }
 
 int main(int argc, char **argv) {
