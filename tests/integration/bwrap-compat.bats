@@ -74,7 +74,7 @@ require_x86_64() {
         printf 'ro data\n' >"$TESTDIR/ro"
         run csand_min --ro-bind /etc /etc --ro-bind-data 10 /etc/hostname --bind-data 11 /rw-data \
                 sh -c 'cat /etc/hostname /rw-data; echo more >>/rw-data && cat /rw-data;
-                       (echo x >/etc/hostname) 2>/dev/null || echo "ro: refused"; ls -a / | grep -c csand || true' \
+                       (echo x >/etc/hostname) 2>/rw-err || echo "ro: refused"; ls -a / | grep -c csand || true' \
                 10<"$TESTDIR/ro" 11<"$TESTDIR/rw"
         assert_success
         assert_line --index 0 "ro data"
