@@ -1,0 +1,984 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/mount.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "fd-util.h"
+#include "fs-util.h"
+#include "macro.h"
+#include "overlay.h"
+
+/* ==== parsing ============================================================ */
+
+static const char *const driver_names[] = {
+        [OVERLAY_DRIVER_AUTO] = "auto",
+        [OVERLAY_DRIVER_KERNEL] = "kernel",
+        [OVERLAY_DRIVER_FUSE] = "fuse",
+};
+
+int overlay_driver_from_string(const char *s, OverlayDriver *ret) {
+        for (size_t i = 0; i < ELEMENTSOF(driver_names); i++)
+                if (strcmp(s, driver_names[i]) == 0) {
+                        *ret = (OverlayDriver) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+const char *overlay_driver_to_string(OverlayDriver d) {
+        return (size_t) d < ELEMENTSOF(driver_names) ? driver_names[d] : "unknown";
+}
+
+int overlay_plan_add_src(SandboxPlan *p, const char *src) {
+        char **v = reallocarray(p->overlay_srcs, p->n_overlay_srcs + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        p->overlay_srcs = v;
+        if (!(v[p->n_overlay_srcs] = strdup(src)))
+                return -ENOMEM;
+        p->n_overlay_srcs++;
+        return 0;
+}
+
+int overlay_plan_add_mount(SandboxPlan *p, OverlayKind kind, const char *rwsrc, const char *workdir,
+                           const char *dest, Error *e) {
+        static const char *const names[] = {
+                [OVERLAY_KIND_RW] = "--overlay",
+                [OVERLAY_KIND_TMP] = "--tmp-overlay",
+                [OVERLAY_KIND_RO] = "--ro-overlay",
+        };
+        size_t need = kind == OVERLAY_KIND_RO ? 2 : 1;
+        if (p->n_overlay_srcs < need)
+                return error_setf(e, EINVAL, "%s requires at least %s --overlay-src", names[kind],
+                                  need == 1 ? "one" : "two");
+
+        _cleanup_free_ char *wd = NULL;
+        if (workdir && !(wd = strdup(workdir)))
+                return -ENOMEM;
+        MountOp *op;
+        int r = plan_add_op(p, MOUNT_OP_OVERLAY, kind == OVERLAY_KIND_RW ? rwsrc : NULL, dest, &op);
+        if (r < 0)
+                return r;
+        op->readonly = kind == OVERLAY_KIND_RO;
+        op->overlay_workdir = TAKE_PTR(wd);
+        /* The op takes the pending list as it is. */
+        op->overlay_layers = TAKE_PTR(p->overlay_srcs);
+        op->n_overlay_layers = p->n_overlay_srcs;
+        p->n_overlay_srcs = 0;
+        return 0;
+}
+
+OverlayKind overlay_op_kind(const MountOp *op) {
+        if (op->readonly)
+                return OVERLAY_KIND_RO;
+        return op->source ? OVERLAY_KIND_RW : OVERLAY_KIND_TMP;
+}
+
+/* ==== the new mount API ================================================== */
+
+static int sys_fsopen(const char *fstype) {
+        return RET_NERRNO(syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC));
+}
+
+static int sys_fsconfig(int fs_fd, unsigned cmd, const char *key, const void *value, int aux) {
+        return RET_NERRNO(syscall(SYS_fsconfig, fs_fd, cmd, key, value, aux));
+}
+
+static int sys_fsmount(int fs_fd, uint64_t attrs) {
+        return RET_NERRNO(syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, attrs));
+}
+
+/* The kernel's own words for a failed fsconfig(): "e overlayfs: ..." lines
+ * queued on the context fd. Appends the error lines to BUF. */
+static void fs_context_messages(int fs_fd, char *buf, size_t size) {
+        char m[512];
+        ssize_t n;
+        while ((n = read(fs_fd, m, sizeof(m) - 1)) > 0) {
+                m[n] = '\0';
+                if (m[0] != 'e' || m[1] != ' ')
+                        continue;
+                size_t len = strlen(buf);
+                snprintf(buf + len, size - len, "%s%s", len ? "; " : "", m + 2);
+        }
+}
+
+static int fs_create_and_mount(int fs_fd, uint64_t attrs, int *ret_mnt, char *why, size_t why_size) {
+        int r = sys_fsconfig(fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+        if (r < 0) {
+                fs_context_messages(fs_fd, why, why_size);
+                return r;
+        }
+        int fd = sys_fsmount(fs_fd, attrs);
+        if (fd < 0)
+                return fd;
+        *ret_mnt = fd;
+        return 0;
+}
+
+/* ==== the layers, opened in the caller's view ============================= */
+
+typedef struct Layers {
+        int *lower;             /* lowest first, as given */
+        size_t n_lower;
+        int upper, work;        /* --overlay only */
+        bool tmp;               /* --tmp-overlay: upper and work on a private tmpfs, made per attempt */
+        mode_t tmp_mode;        /* ... whose top directory gets the top lower's mode */
+        bool unmapped_owner;    /* a lower's top directory belongs to an id the sandbox does not map */
+} Layers;
+
+static void layers_done(Layers *l) {
+        for (size_t i = 0; i < l->n_lower; i++)
+                safe_close(l->lower[i]);
+        free(l->lower);
+        safe_close(l->upper);
+        safe_close(l->work);
+}
+
+static int open_dir(const char *path) {
+        /* A real (not O_PATH) fd: fsconfig(FSCONFIG_SET_FD) wants one, and
+         * overlayfs needs to read the layer anyway. */
+        return RET_NERRNO(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+static int read_small_file(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return 0;
+}
+
+static unsigned long overflow_id(const char *path) {
+        char buf[32], *end;
+        if (read_small_file(path, buf, sizeof(buf)) < 0)
+                return 65534;
+        errno = 0;
+        unsigned long v = strtoul(buf, &end, 10);
+        return errno || end == buf ? 65534 : v;
+}
+
+/* Does our user namespace map every id (root, or no user namespace)? */
+static bool maps_everything(const char *path) {
+        char buf[128];
+        unsigned long a, b, n;
+        if (read_small_file(path, buf, sizeof(buf)) < 0)
+                return false;
+        return sscanf(buf, "%lu %lu %lu", &a, &b, &n) == 3 && a == 0 && b == 0 && n == 4294967295UL;
+}
+
+/* Ids the sandbox does not map show up as the overflow ids (nobody). */
+static bool owner_unmapped(int fd) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return false;
+        if (maps_everything("/proc/self/uid_map") && maps_everything("/proc/self/gid_map"))
+                return false;
+        return st.st_uid == overflow_id("/proc/sys/kernel/overflowuid") ||
+               st.st_gid == overflow_id("/proc/sys/kernel/overflowgid");
+}
+
+/* A private tmpfs for --tmp-overlay's upper and work directories, as a
+ * detached mount: whatever it is attached to later, the overlay (or the
+ * fuse-overlayfs daemon) is all that keeps it alive once setup is done, and
+ * nothing else can reach it. */
+static int scratch_tmpfs(mode_t mode, int *ret_mnt, char *why, size_t why_size) {
+        _cleanup_close_ int fs = sys_fsopen("tmpfs");
+        if (fs < 0)
+                return fs;
+        int r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int mnt = -EBADF;
+        r = fs_create_and_mount(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &mnt, why, why_size);
+        if (r < 0)
+                return r;
+        /* The upper's top directory is the merged top directory: it gets
+         * the mode of the top lower layer (its owner is ours, necessarily). */
+        if (mkdirat(mnt, "upper", mode) < 0 || fchmodat(mnt, "upper", mode, 0) < 0 || mkdirat(mnt, "work", 0700) < 0)
+                return -errno;
+        *ret_mnt = TAKE_FD(mnt);
+        return 0;
+}
+
+static int same_mount(int a, int b) {
+        struct statx sa, sb;
+        if (statx(a, "", AT_EMPTY_PATH, STATX_MNT_ID, &sa) < 0 || statx(b, "", AT_EMPTY_PATH, STATX_MNT_ID, &sb) < 0)
+                return -errno;
+        if (!(sa.stx_mask & STATX_MNT_ID) || !(sb.stx_mask & STATX_MNT_ID))
+                return sa.stx_dev_major == sb.stx_dev_major && sa.stx_dev_minor == sb.stx_dev_minor;
+        return sa.stx_mnt_id == sb.stx_mnt_id;
+}
+
+static int open_layers(const MountOp *op, Layers *l, Error *e) {
+        OverlayKind kind = overlay_op_kind(op);
+        int r;
+
+        l->lower = calloc(op->n_overlay_layers, sizeof(int));
+        if (!l->lower)
+                return error_setf(e, ENOMEM, "Out of memory");
+        for (size_t i = 0; i < op->n_overlay_layers; i++) {
+                int fd = open_dir(op->overlay_layers[i]);
+                if (fd < 0)
+                        return error_set_errno(e, fd, "Can't open --overlay-src %s", op->overlay_layers[i]);
+                l->lower[l->n_lower++] = fd;
+                if (!l->unmapped_owner && owner_unmapped(fd))
+                        l->unmapped_owner = true;
+        }
+
+        if (kind == OVERLAY_KIND_RW) {
+                l->upper = open_dir(op->source);
+                if (l->upper < 0)
+                        return error_set_errno(e, l->upper, "Can't open --overlay RWSRC %s", op->source);
+                l->work = open_dir(op->overlay_workdir);
+                if (l->work < 0)
+                        return error_set_errno(e, l->work, "Can't open --overlay WORKDIR %s", op->overlay_workdir);
+                r = same_mount(l->upper, l->work);
+                if (r < 0)
+                        return error_set_errno(e, r, "Can't stat --overlay WORKDIR %s", op->overlay_workdir);
+                if (r == 0)
+                        return error_setf(e, EXDEV, "--overlay: WORKDIR %s is not on the same filesystem (mount) as RWSRC %s",
+                                          op->overlay_workdir, op->source);
+                if (fd_same_inode(l->upper, l->work))
+                        return error_setf(e, EINVAL, "--overlay: WORKDIR %s and RWSRC %s are the same directory",
+                                          op->overlay_workdir, op->source);
+        } else if (kind == OVERLAY_KIND_TMP) {
+                struct stat st;
+                if (fstat(l->lower[l->n_lower - 1], &st) < 0)
+                        return error_set_errno(e, errno, "Can't stat --overlay-src %s", op->overlay_layers[l->n_lower - 1]);
+                l->tmp = true;
+                l->tmp_mode = st.st_mode & 07777;
+        }
+        return 0;
+}
+
+/* ==== kernel overlayfs =================================================== */
+
+/* How layers are handed to overlayfs, newest kernels first. */
+typedef enum LayerPassing {
+        PASS_FD,                /* FSCONFIG_SET_FD "lowerdir+", "upperdir", "workdir" (6.13+) */
+        PASS_PATH_APPEND,       /* "lowerdir+" strings, one layer each (6.8+) */
+        PASS_PATH_LIST,         /* one "lowerdir" list, top first */
+        _PASS_MAX,
+} LayerPassing;
+
+/* Strings name the layers as /proc/self/fd/N: the very directories we
+ * opened, and never a ':', ',' or '\' to escape. */
+static int set_layer(int fs, LayerPassing how, const char *key, int fd) {
+        if (how == PASS_FD)
+                return sys_fsconfig(fs, FSCONFIG_SET_FD, key, NULL, fd);
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        return sys_fsconfig(fs, FSCONFIG_SET_STRING, key, path, 0);
+}
+
+static int kernel_configure(int fs, const Layers *l, int upper, int work, LayerPassing how) {
+        int r;
+        if (how == PASS_PATH_LIST) {
+                size_t size = l->n_lower * 32 + 1;
+                _cleanup_free_ char *list = malloc(size);
+                if (!list)
+                        return -ENOMEM;
+                list[0] = '\0';
+                for (size_t i = l->n_lower; i-- > 0;) {
+                        size_t len = strlen(list);
+                        snprintf(list + len, size - len, "%s/proc/self/fd/%d", len ? ":" : "", l->lower[i]);
+                }
+                r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", list, 0);
+        } else {
+                r = 0;
+                /* Appended layers stack downwards: the top one first. */
+                for (size_t i = l->n_lower; r >= 0 && i-- > 0;)
+                        r = set_layer(fs, how, "lowerdir+", l->lower[i]);
+        }
+        if (r >= 0 && upper >= 0)
+                r = set_layer(fs, how, "upperdir", upper);
+        if (r >= 0 && work >= 0)
+                r = set_layer(fs, how, "workdir", work);
+        return r;
+}
+
+static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly, int *ret_mnt, char *why, size_t why_size) {
+        uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (readonly ? MOUNT_ATTR_RDONLY : 0);
+        int r = -EINVAL;
+
+        for (LayerPassing how = 0; how < _PASS_MAX; how++) {
+                _cleanup_close_ int fs = sys_fsopen("overlay");
+                if (fs < 0) {
+                        snprintf(why, why_size, "%s", fs == -ENODEV ? "overlayfs is not available" : strerror(-fs));
+                        return fs;
+                }
+                /* Always userxattr: in a user namespace trusted.* xattrs are
+                 * out of reach, and without it deleting a lower directory
+                 * fails with EIO. */
+                r = sys_fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0);
+                if (r < 0) {
+                        fs_context_messages(fs, why, why_size);
+                        return r;
+                }
+                r = kernel_configure(fs, l, upper, work, how);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        continue;       /* this kernel wants layers another way */
+                return fs_create_and_mount(fs, attrs, ret_mnt, why, why_size);
+        }
+        snprintf(why, why_size, "%s", "the kernel takes none of the ways to pass layers");
+        return r;
+}
+
+/* overlayfs won't take layers on a detached mount: --tmp-overlay's tmpfs
+ * is attached under a hidden directory of the bottom root tmpfs (BASE_FD)
+ * while the overlay is made, and detached again right after. */
+static int kernel_mount_tmp(const Layers *l, int base_fd, int *ret_mnt, char *why, size_t why_size) {
+        static const char hidden[] = ".csand-overlay";
+        _cleanup_close_ int scratch = -EBADF, at = -EBADF, upper = -EBADF, work = -EBADF;
+        int r = scratch_tmpfs(l->tmp_mode, &scratch, why, why_size);
+        if (r < 0)
+                return r;
+        if (mkdirat(base_fd, hidden, 0700) < 0)
+                return -errno;
+        at = openat(base_fd, hidden, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        r = at < 0 ? -errno : RET_NERRNO(syscall(SYS_move_mount, scratch, "", at, "",
+                                                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+        if (r >= 0) {
+                upper = openat(scratch, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                work = openat(scratch, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = upper < 0 || work < 0 ? -errno : kernel_mount_with(l, upper, work, false, ret_mnt, why, why_size);
+                char p[64];
+                snprintf(p, sizeof(p), "/proc/self/fd/%d", scratch);
+                (void) umount2(p, MNT_DETACH);
+        }
+        (void) unlinkat(base_fd, hidden, AT_REMOVEDIR);
+        return r;
+}
+
+/* Is something mounted below the directory FD (say /proc below /)? In a
+ * user namespace those mounts are locked to their parent, and overlayfs
+ * refuses such a layer (EINVAL, silently): it would reveal what they hide. */
+static bool has_mounts_below(int fd) {
+        char link[64], dir[PATH_MAX];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, dir, sizeof(dir) - 1);
+        if (n <= 0)
+                return false;
+        dir[n] = '\0';
+        size_t len = strcmp(dir, "/") == 0 ? 0 : (size_t) n;
+        _cleanup_close_ int mi = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *data = NULL;
+        size_t size;
+        if (mi < 0 || read_full_fd(mi, 64 << 20, (void **) &data, &size) < 0)
+                return false;
+        for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+                char mp[PATH_MAX];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+                        continue;
+                if (strncmp(mp, dir, len) == 0 && mp[len] == '/' && mp[len + 1] != '\0')
+                        return true;
+        }
+        return false;
+}
+
+static int kernel_mount(const Layers *l, bool readonly, int base_fd, int *ret_mnt, char *why, size_t why_size) {
+        int r = l->tmp ? kernel_mount_tmp(l, base_fd, ret_mnt, why, why_size) :
+                         kernel_mount_with(l, l->upper, l->work, readonly, ret_mnt, why, why_size);
+        if (r == -EINVAL && !why[0])
+                for (size_t i = 0; i < l->n_lower; i++)
+                        if (has_mounts_below(l->lower[i])) {
+                                snprintf(why, why_size, "a layer has mounts below it, which kernel overlayfs "
+                                         "refuses in a user namespace (fuse-overlayfs does not)");
+                                break;
+                        }
+        return r;
+}
+
+/* ==== fuse-overlayfs: the child's side ==================================== */
+
+enum {
+        FUSE_REQUEST_READONLY = 1 << 0,
+        FUSE_REQUEST_SQUASH = 1 << 1,   /* show every file as ours, so copy-up of others' files works */
+        FUSE_REQUEST_TMP = 1 << 2,      /* --tmp-overlay: a detached tmpfs with upper/ and work/ */
+};
+
+/* Child -> supervisor; fds: /dev/fuse, the user namespace, the lowers
+ * (lowest first), then upper and work (--overlay) or the detached tmpfs
+ * (--tmp-overlay). */
+typedef struct FuseRequest {
+        uint32_t n_lower;
+        uint32_t flags;
+        uint32_t uid, gid;      /* inside ids, for squashing */
+} FuseRequest;
+
+typedef struct FuseReply {
+        int32_t error;          /* positive errno, 0 on success */
+        char message[480];
+} FuseReply;
+
+/* SCM_RIGHTS carries at most 253 fds. */
+#define FUSE_MAX_LOWER 240
+
+static int send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds) {
+        struct iovec iov = { .iov_base = (void *) data, .iov_len = len };
+        size_t control_len = CMSG_SPACE(sizeof(int) * n_fds);
+        _cleanup_free_ void *control = calloc(1, control_len);
+        if (!control)
+                return -ENOMEM;
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = control,
+                .msg_controllen = control_len,
+        };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        ssize_t n;
+        while ((n = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+                ;
+        if (n < 0)
+                return -errno;
+        return (size_t) n == len ? 0 : -EIO;
+}
+
+static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int *ret_mnt, char *why, size_t why_size) {
+        int r;
+
+        if (p->overlay_fuse_fd < 0) {
+                snprintf(why, why_size, "no fuse-overlayfs supervisor");
+                return -ENOTCONN;
+        }
+        if (l->n_lower > FUSE_MAX_LOWER) {
+                snprintf(why, why_size, "at most %d layers", FUSE_MAX_LOWER);
+                return -E2BIG;
+        }
+
+        /* We mount the fuse filesystem ourselves, with our capabilities in
+         * the sandbox's user namespace: no setuid fusermount, and the daemon
+         * gets the connection as /dev/fd/3 and needs no privilege at all. */
+        _cleanup_close_ int dev = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+        if (dev < 0) {
+                r = -errno;
+                snprintf(why, why_size, "can't open /dev/fuse: %s", strerror(-r));
+                return r;
+        }
+        _cleanup_close_ int fs = sys_fsopen("fuse");
+        if (fs < 0) {
+                snprintf(why, why_size, "%s", fs == -ENODEV ? "fuse is not available" : strerror(-fs));
+                return fs;
+        }
+        char fd_s[16], uid_s[16], gid_s[16];
+        snprintf(fd_s, sizeof(fd_s), "%d", dev);
+        snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) getuid());
+        snprintf(gid_s, sizeof(gid_s), "%u", (unsigned) getgid());
+        const char *const strings[][2] = {
+                { "source", "fuse-overlayfs" },
+                { "subtype", "fuse-overlayfs" },
+                { "fd", fd_s },
+                { "rootmode", "40000" },
+                { "user_id", uid_s },
+                { "group_id", gid_s },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
+                r = sys_fsconfig(fs, FSCONFIG_SET_STRING, strings[i][0], strings[i][1], 0);
+                if (r < 0) {
+                        fs_context_messages(fs, why, why_size);
+                        return r;
+                }
+        }
+        /* allow_other: nested user namespaces of the sandbox can use it too
+         * (the kernel still confines it to our user namespace);
+         * default_permissions: the kernel checks modes, as on any fs. */
+        if ((r = sys_fsconfig(fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0)) < 0 ||
+            (r = sys_fsconfig(fs, FSCONFIG_SET_FLAG, "default_permissions", NULL, 0)) < 0) {
+                fs_context_messages(fs, why, why_size);
+                return r;
+        }
+        _cleanup_close_ int mnt = -EBADF;
+        uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (readonly ? MOUNT_ATTR_RDONLY : 0);
+        r = fs_create_and_mount(fs, attrs, &mnt, why, why_size);
+        if (r < 0)
+                return r;
+
+        _cleanup_close_ int userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+        if (userns < 0) {
+                r = -errno;
+                snprintf(why, why_size, "can't open /proc/self/ns/user: %s", strerror(-r));
+                return r;
+        }
+
+        _cleanup_close_ int scratch = -EBADF;
+        if (l->tmp) {
+                r = scratch_tmpfs(l->tmp_mode, &scratch, why, why_size);
+                if (r < 0)
+                        return r;
+        }
+
+        int fds[FUSE_MAX_LOWER + 4];
+        size_t n = 0;
+        fds[n++] = dev;
+        fds[n++] = userns;
+        for (size_t i = 0; i < l->n_lower; i++)
+                fds[n++] = l->lower[i];
+        if (l->tmp)
+                fds[n++] = scratch;
+        else if (!readonly) {
+                fds[n++] = l->upper;
+                fds[n++] = l->work;
+        }
+        FuseRequest req = {
+                .n_lower = (uint32_t) l->n_lower,
+                .flags = (readonly ? FUSE_REQUEST_READONLY : 0) | (l->tmp ? FUSE_REQUEST_TMP : 0) |
+                         (!readonly && l->unmapped_owner ? FUSE_REQUEST_SQUASH : 0),
+                .uid = (uint32_t) getuid(),
+                .gid = (uint32_t) getgid(),
+        };
+        r = send_with_fds(p->overlay_fuse_fd, &req, sizeof(req), fds, n);
+        if (r < 0) {
+                snprintf(why, why_size, "can't reach the fuse-overlayfs supervisor: %s", strerror(-r));
+                return r;
+        }
+        /* Our copy of the connection goes now: once the daemon is gone, the
+         * connection is aborted instead of hanging whoever uses the mount. */
+        dev = safe_close(dev);
+
+        FuseReply reply;
+        ssize_t k;
+        while ((k = recv(p->overlay_fuse_fd, &reply, sizeof(reply), 0)) < 0 && errno == EINTR)
+                ;
+        if (k != (ssize_t) sizeof(reply)) {
+                snprintf(why, why_size, "the fuse-overlayfs supervisor is gone");
+                return -ECONNRESET;
+        }
+        reply.message[sizeof(reply.message) - 1] = '\0';
+        if (reply.error != 0) {
+                snprintf(why, why_size, "%s", reply.message);
+                return -reply.error;
+        }
+        *ret_mnt = TAKE_FD(mnt);
+        return 0;
+}
+
+/* ==== the child: choosing the driver ====================================== */
+
+int overlay_mount(const SandboxPlan *p, const MountOp *op, int base_fd, int *ret_mnt_fd, Error *e) {
+        _cleanup_(layers_done) Layers l = { .upper = -EBADF, .work = -EBADF };
+        bool readonly = op->readonly;
+        int r = open_layers(op, &l, e);
+        if (r < 0)
+                return r;
+
+        /* auto: the kernel (10-70x faster) whenever it takes the layers;
+         * fuse-overlayfs where it refuses them (an old kernel, a layer with
+         * mounts below it such as the host's /, a filesystem overlayfs
+         * rejects). The mount attempt is the probe: nothing is mounted
+         * twice. */
+        OverlayDriver order[2];
+        size_t n_order = 0;
+        if (p->overlay_driver != OVERLAY_DRIVER_AUTO)
+                order[n_order++] = p->overlay_driver;
+        else {
+                order[n_order++] = OVERLAY_DRIVER_KERNEL;
+                order[n_order++] = OVERLAY_DRIVER_FUSE;
+        }
+
+        char why[2][512] = { "", "" };
+        int errs[2] = { 0, 0 };
+        for (size_t i = 0; i < n_order; i++) {
+                _cleanup_close_ int mnt = -EBADF;
+                r = order[i] == OVERLAY_DRIVER_KERNEL ? kernel_mount(&l, readonly, base_fd, &mnt, why[i], sizeof(why[i])) :
+                                                        fuse_mount(p, &l, readonly, &mnt, why[i], sizeof(why[i]));
+                if (r >= 0) {
+                        *ret_mnt_fd = TAKE_FD(mnt);
+                        return 0;
+                }
+                if (r == -ENOMEM)
+                        return error_setf(e, ENOMEM, "Out of memory");
+                errs[i] = -r;
+                if (!why[i][0])
+                        snprintf(why[i], sizeof(why[i]), "%s", strerror(-r));
+        }
+
+        static const char *const labels[] = {
+                [OVERLAY_DRIVER_KERNEL] = "kernel overlayfs",
+                [OVERLAY_DRIVER_FUSE] = "fuse-overlayfs",
+        };
+        if (n_order == 1)
+                return error_setf(e, errs[0], "Can't mount overlay on %s with %s: %s", op->dest, labels[order[0]], why[0]);
+        return error_setf(e, errs[0], "Can't mount overlay on %s: %s: %s; %s: %s", op->dest,
+                          labels[order[0]], why[0], labels[order[1]], why[1]);
+}
+
+/* ==== the supervisor ====================================================== */
+
+static bool plan_may_use_fuse(const SandboxPlan *p) {
+        if (p->overlay_driver == OVERLAY_DRIVER_KERNEL)
+                return false;
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].type == MOUNT_OP_OVERLAY)
+                        return true;
+        return false;
+}
+
+/* fuse-overlayfs in $PATH, as a shell would find it. */
+static int find_fuse_overlayfs(char *buf, size_t size) {
+        const char *path = getenv("PATH");
+        if (!path || !*path)
+                path = "/usr/local/bin:/usr/bin:/bin";
+        for (const char *s = path; *s;) {
+                const char *colon = strchrnul(s, ':');
+                size_t len = (size_t) (colon - s);
+                if (len > 0 && (size_t) snprintf(buf, size, "%.*s/fuse-overlayfs", (int) len, s) < size &&
+                    access(buf, X_OK) == 0)
+                        return 0;
+                s = *colon ? colon + 1 : colon;
+        }
+        return -ENOENT;
+}
+
+/* Moves FDS to 3, 4, ... and closes everything else above 2. */
+static int arrange_fds(int *fds, size_t n) {
+        int min = 3 + (int) n;
+        for (size_t i = 0; i < n; i++) {
+                int high = fcntl(fds[i], F_DUPFD_CLOEXEC, min);
+                if (high < 0)
+                        return -errno;
+                fds[i] = high;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (dup2(fds[i], 3 + (int) i) < 0)
+                        return -errno;
+        return RET_NERRNO(close_range((unsigned) min, ~0U, 0));
+}
+
+static bool same_userns(int fd) {
+        struct stat a, b;
+        return fstat(fd, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Where the daemon's own mount namespace has --tmp-overlay's tmpfs:
+ * fuse-overlayfs wants paths it can realpath(), and no layer lives in /proc. */
+#define DAEMON_TMP_DIR "/proc/fs"
+
+/* The daemon, before exec: stdio to /dev/null and ERR_FD, the sandbox's
+ * user namespace (so that ids mean inside what they mean to the kernel's
+ * fuse connection), no capability, no new privileges. It stays in the
+ * caller's pid namespace, out of the sandbox's sight, and sees the layers
+ * as the caller does (for --tmp-overlay, in a private copy of the caller's
+ * mount namespace that also has the tmpfs). */
+static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, int *fds, size_t n_fds, int err_fd) {
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
+            dup2(err_fd, STDERR_FILENO) < 0)
+                _exit(126);
+
+        int userns = fds[1];
+        bool join = !same_userns(userns);
+        if (join && setns(userns, CLONE_NEWUSER) < 0) {
+                dprintf(STDERR_FILENO, "can't join the sandbox's user namespace: %s\n", strerror(errno));
+                _exit(126);
+        }
+        if (req->flags & FUSE_REQUEST_TMP) {
+                int scratch = fds[--n_fds];
+                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+                    syscall(SYS_move_mount, scratch, "", AT_FDCWD, DAEMON_TMP_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+                        dprintf(STDERR_FILENO, "can't attach the --tmp-overlay tmpfs: %s\n", strerror(errno));
+                        _exit(126);
+                }
+        }
+        int r = join || geteuid() == 0 ? caps_apply(0) : RET_NERRNO(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+        if (r < 0) {
+                dprintf(STDERR_FILENO, "can't drop capabilities: %s\n", strerror(-r));
+                _exit(126);
+        }
+
+        /* The connection at 3, the layers from 4 on; the user namespace fd
+         * is not passed on. */
+        fds[1] = fds[0];
+        r = arrange_fds(fds + 1, n_fds - 1);
+        if (r < 0) {
+                dprintf(STDERR_FILENO, "can't arrange fds: %s\n", strerror(-r));
+                _exit(126);
+        }
+
+        /* Modes arrive with the sandbox's umask already applied. */
+        umask(0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+
+        size_t n_lower = req->n_lower;
+        size_t size = 256 + n_lower * 24;
+        char *opts = malloc(size);
+        if (!opts)
+                _exit(126);
+        size_t len = (size_t) snprintf(opts, size, "lowerdir=");
+        /* fuse-overlayfs lists the top layer first. */
+        for (size_t i = n_lower; i-- > 0;)
+                len += (size_t) snprintf(opts + len, size - len, "%s/proc/self/fd/%zu", i + 1 < n_lower ? ":" : "", 4 + i);
+        if (req->flags & FUSE_REQUEST_TMP)
+                len += (size_t) snprintf(opts + len, size - len, ",upperdir=" DAEMON_TMP_DIR "/upper,workdir=" DAEMON_TMP_DIR "/work");
+        else if (!(req->flags & FUSE_REQUEST_READONLY))
+                len += (size_t) snprintf(opts + len, size - len, ",upperdir=/proc/self/fd/%zu,workdir=/proc/self/fd/%zu",
+                                         4 + n_lower, 5 + n_lower);
+        if (req->flags & FUSE_REQUEST_SQUASH)
+                snprintf(opts + len, size - len, ",squash_to_uid=%u,squash_to_gid=%u", req->uid, req->gid);
+
+        char *argv[] = { (char *) binary, (char *) "-o", opts, (char *) "/dev/fd/3", NULL };
+        execv(binary, argv);
+        dprintf(STDERR_FILENO, "can't execute %s: %s\n", binary, strerror(errno));
+        _exit(127);
+}
+
+/* The first line of the daemon's stderr that says something. */
+static void first_message(const char *out, char *buf, size_t size) {
+        for (const char *line = out; *line;) {
+                const char *end = strchrnul(line, '\n');
+                size_t len = (size_t) (end - line);
+                /* fuse-overlayfs always says this about its own default options */
+                if (len > 0 && strncmp(line, "unknown argument ignored", 24) != 0) {
+                        snprintf(buf, size, "%.*s", (int) len, line);
+                        return;
+                }
+                line = *end ? end + 1 : end;
+        }
+}
+
+/* Starts one daemon and waits until it is serving: fuse-overlayfs forks
+ * into the background (we are its subreaper) once it has opened its
+ * layers, and its first process exits 0; any failure is on stderr. */
+static void start_daemon(const char *binary, const FuseRequest *req, int *fds, size_t n_fds, FuseReply *reply) {
+        int pipe_fds[2];
+        if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
+                reply->error = errno;
+                snprintf(reply->message, sizeof(reply->message), "pipe: %s", strerror(errno));
+                return;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                reply->error = errno;
+                snprintf(reply->message, sizeof(reply->message), "fork: %s", strerror(errno));
+                safe_close(pipe_fds[0]);
+                safe_close(pipe_fds[1]);
+                return;
+        }
+        if (pid == 0)
+                daemon_exec(binary, req, fds, n_fds, pipe_fds[1]);
+        safe_close(pipe_fds[1]);
+
+        _cleanup_close_ int rd = pipe_fds[0];
+        char out[4096];
+        size_t len = 0;
+        bool timed_out = false;
+        for (;;) {
+                struct pollfd pfd = { .fd = rd, .events = POLLIN };
+                int k = poll(&pfd, 1, 20000);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        timed_out = true;
+                        break;
+                }
+                /* Past a screenful we only wait for the end. */
+                char trash[512];
+                bool full = len == sizeof(out) - 1;
+                ssize_t n = full ? read(rd, trash, sizeof(trash)) : read(rd, out + len, sizeof(out) - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                if (!full)
+                        len += (size_t) n;
+        }
+        out[len] = '\0';
+        if (timed_out)
+                kill(pid, SIGKILL);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return;
+
+        reply->error = timed_out ? ETIMEDOUT : WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ENOENT : EIO;
+        char msg[400] = "";
+        first_message(out, msg, sizeof(msg));
+        if (timed_out)
+                snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs did not start within 20 s");
+        else if (msg[0])
+                snprintf(reply->message, sizeof(reply->message), "%s", msg);
+        else if (WIFEXITED(status))
+                snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs exited with status %d", WEXITSTATUS(status));
+        else
+                snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs killed by signal %d", WTERMSIG(status));
+}
+
+static ssize_t recv_with_fds(int sock, void *data, size_t len, int *fds, size_t max_fds, size_t *ret_n_fds) {
+        struct iovec iov = { .iov_base = data, .iov_len = len };
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * (FUSE_MAX_LOWER + 4))];
+        } control;
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof(control),
+        };
+        ssize_t n;
+        while ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+                ;
+        if (n < 0)
+                return -errno;
+        size_t k = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t m = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *in = (int *) CMSG_DATA(c);
+                for (size_t i = 0; i < m; i++) {
+                        if (k < max_fds)
+                                fds[k++] = in[i];
+                        else
+                                safe_close(in[i]);
+                }
+        }
+        *ret_n_fds = k;
+        return n;
+}
+
+static _noreturn_ void supervisor_main(int channel) {
+        /* Out of the caller's session (terminal signals are not for us or
+         * the daemons), parent of orphaned daemons, not ptrace-able. */
+        (void) setsid();
+        (void) prctl(PR_SET_CHILD_SUBREAPER, 1);
+        (void) prctl(PR_SET_DUMPABLE, 0);
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd >= 0) {
+                (void) dup2(null_fd, STDIN_FILENO);
+                (void) dup2(null_fd, STDOUT_FILENO);
+                (void) dup2(null_fd, STDERR_FILENO);
+        }
+        /* Nothing of the caller's (--sync-fd, --info-fd, a pipe someone
+         * waits on) may be held open by us. */
+        if (channel > 3)
+                (void) close_range(3, (unsigned) channel - 1, 0);
+        (void) close_range((unsigned) channel + 1, ~0U, 0);
+        signal(SIGPIPE, SIG_IGN);
+
+        char binary[PATH_MAX];
+        bool have_binary = find_fuse_overlayfs(binary, sizeof(binary)) >= 0;
+
+        for (;;) {
+                FuseRequest req;
+                int fds[FUSE_MAX_LOWER + 4];
+                size_t n_fds = 0;
+                ssize_t n = recv_with_fds(channel, &req, sizeof(req), fds, ELEMENTSOF(fds), &n_fds);
+                if (n <= 0)
+                        break;  /* the child exec'd or died */
+
+                FuseReply reply = {};
+                size_t want = 2 + (size_t) req.n_lower +
+                              (req.flags & FUSE_REQUEST_TMP ? 1 : req.flags & FUSE_REQUEST_READONLY ? 0 : 2);
+                if (n != (ssize_t) sizeof(req) || req.n_lower == 0 || n_fds != want) {
+                        reply.error = EBADMSG;
+                        snprintf(reply.message, sizeof(reply.message), "bad request to the fuse-overlayfs supervisor");
+                } else if (!have_binary) {
+                        reply.error = ENOENT;
+                        snprintf(reply.message, sizeof(reply.message), "fuse-overlayfs not found in PATH");
+                } else
+                        start_daemon(binary, &req, fds, n_fds, &reply);
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                (void) send(channel, &reply, sizeof(reply), MSG_NOSIGNAL);
+        }
+        safe_close(channel);
+
+        /* The daemons end with their mounts; reap them all. */
+        for (;;) {
+                pid_t r = waitpid(-1, NULL, 0);
+                if (r < 0 && errno != EINTR)
+                        break;
+        }
+        _exit(0);
+}
+
+int overlay_supervisor_start(SandboxPlan *p, OverlaySupervisor *ret) {
+        if (!plan_may_use_fuse(p))
+                return 0;
+
+        int fds[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                safe_close(fds[0]);
+                safe_close(fds[1]);
+                return r;
+        }
+        if (pid == 0) {
+                safe_close(fds[1]);
+                supervisor_main(fds[0]);
+        }
+        safe_close(fds[0]);
+        p->overlay_fuse_fd = fds[1];
+        ret->child_end = &p->overlay_fuse_fd;
+        ret->pid = pid;
+        ret->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (ret->pidfd >= 0)
+                (void) fcntl(ret->pidfd, F_SETFD, FD_CLOEXEC);
+        else
+                ret->pidfd = -EBADF;
+        return 0;
+}
+
+void overlay_supervisor_forget_child_end(SandboxPlan *p) {
+        p->overlay_fuse_fd = safe_close(p->overlay_fuse_fd);
+}
+
+void overlay_supervisor_done(OverlaySupervisor *s) {
+        if (s->pid <= 0)
+                return;
+        if (s->child_end)
+                *s->child_end = safe_close(*s->child_end);
+        /* Normally a matter of milliseconds: the mounts went with the
+         * sandbox's last process. */
+        const int timeout_ms = 5000;
+        if (s->pidfd >= 0) {
+                struct pollfd pfd = { .fd = s->pidfd, .events = POLLIN };
+                int k;
+                while ((k = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
+                        ;
+                if (k > 0)
+                        (void) waitpid(s->pid, NULL, 0);
+        } else {
+                for (int i = 0; i < timeout_ms / 10; i++) {
+                        pid_t r = waitpid(s->pid, NULL, WNOHANG);
+                        if (r == s->pid || (r < 0 && errno != EINTR))
+                                break;
+                        usleep(10000);
+                }
+        }
+        s->pidfd = safe_close(s->pidfd);
+        s->pid = 0;
+}

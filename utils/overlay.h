@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#pragma once
+
+/* Layered filesystems: bwrap 0.11's --overlay-src, --overlay, --tmp-overlay
+ * and --ro-overlay, mounted with kernel overlayfs (always "userxattr") or
+ * with fuse-overlayfs (--overlay-driver).
+ *
+ * Three places take part:
+ *   parsing    the pending --overlay-src list and the MOUNT_OP_OVERLAY ops
+ *   the child  overlay_mount(): opens the layers (host paths, as every
+ *              source), mounts kernel overlayfs from fds, or mounts a fuse
+ *              filesystem itself (fsopen("fuse") on a /dev/fuse fd) and has
+ *              fuse-overlayfs serve it
+ *   the supervisor  a small process forked by csand before clone, outside
+ *              every namespace of the sandbox. It starts each
+ *              fuse-overlayfs (joined to the sandbox's user namespace only,
+ *              without capabilities) and reaps it. Being outside the
+ *              sandbox's pid namespace, neither it nor the daemons can be
+ *              signalled or ptraced from inside.
+ * A daemon lives exactly as long as its mount: it ends when the sandbox's
+ * mount namespace goes away (last process of the sandbox gone), whether
+ * csand exited normally or was killed. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "log.h"
+#include "plan.h"
+
+typedef enum OverlayKind {
+        OVERLAY_KIND_RW,        /* --overlay RWSRC WORKDIR DEST */
+        OVERLAY_KIND_TMP,       /* --tmp-overlay DEST */
+        OVERLAY_KIND_RO,        /* --ro-overlay DEST */
+} OverlayKind;
+
+/* ---- parsing ---- */
+
+int overlay_driver_from_string(const char *s, OverlayDriver *ret);
+const char *overlay_driver_to_string(OverlayDriver d);
+
+/* --overlay-src: appends to the pending list. 0 or -ENOMEM. */
+int overlay_plan_add_src(SandboxPlan *p, const char *src);
+/* --overlay/--tmp-overlay/--ro-overlay: a MOUNT_OP_OVERLAY op that takes the
+ * pending list (bwrap's rules: at least one source, two for --ro-overlay). */
+int overlay_plan_add_mount(SandboxPlan *p, OverlayKind kind, const char *rwsrc, const char *workdir,
+                           const char *dest, Error *e);
+OverlayKind overlay_op_kind(const MountOp *op);
+
+/* ---- the parent: the fuse-overlayfs supervisor ---- */
+
+typedef struct OverlaySupervisor {
+        pid_t pid;              /* 0 when none was started */
+        int pidfd;
+        int *child_end;         /* &plan->overlay_fuse_fd */
+} OverlaySupervisor;
+#define OVERLAY_SUPERVISOR_INIT { .pid = 0, .pidfd = -EBADF, .child_end = NULL }
+
+/* Before clone (and before joining --userns/--pidns): starts the supervisor
+ * when the plan has overlays that may use fuse-overlayfs, and sets
+ * p->overlay_fuse_fd, the child's end of the channel. 0 and nothing started
+ * when it is not needed. */
+int overlay_supervisor_start(SandboxPlan *p, OverlaySupervisor *ret);
+/* In the parent after clone: drops the parent's copy of the child's end, so
+ * that the supervisor sees end-of-file once the child has exec'd or died. */
+void overlay_supervisor_forget_child_end(SandboxPlan *p);
+/* After the sandbox ended (or failed to start; the child's end is closed
+ * here if still open): waits (bounded) for the daemons to go, which
+ * they do as soon as their mounts are gone. A daemon that still serves
+ * processes of the sandbox (possible without --unshare-pid) is left to
+ * them, with the supervisor reaping it. */
+void overlay_supervisor_done(OverlaySupervisor *s);
+
+/* ---- the child ---- */
+
+/* Mounts the overlay of OP and returns it as a detached mount in
+ * *ret_mnt_fd, for the caller to attach at op->dest. BASE_FD is the bottom
+ * root tmpfs (never visible to the sandbox once setup is done). */
+int overlay_mount(const SandboxPlan *p, const MountOp *op, int base_fd, int *ret_mnt_fd, Error *e);
