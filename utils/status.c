@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "fd-util.h"
+#include "network.h"
 #include "status.h"
 
 static const struct {
@@ -20,10 +22,14 @@ static const struct {
         { "uts", CLONE_NEWUTS },
 };
 
-int status_write_info(int fd, pid_t child, unsigned long clone_flags) {
-        char buf[1024];
-        int n = snprintf(buf, sizeof(buf), "{\n    \"child-pid\": %d", (int) child);
+int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
 
+        fprintf(f, "{\n    \"child-pid\": %d", (int) child);
         for (size_t i = 0; i < ELEMENTSOF(namespaces); i++) {
                 char path[64];
                 struct stat st;
@@ -32,15 +38,28 @@ int status_write_info(int fd, pid_t child, unsigned long clone_flags) {
                 snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int) child, namespaces[i].name);
                 if (stat(path, &st) < 0)
                         continue;
-                n += snprintf(buf + n, sizeof(buf) - (size_t) n, ",\n    \"%s-namespace\": %llu",
-                              namespaces[i].name, (unsigned long long) st.st_ino);
+                fprintf(f, ",\n    \"%s-namespace\": %llu", namespaces[i].name, (unsigned long long) st.st_ino);
         }
-        n += snprintf(buf + n, sizeof(buf) - (size_t) n, "\n}\n");
-        return write_all(fd, buf, (size_t) n);
+        /* csand's own members, after bwrap's. */
+        network_write_status_json(p, f);
+        fprintf(f, "\n}\n");
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        return write_all(fd, buf, size);
 }
 
 int status_write_exit(int fd, int exit_code) {
         char buf[64];
         int n = snprintf(buf, sizeof(buf), "{ \"exit-code\": %d }\n", exit_code);
+        return write_all(fd, buf, (size_t) n);
+}
+
+/* resources: MEMORY_LIMIT is a checked size ("50M", "infinity"), no escaping needed */
+int status_write_oom_kill(int fd, const char *memory_limit) {
+        char buf[128];
+        int n = snprintf(buf, sizeof(buf), "{ \"oom-killed\": true%s%s%s }\n", memory_limit ? ", \"memory-limit\": \"" : "",
+                         memory_limit ? memory_limit : "", memory_limit ? "\"" : "");
+        if (n < 0 || (size_t) n >= sizeof(buf))
+                return -ENOBUFS;
         return write_all(fd, buf, (size_t) n);
 }

@@ -4,8 +4,16 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "plan.h"
+
 /* bwrap's --info-fd / --json-status-fd JSON: the child's pid and the ids
  * (inode numbers) of the namespaces it got, then, for the status fd, the
- * exit code when it is over. */
-int status_write_info(int fd, pid_t child, unsigned long clone_flags);
+ * exit code when it is over. csand adds its own members after bwrap's:
+ * "network" (none, host, slirp4netns or pasta) and, with user-mode
+ * networking, "published-ports" (a list of { "protocol", "host-ip",
+ * "host-port", "port" }). */
+int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags);
 int status_write_exit(int fd, int exit_code);
+/* resources: before the exit code, when the memory limit killed the sandbox:
+ * { "oom-killed": true, "memory-limit": "50M" } (the limit as given). */
+int status_write_oom_kill(int fd, const char *memory_limit);

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* More than any helper needs; keeps the child free of allocations. */
+#define HELPER_MAX_FDS 16
+
+int helper_find_executable(const char *name, char **ret_path) {
+        if (!name || !*name)
+                return -EINVAL;
+        if (strchr(name, '/')) {
+                if (access(name, X_OK) < 0)
+                        return -errno;
+                char *p = strdup(name);
+                if (!p)
+                        return -ENOMEM;
+                *ret_path = p;
+                return 0;
+        }
+
+        const char *path = getenv("PATH");
+        if (!path || !*path)
+                path = "/usr/local/bin:/usr/bin:/bin";
+        for (const char *dir = path; dir; ) {
+                const char *colon = strchr(dir, ':');
+                size_t len = colon ? (size_t) (colon - dir) : strlen(dir);
+                /* Only absolute entries: the helper runs outside the
+                 * sandbox, with the user's rights. */
+                if (len > 0 && dir[0] == '/') {
+                        char *candidate = NULL;
+                        if (asprintf(&candidate, "%.*s/%s", (int) len, dir, name) < 0)
+                                return -ENOMEM;
+                        struct stat st;
+                        if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0) {
+                                *ret_path = candidate;
+                                return 0;
+                        }
+                        free(candidate);
+                }
+                dir = colon ? colon + 1 : NULL;
+        }
+        return -ENOENT;
+}
+
+/* dup2() that also works when FROM == TO (then only the close-on-exec flag
+ * is cleared, which dup2() would leave set). */
+static int move_fd(int from, int to) {
+        if (from == to) {
+                int flags = fcntl(from, F_GETFD);
+                if (flags < 0 || fcntl(from, F_SETFD, flags & ~FD_CLOEXEC) < 0)
+                        return -errno;
+                return 0;
+        }
+        return dup2(from, to) < 0 ? -errno : 0;
+}
+
+static void close_all_from(int first) {
+        if (syscall(SYS_close_range, (unsigned) first, ~0U, 0) == 0)
+                return;
+        long max = sysconf(_SC_OPEN_MAX);
+        if (max < 0 || max > 65536)
+                max = 65536;
+        for (int fd = first; fd < max; fd++)
+                (void) close(fd);
+}
+
+/* In the forked child: everything until exec. Only async-signal-safe calls. */
+static _noreturn_ void helper_child(const HelperSpec *spec, pid_t parent, int null_fd, int out_fd, int err_pipe) {
+        int high[HELPER_MAX_FDS];
+        int err_fd, r = 0;
+
+        /* Die with csand, even when csand is SIGKILLed. If csand is already
+         * gone, the signal was never armed: give up. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
+                r = -ESRCH;
+                goto fail;
+        }
+        (void) setsid();
+
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) signal(sig, SIG_DFL);
+
+        /* Out of the way first: the fds may sit where 0..2 or 3.. go. */
+        int base = 3 + (int) spec->n_fds + 3;
+        for (size_t i = 0; i < spec->n_fds; i++) {
+                high[i] = fcntl(spec->fds[i], F_DUPFD_CLOEXEC, base);
+                if (high[i] < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+        }
+        if ((r = move_fd(null_fd, STDIN_FILENO)) < 0 ||
+            (r = move_fd(out_fd >= 0 ? out_fd : null_fd, STDOUT_FILENO)) < 0 ||
+            (r = move_fd(out_fd >= 0 ? out_fd : null_fd, STDERR_FILENO)) < 0)
+                goto fail;
+        /* err_pipe must survive until exec: keep it above everything. */
+        err_fd = fcntl(err_pipe, F_DUPFD_CLOEXEC, base + (int) spec->n_fds);
+        if (err_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        err_pipe = err_fd;
+        for (size_t i = 0; i < spec->n_fds; i++)
+                if ((r = move_fd(high[i], 3 + (int) i)) < 0)
+                        goto fail;
+        /* Everything else goes; err_pipe only at exec (it is close-on-exec). */
+        for (int fd = 3 + (int) spec->n_fds; fd < err_pipe; fd++)
+                (void) close(fd);
+        close_all_from(err_pipe + 1);
+
+        if (spec->umask != HELPER_UMASK_KEEP)
+                umask(spec->umask);
+
+        execv(spec->path, spec->argv);
+        r = -errno;
+fail:
+        (void) !write(err_pipe, &r, sizeof(r));
+        _exit(127);
+}
+
+int helper_start(const HelperSpec *spec, Helper **ret) {
+        _cleanup_close_ int null_fd = -EBADF, out_fd = -EBADF;
+        int pipefd[2];
+
+        if (spec->n_fds > HELPER_MAX_FDS)
+                return -E2BIG;
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (null_fd < 0)
+                return -errno;
+        if (spec->capture_output) {
+                out_fd = memfd_create("csand-helper-output", MFD_CLOEXEC);
+                if (out_fd < 0)
+                        return -errno;
+        }
+        Helper *h = calloc(1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        h->pidfd = h->output_fd = -EBADF;
+        if (pipe2(pipefd, O_CLOEXEC) < 0) {
+                free(h);
+                return -errno;
+        }
+
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                safe_close(pipefd[0]);
+                safe_close(pipefd[1]);
+                free(h);
+                return r;
+        }
+        if (pid == 0) {
+                safe_close(pipefd[0]);
+                helper_child(spec, parent, null_fd, out_fd, pipefd[1]);
+        }
+        safe_close(pipefd[1]);
+        h->pid = pid;
+        h->output_fd = TAKE_FD(out_fd);
+
+        /* End-of-file: exec succeeded. An int: why it did not. */
+        int child_error = 0;
+        ssize_t n;
+        while ((n = read(pipefd[0], &child_error, sizeof(child_error))) < 0 && errno == EINTR)
+                ;
+        safe_close(pipefd[0]);
+        if (n > 0) {
+                helper_free(h);
+                return child_error < 0 ? child_error : -EIO;
+        }
+
+        h->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (h->pidfd < 0) {
+                int r = -errno;
+                helper_free(h);
+                return r;
+        }
+        *ret = h;
+        return 0;
+}
+
+static void reap(Helper *h) {
+        int status;
+        while (waitpid(h->pid, &status, 0) < 0)
+                if (errno != EINTR) {
+                        status = 0;
+                        break;
+                }
+        h->status = status;
+        h->reaped = true;
+}
+
+bool helper_exited(Helper *h) {
+        if (h->reaped)
+                return true;
+        int status;
+        pid_t r = waitpid(h->pid, &status, WNOHANG);
+        if (r == h->pid) {
+                h->status = status;
+                h->reaped = true;
+        }
+        return h->reaped;
+}
+
+static long long now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int helper_wait_fd(Helper *h, int fd, int timeout_ms) {
+        long long deadline = now_ms() + timeout_ms;
+        for (;;) {
+                struct pollfd p[2] = {
+                        { .fd = fd, .events = POLLIN },
+                        { .fd = h->reaped ? -1 : h->pidfd, .events = POLLIN },
+                };
+                long long left = deadline - now_ms();
+                if (left < 0)
+                        left = 0;
+                int r = poll(p, 2, (int) left);
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (p[0].revents)
+                        return 0;
+                if (p[1].revents) {
+                        reap(h);
+                        return -ECHILD;
+                }
+                if (r == 0)
+                        return -ETIMEDOUT;
+        }
+}
+
+int helper_read_output(Helper *h, size_t max, char **ret) {
+        struct stat st;
+        size_t size = 0, off = 0;
+        if (h->output_fd >= 0) {
+                if (fstat(h->output_fd, &st) < 0)
+                        return -errno;
+                size = (size_t) st.st_size;
+        }
+        if (size > max) {
+                off = size - max;
+                size = max;
+        }
+        char *buf = malloc(size + 1);
+        if (!buf)
+                return -ENOMEM;
+        size_t got = 0;
+        while (got < size) {
+                ssize_t n = pread(h->output_fd, buf + got, size - got, (off_t) (off + got));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                got += (size_t) n;
+        }
+        buf[got] = '\0';
+        *ret = buf;
+        return 0;
+}
+
+void helper_stop(Helper *h, int sig, int timeout_ms) {
+        if (!h || h->reaped)
+                return;
+        /* The pid is ours and unreaped: it cannot have been reused. */
+        if (sig != 0)
+                (void) kill(h->pid, sig);
+        if (sig != SIGKILL && timeout_ms > 0 && h->pidfd >= 0) {
+                struct pollfd p = { .fd = h->pidfd, .events = POLLIN };
+                long long deadline = now_ms() + timeout_ms;
+                for (;;) {
+                        long long left = deadline - now_ms();
+                        int r = poll(&p, 1, left > 0 ? (int) left : 0);
+                        if (r < 0 && errno == EINTR)
+                                continue;
+                        break;
+                }
+        }
+        if (!helper_exited(h)) {
+                (void) kill(h->pid, SIGKILL);
+                reap(h);
+        }
+}
+
+Helper *helper_free(Helper *h) {
+        if (!h)
+                return NULL;
+        helper_stop(h, SIGKILL, 0);
+        safe_close(h->pidfd);
+        safe_close(h->output_fd);
+        free(h);
+        return NULL;
+}
+
+void helper_describe_status(int status, char *buf, size_t size) {
+        if (WIFSIGNALED(status))
+                snprintf(buf, size, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+        else
+                snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+}

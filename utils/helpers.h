@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#pragma once
+
+/* External helper processes (slirp4netns, pasta, fuse-overlayfs, ...) that
+ * csand starts outside the sandbox and that must never outlive it.
+ *
+ * A helper is forked and exec'd with:
+ *  - PR_SET_PDEATHSIG(SIGKILL), so that it dies with csand even when csand
+ *    is SIGKILLed (if the helper keeps running in the process that csand
+ *    forked: helpers that daemonize must be told not to);
+ *  - only the fds it is given: HelperSpec.fds[i] becomes fd 3 + i, every
+ *    other fd above 2 is closed; stdin is /dev/null, stdout and stderr go to
+ *    /dev/null or to a memory file that helper_read_output() returns;
+ *  - a new session (no terminal signals), default signal dispositions and
+ *    an empty signal mask (the monitor blocks the signals it supervises).
+ *
+ * The Helper is owned by the caller; helper_free() (or _cleanup_helper_)
+ * kills it with SIGKILL and reaps it, so no error path leaves one behind.
+ * Nothing here prints. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+#define HELPER_UMASK_KEEP ((mode_t) -1)
+
+typedef struct HelperSpec {
+        const char *path;       /* absolute path of the executable */
+        char *const *argv;      /* argv[0] included, NULL-terminated */
+        const int *fds;         /* passed to the helper as 3, 4, ... */
+        size_t n_fds;
+        mode_t umask;           /* HELPER_UMASK_KEEP to inherit ours */
+        bool capture_output;    /* stdout+stderr into a memory file */
+} HelperSpec;
+
+typedef struct Helper {
+        pid_t pid;
+        int pidfd;
+        int output_fd;          /* memfd with the helper's output, or -EBADF */
+        bool reaped;
+        int status;             /* wait status, once reaped */
+} Helper;
+
+/* Looks NAME up in $PATH (or takes it as is when it has a slash). -ENOENT
+ * when there is no executable of that name. */
+int helper_find_executable(const char *name, char **ret_path);
+
+int helper_start(const HelperSpec *spec, Helper **ret);
+
+/* Waits until FD is readable (or hung up), the helper exits, or TIMEOUT_MS
+ * passes. Returns 0 when FD is ready, -ECHILD when the helper exited first
+ * (it is reaped: h->status), -ETIMEDOUT. */
+int helper_wait_fd(Helper *h, int fd, int timeout_ms);
+
+/* Has the helper exited? Reaps it if so. */
+bool helper_exited(Helper *h);
+
+/* The last (at most MAX) bytes of what the helper wrote to stdout and
+ * stderr, NUL-terminated; "" when it was not captured. */
+int helper_read_output(Helper *h, size_t max, char **ret);
+
+/* Sends SIG (unless 0), waits up to TIMEOUT_MS for the helper to exit, then
+ * SIGKILLs it; always reaps it. Idempotent. */
+void helper_stop(Helper *h, int sig, int timeout_ms);
+
+/* Stops the helper with SIGKILL (if still running), reaps it, frees it. */
+Helper *helper_free(Helper *h);
+static inline void helper_freep(Helper **h) {
+        helper_free(*h);
+}
+#define _cleanup_helper_ _cleanup_(helper_freep)
+
+/* "exited with status 3" / "was killed by signal 9" for a wait status. */
+void helper_describe_status(int status, char *buf, size_t size);
