@@ -34,6 +34,7 @@
 #include "utils/mounts.h"
 #include "utils/network.h"
 #include "utils/options.h"
+#include "utils/overlay.h"
 #include "utils/plan.h"
 #include "utils/report.h"
 #include "utils/seccomp.h"
@@ -117,14 +118,17 @@ static int child_setup(const Launch *l, Error *e) {
         r = mounts_isolate();
         if (r < 0)
                 return error_set_errno(e, r, "Failed to make / slave");
-        _cleanup_close_ int root_fd = -EBADF;
-        r = mounts_new_root(&root_fd);
+        _cleanup_(new_root_done) NewRoot root = NEW_ROOT_NULL;
+        r = mounts_new_root(&root);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create the new root");
-        r = mounts_execute(p, &root_fd, e);
+        r = mounts_execute(p, &root, e);
         if (r < 0)
                 return r;
-        r = mounts_pivot(root_fd);
+        r = network_setup_resolv_conf(p, &root.fd, e);
+        if (r < 0)
+                return r;
+        r = mounts_pivot(&root);
         if (r < 0)
                 return error_set_errno(e, r, "Can't pivot_root into the new root");
 
@@ -220,6 +224,8 @@ static _noreturn_ void child_exec(const Launch *l) {
         char *saved_argv0 = p->command[0];
         if (p->argv0)
                 p->command[0] = p->argv0;
+        if (rlimits_apply(&p->rlimits, &e) < 0)
+                goto fail;
         r = seccomp_programs_apply(p->seccomp, p->n_seccomp);
         if (r < 0) {
                 error_set_errno(&e, r, "Can't load seccomp filter");
@@ -331,13 +337,38 @@ static int join_namespaces(const SandboxPlan *p) {
 
 /* Does the monitor have work to do outside before the command may run? */
 static bool needs_gate(const SandboxPlan *p) {
+        if (network_uses_helper(p))
+                return true;
+        if (cgroup_needed(&p->cgroup))
+                return true;
         return false;
 }
 
 /* The monitor's work outside the sandbox between clone and exec. The
  * child waits at the gate until this is done. */
 static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, Error *e) {
+        /* The sandbox's own cgroup with its limits, before any helper starts. */
+        if (cgroup_needed(&p->cgroup) && cgroup_setup(&p->cgroup, child, e) < 0)
+                return -e->error;
+        int r = network_start(p, child, e);
+        if (r < 0)
+                return r;
         return 0;
+}
+
+/* The monitor's work after the sandbox ended with exit status CODE,
+ * before the status is reported. */
+static void monitor_after_exit(SandboxPlan *p, int code) {
+        const char *limit = NULL;
+        /* Killed by the OOM killer in the sandbox's cgroup (SIGKILL). */
+        if (code == 128 + SIGKILL && cgroup_oom_killed(&p->cgroup, &limit) > 0) {
+                if (limit)
+                        log_error("killed: memory limit %s exceeded", limit);
+                else
+                        log_error("killed: out of memory in the sandbox's cgroup");
+                if (p->json_status_fd >= 0)
+                        (void) status_write_oom_kill(p->json_status_fd, limit);
+        }
 }
 
 /* Waits for the child while printing its setup error, if any, and passing
@@ -349,11 +380,11 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
         int status, r;
 
         if (p->info_fd >= 0) {
-                (void) status_write_info(p->info_fd, child, l->clone_flags);
+                (void) status_write_info(p->info_fd, p, child, l->clone_flags);
                 plan_close_fd(p, p->info_fd);
         }
         if (p->json_status_fd >= 0)
-                (void) status_write_info(p->json_status_fd, child, l->clone_flags);
+                (void) status_write_info(p->json_status_fd, p, child, l->clone_flags);
         /* Only the sandbox's pid 1 holds --sync-fd: its end is the caller's signal. */
         if (p->sync_fd >= 0)
                 plan_close_fd(p, p->sync_fd);
@@ -390,6 +421,7 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
         /* The command inherits our process group unless --new-session, and
          * then the terminal's signals reach it directly. */
         r = init_supervise(child, sfd, false, p->new_session, &status);
+        network_stop(p);
         if (r < 0) {
                 log_error("waiting for the sandbox: %s", strerror(-r));
                 return 1;
@@ -400,6 +432,8 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
                 failed = true;
         }
         int code = failed ? 1 : init_exit_code(status);
+        if (!failed)
+                monitor_after_exit(p, code);
         if (p->json_status_fd >= 0)
                 (void) status_write_exit(p->json_status_fd, code);
         return code;
@@ -422,6 +456,13 @@ static int sandbox_launch(SandboxPlan *p) {
 
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
                 log_error("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+                return 1;
+        }
+        /* Before joining --userns/--pidns: it stays outside the sandbox. */
+        _cleanup_(overlay_supervisor_done) OverlaySupervisor overlay_sup = OVERLAY_SUPERVISOR_INIT;
+        r = overlay_supervisor_start(p, &overlay_sup);
+        if (r < 0) {
+                log_error("Can't start the fuse-overlayfs supervisor: %s", strerror(-r));
                 return 1;
         }
         if (join_namespaces(p) < 0)
@@ -472,6 +513,7 @@ static int sandbox_launch(SandboxPlan *p) {
         }
         safe_close(l.report_fd);
         safe_close(gate[0]);
+        overlay_supervisor_forget_child_end(p);
         return monitor(p, &l, pid, report_fd, gate[1]);
 }
 
@@ -500,6 +542,11 @@ int main(int argc, char **argv) {
                 return 0;
         }
         if (plan_validate(plan, getuid(), &e) < 0) {
+                log_error("%s", e.message);
+                return 1;
+        }
+        /* After parsing: the profile depends on the capabilities kept. */
+        if (seccomp_add_profile(plan, &e) < 0) {
                 log_error("%s", e.message);
                 return 1;
         }

@@ -15,6 +15,7 @@
 #include "fs-util.h"
 #include "macro.h"
 #include "mounts.h"
+#include "overlay.h"
 
 /* The new mount API, through syscall(2) so that no libc wrapper is needed. */
 static int sys_fsopen(const char *fstype) {
@@ -80,8 +81,8 @@ static bool same_mount_root(int a, int b) {
 /* Attaches MNT_FD on DST_FD. Lookups starting at a dirfd do not cross a
  * mount stacked on that very directory, so a mount over the root becomes
  * the root fd later ops resolve from. */
-static int attach(int *root_fd, int mnt_fd, int dst_fd) {
-        bool onto_root = same_mount_root(dst_fd, *root_fd);
+static int attach(NewRoot *root, int mnt_fd, int dst_fd) {
+        bool onto_root = same_mount_root(dst_fd, root->fd);
         int r = sys_move_mount(mnt_fd, dst_fd);
         if (r < 0)
                 return r;
@@ -89,18 +90,19 @@ static int attach(int *root_fd, int mnt_fd, int dst_fd) {
                 int fd = fcntl(mnt_fd, F_DUPFD_CLOEXEC, 3);
                 if (fd < 0)
                         return -errno;
-                safe_close(*root_fd);
-                *root_fd = fd;
+                safe_close(root->fd);
+                root->fd = fd;
+                root->n_stacked++;
         }
         return 0;
 }
 
-static int attach_new_mount_at_dir(int *root_fd, int mnt_fd, const char *dest, Error *e) {
+static int attach_new_mount_at_dir(NewRoot *root, int mnt_fd, const char *dest, Error *e) {
         _cleanup_close_ int dst = -EBADF;
-        int r = mkdir_p_in_root(*root_fd, dest, 0755, &dst);
+        int r = mkdir_p_in_root(root->fd, dest, 0755, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mkdir %s", dest);
-        r = attach(root_fd, mnt_fd, dst);
+        r = attach(root, mnt_fd, dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount on %s", dest);
         return 0;
@@ -110,7 +112,7 @@ int mounts_isolate(void) {
         return RET_NERRNO(mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL));
 }
 
-int mounts_new_root(int *ret_root_fd) {
+int mounts_new_root(NewRoot *ret) {
         _cleanup_close_ int fd = -EBADF;
         int r = new_tmpfs(0755, 0, &fd);
         if (r < 0)
@@ -118,7 +120,7 @@ int mounts_new_root(int *ret_root_fd) {
         r = RET_NERRNO(syscall(SYS_move_mount, fd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH));
         if (r < 0)
                 return r;
-        *ret_root_fd = TAKE_FD(fd);
+        *ret = (NewRoot) { .fd = TAKE_FD(fd) };
         return 0;
 }
 
@@ -126,7 +128,7 @@ int mounts_new_root(int *ret_root_fd) {
  * at DEST, after setting the attributes on the whole detached tree: one
  * mount_setattr(AT_RECURSIVE) instead of a remount per submount, and no
  * mountinfo parsing, so the cost stays linear in the number of binds. */
-static int bind_tree(const MountOp *op, int *root_fd, int expect_fd, Error *e) {
+static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) {
         _cleanup_close_ int src = sys_open_tree(AT_FDCWD, op->source, OPEN_TREE_CLONE | AT_RECURSIVE);
         if (src == -ENOENT && op->try_only)
                 return 0;
@@ -150,20 +152,20 @@ static int bind_tree(const MountOp *op, int *root_fd, int expect_fd, Error *e) {
 
         _cleanup_close_ int dst = -EBADF;
         if (S_ISDIR(st.st_mode))
-                r = mkdir_p_in_root(*root_fd, op->dest, 0755, &dst);
+                r = mkdir_p_in_root(root->fd, op->dest, 0755, &dst);
         else
-                r = touch_in_root(*root_fd, op->dest, 0444, &dst);
+                r = touch_in_root(root->fd, op->dest, 0444, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create %s", op->dest);
 
-        r = attach(root_fd, src, dst);
+        r = attach(root, src, dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind mount %s on %s", op->source, op->dest);
         return 0;
 }
 
-static int op_bind(const MountOp *op, int *root_fd, Error *e) {
-        return bind_tree(op, root_fd, -EBADF, e);
+static int op_bind(const MountOp *op, NewRoot *root, Error *e) {
+        return bind_tree(op, root, -EBADF, e);
 }
 
 static int op_remount_ro(const MountOp *op, int root_fd, Error *e) {
@@ -182,12 +184,12 @@ static int op_remount_ro(const MountOp *op, int root_fd, Error *e) {
 /* bwrap's list: writable, these would reach host kernel state. */
 static const char *const proc_read_only[] = { "sys", "sysrq-trigger", "irq", "bus" };
 
-static int op_proc(const MountOp *op, int *root_fd, Error *e) {
+static int op_proc(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int proc = -EBADF;
         int r = new_mount("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &proc);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount proc on %s", op->dest);
-        r = attach_new_mount_at_dir(root_fd, proc, op->dest, e);
+        r = attach_new_mount_at_dir(root, proc, op->dest, e);
         if (r < 0)
                 return r;
 
@@ -237,12 +239,12 @@ static int bind_device(int dev, const char *host_path, const char *name, Error *
         return 0;
 }
 
-static int op_dev(const MountOp *op, int *root_fd, Error *e) {
+static int op_dev(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int dev = -EBADF;
         int r = new_tmpfs(0755, 0, &dev);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount tmpfs on %s", op->dest);
-        r = attach_new_mount_at_dir(root_fd, dev, op->dest, e);
+        r = attach_new_mount_at_dir(root, dev, op->dest, e);
         if (r < 0)
                 return r;
 
@@ -282,20 +284,20 @@ static int op_dev(const MountOp *op, int *root_fd, Error *e) {
         return 0;
 }
 
-static int op_tmpfs(const MountOp *op, int *root_fd, Error *e) {
+static int op_tmpfs(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int fd = -EBADF;
         int r = new_tmpfs(op->perms == MODE_UNSET ? 0755 : op->perms, op->size, &fd);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount tmpfs on %s", op->dest);
-        return attach_new_mount_at_dir(root_fd, fd, op->dest, e);
+        return attach_new_mount_at_dir(root, fd, op->dest, e);
 }
 
-static int op_mqueue(const MountOp *op, int *root_fd, Error *e) {
+static int op_mqueue(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int fd = -EBADF;
         int r = new_mount("mqueue", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &fd);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount mqueue on %s", op->dest);
-        return attach_new_mount_at_dir(root_fd, fd, op->dest, e);
+        return attach_new_mount_at_dir(root, fd, op->dest, e);
 }
 
 static int op_dir(const MountOp *op, int root_fd, Error *e) {
@@ -359,7 +361,7 @@ static int op_file(const MountOp *op, int root_fd, Error *e) {
  * (attached under a hidden directory of the bottom root tmpfs only while we
  * take a bind of the file), so DEST may sit on a read-only filesystem and
  * may already exist. */
-static int op_bind_data(const MountOp *op, int base_fd, int *root_fd, Error *e) {
+static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e) {
         static const char scratch_dir[] = ".csand-data";
         _cleanup_close_ int scratch = -EBADF, scratch_at = -EBADF, file = -EBADF, dst = -EBADF;
         int r;
@@ -372,7 +374,7 @@ static int op_bind_data(const MountOp *op, int base_fd, int *root_fd, Error *e) 
         scratch_at = openat(base_fd, scratch_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         r = scratch_at < 0 ? -errno : sys_move_mount(scratch, scratch_at);
         if (r >= 0)
-                r = write_file_from_fd(scratch, "data", op->perms == MODE_UNSET ? 0666 : op->perms, op->fd);
+                r = write_file_from_fd(scratch, "data", op->perms == MODE_UNSET ? 0600 : op->perms, op->fd);
         if (r >= 0) {
                 file = sys_open_tree(scratch, "data", OPEN_TREE_CLONE);
                 r = file;
@@ -390,10 +392,10 @@ static int op_bind_data(const MountOp *op, int base_fd, int *root_fd, Error *e) 
         r = sys_mount_setattr(file, "", AT_EMPTY_PATH, attrs);
         if (r < 0)
                 return error_set_errno(e, r, "Can't set mount attributes for %s", op->dest);
-        r = touch_in_root(*root_fd, op->dest, 0444, &dst);
+        r = touch_in_root(root->fd, op->dest, 0444, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create %s", op->dest);
-        r = attach(root_fd, file, dst);
+        r = attach(root, file, dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind data on %s", op->dest);
         return 0;
@@ -403,7 +405,7 @@ static int op_bind_data(const MountOp *op, int base_fd, int *root_fd, Error *e) 
  * open_tree() won't clone from; we bind what its path names in our copy
  * and then check it is the very inode the fd holds, so a rename or symlink
  * swap in between is caught (bwrap's check). */
-static int op_bind_fd(const MountOp *op, int *root_fd, Error *e) {
+static int op_bind_fd(const MountOp *op, NewRoot *root, Error *e) {
         char link[64], path[PATH_MAX];
         snprintf(link, sizeof(link), "/proc/self/fd/%d", op->fd);
         ssize_t n = readlink(link, path, sizeof(path) - 1);
@@ -416,7 +418,7 @@ static int op_bind_fd(const MountOp *op, int *root_fd, Error *e) {
         MountOp bind = *op;
         bind.type = MOUNT_OP_BIND;
         bind.source = path;
-        return bind_tree(&bind, root_fd, op->fd, e);
+        return bind_tree(&bind, root, op->fd, e);
 }
 
 static int op_lock_file(const MountOp *op, int root_fd, Error *e) {
@@ -446,9 +448,9 @@ static int op_chmod(const MountOp *op, int root_fd, Error *e) {
         return 0;
 }
 
-int mounts_execute(const SandboxPlan *p, int *root_fd, Error *e) {
+int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
         /* The bottom root tmpfs, kept even when something is mounted over it. */
-        _cleanup_close_ int base_fd = fcntl(*root_fd, F_DUPFD_CLOEXEC, 3);
+        _cleanup_close_ int base_fd = fcntl(root->fd, F_DUPFD_CLOEXEC, 3);
         if (base_fd < 0)
                 return error_set_errno(e, errno, "Can't duplicate the root fd");
 
@@ -458,44 +460,51 @@ int mounts_execute(const SandboxPlan *p, int *root_fd, Error *e) {
 
                 switch (op->type) {
                 case MOUNT_OP_BIND:
-                        r = op_bind(op, root_fd, e);
+                        r = op_bind(op, root, e);
                         break;
                 case MOUNT_OP_REMOUNT_RO:
-                        r = op_remount_ro(op, *root_fd, e);
+                        r = op_remount_ro(op, root->fd, e);
                         break;
                 case MOUNT_OP_PROC:
-                        r = op_proc(op, root_fd, e);
+                        r = op_proc(op, root, e);
                         break;
                 case MOUNT_OP_DEV:
-                        r = op_dev(op, root_fd, e);
+                        r = op_dev(op, root, e);
                         break;
                 case MOUNT_OP_TMPFS:
-                        r = op_tmpfs(op, root_fd, e);
+                        r = op_tmpfs(op, root, e);
                         break;
                 case MOUNT_OP_MQUEUE:
-                        r = op_mqueue(op, root_fd, e);
+                        r = op_mqueue(op, root, e);
                         break;
                 case MOUNT_OP_DIR:
-                        r = op_dir(op, *root_fd, e);
+                        r = op_dir(op, root->fd, e);
                         break;
                 case MOUNT_OP_SYMLINK:
-                        r = op_symlink(op, *root_fd, e);
+                        r = op_symlink(op, root->fd, e);
                         break;
                 case MOUNT_OP_CHMOD:
-                        r = op_chmod(op, *root_fd, e);
+                        r = op_chmod(op, root->fd, e);
                         break;
                 case MOUNT_OP_FILE:
-                        r = op_file(op, *root_fd, e);
+                        r = op_file(op, root->fd, e);
                         break;
                 case MOUNT_OP_BIND_DATA:
-                        r = op_bind_data(op, base_fd, root_fd, e);
+                        r = op_bind_data(op, base_fd, root, e);
                         break;
                 case MOUNT_OP_BIND_FD:
-                        r = op_bind_fd(op, root_fd, e);
+                        r = op_bind_fd(op, root, e);
                         break;
                 case MOUNT_OP_LOCK_FILE:
-                        r = op_lock_file(op, *root_fd, e);
+                        r = op_lock_file(op, root->fd, e);
                         break;
+                case MOUNT_OP_OVERLAY: {
+                        _cleanup_close_ int mnt = -EBADF;
+                        r = overlay_mount(p, op, base_fd, &mnt, e);
+                        if (r >= 0)
+                                r = attach_new_mount_at_dir(root, mnt, op->dest, e);
+                        break;
+                }
                 default:
                         r = error_setf(e, EOPNOTSUPP, "Unsupported mount operation for %s", op->dest);
                 }
@@ -505,14 +514,65 @@ int mounts_execute(const SandboxPlan *p, int *root_fd, Error *e) {
         return 0;
 }
 
-int mounts_pivot(int root_fd) {
-        /* pivot_root(".", ".") stacks the old root on top of the new one;
-         * detaching "." then removes it, with nothing left of the host. */
-        if (fchdir(root_fd) < 0)
+/* How many mounts lie between ROOT_FD's mount and the process root, the
+ * new root's own stack included. Mount propagation adds copies to that
+ * stack that we cannot count ourselves, so this reads mountinfo once; it
+ * is only needed when something was mounted over the root. */
+static int mounts_below(int root_fd) {
+        struct statx top, bottom;
+        if (statx(root_fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &top) < 0 ||
+            statx(AT_FDCWD, "/", 0, STATX_MNT_ID, &bottom) < 0)
+                return -errno;
+        _cleanup_close_ int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        int r = read_full_fd(fd, 64 << 20, (void **) &data, &len);
+        if (r < 0)
+                return r;
+        uint64_t id = top.stx_mnt_id;
+        for (int n = 1; n < 4096; n++) {
+                uint64_t parent = 0;
+                bool found = false;
+                for (const char *line = data; *line; ) {
+                        unsigned long long a, b;
+                        if (sscanf(line, "%llu %llu", &a, &b) == 2 && a == id) {
+                                parent = b;
+                                found = true;
+                                break;
+                        }
+                        line = strchrnul(line, '\n');
+                        if (*line)
+                                line++;
+                }
+                if (!found)
+                        return -ENOENT;
+                if (parent == bottom.stx_mnt_id)
+                        return n;
+                id = parent;
+        }
+        return -ELOOP;
+}
+
+int mounts_pivot(const NewRoot *root) {
+        /* pivot_root(".", ".") stacks the old root on top of the new one,
+         * and with it everything that was stacked between them: detaching
+         * the topmost mount at "." that many times removes them all, with
+         * nothing left of the host. With the new root directly on the
+         * bottom tmpfs (the usual case) that is just the old root. */
+        int n = 1;
+        if (root->n_stacked > 0) {
+                n = mounts_below(root->fd);
+                if (n < 0)
+                        return n;
+        }
+        if (fchdir(root->fd) < 0)
                 return -errno;
         if (syscall(SYS_pivot_root, ".", ".") < 0)
                 return -errno;
-        if (umount2(".", MNT_DETACH) < 0)
-                return -errno;
+        for (int i = 0; i < n; i++)
+                if (umount2(".", MNT_DETACH) < 0)
+                        return -errno;
         return RET_NERRNO(chdir("/"));
 }

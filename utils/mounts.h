@@ -6,16 +6,30 @@
 /* Stops mount events from propagating back to the host: rslave on "/". */
 int mounts_isolate(void);
 
+/* The new root while it is built. */
+typedef struct NewRoot {
+        int fd;                 /* the topmost mount at the root: where lookups start */
+        unsigned n_stacked;     /* mounts stacked over the bottom tmpfs by ops that
+                                 * mount over the root itself (--ro-bind / /) */
+} NewRoot;
+
+#define NEW_ROOT_NULL ((NewRoot) { .fd = -EBADF })
+
+static inline void new_root_done(NewRoot *r) {
+        r->fd = safe_close(r->fd);
+}
+
 /* A fresh tmpfs for the new root, stacked on top of "/". Lookups of absolute
  * paths still start at the process root below it, so bind sources keep
  * resolving in the caller's view, while destinations are resolved through
- * the returned fd. No /tmp, no mountinfo, no second pivot. */
-int mounts_new_root(int *ret_root_fd);
+ * the root's fd. No /tmp, no mountinfo, no second pivot. */
+int mounts_new_root(NewRoot *ret);
 
-/* Executes the plan's mount ops in order. *root_fd is replaced when an op
+/* Executes the plan's mount ops in order. root->fd is replaced when an op
  * mounts over the root itself (e.g. --ro-bind / /), so that later ops land
- * on top. */
-int mounts_execute(const SandboxPlan *p, int *root_fd, Error *e);
+ * on top, and counted, so that mounts_pivot() knows what lies below. */
+int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e);
 
-/* Makes ROOT_FD the process root and detaches everything else. */
-int mounts_pivot(int root_fd);
+/* Makes ROOT the process root and detaches everything else: our own count
+ * of what is stacked below it, no mountinfo. */
+int mounts_pivot(const NewRoot *root);

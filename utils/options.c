@@ -7,6 +7,7 @@
 #include "caps.h"
 #include "fd-util.h"
 #include "options.h"
+#include "overlay.h"
 #include "parse-util.h"
 #include "seccomp.h"
 
@@ -22,6 +23,8 @@ typedef enum OptionGroup {
         GROUP_PROCESS,
         GROUP_SECURITY,
         GROUP_STATUS,
+        GROUP_NETWORK,
+        GROUP_RESOURCES,
         _GROUP_MAX,
 } OptionGroup;
 
@@ -34,6 +37,8 @@ static const char *const group_titles[_GROUP_MAX] = {
         [GROUP_PROCESS] = "Process",
         [GROUP_SECURITY] = "Security",
         [GROUP_STATUS] = "Status and synchronisation",
+        [GROUP_NETWORK] = "Network",
+        [GROUP_RESOURCES] = "Resources",
 };
 
 typedef struct Option Option;
@@ -241,6 +246,12 @@ static int handle_seccomp(SandboxPlan *p, const Option *o, char **args, Error *e
         return r;
 }
 
+static int handle_seccomp_profile(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        if (p->seccomp_profile)
+                log_warning("Only the last --seccomp-profile option will take effect");
+        return replace_string(&p->seccomp_profile, args[0]);
+}
+
 static int handle_cap(SandboxPlan *p, const Option *o, char **args, Error *e) {
         bool add = o->data;
         uint64_t set;
@@ -337,6 +348,37 @@ static int handle_size(SandboxPlan *p, const Option *o, char **args, Error *e) {
         return 0;
 }
 
+/* Overlays: the pending list and the ops live in utils/overlay.c. */
+static int handle_overlay_src(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return overlay_plan_add_src(p, args[0]);
+}
+
+static int handle_overlay(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        OverlayKind kind = (OverlayKind) o->data;
+        bool rw = kind == OVERLAY_KIND_RW;
+        return overlay_plan_add_mount(p, kind, rw ? args[0] : NULL, rw ? args[1] : NULL, args[rw ? 2 : 0], e);
+}
+
+static int handle_overlay_driver(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        if (overlay_driver_from_string(args[0], &p->overlay_driver) < 0)
+                return error_setf(e, EINVAL, "--overlay-driver takes auto, kernel or fuse, not %s", args[0]);
+        return 0;
+}
+
+/* network: --network, --publish, --dns (utils/network.c) */
+static int handle_network(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return network_parse_option(p, o->name, args[0], e);
+}
+
+/* resources: cgroup limits and rlimits (utils/cgroups.c, utils/rlimits.c) */
+static int handle_cgroup(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return cgroup_settings_parse(&p->cgroup, o->name, args[0], e);
+}
+
+static int handle_rlimit(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return rlimits_add(&p->rlimits, args[0], e);
+}
+
 #define FLAG(field) .handler = handle_flag, .offset = offsetof(SandboxPlan, field)
 #define FD(field) .handler = handle_fd, .offset = offsetof(SandboxPlan, field)
 #define FD_OP(type, flags) .handler = handle_fd_op, .data = (type) | ((flags) << 8)
@@ -391,6 +433,13 @@ static const Option options[] = {
         { "--chmod", "OCTAL PATH", GROUP_FILESYSTEM, handle_chmod, .help = "Change permissions of PATH (must already exist)" },
         { "--perms", "OCTAL", GROUP_FILESYSTEM, handle_perms, .help = "Set permissions of next argument (--bind-data, --file, etc.)" },
         { "--size", "BYTES", GROUP_FILESYSTEM, handle_size, .help = "Set size of next argument (only for --tmpfs); k, m, g suffixes" },
+        { "--overlay-src", "SRC", GROUP_FILESYSTEM, handle_overlay_src, .help = "Read files from SRC in the following overlay" },
+        { "--overlay", "RWSRC WORKDIR DEST", GROUP_FILESYSTEM, handle_overlay, .data = OVERLAY_KIND_RW,
+          .help = "Mount overlayfs on DEST, with RWSRC as the host path for writes and WORKDIR an empty directory on the same filesystem as RWSRC" },
+        { "--tmp-overlay", "DEST", GROUP_FILESYSTEM, handle_overlay, .data = OVERLAY_KIND_TMP, .help = "Mount overlayfs on DEST, with writes going to an invisible tmpfs" },
+        { "--ro-overlay", "DEST", GROUP_FILESYSTEM, handle_overlay, .data = OVERLAY_KIND_RO, .help = "Mount overlayfs read-only on DEST" },
+        { "--overlay-driver", "DRIVER", GROUP_FILESYSTEM, handle_overlay_driver,
+          .help = "Overlay driver: auto (default: kernel overlayfs where it works, else fuse-overlayfs), kernel or fuse" },
 
         { "--chdir", "DIR", GROUP_ENVIRONMENT, handle_chdir, .help = "Change directory to DIR" },
         { "--setenv", "VAR VALUE", GROUP_ENVIRONMENT, handle_setenv, .help = "Set an environment variable" },
@@ -405,6 +454,7 @@ static const Option options[] = {
         { "--cap-drop", "CAP", GROUP_SECURITY, handle_cap, .data = 0, .help = "Drop cap CAP when running as privileged user (or ALL)" },
         { "--seccomp", "FD", GROUP_SECURITY, handle_seccomp, .data = 1, .help = "Load and use seccomp rules from FD (not repeatable)" },
         { "--add-seccomp-fd", "FD", GROUP_SECURITY, handle_seccomp, .data = 0, .help = "Load and use seccomp rules from FD (repeatable)" },
+        { "--seccomp-profile", "NAME|FILE", GROUP_SECURITY, handle_seccomp_profile, .help = "Compile and load a Docker/OCI JSON seccomp profile (installed NAME or FILE)" },
         { "--exec-label", "LABEL", GROUP_SECURITY, handle_selinux_label, .help = "Exec label for the sandbox (SELinux)" },
         { "--file-label", "LABEL", GROUP_SECURITY, handle_selinux_label, .help = "File label for temporary sandbox content (SELinux)" },
 
@@ -414,6 +464,28 @@ static const Option options[] = {
         { "--block-fd", "FD", GROUP_STATUS, FD(block_fd), .help = "Block on FD until some data to read is available" },
         { "--userns-block-fd", "FD", GROUP_STATUS, FD(userns_block_fd), .help = "Block on FD until the user namespace is ready" },
         { "--lock-file", "DEST", GROUP_STATUS, handle_lock_file, .help = "Take a lock on DEST while sandbox is running" },
+
+        /* network */
+        { "--network", "MODE", GROUP_NETWORK, handle_network,
+          .help = "none (own namespace, loopback only), host (the caller's), slirp4netns or pasta (user-mode networking)" },
+        { "--publish", "[IP:]HOSTPORT:PORT[/tcp|/udp]", GROUP_NETWORK, handle_network,
+          .help = "Forward host port HOSTPORT (on IP, default 127.0.0.1) to PORT in the sandbox (slirp4netns, pasta; repeatable)" },
+        { "--allow-host-loopback", NULL, GROUP_NETWORK, FLAG(allow_host_loopback),
+          .help = "Let the sandbox reach the host's 127.0.0.1 through the gateway address (slirp4netns, pasta)" },
+        { "--dns", "IP", GROUP_NETWORK, handle_network,
+          .help = "Nameserver for the sandbox's resolv.conf (slirp4netns, pasta; repeatable, up to 3)" },
+
+        /* resources */
+        { "--memory", "SIZE", GROUP_RESOURCES, handle_cgroup, .help = "Memory limit of the sandbox's cgroup (MemoryMax); k, m, g suffixes" },
+        { "--memory-swap", "SIZE", GROUP_RESOURCES, handle_cgroup, .help = "Swap limit of the sandbox's cgroup (MemorySwapMax); 0 for no swap" },
+        { "--cpus", "N", GROUP_RESOURCES, handle_cgroup, .help = "CPU time limit in CPUs, fractions allowed, e.g. 1.5 (CPUQuota)" },
+        { "--cpu-weight", "N", GROUP_RESOURCES, handle_cgroup, .help = "CPU weight from 1 to 10000, default 100 (CPUWeight)" },
+        { "--pids-limit", "N", GROUP_RESOURCES, handle_cgroup, .help = "Maximum number of processes and threads (TasksMax)" },
+        { "--io-weight", "N", GROUP_RESOURCES, handle_cgroup, .help = "IO weight from 1 to 10000, default 100 (IOWeight)" },
+        { "--cgroup-property", "NAME=VALUE", GROUP_RESOURCES, handle_cgroup, .help = "Set another systemd unit property on the sandbox's cgroup" },
+        { "--cgroup-manager", "MANAGER", GROUP_RESOURCES, handle_cgroup,
+          .help = "auto (default), systemd (a scope through the user's systemd) or cgroupfs (a sub-cgroup of a delegated cgroup)" },
+        { "--rlimit", "NAME=SOFT[:HARD]", GROUP_RESOURCES, handle_rlimit, .help = "Set resource limit NAME (NOFILE, NPROC, AS, CPU, ...) for the command" },
 };
 
 static unsigned option_arity(const Option *o) {
@@ -458,6 +530,7 @@ static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_co
                         return error_setf(e, EINVAL, "%s takes %s argument%s", arg, arity_words[n], n > 1 ? "s" : "");
 
                 bool perms_pending = p->next_perms != MODE_UNSET, size_pending = p->next_size != 0;
+                bool overlay_src_pending = p->n_overlay_srcs > 0;
                 int r = o->handler(p, o, argv + i + 1, e);
                 if (r == -ENOMEM)
                         return error_setf(e, ENOMEM, "Out of memory");
@@ -468,6 +541,8 @@ static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_co
                         return error_setf(e, EINVAL, "--perms must be followed by an operation that creates a file (--dir, --file, --bind-data, --ro-bind-data, --tmpfs), not %s", arg);
                 if (size_pending && p->next_size != 0 && o->handler != handle_size && o->handler != handle_perms)
                         return error_setf(e, EINVAL, "--size must be followed by --tmpfs, not %s", arg);
+                if (overlay_src_pending && p->n_overlay_srcs > 0 && o->handler != handle_overlay_src)
+                        return error_setf(e, EINVAL, "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay, not %s", arg);
                 i += 1 + n;
         }
         *ret_consumed = i;

@@ -17,6 +17,7 @@ int plan_new(SandboxPlan **ret) {
         p->next_perms = MODE_UNSET;
         p->userns_fd = p->userns2_fd = p->pidns_fd = -EBADF;
         p->sync_fd = p->block_fd = p->userns_block_fd = p->info_fd = p->json_status_fd = -EBADF;
+        p->overlay_fuse_fd = -EBADF;
         *ret = p;
         return 0;
 }
@@ -27,8 +28,15 @@ SandboxPlan *plan_free(SandboxPlan *p) {
         for (size_t i = 0; i < p->n_ops; i++) {
                 free(p->ops[i].source);
                 free(p->ops[i].dest);
+                for (size_t j = 0; j < p->ops[i].n_overlay_layers; j++)
+                        free(p->ops[i].overlay_layers[j]);
+                free(p->ops[i].overlay_layers);
+                free(p->ops[i].overlay_workdir);
         }
         free(p->ops);
+        for (size_t i = 0; i < p->n_overlay_srcs; i++)
+                free(p->overlay_srcs[i]);
+        free(p->overlay_srcs);
         for (size_t i = 0; i < p->n_env_ops; i++) {
                 free(p->env_ops[i].name);
                 free(p->env_ops[i].value);
@@ -44,6 +52,13 @@ SandboxPlan *plan_free(SandboxPlan *p) {
         for (size_t i = 0; i < p->n_seccomp; i++)
                 free(p->seccomp[i].data);
         free(p->seccomp);
+        free(p->seccomp_profile);
+        /* network */
+        network_state_free(p->network_state);
+        free(p->publish);
+        /* resources: also removes the sandbox's cgroup */
+        cgroup_settings_done(&p->cgroup);
+        rlimits_done(&p->rlimits);
         free(p);
         return NULL;
 }
@@ -162,5 +177,14 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
                 if (op->type == MOUNT_OP_MQUEUE && userns && !p->unshare_ipc)
                         return error_setf(e, EINVAL, "--mqueue %s requires --unshare-ipc", op->dest);
         }
+        /* bwrap's rule: a pending --overlay-src list must be consumed. */
+        if (p->n_overlay_srcs > 0)
+                return error_setf(e, EINVAL, "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay");
+        /* network */
+        if (network_validate(p, e) < 0)
+                return -e->error;
+        /* resources */
+        if (cgroup_settings_validate(&p->cgroup, e) < 0 || rlimits_validate(&p->rlimits, e) < 0)
+                return -e->error;
         return 0;
 }

@@ -5,7 +5,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroups.h"
 #include "log.h"
+#include "network.h"
+#include "rlimits.h"
 
 /* One step in building the new root, executed in command-line order. */
 typedef enum MountOpType {
@@ -22,9 +25,17 @@ typedef enum MountOpType {
         MOUNT_OP_BIND_DATA,     /* --bind-data/--ro-bind-data: a file with the data, bound */
         MOUNT_OP_BIND_FD,       /* --bind-fd/--ro-bind-fd */
         MOUNT_OP_LOCK_FILE,     /* --lock-file: held by pid 1 while the sandbox runs */
+        MOUNT_OP_OVERLAY,       /* --overlay (source: RWSRC), --tmp-overlay, --ro-overlay (readonly); utils/overlay.c */
 } MountOpType;
 
 #define MODE_UNSET ((mode_t) -1)
+
+/* --overlay-driver */
+typedef enum OverlayDriver {
+        OVERLAY_DRIVER_AUTO,    /* kernel overlayfs where it works, else fuse-overlayfs */
+        OVERLAY_DRIVER_KERNEL,
+        OVERLAY_DRIVER_FUSE,
+} OverlayDriver;
 
 typedef struct MountOp {
         MountOpType type;
@@ -36,6 +47,10 @@ typedef struct MountOp {
         bool readonly;
         bool allow_devices;
         bool try_only;          /* -try: a missing source is skipped */
+        /* MOUNT_OP_OVERLAY: the lower layers, lowest first, and --overlay's WORKDIR */
+        char **overlay_layers;
+        size_t n_overlay_layers;
+        char *overlay_workdir;
 } MountOp;
 
 typedef enum EnvOpType {
@@ -54,6 +69,7 @@ typedef struct EnvOp {
 typedef struct SeccompProgram {
         void *data;
         size_t len;             /* bytes, a multiple of 8 */
+        unsigned flags;         /* SECCOMP_FILTER_FLAG_* to load it with */
 } SeccompProgram;
 
 typedef struct SandboxPlan {
@@ -94,14 +110,29 @@ typedef struct SandboxPlan {
         SeccompProgram *seccomp;
         size_t n_seccomp;
         bool seccomp_from_seccomp_option;       /* --seccomp, exclusive with --add-seccomp-fd */
+        char *seccomp_profile;                  /* --seccomp-profile, compiled before clone */
 
         /* Modifiers that apply to the next operation (--perms, --size). */
         mode_t next_perms;
         uint64_t next_size;
 
+        /* Overlays (utils/overlay.c): the pending --overlay-src list that
+         * the next overlay op takes, the driver, and the child's channel to
+         * the fuse-overlayfs supervisor (-EBADF when none was started). */
+        char **overlay_srcs;
+        size_t n_overlay_srcs;
+        OverlayDriver overlay_driver;
+        int overlay_fuse_fd;
+
         /* fds handed over by the caller that must not reach the command. */
         int *owned_fds;
         size_t n_owned_fds;
+
+        /* resources (utils/cgroups.c, utils/rlimits.c): the cgroup limits
+         * and manager, with the monitor's cgroup once made (removed by
+         * plan_free()); the rlimits set on the command before exec. */
+        CgroupSettings cgroup;
+        RlimitSettings rlimits;
 
         /* The command, pointing into argv (or --args data). */
         char **command;
@@ -113,6 +144,17 @@ typedef struct SandboxPlan {
         size_t n_parsed_args;
 
         bool show_help, show_version;
+
+        /* network (utils/network.c): --network (NETWORK_UNSET: --unshare-net
+         * and --share-net decide), --publish, --allow-host-loopback, --dns;
+         * and the monitor's running slirp4netns/pasta, stopped by plan_free(). */
+        NetworkMode network;
+        PortForward *publish;
+        size_t n_publish;
+        bool allow_host_loopback;
+        char dns[NETWORK_MAX_DNS][INET6_ADDRSTRLEN];
+        size_t n_dns;
+        NetworkState *network_state;
 } SandboxPlan;
 
 int plan_new(SandboxPlan **ret);

@@ -8,6 +8,12 @@
  * 8 bytes, at most BPF_MAXINSNS instructions. */
 int seccomp_program_read(int fd, SeccompProgram *ret, Error *e);
 
+/* Compiles --seccomp-profile (if any) for the capabilities the command will
+ * hold and puts it first among the programs to load. Warns about syscall
+ * names libseccomp does not know only for the user's own profile files:
+ * the shipped ones knowingly name syscalls newer than some libseccomps. */
+int seccomp_add_profile(SandboxPlan *p, Error *e);
+
 /* Installs the programs in order; the last one installed runs first, as
  * the kernel stacks filters. Needs no_new_privs (set by caps_apply). */
 int seccomp_programs_apply(const SeccompProgram *progs, size_t n);

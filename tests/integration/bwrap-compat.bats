@@ -349,7 +349,7 @@ PY
         require_unprivileged "needs user namespaces made by an ordinary user"
         unshare --user --map-root-user sh -c \
                 'unshare --user --map-root-user --map-user=4242 --map-group=4242 sleep 300 & echo $! >"$1"; wait' \
-                sh "$TESTDIR/inner" &
+                sh "$TESTDIR/inner" >/dev/null 2>&1 3>&- &
         local outer=$!
         wait_for_file "$TESTDIR/inner"
         local inner_in_outer
@@ -364,13 +364,15 @@ PY
         run csand_min --unshare-user --userns 10 true 10<"/proc/$outer/ns/user"
         assert_failure 1
         assert_output "csand: --unshare-user not compatible with --userns"
-        kill "$inner_in_outer" "$outer" 2>/dev/null || true
+        kill -KILL "$inner_in_outer" "$outer" 2>/dev/null || true
         wait "$outer" 2>/dev/null || true
 }
 
 @test "--pidns joins the caller's pid namespace" {
         require_unprivileged "needs namespaces made by an ordinary user"
-        unshare --user --map-root-user --pid --fork sleep 300 &
+        # --kill-child: the sleep (pid 1 there) must not outlive the test,
+        # and no fd of bats' may stay open in it.
+        unshare --user --map-root-user --pid --fork --kill-child sleep 300 >/dev/null 2>&1 3>&- &
         local pid=$!
         local target
         for _ in $(seq 100); do
@@ -381,7 +383,7 @@ PY
         [ -n "$target" ]
         run csand_min --userns 10 --pidns 11 --proc /proc sh -c 'cat /proc/1/comm' \
                 10<"/proc/$target/ns/user" 11<"/proc/$target/ns/pid"
-        kill "$pid" 2>/dev/null || true
+        kill -KILL "$target" "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
         assert_success
         assert_output "sleep"

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+/* Resource limits on the sandbox's own cgroup (--memory, --memory-swap,
+ * --cpus, --cpu-weight, --pids-limit, --io-weight, --cgroup-property), made
+ * by one of two backends behind a small ops table:
+ *   systemd   a transient scope csand-PID.scope in csand.slice, started on
+ *             the user's systemd through the user bus (sd-bus), with
+ *             Delegate=yes and the limits as unit properties;
+ *   cgroupfs  a sub-cgroup csand-PID of a cgroup v2 subtree the caller
+ *             already owns (a delegated scope, a container), limits written
+ *             to its files directly.
+ * "auto" does nothing at all without limits, and with limits takes systemd
+ * when the user bus answers, else cgroupfs when the caller's cgroup is
+ * delegated, else fails and says how to get either. */
+
+typedef enum CgroupManager {
+        CGROUP_MANAGER_AUTO,
+        CGROUP_MANAGER_SYSTEMD,
+        CGROUP_MANAGER_CGROUPFS,
+} CgroupManager;
+
+typedef struct CgroupPropertyInfo CgroupPropertyInfo;  /* a row of the property table */
+typedef struct CgroupScope CgroupScope;                /* the cgroup made for one sandbox */
+
+/* One limit, parsed and checked when the option is parsed. */
+typedef struct CgroupProperty {
+        const CgroupPropertyInfo *info;
+        const char *option;     /* the option that set it, for messages */
+        char *text;             /* the value as given */
+        uint64_t value;         /* numbers, booleans and signals; UINT64_MAX: "infinity" */
+} CgroupProperty;
+
+typedef struct CgroupSettings {
+        CgroupManager manager;
+        bool manager_given;     /* --cgroup-manager: make a cgroup even without limits */
+        CgroupProperty *properties;     /* in order; a later value for the same property replaces the earlier */
+        size_t n_properties;
+        CgroupScope *scope;     /* the monitor's, from cgroup_setup() until cgroup_settings_done() */
+} CgroupSettings;
+
+/* Parses --memory, --memory-swap, --cpus, --cpu-weight, --pids-limit,
+ * --io-weight, --cgroup-property and --cgroup-manager (OPTION is the name
+ * as typed, with the dashes). */
+int cgroup_settings_parse(CgroupSettings *s, const char *option, const char *arg, Error *e);
+
+/* Combinations that cannot work, found before anything starts. */
+int cgroup_settings_validate(const CgroupSettings *s, Error *e);
+
+/* Is there cgroup work to do for this sandbox? No for auto without limits. */
+bool cgroup_needed(const CgroupSettings *s);
+
+/* In the monitor, while CHILD waits at the gate: makes the cgroup, applies
+ * the limits, checks that each one took effect and puts CHILD in it. */
+int cgroup_setup(CgroupSettings *s, pid_t child, Error *e);
+
+/* After the sandbox has ended: returns 1 when the kernel's OOM killer
+ * killed a process in the sandbox's cgroup, with *ret_limit the memory
+ * limit as the user gave it (NULL without a MemoryMax); 0 when not, or
+ * when there is no cgroup or no way to know. */
+int cgroup_oom_killed(CgroupSettings *s, const char **ret_limit);
+
+/* Frees the settings and removes the sandbox's cgroup (cgroupfs; systemd
+ * removes an empty scope itself). */
+void cgroup_settings_done(CgroupSettings *s);
+
+/* For tests: the D-Bus name and signature a --cgroup-property NAME maps to. */
+int cgroup_property_lookup(const char *name, const char **ret_dbus_name, const char **ret_signature);
