@@ -1,0 +1,87 @@
+#!/usr/bin/env bats
+# --help and --version: what a user and a wrapper script see first.
+
+load ../lib/common
+
+# Every option of the foundation (issue 2), as bwrap names them.
+core_options=(
+        --help --version
+        --unshare-user --unshare-user-try --unshare-ipc --unshare-pid --unshare-net --unshare-uts
+        --unshare-cgroup --unshare-cgroup-try --unshare-all --share-net
+        --uid --gid --hostname --chdir --setenv --unsetenv --clearenv
+        --bind --bind-try --dev-bind --dev-bind-try --ro-bind --ro-bind-try --remount-ro
+        --proc --dev --tmpfs --mqueue --dir --symlink --perms --size --chmod
+        --die-with-parent --new-session --as-pid-1
+)
+
+@test "--help: usage line first, on stdout, exit 0" {
+        run --separate-stderr "$CSAND" --help
+        assert_success
+        assert_equal "${lines[0]}" "usage: $CSAND [OPTIONS...] [--] COMMAND [ARGS...]"
+        assert_equal "$stderr" ""
+}
+
+@test "--help: ARGV0 in the usage line is argv[0] as invoked" {
+        mkdir -p "$TESTDIR/bin"
+        ln -s "$CSAND" "$TESTDIR/bin/csand"
+        PATH="$TESTDIR/bin:$PATH" run --separate-stderr csand_by_path --help
+        assert_success
+        assert_equal "${lines[0]}" "usage: csand [OPTIONS...] [--] COMMAND [ARGS...]"
+}
+
+csand_by_path() {
+        command csand "$@"
+}
+
+@test "--help lists every core option" {
+        run --separate-stderr "$CSAND" --help
+        assert_success
+        local opt missing=()
+        for opt in "${core_options[@]}"; do
+                grep -qE -- "^[[:space:]]+$opt( |\$)" <<<"$output" || missing+=("$opt")
+        done
+        assert_equal "${missing[*]}" ""
+}
+
+@test "--help lists each option with its argument names" {
+        run "$CSAND" --help
+        assert_success
+        assert_line --regexp '^ +--bind SRC DEST +[^ ]'
+        assert_line --regexp '^ +--symlink SRC DEST +[^ ]'
+        assert_line --regexp '^ +--uid UID +[^ ]'
+        assert_line --regexp '^ +--setenv VAR VALUE +[^ ]'
+        assert_line --regexp '^ +--chmod OCTAL PATH +[^ ]'
+        assert_line --regexp '^ +--unshare-all +[^ ]'
+}
+
+@test "--help among other options still prints help and exits 0" {
+        run --separate-stderr "$CSAND" --unshare-pid --help --bind /a /b
+        assert_success
+        assert_equal "${lines[0]}" "usage: $CSAND [OPTIONS...] [--] COMMAND [ARGS...]"
+}
+
+@test "--help as a command argument is the command's, not csand's" {
+        # after the command starts, nothing is an option any more
+        run --separate-stderr "$CSAND" "${csand_min_root[@]}" echo --help
+        assert_success
+        assert_output "--help"
+}
+
+@test "--version: 'csand VERSION' of the meson project, exit 0" {
+        local version
+        version=$(sed -n "s/^[[:space:]]*version:[[:space:]]*'\([^']*\)'.*/\1/p" "$CSAND_SOURCE_DIR/meson.build" | head -n1)
+        [ -n "$version" ]
+        run --separate-stderr "$CSAND" --version
+        assert_success
+        assert_output "csand $version"
+        assert_equal "$stderr" ""
+}
+
+@test "--version through a link named bwrap speaks as bubblewrap" {
+        mkdir -p "$TESTDIR/bin"
+        ln -s "$CSAND" "$TESTDIR/bin/bwrap"
+        run --separate-stderr "$TESTDIR/bin/bwrap" --version
+        assert_success
+        # scripts parse "bubblewrap X.Y.Z" (flatpak checks the version this way)
+        assert_output --regexp '^bubblewrap [0-9]+\.[0-9]+\.[0-9]+'
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bats
+# Bad input that is only found while building the sandbox: one "csand: ..."
+# line naming the path, exit 1, nothing on stdout, the command never runs,
+# and nothing left behind (processes, mounts, temp files: checked by the
+# common teardown after every test).
+
+load ../lib/common
+
+setup() {
+        common_setup
+        require_userns
+        mkdir -p "$TESTDIR/ro" "$TESTDIR/rw"
+        echo file >"$TESTDIR/ro/file"
+}
+
+# fails_naming PATH CSAND-ARGS...: runs csand with the minimal root and ARGS
+# and a command that would leave a trace, and checks the failure's shape.
+fails_naming() {
+        local path=$1
+        shift
+        run --separate-stderr csand_min "$@" -- sh -c "echo command-ran; touch $TESTDIR/rw/command-ran"
+        assert_failure 1
+        assert_equal "$output" ""
+        if [ "${#stderr_lines[@]}" -ne 1 ]; then
+                printf 'stderr: %s\n' "$stderr"
+                fail "expected exactly one line on stderr, got ${#stderr_lines[@]}"
+        fi
+        [[ "${stderr_lines[0]}" == "csand: "* ]] || fail "not prefixed 'csand: ': ${stderr_lines[0]}"
+        [[ "${stderr_lines[0]}" == *"$path"* ]] || fail "does not name $path: ${stderr_lines[0]}"
+        [ ! -e "$TESTDIR/rw/command-ran" ] || fail "the command ran"
+}
+
+@test "--bind source that does not exist" {
+        fails_naming "$TESTDIR/missing" --bind "$TESTDIR/missing" /x
+        [[ "${stderr_lines[0]}" == *"No such file or directory"* ]] || fail "${stderr_lines[0]}"
+}
+
+@test "--ro-bind and --dev-bind sources that do not exist" {
+        fails_naming "$TESTDIR/missing-ro" --ro-bind "$TESTDIR/missing-ro" /x
+        fails_naming "$TESTDIR/missing-dev" --dev-bind "$TESTDIR/missing-dev" /x
+}
+
+@test "a missing bind source after other operations: they are undone too" {
+        fails_naming "$TESTDIR/missing" --bind "$TESTDIR/rw" /rw --tmpfs /t --proc /proc --unshare-pid \
+                --bind "$TESTDIR/missing" /x
+}
+
+@test "a bind source through a dangling symlink" {
+        ln -s "$TESTDIR/nowhere" "$TESTDIR/dangling"
+        fails_naming "$TESTDIR/dangling" --bind "$TESTDIR/dangling" /x
+}
+
+@test "destination that cannot be created: under a --ro-bind directory" {
+        fails_naming /data/sub --ro-bind "$TESTDIR/ro" /data --bind "$TESTDIR/rw" /data/sub
+        [[ "${stderr_lines[0]}" == *"Read-only file system"* ]] || fail "${stderr_lines[0]}"
+        [ ! -e "$TESTDIR/ro/sub" ]
+}
+
+@test "destination that cannot be created: --tmpfs, --dir, --symlink, --proc under read-only /usr" {
+        fails_naming /usr/csand-tmpfs --tmpfs /usr/csand-tmpfs
+        fails_naming /usr/csand-dir --dir /usr/csand-dir
+        fails_naming /usr/csand-link --symlink target /usr/csand-link
+        fails_naming /usr/csand-proc --unshare-pid --proc /usr/csand-proc
+        fails_naming /usr/csand-dev --dev /usr/csand-dev
+        fails_naming /usr/csand-file --bind "$TESTDIR/ro/file" /usr/csand-file
+}
+
+@test "destination that cannot be created: a file is in the way" {
+        fails_naming /data/file/sub --bind "$TESTDIR/ro" /data --bind "$TESTDIR/rw" /data/file/sub
+        [[ "${stderr_lines[0]}" == *"Not a directory"* ]] || fail "${stderr_lines[0]}"
+}
+
+@test "--remount-ro of a path that does not exist" {
+        fails_naming /nonexistent --remount-ro /nonexistent
+}
+
+@test "the command does not exist" {
+        run --separate-stderr csand_min -- /usr/bin/csand-no-such-command
+        assert_failure 1
+        assert_equal "${#stderr_lines[@]}" 1
+        [[ "${stderr_lines[0]}" == "csand: "*"/usr/bin/csand-no-such-command"* ]] || fail "${stderr_lines[0]}"
+}
+
+@test "the command is not executable" {
+        run --separate-stderr csand_min --ro-bind "$TESTDIR/ro/file" /notexec -- /notexec
+        assert_failure 1
+        assert_equal "${#stderr_lines[@]}" 1
+        [[ "${stderr_lines[0]}" == "csand: "*"/notexec"*"Permission denied"* ]] || fail "${stderr_lines[0]}"
+}
+
+@test "failures in a full sandbox (--unshare-all --die-with-parent --new-session) leave nothing either" {
+        fails_naming "$TESTDIR/missing" --unshare-all --proc /proc --dev /dev --die-with-parent --new-session \
+                --bind "$TESTDIR/missing" /x
+        fails_naming /usr/x --unshare-all --proc /proc --dev /dev --tmpfs /usr/x
+        run --separate-stderr csand_min --unshare-all --proc /proc --dev /dev -- /usr/bin/csand-no-such-command
+        assert_failure 1
+        assert_equal "${#stderr_lines[@]}" 1
+}
+
+@test "twenty failed launches in a row leave nothing behind" {
+        # twenty failing launches in a row: no process, mount or temp file piles up
+        local i
+        for i in $(seq 20); do
+                run csand_min --unshare-all --proc /proc --dev /dev --bind "$TESTDIR/missing-$i" /x -- true
+                assert_failure 1
+        done
+}

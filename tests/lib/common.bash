@@ -1,0 +1,243 @@
+# Shared helpers for csand's BATS tests.  In a .bats file:
+#
+#     load ../lib/common
+#
+# This gives every test a setup/teardown pair that records the host's state
+# and, after the test, checks that csand left nothing behind: no process
+# carrying the test's token, the same host mount table, nothing left in the
+# TMPDIR and XDG_RUNTIME_DIR csand was given.  A file that needs its own setup/teardown calls common_setup /
+# common_teardown from them.
+#
+# Environment (set by tests/meson.build; defaults for running `bats` by hand
+# from the source tree):
+#   CSAND             the csand binary under test
+#   CSAND_SOURCE_DIR  the source tree
+#   CSAND_BUILD_DIR   the build tree
+#   CI=true           a missing feature fails instead of skipping
+
+bats_require_minimum_version 1.5.0
+
+load /usr/lib/bats/bats-support/load.bash
+load /usr/lib/bats/bats-assert/load.bash
+
+: "${CSAND_SOURCE_DIR:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
+: "${CSAND_BUILD_DIR:=$CSAND_SOURCE_DIR/build}"
+: "${CSAND:=$CSAND_BUILD_DIR/csand}"
+
+# A minimal root for running the host's programs: /usr read-only and the
+# merged-/usr links Debian has.  Add --proc /proc, --dev /dev, --ro-bind /etc
+# /etc etc. when a test needs them.
+csand_min_root=(
+        --ro-bind /usr /usr
+        --symlink usr/bin /bin
+        --symlink usr/lib /lib
+        --symlink usr/lib64 /lib64
+        --symlink usr/sbin /sbin
+)
+
+# Runs csand with a per-test token in its argv (and in the command's
+# environment unless the test clears it), so that teardown can find any
+# process this test left behind without confusing it with the processes of
+# tests running in parallel.
+csand() {
+        TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" \
+                "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "$@"
+}
+
+# Runs csand with the minimal root and the given extra options/command.
+csand_min() {
+        csand "${csand_min_root[@]}" "$@"
+}
+
+# Runs "$@" with every fd above 2 closed (bats itself keeps fds 3 and up
+# open, and they would be passed into the sandbox like any caller's fd).
+closefds() {
+        python3 -c 'import os, sys
+os.closerange(3, 65536)
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
+
+# require_feature NAME COMMAND...: skips the test, naming what is missing,
+# unless COMMAND succeeds.  With CI=true the test fails instead: CI machines
+# are expected to have everything.
+require_feature() {
+        local name=$1
+        shift
+        if "$@" >/dev/null 2>&1; then
+                return 0
+        fi
+        if [ "${CI:-}" = true ]; then
+                fail "missing feature: $name (check failed: $*); CI=true makes this a failure, not a skip"
+                return 1
+        fi
+        skip "missing feature: $name (check failed: $*)"
+}
+
+# Guards for tests that only make sense for one kind of caller.  These are
+# not missing features: they skip whatever CI says.
+require_unprivileged() {
+        if [ "$(id -u)" -eq 0 ]; then
+                skip "only meaningful unprivileged${1:+: $1} (running as root)"
+        fi
+}
+
+require_root() {
+        if [ "$(id -u)" -ne 0 ]; then
+                skip "only meaningful as root${1:+: $1}"
+        fi
+}
+
+# Unprivileged csand needs user namespaces; as root it does not.
+require_userns() {
+        require_feature "unprivileged user namespaces" unshare --user --map-root-user true
+}
+
+# --- nothing left behind ----------------------------------------------------
+
+# Pids of processes (of any user we can see) whose command line or
+# environment carries this test's token.
+csand_token_pids() {
+        local pattern_file="$BATS_TEST_TMPDIR/.token-pattern"
+        printf '%s\n' "$CSAND_TOKEN" >"$pattern_file"
+        # -f: the token is not in grep's own command line.
+        grep -lsaF -f "$pattern_file" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null |
+                sed -n 's|^/proc/\([0-9]*\)/.*|\1|p' | sort -un |
+                while read -r pid; do
+                        # zombies and processes already gone don't count
+                        state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$pid/status" 2>/dev/null) || continue
+                        [ -n "$state" ] && [ "$state" != Z ] && echo "$pid"
+                done
+}
+
+# Waits (generously) for the processes of this test to go away.  Succeeds
+# when none is left; otherwise prints them and fails.
+assert_no_leftover_processes() {
+        local pids i
+        for ((i = 0; i < 100; i++)); do
+                pids=$(csand_token_pids)
+                [ -z "$pids" ] && return 0
+                sleep 0.1
+        done
+        local pid
+        for pid in $pids; do
+                echo "leftover process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+        done
+        fail "processes left behind by this test"
+}
+
+kill_leftover_processes() {
+        local pid
+        for pid in $(csand_token_pids); do
+                kill -KILL "$pid" 2>/dev/null || true
+        done
+}
+
+csand_host_mountinfo() {
+        # mount id, parent, device, root, mount point, mount options: what
+        # identifies a mount, without the propagation fields that follow.
+        awk '{ print $1, $2, $3, $4, $5, $6 }' /proc/self/mountinfo
+}
+
+assert_host_mounts_unchanged() {
+        local now
+        now=$(csand_host_mountinfo)
+        if [ "$now" != "$CSAND_MOUNTINFO_BEFORE" ]; then
+                diff <(echo "$CSAND_MOUNTINFO_BEFORE") <(echo "$now") || true
+                fail "the host's mount table changed"
+        fi
+}
+
+# Every csand run of a test gets its own TMPDIR and XDG_RUNTIME_DIR (see
+# csand()); whatever csand puts there must be gone when it exits.  (Global
+# directories such as /tmp are shared with the tests that run in parallel,
+# so their contents can't be attributed to one test.)
+assert_no_stray_temp_entries() {
+        local stray
+        stray=$(find "$CSAND_TMPDIR" "$CSAND_RUNTIME_DIR" -mindepth 1 2>/dev/null || true)
+        if [ -n "$stray" ]; then
+                echo "$stray"
+                fail "temporary files left behind"
+        fi
+}
+
+assert_nothing_left_behind() {
+        # (called in a || list, where errexit is off: count the failures)
+        local failures=0
+        assert_no_leftover_processes || failures=$((failures + 1))
+        assert_host_mounts_unchanged || failures=$((failures + 1))
+        assert_no_stray_temp_entries || failures=$((failures + 1))
+        [ "$failures" -eq 0 ]
+}
+
+common_setup() {
+        CSAND_TOKEN="csandtok-$$-${BATS_TEST_NUMBER}-${RANDOM}${RANDOM}"
+        CSAND_MOUNTINFO_BEFORE=$(csand_host_mountinfo)
+        CSAND_TMPDIR="$BATS_TEST_TMPDIR/csand-tmp"
+        CSAND_RUNTIME_DIR="$BATS_TEST_TMPDIR/csand-run"
+        mkdir -p "$CSAND_TMPDIR" "$CSAND_RUNTIME_DIR"
+        chmod 0700 "$CSAND_RUNTIME_DIR"
+        # A scratch directory that the sandboxes may bind.
+        TESTDIR="$BATS_TEST_TMPDIR/work"
+        mkdir -p "$TESTDIR"
+        if [ ! -x "$CSAND" ]; then
+                fail "CSAND=$CSAND is not an executable (build first: meson compile -C build)"
+        fi
+}
+
+common_teardown() {
+        local status=0
+        assert_nothing_left_behind || status=1
+        kill_leftover_processes
+        return $status
+}
+
+setup() {
+        common_setup
+}
+
+teardown() {
+        common_teardown
+}
+
+# --- small helpers -----------------------------------------------------------
+
+# The mount options (field 6 of mountinfo) of mount point MP in MOUNTINFO text.
+mount_options_of() {
+        local mp=$1 mountinfo=$2
+        awk -v mp="$mp" '$5 == mp { opts = $6 } END { print opts }' <<<"$mountinfo"
+}
+
+# Polls (up to ~20 s) until no process matches pgrep -f PATTERN.
+wait_for_no_process() {
+        local i
+        for ((i = 0; i < 200; i++)); do
+                pgrep -f -- "$1" >/dev/null || return 0
+                sleep 0.1
+        done
+        pgrep -af -- "$1" || true
+        return 1
+}
+
+# Polls (up to ~20 s) until some process matches pgrep -f PATTERN; prints its pid.
+wait_for_process() {
+        local i pid
+        for ((i = 0; i < 200; i++)); do
+                pid=$(pgrep -f -- "$1" | head -n1)
+                if [ -n "$pid" ]; then
+                        echo "$pid"
+                        return 0
+                fi
+                sleep 0.1
+        done
+        return 1
+}
+
+# Polls (up to ~20 s) until FILE exists and is not empty.
+wait_for_file() {
+        local i
+        for ((i = 0; i < 200; i++)); do
+                [ -s "$1" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}

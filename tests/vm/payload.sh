@@ -1,0 +1,17 @@
+#!/bin/bash
+# Runs inside the VM as the lingering user "tester", once per context (see
+# run-vm-tests.sh): csand's VM-tier tests, TAP on stdout. The host's share is
+# /mnt/host: csand built on the host, tests/vm/*.bats and tests/lib/.
+set -u
+export CI=true        # in the VM nothing may skip for a missing feature
+export CSAND=/mnt/host/csand CSAND_SOURCE_DIR=/mnt/host CSAND_BUILD_DIR=/mnt/host
+cd "$HOME" || cd /tmp || exit 1
+echo "# context ${VMTEST_CONTEXT:-?}: uid $(id -u), cgroup $(sed -n 's/^0:://p' /proc/self/cgroup)," \
+        "user manager delegates: $(cat "/sys/fs/cgroup/user.slice/user-$(id -u).slice/user@$(id -u).service/cgroup.controllers" 2>/dev/null)"
+# The login session runs every test; the user service (the other way the
+# sandbox gets attached: by the user manager inside its own tree, without
+# pid 1's help) the core ones.
+if [ "${VMTEST_CONTEXT:-}" = service ]; then
+        exec bats --tap /mnt/host/tests/vm/cgroups-core.bats
+fi
+exec bats --tap /mnt/host/tests/vm/

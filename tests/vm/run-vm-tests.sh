@@ -1,0 +1,213 @@
+#!/bin/bash
+# run-vm-tests.sh - boot a throw-away Debian 12 VM (systemd as PID 1, cgroup v2
+# unified, lingering user "tester" uid 1000 with systemd --user and a user
+# D-Bus) under qemu and run a payload inside it as that user.
+# Adopted from the project's qemu recipe; tests/vm/run.sh is the entry point
+# that builds csand and the payload and calls this script.
+#
+# Usage (as root):  run-vm-tests.sh SHARE_DIR
+#   SHARE_DIR  host directory exported through virtio-9p and mounted at
+#              /mnt/host in the guest. It must hold payload.sh, which the
+#              guest runs as "tester" once for each context named in
+#              $VM_CONTEXTS:
+#                session  from a PAM login session (runuser -l -> pam_systemd,
+#                         session-N.scope), where a desktop user runs csand
+#                service  as a transient user service under
+#                         user@1000.service/app.slice, where a CI job runs
+#              If SHARE_DIR/root-hook.sh is executable it runs as root in the
+#              guest after the payload.
+# Env:
+#   VMTIER=/var/cache/csand-vm   cache and work dir, outside any checkout:
+#                        base.tar.zst (debootstrap result, keyed by its package
+#                        list in base.pkgs), rootfs/ (configured), disk.img
+#   KVER=<newest>        Debian kernel for the guest: /boot/vmlinuz-$KVER,
+#                        its initrd and /lib/modules/$KVER (linux-image-amd64)
+#   EXTRA_PKGS=a,b       extra Debian packages for the guest; a change of the
+#                        list rebuilds the base
+#   VM_CONTEXTS="session" contexts to run the payload in (see above)
+#   REBUILD=1            redo debootstrap;  RECONFIGURE=1  redo config + image
+#   ACCEL=tcg            KVM is not usable on these machines
+#   VM_TIMEOUT=900 VM_MEM=2048 VM_CPUS=2
+#   VM_CPU=qemu64        (under TCG the baseline model runs bash and bats about
+#                        twice as fast as "max": glibc then avoids AVX paths)
+# Outputs: $VMTIER/boot.log (ttyS0 console), $VMTIER/results.log (ttyS1: the
+# payload's output, last line "VMTEST-EXIT=<rc> ..."). Exit status: the
+# payloads' statuses or-ed together, 99 if the VM never reported.
+set -euo pipefail
+VMTIER=${VMTIER:-/var/cache/csand-vm}
+KVER=${KVER:-$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sort -V | tail -1)}
+[ -n "$KVER" ] && [ -r "/boot/vmlinuz-$KVER" ] && [ -r "/boot/initrd.img-$KVER" ] && [ -d "/lib/modules/$KVER" ] ||
+        { echo "run-vm-tests: need linux-image-amd64 (kernel, initrd, modules) for KVER=$KVER" >&2; exit 2; }
+ACCEL=${ACCEL:-tcg}
+VM_TIMEOUT=${VM_TIMEOUT:-900}
+VM_CONTEXTS=${VM_CONTEXTS:-session}
+ROOTFS=$VMTIER/rootfs
+BASE=$VMTIER/base.tar.zst
+IMG=$VMTIER/disk.img
+IMG_SIZE=${IMG_SIZE:-1536M}
+SHARE=${1:?usage: run-vm-tests.sh SHARE_DIR}
+[ -r "$SHARE/payload.sh" ] || { echo "run-vm-tests: $SHARE/payload.sh is missing" >&2; exit 2; }
+PKGS=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,iproute2,procps,sudo${EXTRA_PKGS:+,$EXTRA_PKGS}
+mkdir -p "$VMTIER"
+t0=$(date +%s)
+ts() { echo "[$(($(date +%s) - t0))s] $*"; }
+
+# ------------------------------------------------ 1. debootstrap (cached)
+if [ -n "${REBUILD:-}" ] || [ ! -s "$BASE" ] || [ "$(cat "$VMTIER/base.pkgs" 2>/dev/null)" != "$PKGS" ]; then
+        # the mirror the host's apt is configured with
+        MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+        [ -n "$MIRROR" ] || MIRROR=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+        [ -n "$MIRROR" ] || { echo "run-vm-tests: no Debian mirror in the host's apt sources" >&2; exit 2; }
+        tmp=$VMTIER/debootstrap.tmp
+        rm -rf "$tmp"
+        ts "debootstrap from $MIRROR"
+        if ! debootstrap --variant=minbase --include="$PKGS" bookworm "$tmp" "$MIRROR" >"$VMTIER/debootstrap.log" 2>&1; then
+                tail -20 "$VMTIER/debootstrap.log"
+                echo "run-vm-tests: debootstrap failed (log: $VMTIER/debootstrap.log)" >&2
+                exit 2
+        fi
+        rm -rf "$tmp"/var/lib/apt/lists/* "$tmp"/var/cache/apt/*.bin "$tmp"/var/cache/apt/archives/*.deb
+        tar -C "$tmp" -cf - . | zstd -q -T0 -3 >"$BASE.new"
+        mv "$BASE.new" "$BASE"
+        echo "$PKGS" >"$VMTIER/base.pkgs"
+        rm -rf "$tmp"
+        RECONFIGURE=1
+        ts "debootstrap done, base.tar.zst $(du -h "$BASE" | cut -f1)"
+fi
+
+# ------------------------------------------------ 2. configure the rootfs (cached)
+# Keyed by this script's content (it holds the configuration and the
+# runner), the kernel and the base: a change to any of them reconfigures.
+CONFIG_KEY="$(sha256sum <"${BASH_SOURCE[0]}" | cut -c1-16) $KVER $(stat -c %Y "$BASE")"
+if [ -n "${RECONFIGURE:-}" ] || [ ! -e "$ROOTFS/.configured" ] ||
+        [ "$(cat "$ROOTFS/.configured" 2>/dev/null)" != "$CONFIG_KEY" ]; then
+        rm -rf "$ROOTFS"
+        mkdir -p "$ROOTFS"
+        zstd -dc "$BASE" | tar -C "$ROOTFS" -xf -
+        R=$ROOTFS
+        echo vmtest >"$R/etc/hostname"
+        printf '127.0.0.1 localhost\n127.0.1.1 vmtest\n' >"$R/etc/hosts"
+        echo '/dev/vda / ext4 rw,errors=remount-ro 0 1' >"$R/etc/fstab"
+        chroot "$R" useradd -m -u 1000 -U -s /bin/bash tester
+        chroot "$R" passwd -d root >/dev/null        # throw-away VM: root without password
+        mkdir -p "$R/var/lib/systemd/linger"
+        touch "$R/var/lib/systemd/linger/tester"     # = loginctl enable-linger tester
+        ln -sf /lib/systemd/system/multi-user.target "$R/etc/systemd/system/default.target"
+        for u in systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer \
+                e2scrub_all.timer fstrim.timer systemd-timesyncd.service man-db.timer; do
+                ln -sf /dev/null "$R/etc/systemd/system/$u"
+        done
+        # the host kernel's modules needed after switch_root (block and ext4
+        # are in the initrd)
+        M=/lib/modules/$KVER
+        mkdir -p "$R$M/kernel"
+        cp -a "$M"/modules.builtin* "$M/modules.order" "$R$M/"
+        for d in fs/9p net/9p fs/netfs fs/fscache fs/fuse fs/autofs; do
+                [ -d "$M/kernel/$d" ] || continue
+                mkdir -p "$R$M/kernel/$d"
+                cp -a "$M/kernel/$d/." "$R$M/kernel/$d/"
+        done
+        depmod -b "$R" "$KVER"
+        mkdir -p "$R/usr/local/sbin" "$R/mnt/host"
+        # The runner: a system service that waits for user@1000 and its bus,
+        # then runs the payload as tester in each context.
+        cat >"$R/usr/local/sbin/vmtest-runner" <<'EOF'
+#!/bin/bash
+exec >/dev/ttyS1 2>&1          # ttyS1 = the host's results.log
+up() { cut -d' ' -f1 /proc/uptime; }
+echo "VMTEST-BEGIN uptime=$(up)"
+modprobe 9pnet_virtio 2>/dev/null
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,access=any host0 /mnt/host; then
+        echo "no 9p share"; echo "VMTEST-EXIT=98"; systemctl poweroff --no-block; exit 0
+fi
+for i in $(seq 1 240); do
+        [ -S /run/user/1000/bus ] && systemctl -q is-active user@1000.service && break
+        sleep 0.5
+done
+echo "user@1000 and /run/user/1000/bus ready at uptime=$(up)"
+T=/mnt/host/payload.sh
+UENV="XDG_RUNTIME_DIR=/run/user/1000 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus"
+rc=0
+for ctx in $(cat /mnt/host/contexts 2>/dev/null || echo session); do
+        echo "VMTEST-CONTEXT $ctx uptime=$(up)"
+        case $ctx in
+        service)
+                runuser -u tester -- env $UENV systemd-run --user --quiet --wait --pipe --collect \
+                        --unit=vmtest-payload -p WorkingDirectory=/home/tester \
+                        -E VMTEST_CONTEXT=service bash "$T" </dev/null
+                r=$?
+                runuser -u tester -- env $UENV systemctl --user reset-failed ;;
+        session)
+                runuser -l tester -c "VMTEST_CONTEXT=session bash $T" </dev/null
+                r=$? ;;
+        *)
+                echo "unknown context $ctx"; r=97 ;;
+        esac
+        echo "VMTEST-CONTEXT-END $ctx rc=$r uptime=$(up)"
+        rc=$((rc | r))
+done
+if [ -x /mnt/host/root-hook.sh ]; then
+        echo "===== root hook ====="; /mnt/host/root-hook.sh; echo "root-hook rc=$?"
+fi
+systemctl --failed --no-legend --plain
+echo "VMTEST-EXIT=$rc uptime=$(up)"
+sync
+systemctl poweroff --no-block
+EOF
+        chmod 755 "$R/usr/local/sbin/vmtest-runner"
+        cat >"$R/etc/systemd/system/vmtest.service" <<'EOF'
+[Unit]
+Description=VM test runner
+After=multi-user.target user@1000.service systemd-user-sessions.service
+Wants=user@1000.service
+[Service]
+Type=simple
+ExecStart=/usr/local/sbin/vmtest-runner
+[Install]
+WantedBy=multi-user.target
+EOF
+        ln -sf /etc/systemd/system/vmtest.service \
+                "$R/etc/systemd/system/multi-user.target.wants/vmtest.service"
+        echo "$CONFIG_KEY" >"$R/.configured"
+        rm -f "$IMG"
+        ts "rootfs configured: $(du -sh "$R" | cut -f1)"
+fi
+
+# ------------------------------------------------ 3. disk image (cached)
+if [ ! -e "$IMG" ] || [ "$ROOTFS/.configured" -nt "$IMG" ]; then
+        rm -f "$IMG"
+        mkfs.ext4 -q -F -L vmroot -d "$ROOTFS" "$IMG" "$IMG_SIZE"   # no mount needed
+        ts "image built: $(du -h --apparent-size "$IMG" | cut -f1) apparent, $(du -h "$IMG" | cut -f1) allocated"
+fi
+
+# ------------------------------------------------ 4. boot and run
+echo "$VM_CONTEXTS" >"$SHARE/contexts"
+chmod -R a+rX "$SHARE"
+chmod 0777 "$SHARE"
+OVL=$VMTIER/run.qcow2      # throw-away copy-on-write overlay: the cached image stays pristine
+rm -f "$OVL" "$VMTIER/results.log" "$VMTIER/boot.log"
+qemu-img create -q -f qcow2 -F raw -b "$IMG" "$OVL"
+ts "booting (accel=$ACCEL, contexts: $VM_CONTEXTS)"
+set +e
+timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -cpu "${VM_CPU:-qemu64}" \
+        -m "${VM_MEM:-2048}" -smp "${VM_CPUS:-2}" \
+        -nodefaults -display none -monitor none -no-reboot -nic none \
+        -kernel "/boot/vmlinuz-$KVER" -initrd "/boot/initrd.img-$KVER" \
+        -append "root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 quiet systemd.show_status=1 fsck.mode=skip" \
+        -drive file="$OVL",if=virtio,format=qcow2 \
+        -virtfs local,path="$SHARE",mount_tag=host0,security_model=none,id=host0 \
+        -serial file:"$VMTIER/boot.log" -serial file:"$VMTIER/results.log" \
+        -device virtio-rng-pci \
+        </dev/null >"$VMTIER/qemu.log" 2>&1
+qrc=$?
+set -e
+rm -f "$OVL"
+ts "qemu exited rc=$qrc"
+rc=$(sed -n 's/^VMTEST-EXIT=\([0-9]*\).*/\1/p' "$VMTIER/results.log" 2>/dev/null | tail -1)
+if [ -z "$rc" ]; then
+        cat "$VMTIER/results.log" 2>/dev/null || true
+        echo "run-vm-tests: the VM never reported (qemu rc=$qrc); tail of $VMTIER/boot.log:"
+        tail -40 "$VMTIER/boot.log" 2>/dev/null || true
+        exit 99
+fi
+exit "$rc"
