@@ -1,0 +1,214 @@
+#!/usr/bin/env bats
+# --image: OCI layouts and docker save tarballs built by the tests (busybox
+# userland, three layers: gzip, zstd and plain tar, with a whiteout, an
+# opaque directory, a hard link and a symlink), run from outside as a user
+# would: the merged view, Env/WorkingDir/User/Entrypoint/Cmd rules,
+# --image-info, the layer cache (concurrent first runs, list, prune).
+
+load ../lib/common
+load ../lib/image
+
+setup_file() {
+        local d="$BATS_FILE_TMPDIR"
+        img_build_standard "$d/oci" '{"Env":["FOO=from-image","PATH=/bin"],"WorkingDir":"/work/dir","Cmd":["/bin/sh","-c","echo default-cmd"]}' v1
+        img_docker_save "$d/oci" "$d/docker.tar" example.org/test/img:v1
+        img_oci_write "$d/oci-ep" '{"Entrypoint":["/bin/echo","ep"],"Cmd":["default-arg"]}' latest
+        img_oci_write "$d/oci-user" '{"User":"app","Cmd":["id"]}' latest
+        img_oci_write "$d/oci-user2" '{"User":"1234:other","Cmd":["id"]}' latest
+        img_oci_write "$d/oci-user3" '{"User":"4242","Cmd":["id"]}' latest
+        img_oci_write "$d/oci-nocmd" '{}' latest
+        export IMG_OCI="$d/oci" IMG_DOCKER="$d/docker.tar"
+        export IMG_LAYER_DIGESTS="$(cut -d' ' -f1 <<<"$IMG_LAYERS" | xargs)"
+}
+
+setup() {
+        common_setup
+        require_userns
+        export XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache"
+}
+
+cache_layers() {
+        ls -A "$XDG_CACHE_HOME/csand/layers"
+}
+
+@test "image: the merged view of the layers (whiteout, opaque dir, links, modes)" {
+        run csand --image "$IMG_OCI:v1" sh -c 'ls /data; echo --; ls /opq; echo --; cat /etc/motd /data/hl /data/link; stat -c "%a %h" /data/keep /data/added'
+        assert_success
+        assert_output "added
+hl
+keep
+link
+--
+new
+--
+hello from layer 3
+added
+added
+4755 1
+644 2"
+}
+
+@test "image: writes go to a throw-away upper; the cache is unchanged" {
+        run csand --image "$IMG_OCI:v1" sh -c 'echo x >/data/keep && rm /data/added && mkdir /newdir && echo ok'
+        assert_success
+        assert_output ok
+        run csand --image "$IMG_OCI:v1" sh -c 'cat /data/keep; ls /data; test -e /newdir || echo no-newdir'
+        assert_success
+        assert_output "keep
+added
+hl
+keep
+link
+no-newdir"
+}
+
+@test "image: Env before --setenv, WorkingDir unless --chdir, /proc /dev /tmp provided" {
+        run csand --image "$IMG_OCI:v1" sh -c 'echo $FOO $PATH; pwd; test -d /proc/self && test -c /dev/null && echo x >/tmp/t && echo mounts-ok'
+        assert_success
+        assert_output "from-image /bin
+/work/dir
+mounts-ok"
+        run csand --image "$IMG_OCI:v1" --setenv FOO mine --chdir /data sh -c 'echo $FOO; pwd'
+        assert_success
+        assert_output "mine
+/data"
+}
+
+@test "image: Cmd is the default command, a given command replaces it" {
+        run csand --image "$IMG_OCI:v1"
+        assert_success
+        assert_output default-cmd
+        run csand --image "$IMG_OCI:v1" echo given
+        assert_success
+        assert_output given
+}
+
+@test "image: Entrypoint + Cmd, and --entrypoint" {
+        run csand --image "$BATS_FILE_TMPDIR/oci-ep"
+        assert_success
+        assert_output "ep default-arg"
+        run csand --image "$BATS_FILE_TMPDIR/oci-ep" one two
+        assert_success
+        assert_output "ep one two"
+        # --entrypoint replaces the entrypoint and drops Cmd
+        run csand --image "$BATS_FILE_TMPDIR/oci-ep" --entrypoint /bin/pwd
+        assert_success
+        assert_output /
+        run csand --image "$BATS_FILE_TMPDIR/oci-ep" --entrypoint "" echo no-ep
+        assert_success
+        assert_output no-ep
+}
+
+@test "image: no command, no Cmd or Entrypoint: a clear error" {
+        run csand --image "$BATS_FILE_TMPDIR/oci-nocmd"
+        assert_failure 1
+        assert_output --partial "has no Entrypoint or Cmd"
+        [ "${#lines[@]}" -eq 1 ]
+}
+
+@test "image: User by name, name:group, numeric; default root; --uid wins" {
+        run csand --image "$IMG_OCI:v1" id -u
+        assert_output 0
+        run csand --image "$BATS_FILE_TMPDIR/oci-user" sh -c 'id -u; id -g; echo $HOME'
+        assert_success
+        assert_output "1234
+2345
+/home/app"
+        run csand --image "$BATS_FILE_TMPDIR/oci-user2" sh -c 'id -u; id -g'
+        assert_output "1234
+3456"
+        run csand --image "$BATS_FILE_TMPDIR/oci-user3" sh -c 'id -u; id -g'
+        assert_output "4242
+0"
+        run csand --image "$BATS_FILE_TMPDIR/oci-user" --uid 77 --gid 88 sh -c 'id -u; id -g'
+        assert_output "77
+88"
+}
+
+@test "image: a docker save tarball" {
+        run csand --image "$IMG_DOCKER:v1" sh -c 'cat /etc/motd; ls /opq; echo $FOO'
+        assert_success
+        assert_output "hello from layer 3
+new
+from-image"
+        run csand --image "$IMG_DOCKER" true
+        assert_success
+        run csand --image-info "$IMG_DOCKER:example.org/test/img:v1"
+        assert_success
+        assert_line "format: docker-save"
+}
+
+@test "image: --image-info prints the config and the layers with their cache state" {
+        run csand --image-info "$IMG_OCI:v1"
+        assert_success
+        assert_line "format: oci-layout"
+        assert_line "env: FOO=from-image"
+        assert_line "workdir: /work/dir"
+        assert_line 'cmd: ["/bin/sh","-c","echo default-cmd"]'
+        assert_line "entrypoint: (none)"
+        assert_line "layers: 3"
+        local d
+        for d in $IMG_LAYER_DIGESTS; do
+                assert_line --regexp "^layer: sha256:$d .* not-cached\$"
+        done
+        run csand --image "$IMG_OCI:v1" true
+        run csand --image-info "$IMG_OCI:v1"
+        for d in $IMG_LAYER_DIGESTS; do
+                assert_line --regexp "^layer: sha256:$d .* cached\$"
+        done
+}
+
+@test "image: concurrent first runs both succeed and share one cache entry per layer" {
+        local i
+        for i in 1 2 3; do
+                csand --image "$IMG_OCI:v1" cat /etc/motd >"$TESTDIR/out$i" 2>&1 &
+        done
+        wait %1 && wait %2 && wait %3
+        for i in 1 2 3; do
+                [ "$(cat "$TESTDIR/out$i")" = "hello from layer 3" ] || fail "run $i: $(cat "$TESTDIR/out$i")"
+        done
+        run cache_layers
+        assert_output "$(for d in $IMG_LAYER_DIGESTS; do echo "sha256-$d"; done | sort)"
+}
+
+@test "image: the fuse-overlayfs driver reads the same layers" {
+        require_feature "fuse-overlayfs" which fuse-overlayfs
+        require_feature "/dev/fuse usable" test -w /dev/fuse
+        run csand --overlay-driver fuse --image "$IMG_OCI:v1" sh -c 'ls /data; ls /opq; grep -c fuse-overlayfs /proc/self/mountinfo'
+        assert_success
+        assert_output "added
+hl
+keep
+link
+new
+1"
+}
+
+@test "image: cache list and prune keep the layers a sandbox uses" {
+        run csand --image "$IMG_OCI:v1" true
+        assert_success
+        run csand --image-cache-list
+        assert_success
+        [ "${#lines[@]}" -eq 3 ]
+        assert_line --regexp "^sha256:[0-9a-f]{64} unused$"
+        # a running sandbox holds its layers
+        closefds "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --image "$IMG_OCI:v1" --bind "$TESTDIR" /shared \
+                sh -c 'touch /shared/ready; while ! test -e /shared/stop; do sleep 0.05; done' &
+        local pid=$!
+        for _ in $(seq 100); do [ -e "$TESTDIR/ready" ] && break; sleep 0.05; done
+        run csand --image-cache-list
+        refute_line --partial unused
+        run csand --image-cache-prune
+        assert_success
+        assert_line "pruned 0 layers, 3 in use kept"
+        touch "$TESTDIR/stop"
+        wait "$pid"
+        run csand --image-cache-prune
+        assert_success
+        assert_line "pruned 3 layers, 0 in use kept"
+        run cache_layers
+        assert_output ""
+        # and the next run unpacks again
+        run csand --image "$IMG_OCI:v1" cat /etc/motd
+        assert_output "hello from layer 3"
+}

@@ -1,0 +1,1398 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+/* Container images: resolving a manifest, verifying and unpacking layers
+ * into the cache, and turning the image config into plan content. See
+ * image.h for the design. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <linux/openat2.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "image.h"
+#include "network.h"
+#include "overlay.h"
+
+#define BLOB_MAX (16u << 20)            /* index, manifest, config, manifest.json */
+#define XATTR_WHITEOUT "user.overlay.whiteout"
+#define XATTR_OPAQUE "user.overlay.opaque"
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+typedef struct ImageLayer {
+        char hex[65];           /* the blob's sha256, also the cache key */
+        char *media_type;       /* NULL for docker save layers */
+        char *member;           /* docker save: the layer's name in the tarball */
+        int64_t size;           /* -1 when unknown */
+} ImageLayer;
+
+typedef struct Image {
+        char *path;
+        char *tag;              /* NULL: default */
+        int dir_fd;             /* OCI layout, -EBADF for a tarball */
+        bool tarball;
+        char manifest_hex[65], config_hex[65];
+        ImageLayer *layers;
+        size_t n_layers;
+        char **env, **entrypoint, **cmd;        /* NULL-terminated; NULL when absent */
+        char *workdir, *user;
+} Image;
+
+/* ==== small helpers ====================================================== */
+
+static void strv_free(char **v) {
+        for (char **s = v; s && *s; s++)
+                free(*s);
+        free(v);
+}
+
+static void image_done(Image *img) {
+        free(img->path);
+        free(img->tag);
+        safe_close(img->dir_fd);
+        for (size_t i = 0; i < img->n_layers; i++) {
+                free(img->layers[i].media_type);
+                free(img->layers[i].member);
+        }
+        free(img->layers);
+        strv_free(img->env);
+        strv_free(img->entrypoint);
+        strv_free(img->cmd);
+        free(img->workdir);
+        free(img->user);
+}
+
+static void json_putp(json_object **o) {
+        json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(json_putp)
+
+static void archive_freep(struct archive **a) {
+        if (*a)
+                archive_read_free(*a);
+}
+#define _cleanup_archive_ _cleanup_(archive_freep)
+
+static void dir_closep(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+static bool is_sha256_hex(const char *s) {
+        if (strlen(s) != 64)
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+                        return false;
+        return true;
+}
+
+/* "sha256:<hex>" -> hex. */
+static int digest_to_hex(const char *digest, char ret[static 65]) {
+        if (!digest || strncmp(digest, "sha256:", 7) != 0 || !is_sha256_hex(digest + 7))
+                return -EINVAL;
+        memcpy(ret, digest + 7, 65);
+        return 0;
+}
+
+static void sha256_final_hex(EVP_MD_CTX *ctx, char ret[static 65]) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned n = 0;
+        EVP_DigestFinal_ex(ctx, md, &n);
+        for (unsigned i = 0; i < n && i < 32; i++)
+                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+}
+
+static int openat2_beneath(int dir_fd, const char *path, int flags, uint64_t resolve, int *ret_fd) {
+        struct open_how how = {
+                .flags = (uint64_t) flags | O_CLOEXEC,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve,
+        };
+        int fd = (int) syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
+/* Removes NAME in DIR_FD and everything below it (our own cache: modes
+ * are widened first so that read-only directories can be emptied). */
+static int rm_rf_at(int dir_fd, const char *name);
+
+static int rm_rf_children(int fd) {
+        int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        _cleanup_(dir_closep) DIR *d = fdopendir(dfd);
+        if (!d) {
+                safe_close(dfd);
+                return -errno;
+        }
+        int ret = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                struct stat st;
+                if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                int r = S_ISDIR(st.st_mode) ? rm_rf_at(fd, de->d_name) : RET_NERRNO(unlinkat(fd, de->d_name, 0));
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        return ret;
+}
+
+static int rm_rf_at(int dir_fd, const char *name) {
+        (void) fchmodat(dir_fd, name, 0700, 0);
+        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        int r = rm_rf_children(fd);
+        if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return r < 0 ? r : -errno;
+        return r;
+}
+
+static int random_suffix(char ret[static 17]) {
+        uint64_t v;
+        if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+                return -errno;
+        snprintf(ret, 17, "%016" PRIx64, v);
+        return 0;
+}
+
+/* ==== reading blobs: OCI layout files or tarball members ================ */
+
+/* A blob being read, hashed on the way. Either from an fd (OCI layout) or
+ * from an outer archive positioned at a member (docker save tarball). */
+typedef struct BlobStream {
+        int fd;
+        struct archive *outer;
+        EVP_MD_CTX *sha;
+        uint64_t n;
+        unsigned char buf[1 << 16];
+} BlobStream;
+
+static void blob_stream_done(BlobStream *s) {
+        safe_close(s->fd);
+        if (s->outer)
+                archive_read_free(s->outer);
+        if (s->sha)
+                EVP_MD_CTX_free(s->sha);
+}
+
+static la_ssize_t blob_stream_read(struct archive *a, void *userdata, const void **ret_buf) {
+        BlobStream *s = userdata;
+        ssize_t n;
+        if (s->outer)
+                n = archive_read_data(s->outer, s->buf, sizeof(s->buf));
+        else
+                do
+                        n = read(s->fd, s->buf, sizeof(s->buf));
+                while (n < 0 && errno == EINTR);
+        if (n < 0) {
+                if (a)
+                        archive_set_error(a, EIO, "read error in the image");
+                return -1;
+        }
+        EVP_DigestUpdate(s->sha, s->buf, (size_t) n);
+        s->n += (uint64_t) n;
+        *ret_buf = s->buf;
+        return n;
+}
+
+/* Reads what is left of the blob (hashing it), then checks the digest. */
+static int blob_stream_verify(BlobStream *s, const char *hex, Error *e) {
+        const void *b;
+        la_ssize_t n;
+        while ((n = blob_stream_read(NULL, s, &b)) > 0)
+                ;
+        if (n < 0)
+                return error_setf(e, EIO, "Can't read blob sha256:%s", hex);
+        char got[65];
+        sha256_final_hex(s->sha, got);
+        if (strcmp(got, hex) != 0)
+                return error_setf(e, EBADMSG, "digest mismatch for blob sha256:%s (its content hashes to sha256:%s)", hex, got);
+        return 0;
+}
+
+static const char *member_name(const char *name) {
+        while (strncmp(name, "./", 2) == 0)
+                name += 2;
+        return name;
+}
+
+/* An archive reader on the tarball positioned at member NAME. */
+static int tarball_open_member(const char *path, const char *name, struct archive **ret, Error *e) {
+        _cleanup_archive_ struct archive *a = archive_read_new();
+        if (!a)
+                return error_setf(e, ENOMEM, "Out of memory");
+        archive_read_support_format_tar(a);
+        archive_read_support_filter_gzip(a);
+        archive_read_support_filter_zstd(a);
+        archive_read_support_filter_none(a);
+        if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
+                return error_setf(e, EINVAL, "%s: not a docker save tarball: %s", path, archive_error_string(a));
+        struct archive_entry *entry;
+        int r;
+        while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN)
+                if (strcmp(member_name(archive_entry_pathname(entry)), member_name(name)) == 0) {
+                        *ret = TAKE_PTR(a);
+                        return 0;
+                }
+        if (r == ARCHIVE_EOF)
+                return error_setf(e, ENOENT, "%s: no %s in the tarball", path, name);
+        return error_setf(e, EINVAL, "%s: %s", path, archive_error_string(a));
+}
+
+/* Opens blob HEX of the image (OCI: blobs/sha256/HEX; tarball: MEMBER). */
+static int blob_open(const Image *img, const char *hex, const char *member, BlobStream *s, Error *e) {
+        *s = (BlobStream) { .fd = -EBADF };
+        if (img->tarball) {
+                if (tarball_open_member(img->path, member, &s->outer, e) < 0)
+                        return -e->error;
+        } else {
+                char path[128];
+                snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
+                int r = openat2_beneath(img->dir_fd, member ?: path, O_RDONLY, 0, &s->fd);
+                if (r < 0 && member)
+                        return error_set_errno(e, r, "%s: can't open %s", img->path, member);
+                if (r < 0)
+                        return error_set_errno(e, r, "%s: can't open blob sha256:%s", img->path, hex);
+        }
+        s->sha = EVP_MD_CTX_new();
+        if (!s->sha || EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL) != 1)
+                return error_setf(e, ENOMEM, "Can't set up SHA-256");
+        return 0;
+}
+
+/* A whole small blob, NUL-terminated. HEX NULL: not verified (index.json,
+ * manifest.json). */
+static int blob_read_small(const Image *img, const char *hex, const char *member, char **ret, Error *e) {
+        _cleanup_(blob_stream_done) BlobStream s;
+        if (blob_open(img, hex ?: "", member, &s, e) < 0)
+                return -e->error;
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        const void *b;
+        la_ssize_t n;
+        while ((n = blob_stream_read(NULL, &s, &b)) > 0) {
+                if (len + (size_t) n > BLOB_MAX)
+                        return error_setf(e, EFBIG, "%s: %s is too large", img->path, member ?: hex);
+                char *m = realloc(data, len + (size_t) n + 1);
+                if (!m)
+                        return error_setf(e, ENOMEM, "Out of memory");
+                data = m;
+                memcpy(data + len, b, (size_t) n);
+                len += (size_t) n;
+        }
+        if (n < 0)
+                return error_setf(e, EIO, "%s: can't read %s", img->path, member ?: hex);
+        if (!data && !(data = strdup("")))
+                return error_setf(e, ENOMEM, "Out of memory");
+        data[len] = 0;
+        if (hex && blob_stream_verify(&s, hex, e) < 0)
+                return -e->error;
+        *ret = TAKE_PTR(data);
+        return 0;
+}
+
+static int json_parse_blob(const Image *img, const char *hex, const char *member, json_object **ret, Error *e) {
+        _cleanup_free_ char *data = NULL;
+        if (blob_read_small(img, hex, member, &data, e) < 0)
+                return -e->error;
+        json_object *o = json_tokener_parse(data);
+        if (!o)
+                return error_setf(e, EBADMSG, "%s: %s is not valid JSON", img->path, member ?: hex);
+        *ret = o;
+        return 0;
+}
+
+/* ==== JSON: index, manifest, config ===================================== */
+
+static const char *json_str(json_object *o, const char *key) {
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static json_object *json_array(json_object *o, const char *key) {
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_array))
+                return NULL;
+        return v;
+}
+
+/* An array of strings; *ret NULL when absent or null. */
+static int json_strv(json_object *o, const char *key, char ***ret) {
+        json_object *a = json_array(o, key);
+        *ret = NULL;
+        if (!a)
+                return 0;
+        size_t n = json_object_array_length(a);
+        char **v = calloc(n + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *s = json_object_array_get_idx(a, i);
+                if (!json_object_is_type(s, json_type_string) || !(v[i] = strdup(json_object_get_string(s)))) {
+                        strv_free(v);
+                        return json_object_is_type(s, json_type_string) ? -ENOMEM : -EBADMSG;
+                }
+        }
+        *ret = v;
+        return 0;
+}
+
+static int dup_str(const char *s, char **ret) {
+        *ret = NULL;
+        if (s && *s && !(*ret = strdup(s)))
+                return -ENOMEM;
+        return 0;
+}
+
+static int parse_config(Image *img, json_object *root, Error *e) {
+        json_object *c = NULL;
+        json_object_object_get_ex(root, "config", &c);
+        if (json_strv(c, "Env", &img->env) < 0 || json_strv(c, "Entrypoint", &img->entrypoint) < 0 ||
+            json_strv(c, "Cmd", &img->cmd) < 0)
+                return error_setf(e, EBADMSG, "%s: invalid image config (Env, Entrypoint or Cmd)", img->path);
+        if (dup_str(json_str(c, "WorkingDir"), &img->workdir) < 0 || dup_str(json_str(c, "User"), &img->user) < 0)
+                return error_setf(e, ENOMEM, "Out of memory");
+        return 0;
+}
+
+static const char *const layer_media_types[] = {
+        "application/vnd.oci.image.layer.v1.tar",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        "application/vnd.oci.image.layer.v1.tar+zstd",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+};
+
+static bool layer_media_type_ok(const char *mt) {
+        for (size_t i = 0; i < ELEMENTSOF(layer_media_types); i++)
+                if (strcmp(mt, layer_media_types[i]) == 0)
+                        return true;
+        return false;
+}
+
+static bool is_index_type(const char *mt) {
+        return mt && (strcmp(mt, "application/vnd.oci.image.index.v1+json") == 0 ||
+                      strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json") == 0);
+}
+
+static bool is_manifest_type(const char *mt) {
+        return mt && (strcmp(mt, "application/vnd.oci.image.manifest.v1+json") == 0 ||
+                      strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json") == 0);
+}
+
+static int add_layer(Image *img, const char *hex, const char *media_type, const char *member, int64_t size) {
+        ImageLayer *v = reallocarray(img->layers, img->n_layers + 1, sizeof(ImageLayer));
+        if (!v)
+                return -ENOMEM;
+        img->layers = v;
+        ImageLayer *l = &v[img->n_layers];
+        *l = (ImageLayer) { .size = size };
+        memcpy(l->hex, hex, 65);
+        if ((media_type && !(l->media_type = strdup(media_type))) || (member && !(l->member = strdup(member))))
+                return -ENOMEM;
+        img->n_layers++;
+        return 0;
+}
+
+static int oci_parse_manifest(Image *img, json_object *m, Error *e) {
+        json_object *cfg = NULL;
+        char hex[65];
+        json_object_object_get_ex(m, "config", &cfg);
+        if (digest_to_hex(json_str(cfg, "digest"), hex) < 0)
+                return error_setf(e, EBADMSG, "%s: manifest sha256:%s has no valid config digest", img->path, img->manifest_hex);
+        memcpy(img->config_hex, hex, 65);
+        _cleanup_json_ json_object *config = NULL;
+        if (json_parse_blob(img, hex, NULL, &config, e) < 0 || parse_config(img, config, e) < 0)
+                return -e->error;
+
+        json_object *layers = json_array(m, "layers");
+        size_t n = layers ? json_object_array_length(layers) : 0;
+        for (size_t i = 0; i < n; i++) {
+                json_object *l = json_object_array_get_idx(layers, i), *sz = NULL;
+                const char *mt = json_str(l, "mediaType");
+                if (!mt || !layer_media_type_ok(mt))
+                        return error_setf(e, EPROTONOSUPPORT, "%s: unsupported layer media type %s", img->path, mt ?: "(none)");
+                if (digest_to_hex(json_str(l, "digest"), hex) < 0)
+                        return error_setf(e, EBADMSG, "%s: layer %zu has no valid sha256 digest", img->path, i + 1);
+                json_object_object_get_ex(l, "size", &sz);
+                if (add_layer(img, hex, mt, NULL, sz ? json_object_get_int64(sz) : -1) < 0)
+                        return error_setf(e, ENOMEM, "Out of memory");
+        }
+        if (n == 0)
+                return error_setf(e, EBADMSG, "%s: the manifest has no layers", img->path);
+        return 0;
+}
+
+static const char *oci_arch(void) {
+        static const char *const map[][2] = {
+                { "x86_64", "amd64" }, { "aarch64", "arm64" }, { "i686", "386" }, { "i386", "386" },
+                { "armv7l", "arm" }, { "armv6l", "arm" }, { "ppc64le", "ppc64le" }, { "s390x", "s390x" },
+                { "riscv64", "riscv64" },
+        };
+        static struct utsname u;
+        if (uname(&u) < 0)
+                return "unknown";
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (strcmp(u.machine, map[i][0]) == 0)
+                        return map[i][1];
+        return u.machine;
+}
+
+/* The entry of an index for linux/<our arch>; an entry without a platform
+ * is taken when it is the only one. */
+static json_object *index_pick_platform(json_object *manifests, char *avail, size_t avail_size) {
+        size_t n = json_object_array_length(manifests);
+        const char *arch = oci_arch();
+        avail[0] = 0;
+        for (size_t i = 0; i < n; i++) {
+                json_object *m = json_object_array_get_idx(manifests, i), *pl = NULL;
+                json_object_object_get_ex(m, "platform", &pl);
+                const char *os = json_str(pl, "os"), *a = json_str(pl, "architecture");
+                if (!pl && n == 1)
+                        return m;
+                if (os && a && strcmp(os, "linux") == 0 && strcmp(a, arch) == 0)
+                        return m;
+                size_t len = strlen(avail);
+                snprintf(avail + len, avail_size - len, "%s%s/%s", len ? ", " : "", os ?: "?", a ?: "?");
+        }
+        return NULL;
+}
+
+static int oci_resolve(Image *img, json_object *desc, unsigned depth, Error *e) {
+        char hex[65];
+        if (depth > 4)
+                return error_setf(e, ELOOP, "%s: indexes nested too deeply", img->path);
+        if (digest_to_hex(json_str(desc, "digest"), hex) < 0)
+                return error_setf(e, EBADMSG, "%s: descriptor without a valid sha256 digest", img->path);
+        _cleanup_json_ json_object *o = NULL;
+        if (json_parse_blob(img, hex, NULL, &o, e) < 0)
+                return -e->error;
+        const char *mt = json_str(desc, "mediaType") ?: json_str(o, "mediaType");
+        if (is_index_type(mt)) {
+                json_object *ms = json_array(o, "manifests");
+                char avail[512];
+                json_object *m = ms ? index_pick_platform(ms, avail, sizeof(avail)) : NULL;
+                if (!m)
+                        return error_setf(e, ENOENT, "%s: no manifest for linux/%s (available: %s)", img->path, oci_arch(),
+                                          *avail ? avail : "none");
+                return oci_resolve(img, m, depth + 1, e);
+        }
+        if (!is_manifest_type(mt) && !(mt == NULL && json_array(o, "layers")))
+                return error_setf(e, EPROTONOSUPPORT, "%s: unsupported media type %s", img->path, mt ?: "(none)");
+        memcpy(img->manifest_hex, hex, 65);
+        return oci_parse_manifest(img, o, e);
+}
+
+static bool ref_matches(const char *ref, const char *tag) {
+        size_t lr = strlen(ref), lt = strlen(tag);
+        if (strcmp(ref, tag) == 0)
+                return true;
+        return lr > lt && ref[lr - lt - 1] == ':' && strcmp(ref + lr - lt, tag) == 0 && !strchr(ref + lr - lt, '/');
+}
+
+static int oci_load(Image *img, Error *e) {
+        _cleanup_json_ json_object *index = NULL;
+        if (faccessat(img->dir_fd, "index.json", F_OK, 0) < 0)
+                return error_setf(e, ENOENT, "%s: not an OCI image layout: no index.json", img->path);
+        if (json_parse_blob(img, NULL, "index.json", &index, e) < 0)
+                return -e->error;
+        json_object *ms = json_array(index, "manifests");
+        size_t n = ms ? json_object_array_length(ms) : 0;
+        const char *want = img->tag ?: "latest";
+        char avail[512] = "";
+        for (size_t i = 0; i < n; i++) {
+                json_object *m = json_object_array_get_idx(ms, i), *ann = NULL;
+                json_object_object_get_ex(m, "annotations", &ann);
+                const char *ref = json_str(ann, "org.opencontainers.image.ref.name");
+                if (ref && ref_matches(ref, want))
+                        return oci_resolve(img, m, 0, e);
+                if (ref) {
+                        size_t len = strlen(avail);
+                        snprintf(avail + len, sizeof(avail) - len, "%s%s", len ? ", " : "", ref);
+                }
+        }
+        if (!img->tag && n == 1)
+                return oci_resolve(img, json_object_array_get_idx(ms, 0), 0, e);
+        if (n == 0)
+                return error_setf(e, ENOENT, "%s: index.json lists no manifests", img->path);
+        return error_setf(e, ENOENT, "%s: no image tagged %s (available: %s)", img->path, want, *avail ? avail : "no tags");
+}
+
+/* The 64 hex digits in a docker save config name ("<hex>.json" or
+ * "blobs/sha256/<hex>"), or NULL. */
+static bool tarball_name_hex(const char *name, char ret[static 65]) {
+        const char *b = strrchr(name, '/');
+        b = b ? b + 1 : name;
+        if (strlen(b) < 64)
+                return false;
+        memcpy(ret, b, 64);
+        ret[64] = 0;
+        return is_sha256_hex(ret) && (b[64] == 0 || strcmp(b + 64, ".json") == 0);
+}
+
+static json_object *tarball_pick(json_object *list, const char *tag, char *avail, size_t avail_size) {
+        size_t n = json_object_array_length(list);
+        const char *want = tag ?: "latest";
+        for (size_t i = 0; i < n; i++) {
+                json_object *m = json_object_array_get_idx(list, i);
+                json_object *tags = json_array(m, "RepoTags");
+                for (size_t j = 0; tags && j < json_object_array_length(tags); j++) {
+                        const char *t = json_object_get_string(json_object_array_get_idx(tags, j));
+                        if (t && ref_matches(t, want))
+                                return m;
+                        size_t len = strlen(avail);
+                        if (t)
+                                snprintf(avail + len, avail_size - len, "%s%s", len ? ", " : "", t);
+                }
+        }
+        return !tag && n == 1 ? json_object_array_get_idx(list, 0) : NULL;
+}
+
+static int tarball_load(Image *img, Error *e) {
+        _cleanup_json_ json_object *list = NULL, *config = NULL;
+        if (json_parse_blob(img, NULL, "manifest.json", &list, e) < 0)
+                return -e->error;
+        if (!json_object_is_type(list, json_type_array))
+                return error_setf(e, EBADMSG, "%s: manifest.json is not a list", img->path);
+        char avail[512] = "";
+        json_object *m = tarball_pick(list, img->tag, avail, sizeof(avail));
+        if (!m)
+                return error_setf(e, ENOENT, "%s: no image tagged %s (available: %s)", img->path, img->tag ?: "latest",
+                                  *avail ? avail : "no tags");
+        const char *cfg = json_str(m, "Config");
+        char hex[65];
+        if (!cfg || !tarball_name_hex(cfg, hex))
+                return error_setf(e, EBADMSG, "%s: manifest.json has no Config named by its sha256", img->path);
+        memcpy(img->config_hex, hex, 65);
+        if (json_parse_blob(img, hex, cfg, &config, e) < 0 || parse_config(img, config, e) < 0)
+                return -e->error;
+
+        json_object *rootfs = NULL, *layers = json_array(m, "Layers");
+        json_object_object_get_ex(config, "rootfs", &rootfs);
+        json_object *diff_ids = json_array(rootfs, "diff_ids");
+        size_t n = layers ? json_object_array_length(layers) : 0;
+        if (n == 0 || !diff_ids || json_object_array_length(diff_ids) != n)
+                return error_setf(e, EBADMSG, "%s: Layers in manifest.json do not match the config's diff_ids", img->path);
+        for (size_t i = 0; i < n; i++) {
+                const char *member = json_object_get_string(json_object_array_get_idx(layers, i));
+                if (digest_to_hex(json_object_get_string(json_object_array_get_idx(diff_ids, i)), hex) < 0 || !member)
+                        return error_setf(e, EBADMSG, "%s: layer %zu has no valid sha256 diff_id", img->path, i + 1);
+                if (add_layer(img, hex, NULL, member, -1) < 0)
+                        return error_setf(e, ENOMEM, "Out of memory");
+        }
+        return 0;
+}
+
+/* PATH[:TAG]: the longest prefix before a ':' that exists is the path. */
+static int image_open(const char *spec, Image *img, Error *e) {
+        *img = (Image) { .dir_fd = -EBADF };
+        _cleanup_free_ char *path = strdup(spec);
+        if (!path)
+                return error_setf(e, ENOMEM, "Out of memory");
+        struct stat st;
+        char *colon = NULL;
+        while (stat(path, &st) < 0) {
+                if (colon)
+                        *colon = ':';
+                colon = strchr(colon ? colon + 1 : path, ':');
+                if (!colon)
+                        return error_setf(e, ENOENT, "Can't find image %s", spec);
+                *colon = 0;
+        }
+        if (colon && !(img->tag = strdup(colon + 1)))
+                return error_setf(e, ENOMEM, "Out of memory");
+        img->path = TAKE_PTR(path);
+        if (S_ISDIR(st.st_mode)) {
+                img->dir_fd = open(img->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (img->dir_fd < 0)
+                        return error_set_errno(e, errno, "Can't open image %s", img->path);
+                return oci_load(img, e);
+        }
+        img->tarball = true;
+        return tarball_load(img, e);
+}
+
+/* ==== unpacking a layer ================================================== */
+
+typedef struct DirMode {
+        char *path;
+        mode_t mode;
+} DirMode;
+
+typedef struct Unpack {
+        int root_fd;
+        const char *layer;      /* for messages: "sha256:..." */
+        DirMode *dirs;
+        size_t n_dirs;
+} Unpack;
+
+static void unpack_done(Unpack *u) {
+        for (size_t i = 0; i < u->n_dirs; i++)
+                free(u->dirs[i].path);
+        free(u->dirs);
+}
+
+/* "./a//b/" -> "a/b", "" for the root. Absolute paths and ".." are refused. */
+static int entry_path_normalize(const char *in, char **ret) {
+        if (in[0] == '/')
+                return -EINVAL;
+        _cleanup_free_ char *copy = strdup(in), *out = calloc(1, strlen(in) + 1);
+        if (!copy || !out)
+                return -ENOMEM;
+        char *save = NULL;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                if (strcmp(c, ".") == 0)
+                        continue;
+                if (strcmp(c, "..") == 0)
+                        return -EINVAL;
+                if (*out)
+                        strcat(out, "/");
+                strcat(out, c);
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* An fd for directory REL under the layer root, never through a symlink;
+ * missing directories are created (0755) when CREATE. */
+static int layer_open_dir(int root_fd, const char *rel, bool create, int *ret_fd) {
+        const uint64_t res = RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV;
+        int r = openat2_beneath(root_fd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY, res, ret_fd);
+        if (r != -ENOENT || !create)
+                return r;
+        _cleanup_free_ char *copy = strdup(rel);
+        _cleanup_close_ int cur = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (!copy || cur < 0)
+                return copy ? -errno : -ENOMEM;
+        char *save = NULL;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                int next = -EBADF;
+                if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                r = openat2_beneath(cur, c, O_RDONLY | O_DIRECTORY, res, &next);
+                if (r < 0)
+                        return r;
+                safe_close(cur);
+                cur = next;
+        }
+        *ret_fd = TAKE_FD(cur);
+        return 0;
+}
+
+static void split_path(char *path, const char **ret_dir, const char **ret_base) {
+        char *slash = strrchr(path, '/');
+        if (slash) {
+                *slash = 0;
+                *ret_dir = path;
+                *ret_base = slash + 1;
+        } else {
+                *ret_dir = "";
+                *ret_base = path;
+        }
+}
+
+/* Makes room for a new entry NAME; an existing directory stays only when
+ * KEEP_DIR (tar's "directory again" case). */
+static int make_room(int dir_fd, const char *name, bool keep_dir) {
+        struct stat st;
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (S_ISDIR(st.st_mode))
+                return keep_dir ? 1 : rm_rf_at(dir_fd, name);
+        return RET_NERRNO(unlinkat(dir_fd, name, 0));
+}
+
+static bool xattr_is(int fd, const char *name, const char *value) {
+        char buf[8];
+        ssize_t n = fgetxattr(fd, name, buf, sizeof(buf));
+        return n == (ssize_t) strlen(value) && memcmp(buf, value, (size_t) n) == 0;
+}
+
+static bool is_whiteout_stat(const struct stat *st) {
+        return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+/* An opaque directory hides the lower layers wholesale: drop the
+ * whiteouts already made in it (xattr whiteouts would show as files). */
+static int drop_whiteouts(int dir_fd) {
+        int dfd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        _cleanup_(dir_closep) DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!d)
+                return safe_close(dfd), -errno;
+        for (struct dirent *de; (de = readdir(d));) {
+                struct stat st;
+                if (de->d_type == DT_CHR && fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && is_whiteout_stat(&st)) {
+                        (void) unlinkat(dir_fd, de->d_name, 0);
+                        continue;
+                }
+                if (de->d_type != DT_REG)
+                        continue;
+                _cleanup_close_ int fd = openat(dir_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0 && fgetxattr(fd, XATTR_WHITEOUT, NULL, 0) >= 0)
+                        (void) unlinkat(dir_fd, de->d_name, 0);
+        }
+        return 0;
+}
+
+static int unpack_whiteout(int dir_fd, const char *base) {
+        if (strcmp(base, ".wh..wh..opq") == 0) {
+                /* overlayfs with userxattr, and fuse-overlayfs's own name */
+                if (fsetxattr(dir_fd, XATTR_OPAQUE, "y", 1, 0) < 0 ||
+                    fsetxattr(dir_fd, "user.fuseoverlayfs.opaque", "y", 1, 0) < 0)
+                        return -errno;
+                return drop_whiteouts(dir_fd);
+        }
+        const char *name = base + 4;
+        if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                return -EINVAL;
+        if (xattr_is(dir_fd, XATTR_OPAQUE, "y"))
+                return 0;       /* nothing below to hide */
+        int r = make_room(dir_fd, name, false);
+        if (r < 0)
+                return r;
+        /* The classic whiteout, a 0/0 character device: anyone may make
+         * one since Linux 5.8, and both overlay drivers read it. */
+        if (mknodat(dir_fd, name, S_IFCHR | 0000, makedev(0, 0)) == 0)
+                return 0;
+        if (errno != EPERM)
+                return -errno;
+        /* Else an xattr whiteout (Linux 6.7+, kernel overlayfs only). */
+        _cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        if (fsetxattr(fd, XATTR_WHITEOUT, "y", 1, 0) < 0 || fsetxattr(dir_fd, XATTR_OPAQUE, "x", 1, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+static int unpack_file_data(struct archive *a, int fd, int64_t size) {
+        const void *buf;
+        size_t len;
+        la_int64_t off;
+        int r;
+        while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+                for (size_t done = 0; done < len;) {
+                        ssize_t n = pwrite(fd, (const char *) buf + done, len - done, off + (off_t) done);
+                        if (n < 0 && errno != EINTR)
+                                return -errno;
+                        done += n > 0 ? (size_t) n : 0;
+                }
+        }
+        if (r != ARCHIVE_EOF)
+                return -EIO;
+        return RET_NERRNO(ftruncate(fd, size));
+}
+
+static int unpack_regular(struct archive *a, struct archive_entry *entry, int dir_fd, const char *base) {
+        int r = make_room(dir_fd, base, false);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = openat(dir_fd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        r = unpack_file_data(a, fd, archive_entry_size(entry));
+        if (r < 0)
+                return r;
+        struct timespec ts[2] = {
+                { .tv_sec = archive_entry_mtime(entry), .tv_nsec = archive_entry_mtime_nsec(entry) },
+                { .tv_sec = archive_entry_mtime(entry), .tv_nsec = archive_entry_mtime_nsec(entry) },
+        };
+        (void) futimens(fd, ts);
+        return RET_NERRNO(fchmod(fd, archive_entry_perm(entry) & 07777));
+}
+
+static int unpack_hardlink(Unpack *u, const char *target, int dir_fd, const char *base) {
+        _cleanup_free_ char *t = NULL;
+        int r = entry_path_normalize(target, &t);
+        if (r < 0 || !*t)
+                return -EINVAL;
+        const char *tdir, *tbase;
+        split_path(t, &tdir, &tbase);
+        _cleanup_close_ int tfd = -EBADF;
+        r = layer_open_dir(u->root_fd, tdir, false, &tfd);
+        if (r < 0)
+                return r;
+        r = make_room(dir_fd, base, false);
+        if (r < 0)
+                return r;
+        return RET_NERRNO(linkat(tfd, tbase, dir_fd, base, 0));
+}
+
+static int unpack_dir(Unpack *u, const char *path, int dir_fd, const char *base, mode_t mode) {
+        int r = make_room(dir_fd, base, true);
+        if (r < 0)
+                return r;
+        if (r == 0 && mkdirat(dir_fd, base, 0700) < 0)
+                return -errno;
+        DirMode *v = reallocarray(u->dirs, u->n_dirs + 1, sizeof(DirMode));
+        if (!v)
+                return -ENOMEM;
+        u->dirs = v;
+        if (!(v[u->n_dirs].path = strdup(path)))
+                return -ENOMEM;
+        v[u->n_dirs++].mode = mode & 07777;
+        return 0;
+}
+
+static int unpack_entry(Unpack *u, struct archive *a, struct archive_entry *entry, Error *e) {
+        const char *name = archive_entry_pathname(entry) ?: "";
+        _cleanup_free_ char *path = NULL;
+        int r = entry_path_normalize(name, &path);
+        if (r == -EINVAL)
+                return error_setf(e, EINVAL, "layer %s: refusing path %s outside the layer", u->layer, name);
+        if (r < 0)
+                return error_set_errno(e, r, "layer %s: %s", u->layer, name);
+        mode_t type = archive_entry_filetype(entry);
+        const char *hardlink = archive_entry_hardlink(entry);
+        if (!*path) {           /* the layer's root */
+                if (type == AE_IFDIR)
+                        return unpack_dir(u, "", u->root_fd, ".", archive_entry_perm(entry)) < 0 ? error_setf(e, ENOMEM, "Out of memory") : 0;
+                return error_setf(e, EINVAL, "layer %s: the root is not a directory", u->layer);
+        }
+        _cleanup_free_ char *full = strdup(path);
+        if (!full)
+                return error_setf(e, ENOMEM, "Out of memory");
+        const char *dir, *base;
+        split_path(path, &dir, &base);
+        _cleanup_close_ int dir_fd = -EBADF;
+        r = layer_open_dir(u->root_fd, dir, true, &dir_fd);
+        if (r < 0)
+                return error_set_errno(e, r, "layer %s: refusing %s (its directory is missing, a symlink or not a directory)", u->layer, name);
+
+        if (strncmp(base, ".wh.", 4) == 0)
+                r = unpack_whiteout(dir_fd, base);
+        else if (hardlink) {
+                r = unpack_hardlink(u, hardlink, dir_fd, base);
+                if (r == -EINVAL)
+                        return error_setf(e, EINVAL, "layer %s: refusing hard link %s to %s outside the layer", u->layer, name, hardlink);
+        } else if (type == AE_IFDIR)
+                r = unpack_dir(u, full, dir_fd, base, archive_entry_perm(entry));
+        else if (type == AE_IFREG)
+                r = unpack_regular(a, entry, dir_fd, base);
+        else if (type == AE_IFLNK)
+                r = make_room(dir_fd, base, false) ?: RET_NERRNO(symlinkat(archive_entry_symlink(entry) ?: "", dir_fd, base));
+        else if (type == AE_IFIFO)
+                r = make_room(dir_fd, base, false) ?: RET_NERRNO(mknodat(dir_fd, base, S_IFIFO | (archive_entry_perm(entry) & 0777), 0));
+        else
+                r = 0;          /* device nodes and sockets: skipped */
+        if (r < 0)
+                return error_set_errno(e, r, "layer %s: can't unpack %s", u->layer, name);
+        return 0;
+}
+
+/* Directory modes last (in reverse, children first), so that read-only
+ * directories could be filled. */
+static int unpack_apply_dir_modes(Unpack *u, Error *e) {
+        for (size_t i = u->n_dirs; i-- > 0;) {
+                _cleanup_close_ int fd = -EBADF;
+                int r = layer_open_dir(u->root_fd, u->dirs[i].path, false, &fd);
+                if (r >= 0)
+                        r = RET_NERRNO(fchmod(fd, u->dirs[i].mode));
+                if (r < 0)
+                        return error_set_errno(e, r, "layer %s: can't set the mode of %s", u->layer, u->dirs[i].path);
+        }
+        return 0;
+}
+
+static int unpack_archive(Unpack *u, BlobStream *s, Error *e) {
+        _cleanup_archive_ struct archive *a = archive_read_new();
+        if (!a)
+                return error_setf(e, ENOMEM, "Out of memory");
+        archive_read_support_format_tar(a);
+        archive_read_support_filter_gzip(a);
+        archive_read_support_filter_zstd(a);
+        archive_read_support_filter_none(a);
+        if (archive_read_open(a, s, NULL, blob_stream_read, NULL) != ARCHIVE_OK)
+                return error_setf(e, EINVAL, "layer %s: %s", u->layer, archive_error_string(a));
+        struct archive_entry *entry;
+        int r;
+        while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN)
+                if (unpack_entry(u, a, entry, e) < 0)
+                        return -e->error;
+        if (r != ARCHIVE_EOF)
+                return error_setf(e, EINVAL, "layer %s: %s", u->layer, archive_error_string(a));
+        return unpack_apply_dir_modes(u, e);
+}
+
+/* ==== the layer cache ==================================================== */
+
+static int cache_dir(char **ret) {
+        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        char *d = NULL;
+        if (xdg && xdg[0] == '/')
+                d = strdup(xdg);
+        else if (home && home[0] == '/')
+                (void) !asprintf(&d, "%s/.cache", home);
+        else
+                return -ENOENT;
+        if (!d)
+                return -ENOMEM;
+        char *full = NULL;
+        int n = asprintf(&full, "%s/csand/layers", d);
+        free(d);
+        if (n < 0)
+                return -ENOMEM;
+        *ret = full;
+        return 0;
+}
+
+/* The user's own cache directory, created (0700) when missing. */
+static int cache_open(char **ret_path, int *ret_fd, Error *e) {
+        _cleanup_free_ char *path = NULL;
+        int r = cache_dir(&path);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't find the cache directory (set XDG_CACHE_HOME or HOME)");
+        for (char *c = path + 1;; c++) {
+                if (*c != '/' && *c)
+                        continue;
+                char saved = *c;
+                *c = 0;
+                if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                        return error_set_errno(e, errno, "Can't create %s", path);
+                *c = saved;
+                if (!saved)
+                        break;
+        }
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return error_set_errno(e, errno, "Can't open %s", path);
+        *ret_fd = fd;
+        if (ret_path)
+                *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+/* The cached layer NAME with a shared lock held, or -ENOENT. */
+static int layer_open_locked(int cache_fd, const char *name, int *ret_fd) {
+        _cleanup_close_ int fd = openat(cache_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r;
+        while ((r = flock(fd, LOCK_SH)) < 0 && errno == EINTR)
+                ;
+        if (r < 0)
+                return -errno;
+        struct stat a, b;
+        if (fstat(fd, &a) < 0 || fstatat(cache_fd, name, &b, AT_SYMLINK_NOFOLLOW) < 0 || a.st_ino != b.st_ino ||
+            a.st_dev != b.st_dev)
+                return -ENOENT; /* pruned while we waited */
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* Unpacks LAYER into a temporary directory and renames it to NAME. Losing
+ * the rename to a concurrent run is success: the winner's copy is used. */
+static int layer_unpack(const Image *img, int cache_fd, const ImageLayer *l, const char *name, Error *e) {
+        char rnd[17], tmp[128], label[80];
+        int r = random_suffix(rnd);
+        if (r < 0)
+                return error_set_errno(e, r, "getrandom");
+        snprintf(tmp, sizeof(tmp), ".tmp-%s-%s", name, rnd);
+        snprintf(label, sizeof(label), "sha256:%s", l->hex);
+        if (mkdirat(cache_fd, tmp, 0755) < 0)
+                return error_set_errno(e, errno, "Can't create a directory in the cache");
+        _cleanup_close_ int fd = openat(cache_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                r = -errno;
+                (void) rm_rf_at(cache_fd, tmp);
+                return error_set_errno(e, -r, "Can't open %s in the cache", tmp);
+        }
+        _cleanup_(unpack_done) Unpack u = { .root_fd = fd, .layer = label };
+        _cleanup_(blob_stream_done) BlobStream s;
+        r = blob_open(img, l->hex, l->member, &s, e);
+        if (r >= 0)
+                r = unpack_archive(&u, &s, e);
+        if (r >= 0)
+                r = blob_stream_verify(&s, l->hex, e);
+        else if (s.sha) {
+                /* A damaged blob is best reported as what it is. */
+                Error mismatch = {};
+                if (blob_stream_verify(&s, l->hex, &mismatch) < 0)
+                        *e = mismatch;
+        }
+        if (r >= 0 && fsync(fd) < 0)
+                r = error_set_errno(e, errno, "fsync");
+        if (r >= 0 && renameat(cache_fd, tmp, cache_fd, name) < 0) {
+                if (errno != EEXIST && errno != ENOTEMPTY)
+                        r = error_set_errno(e, errno, "Can't move layer %s into place", label);
+                (void) rm_rf_at(cache_fd, tmp);
+        }
+        if (r < 0)
+                (void) rm_rf_at(cache_fd, tmp);
+        return r < 0 ? r : 0;
+}
+
+static int layer_ensure(const Image *img, int cache_fd, const ImageLayer *l, int *ret_fd, Error *e) {
+        char name[80];
+        snprintf(name, sizeof(name), "sha256-%s", l->hex);
+        for (unsigned attempt = 0; attempt < 5; attempt++) {
+                int r = layer_open_locked(cache_fd, name, ret_fd);
+                if (r >= 0)
+                        return 0;
+                if (r != -ENOENT)
+                        return error_set_errno(e, r, "Can't open cached layer %s", name);
+                if (layer_unpack(img, cache_fd, l, name, e) < 0)
+                        return -e->error;
+        }
+        return error_setf(e, EAGAIN, "Layer sha256:%s keeps disappearing from the cache", l->hex);
+}
+
+/* ==== the config as plan content ========================================= */
+
+/* The top-most layer that has FILE (e.g. "etc/passwd"), read. */
+static int layers_read_file(const char *cache_path, const Image *img, const char *file, char **ret) {
+        for (size_t i = img->n_layers; i-- > 0;) {
+                char dir[PATH_MAX];
+                snprintf(dir, sizeof(dir), "%s/sha256-%s", cache_path, img->layers[i].hex);
+                _cleanup_close_ int root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -EBADF;
+                struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+                if (root < 0 || (fd = (int) syscall(SYS_openat2, root, file, &how, sizeof(how))) < 0)
+                        continue;
+                size_t len;
+                return read_full_fd(fd, 1 << 20, (void **) ret, &len);
+        }
+        return -ENOENT;
+}
+
+/* NAME's line in passwd/group data: field 2 (the id), field 3, field 5 (home). */
+static bool db_lookup(const char *data, const char *name, bool by_id, char fields[7][256]) {
+        for (const char *line = data; line && *line;) {
+                const char *end = strchrnul(line, '\n');
+                size_t f = 0, k = 0;
+                memset(fields, 0, 7 * 256);
+                for (const char *c = line; c < end && f < 7; c++) {
+                        if (*c == ':') {
+                                f++;
+                                k = 0;
+                        } else if (k < 255)
+                                fields[f][k++] = *c;
+                }
+                if (strcmp(fields[by_id ? 2 : 0], name) == 0)
+                        return true;
+                line = *end ? end + 1 : NULL;
+        }
+        return false;
+}
+
+static int parse_id(const char *s, uint32_t *ret) {
+        char *end;
+        if (!*s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || *end || v >= UINT32_MAX)
+                return -EINVAL;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+/* User "name|uid[:group|gid]" -> ids and home, through the image's files. */
+static int image_resolve_user(const char *cache_path, const Image *img, uid_t *ret_uid, gid_t *ret_gid,
+                              char **ret_home, Error *e) {
+        _cleanup_free_ char *spec = strdup(img->user ?: "0"), *passwd = NULL, *group = NULL;
+        if (!spec)
+                return error_setf(e, ENOMEM, "Out of memory");
+        char *g = strchr(spec, ':');
+        if (g)
+                *g++ = 0;
+        (void) layers_read_file(cache_path, img, "etc/passwd", &passwd);
+        char f[7][256];
+        uint32_t uid, gid = 0;
+        bool numeric = parse_id(spec, &uid) >= 0;
+        bool found = passwd && db_lookup(passwd, spec, numeric, f);
+        if (!numeric && !found)
+                return error_setf(e, ENOENT, "%s: user %s not found in the image's /etc/passwd", img->path, spec);
+        if (found && (parse_id(f[2], &uid) < 0 || parse_id(f[3], &gid) < 0))
+                return error_setf(e, EINVAL, "%s: invalid /etc/passwd entry for %s", img->path, spec);
+        if (g && parse_id(g, &gid) < 0) {
+                (void) layers_read_file(cache_path, img, "etc/group", &group);
+                if (!group || !db_lookup(group, g, false, f) || parse_id(f[2], &gid) < 0)
+                        return error_setf(e, ENOENT, "%s: group %s not found in the image's /etc/group", img->path, g);
+                if (!found)
+                        f[5][0] = 0;
+        }
+        *ret_uid = uid;
+        *ret_gid = gid;
+        *ret_home = strdup(found && f[5][0] ? f[5] : "/");
+        return *ret_home ? 0 : error_setf(e, ENOMEM, "Out of memory");
+}
+
+/* Moves the last N items of an array of SIZE-byte items to its front. */
+static int rotate_to_front(void *base, size_t total, size_t n, size_t size) {
+        _cleanup_free_ char *tmp = malloc(n * size ?: 1);
+        if (!tmp)
+                return -ENOMEM;
+        char *b = base;
+        memcpy(tmp, b + (total - n) * size, n * size);
+        memmove(b + n * size, b, (total - n) * size);
+        memcpy(b, tmp, n * size);
+        return 0;
+}
+
+static bool strv_has_var(char **env, const char *name) {
+        size_t n = strlen(name);
+        for (char **s = env; s && *s; s++)
+                if (strncmp(*s, name, n) == 0 && (*s)[n] == '=')
+                        return true;
+        return false;
+}
+
+/* PATH (Docker's default) and HOME first, then the image's Env: all
+ * before the user's own environment options. */
+static int image_apply_env(SandboxPlan *p, const Image *img, const char *home) {
+        size_t before = p->n_env_ops;
+        int r = 0;
+        if (!strv_has_var(img->env, "PATH"))
+                r = plan_add_env(p, ENV_SET, "PATH", DEFAULT_PATH);
+        if (r >= 0 && !strv_has_var(img->env, "HOME"))
+                r = plan_add_env(p, ENV_SET, "HOME", home);
+        for (char **s = img->env; r >= 0 && s && *s; s++) {
+                char *eq = strchr(*s, '=');
+                if (!eq || eq == *s)
+                        continue;
+                _cleanup_free_ char *name = strndup(*s, (size_t) (eq - *s));
+                r = name ? plan_add_env(p, ENV_SET, name, eq + 1) : -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        return rotate_to_front(p->env_ops, p->n_env_ops, p->n_env_ops - before, sizeof(EnvOp));
+}
+
+/* Docker's rules: a command given replaces Cmd; --entrypoint replaces the
+ * Entrypoint and drops Cmd; "" means no entrypoint. One allocation holds
+ * the pointers and the strings, so that plan_free()'s free(command) frees
+ * it all. */
+static int image_apply_command(SandboxPlan *p, const Image *img, Error *e) {
+        char *epv[2] = { p->image_entrypoint, NULL };
+        char **ep = p->image_entrypoint ? (*p->image_entrypoint ? epv : NULL) : img->entrypoint;
+        char **cmd = p->n_command > 0 ? p->command : p->image_entrypoint ? NULL : img->cmd;
+        size_t n = 0, bytes = 0;
+        for (char **v = ep; v && *v; v++, n++)
+                bytes += strlen(*v) + 1;
+        for (char **v = cmd; v && *v; v++, n++)
+                bytes += strlen(*v) + 1;
+        if (n == 0)
+                return error_setf(e, EINVAL, "%s: the image has no Entrypoint or Cmd: give a command (or --entrypoint)", img->path);
+        char **out = malloc((n + 1) * sizeof(char *) + bytes);
+        if (!out)
+                return error_setf(e, ENOMEM, "Out of memory");
+        char *data = (char *) (out + n + 1);
+        size_t i = 0;
+        for (unsigned part = 0; part < 2; part++)
+                for (char **v = part == 0 ? ep : cmd; v && *v; v++) {
+                        out[i++] = data;
+                        data = stpcpy(data, *v) + 1;
+                }
+        out[n] = NULL;
+        free(p->command);
+        p->command = out;
+        p->n_command = n;
+        return 0;
+}
+
+static bool plan_mounts(const SandboxPlan *p, size_t n, const char *dest) {
+        for (size_t i = 0; i < n; i++) {
+                const char *d = p->ops[i].dest;
+                while (d && d[0] == '/' && d[1] == '/')
+                        d++;
+                size_t len = d ? strlen(d) : 0;
+                while (len > 1 && d[len - 1] == '/')
+                        len--;
+                if (d && strlen(dest) == len && strncmp(d, dest, len) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* The root: one overlay of the layers with a throw-away upper, then /proc,
+ * /dev, /tmp and the working directory: before every op of the user's. */
+static int image_apply_mounts(SandboxPlan *p, const char *cache_path, const Image *img, const char *workdir, Error *e) {
+        size_t before = p->n_ops;
+        MountOp *op;
+        int r = 0;
+        for (size_t i = 0; r >= 0 && i < img->n_layers; i++) {
+                char dir[PATH_MAX];
+                snprintf(dir, sizeof(dir), "%s/sha256-%s", cache_path, img->layers[i].hex);
+                r = overlay_plan_add_src(p, dir);
+        }
+        if (r < 0)
+                return error_setf(e, ENOMEM, "Out of memory");
+        if (overlay_plan_add_mount(p, OVERLAY_KIND_TMP, NULL, NULL, "/", e) < 0)
+                return -e->error;
+        static const struct { const char *dest; MountOpType type; } std[] = {
+                { "/proc", MOUNT_OP_PROC }, { "/dev", MOUNT_OP_DEV }, { "/tmp", MOUNT_OP_TMPFS },
+        };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(std); i++)
+                if (!plan_mounts(p, before, std[i].dest))
+                        r = plan_add_op(p, std[i].type, NULL, std[i].dest, &op);
+        if (r >= 0 && workdir && strcmp(workdir, "/") != 0 && (r = plan_add_op(p, MOUNT_OP_DIR, NULL, workdir, &op)) >= 0)
+                op->perms = 0755;
+        if (r < 0 || rotate_to_front(p->ops, p->n_ops, p->n_ops - before, sizeof(MountOp)) < 0)
+                return error_setf(e, ENOMEM, "Out of memory");
+        return 0;
+}
+
+static int image_apply(SandboxPlan *p, const char *cache_path, const Image *img, Error *e) {
+        uid_t uid = 0;
+        gid_t gid = 0;
+        _cleanup_free_ char *home = NULL;
+        if (image_resolve_user(cache_path, img, &uid, &gid, &home, e) < 0)
+                return -e->error;
+        /* The layers are the caller's files: in a user namespace of ours
+         * they show as owned by the image's user. */
+        if (p->userns_fd < 0)
+                p->unshare_user = true;
+        /* A procfs of its own needs a pid namespace of its own. */
+        if (p->pidns_fd < 0 && !plan_mounts(p, p->n_ops, "/proc"))
+                p->unshare_pid = true;
+        if (!p->uid_set)
+                p->uid = uid;
+        if (!p->gid_set)
+                p->gid = gid;
+        if (image_apply_env(p, img, home) < 0)
+                return error_setf(e, ENOMEM, "Out of memory");
+        const char *workdir = p->chdir_path ? NULL : img->workdir ?: "/";
+        if (workdir && !(p->chdir_path = strdup(workdir)))
+                return error_setf(e, ENOMEM, "Out of memory");
+        if (image_apply_mounts(p, cache_path, img, workdir, e) < 0)
+                return -e->error;
+        return image_apply_command(p, img, e);
+}
+
+/* ==== --image-info, --image-cache-list, --image-cache-prune =============== */
+
+static void print_strv(const char *label, char **v) {
+        printf("%s:", label);
+        if (!v) {
+                printf(" (none)\n");
+                return;
+        }
+        _cleanup_json_ json_object *a = json_object_new_array();
+        for (char **s = v; *s; s++)
+                json_object_array_add(a, json_object_new_string(*s));
+        printf(" %s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void image_print_info(const Image *img, int cache_fd) {
+        printf("image: %s\n", img->path);
+        printf("format: %s\n", img->tarball ? "docker-save" : "oci-layout");
+        printf("tag: %s\n", img->tag ?: "(default)");
+        if (!img->tarball)
+                printf("manifest: sha256:%s\n", img->manifest_hex);
+        printf("config: sha256:%s\n", img->config_hex);
+        for (char **s = img->env; s && *s; s++)
+                printf("env: %s\n", *s);
+        printf("workdir: %s\n", img->workdir ?: "/");
+        printf("user: %s\n", img->user ?: "0 (default)");
+        print_strv("entrypoint", img->entrypoint);
+        print_strv("cmd", img->cmd);
+        printf("layers: %zu\n", img->n_layers);
+        for (size_t i = 0; i < img->n_layers; i++) {
+                const ImageLayer *l = &img->layers[i];
+                char name[80];
+                snprintf(name, sizeof(name), "sha256-%s", l->hex);
+                printf("layer: sha256:%s %s %s\n", l->hex, l->media_type ?: "application/x-tar",
+                       faccessat(cache_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? "cached" : "not-cached");
+        }
+}
+
+/* Each cache entry: "sha256:HEX in-use|unused"; prune removes the unused
+ * ones (and leftovers of interrupted unpacks nobody is writing). */
+static int cache_walk(int cache_fd, bool prune, Error *e) {
+        int dfd = fcntl(cache_fd, F_DUPFD_CLOEXEC, 3);
+        _cleanup_(dir_closep) DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!d)
+                return safe_close(dfd), error_set_errno(e, errno, "Can't read the cache");
+        size_t removed = 0, kept = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                const char *n = de->d_name;
+                if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+                        continue;
+                bool layer = strncmp(n, "sha256-", 7) == 0;
+                _cleanup_close_ int fd = openat(cache_fd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                bool busy = fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0;
+                if (!prune) {
+                        if (layer)
+                                printf("sha256:%s %s\n", n + 7, busy ? "in-use" : "unused");
+                        continue;
+                }
+                if (busy) {
+                        kept += layer;
+                        continue;
+                }
+                char rnd[17], trash[160];
+                if (random_suffix(rnd) < 0)
+                        continue;
+                snprintf(trash, sizeof(trash), ".trash-%s", rnd);
+                if (renameat(cache_fd, n, cache_fd, trash) < 0 || rm_rf_at(cache_fd, trash) < 0)
+                        return error_set_errno(e, errno, "Can't remove %s from the cache", n);
+                if (layer) {
+                        printf("removed sha256:%s\n", n + 7);
+                        removed++;
+                }
+        }
+        if (prune)
+                printf("pruned %zu layers, %zu in use kept\n", removed, kept);
+        return 0;
+}
+
+/* ==== entry point ========================================================= */
+
+int image_prepare(SandboxPlan *p, Error *e) {
+        _cleanup_free_ char *cache_path = NULL;
+        _cleanup_close_ int cache_fd = -EBADF;
+        int r;
+
+        if (!p->image && !p->image_cache_list && !p->image_cache_prune)
+                return 0;
+        if (cache_open(&cache_path, &cache_fd, e) < 0)
+                return -e->error;
+        if (p->image_cache_list || p->image_cache_prune) {
+                r = cache_walk(cache_fd, p->image_cache_prune, e);
+                return r < 0 ? r : 1;
+        }
+
+        _cleanup_(image_done) Image img;
+        if (image_open(p->image, &img, e) < 0)
+                return -e->error;
+        if (p->image_info) {
+                image_print_info(&img, cache_fd);
+                return 1;
+        }
+        for (size_t i = 0; i < img.n_layers; i++) {
+                int fd = -EBADF;
+                if (layer_ensure(&img, cache_fd, &img.layers[i], &fd, e) < 0)
+                        return -e->error;
+                /* The monitor holds the lock for as long as the sandbox lives. */
+                r = plan_own_fd(p, fd);
+                if (r < 0) {
+                        safe_close(fd);
+                        return error_set_errno(e, r, "Can't keep the layer lock");
+                }
+        }
+        return image_apply(p, cache_path, &img, e);
+}

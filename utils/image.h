@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#pragma once
+
+/* Container images as the root filesystem: --image PATH[:TAG],
+ * --entrypoint, --image-info, --image-cache-list, --image-cache-prune.
+ *
+ * PATH is an OCI image layout directory (index.json, blobs/sha256/...) or
+ * a `docker save` tarball (manifest.json, config, layer tars). Every blob
+ * read is checked against its sha256 digest. Each layer is unpacked once
+ * into $XDG_CACHE_HOME/csand/layers/sha256-<digest>/ (default
+ * ~/.cache/csand): into a temporary directory first, then renamed into
+ * place, so that an entry is either complete or absent and concurrent
+ * first runs share the winner's copy. Tar whiteouts become overlayfs
+ * "xattr whiteouts" (an empty file with user.overlay.whiteout in a
+ * directory with user.overlay.opaque=x, kernel 6.7+), opaque directories
+ * user.overlay.opaque=y: both readable by kernel overlayfs mounted with
+ * userxattr inside a user namespace. Device nodes and sockets are skipped;
+ * every file is owned by the caller (one-uid map), the tar's owners are
+ * not recorded. A sandbox holds a shared flock on each layer it uses;
+ * pruning removes the layers nobody holds.
+ *
+ * The image becomes ordinary plan content: an overlay op on / (the layers
+ * as lower layers, a throw-away upper), /proc, /dev and /tmp unless the
+ * user mounts those, the config's Env before the user's --setenv, its
+ * WorkingDir unless --chdir, its User unless --uid/--gid, and its
+ * Entrypoint + Cmd by Docker's rules. */
+
+#include "log.h"
+#include "plan.h"
+
+/* After plan_validate(). Returns 0 to go on with the launch, 1 when an
+ * action that ends here was done (--image-info, --image-cache-list,
+ * --image-cache-prune print to stdout), a negative errno with E set. */
+int image_prepare(SandboxPlan *p, Error *e);
