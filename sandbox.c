@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "utils/caps.h"
+#include "utils/image.h"
 #include "utils/init.h"
 #include "utils/log.h"
 #include "utils/macro.h"
@@ -544,6 +545,13 @@ int main(int argc, char **argv) {
         if (plan_validate(plan, getuid(), &e) < 0) {
                 log_error("%s", e.message);
                 return 1;
+        }
+        /* --image: layers, config and command into the plan; or an image action that ends here. */
+        int r = image_prepare(plan, &e);
+        if (r != 0) {
+                if (r < 0)
+                        log_error("%s", e.message);
+                return r < 0;
         }
         /* After parsing: the profile depends on the capabilities kept. */
         if (seccomp_add_profile(plan, &e) < 0) {

@@ -10,6 +10,7 @@ CSAND_DEPS=(
         # build
         build-essential meson ninja-build pkg-config
         libcap-dev libseccomp-dev libjson-c-dev libsystemd-dev
+        libarchive-dev libssl-dev  # images: layer tarballs, sha256
         # docs
         scdoc mandoc groff-base
         # tests

@@ -19,6 +19,7 @@
 #define HAVE_LIBSYSTEMD 0
 #endif
 #if HAVE_LIBSYSTEMD
+#include <dlfcn.h>
 #include <systemd/sd-bus.h>
 #endif
 
@@ -655,6 +656,74 @@ typedef struct CgroupBackend {
 /* ---- systemd ---- */
 
 #if HAVE_LIBSYSTEMD
+/* libsystemd is loaded only when a scope is to be made, the way systemd
+ * loads its own optional libraries: a csand without limits does not pay for
+ * loading it and its dependencies (~0.4 ms a start). Set once, never freed. */
+static void *libsystemd_dl;
+#define DLSYM_FUNCTION(name) static typeof(name) *sym_##name
+DLSYM_FUNCTION(sd_bus_open_user);
+DLSYM_FUNCTION(sd_bus_flush_close_unref);
+DLSYM_FUNCTION(sd_bus_match_signal);
+DLSYM_FUNCTION(sd_bus_call);
+DLSYM_FUNCTION(sd_bus_process);
+DLSYM_FUNCTION(sd_bus_wait);
+DLSYM_FUNCTION(sd_bus_slot_unref);
+DLSYM_FUNCTION(sd_bus_message_new_method_call);
+DLSYM_FUNCTION(sd_bus_message_unref);
+DLSYM_FUNCTION(sd_bus_message_append);
+DLSYM_FUNCTION(sd_bus_message_append_array);
+DLSYM_FUNCTION(sd_bus_message_open_container);
+DLSYM_FUNCTION(sd_bus_message_close_container);
+DLSYM_FUNCTION(sd_bus_message_read);
+DLSYM_FUNCTION(sd_bus_error_free);
+DLSYM_FUNCTION(sd_bus_error_get_errno);
+
+static int dlopen_libsystemd(void) {
+        if (libsystemd_dl)
+                return 0;
+        void *dl = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_NODELETE);
+        if (!dl)
+                return -EOPNOTSUPP;
+#define LOAD(name)                                                              \
+        if (!(sym_##name = (typeof(sym_##name)) dlsym(dl, #name))) {            \
+                dlclose(dl);                                                    \
+                return -EOPNOTSUPP;                                             \
+        }
+        LOAD(sd_bus_open_user);
+        LOAD(sd_bus_flush_close_unref);
+        LOAD(sd_bus_match_signal);
+        LOAD(sd_bus_call);
+        LOAD(sd_bus_process);
+        LOAD(sd_bus_wait);
+        LOAD(sd_bus_slot_unref);
+        LOAD(sd_bus_message_new_method_call);
+        LOAD(sd_bus_message_unref);
+        LOAD(sd_bus_message_append);
+        LOAD(sd_bus_message_append_array);
+        LOAD(sd_bus_message_open_container);
+        LOAD(sd_bus_message_close_container);
+        LOAD(sd_bus_message_read);
+        LOAD(sd_bus_error_free);
+        LOAD(sd_bus_error_get_errno);
+#undef LOAD
+        libsystemd_dl = dl;
+        return 0;
+}
+
+static void bus_error_freep(sd_bus_error *err) {
+        sym_sd_bus_error_free(err);
+}
+
+static void bus_message_unrefp(sd_bus_message **m) {
+        if (*m)
+                sym_sd_bus_message_unref(*m);
+}
+
+static void bus_slot_unrefp(sd_bus_slot **slot) {
+        if (*slot)
+                sym_sd_bus_slot_unref(*slot);
+}
+
 static uint64_t now_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -671,7 +740,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         JobWait *w = userdata;
         const char *path, *unit, *result;
         uint32_t id;
-        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+        if (sym_sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
                 return 0;
         if (w->job && strcmp(path, w->job) == 0) {
                 w->done = true;
@@ -685,58 +754,58 @@ static int append_property(sd_bus_message *m, const CgroupProperty *p) {
         int r;
         switch (info->kind) {
         case VALUE_BOOL:
-                return sd_bus_message_append(m, "(sv)", info->dbus_name, "b", (int) p->value);
+                return sym_sd_bus_message_append(m, "(sv)", info->dbus_name, "b", (int) p->value);
         case VALUE_STRING:
-                return sd_bus_message_append(m, "(sv)", info->dbus_name, "s", p->text);
+                return sym_sd_bus_message_append(m, "(sv)", info->dbus_name, "s", p->text);
         case VALUE_SIGNAL:
-                return sd_bus_message_append(m, "(sv)", info->dbus_name, "i", (int32_t) p->value);
+                return sym_sd_bus_message_append(m, "(sv)", info->dbus_name, "i", (int32_t) p->value);
         case VALUE_CPU_SET: {
                 uint8_t mask[CPU_SET_MAX / 8];
                 size_t len;
                 r = parse_cpu_set(p->text, mask, &len);
                 if (r < 0)
                         return r;
-                r = sd_bus_message_open_container(m, 'r', "sv");
+                r = sym_sd_bus_message_open_container(m, 'r', "sv");
                 if (r < 0)
                         return r;
-                r = sd_bus_message_append(m, "s", info->dbus_name);
+                r = sym_sd_bus_message_append(m, "s", info->dbus_name);
                 if (r < 0)
                         return r;
-                r = sd_bus_message_open_container(m, 'v', "ay");
+                r = sym_sd_bus_message_open_container(m, 'v', "ay");
                 if (r < 0)
                         return r;
-                r = sd_bus_message_append_array(m, 'y', mask, len);
+                r = sym_sd_bus_message_append_array(m, 'y', mask, len);
                 if (r < 0)
                         return r;
-                r = sd_bus_message_close_container(m);
+                r = sym_sd_bus_message_close_container(m);
                 if (r < 0)
                         return r;
-                return sd_bus_message_close_container(m);
+                return sym_sd_bus_message_close_container(m);
         }
         default:
-                return sd_bus_message_append(m, "(sv)", info->dbus_name, "t", p->value);
+                return sym_sd_bus_message_append(m, "(sv)", info->dbus_name, "t", p->value);
         }
 }
 
 static int append_properties(sd_bus_message *m, const CgroupSettings *s, pid_t child) {
-        int r = sd_bus_message_open_container(m, 'a', "(sv)");
+        int r = sym_sd_bus_message_open_container(m, 'a', "(sv)");
         if (r < 0)
                 return r;
         /* Our defaults, unless the user set them. Delegate: the sandbox may
          * manage its own sub-cgroups. CollectMode: a failed scope (killed,
          * out of memory) is unloaded too, so nothing is left behind. */
         if (!settings_find(s, "Description") &&
-            (r = sd_bus_message_append(m, "(sv)", "Description", "s", "csand sandbox")) < 0)
+            (r = sym_sd_bus_message_append(m, "(sv)", "Description", "s", "csand sandbox")) < 0)
                 return r;
-        if (!settings_find(s, "Delegate") && (r = sd_bus_message_append(m, "(sv)", "Delegate", "b", 1)) < 0)
+        if (!settings_find(s, "Delegate") && (r = sym_sd_bus_message_append(m, "(sv)", "Delegate", "b", 1)) < 0)
                 return r;
         if (!settings_find(s, "CollectMode") &&
-            (r = sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed")) < 0)
+            (r = sym_sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed")) < 0)
                 return r;
-        r = sd_bus_message_append(m, "(sv)", "Slice", "s", SLICE);
+        r = sym_sd_bus_message_append(m, "(sv)", "Slice", "s", SLICE);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, (uint32_t) child);
+        r = sym_sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, (uint32_t) child);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < s->n_properties; i++) {
@@ -744,13 +813,17 @@ static int append_properties(sd_bus_message *m, const CgroupSettings *s, pid_t c
                 if (r < 0)
                         return r;
         }
-        return sd_bus_message_close_container(m);
+        return sym_sd_bus_message_close_container(m);
 }
 
 /* An error that came from our side of the connection (sd-bus maps errnos
  * to "System.Error.*"), not a reply from a peer. */
 static bool bus_error_is_local(const sd_bus_error *err) {
-        return !sd_bus_error_is_set(err) || strncmp(err->name, "System.Error.", 13) == 0;
+        return !err->name || strncmp(err->name, "System.Error.", 13) == 0;
+}
+
+static bool bus_error_is(const sd_bus_error *err, const char *name) {
+        return err->name && strcmp(err->name, name) == 0;
 }
 
 static const char *user_bus_address(char *buf, size_t size) {
@@ -764,16 +837,60 @@ static const char *user_bus_address(char *buf, size_t size) {
         return buf;
 }
 
+/* StartTransientUnit of UNIT: 0 with the job's path in w->job (pointing into
+ * *ret_reply), or a negative errno with e filled in (-ENOMEDIUM: no systemd
+ * on the bus, -EEXIST: the unit exists). */
+static int start_scope(CgroupScope *sc, const CgroupSettings *s, pid_t child, const char *unit, const char *address,
+                       JobWait *w, sd_bus_message **ret_reply, Error *e) {
+        _cleanup_(bus_error_freep) sd_bus_error err = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = sym_sd_bus_message_new_method_call(sc->bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                               "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        if (r >= 0)
+                r = sym_sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = append_properties(m, s, child);
+        if (r >= 0)
+                r = sym_sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't build the D-Bus request for %s", unit);
+
+        r = sym_sd_bus_call(sc->bus, m, 0, &err, &reply);
+        if (r < 0) {
+                if (bus_error_is_local(&err))
+                        return error_setf(e, ENOMEDIUM, "the user bus at %s does not answer: %s", address,
+                                          err.message ?: strerror(-r));
+                /* Nobody owns the name, or the bus could not start it. */
+                if (bus_error_is(&err, SD_BUS_ERROR_SERVICE_UNKNOWN) || bus_error_is(&err, SD_BUS_ERROR_NAME_HAS_NO_OWNER) ||
+                    strncmp(err.name, "org.freedesktop.DBus.Error.Spawn.", 33) == 0)
+                        return error_setf(e, ENOMEDIUM, "the user bus at %s has no systemd on it: %s", address, err.message);
+                if (bus_error_is(&err, "org.freedesktop.systemd1.UnitExists"))
+                        return error_setf(e, EEXIST, "systemd refused to start %s: %s", unit, err.message);
+                /* A real answer: the manager refused. Its messages name the
+                 * property ("Cannot set property X, or unknown property."). */
+                return error_setf(e, sym_sd_bus_error_get_errno(&err) ?: EINVAL, "systemd refused to start %s: %s", unit,
+                                  err.message ?: err.name);
+        }
+        r = sym_sd_bus_message_read(reply, "o", &w->job);
+        if (r < 0)
+                return error_set_errno(e, r, "Unexpected reply from systemd starting %s", unit);
+        *ret_reply = TAKE_PTR(reply);
+        return 0;
+}
+
 static int systemd_create(CgroupScope *sc, const CgroupSettings *s, pid_t child, Error *e) {
-        _cleanup_(sd_bus_error_free) sd_bus_error err = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(bus_slot_unrefp) sd_bus_slot *slot = NULL;
         char unit[64], addr_buf[4200];
         const char *address = user_bus_address(addr_buf, sizeof(addr_buf));
         JobWait w = {};
         int r;
 
-        r = sd_bus_open_user(&sc->bus);
+        if (dlopen_libsystemd() < 0)
+                return error_setf(e, ENOMEDIUM, "libsystemd.so.0 can't be loaded: %s", dlerror() ?: "not found");
+        r = sym_sd_bus_open_user(&sc->bus);
         if (r == -ENOMEDIUM || (r < 0 && !address))
                 return error_setf(e, ENOMEDIUM, "no user bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set");
         if (r < 0)
@@ -781,44 +898,26 @@ static int systemd_create(CgroupScope *sc, const CgroupSettings *s, pid_t child,
         if (!address)
                 address = "(default)";
 
-        r = sd_bus_match_signal(sc->bus, &slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                "org.freedesktop.systemd1.Manager", "JobRemoved", on_job_removed, &w);
+        /* Before the job exists, so that its end can't be missed. */
+        r = sym_sd_bus_match_signal(sc->bus, &slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                    "org.freedesktop.systemd1.Manager", "JobRemoved", on_job_removed, &w);
         if (r < 0)
                 return error_setf(e, ENOMEDIUM, "the user bus at %s does not answer: %s", address, strerror(-r));
 
+        /* csand-PID.scope; should one of that name still be running (a
+         * csand of the same pid in another pid namespace), csand-PID-N. */
         snprintf(unit, sizeof(unit), "csand-%d.scope", (int) getpid());
-        r = sd_bus_message_new_method_call(sc->bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "ss", unit, "fail");
-        if (r >= 0)
-                r = append_properties(m, s, child);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "a(sa(sv))", 0);
-        if (r < 0)
-                return error_set_errno(e, r, "Can't build the D-Bus request for %s", unit);
-
-        r = sd_bus_call(sc->bus, m, 0, &err, &reply);
-        if (r < 0) {
-                if (bus_error_is_local(&err))
-                        return error_setf(e, ENOMEDIUM, "the user bus at %s does not answer: %s", address,
-                                          err.message ?: strerror(-r));
-                /* Nobody owns the name, or the bus could not start it. */
-                if (sd_bus_error_has_names(&err, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER) ||
-                    strncmp(err.name, "org.freedesktop.DBus.Error.Spawn.", 33) == 0)
-                        return error_setf(e, ENOMEDIUM, "the user bus at %s has no systemd on it: %s", address, err.message);
-                /* A real answer: the manager refused. Its messages name the
-                 * property ("Cannot set property X, or unknown property."). */
-                return error_setf(e, sd_bus_error_get_errno(&err) ?: EINVAL, "systemd refused to start %s: %s", unit,
-                                  err.message ?: err.name);
+        r = start_scope(sc, s, child, unit, address, &w, &reply, e);
+        if (r == -EEXIST) {
+                snprintf(unit, sizeof(unit), "csand-%d-%08x.scope", (int) getpid(), (unsigned) now_usec());
+                r = start_scope(sc, s, child, unit, address, &w, &reply, e);
         }
-        r = sd_bus_message_read(reply, "o", &w.job);
         if (r < 0)
-                return error_set_errno(e, r, "Unexpected reply from systemd starting %s", unit);
+                return r;
 
         uint64_t start = now_usec();
         for (;;) {
-                r = sd_bus_process(sc->bus, NULL);
+                r = sym_sd_bus_process(sc->bus, NULL);
                 if (r < 0)
                         return error_set_errno(e, r, "Lost the user bus while systemd started %s", unit);
                 if (w.done)
@@ -828,7 +927,7 @@ static int systemd_create(CgroupScope *sc, const CgroupSettings *s, pid_t child,
                 uint64_t elapsed = now_usec() - start;
                 if (elapsed >= JOB_TIMEOUT_USEC)
                         return error_setf(e, ETIMEDOUT, "Timed out waiting for systemd to start %s", unit);
-                r = sd_bus_wait(sc->bus, JOB_TIMEOUT_USEC - elapsed);
+                r = sym_sd_bus_wait(sc->bus, JOB_TIMEOUT_USEC - elapsed);
                 if (r < 0)
                         return error_set_errno(e, r, "Lost the user bus while systemd started %s", unit);
         }
@@ -850,7 +949,8 @@ static int systemd_create(CgroupScope *sc, const CgroupSettings *s, pid_t child,
 static void systemd_destroy(CgroupScope *sc) {
         /* The scope goes away by itself once its last process is gone
          * (CollectMode=inactive-or-failed). */
-        sc->bus = sd_bus_flush_close_unref(sc->bus);
+        if (sc->bus)
+                sc->bus = sym_sd_bus_flush_close_unref(sc->bus);
 }
 
 static const CgroupBackend systemd_backend = {
@@ -963,7 +1063,9 @@ static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, pid_t child
                 return error_set_errno(e, r, "Can't read the controllers of cgroup %s", base);
         size_t n = 0;
         buf[0] = '\0';
-        for (char *c = needed, *save = NULL, *w; (w = strtok_r(c, " ", &save)); c = NULL) {
+        char words[sizeof(needed)];
+        memcpy(words, needed, sizeof(words));
+        for (char *c = words, *save = NULL, *w; (w = strtok_r(c, " ", &save)); c = NULL) {
                 if (!word_in(controllers, w)) {
                         controllers[strcspn(controllers, "\n")] = '\0';
                         for (size_t i = 0; i < s->n_properties; i++)
@@ -1056,10 +1158,6 @@ static void scope_free(CgroupScope *sc) {
                 return;
         if (sc->backend)
                 sc->backend->destroy(sc);
-#if HAVE_LIBSYSTEMD
-        if (sc->bus)
-                sd_bus_flush_close_unref(sc->bus);
-#endif
         safe_close(sc->dir_fd);
         safe_close(sc->memory_events_fd);
         safe_close(sc->parent_events_fd);

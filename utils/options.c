@@ -25,6 +25,7 @@ typedef enum OptionGroup {
         GROUP_STATUS,
         GROUP_NETWORK,
         GROUP_RESOURCES,
+        GROUP_IMAGES,
         _GROUP_MAX,
 } OptionGroup;
 
@@ -39,6 +40,7 @@ static const char *const group_titles[_GROUP_MAX] = {
         [GROUP_STATUS] = "Status and synchronisation",
         [GROUP_NETWORK] = "Network",
         [GROUP_RESOURCES] = "Resources",
+        [GROUP_IMAGES] = "Images",
 };
 
 typedef struct Option Option;
@@ -379,6 +381,17 @@ static int handle_rlimit(SandboxPlan *p, const Option *o, char **args, Error *e)
         return rlimits_add(&p->rlimits, args[0], e);
 }
 
+/* images (utils/image.c): --image and --image-info set the image; data 1: print it */
+static int handle_image(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        if (o->data)
+                p->image_info = true;
+        return replace_string(&p->image, args[0]);
+}
+
+static int handle_entrypoint(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return replace_string(&p->image_entrypoint, args[0]);
+}
+
 #define FLAG(field) .handler = handle_flag, .offset = offsetof(SandboxPlan, field)
 #define FD(field) .handler = handle_fd, .offset = offsetof(SandboxPlan, field)
 #define FD_OP(type, flags) .handler = handle_fd_op, .data = (type) | ((flags) << 8)
@@ -486,6 +499,15 @@ static const Option options[] = {
         { "--cgroup-manager", "MANAGER", GROUP_RESOURCES, handle_cgroup,
           .help = "auto (default), systemd (a scope through the user's systemd) or cgroupfs (a sub-cgroup of a delegated cgroup)" },
         { "--rlimit", "NAME=SOFT[:HARD]", GROUP_RESOURCES, handle_rlimit, .help = "Set resource limit NAME (NOFILE, NPROC, AS, CPU, ...) for the command" },
+
+        /* images */
+        { "--image", "PATH[:TAG]", GROUP_IMAGES, handle_image,
+          .help = "Run in a container image (OCI layout directory or docker save tarball) as the root; the command replaces its Cmd" },
+        { "--entrypoint", "PROG", GROUP_IMAGES, handle_entrypoint, .help = "Replace the image's Entrypoint (and its Cmd); \"\" for none" },
+        { "--image-info", "PATH[:TAG]", GROUP_IMAGES, handle_image, .data = 1,
+          .help = "Print the image's config and layers (with cache state), then exit" },
+        { "--image-cache-list", NULL, GROUP_IMAGES, FLAG(image_cache_list), .help = "List the cached image layers and whether a sandbox uses them, then exit" },
+        { "--image-cache-prune", NULL, GROUP_IMAGES, FLAG(image_cache_prune), .help = "Remove the cached image layers no sandbox uses, then exit" },
 };
 
 static unsigned option_arity(const Option *o) {

@@ -49,6 +49,8 @@ SandboxPlan *plan_free(SandboxPlan *p) {
         free(p->chdir_path);
         free(p->argv0);
         free(p->command);
+        free(p->image);
+        free(p->image_entrypoint);
         for (size_t i = 0; i < p->n_seccomp; i++)
                 free(p->seccomp[i].data);
         free(p->seccomp);
@@ -150,7 +152,8 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
         /* Unprivileged, a user namespace is the only way in: implied, as in bwrap. */
         bool userns = p->unshare_user || p->unshare_user_try || real_uid != 0 || p->userns_fd >= 0;
 
-        if (p->n_command == 0)
+        /* --image: the image may supply the command (utils/image.c). */
+        if (p->n_command == 0 && !p->image && !p->image_cache_list && !p->image_cache_prune)
                 return error_setf(e, EINVAL, "No command specified (see --help)");
         if (p->hostname && !p->unshare_uts)
                 return error_setf(e, EINVAL, "Specifying --hostname requires --unshare-uts");

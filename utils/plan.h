@@ -124,6 +124,13 @@ typedef struct SandboxPlan {
         OverlayDriver overlay_driver;
         int overlay_fuse_fd;
 
+        /* images (utils/image.c): --image PATH[:TAG] (also set by
+         * --image-info, which prints instead of running), --entrypoint
+         * (NULL: the image's; "": none), the cache actions. */
+        char *image;
+        char *image_entrypoint;
+        bool image_info, image_cache_list, image_cache_prune;
+
         /* fds handed over by the caller that must not reach the command. */
         int *owned_fds;
         size_t n_owned_fds;

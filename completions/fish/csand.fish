@@ -25,13 +25,15 @@ function __csand_option_args
             --unshare-cgroup --unshare-cgroup-try \
             --disable-userns --assert-userns-disabled \
             --clearenv --die-with-parent --new-session --as-pid-1 \
-            --allow-host-loopback
+            --allow-host-loopback --image-cache-list --image-cache-prune
             return 0
+        case --image --image-info
+            echo path
         case --args --userns --userns2 --pidns --seccomp --add-seccomp-fd \
             --info-fd --json-status-fd --sync-fd --block-fd --userns-block-fd
             echo fd
         case --argv0 --uid --gid --hostname --exec-label --file-label --perms --size \
-            --publish --dns \
+            --publish --dns --entrypoint \
             --memory --memory-swap --cpus --cpu-weight --pids-limit --io-weight
             echo none
         case --cgroup-property
@@ -160,7 +162,12 @@ function __csand_options
         --io-weight 'IO weight, 1 to 10000 (IOWeight)' \
         --cgroup-property 'Set another systemd unit property (NAME=VALUE)' \
         --cgroup-manager 'auto, systemd or cgroupfs' \
-        --rlimit 'Set resource limit NAME=SOFT[:HARD] for the command'
+        --rlimit 'Set resource limit NAME=SOFT[:HARD] for the command' \
+        --image 'Run in a container image (OCI layout or docker save tarball)' \
+        --entrypoint "Replace the image's Entrypoint (and its Cmd)" \
+        --image-info "Print the image's config and layers, then exit" \
+        --image-cache-list 'List the cached image layers, then exit' \
+        --image-cache-prune 'Remove cached image layers no sandbox uses, then exit'
 end
 
 function __csand_complete_value

@@ -81,7 +81,7 @@ run_bad() {
         fi
         assert_failure 1
         # (hung up during the handshake, or already at connect: "Broken pipe")
-        [[ "$stderr" == *"the systemd user manager is not reachable ("*" the user bus at unix:path=$TESTDIR/bus"* ]] ||
+        [[ "$stderr" == *"the systemd user manager is not reachable ("*"the user bus at unix:path=$TESTDIR/bus"* ]] ||
                 fail "unexpected message: $stderr"
 }
 

@@ -82,9 +82,10 @@ cp "$src"/tests/lib/*.bash "$share/tests/lib/"
 install -m 0755 "$src/tests/vm/payload.sh" "$share/payload.sh"
 
 # The guest gets the packages of the libraries csand links directly (their
-# own dependencies come with them): a fixed list, so that the cached image
-# stays valid, plus whatever else csand comes to link.
-guest_pkgs=(bats bats-assert bats-support libcap2 libjson-c5 libseccomp2 libsystemd0)
+# own dependencies come with them) and of libsystemd.so.0, which it loads
+# when it makes a scope: a fixed list, so that the cached image stays valid,
+# plus whatever else csand comes to link.
+guest_pkgs=(bats bats-assert bats-support libarchive13 libcap2 libjson-c5 libseccomp2 libssl3 libsystemd0)
 for soname in $(objdump -p "$build/csand" | awk '$1 == "NEEDED" { print $2 }'); do
         lib=$(ldd "$build/csand" | awk -v so="$soname" '$1 == so && $3 ~ /^\// { print $3 }')
         [ -n "$lib" ] || continue
