@@ -515,6 +515,11 @@ static int sandbox_launch(SandboxPlan *p) {
         safe_close(l.report_fd);
         safe_close(gate[0]);
         overlay_supervisor_forget_child_end(p);
+        /* The monitor lives in the caller's namespaces: without a pid
+         * namespace the command (same uid) could ptrace it and step outside.
+         * Not dumpable, ptrace needs CAP_SYS_PTRACE in our user namespace.
+         * Only now: the child must stay dumpable to write its own id maps. */
+        (void) prctl(PR_SET_DUMPABLE, 0);
         return monitor(p, &l, pid, report_fd, gate[1]);
 }
 
