@@ -1,0 +1,188 @@
+#!/usr/bin/env bats
+# Escape battery, file system half (issue 10): each test attacks from inside
+# a sandbox and checks that the attack fails for the right reason (the errno
+# the kernel gives, or the effect seen from the host).  Probes: probe.py.
+
+load ../lib/common
+
+setup() {
+        common_setup
+        require_userns
+        sec_root=("${csand_min_root[@]}" --ro-bind "$BATS_TEST_DIRNAME" /probe)
+        # A host directory the sandboxes bind, with a file in it.
+        mkdir -p "$TESTDIR/ro"
+        echo original >"$TESTDIR/ro/file"
+}
+
+probe() { echo "python3 /probe/probe.py $*"; }
+
+# keepfds "N M..." COMMAND...: like closefds, but keeps the fds N M...
+keepfds() {
+        python3 -c 'import os, sys
+keep = [int(x) for x in sys.argv[1].split()]
+for fd in range(3, 65536):
+    if fd not in keep:
+        try: os.close(fd)
+        except OSError: pass
+for fd in keep:
+    os.set_inheritable(fd, True)
+os.execvp(sys.argv[2], sys.argv[2:])' "$@"
+}
+
+assert_host_file_untouched() {
+        run cat "$TESTDIR/ro/file"
+        assert_output original
+}
+
+@test "--ro-bind: plain writes, creates and O_RDWR opens fail with EROFS" {
+        run csand "${sec_root[@]}" --ro-bind "$TESTDIR/ro" /x sh -c "
+                $(probe write /x/file pwned)
+                $(probe open /x/file rw)
+                echo new >/x/new 2>/dev/null || echo create-refused
+                rm /x/file 2>/dev/null || echo unlink-refused"
+        assert_success
+        assert_line "write: errno=EROFS"
+        assert_line "open: errno=EROFS"
+        assert_line create-refused
+        assert_line unlink-refused
+        assert_host_file_untouched
+        [ ! -e "$TESTDIR/ro/new" ]
+}
+
+@test "--ro-bind: re-opening a read-only fd read-write through /proc/self/fd fails with EROFS" {
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --ro-bind "$TESTDIR/ro" /x \
+                $(probe reopen /x/file)
+        assert_success
+        assert_output "reopen: errno=EROFS"
+        assert_host_file_untouched
+}
+
+@test "--ro-bind: remount read-write from inside fails (no capabilities: EPERM)" {
+        run csand "${sec_root[@]}" --ro-bind "$TESTDIR/ro" /x sh -c "
+                $(probe remount-rw /x)
+                $(probe setattr-rw /x)
+                $(probe write /x/file pwned)"
+        assert_success
+        assert_line "remount-rw: errno=EPERM"
+        assert_line "setattr-rw: errno=EPERM"
+        assert_line "write: errno=EROFS"
+        assert_host_file_untouched
+}
+
+@test "--ro-bind: remount read-write from a nested user+mount namespace fails (the flag is locked)" {
+        # CAP_SYS_ADMIN in a user namespace the command makes itself: the
+        # copied mounts carry MNT_LOCK_READONLY, so EPERM.
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --ro-bind "$TESTDIR/ro" /x \
+                unshare --user --map-root-user --mount sh -c "
+                        $(probe remount-rw /x)
+                        $(probe setattr-rw /x)
+                        $(probe write /x/file pwned)"
+        assert_success
+        assert_line "remount-rw: errno=EPERM"
+        assert_line "setattr-rw: errno=EPERM"
+        assert_line "write: errno=EROFS"
+        assert_host_file_untouched
+}
+
+@test "csand's mounts can't be unmounted from inside, not even from a nested namespace" {
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --ro-bind "$TESTDIR/ro" /x sh -c "
+                $(probe umount /x)
+                $(probe umount /usr)
+                unshare --user --map-root-user --mount sh -c '$(probe umount /x); $(probe umount /usr)'"
+        assert_success
+        assert_line --index 0 "umount: errno=EPERM"
+        assert_line --index 1 "umount: errno=EPERM"
+        # locked mounts (MNT_LOCKED) in the nested namespace: EINVAL
+        assert_line --index 2 "umount: errno=EINVAL"
+        assert_line --index 3 "umount: errno=EINVAL"
+}
+
+@test "the sandbox's mount table holds only what was asked for (the old root is detached)" {
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --ro-bind "$TESTDIR/ro" /x \
+                sh -c "cut -d' ' -f5 /proc/self/mountinfo | sort"
+        assert_success
+        assert_output "$(printf '%s\n' / /usr /probe /x /proc /proc/sys /proc/irq /proc/bus | sort)"
+}
+
+@test "'..' from the new root is the new root" {
+        run csand "${sec_root[@]}" sh -c 'cd /../../..; stat -c "%d:%i" . /; ls /.. | sort | tr "\n" " "'
+        assert_success
+        assert_line --index 0 "${lines[1]}"
+        assert_line --index 2 "bin lib lib64 probe sbin usr "
+}
+
+@test "/proc/self/cwd and the starting directory don't lead back to the host" {
+        mkdir -p "$TESTDIR/hostcwd"
+        echo secret >"$TESTDIR/hostcwd/secret"
+        cd "$TESTDIR/hostcwd"
+        # The caller's directory is not in the sandbox: csand falls back to $HOME, then /.
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --setenv HOME /nonexistent sh -c '
+                readlink /proc/self/cwd; cat /proc/self/cwd/secret 2>&1 || echo no-secret
+                ls -a /proc/self/cwd/ | tr "\n" " "'
+        assert_success
+        assert_line --index 0 /
+        assert_line no-secret
+        refute_line --partial ". secret"
+        refute_output --partial "hostcwd"
+}
+
+@test "/proc/1/root, /proc/1/cwd, /proc/1/exe of the sandbox's pid 1 are closed (not dumpable)" {
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc sh -c "
+                $(probe open /proc/1/root/ path)
+                $(probe open /proc/1/cwd/ path)
+                $(probe open /proc/1/exe r)
+                $(probe open /proc/1/exe rw)
+                $(probe open /proc/1/mem r)
+                ls /proc/1/fd 2>&1 || echo fd-dir-closed"
+        assert_success
+        assert_equal "${lines[*]:0:5}" "open: errno=EACCES open: errno=EACCES open: errno=EACCES open: errno=EACCES open: errno=EACCES"
+        assert_line --partial "'/proc/1/fd': Permission denied"
+        assert_line fd-dir-closed
+}
+
+@test "the monitor's binary can't be reached or replaced from inside (no /proc/<monitor>/exe)" {
+        local before
+        before=$(sha256sum <"$CSAND")
+        # With a pid namespace the monitor has no pid inside: only the
+        # sandbox's own processes are in /proc, and pid 1's exe is closed.
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc sh -c '
+                for d in /proc/[0-9]*; do readlink $d/exe 2>/dev/null || echo "$d: closed"; done
+                echo x >/proc/1/exe 2>/dev/null || echo write-refused'
+        assert_success
+        assert_line "/proc/1: closed"
+        assert_line write-refused
+        refute_output --partial "$(basename "$CSAND")"
+        assert_equal "$(sha256sum <"$CSAND")" "$before"
+}
+
+@test "no fd of csand's own reaches the command, whatever the features" {
+        # "fds the variant uses|options"
+        local v extra variants=(
+                "|"
+                "|--unshare-all --dev /dev --new-session --die-with-parent"
+                "5 6|--info-fd 5 --json-status-fd 6"
+                "7 8 9|--file 7 /f --ro-bind-data 8 /g --args 9"
+                "6|--lock-file /probe/probe.py --sync-fd 6"
+                "|--seccomp-profile default"
+                "|--overlay-src /usr --tmp-overlay /usr"
+                "|--overlay-driver fuse --overlay-src /usr --tmp-overlay /usr"
+                "|--network slirp4netns"
+                "|--network pasta"
+        )
+        printf -- '--setenv\0FROM_ARGS\0yes\0' >"$TESTDIR/args"
+        for v in "${variants[@]}"; do
+                extra=${v#*|}
+                # shellcheck disable=SC2086
+                run keepfds "${v%%|*}" "$CSAND" "${sec_root[@]}" --unshare-pid --proc /proc $extra python3 /probe/probe.py fds \
+                        5>"$TESTDIR/info" 6>"$TESTDIR/status" 7<"$TESTDIR/args" 8<"$TESTDIR/args" 9<"$TESTDIR/args"
+                echo "variant: $extra"
+                assert_success
+                assert_output ""
+        done
+}
+
+@test "an fd the caller passes on purpose is the only one the command sees" {
+        run keepfds 4 "$CSAND" "${sec_root[@]}" --unshare-pid --proc /proc python3 /probe/probe.py fds 4<"$TESTDIR/ro/file"
+        assert_success
+        assert_output "fd 4 -> $TESTDIR/ro/file"
+}

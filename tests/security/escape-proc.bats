@@ -1,0 +1,293 @@
+#!/usr/bin/env bats
+# Escape battery, processes/kernel half (issue 10): pid namespace, signals,
+# ptrace, capabilities, devices, /proc and /sys, kernel modules, TIOCSTI,
+# abstract UNIX sockets.  Probes: probe.py, pty-run.py, try-syscall.
+
+load ../lib/common
+
+setup() {
+        common_setup
+        require_userns
+        sec_root=("${csand_min_root[@]}" --dev /dev --ro-bind "$BATS_TEST_DIRNAME" /probe
+                --ro-bind "$CSAND_BUILD_DIR/tests/try-syscall" /try-syscall)
+        HOST_PIDS=()
+}
+
+teardown() {
+        local pid
+        for pid in "${HOST_PIDS[@]}"; do
+                kill -KILL "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
+        done
+        common_teardown
+}
+
+probe() { echo "python3 /probe/probe.py $*"; }
+
+# A process of the caller's own, outside any sandbox, that must survive.
+start_host_sleeper() {
+        CSAND_TEST_TOKEN=$CSAND_TOKEN sleep 120 &
+        HOST_SLEEPER=$!
+        HOST_PIDS+=("$HOST_SLEEPER")
+}
+
+@test "pid namespace: only the sandbox's processes are visible" {
+        start_host_sleeper
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc sh -c 'ls -d /proc/[0-9]* | tr "\n" " "'
+        assert_success
+        # pid 1 (csand's init), sh, ls, tr: nothing of the host's
+        [[ "$output" =~ ^"/proc/1 /proc/2 "("/proc/"[0-9]" ")+$ ]] || fail "unexpected processes: $output"
+        refute_output --partial "/proc/$HOST_SLEEPER "
+}
+
+@test "pid namespace: kill -9 -1 inside kills only the sandbox's processes" {
+        start_host_sleeper
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc sh -c '
+                sleep 60 & victim=$!
+                kill -9 -1
+                sleep 0.2
+                kill -0 $victim 2>/dev/null && echo victim-alive || echo victim-dead
+                echo caller-alive'
+        assert_success
+        assert_output "victim-dead
+caller-alive"
+        kill -0 "$HOST_SLEEPER" || fail "kill -9 -1 inside the sandbox killed a host process"
+}
+
+@test "pid namespace: host pids can't be signalled or ptraced (ESRCH)" {
+        start_host_sleeper
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc sh -c "
+                $(probe kill "$HOST_SLEEPER" 9)
+                $(probe ptrace "$HOST_SLEEPER")
+                $(probe kill "$$" 0)"
+        assert_success
+        assert_output "kill: errno=ESRCH
+ptrace: errno=ESRCH
+kill: errno=ESRCH"
+        kill -0 "$HOST_SLEEPER"
+}
+
+@test "ptrace: the sandbox's pid 1 (not dumpable) can't be attached, even with --cap-add ALL" {
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc $(probe ptrace 1)
+        assert_success
+        assert_output "ptrace: errno=EPERM"
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --cap-add ALL $(probe ptrace 1)
+        assert_success
+        assert_output "ptrace: errno=EPERM"
+}
+
+# Runs a sandbox in the background that waits for $TESTDIR/w/pids, then
+# attacks each pid listed there; prints the probes' results.
+attack_outside_pids() {
+        mkdir -p "$TESTDIR/w"
+        TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" \
+                "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${sec_root[@]}" \
+                --bind "$TESTDIR/w" /w --unshare-pid --proc /proc "$@" sh -c '
+                for i in $(seq 200); do [ -s /w/pids ] && break; sleep 0.05; done
+                for pid in $(cat /w/pids); do
+                        python3 /probe/probe.py ptrace $pid
+                        python3 /probe/probe.py kill $pid 0
+                done >/w/result 2>&1' &
+        local csand_pid=$!
+        HOST_PIDS+=("$csand_pid")
+        echo "$csand_pid" >"$TESTDIR/w/targets"
+}
+
+@test "ptrace/kill: the monitor (csand outside) is unreachable from a pid namespace" {
+        attack_outside_pids
+        cat "$TESTDIR/w/targets" >"$TESTDIR/w/pids"
+        wait "${HOST_PIDS[-1]}"
+        run cat "$TESTDIR/w/result"
+        assert_output "ptrace: errno=ESRCH
+kill: errno=ESRCH"
+}
+
+@test "ptrace/kill: the fuse-overlayfs daemon is unreachable from a pid namespace" {
+        require_feature "fuse-overlayfs" command -v fuse-overlayfs
+        attack_outside_pids --overlay-driver fuse --overlay-src /usr --tmp-overlay /usr
+        # the daemon (no token in its command line) is the child of csand's
+        # overlay supervisor, a child of the monitor: attack both
+        local daemon="" supervisor="" pid i
+        for ((i = 0; i < 100; i++)); do
+                for pid in $(pgrep -u "$(id -u)" -x fuse-overlayfs); do
+                        supervisor=$(ps -o ppid= -p "$pid" | tr -d ' ')
+                        if grep -qaF "$CSAND_TOKEN" "/proc/$supervisor/cmdline" 2>/dev/null; then
+                                daemon=$pid
+                                break 2
+                        fi
+                done
+                sleep 0.1
+        done
+        [ -n "$daemon" ] || fail "no fuse-overlayfs daemon found"
+        echo "$daemon $supervisor" >"$TESTDIR/w/pids"
+        wait "${HOST_PIDS[-1]}"
+        run cat "$TESTDIR/w/result"
+        assert_output "ptrace: errno=ESRCH
+kill: errno=ESRCH
+ptrace: errno=ESRCH
+kill: errno=ESRCH"
+}
+
+@test "capabilities: none in any set, no_new_privs, also as uid 0 inside" {
+        local opts
+        for opts in "" "--uid 0 --gid 0" "--unshare-pid --proc /proc"; do
+                # shellcheck disable=SC2086
+                run csand "${sec_root[@]}" $opts grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs)' /proc/self/status
+                [ "$opts" = "--unshare-pid --proc /proc" ] || run csand "${sec_root[@]}" --unshare-pid --proc /proc $opts \
+                        grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs)' /proc/self/status
+                assert_success
+                assert_output "$(printf '%s:\t0000000000000000\n' CapInh CapPrm CapEff CapBnd CapAmb)
+NoNewPrivs:	1"
+        done
+}
+
+@test "setuid-root binaries of the host don't give root (nosuid, no_new_privs)" {
+        run csand "${sec_root[@]}" --ro-bind /etc /etc --unshare-pid --proc /proc sh -c '
+                grep " /usr " /proc/self/mountinfo | cut -d" " -f6
+                (sleep 2 | passwd >/dev/null 2>&1) &
+                sleep 1
+                for p in /proc/[0-9]*; do
+                        [ "$(cat $p/comm 2>/dev/null)" = passwd ] && grep -E "^(Uid|CapEff)" $p/status
+                done
+                wait
+                su -c "id -u" root </dev/null >/dev/null 2>&1 || echo su-failed'
+        assert_success
+        assert_line --index 0 --regexp '(^|,)nosuid(,|$)'
+        uid=$(id -u)
+        assert_line "Uid:	$uid	$uid	$uid	$uid"
+        assert_line "CapEff:	0000000000000000"
+        assert_line su-failed
+}
+
+@test "device nodes can't be created (EPERM), even with --cap-add ALL as uid 0" {
+        run csand "${sec_root[@]}" --tmpfs /tmp $(probe mknod /tmp/null)
+        assert_success
+        assert_output "mknod: errno=EPERM"
+        run csand "${sec_root[@]}" --tmpfs /tmp --uid 0 --cap-add ALL $(probe mknod /tmp/null)
+        assert_success
+        assert_output "mknod: errno=EPERM"
+}
+
+@test "/proc/sys, /proc/sysrq-trigger and /sys can't be written, even with --cap-add ALL as uid 0" {
+        local printk
+        printk=$(cat /proc/sys/kernel/printk)
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --ro-bind /sys /sys sh -c "
+                $(probe write /proc/sys/kernel/printk 1)
+                $(probe write /proc/sys/vm/drop_caches 3)
+                $(probe write /proc/sysrq-trigger h)
+                $(probe write /sys/kernel/mm/transparent_hugepage/enabled never)
+                $(probe remount-rw /proc/sys)"
+        assert_success
+        assert_line --index 0 "write: errno=EROFS"
+        assert_line --index 1 "write: errno=EROFS"
+        # (procfs in a user namespace has no sysrq-trigger)
+        assert_line --index 2 --regexp "^write: errno=(EACCES|ENOENT|EROFS)$"
+        assert_line --index 3 --regexp "^write: errno=(EROFS|ENOENT)$"
+        assert_line --index 4 "remount-rw: errno=EPERM"
+
+        # With every capability of its user namespace the command may undo
+        # csand's read-only /proc/sys (its own mounts: see SECURITY.md), but
+        # the files are the host root's: still EACCES.
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --uid 0 --cap-add ALL sh -c "
+                $(probe umount /proc/sys)
+                $(probe write /proc/sys/kernel/printk 1)
+                $(probe write /proc/sys/vm/drop_caches 3)
+                $(probe write /proc/sys/kernel/hostname pwned)
+                $(probe write /proc/sysrq-trigger h)"
+        assert_success
+        assert_line --index 1 "write: errno=EACCES"
+        assert_line --index 2 "write: errno=EACCES"
+        assert_line --index 3 "write: errno=EACCES"
+        assert_line --index 4 --regexp "^write: errno=(EACCES|ENOENT)$"
+        assert_equal "$(cat /proc/sys/kernel/printk)" "$printk"
+}
+
+@test "kernel modules can't be loaded (init_module, finit_module: EPERM), even with --cap-add ALL" {
+        # (a kernel without CONFIG_MODULES answers ENOSYS to everyone)
+        [ "$(uname -m)" = x86_64 ] || skip "syscall numbers are x86_64's"
+        local opts
+        for opts in "" "--uid 0 --cap-add ALL"; do
+                # shellcheck disable=SC2086
+                run csand "${sec_root[@]}" $opts sh -c '/try-syscall syscall 313; /try-syscall syscall 175'
+                assert_success
+                assert_line --index 0 --regexp "^syscall: errno=(EPERM|ENOSYS) "
+                assert_line --index 1 --regexp "^syscall: errno=(EPERM|ENOSYS) "
+        done
+}
+
+@test "TIOCSTI: the harness sees injection without protection (control)" {
+        require_feature "legacy TIOCSTI (dev.tty.legacy_tiocsti=1)" grep -qx 1 /proc/sys/dev/tty/legacy_tiocsti
+        run python3 "$BATS_TEST_DIRNAME/pty-run.py" \
+                "python3 $BATS_TEST_DIRNAME/probe.py tiocsti 0 'echo pwned
+'"
+        assert_success
+        assert_line --partial "tiocsti: ok"
+        assert_line --partial "INJECTED:echo pwned"
+}
+
+@test "TIOCSTI with --new-session: EPERM, nothing reaches the terminal" {
+        require_feature "legacy TIOCSTI (dev.tty.legacy_tiocsti=1)" grep -qx 1 /proc/sys/dev/tty/legacy_tiocsti
+        run python3 "$BATS_TEST_DIRNAME/pty-run.py" \
+                "CSAND_TEST_TOKEN=$CSAND_TOKEN TMPDIR=$CSAND_TMPDIR $CSAND ${sec_root[*]} --new-session $(probe tiocsti 0 "'echo pwned
+'")"
+        assert_success
+        assert_line --partial "tiocsti: errno=EPERM"
+        assert_line --partial CLEAN
+        refute_output --partial INJECTED
+}
+
+@test "TIOCSTI with --seccomp-profile desktop: refused, nothing reaches the terminal" {
+        require_feature "legacy TIOCSTI (dev.tty.legacy_tiocsti=1)" grep -qx 1 /proc/sys/dev/tty/legacy_tiocsti
+        run python3 "$BATS_TEST_DIRNAME/pty-run.py" \
+                "CSAND_TEST_TOKEN=$CSAND_TOKEN TMPDIR=$CSAND_TMPDIR $CSAND ${sec_root[*]} --seccomp-profile desktop $(probe tiocsti 0 "'echo pwned
+'")"
+        assert_success
+        assert_line --regexp "tiocsti: errno=E(PERM|NOSYS)"
+        assert_line --partial CLEAN
+        refute_output --partial INJECTED
+}
+
+# Listens on the abstract socket @NAME for 30 s at most.
+start_abstract_listener() {
+        python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0" + sys.argv[1]); s.listen(8); s.settimeout(1)
+open(sys.argv[2], "w").close()
+end = time.monotonic() + 30
+while time.monotonic() < end:
+    try: s.accept()[0].close()
+    except socket.timeout: pass' "$1" "$TESTDIR/listening" &
+        HOST_PIDS+=($!)
+        wait_for_file "$TESTDIR/listening" || [ -e "$TESTDIR/listening" ]
+}
+
+@test "abstract UNIX sockets of the host are unreachable with --unshare-net (ECONNREFUSED)" {
+        local name="csand-sec-$CSAND_TOKEN"
+        start_abstract_listener "$name"
+        # control: with the host's network namespace the socket answers
+        run csand "${sec_root[@]}" $(probe abstract "$name")
+        assert_output "abstract: ok"
+        run csand "${sec_root[@]}" --unshare-net $(probe abstract "$name")
+        assert_success
+        assert_output "abstract: errno=ECONNREFUSED"
+        run csand "${sec_root[@]}" --network none $(probe abstract "$name")
+        assert_output "abstract: errno=ECONNREFUSED"
+}
+
+@test "abstract UNIX sockets of the host are unreachable through slirp4netns and pasta" {
+        local name="csand-sec-$CSAND_TOKEN" helper
+        start_abstract_listener "$name"
+        for helper in slirp4netns pasta; do
+                require_feature "$helper" command -v $helper
+                run csand "${sec_root[@]}" --network $helper $(probe abstract "$name")
+                assert_success
+                assert_output "abstract: errno=ECONNREFUSED"
+        done
+}
+
+@test "ptrace: without a pid namespace, the monitor (csand outside) refuses ptrace" {
+        # The command's parent is csand's monitor, in the caller's namespaces.
+        run csand_min --ro-bind "$BATS_TEST_DIRNAME" /t sh -c 'python3 /t/probe.py ptrace $PPID'
+        assert_success
+        assert_output "ptrace: errno=EPERM"
+}
