@@ -32,8 +32,8 @@ int init_exit_code(int status) {
         return WEXITSTATUS(status);
 }
 
-/* Reaps what has exited; returns 1 when PID was among it (and, with
- * reap_all, no child is left). */
+/* Reaps what has exited (everything, with reap_all: pid 1 adopts the
+ * orphans); returns 1 once PID was among it. */
 static int reap(pid_t pid, bool reap_all, bool *pid_done, int *ret_status) {
         for (;;) {
                 int status;
@@ -46,12 +46,10 @@ static int reap(pid_t pid, bool reap_all, bool *pid_done, int *ret_status) {
                         return -errno;
                 }
                 if (r == 0)
-                        return reap_all ? 0 : *pid_done;
+                        return *pid_done;
                 if (r == pid) {
                         *pid_done = true;
                         *ret_status = status;
-                        if (!reap_all)
-                                return 1;
                 }
         }
 }

@@ -12,8 +12,9 @@ void init_supervised_signals(sigset_t *ret);
 int init_signalfd(int *ret_fd);
 
 /* Waits for PID while passing supervised signals on to it.
- *  reap_all: as pid 1, also reap orphans and return only once no child is
- *            left (bwrap's init does the same).
+ *  reap_all: as pid 1, also reap orphans. Returns as soon as PID has
+ *            exited: pid 1 then exits too, and whatever the command left
+ *            behind dies with the pid namespace.
  *  forward_tty_signals: also pass on signals the terminal sent (SI_KERNEL);
  *            off when PID shares our process group and got them itself.
  * *ret_status gets PID's wait status. */

@@ -103,16 +103,23 @@ require_x86_64() {
 
 @test "--bind-fd refuses an fd whose path now names another file (symlink swap)" {
         mkdir "$TESTDIR/real" "$TESTDIR/other"
-        exec 10<"$TESTDIR/real"
-        mv "$TESTDIR/real" "$TESTDIR/moved"
-        mv "$TESTDIR/other" "$TESTDIR/real"
-        # The fd still holds the moved directory; its path now resolves to it,
-        # so the bind must be the moved directory, never the swapped-in one.
-        touch "$TESTDIR/moved/marker"
-        run csand_min --bind-fd 10 /mnt ls /mnt
-        exec 10<&-
-        if [ "$status" -eq 0 ]; then
-                assert_output "marker"
+        run python3 - "$CSAND" "$TESTDIR" "${csand_min_root[@]}" <<'PY'
+import os, subprocess, sys
+csand, d = sys.argv[1], sys.argv[2]
+fd = os.open(d + "/real", os.O_RDONLY | os.O_DIRECTORY)
+# swap: the fd keeps the original directory, its old path now names another
+os.rename(d + "/real", d + "/moved")
+os.rename(d + "/other", d + "/real")
+open(d + "/moved/marker", "w").close()
+p = subprocess.run([csand] + sys.argv[3:] + ["--bind-fd", str(fd), "/mnt", "ls", "/mnt"],
+                   pass_fds=[fd], capture_output=True, text=True)
+print(p.returncode, p.stdout.strip(), p.stderr.strip())
+PY
+        assert_success
+        # The bind must be the moved directory the fd holds, never the
+        # swapped-in one: either it follows the fd, or csand refuses.
+        if [[ "$output" == 0* ]]; then
+                assert_output "0 marker "
         else
                 assert_output --partial "Race condition binding fd"
         fi
