@@ -22,6 +22,117 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+
+#include "log.h"
+
+/* libarchive and libcrypto (with ICU, libxml2 and libstdc++ behind them)
+ * are loaded only when an image option is used: linked, they cost every
+ * csand start ~15 libraries' worth of loading and relocation. The pattern
+ * is systemd's for optional libraries; the pointers are set once. */
+#define DLSYM_FUNCTION(name) static typeof(name) *sym_##name
+DLSYM_FUNCTION(archive_error_string);
+DLSYM_FUNCTION(archive_entry_perm);
+DLSYM_FUNCTION(archive_read_support_format_tar);
+DLSYM_FUNCTION(archive_read_support_filter_zstd);
+DLSYM_FUNCTION(archive_read_support_filter_none);
+DLSYM_FUNCTION(archive_read_support_filter_gzip);
+DLSYM_FUNCTION(archive_read_next_header);
+DLSYM_FUNCTION(archive_read_new);
+DLSYM_FUNCTION(archive_read_free);
+DLSYM_FUNCTION(archive_entry_pathname);
+DLSYM_FUNCTION(archive_entry_mtime_nsec);
+DLSYM_FUNCTION(archive_entry_mtime);
+DLSYM_FUNCTION(archive_set_error);
+DLSYM_FUNCTION(archive_read_open_filename);
+DLSYM_FUNCTION(archive_read_open);
+DLSYM_FUNCTION(archive_read_data_block);
+DLSYM_FUNCTION(archive_read_data);
+DLSYM_FUNCTION(archive_entry_symlink);
+DLSYM_FUNCTION(archive_entry_size);
+DLSYM_FUNCTION(archive_entry_hardlink);
+DLSYM_FUNCTION(archive_entry_filetype);
+DLSYM_FUNCTION(EVP_DigestFinal_ex);
+DLSYM_FUNCTION(EVP_DigestInit_ex);
+DLSYM_FUNCTION(EVP_DigestUpdate);
+DLSYM_FUNCTION(EVP_MD_CTX_free);
+DLSYM_FUNCTION(EVP_MD_CTX_new);
+DLSYM_FUNCTION(EVP_sha256);
+
+static int image_dlopen(Error *e) {
+        static bool loaded;
+        if (loaded)
+                return 0;
+        void *archive = dlopen("libarchive.so.13", RTLD_NOW | RTLD_NODELETE);
+        if (!archive)
+                return error_setf(e, EOPNOTSUPP, "container images need libarchive (libarchive.so.13): %s", dlerror());
+        void *crypto = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NODELETE);
+        if (!crypto)
+                return error_setf(e, EOPNOTSUPP, "container images need libcrypto (libcrypto.so.3): %s", dlerror());
+#define LOAD(lib, name)                                                                         \
+        if (!(sym_##name = (typeof(sym_##name)) dlsym(lib, #name)))                             \
+                return error_setf(e, EOPNOTSUPP, "container images: %s lacks %s", #lib, #name);
+        LOAD(archive, archive_error_string);
+        LOAD(archive, archive_entry_perm);
+        LOAD(archive, archive_read_support_format_tar);
+        LOAD(archive, archive_read_support_filter_zstd);
+        LOAD(archive, archive_read_support_filter_none);
+        LOAD(archive, archive_read_support_filter_gzip);
+        LOAD(archive, archive_read_next_header);
+        LOAD(archive, archive_read_new);
+        LOAD(archive, archive_read_free);
+        LOAD(archive, archive_entry_pathname);
+        LOAD(archive, archive_entry_mtime_nsec);
+        LOAD(archive, archive_entry_mtime);
+        LOAD(archive, archive_set_error);
+        LOAD(archive, archive_read_open_filename);
+        LOAD(archive, archive_read_open);
+        LOAD(archive, archive_read_data_block);
+        LOAD(archive, archive_read_data);
+        LOAD(archive, archive_entry_symlink);
+        LOAD(archive, archive_entry_size);
+        LOAD(archive, archive_entry_hardlink);
+        LOAD(archive, archive_entry_filetype);
+        LOAD(crypto, EVP_DigestFinal_ex);
+        LOAD(crypto, EVP_DigestInit_ex);
+        LOAD(crypto, EVP_DigestUpdate);
+        LOAD(crypto, EVP_MD_CTX_free);
+        LOAD(crypto, EVP_MD_CTX_new);
+        LOAD(crypto, EVP_sha256);
+#undef LOAD
+        loaded = true;
+        return 0;
+}
+
+/* From here on, the calls go through the pointers. */
+#define archive_error_string sym_archive_error_string
+#define archive_entry_perm sym_archive_entry_perm
+#define archive_read_support_format_tar sym_archive_read_support_format_tar
+#define archive_read_support_filter_zstd sym_archive_read_support_filter_zstd
+#define archive_read_support_filter_none sym_archive_read_support_filter_none
+#define archive_read_support_filter_gzip sym_archive_read_support_filter_gzip
+#define archive_read_next_header sym_archive_read_next_header
+#define archive_read_new sym_archive_read_new
+#define archive_read_free sym_archive_read_free
+#define archive_entry_pathname sym_archive_entry_pathname
+#define archive_entry_mtime_nsec sym_archive_entry_mtime_nsec
+#define archive_entry_mtime sym_archive_entry_mtime
+#define archive_set_error sym_archive_set_error
+#define archive_read_open_filename sym_archive_read_open_filename
+#define archive_read_open sym_archive_read_open
+#define archive_read_data_block sym_archive_read_data_block
+#define archive_read_data sym_archive_read_data
+#define archive_entry_symlink sym_archive_entry_symlink
+#define archive_entry_size sym_archive_entry_size
+#define archive_entry_hardlink sym_archive_entry_hardlink
+#define archive_entry_filetype sym_archive_entry_filetype
+#define EVP_DigestFinal_ex sym_EVP_DigestFinal_ex
+#define EVP_DigestInit_ex sym_EVP_DigestInit_ex
+#define EVP_DigestUpdate sym_EVP_DigestUpdate
+#define EVP_MD_CTX_free sym_EVP_MD_CTX_free
+#define EVP_MD_CTX_new sym_EVP_MD_CTX_new
+#define EVP_sha256 sym_EVP_sha256
+
 #include "fd-util.h"
 #include "image.h"
 #include "network.h"
@@ -1369,6 +1480,9 @@ int image_prepare(SandboxPlan *p, Error *e) {
 
         if (!p->image && !p->image_cache_list && !p->image_cache_prune)
                 return 0;
+        r = image_dlopen(e);
+        if (r < 0)
+                return r;
         if (cache_open(&cache_path, &cache_fd, e) < 0)
                 return -e->error;
         if (p->image_cache_list || p->image_cache_prune) {
