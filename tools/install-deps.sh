@@ -18,6 +18,7 @@ CSAND_DEPS=(
         bubblewrap slirp4netns passt fuse-overlayfs
         iproute2 curl procps time util-linux python3 strace busybox
         golang-github-containers-common  # podman's seccomp.json, a real-world profile to accept
+        dbus-daemon  # a user bus for the cgroup host tests
         bash-completion zsh fish
         # benchmarks
         hyperfine iperf3
