@@ -77,7 +77,8 @@ setup_and_test() {
                 build_failures=$((build_failures + 1))
                 return 1
         fi
-        run_meson_test "$name" "$runner" "$dir" "$build" testlog-"$name" "${timeout_multiplier:-1}" ${MESON_TEST_ARGS:-}
+        # The vm suite boots a VM as root: it runs once, in the root pass.
+        run_meson_test "$name" "$runner" "$dir" "$build" testlog-"$name" "${timeout_multiplier:-1}" ${MESON_TEST_ARGS:---no-suite vm}
 }
 
 # run_meson_test NAME RUNNER WORKDIR BUILDDIR LOGBASE TIMEOUT_MULT [ARGS...]
@@ -111,6 +112,7 @@ import json, re, sys
 
 passed = failed = skipped = 0
 failed = int(sys.argv[1])
+skip_lines = []
 tap = re.compile(r'^(not )?ok\b[^#]*(#\s*(\w+))?', re.IGNORECASE)
 for path in sys.argv[2:]:
     with open(path) as f:
@@ -134,6 +136,7 @@ for path in sys.argv[2:]:
                 directive = (m.group(3) or '').lower()
                 if directive == 'skip':
                     s += 1
+                    skip_lines.append(f"{t.get('name')} ({path.split('/')[-1].replace('.json', '')}): {l}")
                 elif directive == 'todo':
                     s += 1
                 elif m.group(1):
@@ -156,7 +159,11 @@ for path in sys.argv[2:]:
             passed += p
             failed += fl
             skipped += s
-if failed:
+if skip_lines:
+    print("--- skipped:")
+    for l in skip_lines:
+        print(l)
+if failed or skip_lines:
     print()
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed else 0)
@@ -192,10 +199,11 @@ if [ "$(id -u)" -eq 0 ]; then
         fi
         chown -R "$user:" "$work"
 
-        setup_and_test user as_user "$work" build
+        setup_and_test user as_user "$work" build -Dman=enabled
         # The cli suite means something as root too: no user namespace is
-        # implied, and messages and exit codes must be the same.
-        run_meson_test root as_self "$work" build testlog-root 1 --suite cli
+        # implied, and messages and exit codes must be the same. The vm
+        # suite (real systemd, cgroup v2, in a qemu VM) needs root to boot.
+        run_meson_test root as_self "$work" build testlog-root 1 --suite cli --suite vm
         if [ -z "${CSAND_TEST_NO_ASAN:-}" ]; then
                 # Leak detection stays off for csand itself: LeakSanitizer
                 # can't work under ptrace (tests strace csand) nor without
@@ -203,7 +211,7 @@ if [ "$(id -u)" -eq 0 ]; then
                 ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
                 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 timeout_multiplier=2 \
-                        setup_and_test asan as_user "$work" build-asan -Db_sanitize=address,undefined -Db_lundef=false
+                        setup_and_test asan as_user "$work" build-asan -Dman=enabled -Db_sanitize=address,undefined -Db_lundef=false
         fi
 else
         if ! command -v bats >/dev/null || ! command -v meson >/dev/null; then

@@ -15,6 +15,9 @@ cd "$src"
 if [ "$(id -u)" -eq 0 ]; then
         tools/install-deps.sh
         tools/prepare-machine.sh
+elif ! command -v meson >/dev/null || ! command -v ninja >/dev/null || ! pkg-config --exists libcap; then
+        echo "demo: meson, ninja and libcap-dev are needed: sudo $src/tools/install-deps.sh (or run this as root)" >&2
+        exit 1
 fi
 
 build=build

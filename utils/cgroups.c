@@ -460,6 +460,14 @@ static const CgroupProperty *settings_find(const CgroupSettings *s, const char *
         return NULL;
 }
 
+/* How the user named a property: "--memory", or "--cgroup-property MemoryHigh". */
+static const char *property_label(const CgroupProperty *p, char *buf, size_t size) {
+        if (strcmp(p->option, "--cgroup-property") != 0)
+                return p->option;
+        snprintf(buf, size, "%s %s", p->option, p->info->name);
+        return buf;
+}
+
 static bool have_systemd(void) {
         return HAVE_LIBSYSTEMD;
 }
@@ -617,12 +625,10 @@ _unused_ static int check_controllers(const CgroupSettings *s, int dir_fd, const
                 const CgroupProperty *p = &s->properties[i];
                 if (!p->info->controller || word_in(have, p->info->controller))
                         continue;
+                char label[128];
                 have[strcspn(have, "\n")] = '\0';
-                return error_setf(e, EOPNOTSUPP,
-                                  "%s%s%s needs the %s controller, which %s (available: %s)",
-                                  p->option, strcmp(p->option, "--cgroup-property") == 0 ? " " : "",
-                                  strcmp(p->option, "--cgroup-property") == 0 ? p->info->name : "",
-                                  p->info->controller, how, *have ? have : "none");
+                return error_setf(e, EOPNOTSUPP, "%s needs the %s controller, which %s (available: %s)",
+                                  property_label(p, label, sizeof(label)), p->info->controller, how, *have ? have : "none");
         }
         return 0;
 }
@@ -1043,6 +1049,8 @@ static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, pid_t child
         char *slash = strrchr(base, '/');
         if (slash && strcmp(slash + 1, LEAF_NAME) == 0)
                 *slash = '\0';
+        if (strcmp(base, "/") == 0)
+                base[0] = '\0';        /* the root of (a namespace's) hierarchy */
         r = open_cgroup(base, &sc->base_fd);
         if (r < 0)
                 return error_set_errno(e, r, "Can't open the current cgroup %s", *base ? base : "/");
@@ -1057,10 +1065,10 @@ static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, pid_t child
         needed_controllers(s, needed, sizeof(needed));
         r = read_at(sc->base_fd, "cgroup.controllers", &controllers);
         if (r < 0)
-                return error_set_errno(e, r, "Can't read the controllers of cgroup %s", base);
+                return error_set_errno(e, r, "Can't read the controllers of cgroup %s", *base ? base : "/");
         r = read_at(sc->base_fd, "cgroup.subtree_control", &enabled);
         if (r < 0)
-                return error_set_errno(e, r, "Can't read the controllers of cgroup %s", base);
+                return error_set_errno(e, r, "Can't read the controllers of cgroup %s", *base ? base : "/");
         size_t n = 0;
         buf[0] = '\0';
         char words[sizeof(needed)];
@@ -1069,13 +1077,13 @@ static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, pid_t child
                 if (!word_in(controllers, w)) {
                         controllers[strcspn(controllers, "\n")] = '\0';
                         for (size_t i = 0; i < s->n_properties; i++)
-                                if (s->properties[i].info->controller && strcmp(s->properties[i].info->controller, w) == 0)
+                                if (s->properties[i].info->controller && strcmp(s->properties[i].info->controller, w) == 0) {
+                                        char label[128];
                                         return error_setf(e, EOPNOTSUPP,
-                                                          "%s%s%s needs the %s controller, which the delegated cgroup %s does not have (available: %s)",
-                                                          s->properties[i].option,
-                                                          strcmp(s->properties[i].option, "--cgroup-property") == 0 ? " " : "",
-                                                          strcmp(s->properties[i].option, "--cgroup-property") == 0 ? s->properties[i].info->name : "",
-                                                          w, base, *controllers ? controllers : "none");
+                                                          "%s needs the %s controller, which the delegated cgroup %s does not have (available: %s)",
+                                                          property_label(&s->properties[i], label, sizeof(label)), w,
+                                                          *base ? base : "/", *controllers ? controllers : "none");
+                                }
                 }
                 if (!word_in(enabled, w))
                         n += (size_t) snprintf(buf + n, sizeof(buf) - n, "%s+%s", n ? " " : "", w);
@@ -1089,13 +1097,13 @@ static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, pid_t child
                                 return error_set_errno(e, errno, "Can't open the cgroup %s/" LEAF_NAME, base);
                         r = move_all_processes(sc->base_fd, leaf_fd);
                         if (r < 0)
-                                return error_set_errno(e, r, "Can't move the processes of cgroup %s to its leaf " LEAF_NAME, base);
+                                return error_set_errno(e, r, "Can't move the processes of cgroup %s to its leaf " LEAF_NAME, *base ? base : "/");
                         r = write_at(sc->base_fd, "cgroup.subtree_control", buf);
                         if (r >= 0)
                                 break;
                         /* EBUSY: a process appeared meanwhile. */
                         if (r != -EBUSY || tries >= 5)
-                                return error_set_errno(e, r, "Can't enable the controllers %s in cgroup %s", needed, base);
+                                return error_set_errno(e, r, "Can't enable the controllers %s in cgroup %s", needed, *base ? base : "/");
                 }
         }
 
@@ -1120,15 +1128,14 @@ static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, pid_t child
         for (size_t i = 0; i < s->n_properties; i++) {
                 const CgroupProperty *p = &s->properties[i];
                 char value[128];
+                char label[128];
                 if (cgroup_value_for(p, value, sizeof(value)) < 0)
-                        return error_setf(e, EOPNOTSUPP, "%s %s has no cgroupfs equivalent; it needs --cgroup-manager systemd",
-                                          p->option, p->info->name);
+                        return error_setf(e, EOPNOTSUPP, "%s has no cgroupfs equivalent; it needs --cgroup-manager systemd",
+                                          property_label(p, label, sizeof(label)));
                 r = write_at(sc->dir_fd, p->info->file, value);
                 if (r < 0)
-                        return error_set_errno(e, r, "%s%s%s: can't write \"%s\" to %s of cgroup %s", p->option,
-                                               strcmp(p->option, "--cgroup-property") == 0 ? " " : "",
-                                               strcmp(p->option, "--cgroup-property") == 0 ? p->info->name : "", value,
-                                               p->info->file, sc->path);
+                        return error_set_errno(e, r, "%s: can't write \"%s\" to %s of cgroup %s",
+                                               property_label(p, label, sizeof(label)), value, p->info->file, sc->path);
         }
         snprintf(buf, sizeof(buf), "%d", (int) child);
         r = write_at(sc->dir_fd, "cgroup.procs", buf);

@@ -62,7 +62,7 @@ csand_by_path() {
 
 @test "--help as a command argument is the command's, not csand's" {
         # after the command starts, nothing is an option any more
-        run --separate-stderr "$CSAND" "${csand_min_root[@]}" echo --help
+        run --separate-stderr "$CSAND" "${csand_min_root[@]}" printf '%s\n' --help
         assert_success
         assert_output "--help"
 }

@@ -15,12 +15,15 @@
 # "vm: N passed, N failed, N skipped". Exit status 0 when nothing failed.
 #
 # Env: VMTIER (default /var/cache/csand-vm), VM_CONTEXTS (default "session
-# service"), and run-vm-tests.sh's knobs (REBUILD=1, VM_TIMEOUT, ...).
+# service"), VM_TIMEOUT (default 1500 s) and run-vm-tests.sh's knobs
+# (REBUILD=1, RECONFIGURE=1, ...). As an ordinary user it only prints a TAP
+# skip.
 set -uo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export VMTIER=${VMTIER:-/var/cache/csand-vm}
 export VM_CONTEXTS=${VM_CONTEXTS:-session service}
+export VM_TIMEOUT=${VM_TIMEOUT:-1500}   # the VM's own run; ~4-8 min on a busy 2-core machine
 started=$SECONDS
 
 say() { echo "vm: $*" >&2; }
@@ -34,7 +37,12 @@ infra_fail() {
         exit 1
 }
 
-[ "$(id -u)" -eq 0 ] || infra_fail "must run as root (it installs packages and boots qemu)"
+# Not a missing feature but the wrong caller: skips whatever CI says (the
+# root run of tests/run-tests.sh runs it for real).
+if [ "$(id -u)" -ne 0 ]; then
+        echo "1..0 # SKIP the VM tier runs as root (it installs packages and boots qemu): sudo tests/vm/run.sh"
+        exit 0
+fi
 mkdir -p "$VMTIER" || infra_fail "can't create $VMTIER"
 
 # ---- 1. packages
