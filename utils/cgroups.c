@@ -513,17 +513,6 @@ static int read_at(int dir_fd, const char *name, char **ret) {
         return 0;
 }
 
-/* cgroup files take one value per write(). */
-static int write_at(int dir_fd, const char *name, const char *value) {
-        _cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        size_t len = strlen(value);
-        ssize_t n = write(fd, value, len);
-        if (n < 0)
-                return -errno;
-        return (size_t) n == len ? 0 : -EIO;
-}
 
 static bool word_in(const char *list, const char *word) {
         size_t len = strlen(word);
@@ -1002,7 +991,7 @@ static int move_all_processes(int dir_fd, int leaf_fd) {
                 if (!*procs)
                         return 0;
                 for (char *line = strtok(procs, "\n"); line; line = strtok(NULL, "\n")) {
-                        r = write_at(leaf_fd, "cgroup.procs", line);
+                        r = write_string_at(leaf_fd, "cgroup.procs", line);
                         if (r < 0 && r != -ESRCH)
                                 return r;
                 }
@@ -1098,7 +1087,7 @@ static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, pid_t child
                         r = move_all_processes(sc->base_fd, leaf_fd);
                         if (r < 0)
                                 return error_set_errno(e, r, "Can't move the processes of cgroup %s to its leaf " LEAF_NAME, *base ? base : "/");
-                        r = write_at(sc->base_fd, "cgroup.subtree_control", buf);
+                        r = write_string_at(sc->base_fd, "cgroup.subtree_control", buf);
                         if (r >= 0)
                                 break;
                         /* EBUSY: a process appeared meanwhile. */
@@ -1132,13 +1121,13 @@ static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, pid_t child
                 if (cgroup_value_for(p, value, sizeof(value)) < 0)
                         return error_setf(e, EOPNOTSUPP, "%s has no cgroupfs equivalent; it needs --cgroup-manager systemd",
                                           property_label(p, label, sizeof(label)));
-                r = write_at(sc->dir_fd, p->info->file, value);
+                r = write_string_at(sc->dir_fd, p->info->file, value);
                 if (r < 0)
                         return error_set_errno(e, r, "%s: can't write \"%s\" to %s of cgroup %s",
                                                property_label(p, label, sizeof(label)), value, p->info->file, sc->path);
         }
         snprintf(buf, sizeof(buf), "%d", (int) child);
-        r = write_at(sc->dir_fd, "cgroup.procs", buf);
+        r = write_string_at(sc->dir_fd, "cgroup.procs", buf);
         if (r < 0)
                 return error_set_errno(e, r, "Can't move the sandbox into cgroup %s", sc->path);
         return 0;

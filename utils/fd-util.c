@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -52,6 +53,17 @@ int write_all(int fd, const void *buf, size_t len) {
                 len -= (size_t) k;
         }
         return 0;
+}
+
+int write_string_at(int dir_fd, const char *name, const char *data) {
+        _cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(data);
+        ssize_t n = write(fd, data, len);
+        if (n < 0)
+                return -errno;
+        return (size_t) n == len ? 0 : -EIO;
 }
 
 int fd_validate(int fd) {
