@@ -73,7 +73,7 @@ wait_all_gone() {
                 csand_min --unshare-pid true || failed=$((failed + 1))
         done
         fds_after=$(ls /proc/$$/fd | wc -l)
-        echo "1000 sequential sandboxes: $failed failed" >&3
+        echo "# 1000 sequential sandboxes: $failed failed" >&3
         assert_equal "$failed" 0
         assert_equal "$fds_after" "$fds_before"
 }
@@ -89,7 +89,7 @@ wait_all_gone() {
                 wait "${pids[$i]}" || failed=$((failed + 1))
                 [ "$(cat "$TESTDIR/out.$i")" = x ] || failed=$((failed + 1))
         done
-        echo "50 parallel sandboxes: $failed failed" >&3
+        echo "# 50 parallel sandboxes: $failed failed" >&3
         assert_equal "$failed" 0
 }
 
