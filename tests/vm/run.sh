@@ -12,7 +12,7 @@
 # in $VMTIER) and runs tests/vm/*.bats inside it as a lingering user, once
 # per context in $VM_CONTEXTS. Progress goes to stderr; stdout is TAP (test
 # names prefixed with the context) followed by the closing line
-# "vm: N passed, N failed, N skipped". Exit status 0 when nothing failed.
+# "# vm: N passed, N failed, N skipped" (a TAP comment). Exit status 0 when nothing failed.
 #
 # Env: VMTIER (default /var/cache/csand-vm), VM_CONTEXTS (default "session
 # service"), VM_TIMEOUT (default 1500 s) and run-vm-tests.sh's knobs
@@ -32,7 +32,7 @@ say() { echo "vm: $*" >&2; }
 infra_fail() {
         echo "not ok 1 vm tier: $*"
         echo "1..1"
-        echo "vm: 0 passed, 1 failed, 0 skipped"
+        echo "# vm: 0 passed, 1 failed, 0 skipped"
         say "wall time $((SECONDS - started)) s"
         exit 1
 }
@@ -132,7 +132,7 @@ tr -d '\r' <"$VMTIER/results.log" | awk -v rc="$rc" '
                 if (n == 0) { n = 1; failed = 1; print "not ok 1 vm tier: no test ran (VM rc " rc ")" }
                 else if (rc == 99 || rc == 98) { n++; failed++; print "not ok " n " vm tier: the VM did not finish (rc " rc ")" }
                 print "1.." n
-                printf "vm: %d passed, %d failed, %d skipped\n", passed, failed, skipped
+                printf "# vm: %d passed, %d failed, %d skipped\n", passed, failed, skipped
                 exit failed > 0
         }'
 status=$?
