@@ -88,7 +88,7 @@ ops_through() {
         touch "$TESTDIR/swapper-stop"
         wait "$SWAPPER"
         SWAPPER=
-        echo "runs: $ok succeeded, $failed refused; swaps: $(cat "$TESTDIR/swaps")" >&3
+        echo "# runs: $ok succeeded, $failed refused; swaps: $(cat "$TESTDIR/swaps")" >&3
         # the race was real: the swapper ran and both outcomes happened
         [ "$(cat "$TESTDIR/swaps")" -gt 100 ]
         [ "$ok" -gt 0 ]
