@@ -9,7 +9,8 @@
 # unprivileged user csandtest, /dev/fuse and /dev/net/tun 0666), copies the
 # source tree to a fresh directory owned by that user and runs, in order:
 #   1. the whole suite (meson test) as csandtest, csand's real situation;
-#   2. the root-meaningful subset (the cli suite) as root;
+#   2. the root-meaningful subset (the cli suite, and the vm tier) as root,
+#      from a build of its own;
 #   3. the whole suite again as csandtest, built with ASan+UBSan.
 # As an ordinary user it runs 1 and 3 in the source tree (build-tests/,
 # build-asan/).
@@ -203,7 +204,10 @@ if [ "$(id -u)" -eq 0 ]; then
         # The cli suite means something as root too: no user namespace is
         # implied, and messages and exit codes must be the same. The vm
         # suite (real systemd, cgroup v2, in a qemu VM) needs root to boot.
-        run_meson_test root as_self "$work" build testlog-root 1 --suite cli --suite vm
+        # Root gets a build of its own: tests that install or rebuild from
+        # the build directory need to own it.
+        MESON_TEST_ARGS="--suite cli --suite vm" \
+                setup_and_test root as_self "$work" build-root -Dman=enabled
         if [ -z "${CSAND_TEST_NO_ASAN:-}" ]; then
                 # Leak detection stays off for csand itself: LeakSanitizer
                 # can't work under ptrace (tests strace csand) nor without
