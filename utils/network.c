@@ -540,6 +540,23 @@ static void api_dir_removep(ApiDir *d) {
         api_dir_remove(d);
 }
 
+/* Both helpers run with a private umask (their sockets and files are
+ * nobody else's) and their output captured for our error messages. */
+static int start_helper(const char *path, const char **argv, const int *fds, int n_fds, Helper **ret, Error *e) {
+        HelperSpec spec = {
+                .path = path,
+                .argv = (char *const *) argv,
+                .fds = fds,
+                .n_fds = (size_t) n_fds,
+                .umask = 0077,
+                .capture_output = true,
+        };
+        int r = helper_start(&spec, ret);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't start %s", path);
+        return 0;
+}
+
 static int start_slirp4netns(SandboxPlan *p, const char *path, int netns_fd, int userns_fd, bool root_mapped,
                              NetworkState *s, Error *e) {
         _cleanup_(api_dir_removep) ApiDir api = {};
@@ -595,17 +612,9 @@ static int start_slirp4netns(SandboxPlan *p, const char *path, int netns_fd, int
         argv[n++] = "tap0";
         argv[n] = NULL;
 
-        HelperSpec spec = {
-                .path = path,
-                .argv = (char *const *) argv,
-                .fds = fds,
-                .n_fds = (size_t) n_fds,
-                .umask = 0077,
-                .capture_output = true,
-        };
-        r = helper_start(&spec, &s->helper);
+        r = start_helper(path, argv, fds, n_fds, &s->helper, e);
         if (r < 0)
-                return error_set_errno(e, r, "Can't start %s", path);
+                return r;
         ready_w = safe_close(ready_w);
         exit_r = safe_close(exit_r);
 
@@ -694,17 +703,9 @@ static int start_pasta(SandboxPlan *p, const char *path, int netns_fd, int usern
                 argv[n++] = "--netns-only";
         argv[n] = NULL;
 
-        HelperSpec spec = {
-                .path = path,
-                .argv = (char *const *) argv,
-                .fds = fds,
-                .n_fds = (size_t) n_fds,
-                .umask = 0077,
-                .capture_output = true,
-        };
-        r = helper_start(&spec, &s->helper);
+        r = start_helper(path, argv, fds, n_fds, &s->helper, e);
         if (r < 0)
-                return error_set_errno(e, r, "Can't start %s", path);
+                return r;
         pid_w = safe_close(pid_w);
 
         /* pasta writes its pid file once the namespace is configured. */
