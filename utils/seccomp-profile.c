@@ -409,6 +409,8 @@ static bool is_ignored_key(const char *key) {
 /* Refuses keys we do not know: a misspelt "args" must not silently turn a
  * conditional rule into an unconditional one. */
 static int check_keys(const Compiler *c, json_object *o, const char *const *known, const char *where, Error *e) {
+        if (!json_object_is_type(o, json_type_object))
+                return fail(c, e, EINVAL, where, "must be an object");
         json_object_object_foreach(o, key, val) {
                 (void) val;
                 if (is_ignored_key(key))
@@ -619,8 +621,6 @@ static int add_arch_map_entry(Compiler *c, json_object *entry, const char *where
         json_object *v;
         int r;
 
-        if (!json_object_is_type(entry, json_type_object))
-                return fail(c, e, EINVAL, where, "must be an object");
         r = check_keys(c, entry, keys, where, e);
         if (r < 0)
                 return r;
@@ -811,8 +811,6 @@ static int parse_arg(const Compiler *c, json_object *o, const char *where, struc
         json_object *op;
         int r;
 
-        if (!json_object_is_type(o, json_type_object))
-                return fail(c, e, EINVAL, where, "must be an object");
         r = check_keys(c, o, keys, where, e);
         if (r < 0)
                 return r;
@@ -927,8 +925,6 @@ static int add_syscall_entry(Compiler *c, json_object *entry, const char *where,
         json_object *names, *name;
         int r;
 
-        if (!json_object_is_type(entry, json_type_object))
-                return fail(c, e, EINVAL, where, "must be an object");
         r = check_keys(c, entry, keys, where, e);
         if (r < 0)
                 return r;
