@@ -342,6 +342,11 @@ static bool needs_gate(const SandboxPlan *p) {
                 return true;
         if (cgroup_needed(&p->cgroup))
                 return true;
+        /* The namespace ids in the info JSON are read from /proc/CHILD/ns,
+         * which vanish once the child exits: as in bwrap, the command waits
+         * until they are written. */
+        if (p->info_fd >= 0 || p->json_status_fd >= 0)
+                return true;
         return false;
 }
 

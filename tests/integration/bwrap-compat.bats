@@ -192,6 +192,42 @@ print("ok")' "$TESTDIR/info"
         assert_output "ok"
 }
 
+@test "--info-fd and --json-status-fd: the command waits until the info is written" {
+        # The namespace ids are read from /proc/CHILD/ns, which vanish when the
+        # child exits; a command that ran ahead of the monitor left them out
+        # (seen under ASan). A full pipe holds the monitor before it writes.
+        for opt in --info-fd --json-status-fd; do
+                run python3 - "$CSAND" "$TESTDIR" "$opt" "${csand_min_root[@]}" <<'PY'
+import fcntl, json, os, subprocess, sys, time
+csand, d, opt = sys.argv[1:4]
+r, w = os.pipe()
+fcntl.fcntl(w, fcntl.F_SETFL, os.O_NONBLOCK)
+filled = 0
+try:
+    while True:
+        filled += os.write(w, b"x" * 4096)
+except BlockingIOError:
+    pass
+fcntl.fcntl(w, fcntl.F_SETFL, 0)
+p = subprocess.Popen([csand] + sys.argv[4:] + ["--unshare-all", "--bind", d, "/t", opt, str(w),
+                      "touch", "/t/ran"], pass_fds=[w])
+os.close(w)
+time.sleep(0.5)
+print("held" if not os.path.exists(d + "/ran") else "ran early")
+data = b""
+while chunk := os.read(r, 65536):
+    data += chunk
+p.wait()
+info = json.JSONDecoder().raw_decode(data[filled:].decode())[0]
+print(sorted(k for k in info if k.endswith("-namespace")), p.returncode)
+os.unlink(d + "/ran")
+PY
+                assert_success
+                assert_output "held
+['cgroup-namespace', 'ipc-namespace', 'mnt-namespace', 'net-namespace', 'pid-namespace', 'user-namespace', 'uts-namespace'] 0"
+        done
+}
+
 @test "--json-status-fd streams JSON ending with the exit code" {
         run csand_min --unshare-pid --json-status-fd 10 sh -c 'exit 42' 10>"$TESTDIR/status"
         assert_failure 42
