@@ -207,7 +207,8 @@ static _noreturn_ void child_exec(const Launch *l) {
 
         if (p->die_with_parent)
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        r = caps_apply(p->caps);
+        /* child_run() has dropped the bounding set already. */
+        r = caps_set(p->caps);
         if (r < 0) {
                 error_set_errno(&e, r, "Can't drop capabilities");
                 goto fail;
@@ -258,6 +259,12 @@ static _noreturn_ void child_run(const Launch *l) {
 
         if (child_setup(l, &e) < 0)
                 goto fail;
+        /* Once, here, for the command and for pid 1 alike. */
+        r = caps_drop_bounding(p->caps);
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't drop capabilities");
+                goto fail;
+        }
         if (!need_init(p))
                 child_exec(l);
 
@@ -268,19 +275,34 @@ static _noreturn_ void child_run(const Launch *l) {
                 error_set_errno(&e, r, "signalfd");
                 goto fail;
         }
-        pid_t pid = fork();
-        if (pid < 0) {
-                error_set_errno(&e, errno, "fork");
+        /* Pid 1 runs no user code and keeps no capability. Not dumpable, so
+         * that the command (same uid) cannot ptrace it either. Both before
+         * the command starts, as far as the command's own capabilities
+         * allow: it inherits them from us. (Dumpable belongs to the memory,
+         * which the command's exec replaces.) */
+        if (prctl(PR_SET_DUMPABLE, 0) < 0) {
+                error_set_errno(&e, errno, "prctl(PR_SET_DUMPABLE)");
                 goto fail;
         }
+        r = p->caps == 0 ? caps_set(0) : 0;
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't drop capabilities");
+                goto fail;
+        }
+        /* vfork, as posix_spawn does: the command borrows our memory until
+         * it execs, so no page tables are copied and neither side takes
+         * copy-on-write faults; we resume once it has exec'd or failed. */
+        pid_t pid = vfork();
         if (pid == 0)
                 child_exec(l);
+        if (pid < 0) {
+                error_set_errno(&e, errno, "vfork");
+                goto fail;
+        }
 
         close(l->report_fd);
-        /* Pid 1 runs no user code and keeps no capability. Not dumpable, so
-         * that the command (same uid) cannot ptrace it either. */
-        (void) caps_apply(0);
-        (void) prctl(PR_SET_DUMPABLE, 0);
+        if (p->caps != 0)
+                (void) caps_apply(0);
         int status;
         r = init_supervise(pid, sfd, true, false, &status);
         _exit(r < 0 ? 1 : init_exit_code(status));

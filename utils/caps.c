@@ -37,15 +37,43 @@ uint64_t caps_all(void) {
         return n >= 64 ? UINT64_MAX : (UINT64_C(1) << n) - 1;
 }
 
-int caps_apply(uint64_t keep) {
+int caps_drop_bounding(uint64_t keep) {
         unsigned last = cap_max_bits();
-
-        /* The bounding set first: dropping from it needs CAP_SETPCAP, which
-         * the cap_set_proc below may take away. */
         for (unsigned c = 0; c < last; c++)
                 if (!(keep & (UINT64_C(1) << c)) && cap_drop_bound((cap_value_t) c) < 0 && errno != EINVAL)
                         return -errno;
-        if (cap_reset_ambient() < 0 && errno != EINVAL)
+        return 0;
+}
+
+/* The permitted set: what this process can keep at most. */
+static int caps_permitted(uint64_t *ret) {
+        _cleanup_(cap_freep) cap_t cur = cap_get_proc();
+        if (!cur)
+                return -errno;
+        uint64_t have = 0;
+        for (unsigned c = 0, last = cap_max_bits(); c < last && c < 64; c++) {
+                cap_flag_value_t v;
+                if (cap_get_flag(cur, (cap_value_t) c, CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+                        have |= UINT64_C(1) << c;
+        }
+        *ret = have;
+        return 0;
+}
+
+int caps_set(uint64_t keep) {
+        unsigned last = cap_max_bits();
+        uint64_t have = 0;
+
+        /* --cap-add ALL means all we have: root outside a user namespace
+         * may lack some (a container's bounding set). */
+        int r = caps_permitted(&have);
+        if (r < 0)
+                return r;
+        keep &= have;
+
+        /* One prctl, where libcap's cap_reset_ambient() asks about every
+         * capability first. EINVAL: a kernel without ambient capabilities. */
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
                 return -errno;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return -errno;
@@ -70,4 +98,13 @@ int caps_apply(uint64_t keep) {
                 if ((keep & (UINT64_C(1) << c)) && cap_set_ambient((cap_value_t) c, CAP_SET) < 0)
                         return -errno;
         return 0;
+}
+
+int caps_apply(uint64_t keep) {
+        /* The bounding set first: dropping from it needs CAP_SETPCAP, which
+         * caps_set() may take away. */
+        int r = caps_drop_bounding(keep);
+        if (r < 0)
+                return r;
+        return caps_set(keep);
 }

@@ -7,6 +7,8 @@ load ../lib/common
 
 setup() {
         common_setup
+        # As root, without a user namespace, an escape would reach the host.
+        require_unprivileged "the attacks run with the host's root otherwise"
         require_userns
         sec_root=("${csand_min_root[@]}" --ro-bind "$BATS_TEST_DIRNAME" /probe)
         # A host directory the sandboxes bind, with a file in it.
