@@ -19,11 +19,11 @@
 #define HAVE_LIBSYSTEMD 0
 #endif
 #if HAVE_LIBSYSTEMD
-#include <dlfcn.h>
 #include <systemd/sd-bus.h>
 #endif
 
 #include "cgroups.h"
+#include "dlopen-util.h"
 #include "fd-util.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -654,55 +654,48 @@ typedef struct CgroupBackend {
 /* libsystemd is loaded only when a scope is to be made, the way systemd
  * loads its own optional libraries: a csand without limits does not pay for
  * loading it and its dependencies (~0.4 ms a start). Set once, never freed. */
-static void *libsystemd_dl;
-#define DLSYM_FUNCTION(name) static typeof(name) *sym_##name
-DLSYM_FUNCTION(sd_bus_open_user);
-DLSYM_FUNCTION(sd_bus_flush_close_unref);
-DLSYM_FUNCTION(sd_bus_match_signal);
-DLSYM_FUNCTION(sd_bus_call);
-DLSYM_FUNCTION(sd_bus_process);
-DLSYM_FUNCTION(sd_bus_wait);
-DLSYM_FUNCTION(sd_bus_slot_unref);
-DLSYM_FUNCTION(sd_bus_message_new_method_call);
-DLSYM_FUNCTION(sd_bus_message_unref);
-DLSYM_FUNCTION(sd_bus_message_append);
-DLSYM_FUNCTION(sd_bus_message_append_array);
-DLSYM_FUNCTION(sd_bus_message_open_container);
-DLSYM_FUNCTION(sd_bus_message_close_container);
-DLSYM_FUNCTION(sd_bus_message_read);
-DLSYM_FUNCTION(sd_bus_error_free);
-DLSYM_FUNCTION(sd_bus_error_get_errno);
+static DLSYM_FUNCTION(sd_bus_open_user);
+static DLSYM_FUNCTION(sd_bus_flush_close_unref);
+static DLSYM_FUNCTION(sd_bus_match_signal);
+static DLSYM_FUNCTION(sd_bus_call);
+static DLSYM_FUNCTION(sd_bus_process);
+static DLSYM_FUNCTION(sd_bus_wait);
+static DLSYM_FUNCTION(sd_bus_slot_unref);
+static DLSYM_FUNCTION(sd_bus_message_new_method_call);
+static DLSYM_FUNCTION(sd_bus_message_unref);
+static DLSYM_FUNCTION(sd_bus_message_append);
+static DLSYM_FUNCTION(sd_bus_message_append_array);
+static DLSYM_FUNCTION(sd_bus_message_open_container);
+static DLSYM_FUNCTION(sd_bus_message_close_container);
+static DLSYM_FUNCTION(sd_bus_message_read);
+static DLSYM_FUNCTION(sd_bus_error_free);
+static DLSYM_FUNCTION(sd_bus_error_get_errno);
 
-static int dlopen_libsystemd(void) {
-        if (libsystemd_dl)
-                return 0;
-        void *dl = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_NODELETE);
-        if (!dl)
-                return -EOPNOTSUPP;
-#define LOAD(name)                                                              \
-        if (!(sym_##name = (typeof(sym_##name)) dlsym(dl, #name))) {            \
-                dlclose(dl);                                                    \
-                return -EOPNOTSUPP;                                             \
-        }
-        LOAD(sd_bus_open_user);
-        LOAD(sd_bus_flush_close_unref);
-        LOAD(sd_bus_match_signal);
-        LOAD(sd_bus_call);
-        LOAD(sd_bus_process);
-        LOAD(sd_bus_wait);
-        LOAD(sd_bus_slot_unref);
-        LOAD(sd_bus_message_new_method_call);
-        LOAD(sd_bus_message_unref);
-        LOAD(sd_bus_message_append);
-        LOAD(sd_bus_message_append_array);
-        LOAD(sd_bus_message_open_container);
-        LOAD(sd_bus_message_close_container);
-        LOAD(sd_bus_message_read);
-        LOAD(sd_bus_error_free);
-        LOAD(sd_bus_error_get_errno);
-#undef LOAD
-        libsystemd_dl = dl;
-        return 0;
+/* -ENOMEDIUM when it can't be loaded: this way is not available here. */
+static int dlopen_libsystemd(Error *e) {
+        static void *dl;
+        static const DlSymbol symbols[] = {
+                DLSYM_ARG(sd_bus_open_user),
+                DLSYM_ARG(sd_bus_flush_close_unref),
+                DLSYM_ARG(sd_bus_match_signal),
+                DLSYM_ARG(sd_bus_call),
+                DLSYM_ARG(sd_bus_process),
+                DLSYM_ARG(sd_bus_wait),
+                DLSYM_ARG(sd_bus_slot_unref),
+                DLSYM_ARG(sd_bus_message_new_method_call),
+                DLSYM_ARG(sd_bus_message_unref),
+                DLSYM_ARG(sd_bus_message_append),
+                DLSYM_ARG(sd_bus_message_append_array),
+                DLSYM_ARG(sd_bus_message_open_container),
+                DLSYM_ARG(sd_bus_message_close_container),
+                DLSYM_ARG(sd_bus_message_read),
+                DLSYM_ARG(sd_bus_error_free),
+                DLSYM_ARG(sd_bus_error_get_errno),
+        };
+        int r = dlopen_symbols(&dl, "libsystemd.so.0", "the systemd cgroup manager", symbols, ELEMENTSOF(symbols), e);
+        if (r < 0)
+                e->error = ENOMEDIUM;
+        return r < 0 ? -ENOMEDIUM : 0;
 }
 
 static void bus_error_freep(sd_bus_error *err) {
@@ -883,8 +876,8 @@ static int systemd_create(CgroupScope *sc, const CgroupSettings *s, pid_t child,
         JobWait w = {};
         int r;
 
-        if (dlopen_libsystemd() < 0)
-                return error_setf(e, ENOMEDIUM, "libsystemd.so.0 can't be loaded: %s", dlerror() ?: "not found");
+        if (dlopen_libsystemd(e) < 0)
+                return -ENOMEDIUM;
         r = sym_sd_bus_open_user(&sc->bus);
         if (r == -ENOMEDIUM || (r < 0 && !address))
                 return error_setf(e, ENOMEDIUM, "no user bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set");

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <linux/openat2.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -22,86 +21,82 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <dlfcn.h>
-
+#include "dlopen-util.h"
+#include "json-util.h"
 #include "log.h"
 
 /* libarchive and libcrypto (with ICU, libxml2 and libstdc++ behind them)
  * are loaded only when an image option is used: linked, they cost every
- * csand start ~15 libraries' worth of loading and relocation. The pattern
- * is systemd's for optional libraries; the pointers are set once. */
-#define DLSYM_FUNCTION(name) static typeof(name) *sym_##name
-DLSYM_FUNCTION(archive_error_string);
-DLSYM_FUNCTION(archive_entry_perm);
-DLSYM_FUNCTION(archive_read_support_format_tar);
-DLSYM_FUNCTION(archive_read_support_filter_zstd);
-DLSYM_FUNCTION(archive_read_support_filter_none);
-DLSYM_FUNCTION(archive_read_support_filter_gzip);
-DLSYM_FUNCTION(archive_read_next_header);
-DLSYM_FUNCTION(archive_read_new);
-DLSYM_FUNCTION(archive_read_free);
-DLSYM_FUNCTION(archive_entry_pathname);
-DLSYM_FUNCTION(archive_entry_mtime_nsec);
-DLSYM_FUNCTION(archive_entry_mtime);
-DLSYM_FUNCTION(archive_set_error);
-DLSYM_FUNCTION(archive_read_open_filename);
-DLSYM_FUNCTION(archive_read_open);
-DLSYM_FUNCTION(archive_read_data_block);
-DLSYM_FUNCTION(archive_read_data);
-DLSYM_FUNCTION(archive_entry_symlink);
-DLSYM_FUNCTION(archive_entry_size);
-DLSYM_FUNCTION(archive_entry_hardlink);
-DLSYM_FUNCTION(archive_entry_filetype);
-DLSYM_FUNCTION(EVP_DigestFinal_ex);
-DLSYM_FUNCTION(EVP_DigestInit_ex);
-DLSYM_FUNCTION(EVP_DigestUpdate);
-DLSYM_FUNCTION(EVP_MD_CTX_free);
-DLSYM_FUNCTION(EVP_MD_CTX_new);
-DLSYM_FUNCTION(EVP_sha256);
+ * csand start ~15 libraries' worth of loading and relocation. */
+static DLSYM_FUNCTION(archive_error_string);
+static DLSYM_FUNCTION(archive_entry_perm);
+static DLSYM_FUNCTION(archive_read_support_format_tar);
+static DLSYM_FUNCTION(archive_read_support_filter_zstd);
+static DLSYM_FUNCTION(archive_read_support_filter_none);
+static DLSYM_FUNCTION(archive_read_support_filter_gzip);
+static DLSYM_FUNCTION(archive_read_next_header);
+static DLSYM_FUNCTION(archive_read_new);
+static DLSYM_FUNCTION(archive_read_free);
+static DLSYM_FUNCTION(archive_entry_pathname);
+static DLSYM_FUNCTION(archive_entry_mtime_nsec);
+static DLSYM_FUNCTION(archive_entry_mtime);
+static DLSYM_FUNCTION(archive_set_error);
+static DLSYM_FUNCTION(archive_read_open_filename);
+static DLSYM_FUNCTION(archive_read_open);
+static DLSYM_FUNCTION(archive_read_data_block);
+static DLSYM_FUNCTION(archive_read_data);
+static DLSYM_FUNCTION(archive_entry_symlink);
+static DLSYM_FUNCTION(archive_entry_size);
+static DLSYM_FUNCTION(archive_entry_hardlink);
+static DLSYM_FUNCTION(archive_entry_filetype);
+static DLSYM_FUNCTION(EVP_DigestFinal_ex);
+static DLSYM_FUNCTION(EVP_DigestInit_ex);
+static DLSYM_FUNCTION(EVP_DigestUpdate);
+static DLSYM_FUNCTION(EVP_MD_CTX_free);
+static DLSYM_FUNCTION(EVP_MD_CTX_new);
+static DLSYM_FUNCTION(EVP_sha256);
 
 static int image_dlopen(Error *e) {
-        static bool loaded;
-        if (loaded)
-                return 0;
-        void *archive = dlopen("libarchive.so.13", RTLD_NOW | RTLD_NODELETE);
-        if (!archive)
-                return error_setf(e, EOPNOTSUPP, "container images need libarchive (libarchive.so.13): %s", dlerror());
-        void *crypto = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NODELETE);
-        if (!crypto)
-                return error_setf(e, EOPNOTSUPP, "container images need libcrypto (libcrypto.so.3): %s", dlerror());
-#define LOAD(lib, name)                                                                         \
-        if (!(sym_##name = (typeof(sym_##name)) dlsym(lib, #name)))                             \
-                return error_setf(e, EOPNOTSUPP, "container images: %s lacks %s", #lib, #name);
-        LOAD(archive, archive_error_string);
-        LOAD(archive, archive_entry_perm);
-        LOAD(archive, archive_read_support_format_tar);
-        LOAD(archive, archive_read_support_filter_zstd);
-        LOAD(archive, archive_read_support_filter_none);
-        LOAD(archive, archive_read_support_filter_gzip);
-        LOAD(archive, archive_read_next_header);
-        LOAD(archive, archive_read_new);
-        LOAD(archive, archive_read_free);
-        LOAD(archive, archive_entry_pathname);
-        LOAD(archive, archive_entry_mtime_nsec);
-        LOAD(archive, archive_entry_mtime);
-        LOAD(archive, archive_set_error);
-        LOAD(archive, archive_read_open_filename);
-        LOAD(archive, archive_read_open);
-        LOAD(archive, archive_read_data_block);
-        LOAD(archive, archive_read_data);
-        LOAD(archive, archive_entry_symlink);
-        LOAD(archive, archive_entry_size);
-        LOAD(archive, archive_entry_hardlink);
-        LOAD(archive, archive_entry_filetype);
-        LOAD(crypto, EVP_DigestFinal_ex);
-        LOAD(crypto, EVP_DigestInit_ex);
-        LOAD(crypto, EVP_DigestUpdate);
-        LOAD(crypto, EVP_MD_CTX_free);
-        LOAD(crypto, EVP_MD_CTX_new);
-        LOAD(crypto, EVP_sha256);
-#undef LOAD
-        loaded = true;
-        return 0;
+        static void *archive, *crypto;
+        static const DlSymbol archive_symbols[] = {
+                DLSYM_ARG(archive_error_string),
+                DLSYM_ARG(archive_entry_perm),
+                DLSYM_ARG(archive_read_support_format_tar),
+                DLSYM_ARG(archive_read_support_filter_zstd),
+                DLSYM_ARG(archive_read_support_filter_none),
+                DLSYM_ARG(archive_read_support_filter_gzip),
+                DLSYM_ARG(archive_read_next_header),
+                DLSYM_ARG(archive_read_new),
+                DLSYM_ARG(archive_read_free),
+                DLSYM_ARG(archive_entry_pathname),
+                DLSYM_ARG(archive_entry_mtime_nsec),
+                DLSYM_ARG(archive_entry_mtime),
+                DLSYM_ARG(archive_set_error),
+                DLSYM_ARG(archive_read_open_filename),
+                DLSYM_ARG(archive_read_open),
+                DLSYM_ARG(archive_read_data_block),
+                DLSYM_ARG(archive_read_data),
+                DLSYM_ARG(archive_entry_symlink),
+                DLSYM_ARG(archive_entry_size),
+                DLSYM_ARG(archive_entry_hardlink),
+                DLSYM_ARG(archive_entry_filetype),
+        };
+        static const DlSymbol crypto_symbols[] = {
+                DLSYM_ARG(EVP_DigestFinal_ex),
+                DLSYM_ARG(EVP_DigestInit_ex),
+                DLSYM_ARG(EVP_DigestUpdate),
+                DLSYM_ARG(EVP_MD_CTX_free),
+                DLSYM_ARG(EVP_MD_CTX_new),
+                DLSYM_ARG(EVP_sha256),
+        };
+        int r = dlopen_symbols(&archive, "libarchive.so.13", "container images", archive_symbols,
+                               ELEMENTSOF(archive_symbols), e);
+        if (r < 0)
+                return r;
+        r = dlopen_symbols(&crypto, "libcrypto.so.3", "container images", crypto_symbols, ELEMENTSOF(crypto_symbols), e);
+        if (r < 0)
+                return r;
+        return json_dlopen("container images", e);
 }
 
 /* From here on, the calls go through the pointers. */
@@ -185,11 +180,6 @@ static void image_done(Image *img) {
         free(img->workdir);
         free(img->user);
 }
-
-static void json_putp(json_object **o) {
-        json_object_put(*o);
-}
-#define _cleanup_json_ _cleanup_(json_putp)
 
 static void archive_freep(struct archive **a) {
         if (*a)

@@ -22,7 +22,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <limits.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -38,6 +37,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "json-util.h"
 #include "seccomp-profile.h"
 
 /* No sane profile comes near this; it bounds what a wrong path (a device, a
@@ -52,11 +52,46 @@
 
 /* ---- small helpers ---- */
 
-static void json_object_putp(json_object **o) {
-        if (*o)
-                json_object_put(*o);
+/* ---- libseccomp, loaded on first use (see dlopen-util.h) ---- */
+
+static DLSYM_FUNCTION(seccomp_arch_add);
+static DLSYM_FUNCTION(seccomp_arch_native);
+static DLSYM_FUNCTION(seccomp_arch_resolve_name);
+static DLSYM_FUNCTION(seccomp_attr_set);
+static DLSYM_FUNCTION(seccomp_export_bpf);
+static DLSYM_FUNCTION(seccomp_init);
+static DLSYM_FUNCTION(seccomp_release);
+static DLSYM_FUNCTION(seccomp_rule_add_array);
+static DLSYM_FUNCTION(seccomp_syscall_resolve_name);
+static DLSYM_FUNCTION(seccomp_version);
+
+static int libseccomp_dlopen(Error *e) {
+        static void *dl;
+        static const DlSymbol symbols[] = {
+                DLSYM_ARG(seccomp_arch_add),
+                DLSYM_ARG(seccomp_arch_native),
+                DLSYM_ARG(seccomp_arch_resolve_name),
+                DLSYM_ARG(seccomp_attr_set),
+                DLSYM_ARG(seccomp_export_bpf),
+                DLSYM_ARG(seccomp_init),
+                DLSYM_ARG(seccomp_release),
+                DLSYM_ARG(seccomp_rule_add_array),
+                DLSYM_ARG(seccomp_syscall_resolve_name),
+                DLSYM_ARG(seccomp_version),
+        };
+        return dlopen_symbols(&dl, "libseccomp.so.2", "seccomp profiles", symbols, ELEMENTSOF(symbols), e);
 }
-#define _cleanup_json_ _cleanup_(json_object_putp)
+
+#define seccomp_arch_add(...) sym_seccomp_arch_add(__VA_ARGS__)
+#define seccomp_arch_native(...) sym_seccomp_arch_native(__VA_ARGS__)
+#define seccomp_arch_resolve_name(...) sym_seccomp_arch_resolve_name(__VA_ARGS__)
+#define seccomp_attr_set(...) sym_seccomp_attr_set(__VA_ARGS__)
+#define seccomp_export_bpf(...) sym_seccomp_export_bpf(__VA_ARGS__)
+#define seccomp_init(...) sym_seccomp_init(__VA_ARGS__)
+#define seccomp_release(...) sym_seccomp_release(__VA_ARGS__)
+#define seccomp_rule_add_array(...) sym_seccomp_rule_add_array(__VA_ARGS__)
+#define seccomp_syscall_resolve_name(...) sym_seccomp_syscall_resolve_name(__VA_ARGS__)
+#define seccomp_version(...) sym_seccomp_version(__VA_ARGS__)
 
 static void json_tokener_freep(json_tokener **t) {
         if (*t)
@@ -1373,7 +1408,10 @@ static int read_profile(const char *name_or_path, char **ret_path, char **ret_bu
 static int compile_buffer(const char *path, const char *buf, size_t len, uint64_t caps, CompiledProfile *ret,
                           Error *e) {
         _cleanup_json_ json_object *root = NULL;
-        int r = parse_json(path, buf, len, &root, e);
+        int r = json_dlopen("seccomp profiles", e);
+        if (r < 0)
+                return r;
+        r = parse_json(path, buf, len, &root, e);
         if (r < 0)
                 return r;
         return compile_json(path, root, caps, ret, e);
@@ -1389,6 +1427,10 @@ int seccomp_profile_compile(const char *name_or_path, const int *caps, size_t n_
         int r;
 
         r = read_profile(name_or_path, &path, &buf, &len, e);
+        if (r < 0)
+                return r;
+        /* The cache key has libseccomp's version: needed even for a hit. */
+        r = libseccomp_dlopen(e);
         if (r < 0)
                 return r;
         bool use_cache = cache_enabled() && cache_entry_for(buf, len, mask, &cache) >= 0;
