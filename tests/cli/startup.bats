@@ -1,0 +1,34 @@
+#!/usr/bin/env bats
+# The start-up path loads no more than it needs (issue 4): optional
+# libraries are dlopen()ed by the feature that uses them.
+
+load ../lib/common
+
+# The shared objects csand's own process initialises, per LD_DEBUG.
+loaded_libraries() {
+        LD_DEBUG=libs "$CSAND" "$@" 2>&1 >/dev/null | awk -v pid="" '
+                /calling init:/ { if (pid == "") pid = $1; if ($1 == pid) { n = split($NF, p, "/"); print p[n] } }'
+}
+
+@test "csand is linked against libc and libcap only" {
+        command -v readelf >/dev/null || fail "readelf (binutils) is missing"
+        run sh -c "readelf -d '$CSAND' | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort"
+        assert_success
+        # (ASan and UBSan builds add their runtimes)
+        refute_line --regexp '^lib(seccomp|json-c|archive|crypto|systemd)'
+        assert_line --regexp '^libc\.so'
+}
+
+@test "a plain launch loads no optional library; --seccomp-profile loads libseccomp" {
+        require_userns
+        run loaded_libraries --ro-bind / / true
+        assert_success
+        assert_line --regexp '^libcap\.so'
+        refute_line --regexp '^lib(seccomp|json-c|archive|crypto|systemd)'
+
+        XDG_CACHE_HOME="$TESTDIR/cache" run loaded_libraries --ro-bind / / --seccomp-profile default true
+        assert_success
+        assert_line --regexp '^libseccomp\.so'
+        # a first compile parses the profile: json-c too
+        assert_line --regexp '^libjson-c\.so'
+}
