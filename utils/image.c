@@ -1329,8 +1329,9 @@ static bool plan_mounts(const SandboxPlan *p, size_t n, const char *dest) {
         return false;
 }
 
-/* The root: one overlay of the layers with a throw-away upper, then /proc,
- * /dev, /tmp and the working directory: before every op of the user's. */
+/* The root: one overlay of the layers with a throw-away upper (or
+ * --image-overlay's RWSRC, as --overlay's), then /proc, /dev, /tmp and the
+ * working directory: before every op of the user's. */
 static int image_apply_mounts(SandboxPlan *p, const char *cache_path, const Image *img, const char *workdir, Error *e) {
         size_t before = p->n_ops;
         MountOp *op;
@@ -1342,7 +1343,8 @@ static int image_apply_mounts(SandboxPlan *p, const char *cache_path, const Imag
         }
         if (r < 0)
                 return error_setf(e, ENOMEM, "Out of memory");
-        if (overlay_plan_add_mount(p, OVERLAY_KIND_TMP, NULL, NULL, "/", e) < 0)
+        OverlayKind kind = p->image_overlay_rwsrc ? OVERLAY_KIND_RW : OVERLAY_KIND_TMP;
+        if (overlay_plan_add_mount(p, kind, p->image_overlay_rwsrc, p->image_overlay_workdir, "/", e) < 0)
                 return -e->error;
         static const struct { const char *dest; MountOpType type; } std[] = {
                 { "/proc", MOUNT_OP_PROC }, { "/dev", MOUNT_OP_DEV }, { "/tmp", MOUNT_OP_TMPFS },
@@ -1370,6 +1372,11 @@ static int image_apply(SandboxPlan *p, const char *cache_path, const Image *img,
         /* A procfs of its own needs a pid namespace of its own. */
         if (p->pidns_fd < 0 && !plan_mounts(p, p->n_ops, "/proc"))
                 p->unshare_pid = true;
+        /* As Docker: with user-mode networking, a resolv.conf made from the
+         * host's (images rarely have one that works), unless the user
+         * mounts their own. */
+        if (network_uses_helper(p) && !plan_mounts(p, p->n_ops, "/etc/resolv.conf") && !plan_mounts(p, p->n_ops, "/etc"))
+                p->resolv_conf_from_host = true;
         if (!p->uid_set)
                 p->uid = uid;
         if (!p->gid_set)
@@ -1382,6 +1389,19 @@ static int image_apply(SandboxPlan *p, const char *cache_path, const Image *img,
         if (image_apply_mounts(p, cache_path, img, workdir, e) < 0)
                 return -e->error;
         return image_apply_command(p, img, e);
+}
+
+/* --image-overlay's directories, checked before any layer is unpacked; the
+ * child's overlay_mount() checks the rest, as for --overlay. */
+static int image_check_overlay_dirs(const SandboxPlan *p, Error *e) {
+        const char *const what[] = { "RWSRC", "WORKDIR" };
+        const char *const dirs[] = { p->image_overlay_rwsrc, p->image_overlay_workdir };
+        for (size_t i = 0; p->image_overlay_rwsrc && i < ELEMENTSOF(dirs); i++) {
+                _cleanup_close_ int fd = open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        return error_set_errno(e, errno, "Can't open --image-overlay %s %s", what[i], dirs[i]);
+        }
+        return 0;
 }
 
 /* ==== --image-info, --image-cache-list, --image-cache-prune =============== */
@@ -1487,6 +1507,8 @@ int image_prepare(SandboxPlan *p, Error *e) {
                 image_print_info(&img, cache_fd);
                 return 1;
         }
+        if (image_check_overlay_dirs(p, e) < 0)
+                return -e->error;
         for (size_t i = 0; i < img.n_layers; i++) {
                 int fd = -EBADF;
                 if (layer_ensure(&img, cache_fd, &img.layers[i], &fd, e) < 0)

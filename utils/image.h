@@ -20,8 +20,9 @@
  * pruning removes the layers nobody holds.
  *
  * The image becomes ordinary plan content: an overlay op on / (the layers
- * as lower layers, a throw-away upper), /proc, /dev and /tmp unless the
- * user mounts those, the config's Env before the user's --setenv, its
+ * as lower layers, a throw-away upper or --image-overlay's RWSRC), /proc,
+ * /dev and /tmp unless the user mounts those, with user-mode networking an
+ * /etc/resolv.conf made from the host's, the config's Env before the user's --setenv, its
  * WorkingDir unless --chdir, its User unless --uid/--gid, and its
  * Entrypoint + Cmd by Docker's rules. */
 

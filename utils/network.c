@@ -586,8 +586,11 @@ static int start_slirp4netns(SandboxPlan *p, const char *path, int netns_fd, int
         if (!p->allow_host_loopback)
                 argv[n++] = "--disable-host-loopback";
         /* Its sandbox (a mount namespace with only /etc and /run) needs uid
-         * and gid 0 mapped in the user namespace it enters. */
-        if (root_mapped)
+         * and gid 0 mapped in the user namespace it enters, and root's
+         * rights where it runs: slirp4netns 1.2 joins no user namespace for
+         * it with --userns-path, and unprivileged it fails ("setegid(0)")
+         * once uid and gid 0 are mapped (images, --uid 0 --gid 0). */
+        if (root_mapped && geteuid() == 0)
                 argv[n++] = "--enable-sandbox";
         argv[n++] = "--enable-seccomp";
         fds[n_fds] = netns_fd;
@@ -811,6 +814,8 @@ int network_start(SandboxPlan *p, pid_t child, Error *e) {
 
 /* ---- the child: resolv.conf ---- */
 
+#define RESOLV_CONF "/etc/resolv.conf"
+
 /* "nameserver ADDR ...": ADDR (in a copy), else NULL. */
 static char *nameserver_of(const char *line, size_t len) {
         const char *kw = "nameserver";
@@ -826,29 +831,45 @@ static char *nameserver_of(const char *line, size_t len) {
         return end > a ? strndup(a, (size_t) (end - a)) : NULL;
 }
 
-/* The new resolv.conf, or NULL (and 0) when the current one is fine. */
-static int generate_resolv_conf(const SandboxPlan *p, const char *old, char **ret) {
+/* The next line of *CURSOR, without its newline; false at the end. */
+static bool next_line(const char **cursor, const char **ret_line, size_t *ret_len) {
+        const char *l = *cursor;
+        if (!l || !*l)
+                return false;
+        const char *nl = strchr(l, '\n');
+        *ret_line = l;
+        *ret_len = nl ? (size_t) (nl - l) : strlen(l);
+        *cursor = nl ? nl + 1 : NULL;
+        return true;
+}
+
+/* Does TEXT name a nameserver, and one on loopback? */
+static void scan_nameservers(const char *text, bool *ret_any, bool *ret_loopback) {
+        const char *line;
+        size_t len;
+        *ret_any = *ret_loopback = false;
+        for (const char *c = text; next_line(&c, &line, &len);) {
+                _cleanup_free_ char *ns = nameserver_of(line, len);
+                if (ns) {
+                        *ret_any = true;
+                        *ret_loopback = *ret_loopback || is_loopback_address(ns);
+                }
+        }
+}
+
+/* The new resolv.conf made from OLD (NULL: none), or NULL (and 0) when OLD
+ * is fine as it is and ALWAYS is false. */
+static int generate_resolv_conf(const SandboxPlan *p, const char *old, bool always, char **ret) {
         const char *forwarder = network_mode(p) == NETWORK_SLIRP4NETNS ? SLIRP4NETNS_DNS : PASTA_DNS_FORWARD;
-        bool need = p->n_dns > 0, any_ns = false, forwarder_written = false;
+        bool any_ns, loopback_ns, forwarder_written = false;
+        const char *line;
         char *buf = NULL;
-        size_t size = 0;
-        int r = 0;
+        size_t size = 0, len;
 
         /* Needed when a nameserver is on loopback, or when none is named
          * (the resolver then asks 127.0.0.1). */
-        for (const char *l = old; l && *l && !need; ) {
-                const char *nl = strchr(l, '\n');
-                size_t len = nl ? (size_t) (nl - l) : strlen(l);
-                _cleanup_free_ char *ns = nameserver_of(l, len);
-                if (ns) {
-                        any_ns = true;
-                        need = is_loopback_address(ns);
-                }
-                l = nl ? nl + 1 : NULL;
-        }
-        if (old && !any_ns)
-                need = true;
-        if (!need) {
+        scan_nameservers(old, &any_ns, &loopback_ns);
+        if (!always && p->n_dns == 0 && !loopback_ns && (!old || any_ns)) {
                 *ret = NULL;
                 return 0;
         }
@@ -863,12 +884,10 @@ static int generate_resolv_conf(const SandboxPlan *p, const char *old, char **re
                 fprintf(f, "nameserver %s\n", forwarder);
                 forwarder_written = true;
         }
-        for (const char *l = old; l && *l; ) {
-                const char *nl = strchr(l, '\n');
-                size_t len = nl ? (size_t) (nl - l) : strlen(l);
-                _cleanup_free_ char *ns = nameserver_of(l, len);
+        for (const char *c = old; next_line(&c, &line, &len);) {
+                _cleanup_free_ char *ns = nameserver_of(line, len);
                 if (!ns)
-                        fprintf(f, "%.*s\n", (int) len, l);
+                        fprintf(f, "%.*s\n", (int) len, line);
                 else if (p->n_dns > 0)
                         ;       /* --dns replaces them all */
                 else if (!is_loopback_address(ns))
@@ -877,13 +896,10 @@ static int generate_resolv_conf(const SandboxPlan *p, const char *old, char **re
                         fprintf(f, "nameserver %s\n", forwarder);
                         forwarder_written = true;
                 }
-                l = nl ? nl + 1 : NULL;
         }
-        if (fclose(f) != 0)
-                r = -ENOMEM;
-        if (r < 0) {
+        if (fclose(f) != 0) {
                 free(buf);
-                return r;
+                return -ENOMEM;
         }
         *ret = buf;
         return 0;
@@ -925,40 +941,63 @@ static int data_file_mount(const char *data, int *ret_fd) {
         return 0;
 }
 
-int network_setup_resolv_conf(const SandboxPlan *p, int *root_fd, Error *e) {
-        static const char path[] = "/etc/resolv.conf";
-        _cleanup_free_ char *old = NULL, *new = NULL;
-        _cleanup_close_ int fd = -EBADF, mnt = -EBADF, dst = -EBADF;
+/* /etc/resolv.conf in the tree at ROOT_FD, symlinks resolved inside it;
+ * NULL (and 0) when there is none. */
+static int read_resolv_conf(int root_fd, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
         size_t len;
+        int r = open_file_in_root(root_fd, RESOLV_CONF, O_RDONLY, &fd);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        return read_full_fd(fd, 1 << 20, (void **) ret, &len);
+}
+
+/* The resolv.conf the sandbox's is made from: the host's (before
+ * pivot_root, "/" is still the host's root), or the sandbox's own. */
+static int read_old_resolv_conf(const SandboxPlan *p, int root_fd, char **ret, Error *e) {
+        _cleanup_close_ int host_fd = -EBADF;
+        if (p->resolv_conf_from_host) {
+                host_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (host_fd < 0)
+                        return error_set_errno(e, errno, "Can't open the host's /");
+        }
+        int r = read_resolv_conf(host_fd >= 0 ? host_fd : root_fd, ret);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't read %s%s", host_fd >= 0 ? "the host's " : "", RESOLV_CONF);
+        return 0;
+}
+
+int network_setup_resolv_conf(const SandboxPlan *p, int *root_fd, Error *e) {
+        _cleanup_free_ char *old = NULL, *new = NULL;
+        _cleanup_close_ int mnt = -EBADF, dst = -EBADF;
         int r;
 
         if (!network_uses_helper(p))
                 return 0;
-        /* The sandbox's view, symlinks resolved inside its root. */
-        r = open_file_in_root(*root_fd, path, O_RDONLY, &fd);
-        if (r >= 0) {
-                r = read_full_fd(fd, 1 << 20, (void **) &old, &len);
-                if (r < 0)
-                        return error_set_errno(e, r, "Can't read %s", path);
-        } else if (r == -ENOENT) {
-                if (p->n_dns == 0)
-                        return 0;       /* no resolver configured: not ours to invent one */
-        } else
-                return error_set_errno(e, r, "Can't open %s", path);
+        if (read_old_resolv_conf(p, *root_fd, &old, e) < 0)
+                return -e->error;
+        /* No resolver configured: not ours to invent one (unless the
+         * sandbox's is to be made from the host's, as for images). */
+        if (!old && p->n_dns == 0 && !p->resolv_conf_from_host)
+                return 0;
 
-        r = generate_resolv_conf(p, old, &new);
+        r = generate_resolv_conf(p, old, p->resolv_conf_from_host, &new);
         if (r < 0)
-                return error_set_errno(e, r, "Can't generate %s", path);
+                return error_set_errno(e, r, "Can't generate %s", RESOLV_CONF);
         if (!new)
                 return 0;
 
         r = data_file_mount(new, &mnt);
         if (r < 0)
-                return error_set_errno(e, r, "Can't prepare %s for the sandbox", path);
-        r = touch_in_root(*root_fd, path, 0644, &dst);
+                return error_set_errno(e, r, "Can't prepare %s for the sandbox", RESOLV_CONF);
+        r = touch_in_root(*root_fd, RESOLV_CONF, 0644, &dst);
         if (r < 0)
-                return error_set_errno(e, r, "Can't create %s%s", path, p->n_dns > 0 ? " for --dns" : "");
+                return error_set_errno(e, r, "Can't create %s%s", RESOLV_CONF, p->n_dns > 0 ? " for --dns" : "");
         if (syscall(SYS_move_mount, mnt, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return error_set_errno(e, errno, "Can't mount %s", path);
+                return error_set_errno(e, errno, "Can't mount %s", RESOLV_CONF);
         return 0;
 }

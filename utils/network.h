@@ -83,5 +83,7 @@ NetworkState *network_state_free(NetworkState *s);
 /* Child, after the mount ops and before pivot_root: with user-mode
  * networking, mounts a generated /etc/resolv.conf when --dns is given or
  * when the sandbox's resolv.conf names a loopback nameserver (which the
- * sandbox cannot reach): it then points to the helper's DNS forwarder. */
+ * sandbox cannot reach): it then points to the helper's DNS forwarder.
+ * With p->resolv_conf_from_host (images), always, made from the host's
+ * resolv.conf by the same rules (only the forwarder when it has none). */
 int network_setup_resolv_conf(const struct SandboxPlan *p, int *root_fd, Error *e);

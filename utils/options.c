@@ -392,6 +392,13 @@ static int handle_entrypoint(SandboxPlan *p, const Option *o, char **args, Error
         return replace_string(&p->image_entrypoint, args[0]);
 }
 
+static int handle_image_overlay(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        if (p->image_overlay_rwsrc)
+                log_warning("Only the last --image-overlay option will take effect");
+        int r = replace_string(&p->image_overlay_rwsrc, args[0]);
+        return r < 0 ? r : replace_string(&p->image_overlay_workdir, args[1]);
+}
+
 #define FLAG(field) .handler = handle_flag, .offset = offsetof(SandboxPlan, field)
 #define FD(field) .handler = handle_fd, .offset = offsetof(SandboxPlan, field)
 #define FD_OP(type, flags) .handler = handle_fd_op, .data = (type) | ((flags) << 8)
@@ -504,6 +511,8 @@ static const Option options[] = {
         { "--image", "PATH[:TAG]", GROUP_IMAGES, handle_image,
           .help = "Run in a container image (OCI layout directory or docker save tarball) as the root; the command replaces its Cmd" },
         { "--entrypoint", "PROG", GROUP_IMAGES, handle_entrypoint, .help = "Replace the image's Entrypoint (and its Cmd); \"\" for none" },
+        { "--image-overlay", "RWSRC WORKDIR", GROUP_IMAGES, handle_image_overlay,
+          .help = "Keep the changes to the image's root in RWSRC (WORKDIR: an empty directory on the same filesystem)" },
         { "--image-info", "PATH[:TAG]", GROUP_IMAGES, handle_image, .data = 1,
           .help = "Print the image's config and layers (with cache state), then exit" },
         { "--image-cache-list", NULL, GROUP_IMAGES, FLAG(image_cache_list), .help = "List the cached image layers and whether a sandbox uses them, then exit" },

@@ -51,6 +51,8 @@ SandboxPlan *plan_free(SandboxPlan *p) {
         free(p->command);
         free(p->image);
         free(p->image_entrypoint);
+        free(p->image_overlay_rwsrc);
+        free(p->image_overlay_workdir);
         for (size_t i = 0; i < p->n_seccomp; i++)
                 free(p->seccomp[i].data);
         free(p->seccomp);
@@ -152,7 +154,9 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
         /* Unprivileged, a user namespace is the only way in: implied, as in bwrap. */
         bool userns = p->unshare_user || p->unshare_user_try || real_uid != 0 || p->userns_fd >= 0;
 
-        /* --image: the image may supply the command (utils/image.c). */
+        /* --image (utils/image.c): its upper needs it; it may supply the command. */
+        if (p->image_overlay_rwsrc && !p->image)
+                return error_setf(e, EINVAL, "--image-overlay requires --image");
         if (p->n_command == 0 && !p->image && !p->image_cache_list && !p->image_cache_prune)
                 return error_setf(e, EINVAL, "No command specified (see --help)");
         if (p->hostname && !p->unshare_uts)

@@ -126,9 +126,11 @@ typedef struct SandboxPlan {
 
         /* images (utils/image.c): --image PATH[:TAG] (also set by
          * --image-info, which prints instead of running), --entrypoint
-         * (NULL: the image's; "": none), the cache actions. */
+         * (NULL: the image's; "": none), --image-overlay RWSRC WORKDIR
+         * (NULL: a throw-away upper), the cache actions. */
         char *image;
         char *image_entrypoint;
+        char *image_overlay_rwsrc, *image_overlay_workdir;
         bool image_info, image_cache_list, image_cache_prune;
 
         /* fds handed over by the caller that must not reach the command. */
@@ -161,6 +163,10 @@ typedef struct SandboxPlan {
         bool allow_host_loopback;
         char dns[NETWORK_MAX_DNS][INET6_ADDRSTRLEN];
         size_t n_dns;
+        /* With a helper, /etc/resolv.conf is made from the host's rather
+         * than from the sandbox's own (set by --image unless the user
+         * mounts /etc/resolv.conf or /etc). */
+        bool resolv_conf_from_host;
         NetworkState *network_state;
 } SandboxPlan;
 

@@ -58,6 +58,10 @@ function __csand_option_args
             echo dir
             echo dir
             echo dir
+        case --image-overlay
+            # RWSRC WORKDIR
+            echo dir
+            echo dir
         case --overlay-driver
             echo overlay-driver
         case --network
@@ -165,6 +169,7 @@ function __csand_options
         --rlimit 'Set resource limit NAME=SOFT[:HARD] for the command' \
         --image 'Run in a container image (OCI layout or docker save tarball)' \
         --entrypoint "Replace the image's Entrypoint (and its Cmd)" \
+        --image-overlay "Keep the changes to the image's root in RWSRC" \
         --image-info "Print the image's config and layers, then exit" \
         --image-cache-list 'List the cached image layers, then exit' \
         --image-cache-prune 'Remove cached image layers no sandbox uses, then exit'

@@ -12,11 +12,17 @@ setup_file() {
 
 setup() {
         common_setup
+        SHM_DIR=
         require_userns
         export XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache"
         IMG_WORK="$BATS_TEST_TMPDIR/w"
         IMG_BLOBS="$IMG_WORK/blobs" IMG_LAYERS=""
         mkdir -p "$IMG_WORK"
+}
+
+teardown() {
+        [ -n "$SHM_DIR" ] && rm -rf "$SHM_DIR"
+        common_teardown
 }
 
 # One clear line on stderr, exit 1.
@@ -175,4 +181,49 @@ file up/pwned"
         run csand --image-cache-prune
         assert_success
         assert_cache_empty
+}
+
+@test "image errors: --image-overlay without --image" {
+        mkdir -p "$TESTDIR/up" "$TESTDIR/wk"
+        run csand --image-overlay "$TESTDIR/up" "$TESTDIR/wk" true
+        assert_one_error "--image-overlay requires --image$"
+        run csand --image-overlay "$TESTDIR/up" "$TESTDIR/wk"
+        assert_one_error "--image-overlay requires --image$"
+        run csand --image-cache-list --image-overlay "$TESTDIR/up" "$TESTDIR/wk"
+        assert_one_error "--image-overlay requires --image$"
+        run csand --image "$IMG_OCI:v1" --image-overlay "$TESTDIR/up"
+        assert_one_error "--image-overlay takes two arguments$"
+        [ -z "$(find "$TESTDIR/up" "$TESTDIR/wk" -mindepth 1)" ] || fail "RWSRC or WORKDIR written to"
+        assert_cache_empty
+}
+
+@test "image errors: --image-overlay with a missing or non-directory RWSRC or WORKDIR" {
+        mkdir -p "$TESTDIR/up" "$TESTDIR/wk"
+        : >"$TESTDIR/file"
+        run csand --image "$IMG_OCI:v1" --image-overlay "$TESTDIR/nope" "$TESTDIR/wk" true
+        assert_one_error "Can't open --image-overlay RWSRC $TESTDIR/nope: No such file or directory$"
+        run csand --image "$IMG_OCI:v1" --image-overlay "$TESTDIR/up" "$TESTDIR/nope" true
+        assert_one_error "Can't open --image-overlay WORKDIR $TESTDIR/nope: No such file or directory$"
+        run csand --image "$IMG_OCI:v1" --image-overlay "$TESTDIR/file" "$TESTDIR/wk" true
+        assert_one_error "RWSRC $TESTDIR/file: Not a directory$"
+        # nothing was created or written, and no layer was unpacked
+        [ ! -e "$TESTDIR/nope" ] || fail "$TESTDIR/nope was created"
+        [ -z "$(find "$TESTDIR/up" "$TESTDIR/wk" -mindepth 1)" ] || fail "RWSRC or WORKDIR written to"
+        assert_cache_empty
+}
+
+@test "image errors: --image-overlay WORKDIR on another filesystem than RWSRC" {
+        require_feature "a writable tmpfs at /dev/shm" test -w /dev/shm
+        [ "$(stat -f -c %T /dev/shm)" != "$(stat -f -c %T "$TESTDIR")" ] ||
+                require_feature "/dev/shm and $TESTDIR on different filesystems" false
+        SHM_DIR=$(mktemp -d /dev/shm/imgovl.XXXXXX)
+        mkdir -p "$TESTDIR/up"
+        local driver
+        for driver in auto kernel fuse; do
+                # (the token in csand's environment reaches fuse-overlayfs too)
+                CSAND_TEST_TOKEN=$CSAND_TOKEN run csand --overlay-driver "$driver" --image "$IMG_OCI:v1" \
+                        --image-overlay "$TESTDIR/up" "$SHM_DIR" true
+                assert_one_error "WORKDIR $SHM_DIR is not on the same filesystem .*RWSRC $TESTDIR/up"
+        done
+        [ -z "$(find "$TESTDIR/up" "$SHM_DIR" -mindepth 1)" ] || fail "RWSRC or WORKDIR written to"
 }

@@ -3,7 +3,8 @@
 # userland, three layers: gzip, zstd and plain tar, with a whiteout, an
 # opaque directory, a hard link and a symlink), run from outside as a user
 # would: the merged view, Env/WorkingDir/User/Entrypoint/Cmd rules,
-# --image-info, the layer cache (concurrent first runs, list, prune).
+# --image-info, the layer cache (concurrent first runs, list, prune), and
+# --image-overlay's persistent upper with both overlay drivers.
 
 load ../lib/common
 load ../lib/image
@@ -27,8 +28,47 @@ setup() {
         export XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache"
 }
 
+teardown() {
+        # kernel overlayfs leaves WORKDIR/work with mode 000
+        chmod -R u+rwx "$TESTDIR" 2>/dev/null || true
+        common_teardown
+}
+
 cache_layers() {
         ls -A "$XDG_CACHE_HOME/csand/layers"
+}
+
+# Every entry of the layer cache with its type, mode, size, xattrs and the
+# checksum of its data: any change to the cache shows here.
+cache_snapshot() {
+        python3 - "$XDG_CACHE_HOME/csand/layers" <<'PY'
+import hashlib, os, stat, sys
+top = sys.argv[1]
+for root, dirs, files in os.walk(top):
+    dirs.sort()
+    for name in [""] + sorted(dirs + files):
+        path = os.path.join(root, name) if name else root
+        st = os.lstat(path)
+        data = ""
+        if stat.S_ISREG(st.st_mode):
+            with open(path, "rb") as f:
+                data = hashlib.sha256(f.read()).hexdigest()
+        elif stat.S_ISLNK(st.st_mode):
+            data = os.readlink(path)
+        xattrs = sorted((a, os.getxattr(path, a, follow_symlinks=False)) for a in os.listxattr(path, follow_symlinks=False))
+        print(os.path.relpath(path, top), oct(st.st_mode), st.st_size, st.st_nlink, data, xattrs)
+PY
+}
+
+is_whiteout() {
+        [ -c "$1" ] && [ "$(stat -c '%t:%T' "$1")" = 0:0 ]
+}
+
+require_driver() {
+        if [ "$1" = fuse ]; then
+                require_feature "fuse-overlayfs" command -v fuse-overlayfs
+                require_feature "/dev/fuse usable by $(id -un)" test -r /dev/fuse -a -w /dev/fuse
+        fi
 }
 
 @test "image: the merged view of the layers (whiteout, opaque dir, links, modes)" {
@@ -211,4 +251,63 @@ new
         # and the next run unpacks again
         run csand --image "$IMG_OCI:v1" cat /etc/motd
         assert_output "hello from layer 3"
+}
+
+# --- --image-overlay: a persistent upper ------------------------------------
+
+# Runs csand with the token in its environment too, so that the
+# fuse-overlayfs daemons (which inherit it) are found by the leftover check.
+image_ovl() {
+        CSAND_TEST_TOKEN=$CSAND_TOKEN csand --image "$IMG_OCI:v1" --image-overlay "$TESTDIR/up" "$TESTDIR/wk" "$@"
+}
+
+check_image_overlay() {
+        local driver=$1
+        require_driver "$driver"
+        mkdir "$TESTDIR/up" "$TESTDIR/wk"
+        run csand --image "$IMG_OCI:v1" true
+        assert_success
+        local cache_before
+        cache_before=$(cache_snapshot)
+
+        run image_ovl --overlay-driver "$driver" sh -c \
+                'echo persisted >/data/new && echo changed >/etc/motd && rm /data/keep && mkdir /newdir && ls /data &&
+                 grep " / " /proc/self/mountinfo'
+        assert_success
+        assert_line --index 0 added
+        assert_line --index 3 new
+        refute_line keep
+        assert_line --partial " - $( [ "$driver" = fuse ] && echo fuse.fuse-overlayfs || echo overlay) "
+        # the changes are in RWSRC, the deletion a whiteout there
+        assert_equal "$(cat "$TESTDIR/up/data/new")" persisted
+        assert_equal "$(cat "$TESTDIR/up/etc/motd")" changed
+        [ -d "$TESTDIR/up/newdir" ] || fail "no /newdir in RWSRC: $(ls -A "$TESTDIR/up")"
+        is_whiteout "$TESTDIR/up/data/keep" || fail "no 0/0 whiteout for /data/keep in RWSRC: $(ls -la "$TESTDIR/up/data")"
+
+        # a second run over the same RWSRC sees the first one's changes
+        run image_ovl --overlay-driver "$driver" sh -c 'cat /data/new /etc/motd; ls /data; test -d /newdir && echo newdir'
+        assert_success
+        assert_output "persisted
+changed
+added
+hl
+link
+new
+newdir"
+        # the layer cache is never written to
+        assert_equal "$(cache_snapshot)" "$cache_before"
+        # and a run without --image-overlay sees the image as it is
+        run csand --image "$IMG_OCI:v1" sh -c 'cat /data/keep /etc/motd; test -e /data/new || echo no-new'
+        assert_success
+        assert_output "keep
+hello from layer 3
+no-new"
+}
+
+@test "image: --image-overlay (kernel) keeps the changes in RWSRC across runs, the cache unchanged" {
+        check_image_overlay kernel
+}
+
+@test "image: --image-overlay (fuse) keeps the changes in RWSRC across runs, the cache unchanged" {
+        check_image_overlay fuse
 }
