@@ -578,6 +578,10 @@ int main(int argc, char **argv) {
                 log_error("%s", e.message);
                 return 1;
         }
+        if (!plan->image_info && !plan->image_cache_list && !plan->image_cache_prune && mounts_check_kernel(&e) < 0) {
+                log_error("%s", e.message);
+                return 1;
+        }
         /* --image: layers, config and command into the plan; or an image action that ends here. */
         int r = image_prepare(plan, &e);
         if (r != 0) {

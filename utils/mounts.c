@@ -108,6 +108,26 @@ static int attach_new_mount_at_dir(NewRoot *root, int mnt_fd, const char *dest, 
         return 0;
 }
 
+int mounts_check_kernel(Error *e) {
+        /* Each probed with bad arguments: EBADF or EFAULT where it exists.
+         * mount_setattr (Linux 5.12) is the newest; a seccomp policy may
+         * hide any of them. */
+        static const struct {
+                const char *name;
+                long nr;
+        } calls[] = {
+                { "fsopen", SYS_fsopen },       { "fsconfig", SYS_fsconfig },     { "fsmount", SYS_fsmount },
+                { "open_tree", SYS_open_tree }, { "move_mount", SYS_move_mount }, { "mount_setattr", SYS_mount_setattr },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(calls); i++)
+                if (syscall(calls[i].nr, -1, NULL, 0, NULL, 0) < 0 && errno == ENOSYS)
+                        return error_setf(e, ENOSYS,
+                                          "This kernel lacks %s(): csand builds the sandbox with the new mount API "
+                                          "(Linux 5.12 or later), which a seccomp policy may also hide",
+                                          calls[i].name);
+        return 0;
+}
+
 int mounts_isolate(void) {
         return RET_NERRNO(mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL));
 }

@@ -4,6 +4,11 @@
 #include "plan.h"
 
 /* Stops mount events from propagating back to the host: rslave on "/". */
+/* Every root is built with the new mount API; on a kernel without it (or
+ * under a seccomp policy that hides it), a clear error before anything is
+ * created. */
+int mounts_check_kernel(Error *e);
+
 int mounts_isolate(void);
 
 /* The new root while it is built. */

@@ -105,3 +105,15 @@ fails_naming() {
                 assert_failure 1
         done
 }
+
+@test "a kernel without the new mount API: one clear error naming the call, nothing created" {
+        local call real=$CSAND
+        for call in fsopen fsconfig fsmount open_tree move_mount mount_setattr; do
+                # enosys: the call answers ENOSYS, as on an older kernel
+                printf '#!/bin/sh\nexec "%s" %s -- "%s" "$@"\n' "$CSAND_BUILD_DIR/tests/enosys" "$call" "$real" \
+                        >"$TESTDIR/csand-$call"
+                chmod +x "$TESTDIR/csand-$call"
+                CSAND="$TESTDIR/csand-$call" fails_naming "$call()" --unshare-all --proc /proc --dev /dev \
+                        --bind "$TESTDIR/rw" /rw
+        done
+}
