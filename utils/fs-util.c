@@ -12,17 +12,29 @@
 #include "fs-util.h"
 #include "macro.h"
 
-static int openat2_in_root(int root_fd, const char *path, int flags) {
+static int openat2_resolve(int dir_fd, const char *path, int flags, uint64_t resolve) {
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                .resolve = resolve,
         };
-        /* "/" and "" both name the root itself. */
+        /* "/" and "" both name the directory itself. */
         while (*path == '/')
                 path++;
         if (!*path)
                 path = ".";
-        return RET_NERRNO(syscall(SYS_openat2, root_fd, path, &how, sizeof(how)));
+        return RET_NERRNO(syscall(SYS_openat2, dir_fd, path, &how, sizeof(how)));
+}
+
+static int openat2_in_root(int root_fd, const char *path, int flags) {
+        return openat2_resolve(root_fd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+}
+
+int open_beneath_no_symlinks(int dir_fd, const char *path, int *ret_fd) {
+        int fd = openat2_resolve(dir_fd, path, O_PATH, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+        if (fd < 0)
+                return fd;
+        *ret_fd = fd;
+        return 0;
 }
 
 int open_in_root(int root_fd, const char *path, int flags, int *ret_fd) {

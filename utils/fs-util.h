@@ -11,6 +11,10 @@
 
 /* An O_PATH fd for PATH (following symlinks, scoped to the root). */
 int open_in_root(int root_fd, const char *path, int flags, int *ret_fd);
+/* An O_PATH fd for PATH beneath DIR_FD, for a path the kernel printed (a
+ * mount point in mountinfo), which has no symlinks: one found on the way
+ * (swapped in since) fails with ELOOP, and ".." can't leave DIR_FD. */
+int open_beneath_no_symlinks(int dir_fd, const char *path, int *ret_fd);
 /* A real (not O_PATH) fd for PATH, e.g. O_RDONLY for a lock. */
 int open_file_in_root(int root_fd, const char *path, int flags, int *ret_fd);
 /* mkdir -p; new directories get MODE (parents 0755). Returns an O_PATH fd. */

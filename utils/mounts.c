@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <inttypes.h>
 #include <linux/mount.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,6 +41,279 @@ static int sys_mount_setattr(int fd, const char *path, unsigned flags, uint64_t 
 static int sys_move_mount(int from_fd, int to_fd) {
         return RET_NERRNO(syscall(SYS_move_mount, from_fd, "", to_fd, "",
                                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+}
+
+int mounts_setattr(int fd, unsigned flags, uint64_t attrs) {
+        /* Whether mount_setattr() exists is the kernel's answer (or a
+         * seccomp filter's, which can only grow stricter, never looser), the
+         * same for the whole process, and both the mount ops and network.c's
+         * resolv.conf need it: a function-local static spares threading one
+         * bit through sandbox.c, and a cached "missing" can't go stale. */
+        static bool missing = false;
+        if (missing)
+                return -ENOSYS;
+        int r = sys_mount_setattr(fd, "", AT_EMPTY_PATH | flags, attrs);
+        if (r == -ENOSYS)
+                missing = true;
+        return r;
+}
+
+/* --- The fallback for kernels without mount_setattr() (before 5.12) -------- */
+
+typedef struct MountInfo {
+        uint64_t id, parent;
+        const char *mount_point;        /* unescaped, into MountTable.data */
+} MountInfo;
+
+typedef struct MountTable {
+        char *data;
+        MountInfo *mounts;
+        size_t n;
+} MountTable;
+
+static void mount_table_done(MountTable *t) {
+        free(t->data);
+        free(t->mounts);
+}
+
+/* mountinfo escapes " \t\n\\" in paths as \ooo. */
+static void unescape_octal(char *s) {
+        char *w = s;
+        for (const char *c = s; *c;) {
+                if (c[0] == '\\' && c[1] >= '0' && c[1] <= '3' && c[2] >= '0' && c[2] <= '7' && c[3] >= '0' && c[3] <= '7') {
+                        *w++ = (char) ((c[1] - '0') << 6 | (c[2] - '0') << 3 | (c[3] - '0'));
+                        c += 4;
+                } else
+                        *w++ = *c++;
+        }
+        *w = '\0';
+}
+
+/* "ID PARENT MAJ:MIN ROOT MOUNT-POINT ...": modifies LINE in place. */
+static bool parse_mountinfo_line(char *line, MountInfo *ret) {
+        char *end;
+        ret->id = strtoull(line, &end, 10);
+        if (*end != ' ')
+                return false;
+        ret->parent = strtoull(end + 1, &end, 10);
+        if (*end != ' ')
+                return false;
+        char *field = end + 1;
+        for (int skip = 0; skip < 2; skip++) {
+                field = strchr(field, ' ');
+                if (!field)
+                        return false;
+                field++;
+        }
+        char *space = strchr(field, ' ');
+        if (!space)
+                return false;
+        *space = '\0';
+        unescape_octal(field);
+        ret->mount_point = field;
+        return true;
+}
+
+static int mount_table_read(MountTable *ret) {
+        _cleanup_close_ int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        _cleanup_(mount_table_done) MountTable t = {};
+        size_t len, lines = 0;
+        int r = read_full_fd(fd, 64 << 20, (void **) &t.data, &len);
+        if (r < 0)
+                return r;
+        for (const char *c = t.data; *c; c++)
+                lines += *c == '\n';
+        t.mounts = calloc(lines + 1, sizeof(MountInfo));
+        if (!t.mounts)
+                return -ENOMEM;
+        for (char *line = t.data; *line;) {
+                char *nl = strchrnul(line, '\n');
+                bool last = !*nl;
+                *nl = '\0';
+                if (parse_mountinfo_line(line, &t.mounts[t.n]))
+                        t.n++;
+                line = last ? nl : nl + 1;
+        }
+        *ret = t;
+        t = (MountTable) {};
+        return 0;
+}
+
+static const MountInfo *mount_table_find(const MountTable *t, uint64_t id) {
+        for (size_t i = 0; i < t->n; i++)
+                if (t->mounts[i].id == id)
+                        return &t->mounts[i];
+        return NULL;
+}
+
+/* Is ANCESTOR_ID above M in the tree of mounts (parent IDs, not paths)? */
+static bool mount_is_below(const MountTable *t, const MountInfo *m, uint64_t ancestor_id) {
+        for (size_t depth = 0; m && depth < t->n; depth++) {
+                if (m->parent == ancestor_id)
+                        return true;
+                if (m->parent == m->id)
+                        return false;
+                m = mount_table_find(t, m->parent);
+        }
+        return false;
+}
+
+/* The ID of the mount FD is on: statx() tells from Linux 5.8, fdinfo before. */
+static int fd_mount_id(int fd, uint64_t *ret) {
+        struct statx sx;
+        if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0)
+                return -errno;
+        if (sx.stx_mask & STATX_MNT_ID) {
+                *ret = sx.stx_mnt_id;
+                return 0;
+        }
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+        _cleanup_close_ int info = open(p, O_RDONLY | O_CLOEXEC);
+        if (info < 0)
+                return -errno;
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        int r = read_full_fd(info, 1 << 16, (void **) &data, &len);
+        if (r < 0)
+                return r;
+        const char *field = strstr(data, "mnt_id:");
+        if (!field)
+                return -EOPNOTSUPP;
+        *ret = strtoull(field + strlen("mnt_id:"), NULL, 10);
+        return 0;
+}
+
+static unsigned long ms_flags_of_attrs(uint64_t attrs) {
+        return (attrs & MOUNT_ATTR_RDONLY ? MS_RDONLY : 0) | (attrs & MOUNT_ATTR_NOSUID ? MS_NOSUID : 0) |
+               (attrs & MOUNT_ATTR_NODEV ? MS_NODEV : 0) | (attrs & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0);
+}
+
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000   /* the kernel's, not yet in glibc's statvfs.h */
+#endif
+
+/* The per-mount flags FD's mount has now. A bind remount replaces them all,
+ * and the kernel refuses to clear those locked by a more privileged
+ * namespace (EPERM): like bwrap, we keep them, so attributes are only ever
+ * added, as mount_setattr() does. */
+static int current_ms_flags(int fd, unsigned long *ret) {
+        struct statvfs sv;
+        if (fstatvfs(fd, &sv) < 0)
+                return -errno;
+        *ret = (sv.f_flag & ST_RDONLY ? MS_RDONLY : 0) | (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) |
+               (sv.f_flag & ST_NODEV ? MS_NODEV : 0) | (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0) |
+               (sv.f_flag & ST_NOSYMFOLLOW ? MS_NOSYMFOLLOW : 0);
+        return 0;
+}
+
+/* mount(2) takes a path, and refuses detached mounts: FD's mount must be
+ * attached in our namespace. The atime flags are left alone, as a remount
+ * without any preserves them. */
+static int remount_one(int fd, unsigned long flags) {
+        unsigned long kept = 0;
+        int r = current_ms_flags(fd, &kept);
+        if (r < 0)
+                return r;
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        return RET_NERRNO(mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | kept | flags, NULL));
+}
+
+/* M's mount point relative to ROOT's, or NULL when it is not below it. */
+static const char *mount_point_below(const MountInfo *m, const MountInfo *root) {
+        const char *base = root->mount_point;
+        size_t n = strcmp(base, "/") == 0 ? 0 : strlen(base);
+        if (strncmp(m->mount_point, base, n) != 0 || (m->mount_point[n] != '/' && m->mount_point[n] != '\0'))
+                return NULL;
+        const char *rel = m->mount_point + n;
+        return *rel == '/' ? rel + 1 : rel;
+}
+
+/* The topmost mount stacked on the root of FD's mount. A lookup does not
+ * cross a mount stacked on the directory it starts from, but ".." out of a
+ * subdirectory lands on it, for the command as for us. (A bind of "/"
+ * brings such a mount along: a copy of the new root, which is stacked on
+ * the caller's "/".) */
+static int open_stacked_on_root(int fd, int *ret_fd) {
+        int dir = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return -errno;
+        DIR *d = fdopendir(dir);
+        if (!d) {
+                safe_close(dir);
+                return -errno;
+        }
+        int r = -EBUSY;         /* no way up from below: fail rather than guess */
+        for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                _cleanup_free_ char *up = NULL;
+                r = asprintf(&up, "%s/..", de->d_name) < 0 ? -ENOMEM : open_beneath_no_symlinks(fd, up, ret_fd);
+                break;
+        }
+        closedir(d);
+        return r;
+}
+
+/* Remounts the submount M of the tree whose root mount (ROOT) FD is on,
+ * through an fd opened at its mount point beneath FD. */
+static int remount_submount(int fd, const MountTable *t, const MountInfo *root, const MountInfo *m, unsigned long flags) {
+        const char *rel = mount_point_below(m, root);
+        if (!rel)
+                return -EBUSY;
+        _cleanup_close_ int sub = -EBADF;
+        int r = *rel ? open_beneath_no_symlinks(fd, rel, &sub) : open_stacked_on_root(fd, &sub);
+        if (r < 0)
+                return r;
+        uint64_t id;
+        r = fd_mount_id(sub, &id);
+        if (r < 0)
+                return r;
+        if (id == m->id)
+                return remount_one(sub, flags);
+        /* Its path ended on one of its own ancestors, or on a mount that
+         * came after mountinfo was read: things changed under us. Any other
+         * mount there covers it (stacked on it, or on a directory above it):
+         * a covered mount is out of every path's reach, so bwrap skips it
+         * too. */
+        const MountInfo *found = mount_table_find(t, id);
+        if (!found || mount_is_below(t, m, id))
+                return -EBUSY;
+        return 0;
+}
+
+/* Every mount below FD's, found by mount ID in one read of mountinfo. */
+static int remount_submounts(int fd, unsigned long flags) {
+        uint64_t root_id;
+        int r = fd_mount_id(fd, &root_id);
+        if (r < 0)
+                return r;
+        _cleanup_(mount_table_done) MountTable t = {};
+        r = mount_table_read(&t);
+        if (r < 0)
+                return r;
+        const MountInfo *root = mount_table_find(&t, root_id);
+        if (!root)
+                return -ENOENT;
+        for (size_t i = 0; i < t.n; i++) {
+                if (!mount_is_below(&t, &t.mounts[i], root_id))
+                        continue;
+                r = remount_submount(fd, &t, root, &t.mounts[i], flags);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int mounts_remount(int fd, unsigned flags, uint64_t attrs) {
+        unsigned long ms = ms_flags_of_attrs(attrs);
+        int r = remount_one(fd, ms);
+        if (r < 0 || !(flags & AT_RECURSIVE))
+                return r;
+        return remount_submounts(fd, ms);
 }
 
 /* A detached mount of a new FSTYPE instance; OPTIONS is NULL-terminated
@@ -110,20 +386,21 @@ static int attach_new_mount_at_dir(NewRoot *root, int mnt_fd, const char *dest, 
 
 int mounts_check_kernel(Error *e) {
         /* Each probed with bad arguments: EBADF or EFAULT where it exists.
-         * mount_setattr (Linux 5.12) is the newest; a seccomp policy may
-         * hide any of them. */
+         * All arrived by Linux 5.2 (openat2, also needed, in 5.6); a seccomp
+         * policy may hide any of them. mount_setattr (5.12) is not probed:
+         * without it, attributes are applied with mount(2) remounts. */
         static const struct {
                 const char *name;
                 long nr;
         } calls[] = {
                 { "fsopen", SYS_fsopen },       { "fsconfig", SYS_fsconfig },     { "fsmount", SYS_fsmount },
-                { "open_tree", SYS_open_tree }, { "move_mount", SYS_move_mount }, { "mount_setattr", SYS_mount_setattr },
+                { "open_tree", SYS_open_tree }, { "move_mount", SYS_move_mount },
         };
         for (size_t i = 0; i < ELEMENTSOF(calls); i++)
                 if (syscall(calls[i].nr, -1, NULL, 0, NULL, 0) < 0 && errno == ENOSYS)
                         return error_setf(e, ENOSYS,
                                           "This kernel lacks %s(): csand builds the sandbox with the new mount API "
-                                          "(Linux 5.12 or later), which a seccomp policy may also hide",
+                                          "(Linux 5.6 or later), which a seccomp policy may also hide",
                                           calls[i].name);
         return 0;
 }
@@ -147,7 +424,9 @@ int mounts_new_root(NewRoot *ret) {
 /* Clones SOURCE (and its submounts) from the caller's view and attaches it
  * at DEST, after setting the attributes on the whole detached tree: one
  * mount_setattr(AT_RECURSIVE) instead of a remount per submount, and no
- * mountinfo parsing, so the cost stays linear in the number of binds. */
+ * mountinfo parsing, so the cost stays linear in the number of binds.
+ * Before Linux 5.12 the attributes follow the attach, as remounts (no one
+ * runs in the sandbox yet to see it writable in between). */
 static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) {
         _cleanup_close_ int src = sys_open_tree(AT_FDCWD, op->source, OPEN_TREE_CLONE | AT_RECURSIVE);
         if (src == -ENOENT && op->try_only)
@@ -162,8 +441,9 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
                 attrs |= MOUNT_ATTR_NODEV;
         if (op->readonly)
                 attrs |= MOUNT_ATTR_RDONLY;
-        int r = sys_mount_setattr(src, "", AT_EMPTY_PATH | AT_RECURSIVE, attrs);
-        if (r < 0)
+        int r = mounts_setattr(src, AT_RECURSIVE, attrs);
+        bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
+        if (r < 0 && !remount)
                 return error_set_errno(e, r, "Can't set mount attributes for %s", op->source);
 
         struct stat st;
@@ -181,6 +461,8 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
         r = attach(root, src, dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind mount %s on %s", op->source, op->dest);
+        if (remount && (r = mounts_remount(src, AT_RECURSIVE, attrs)) < 0)
+                return error_set_errno(e, r, "Can't set mount attributes for %s", op->source);
         return 0;
 }
 
@@ -193,7 +475,9 @@ static int op_remount_ro(const MountOp *op, int root_fd, Error *e) {
         int r = open_in_root(root_fd, op->dest, 0, &fd);
         if (r < 0)
                 return error_set_errno(e, r, "Can't find %s to remount read-only", op->dest);
-        r = sys_mount_setattr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY);
+        r = mounts_setattr(fd, 0, MOUNT_ATTR_RDONLY);
+        if (r == -ENOSYS)
+                r = mounts_remount(fd, 0, MOUNT_ATTR_RDONLY);
         if (r == -EINVAL)
                 return error_setf(e, EINVAL, "Can't remount %s read-only: not a mount point", op->dest);
         if (r < 0)
@@ -220,12 +504,16 @@ static int op_proc(const MountOp *op, NewRoot *root, Error *e) {
                         continue;
                 if (sub < 0)
                         return error_set_errno(e, sub, "Can't bind %s/%s", op->dest, name);
-                r = sys_mount_setattr(sub, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-                if (r < 0)
+                const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+                r = mounts_setattr(sub, 0, attrs);
+                bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
+                if (r < 0 && !remount)
                         return error_set_errno(e, r, "Can't make %s/%s read-only", op->dest, name);
                 _cleanup_close_ int dst = openat(proc, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
                 if (dst < 0 || sys_move_mount(sub, dst) < 0)
                         return error_set_errno(e, errno, "Can't make %s/%s read-only", op->dest, name);
+                if (remount && (r = mounts_remount(sub, 0, attrs)) < 0)
+                        return error_set_errno(e, r, "Can't make %s/%s read-only", op->dest, name);
         }
         return 0;
 }
@@ -246,8 +534,10 @@ static int bind_device(int dev, const char *host_path, const char *name, Error *
         _cleanup_close_ int src = sys_open_tree(AT_FDCWD, host_path, OPEN_TREE_CLONE);
         if (src < 0)
                 return error_set_errno(e, src, "Can't find device %s", host_path);
-        int r = sys_mount_setattr(src, "", AT_EMPTY_PATH, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
-        if (r < 0)
+        const uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+        int r = mounts_setattr(src, 0, attrs);
+        bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
+        if (r < 0 && !remount)
                 return error_set_errno(e, r, "Can't set mount attributes for %s", host_path);
         _cleanup_close_ int dst = -EBADF;
         r = touch_in_root(dev, name, 0444, &dst);
@@ -256,6 +546,8 @@ static int bind_device(int dev, const char *host_path, const char *name, Error *
         r = sys_move_mount(src, dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind %s", host_path);
+        if (remount && (r = mounts_remount(src, 0, attrs)) < 0)
+                return error_set_errno(e, r, "Can't set mount attributes for %s", host_path);
         return 0;
 }
 
@@ -409,8 +701,9 @@ static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e)
                 return error_set_errno(e, r, "Can't write fd %d for %s", op->fd, op->dest);
 
         uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (op->readonly ? MOUNT_ATTR_RDONLY : 0);
-        r = sys_mount_setattr(file, "", AT_EMPTY_PATH, attrs);
-        if (r < 0)
+        r = mounts_setattr(file, 0, attrs);
+        bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
+        if (r < 0 && !remount)
                 return error_set_errno(e, r, "Can't set mount attributes for %s", op->dest);
         r = touch_in_root(root->fd, op->dest, 0444, &dst);
         if (r < 0)
@@ -418,6 +711,8 @@ static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e)
         r = attach(root, file, dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind data on %s", op->dest);
+        if (remount && (r = mounts_remount(file, 0, attrs)) < 0)
+                return error_set_errno(e, r, "Can't set mount attributes for %s", op->dest);
         return 0;
 }
 
@@ -543,34 +838,18 @@ static int mounts_below(int root_fd) {
         if (statx(root_fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &top) < 0 ||
             statx(AT_FDCWD, "/", 0, STATX_MNT_ID, &bottom) < 0)
                 return -errno;
-        _cleanup_close_ int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        _cleanup_free_ char *data = NULL;
-        size_t len;
-        int r = read_full_fd(fd, 64 << 20, (void **) &data, &len);
+        _cleanup_(mount_table_done) MountTable t = {};
+        int r = mount_table_read(&t);
         if (r < 0)
                 return r;
         uint64_t id = top.stx_mnt_id;
-        for (int n = 1; n < 4096; n++) {
-                uint64_t parent = 0;
-                bool found = false;
-                for (const char *line = data; *line; ) {
-                        unsigned long long a, b;
-                        if (sscanf(line, "%llu %llu", &a, &b) == 2 && a == id) {
-                                parent = b;
-                                found = true;
-                                break;
-                        }
-                        line = strchrnul(line, '\n');
-                        if (*line)
-                                line++;
-                }
-                if (!found)
+        for (size_t n = 1; n <= t.n; n++) {
+                const MountInfo *m = mount_table_find(&t, id);
+                if (!m)
                         return -ENOENT;
-                if (parent == bottom.stx_mnt_id)
-                        return n;
-                id = parent;
+                if (m->parent == bottom.stx_mnt_id)
+                        return (int) n;
+                id = m->parent;
         }
         return -ELOOP;
 }

@@ -1,15 +1,29 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #pragma once
 
+#include <stdint.h>
+
 #include "plan.h"
 
-/* Stops mount events from propagating back to the host: rslave on "/". */
 /* Every root is built with the new mount API; on a kernel without it (or
  * under a seccomp policy that hides it), a clear error before anything is
- * created. */
+ * created. mount_setattr() alone may be missing (Linux 5.6 to 5.11). */
 int mounts_check_kernel(Error *e);
 
+/* Stops mount events from propagating back to the host: rslave on "/". */
 int mounts_isolate(void);
+
+/* mount_setattr(2) setting MOUNT_ATTR_* ATTRS on the mount FD is on (with
+ * AT_RECURSIVE in FLAGS, on its submounts too). -ENOSYS on a kernel without
+ * it (before 5.12), answered without asking again once it said so: then
+ * attach a detached mount and call mounts_remount(), with the same
+ * arguments. */
+int mounts_setattr(int fd, unsigned flags, uint64_t attrs);
+
+/* The same with mount(2) remounts, on a mount attached in our namespace;
+ * with AT_RECURSIVE, its submounts are found by mount ID in one read of
+ * /proc/self/mountinfo. Attributes the mounts have are kept. */
+int mounts_remount(int fd, unsigned flags, uint64_t attrs);
 
 /* The new root while it is built. */
 typedef struct NewRoot {

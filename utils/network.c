@@ -23,6 +23,7 @@
 #include "fs-util.h"
 #include "helpers.h"
 #include "macro.h"
+#include "mounts.h"
 #include "network.h"
 #include "parse-util.h"
 #include "plan.h"
@@ -815,6 +816,7 @@ int network_start(SandboxPlan *p, pid_t child, Error *e) {
 /* ---- the child: resolv.conf ---- */
 
 #define RESOLV_CONF "/etc/resolv.conf"
+#define RESOLV_CONF_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
 
 /* "nameserver ADDR ...": ADDR (in a copy), else NULL. */
 static char *nameserver_of(const char *line, size_t len) {
@@ -906,8 +908,10 @@ static int generate_resolv_conf(const SandboxPlan *p, const char *old, bool alwa
 }
 
 /* A read-only file holding DATA, as a detached mount: a file on a private
- * tmpfs that no path leads to, cloned with open_tree(). */
-static int data_file_mount(const char *data, int *ret_fd) {
+ * tmpfs that no path leads to, cloned with open_tree(). Without
+ * mount_setattr() (before Linux 5.12) it is still writable: *ret_remount
+ * says to call mounts_remount() with RESOLV_CONF_ATTRS once attached. */
+static int data_file_mount(const char *data, int *ret_fd, bool *ret_remount) {
         _cleanup_close_ int fs_fd = -EBADF, mnt_fd = -EBADF, file_fd = -EBADF;
 
         fs_fd = (int) syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
@@ -931,13 +935,13 @@ static int data_file_mount(const char *data, int *ret_fd) {
         int fd = (int) syscall(SYS_open_tree, mnt_fd, "resolv.conf", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
-        if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
-                r = -errno;
+        r = mounts_setattr(fd, 0, RESOLV_CONF_ATTRS);
+        if (r < 0 && r != -ENOSYS) {
                 safe_close(fd);
                 return r;
         }
         *ret_fd = fd;
+        *ret_remount = r == -ENOSYS;
         return 0;
 }
 
@@ -991,7 +995,8 @@ int network_setup_resolv_conf(const SandboxPlan *p, int *root_fd, Error *e) {
         if (!new)
                 return 0;
 
-        r = data_file_mount(new, &mnt);
+        bool remount = false;
+        r = data_file_mount(new, &mnt, &remount);
         if (r < 0)
                 return error_set_errno(e, r, "Can't prepare %s for the sandbox", RESOLV_CONF);
         r = touch_in_root(*root_fd, RESOLV_CONF, 0644, &dst);
@@ -999,5 +1004,7 @@ int network_setup_resolv_conf(const SandboxPlan *p, int *root_fd, Error *e) {
                 return error_set_errno(e, r, "Can't create %s%s", RESOLV_CONF, p->n_dns > 0 ? " for --dns" : "");
         if (syscall(SYS_move_mount, mnt, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return error_set_errno(e, errno, "Can't mount %s", RESOLV_CONF);
+        if (remount && (r = mounts_remount(mnt, 0, RESOLV_CONF_ATTRS)) < 0)
+                return error_set_errno(e, r, "Can't make %s read-only", RESOLV_CONF);
         return 0;
 }
