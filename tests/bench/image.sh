@@ -288,24 +288,12 @@ pick_image() {
 # Outer part: build csand, build or find the image, drop privileges.
 # ---------------------------------------------------------------------------
 if [[ ${CSAND_BENCH_INNER:-} != 1 ]]; then
-        here=$(dirname "$script")
-        top=$(cd "$here/../.." && pwd)
-        build=${1:-$top/build}
-
-        if [[ -z ${CSAND:-} ]]; then
-                command -v meson >/dev/null || die "meson not found"
-                if [[ ! -d $build/meson-private ]]; then
-                        meson setup "$build" "$top" >/dev/null || die "meson setup $build failed"
-                fi
-                meson compile -C "$build" >/dev/null || die "meson compile -C $build failed"
-                CSAND=$build/csand
-        fi
-        CSAND=$(readlink -f "$CSAND")
+        # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+        . "$(dirname "$script")/lib.sh"
+        bench_build_csand "${1:-}"
         build_dir=$(dirname "$CSAND")
         timer=$(readlink -f "${CSAND_BENCH_TIMER:-$build_dir/tests/bench/benchtime}")
-        for f in "$CSAND" "$timer"; do
-                [[ -x $f ]] || die "$f is missing: build it with meson compile -C $build_dir"
-        done
+        bench_require_built "$build_dir" "$CSAND" "$timer"
 
         umask 022
         pick_image "${CSAND_BENCH_IMAGE_STORE:-$build_dir/tests/bench/image}"
@@ -318,41 +306,19 @@ if [[ ${CSAND_BENCH_INNER:-} != 1 ]]; then
                   PODMAN="${PODMAN:-}" CSAND_BENCH_PODMAN_DRIVER="${CSAND_BENCH_PODMAN_DRIVER:-}"
                   TMPDIR="${TMPDIR:-/var/tmp}" CSAND_BENCH_IMAGE_NOTE="$IMAGE_NOTE")
 
-        if [[ $(id -u) != 0 ]]; then
-                exec env -i "${env_args[@]}" HOME="${HOME:-/}" USER="$(id -un)" \
-                        CSAND="$CSAND" CSAND_BENCH_TIMER="$timer" CSAND_BENCH_IMAGE="$image" \
-                        bash "$script"
+        if [[ $(id -u) == 0 ]]; then
+                bench_require_user ". The benchmark runs csand as an unprivileged user, as in real use; create it with tools/prepare-machine.sh (or set CSAND_BENCH_USER to an existing unprivileged user)."
+                # The user must be able to run what was built and read the
+                # image; if they are closed to it, use copies (same bytes) in
+                # a private directory.
+                if ! bench_user_can_read "$CSAND" "$timer" "$script" "$image/oci/index.json"; then
+                        bench_make_stage csand-bench
+                        bench_stage_file CSAND=csand timer=benchtime script=image.sh
+                        bench_stage_dir image=image
+                fi
         fi
-
-        user=${CSAND_BENCH_USER:-csandtest}
-        if ! id -u "$user" >/dev/null 2>&1; then
-                die "user '$user' does not exist. The benchmark runs csand as an unprivileged user, as in real use; create it with tools/prepare-machine.sh (or set CSAND_BENCH_USER to an existing unprivileged user)."
-        fi
-        [[ $(id -u "$user") != 0 ]] || die "CSAND_BENCH_USER=$user is root; an unprivileged user is needed"
-        home=$(getent passwd "$user" | cut -d: -f6)
-
-        # The user must be able to run what was built and read the image; if
-        # they are closed to it, use copies (same bytes) in a private directory.
-        stage=
-        cleanup() { [[ -z $stage ]] || rm -rf -- "$stage"; }
-        trap cleanup EXIT
-        can_read() { runuser -u "$user" -- test -r "$1"; }
-        if ! can_read "$CSAND" || ! can_read "$timer" || ! can_read "$script" || ! can_read "$image/oci/index.json"; then
-                stage=$(mktemp -d /tmp/csand-bench.XXXXXX)
-                chmod 755 "$stage"
-                install -m 755 "$CSAND" "$stage/csand"
-                install -m 755 "$timer" "$stage/benchtime"
-                install -m 755 "$script" "$stage/image.sh"
-                cp -a "$image" "$stage/image"
-                chmod -R a+rX "$stage/image"
-                CSAND=$stage/csand timer=$stage/benchtime script=$stage/image.sh image=$stage/image
-        fi
-
-        rc=0
-        nice -n "${CSAND_BENCH_NICE:--20}" runuser -u "$user" -- env -i "${env_args[@]}" HOME="${home:-/}" USER="$user" \
-                CSAND="$CSAND" CSAND_BENCH_TIMER="$timer" CSAND_BENCH_IMAGE="$image" \
-                bash "$script" || rc=$?
-        exit $rc
+        bench_exec_inner --nice --set-user "$script" "${env_args[@]}" \
+                CSAND="$CSAND" CSAND_BENCH_TIMER="$timer" CSAND_BENCH_IMAGE="$image"
 fi
 
 # ---------------------------------------------------------------------------

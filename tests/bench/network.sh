@@ -33,31 +33,22 @@ die() {
 script=$(readlink -f "${BASH_SOURCE[0]}")
 
 if [[ ${CSAND_BENCH_INNER:-} != 1 ]]; then
-        top=$(cd "$(dirname "$script")/../.." && pwd)
+        here=$(dirname "$script")
+        # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+        . "$here/lib.sh"
+        top=$(cd "$here/../.." && pwd)
         build=${1:-$top/build}
         CSAND=$(readlink -f "${CSAND:-$build/csand}")
         timer=$(readlink -f "${CSAND_BENCH_TIMER:-$(dirname "$CSAND")/tests/bench/benchtime}")
-        for f in "$CSAND" "$timer"; do
-                [[ -x $f ]] || die "$f is missing: build it with meson compile -C $build"
-        done
+        bench_require_built "$build" "$CSAND" "$timer"
         env_args=(PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 CSAND_BENCH_INNER=1
                   CSAND_BENCH_QUICK="${CSAND_BENCH_QUICK:-}" CSAND_BENCH_ROUNDS="${CSAND_BENCH_ROUNDS:-}")
-        if [[ $(id -u) != 0 ]]; then
-                exec env -i "${env_args[@]}" HOME="${HOME:-/}" CSAND="$CSAND" CSAND_BENCH_TIMER="$timer" bash "$script"
+        if [[ $(id -u) == 0 ]]; then
+                bench_require_user " (tools/prepare-machine.sh creates it)"
+                bench_make_stage csand-bench-network
+                bench_stage_file CSAND=csand timer=benchtime script=network.sh
         fi
-        user=${CSAND_BENCH_USER:-csandtest}
-        id -u "$user" >/dev/null 2>&1 || die "user '$user' does not exist (tools/prepare-machine.sh creates it)"
-        [[ $(id -u "$user") != 0 ]] || die "CSAND_BENCH_USER=$user is root; an unprivileged user is needed"
-        stage=$(mktemp -d /tmp/csand-bench-network.XXXXXX)
-        trap 'rm -rf -- "$stage"' EXIT
-        chmod 755 "$stage"
-        install -m 755 "$CSAND" "$stage/csand"
-        install -m 755 "$timer" "$stage/benchtime"
-        install -m 755 "$script" "$stage/network.sh"
-        rc=0
-        runuser -u "$user" -- env -i "${env_args[@]}" HOME="$(getent passwd "$user" | cut -d: -f6)" \
-                CSAND="$stage/csand" CSAND_BENCH_TIMER="$stage/benchtime" bash "$stage/network.sh" || rc=$?
-        exit $rc
+        bench_exec_inner "$script" "${env_args[@]}" CSAND="$CSAND" CSAND_BENCH_TIMER="$timer"
 fi
 
 # ---- inner part: the unprivileged user ----

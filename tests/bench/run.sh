@@ -36,64 +36,30 @@ script=$(readlink -f "${BASH_SOURCE[0]}")
 # Outer part: build, find the binaries, drop privileges.
 # ---------------------------------------------------------------------------
 if [[ ${CSAND_BENCH_INNER:-} != 1 ]]; then
-        here=$(dirname "$script")
-        top=$(cd "$here/../.." && pwd)
-        build=${1:-$top/build}
-
-        if [[ -z ${CSAND:-} ]]; then
-                command -v meson >/dev/null || die "meson not found"
-                if [[ ! -d $build/meson-private ]]; then
-                        meson setup "$build" "$top" >/dev/null || die "meson setup $build failed"
-                fi
-                meson compile -C "$build" >/dev/null || die "meson compile -C $build failed"
-                CSAND=$build/csand
-        fi
-        CSAND=$(readlink -f "$CSAND")
+        # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+        . "$(dirname "$script")/lib.sh"
+        bench_build_csand "${1:-}"
         build_dir=$(dirname "$CSAND")
         floor=$(readlink -f "${CSAND_BENCH_FLOOR:-$build_dir/tests/bench/floor}")
         timer=$(readlink -f "${CSAND_BENCH_TIMER:-$build_dir/tests/bench/benchtime}")
-        for f in "$CSAND" "$floor" "$timer"; do
-                [[ -x $f ]] || die "$f is missing: build it with meson compile -C $build_dir"
-        done
+        bench_require_built "$build_dir" "$CSAND" "$floor" "$timer"
 
         env_args=(PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 LC_ALL=C.UTF-8
                   CSAND_BENCH_INNER=1 CSAND_BENCH_QUICK="${CSAND_BENCH_QUICK:-}"
                   BWRAP="${BWRAP:-/usr/bin/bwrap}")
 
-        if [[ $(id -u) != 0 ]]; then
-                exec env -i "${env_args[@]}" HOME="${HOME:-/}" USER="$(id -un)" \
-                        CSAND="$CSAND" CSAND_BENCH_FLOOR="$floor" CSAND_BENCH_TIMER="$timer" \
-                        bash "$script"
+        if [[ $(id -u) == 0 ]]; then
+                bench_require_user ". The benchmark runs csand as an unprivileged user, as in real use; create it with tools/prepare-machine.sh (or set CSAND_BENCH_USER to an existing unprivileged user)."
+                # The user must be able to run what was built; if the build
+                # tree is closed to it, run copies (same bytes) from a
+                # private directory.
+                if ! bench_user_can_run "$CSAND" "$floor" "$timer" "$script"; then
+                        bench_make_stage csand-bench
+                        bench_stage_file CSAND=csand floor=floor timer=benchtime script=run.sh
+                fi
         fi
-
-        user=${CSAND_BENCH_USER:-csandtest}
-        if ! id -u "$user" >/dev/null 2>&1; then
-                die "user '$user' does not exist. The benchmark runs csand as an unprivileged user, as in real use; create it with tools/prepare-machine.sh (or set CSAND_BENCH_USER to an existing unprivileged user)."
-        fi
-        [[ $(id -u "$user") != 0 ]] || die "CSAND_BENCH_USER=$user is root; an unprivileged user is needed"
-        home=$(getent passwd "$user" | cut -d: -f6)
-
-        # The user must be able to run what was built; if the build tree is
-        # closed to it, run copies (same bytes) from a private directory.
-        stage=
-        cleanup() { [[ -z $stage ]] || rm -rf -- "$stage"; }
-        trap cleanup EXIT
-        can_run() { runuser -u "$user" -- test -x "$1" -a -r "$1"; }
-        if ! can_run "$CSAND" || ! can_run "$floor" || ! can_run "$timer" || ! can_run "$script"; then
-                stage=$(mktemp -d /tmp/csand-bench.XXXXXX)
-                chmod 755 "$stage"
-                install -m 755 "$CSAND" "$stage/csand"
-                install -m 755 "$floor" "$stage/floor"
-                install -m 755 "$timer" "$stage/benchtime"
-                install -m 755 "$script" "$stage/run.sh"
-                CSAND=$stage/csand floor=$stage/floor timer=$stage/benchtime script=$stage/run.sh
-        fi
-
-        rc=0
-        nice -n "${CSAND_BENCH_NICE:--20}" runuser -u "$user" -- env -i "${env_args[@]}" HOME="${home:-/}" USER="$user" \
-                CSAND="$CSAND" CSAND_BENCH_FLOOR="$floor" CSAND_BENCH_TIMER="$timer" \
-                bash "$script" || rc=$?
-        exit $rc
+        bench_exec_inner --nice --set-user "$script" "${env_args[@]}" \
+                CSAND="$CSAND" CSAND_BENCH_FLOOR="$floor" CSAND_BENCH_TIMER="$timer"
 fi
 
 # ---------------------------------------------------------------------------
