@@ -37,6 +37,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "json-util.h"
 #include "seccomp-profile.h"
 
@@ -164,53 +165,6 @@ static int strv_new_empty(char ***ret) {
 
 static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* Reads FD to its end, refusing more than MAX bytes. NUL-terminated. */
-static int read_full_fd(int fd, size_t max, char **ret_buf, size_t *ret_len) {
-        size_t len = 0, cap = 16384;
-        _cleanup_free_ char *buf = malloc(cap + 1);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                if (len == cap) {
-                        if (cap >= max)
-                                return -EFBIG;
-                        cap = cap * 2 > max ? max : cap * 2;
-                        char *nb = realloc(buf, cap + 1);
-                        if (!nb)
-                                return -ENOMEM;
-                        buf = nb;
-                }
-                ssize_t n = read(fd, buf + len, cap - len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-        }
-        buf[len] = '\0';
-        *ret_buf = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
-static int write_full(int fd, const void *p, size_t len) {
-        const char *c = p;
-        while (len > 0) {
-                ssize_t n = write(fd, c, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                c += n;
-                len -= (size_t) n;
-        }
-        return 0;
 }
 
 void compiled_profile_done(CompiledProfile *p) {
@@ -1281,7 +1235,7 @@ static int cache_load(const CacheEntry *c, CompiledProfile *ret) {
                 return -errno;
         if (!S_ISREG(st.st_mode) || !owned_privately(&st))
                 return -EPERM;
-        r = read_full_fd(fd, CACHE_ENTRY_MAX, &buf, &len);
+        r = read_full_fd(fd, CACHE_ENTRY_MAX, (void **) &buf, &len);
         if (r < 0)
                 return r;
         if (len < sizeof(h))
@@ -1303,7 +1257,7 @@ static int cache_load(const CacheEntry *c, CompiledProfile *ret) {
         _cleanup_close_ int mfd = memfd_create("csand-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (mfd < 0)
                 return -errno;
-        r = write_full(mfd, names + h.unknown_len, h.bpf_len);
+        r = write_all(mfd, names + h.unknown_len, h.bpf_len);
         if (r < 0)
                 return r;
         *ret = (CompiledProfile) {
@@ -1340,7 +1294,7 @@ static int cache_store(const CacheEntry *c, const CompiledProfile *p) {
         /* The memfd is not sealed yet, and its offset is at the end. */
         if (lseek(p->fd, 0, SEEK_SET) < 0)
                 return -errno;
-        r = read_full_fd(p->fd, BPF_INSNS_MAX * sizeof(struct sock_filter), &bpf, &bpf_len);
+        r = read_full_fd(p->fd, BPF_INSNS_MAX * sizeof(struct sock_filter), (void **) &bpf, &bpf_len);
         if (r < 0)
                 return r;
         for (size_t i = 0; p->unknown_syscalls[i]; i++)
@@ -1372,13 +1326,13 @@ static int cache_store(const CacheEntry *c, const CompiledProfile *p) {
         _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        r = write_full(fd, &h, sizeof(h));
+        r = write_all(fd, &h, sizeof(h));
         if (r >= 0)
-                r = write_full(fd, c->key, c->key_len);
+                r = write_all(fd, c->key, c->key_len);
         if (r >= 0)
-                r = write_full(fd, names, names_len);
+                r = write_all(fd, names, names_len);
         if (r >= 0)
-                r = write_full(fd, bpf, bpf_len);
+                r = write_all(fd, bpf, bpf_len);
         if (r >= 0 && rename(tmp, c->path) < 0)
                 r = -errno;
         if (r < 0)
@@ -1396,7 +1350,7 @@ static int read_profile(const char *name_or_path, char **ret_path, char **ret_bu
         r = open_profile(name_or_path, &fd, &path, e);
         if (r < 0)
                 return r;
-        r = read_full_fd(fd, PROFILE_SIZE_MAX, ret_buf, ret_len);
+        r = read_full_fd(fd, PROFILE_SIZE_MAX, (void **) ret_buf, ret_len);
         if (r == -EFBIG)
                 return error_setf(e, EFBIG, "Seccomp profile %s is larger than %u bytes", path, PROFILE_SIZE_MAX);
         if (r < 0)
