@@ -997,7 +997,7 @@ static void remove_stale(int base_fd) {
         int fd = openat(base_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return;
-        DIR *d = fdopendir(fd);
+        _cleanup_closedir_ DIR *d = fdopendir(fd);
         if (!d) {
                 close(fd);
                 return;
@@ -1011,7 +1011,6 @@ static void remove_stale(int base_fd) {
                         continue;
                 (void) unlinkat(base_fd, de->d_name, AT_REMOVEDIR);
         }
-        closedir(d);
 }
 
 static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, pid_t child, Error *e) {

@@ -159,12 +159,6 @@ typedef struct Image {
 
 /* ==== small helpers ====================================================== */
 
-static void strv_free(char **v) {
-        for (char **s = v; s && *s; s++)
-                free(*s);
-        free(v);
-}
-
 static void image_done(Image *img) {
         free(img->path);
         free(img->tag);
@@ -187,9 +181,16 @@ static void archive_freep(struct archive **a) {
 }
 #define _cleanup_archive_ _cleanup_(archive_freep)
 
-static void dir_closep(DIR **d) {
-        if (*d)
-                closedir(*d);
+/* A reader of tar, plain or compressed as image layers are (gzip, zstd). */
+static struct archive *tar_reader_new(void) {
+        struct archive *a = archive_read_new();
+        if (!a)
+                return NULL;
+        archive_read_support_format_tar(a);
+        archive_read_support_filter_gzip(a);
+        archive_read_support_filter_zstd(a);
+        archive_read_support_filter_none(a);
+        return a;
 }
 
 static bool is_sha256_hex(const char *s) {
@@ -237,7 +238,7 @@ static int rm_rf_children(int fd) {
         int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (dfd < 0)
                 return -errno;
-        _cleanup_(dir_closep) DIR *d = fdopendir(dfd);
+        _cleanup_closedir_ DIR *d = fdopendir(dfd);
         if (!d) {
                 safe_close(dfd);
                 return -errno;
@@ -338,13 +339,9 @@ static const char *member_name(const char *name) {
 
 /* An archive reader on the tarball positioned at member NAME. */
 static int tarball_open_member(const char *path, const char *name, struct archive **ret, Error *e) {
-        _cleanup_archive_ struct archive *a = archive_read_new();
+        _cleanup_archive_ struct archive *a = tar_reader_new();
         if (!a)
                 return error_setf(e, ENOMEM, "Out of memory");
-        archive_read_support_format_tar(a);
-        archive_read_support_filter_gzip(a);
-        archive_read_support_filter_zstd(a);
-        archive_read_support_filter_none(a);
         if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
                 return error_setf(e, EINVAL, "%s: not a docker save tarball: %s", path, archive_error_string(a));
         struct archive_entry *entry;
@@ -841,7 +838,7 @@ static bool is_whiteout_stat(const struct stat *st) {
  * whiteouts already made in it (xattr whiteouts would show as files). */
 static int drop_whiteouts(int dir_fd) {
         int dfd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        _cleanup_(dir_closep) DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        _cleanup_closedir_ DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
         if (!d)
                 return safe_close(dfd), -errno;
         for (struct dirent *de; (de = readdir(d));) {
@@ -1020,13 +1017,9 @@ static int unpack_apply_dir_modes(Unpack *u, Error *e) {
 }
 
 static int unpack_archive(Unpack *u, BlobStream *s, Error *e) {
-        _cleanup_archive_ struct archive *a = archive_read_new();
+        _cleanup_archive_ struct archive *a = tar_reader_new();
         if (!a)
                 return error_setf(e, ENOMEM, "Out of memory");
-        archive_read_support_format_tar(a);
-        archive_read_support_filter_gzip(a);
-        archive_read_support_filter_zstd(a);
-        archive_read_support_filter_none(a);
         if (archive_read_open(a, s, NULL, blob_stream_read, NULL) != ARCHIVE_OK)
                 return error_setf(e, EINVAL, "layer %s: %s", u->layer, archive_error_string(a));
         struct archive_entry *entry;
@@ -1445,7 +1438,7 @@ static void image_print_info(const Image *img, int cache_fd) {
  * ones (and leftovers of interrupted unpacks nobody is writing). */
 static int cache_walk(int cache_fd, bool prune, Error *e) {
         int dfd = fcntl(cache_fd, F_DUPFD_CLOEXEC, 3);
-        _cleanup_(dir_closep) DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        _cleanup_closedir_ DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
         if (!d)
                 return safe_close(dfd), error_set_errno(e, errno, "Can't read the cache");
         size_t removed = 0, kept = 0;

@@ -241,7 +241,7 @@ static int open_stacked_on_root(int fd, int *ret_fd) {
         int dir = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir < 0)
                 return -errno;
-        DIR *d = fdopendir(dir);
+        _cleanup_closedir_ DIR *d = fdopendir(dir);
         if (!d) {
                 safe_close(dir);
                 return -errno;
@@ -254,7 +254,6 @@ static int open_stacked_on_root(int fd, int *ret_fd) {
                 r = asprintf(&up, "%s/..", de->d_name) < 0 ? -ENOMEM : open_beneath_no_symlinks(fd, up, ret_fd);
                 break;
         }
-        closedir(d);
         return r;
 }
 

@@ -99,11 +99,6 @@ static void json_tokener_freep(json_tokener **t) {
                 json_tokener_free(*t);
 }
 
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 static bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
@@ -115,14 +110,6 @@ static bool endswith(const char *s, const char *suffix) {
 
 static bool startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-char **seccomp_strv_free(char **l) {
-        if (l)
-                for (char **i = l; *i; i++)
-                        free(*i);
-        free(l);
-        return NULL;
 }
 
 static size_t strv_length(char *const *l) {
@@ -169,7 +156,7 @@ static int cmp_str(const void *a, const void *b) {
 
 void compiled_profile_done(CompiledProfile *p) {
         p->fd = safe_close(p->fd);
-        p->unknown_syscalls = seccomp_strv_free(p->unknown_syscalls);
+        p->unknown_syscalls = strv_free(p->unknown_syscalls);
 }
 
 /* ---- where profiles live ---- */
@@ -205,7 +192,7 @@ size_t seccomp_profile_dirs(const char *ret_dirs[static 3]) {
 }
 
 static int list_dir_profiles(const char *dir, char ***names) {
-        _cleanup_(closedirp) DIR *d = opendir(dir);
+        _cleanup_closedir_ DIR *d = opendir(dir);
         if (!d)
                 return errno == ENOENT ? 0 : -errno;
         struct dirent *de;
@@ -223,7 +210,7 @@ static int list_dir_profiles(const char *dir, char ***names) {
 }
 
 int seccomp_profile_list(char ***ret_names) {
-        _cleanup_seccomp_strv_ char **names = NULL;
+        _cleanup_strv_free_ char **names = NULL;
         const char *dirs[3];
         size_t n = seccomp_profile_dirs(dirs);
         int r;
@@ -257,7 +244,7 @@ static bool is_valid_profile_name(const char *s) {
 }
 
 static int unknown_profile_error(const char *name, Error *e) {
-        _cleanup_seccomp_strv_ char **names = NULL;
+        _cleanup_strv_free_ char **names = NULL;
         char known[512] = "";
         size_t len = 0;
 
@@ -381,7 +368,7 @@ static void compiler_done(Compiler *c) {
         if (c->ctx)
                 seccomp_release(c->ctx);
         c->ctx = NULL;
-        c->unknown = seccomp_strv_free(c->unknown);
+        c->unknown = strv_free(c->unknown);
 }
 
 /* Every diagnostic names the file and the JSON location, e.g.
@@ -1189,7 +1176,7 @@ static int cache_entry_for(const char *profile, size_t len, uint64_t caps, Cache
 
 /* NUL-separated names into a NULL-terminated list. */
 static int split_names(const char *p, size_t len, char ***ret) {
-        _cleanup_seccomp_strv_ char **l = NULL;
+        _cleanup_strv_free_ char **l = NULL;
         int r = strv_new_empty(&l);
         if (r < 0)
                 return r;
@@ -1220,7 +1207,7 @@ static bool cache_dir_is_private(const CacheEntry *c) {
 
 static int cache_load(const CacheEntry *c, CompiledProfile *ret) {
         _cleanup_free_ char *buf = NULL;
-        _cleanup_seccomp_strv_ char **unknown = NULL;
+        _cleanup_strv_free_ char **unknown = NULL;
         CacheHeader h;
         struct stat st;
         size_t len;

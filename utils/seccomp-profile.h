@@ -52,11 +52,5 @@ int seccomp_profile_compile(const char *name_or_path, const int *caps, size_t n_
 size_t seccomp_profile_dirs(const char *ret_dirs[static 3]);
 
 /* Sorted, de-duplicated names of the installed profiles (NULL-terminated;
- * free with seccomp_strv_free()). For error messages and completions. */
+ * free with strv_free()). For error messages and completions. */
 int seccomp_profile_list(char ***ret_names);
-
-char **seccomp_strv_free(char **l);
-static inline void seccomp_strv_freep(char ***l) {
-        seccomp_strv_free(*l);
-}
-#define _cleanup_seccomp_strv_ _cleanup_(seccomp_strv_freep)

@@ -491,7 +491,7 @@ static void test_bad_input(void) {
 /* ---- lookup ---- */
 
 static void test_lookup(void) {
-        _cleanup_seccomp_strv_ char **names = NULL;
+        _cleanup_strv_free_ char **names = NULL;
         CHECK_INT(seccomp_profile_list(&names), 0, "seccomp_profile_list() succeeds");
         bool has_default = false, has_desktop = false;
         for (size_t i = 0; names && names[i]; i++) {
