@@ -43,11 +43,14 @@ static int sys_move_mount(int from_fd, int to_fd) {
                                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
 }
 
-int mounts_setattr(int fd, unsigned flags, uint64_t attrs) {
+/* mount_setattr(2) setting MOUNT_ATTR_* ATTRS on the mount FD is on (with
+ * AT_RECURSIVE in FLAGS, on its submounts too). -ENOSYS on a kernel without
+ * it (before 5.12), answered without asking again once it said so. */
+static int mounts_setattr(int fd, unsigned flags, uint64_t attrs) {
         /* Whether mount_setattr() exists is the kernel's answer (or a
          * seccomp filter's, which can only grow stricter, never looser), the
-         * same for the whole process, and both the mount ops and network.c's
-         * resolv.conf need it: a function-local static spares threading one
+         * same for the whole process, and every mount op and network.c's
+         * resolv.conf ask: a function-local static spares threading one
          * bit through sandbox.c, and a cached "missing" can't go stale. */
         static bool missing = false;
         if (missing)
@@ -307,7 +310,10 @@ static int remount_submounts(int fd, unsigned long flags) {
         return 0;
 }
 
-int mounts_remount(int fd, unsigned flags, uint64_t attrs) {
+/* mounts_setattr() with mount(2) remounts, on a mount attached in our
+ * namespace; with AT_RECURSIVE, its submounts are found by mount ID in one
+ * read of /proc/self/mountinfo. Attributes the mounts have are kept. */
+static int mounts_remount(int fd, unsigned flags, uint64_t attrs) {
         unsigned long ms = ms_flags_of_attrs(attrs);
         int r = remount_one(fd, ms);
         if (r < 0 || !(flags & AT_RECURSIVE))
@@ -370,6 +376,17 @@ static int attach(NewRoot *root, int mnt_fd, int dst_fd) {
                 root->n_stacked++;
         }
         return 0;
+}
+
+int mounts_attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, unsigned flags, uint64_t attrs) {
+        int r = mounts_setattr(mnt_fd, flags, attrs);
+        bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
+        if (r < 0 && !remount)
+                return r;
+        r = root ? attach(root, mnt_fd, dst_fd) : sys_move_mount(mnt_fd, dst_fd);
+        if (r < 0 || !remount)
+                return r;
+        return mounts_remount(mnt_fd, flags, attrs);
 }
 
 static int attach_new_mount_at_dir(NewRoot *root, int mnt_fd, const char *dest, Error *e) {
@@ -440,16 +457,12 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
                 attrs |= MOUNT_ATTR_NODEV;
         if (op->readonly)
                 attrs |= MOUNT_ATTR_RDONLY;
-        int r = mounts_setattr(src, AT_RECURSIVE, attrs);
-        bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
-        if (r < 0 && !remount)
-                return error_set_errno(e, r, "Can't set mount attributes for %s", op->source);
-
         struct stat st;
         if (fstat(src, &st) < 0)
                 return error_set_errno(e, errno, "Can't stat %s", op->source);
 
         _cleanup_close_ int dst = -EBADF;
+        int r;
         if (S_ISDIR(st.st_mode))
                 r = mkdir_p_in_root(root->fd, op->dest, 0755, &dst);
         else
@@ -457,11 +470,9 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
         if (r < 0)
                 return error_set_errno(e, r, "Can't create %s", op->dest);
 
-        r = attach(root, src, dst);
+        r = mounts_attach_with_attrs(root, src, dst, AT_RECURSIVE, attrs);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind mount %s on %s", op->source, op->dest);
-        if (remount && (r = mounts_remount(src, AT_RECURSIVE, attrs)) < 0)
-                return error_set_errno(e, r, "Can't set mount attributes for %s", op->source);
         return 0;
 }
 
@@ -504,14 +515,9 @@ static int op_proc(const MountOp *op, NewRoot *root, Error *e) {
                 if (sub < 0)
                         return error_set_errno(e, sub, "Can't bind %s/%s", op->dest, name);
                 const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-                r = mounts_setattr(sub, 0, attrs);
-                bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
-                if (r < 0 && !remount)
-                        return error_set_errno(e, r, "Can't make %s/%s read-only", op->dest, name);
                 _cleanup_close_ int dst = openat(proc, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                if (dst < 0 || sys_move_mount(sub, dst) < 0)
-                        return error_set_errno(e, errno, "Can't make %s/%s read-only", op->dest, name);
-                if (remount && (r = mounts_remount(sub, 0, attrs)) < 0)
+                r = dst < 0 ? -errno : mounts_attach_with_attrs(NULL, sub, dst, 0, attrs);
+                if (r < 0)
                         return error_set_errno(e, r, "Can't make %s/%s read-only", op->dest, name);
         }
         return 0;
@@ -533,20 +539,13 @@ static int bind_device(int dev, const char *host_path, const char *name, Error *
         _cleanup_close_ int src = sys_open_tree(AT_FDCWD, host_path, OPEN_TREE_CLONE);
         if (src < 0)
                 return error_set_errno(e, src, "Can't find device %s", host_path);
-        const uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
-        int r = mounts_setattr(src, 0, attrs);
-        bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
-        if (r < 0 && !remount)
-                return error_set_errno(e, r, "Can't set mount attributes for %s", host_path);
         _cleanup_close_ int dst = -EBADF;
-        r = touch_in_root(dev, name, 0444, &dst);
+        int r = touch_in_root(dev, name, 0444, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create /dev/%s", name);
-        r = sys_move_mount(src, dst);
+        r = mounts_attach_with_attrs(NULL, src, dst, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind %s", host_path);
-        if (remount && (r = mounts_remount(src, 0, attrs)) < 0)
-                return error_set_errno(e, r, "Can't set mount attributes for %s", host_path);
         return 0;
 }
 
@@ -700,18 +699,12 @@ static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e)
                 return error_set_errno(e, r, "Can't write fd %d for %s", op->fd, op->dest);
 
         uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (op->readonly ? MOUNT_ATTR_RDONLY : 0);
-        r = mounts_setattr(file, 0, attrs);
-        bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
-        if (r < 0 && !remount)
-                return error_set_errno(e, r, "Can't set mount attributes for %s", op->dest);
         r = touch_in_root(root->fd, op->dest, 0444, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create %s", op->dest);
-        r = attach(root, file, dst);
+        r = mounts_attach_with_attrs(root, file, dst, 0, attrs);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind data on %s", op->dest);
-        if (remount && (r = mounts_remount(file, 0, attrs)) < 0)
-                return error_set_errno(e, r, "Can't set mount attributes for %s", op->dest);
         return 0;
 }
 

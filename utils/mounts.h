@@ -13,18 +13,6 @@ int mounts_check_kernel(Error *e);
 /* Stops mount events from propagating back to the host: rslave on "/". */
 int mounts_isolate(void);
 
-/* mount_setattr(2) setting MOUNT_ATTR_* ATTRS on the mount FD is on (with
- * AT_RECURSIVE in FLAGS, on its submounts too). -ENOSYS on a kernel without
- * it (before 5.12), answered without asking again once it said so: then
- * attach a detached mount and call mounts_remount(), with the same
- * arguments. */
-int mounts_setattr(int fd, unsigned flags, uint64_t attrs);
-
-/* The same with mount(2) remounts, on a mount attached in our namespace;
- * with AT_RECURSIVE, its submounts are found by mount ID in one read of
- * /proc/self/mountinfo. Attributes the mounts have are kept. */
-int mounts_remount(int fd, unsigned flags, uint64_t attrs);
-
 /* The new root while it is built. */
 typedef struct NewRoot {
         int fd;                 /* the topmost mount at the root: where lookups start */
@@ -33,6 +21,13 @@ typedef struct NewRoot {
 } NewRoot;
 
 #define NEW_ROOT_NULL ((NewRoot) { .fd = -EBADF })
+
+/* Attaches the detached mount MNT_FD on DST_FD with MOUNT_ATTR_* ATTRS set
+ * on it (with AT_RECURSIVE in FLAGS, on its submounts too): on the detached
+ * tree before attaching, with mount_setattr(); before Linux 5.12, with
+ * mount(2) remounts after attaching (nobody runs in the sandbox yet). With
+ * ROOT, a mount over the new root becomes ROOT's fd (see attach()). */
+int mounts_attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, unsigned flags, uint64_t attrs);
 
 static inline void new_root_done(NewRoot *r) {
         r->fd = safe_close(r->fd);

@@ -907,11 +907,9 @@ static int generate_resolv_conf(const SandboxPlan *p, const char *old, bool alwa
         return 0;
 }
 
-/* A read-only file holding DATA, as a detached mount: a file on a private
- * tmpfs that no path leads to, cloned with open_tree(). Without
- * mount_setattr() (before Linux 5.12) it is still writable: *ret_remount
- * says to call mounts_remount() with RESOLV_CONF_ATTRS once attached. */
-static int data_file_mount(const char *data, int *ret_fd, bool *ret_remount) {
+/* A file holding DATA, as a detached mount: a file on a private tmpfs that
+ * no path leads to, cloned with open_tree(). */
+static int data_file_mount(const char *data, int *ret_fd) {
         _cleanup_close_ int fs_fd = -EBADF, mnt_fd = -EBADF, file_fd = -EBADF;
 
         fs_fd = (int) syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
@@ -935,13 +933,7 @@ static int data_file_mount(const char *data, int *ret_fd, bool *ret_remount) {
         int fd = (int) syscall(SYS_open_tree, mnt_fd, "resolv.conf", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        r = mounts_setattr(fd, 0, RESOLV_CONF_ATTRS);
-        if (r < 0 && r != -ENOSYS) {
-                safe_close(fd);
-                return r;
-        }
         *ret_fd = fd;
-        *ret_remount = r == -ENOSYS;
         return 0;
 }
 
@@ -995,16 +987,14 @@ int network_setup_resolv_conf(const SandboxPlan *p, int *root_fd, Error *e) {
         if (!new)
                 return 0;
 
-        bool remount = false;
-        r = data_file_mount(new, &mnt, &remount);
+        r = data_file_mount(new, &mnt);
         if (r < 0)
                 return error_set_errno(e, r, "Can't prepare %s for the sandbox", RESOLV_CONF);
         r = touch_in_root(*root_fd, RESOLV_CONF, 0644, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create %s%s", RESOLV_CONF, p->n_dns > 0 ? " for --dns" : "");
-        if (syscall(SYS_move_mount, mnt, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return error_set_errno(e, errno, "Can't mount %s", RESOLV_CONF);
-        if (remount && (r = mounts_remount(mnt, 0, RESOLV_CONF_ATTRS)) < 0)
-                return error_set_errno(e, r, "Can't make %s read-only", RESOLV_CONF);
+        r = mounts_attach_with_attrs(NULL, mnt, dst, 0, RESOLV_CONF_ATTRS);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't mount %s", RESOLV_CONF);
         return 0;
 }
