@@ -9,14 +9,7 @@ load ../lib/common
 # in $msg.
 run_bad() {
         run --separate-stderr "$CSAND" "$@"
-        assert_failure 1
-        assert_equal "$output" ""
-        if [ "${#stderr_lines[@]}" -ne 1 ]; then
-                printf 'stderr: %s\n' "$stderr"
-                fail "expected exactly one line on stderr, got ${#stderr_lines[@]}"
-        fi
-        msg=${stderr_lines[0]}
-        [[ "$msg" == "csand: "* ]] || fail "message not prefixed 'csand: ': $msg"
+        assert_csand_error
 }
 
 @test "unknown option: names it" {

@@ -50,14 +50,7 @@ while True:
 # "csand: ..." line on stderr, nothing on stdout; the message is in $msg.
 run_bad() {
         run --separate-stderr "$CSAND" "${csand_min_root[@]}" "$@" touch "$TESTDIR/ran"
-        assert_failure 1
-        assert_equal "$output" ""
-        if [ "${#stderr_lines[@]}" -ne 1 ]; then
-                printf 'stderr: %s\n' "$stderr"
-                fail "expected exactly one line on stderr, got ${#stderr_lines[@]}"
-        fi
-        msg=${stderr_lines[0]}
-        [[ "$msg" == "csand: "* ]] || fail "message not prefixed 'csand: ': $msg"
+        assert_csand_error
         [ ! -e "$TESTDIR/ran" ] || fail "the command ran"
 }
 

@@ -19,14 +19,8 @@ fails_naming() {
         local path=$1
         shift
         run --separate-stderr csand_min "$@" -- sh -c "echo command-ran; touch $TESTDIR/rw/command-ran"
-        assert_failure 1
-        assert_equal "$output" ""
-        if [ "${#stderr_lines[@]}" -ne 1 ]; then
-                printf 'stderr: %s\n' "$stderr"
-                fail "expected exactly one line on stderr, got ${#stderr_lines[@]}"
-        fi
-        [[ "${stderr_lines[0]}" == "csand: "* ]] || fail "not prefixed 'csand: ': ${stderr_lines[0]}"
-        [[ "${stderr_lines[0]}" == *"$path"* ]] || fail "does not name $path: ${stderr_lines[0]}"
+        assert_csand_error
+        [[ "$msg" == *"$path"* ]] || fail "does not name $path: $msg"
         [ ! -e "$TESTDIR/rw/command-ran" ] || fail "the command ran"
 }
 

@@ -22,14 +22,7 @@ teardown() {
 # RUN_PATH, when set, is csand's PATH.
 run_bad() {
         run --separate-stderr env CSAND_TEST_TOKEN="$CSAND_TOKEN" ${RUN_PATH:+PATH="$RUN_PATH"} "$CSAND" "$@"
-        assert_failure 1
-        assert_equal "$output" ""
-        if [ "${#stderr_lines[@]}" -ne 1 ]; then
-                printf 'stderr: %s\n' "$stderr"
-                fail "expected exactly one line on stderr, got ${#stderr_lines[@]}"
-        fi
-        msg=${stderr_lines[0]}
-        [[ "$msg" == "csand: "* ]] || fail "message not prefixed 'csand: ': $msg"
+        assert_csand_error
 }
 
 @test "--overlay, --tmp-overlay, --ro-overlay without --overlay-src" {

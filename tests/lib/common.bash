@@ -87,6 +87,20 @@ require_root() {
         fi
 }
 
+# After `run --separate-stderr ...` of a failing csand: exit 1, nothing on
+# stdout, exactly one line on stderr, "csand: ...". The line is left in $msg
+# for the caller's checks of what it names.
+assert_csand_error() {
+        assert_failure 1
+        assert_equal "$output" ""
+        if [ "${#stderr_lines[@]}" -ne 1 ]; then
+                printf 'stderr: %s\n' "$stderr"
+                fail "expected exactly one line on stderr, got ${#stderr_lines[@]}"
+        fi
+        msg=${stderr_lines[0]}
+        [[ "$msg" == "csand: "* ]] || fail "message not prefixed 'csand: ': $msg"
+}
+
 # Unprivileged csand needs user namespaces; as root it does not.
 require_userns() {
         require_feature "unprivileged user namespaces" unshare --user --map-root-user true
