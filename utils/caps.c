@@ -62,14 +62,16 @@ static int caps_permitted(uint64_t *ret) {
 
 int caps_set(uint64_t keep) {
         unsigned last = cap_max_bits();
-        uint64_t have = 0;
-
         /* --cap-add ALL means all we have: root outside a user namespace
-         * may lack some (a container's bounding set). */
-        int r = caps_permitted(&have);
-        if (r < 0)
-                return r;
-        keep &= have;
+         * may lack some (a container's bounding set). Nothing to ask when
+         * nothing is kept, the common case. */
+        if (keep != 0) {
+                uint64_t have = 0;
+                int r = caps_permitted(&have);
+                if (r < 0)
+                        return r;
+                keep &= have;
+        }
 
         /* One prctl, where libcap's cap_reset_ambient() asks about every
          * capability first. EINVAL: a kernel without ambient capabilities. */
