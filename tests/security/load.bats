@@ -68,13 +68,14 @@ wait_all_gone() {
 
 @test "1,000 sandboxes in a row all succeed and leave nothing behind" {
         local i failed=0 fds_before fds_after
-        fds_before=$(ls /proc/$$/fd | wc -l)
+        fds_before=$(ls /proc/$$/fd | sort -n | paste -sd' ')
         for ((i = 0; i < 1000; i++)); do
                 csand_min --unshare-pid true || failed=$((failed + 1))
         done
-        fds_after=$(ls /proc/$$/fd | wc -l)
+        fds_after=$(ls /proc/$$/fd | sort -n | paste -sd' ')
         echo "# 1000 sequential sandboxes: $failed failed" >&3
         assert_equal "$failed" 0
+        [ "$fds_after" = "$fds_before" ] || ls -l /proc/$$/fd
         assert_equal "$fds_after" "$fds_before"
 }
 
