@@ -45,6 +45,21 @@ int open_in_root(int root_fd, const char *path, int flags, int *ret_fd) {
         return 0;
 }
 
+int create_file_in_root(int root_fd, const char *path, int flags, mode_t mode, int *ret_fd) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CREAT | O_WRONLY | O_CLOEXEC),
+                .mode = mode,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        while (*path == '/')
+                path++;
+        int fd = RET_NERRNO(syscall(SYS_openat2, root_fd, *path ? path : ".", &how, sizeof(how)));
+        if (fd < 0)
+                return fd;
+        *ret_fd = fd;
+        return 0;
+}
+
 int open_file_in_root(int root_fd, const char *path, int flags, int *ret_fd) {
         int fd = openat2_in_root(root_fd, path, flags);
         if (fd < 0)
@@ -133,7 +148,13 @@ int touch_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd) {
         if (r < 0)
                 return r;
         int created = openat(parent_fd, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (created < 0 && errno != EEXIST)
+        if (created < 0 && errno == EEXIST) {
+                /* A dangling symlink: like bwrap's creat(), make its target,
+                 * resolved inside the root. */
+                r = create_file_in_root(root_fd, path, 0, mode, &created);
+                if (r < 0 && r != -EEXIST && r != -EISDIR)
+                        return r;
+        } else if (created < 0)
                 return -errno;
         safe_close(created);
         return open_in_root(root_fd, path, 0, ret_fd);

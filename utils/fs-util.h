@@ -17,10 +17,13 @@ int open_in_root(int root_fd, const char *path, int flags, int *ret_fd);
 int open_beneath_no_symlinks(int dir_fd, const char *path, int *ret_fd);
 /* A real (not O_PATH) fd for PATH, e.g. O_RDONLY for a lock. */
 int open_file_in_root(int root_fd, const char *path, int flags, int *ret_fd);
+/* Opens PATH for writing, creating it with MODE where it is missing; a
+ * trailing symlink is followed (inside the root), as creat() does. */
+int create_file_in_root(int root_fd, const char *path, int flags, mode_t mode, int *ret_fd);
 /* mkdir -p; new directories get MODE (parents 0755). Returns an O_PATH fd. */
 int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd);
-/* Creates an empty file (parents 0755) unless something exists there already.
- * Returns an O_PATH fd to what is at PATH. */
+/* Creates an empty file (parents 0755) unless something exists there already;
+ * a dangling symlink's target is created, as bwrap's creat() does. Returns an O_PATH fd to what is at PATH. */
 int touch_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd);
 /* An O_PATH fd to the directory that holds PATH's last component, and that
  * component (a pointer into a copy owned by the caller via *ret_base_buf). */

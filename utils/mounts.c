@@ -117,13 +117,48 @@ static bool parse_mountinfo_line(char *line, MountInfo *ret) {
         return true;
 }
 
-static int mount_table_read(MountTable *ret) {
-        _cleanup_close_ int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+/* The caller's view while the new root is built (see mounts_new_root()). */
+static int enter_caller_view(const NewRoot *root) {
+        if (fchdir(root->caller_root_fd) < 0 || chroot(".") < 0 || fchdir(root->caller_cwd_fd) < 0)
                 return -errno;
+        return 0;
+}
+
+/* mountinfo lists the mounts below the reader's root as it was at open():
+ * while the new root is built, that is the caller's tree, so ROOT's
+ * mountinfo is opened with the scaffold as the root. */
+static int open_mountinfo(const NewRoot *root, int *ret_fd) {
+        if (!root) {
+                int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                *ret_fd = fd;
+                return 0;
+        }
+        _cleanup_close_ int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (proc < 0)
+                return -errno;
+        if (fchdir(root->scaffold_fd) < 0 || chroot(".") < 0)
+                return -errno;
+        int fd = openat(proc, "self/mountinfo", O_RDONLY | O_CLOEXEC);
+        int r = fd < 0 ? -errno : 0;
+        int k = enter_caller_view(root);
+        if (r < 0 || k < 0) {
+                safe_close(fd);
+                return r < 0 ? r : k;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static int mount_table_read(const NewRoot *root, MountTable *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        int r = open_mountinfo(root, &fd);
+        if (r < 0)
+                return r;
         _cleanup_(mount_table_done) MountTable t = {};
         size_t len, lines = 0;
-        int r = read_full_fd(fd, 64 << 20, (void **) &t.data, &len);
+        r = read_full_fd(fd, 64 << 20, (void **) &t.data, &len);
         if (r < 0)
                 return r;
         for (const char *c = t.data; *c; c++)
@@ -288,13 +323,13 @@ static int remount_submount(int fd, const MountTable *t, const MountInfo *root, 
 }
 
 /* Every mount below FD's, found by mount ID in one read of mountinfo. */
-static int remount_submounts(int fd, unsigned long flags) {
+static int remount_submounts(const NewRoot *nr, int fd, unsigned long flags) {
         uint64_t root_id;
         int r = fd_mount_id(fd, &root_id);
         if (r < 0)
                 return r;
         _cleanup_(mount_table_done) MountTable t = {};
-        r = mount_table_read(&t);
+        r = mount_table_read(nr, &t);
         if (r < 0)
                 return r;
         const MountInfo *root = mount_table_find(&t, root_id);
@@ -313,12 +348,12 @@ static int remount_submounts(int fd, unsigned long flags) {
 /* mounts_setattr() with mount(2) remounts, on a mount attached in our
  * namespace; with AT_RECURSIVE, its submounts are found by mount ID in one
  * read of /proc/self/mountinfo. Attributes the mounts have are kept. */
-static int mounts_remount(int fd, unsigned flags, uint64_t attrs) {
+static int mounts_remount(const NewRoot *root, int fd, unsigned flags, uint64_t attrs) {
         unsigned long ms = ms_flags_of_attrs(attrs);
         int r = remount_one(fd, ms);
         if (r < 0 || !(flags & AT_RECURSIVE))
                 return r;
-        return remount_submounts(fd, ms);
+        return remount_submounts(root, fd, ms);
 }
 
 /* A detached mount of a new FSTYPE instance; OPTIONS is NULL-terminated
@@ -359,6 +394,29 @@ static bool same_mount_root(int a, int b) {
                sa.stx_dev_major == sb.stx_dev_major && sa.stx_dev_minor == sb.stx_dev_minor;
 }
 
+/* "/", "//", "/./x/.." and the like: the root itself, by the letters. */
+static bool path_is_root(const char *path) {
+        size_t depth = 0;
+        for (const char *c = path; *c;) {
+                size_t n = strcspn(c, "/");
+                if (n == 2 && c[0] == '.' && c[1] == '.')
+                        depth -= depth > 0;
+                else if (n > 0 && !(n == 1 && c[0] == '.'))
+                        depth++;
+                c += n + (c[n] == '/');
+        }
+        return depth == 0;
+}
+
+/* Only "/" itself may be mounted over: a destination that a symlink turns
+ * into the new root (--symlink / /data --ro-bind DIR /data) would leave the
+ * sandbox without its "/". */
+static int check_dest(const NewRoot *root, int dst_fd, const char *dest, Error *e) {
+        if (!root || path_is_root(dest) || !same_mount_root(dst_fd, root->fd))
+                return 0;
+        return error_setf(e, ELOOP, "Can't mount on %s: it resolves to the sandbox's root", dest);
+}
+
 /* Attaches MNT_FD on DST_FD. Lookups starting at a dirfd do not cross a
  * mount stacked on that very directory, so a mount over the root becomes
  * the root fd later ops resolve from. */
@@ -373,7 +431,6 @@ static int attach(NewRoot *root, int mnt_fd, int dst_fd) {
                         return -errno;
                 safe_close(root->fd);
                 root->fd = fd;
-                root->n_stacked++;
         }
         return 0;
 }
@@ -386,7 +443,7 @@ int mounts_attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, unsigned fla
         r = root ? attach(root, mnt_fd, dst_fd) : sys_move_mount(mnt_fd, dst_fd);
         if (r < 0 || !remount)
                 return r;
-        return mounts_remount(mnt_fd, flags, attrs);
+        return mounts_remount(root, mnt_fd, flags, attrs);
 }
 
 static int attach_new_mount_at_dir(NewRoot *root, int mnt_fd, const char *dest, Error *e) {
@@ -394,6 +451,9 @@ static int attach_new_mount_at_dir(NewRoot *root, int mnt_fd, const char *dest, 
         int r = mkdir_p_in_root(root->fd, dest, 0755, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mkdir %s", dest);
+        r = check_dest(root, dst, dest, e);
+        if (r < 0)
+                return r;
         r = attach(root, mnt_fd, dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount on %s", dest);
@@ -425,15 +485,67 @@ int mounts_isolate(void) {
         return RET_NERRNO(mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL));
 }
 
+/* The directory FD names, opened so that what is mounted on it is reached. */
+static int open_mounted(int dir_fd, const char *name, int *ret_fd) {
+        int fd = openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
 int mounts_new_root(NewRoot *ret) {
-        _cleanup_close_ int fd = -EBADF;
-        int r = new_tmpfs(0755, 0, &fd);
+        _cleanup_close_ int scaffold = -EBADF, cwd = -EBADF, newroot = -EBADF, at = -EBADF, oldroot = -EBADF;
+        int r;
+
+        cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (cwd < 0)
+                return -errno;
+        r = new_tmpfs(0700, 0, &scaffold);
         if (r < 0)
                 return r;
-        r = RET_NERRNO(syscall(SYS_move_mount, fd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH));
+        if (mkdirat(scaffold, "oldroot", 0700) < 0 || mkdirat(scaffold, "newroot", 0700) < 0)
+                return -errno;
+        r = RET_NERRNO(syscall(SYS_move_mount, scaffold, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH));
         if (r < 0)
                 return r;
-        *ret = (NewRoot) { .fd = TAKE_FD(fd) };
+        /* The caller's tree moves under the scaffold, and nothing of ours is
+         * stacked on its root any more: ".." that climbs to its top, from a
+         * path or a relative symlink, stays in it. */
+        if (fchdir(scaffold) < 0)
+                return -errno;
+        if (syscall(SYS_pivot_root, ".", "oldroot") < 0)
+                return -errno;
+
+        r = new_tmpfs(0755, 0, &newroot);
+        if (r < 0)
+                return r;
+        r = open_mounted(scaffold, "newroot", &at);
+        if (r < 0)
+                return r;
+        r = sys_move_mount(newroot, at);
+        if (r < 0)
+                return r;
+
+        /* While the root is built, the process root is the caller's: sources
+         * resolve exactly as the caller sees them (absolute, relative to its
+         * directory, through symlinks and /proc magic links), whatever the
+         * operations before them did to the new root. */
+        r = open_mounted(scaffold, "oldroot", &oldroot);
+        if (r < 0)
+                return r;
+        NewRoot root = {
+                .fd = TAKE_FD(newroot),
+                .scaffold_fd = TAKE_FD(scaffold),
+                .caller_root_fd = TAKE_FD(oldroot),
+                .caller_cwd_fd = TAKE_FD(cwd),
+        };
+        r = enter_caller_view(&root);
+        if (r < 0) {
+                new_root_done(&root);
+                return r;
+        }
+        *ret = root;
         return 0;
 }
 
@@ -469,6 +581,9 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
                 r = touch_in_root(root->fd, op->dest, 0444, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create %s", op->dest);
+        r = check_dest(root, dst, op->dest, e);
+        if (r < 0)
+                return r;
 
         r = mounts_attach_with_attrs(root, src, dst, AT_RECURSIVE, attrs);
         if (r < 0)
@@ -485,9 +600,12 @@ static int op_remount_ro(const MountOp *op, int root_fd, Error *e) {
         int r = open_in_root(root_fd, op->dest, 0, &fd);
         if (r < 0)
                 return error_set_errno(e, r, "Can't find %s to remount read-only", op->dest);
-        r = mounts_setattr(fd, 0, MOUNT_ATTR_RDONLY);
+        /* bwrap's remount is a bind remount without device access: it adds
+         * nosuid and nodev too. */
+        const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        r = mounts_setattr(fd, 0, attrs);
         if (r == -ENOSYS)
-                r = mounts_remount(fd, 0, MOUNT_ATTR_RDONLY);
+                r = mounts_remount(NULL, fd, 0, attrs);
         if (r == -EINVAL)
                 return error_setf(e, EINVAL, "Can't remount %s read-only: not a mount point", op->dest);
         if (r < 0)
@@ -498,25 +616,50 @@ static int op_remount_ro(const MountOp *op, int root_fd, Error *e) {
 /* bwrap's list: writable, these would reach host kernel state. */
 static const char *const proc_read_only[] = { "sys", "sysrq-trigger", "irq", "bus" };
 
-static int op_proc(const MountOp *op, NewRoot *root, Error *e) {
+/* A procfs of our own needs a pid namespace of our own: the kernel refuses
+ * a new instance for the caller's. Sharing the caller's, we bind the
+ * caller's /proc, as bwrap does. */
+static int proc_mount(const SandboxPlan *p, int *ret_fd) {
+        if (p->unshare_pid || p->pidns_fd >= 0)
+                return new_mount("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, ret_fd);
+        int fd = sys_open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE | AT_RECURSIVE);
+        if (fd < 0)
+                return fd;
+        *ret_fd = fd;
+        return 0;
+}
+
+static int op_proc(const SandboxPlan *p, const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int proc = -EBADF;
-        int r = new_mount("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &proc);
+        int r = proc_mount(p, &proc);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount proc on %s", op->dest);
         r = attach_new_mount_at_dir(root, proc, op->dest, e);
         if (r < 0)
                 return r;
+        if (!p->unshare_pid && p->pidns_fd < 0) {
+                /* nosuid,nodev as bwrap's binds have (by remount before Linux 5.12). */
+                r = mounts_setattr(proc, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+                if (r == -ENOSYS)
+                        r = mounts_remount(root, proc, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+                if (r < 0)
+                        return error_set_errno(e, r, "Can't mount proc on %s", op->dest);
+        }
 
+        /* Read-only with everything mounted below them (the caller's
+         * binfmt_misc under sys/fs, say). bwrap covers them only where its
+         * setup process could write, which unprivileged it never can;
+         * csand always does (a deliberate difference: defence in depth). */
         for (size_t i = 0; i < ELEMENTSOF(proc_read_only); i++) {
                 const char *name = proc_read_only[i];
-                _cleanup_close_ int sub = sys_open_tree(proc, name, OPEN_TREE_CLONE);
+                _cleanup_close_ int sub = sys_open_tree(proc, name, OPEN_TREE_CLONE | AT_RECURSIVE);
                 if (sub == -ENOENT)
                         continue;
                 if (sub < 0)
                         return error_set_errno(e, sub, "Can't bind %s/%s", op->dest, name);
                 const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
                 _cleanup_close_ int dst = openat(proc, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                r = dst < 0 ? -errno : mounts_attach_with_attrs(NULL, sub, dst, 0, attrs);
+                r = dst < 0 ? -errno : mounts_attach_with_attrs(root, sub, dst, AT_RECURSIVE, attrs);
                 if (r < 0)
                         return error_set_errno(e, r, "Can't make %s/%s read-only", op->dest, name);
         }
@@ -543,7 +686,9 @@ static int bind_device(int dev, const char *host_path, const char *name, Error *
         int r = touch_in_root(dev, name, 0444, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create /dev/%s", name);
-        r = mounts_attach_with_attrs(NULL, src, dst, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        /* nosuid only, as bwrap's device binds: JIT engines map /dev/zero
+         * with PROT_EXEC. */
+        r = mounts_attach_with_attrs(NULL, src, dst, 0, MOUNT_ATTR_NOSUID);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind %s", host_path);
         return 0;
@@ -610,10 +755,20 @@ static int op_mqueue(const MountOp *op, NewRoot *root, Error *e) {
         return attach_new_mount_at_dir(root, fd, op->dest, e);
 }
 
+static bool is_dangling_symlink(int root_fd, const char *path) {
+        _cleanup_close_ int parent = -EBADF;
+        _cleanup_free_ char *base = NULL;
+        struct stat st;
+        return open_parent_in_root(root_fd, path, &parent, &base) >= 0 &&
+               fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
 static int op_dir(const MountOp *op, int root_fd, Error *e) {
         _cleanup_close_ int fd = -EBADF;
         /* An existing directory keeps its permissions, as in bwrap; --chmod changes them. */
         int r = mkdir_p_in_root(root_fd, op->dest, op->perms == MODE_UNSET ? 0755 : op->perms, &fd);
+        if (r == -ENOENT && is_dangling_symlink(root_fd, op->dest))
+                return 0;       /* bwrap's mkdir() meets EEXIST and is content */
         if (r < 0)
                 return error_set_errno(e, r, "Can't mkdir %s", op->dest);
         return 0;
@@ -642,35 +797,44 @@ static int op_symlink(const MountOp *op, int root_fd, Error *e) {
         return error_setf(e, EEXIST, "Can't make symlink at %s: destination exists and is not a symlink", op->dest);
 }
 
-/* Writes all of FD's data into a new file NAME in DIR_FD. */
-static int write_file_from_fd(int dir_fd, const char *name, mode_t mode, int data_fd) {
+/* Writes all of DATA_FD's data into FD. */
+static int write_from_fd(int fd, int data_fd) {
         _cleanup_free_ void *data = NULL;
         size_t len;
         int r = read_full_fd(data_fd, SIZE_MAX / 2, &data, &len);
         if (r < 0)
                 return r;
-        _cleanup_close_ int fd = openat(dir_fd, name, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (fd < 0)
-                return -errno;
         return write_all(fd, data, len);
 }
 
+/* Writes all of DATA_FD's data into a new file NAME in DIR_FD. */
+static int write_file_from_fd(int dir_fd, const char *name, mode_t mode, int data_fd) {
+        _cleanup_close_ int fd = openat(dir_fd, name, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        return write_from_fd(fd, data_fd);
+}
+
 static int op_file(const MountOp *op, int root_fd, Error *e) {
-        _cleanup_close_ int parent = -EBADF;
+        _cleanup_close_ int parent = -EBADF, fd = -EBADF;
         _cleanup_free_ char *base = NULL;
         int r = open_parent_in_root(root_fd, op->dest, &parent, &base);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create file at %s", op->dest);
-        r = write_file_from_fd(parent, base, op->perms == MODE_UNSET ? 0666 : op->perms, op->fd);
+        /* Through a symlink at DEST, inside the root, as bwrap's creat(). */
+        r = create_file_in_root(root_fd, op->dest, O_TRUNC, op->perms == MODE_UNSET ? 0666 : op->perms, &fd);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't create file at %s", op->dest);
+        r = write_from_fd(fd, op->fd);
         if (r < 0)
                 return error_set_errno(e, r, "Can't write fd %d to %s", op->fd, op->dest);
         return 0;
 }
 
 /* The data goes into a file on a scratch tmpfs that the sandbox never sees
- * (attached under a hidden directory of the bottom root tmpfs only while we
- * take a bind of the file), so DEST may sit on a read-only filesystem and
- * may already exist. */
+ * (attached under a directory of the scaffold, BASE_FD, only while we take a
+ * bind of the file), so DEST may sit on a read-only filesystem and may
+ * already exist. */
 static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e) {
         static const char scratch_dir[] = ".csand-data";
         _cleanup_close_ int scratch = -EBADF, scratch_at = -EBADF, file = -EBADF, dst = -EBADF;
@@ -702,6 +866,9 @@ static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e)
         r = touch_in_root(root->fd, op->dest, 0444, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create %s", op->dest);
+        r = check_dest(root, dst, op->dest, e);
+        if (r < 0)
+                return r;
         r = mounts_attach_with_attrs(root, file, dst, 0, attrs);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind data on %s", op->dest);
@@ -755,15 +922,44 @@ static int op_chmod(const MountOp *op, int root_fd, Error *e) {
         return 0;
 }
 
-int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
-        /* The bottom root tmpfs, kept even when something is mounted over it. */
-        _cleanup_close_ int base_fd = fcntl(root->fd, F_DUPFD_CLOEXEC, 3);
-        if (base_fd < 0)
-                return error_set_errno(e, errno, "Can't duplicate the root fd");
+static int check_source(const char *source, bool try_only, Error *e) {
+        struct stat st;
+        if (stat(source, &st) == 0 || (try_only && errno == ENOENT))
+                return 0;
+        return error_set_errno(e, errno, "Can't find source path %s", source);
+}
 
+/* As bwrap: every source is checked before the first operation runs, so
+ * that of several problems the same one is named. */
+static int check_sources(const SandboxPlan *p, Error *e) {
         for (size_t i = 0; i < p->n_ops; i++) {
                 const MountOp *op = &p->ops[i];
                 int r = 0;
+                if (op->type == MOUNT_OP_BIND)
+                        r = check_source(op->source, op->try_only, e);
+                else if (op->type == MOUNT_OP_OVERLAY) {
+                        for (size_t j = 0; r >= 0 && j < op->n_overlay_layers; j++)
+                                r = check_source(op->overlay_layers[j], false, e);
+                        if (r >= 0 && op->source)
+                                r = check_source(op->source, false, e);
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
+        int r = check_sources(p, e);
+        if (r < 0)
+                return r;
+
+        /* Scratch space the sandbox never sees. */
+        int base_fd = root->scaffold_fd;
+
+        for (size_t i = 0; i < p->n_ops; i++) {
+                const MountOp *op = &p->ops[i];
+                r = 0;
 
                 switch (op->type) {
                 case MOUNT_OP_BIND:
@@ -773,7 +969,7 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
                         r = op_remount_ro(op, root->fd, e);
                         break;
                 case MOUNT_OP_PROC:
-                        r = op_proc(op, root, e);
+                        r = op_proc(p, op, root, e);
                         break;
                 case MOUNT_OP_DEV:
                         r = op_dev(op, root, e);
@@ -821,49 +1017,19 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
         return 0;
 }
 
-/* How many mounts lie between ROOT_FD's mount and the process root, the
- * new root's own stack included. Mount propagation adds copies to that
- * stack that we cannot count ourselves, so this reads mountinfo once; it
- * is only needed when something was mounted over the root. */
-static int mounts_below(int root_fd) {
-        struct statx top, bottom;
-        if (statx(root_fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &top) < 0 ||
-            statx(AT_FDCWD, "/", 0, STATX_MNT_ID, &bottom) < 0)
-                return -errno;
-        _cleanup_(mount_table_done) MountTable t = {};
-        int r = mount_table_read(&t);
-        if (r < 0)
-                return r;
-        uint64_t id = top.stx_mnt_id;
-        for (size_t n = 1; n <= t.n; n++) {
-                const MountInfo *m = mount_table_find(&t, id);
-                if (!m)
-                        return -ENOENT;
-                if (m->parent == bottom.stx_mnt_id)
-                        return (int) n;
-                id = m->parent;
-        }
-        return -ELOOP;
-}
-
 int mounts_pivot(const NewRoot *root) {
-        /* pivot_root(".", ".") stacks the old root on top of the new one,
-         * and with it everything that was stacked between them: detaching
-         * the topmost mount at "." that many times removes them all, with
-         * nothing left of the host. With the new root directly on the
-         * bottom tmpfs (the usual case) that is just the old root. */
-        int n = 1;
-        if (root->n_stacked > 0) {
-                n = mounts_below(root->fd);
-                if (n < 0)
-                        return n;
-        }
+        /* pivot_root() wants the new root below the process root: the
+         * scaffold's, again. */
+        if (fchdir(root->scaffold_fd) < 0 || chroot(".") < 0)
+                return -errno;
+        /* pivot_root(".", ".") stacks the scaffold on the new root's topmost
+         * mount; detaching it takes the caller's tree, and whatever the new
+         * root's top is stacked on, along with it. */
         if (fchdir(root->fd) < 0)
                 return -errno;
         if (syscall(SYS_pivot_root, ".", ".") < 0)
                 return -errno;
-        for (int i = 0; i < n; i++)
-                if (umount2(".", MNT_DETACH) < 0)
-                        return -errno;
+        if (umount2(".", MNT_DETACH) < 0)
+                return -errno;
         return RET_NERRNO(chdir("/"));
 }

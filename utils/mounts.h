@@ -15,12 +15,14 @@ int mounts_isolate(void);
 
 /* The new root while it is built. */
 typedef struct NewRoot {
-        int fd;                 /* the topmost mount at the root: where lookups start */
-        unsigned n_stacked;     /* mounts stacked over the bottom tmpfs by ops that
-                                 * mount over the root itself (--ro-bind / /) */
+        int fd;                 /* the topmost mount at the new root: where destinations resolve */
+        int scaffold_fd;        /* csand's own tmpfs, the namespace's root until mounts_pivot():
+                                 * oldroot/ (the caller's tree), newroot/, scratch space */
+        int caller_root_fd;     /* the caller's tree: the process root while the root is built */
+        int caller_cwd_fd;      /* the caller's working directory, for relative sources */
 } NewRoot;
 
-#define NEW_ROOT_NULL ((NewRoot) { .fd = -EBADF })
+#define NEW_ROOT_NULL ((NewRoot) { .fd = -EBADF, .scaffold_fd = -EBADF, .caller_root_fd = -EBADF, .caller_cwd_fd = -EBADF })
 
 /* Attaches the detached mount MNT_FD on DST_FD with MOUNT_ATTR_* ATTRS set
  * on it (with AT_RECURSIVE in FLAGS, on its submounts too): on the detached
@@ -31,19 +33,23 @@ int mounts_attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, unsigned fla
 
 static inline void new_root_done(NewRoot *r) {
         r->fd = safe_close(r->fd);
+        r->scaffold_fd = safe_close(r->scaffold_fd);
+        r->caller_root_fd = safe_close(r->caller_root_fd);
+        r->caller_cwd_fd = safe_close(r->caller_cwd_fd);
 }
 
-/* A fresh tmpfs for the new root, stacked on top of "/". Lookups of absolute
- * paths still start at the process root below it, so bind sources keep
- * resolving in the caller's view, while destinations are resolved through
- * the root's fd. No /tmp, no mountinfo, no second pivot. */
+/* Two views that never mix while the new root is built. A scaffold tmpfs
+ * becomes the namespace's root, with the caller's tree under oldroot/ and a
+ * fresh tmpfs for the new root under newroot/; the process root is then the
+ * caller's tree again, so bind sources resolve exactly as the caller sees
+ * them, while destinations resolve through ROOT's fd, inside the new root. */
 int mounts_new_root(NewRoot *ret);
 
 /* Executes the plan's mount ops in order. root->fd is replaced when an op
  * mounts over the root itself (e.g. --ro-bind / /), so that later ops land
- * on top, and counted, so that mounts_pivot() knows what lies below. */
+ * on top. */
 int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e);
 
-/* Makes ROOT the process root and detaches everything else: our own count
- * of what is stacked below it, no mountinfo. */
+/* Makes ROOT's topmost mount the process root and detaches everything
+ * else: the scaffold, the caller's tree, what the top is stacked on. */
 int mounts_pivot(const NewRoot *root);

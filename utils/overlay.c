@@ -426,6 +426,10 @@ typedef struct FuseRequest {
         uint32_t n_lower;
         uint32_t flags;
         uint32_t uid, gid;      /* inside ids, for squashing */
+        /* --overlay's RWSRC and WORKDIR as the caller sees them: fuse-overlayfs
+         * renames between the two, so they must stay on one mount, which
+         * separate copies would not be. */
+        char upper[2048], work[2048];
 } FuseRequest;
 
 typedef struct FuseReply {
@@ -459,6 +463,44 @@ static int send_with_fds(int sock, const void *data, size_t len, const int *fds,
         if (n < 0)
                 return -errno;
         return (size_t) n == len ? 0 : -EIO;
+}
+
+typedef struct FdArray {
+        int fds[FUSE_MAX_LOWER + 2];
+        size_t n;
+} FdArray;
+
+static void fd_array_close(FdArray *a) {
+        for (size_t i = 0; i < a->n; i++)
+                safe_close(a->fds[i]);
+        a->n = 0;
+}
+
+/* The path of directory FD as the caller sees it (the process root is the
+ * caller's while the root is built), fit for fuse-overlayfs's options. */
+static int option_path_of(int fd, char *buf, size_t size) {
+        char link[64];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n >= size - 1)
+                return -ENAMETOOLONG;
+        buf[n] = '\0';
+        if (buf[0] != '/' || strpbrk(buf, ",:\\"))
+                return -EINVAL;
+        return 0;
+}
+
+/* A detached copy of the tree at directory FD, submounts included. */
+static int clone_tree(int fd, FdArray *a) {
+        if (a->n >= ELEMENTSOF(a->fds))
+                return -E2BIG;
+        int t = RET_NERRNO(syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH));
+        if (t < 0)
+                return t;
+        a->fds[a->n++] = t;
+        return 0;
 }
 
 static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int *ret_mnt, char *why, size_t why_size) {
@@ -534,18 +576,24 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
                         return r;
         }
 
+        /* The daemon lives in another mount namespace: the layers go as
+         * detached copies of the directories we opened (see daemon_exec()). */
+        _cleanup_(fd_array_close) FdArray trees = {};
+        for (size_t i = 0; i < l->n_lower; i++)
+                if ((r = clone_tree(l->lower[i], &trees)) < 0)
+                        break;
+        if (r < 0) {
+                snprintf(why, why_size, "can't copy a layer for fuse-overlayfs: %s", strerror(-r));
+                return r;
+        }
         int fds[FUSE_MAX_LOWER + 4];
         size_t n = 0;
         fds[n++] = dev;
         fds[n++] = userns;
-        for (size_t i = 0; i < l->n_lower; i++)
-                fds[n++] = l->lower[i];
+        for (size_t i = 0; i < trees.n; i++)
+                fds[n++] = trees.fds[i];
         if (l->tmp)
                 fds[n++] = scratch;
-        else if (!readonly) {
-                fds[n++] = l->upper;
-                fds[n++] = l->work;
-        }
         FuseRequest req = {
                 .n_lower = (uint32_t) l->n_lower,
                 .flags = (readonly ? FUSE_REQUEST_READONLY : 0) | (l->tmp ? FUSE_REQUEST_TMP : 0) |
@@ -553,6 +601,16 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
                 .uid = (uint32_t) getuid(),
                 .gid = (uint32_t) getgid(),
         };
+        if (!l->tmp && !readonly) {
+                if ((r = option_path_of(l->upper, req.upper, sizeof(req.upper))) < 0 ||
+                    (r = option_path_of(l->work, req.work, sizeof(req.work))) < 0) {
+                        snprintf(why, why_size, "%s", r == -EINVAL ? "RWSRC and WORKDIR can't contain ',', ':' or '\\' for fuse-overlayfs" :
+                                                                       strerror(-r));
+                        return r;
+                }
+                fds[n++] = l->upper;    /* checked by the daemon against the paths */
+                fds[n++] = l->work;
+        }
         r = send_with_fds(p->overlay_fuse_fd, &req, sizeof(req), fds, n);
         if (r < 0) {
                 snprintf(why, why_size, "can't reach the fuse-overlayfs supervisor: %s", strerror(-r));
@@ -676,16 +734,54 @@ static bool same_userns(int fd) {
         return fstat(fd, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-/* Where the daemon's own mount namespace has --tmp-overlay's tmpfs:
- * fuse-overlayfs wants paths it can realpath(), and no layer lives in /proc. */
-#define DAEMON_TMP_DIR "/proc/fs"
+/* Where the daemon's own mount namespace has its layers: fuse-overlayfs
+ * wants paths it can realpath(), and no layer lives in /proc. */
+#define DAEMON_DIR "/proc/fs"
+
+/* The layers arrive as detached mount trees, cloned by the child from the
+ * very directories it opened (a path of the child's, or /proc/self/fd/N of
+ * one of its fds, would mean nothing in our namespace). Each is attached
+ * under a tmpfs on DAEMON_DIR, in a private copy of the caller's mount
+ * namespace: the lower layers as 0, 1, ..., --overlay's as upper and work,
+ * --tmp-overlay's tmpfs as tmp. */
+static int daemon_attach_layers(const FuseRequest *req, int *fds, size_t n_fds) {
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return -errno;
+        if (mount("tmpfs", DAEMON_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
+                return -errno;
+        _cleanup_close_ int dir = open(DAEMON_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return -errno;
+        for (size_t i = 2; i < n_fds; i++) {
+                size_t k = i - 2;
+                char name[16];
+                if (k >= req->n_lower && !(req->flags & FUSE_REQUEST_TMP)) {
+                        /* RWSRC and WORKDIR: by path, still the directories the child opened */
+                        struct stat want, got;
+                        const char *path = k == req->n_lower ? req->upper : req->work;
+                        if (fstat(fds[i], &want) < 0 || stat(path, &got) < 0)
+                                return -errno;
+                        if (want.st_dev != got.st_dev || want.st_ino != got.st_ino)
+                                return -EBUSY;
+                        continue;
+                }
+                if (k < req->n_lower)
+                        snprintf(name, sizeof(name), "%zu", k);
+                else
+                        snprintf(name, sizeof(name), "tmp");
+                if (mkdirat(dir, name, 0700) < 0 ||
+                    syscall(SYS_move_mount, fds[i], "", dir, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        return -errno;
+                fds[i] = safe_close(fds[i]);
+        }
+        return 0;
+}
 
 /* The daemon, before exec: stdio to /dev/null and ERR_FD, the sandbox's
  * user namespace (so that ids mean inside what they mean to the kernel's
  * fuse connection), no capability, no new privileges. It stays in the
  * caller's pid namespace, out of the sandbox's sight, and sees the layers
- * as the caller does (for --tmp-overlay, in a private copy of the caller's
- * mount namespace that also has the tmpfs). */
+ * the child opened, in a private mount namespace of its own. */
 static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, int *fds, size_t n_fds, int err_fd) {
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
@@ -698,13 +794,9 @@ static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, i
                 dprintf(STDERR_FILENO, "can't join the sandbox's user namespace: %s\n", strerror(errno));
                 _exit(126);
         }
-        if (req->flags & FUSE_REQUEST_TMP) {
-                int scratch = fds[--n_fds];
-                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
-                    syscall(SYS_move_mount, scratch, "", AT_FDCWD, DAEMON_TMP_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-                        dprintf(STDERR_FILENO, "can't attach the --tmp-overlay tmpfs: %s\n", strerror(errno));
-                        _exit(126);
-                }
+        if (daemon_attach_layers(req, fds, n_fds) < 0) {
+                dprintf(STDERR_FILENO, "can't attach the layers: %s\n", strerror(errno));
+                _exit(126);
         }
         int r = join || geteuid() == 0 ? caps_apply(0) : RET_NERRNO(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
         if (r < 0) {
@@ -712,10 +804,8 @@ static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, i
                 _exit(126);
         }
 
-        /* The connection at 3, the layers from 4 on; the user namespace fd
-         * is not passed on. */
-        fds[1] = fds[0];
-        r = arrange_fds(fds + 1, n_fds - 1);
+        /* The connection at 3, nothing else. */
+        r = arrange_fds(fds, 1);
         if (r < 0) {
                 dprintf(STDERR_FILENO, "can't arrange fds: %s\n", strerror(-r));
                 _exit(126);
@@ -728,19 +818,18 @@ static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, i
         sigprocmask(SIG_SETMASK, &none, NULL);
 
         size_t n_lower = req->n_lower;
-        size_t size = 256 + n_lower * 24;
+        size_t size = 256 + n_lower * 24 + sizeof(req->upper) + sizeof(req->work);
         char *opts = malloc(size);
         if (!opts)
                 _exit(126);
         size_t len = (size_t) snprintf(opts, size, "lowerdir=");
         /* fuse-overlayfs lists the top layer first. */
         for (size_t i = n_lower; i-- > 0;)
-                len += (size_t) snprintf(opts + len, size - len, "%s/proc/self/fd/%zu", i + 1 < n_lower ? ":" : "", 4 + i);
+                len += (size_t) snprintf(opts + len, size - len, "%s" DAEMON_DIR "/%zu", i + 1 < n_lower ? ":" : "", i);
         if (req->flags & FUSE_REQUEST_TMP)
-                len += (size_t) snprintf(opts + len, size - len, ",upperdir=" DAEMON_TMP_DIR "/upper,workdir=" DAEMON_TMP_DIR "/work");
+                len += (size_t) snprintf(opts + len, size - len, ",upperdir=" DAEMON_DIR "/tmp/upper,workdir=" DAEMON_DIR "/tmp/work");
         else if (!(req->flags & FUSE_REQUEST_READONLY))
-                len += (size_t) snprintf(opts + len, size - len, ",upperdir=/proc/self/fd/%zu,workdir=/proc/self/fd/%zu",
-                                         4 + n_lower, 5 + n_lower);
+                len += (size_t) snprintf(opts + len, size - len, ",upperdir=%s,workdir=%s", req->upper, req->work);
         if (req->flags & FUSE_REQUEST_SQUASH)
                 snprintf(opts + len, size - len, ",squash_to_uid=%u,squash_to_gid=%u", req->uid, req->gid);
 
@@ -899,6 +988,7 @@ static _noreturn_ void supervisor_main(int channel) {
                 FuseReply reply = {};
                 size_t want = 2 + (size_t) req.n_lower +
                               (req.flags & FUSE_REQUEST_TMP ? 1 : req.flags & FUSE_REQUEST_READONLY ? 0 : 2);
+                req.upper[sizeof(req.upper) - 1] = req.work[sizeof(req.work) - 1] = '\0';
                 if (n != (ssize_t) sizeof(req) || req.n_lower == 0 || n_fds != want) {
                         reply.error = EBADMSG;
                         snprintf(reply.message, sizeof(reply.message), "bad request to the fuse-overlayfs supervisor");

@@ -70,10 +70,11 @@ run_bad() {
 
 @test "nonexistent lower layer, RWSRC or WORKDIR" {
         require_userns
+        # lower layers and RWSRC are sources: checked before any setup, in bwrap 0.11's words
         run_bad "${csand_min_root[@]}" --overlay-src "$TESTDIR/nope" --tmp-overlay /m true
-        [[ "$msg" == *"--overlay-src $TESTDIR/nope"*"No such file or directory"* ]] || fail "$msg"
+        [[ "$msg" == *"Can't find source path $TESTDIR/nope: No such file or directory"* ]] || fail "$msg"
         run_bad "${csand_min_root[@]}" --overlay-src "$TESTDIR/l1" --overlay "$TESTDIR/nope" "$TESTDIR/wk" /m true
-        [[ "$msg" == *"RWSRC $TESTDIR/nope"*"No such file or directory"* ]] || fail "$msg"
+        [[ "$msg" == *"Can't find source path $TESTDIR/nope: No such file or directory"* ]] || fail "$msg"
         run_bad "${csand_min_root[@]}" --overlay-src "$TESTDIR/l1" --overlay "$TESTDIR/up" "$TESTDIR/nope" /m true
         [[ "$msg" == *"WORKDIR $TESTDIR/nope"*"No such file or directory"* ]] || fail "$msg"
         run_bad "${csand_min_root[@]}" --overlay-src "$TESTDIR/l1/a" --tmp-overlay /m true
