@@ -347,7 +347,7 @@ static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly
 }
 
 /* overlayfs won't take layers on a detached mount: --tmp-overlay's tmpfs
- * is attached under a hidden directory of the bottom root tmpfs (BASE_FD)
+ * is attached under a directory of the scaffold (BASE_FD)
  * while the overlay is made, and detached again right after. */
 static int kernel_mount_tmp(const Layers *l, int base_fd, int *ret_mnt, char *why, size_t why_size) {
         static const char hidden[] = ".csand-overlay";
