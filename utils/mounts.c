@@ -362,6 +362,10 @@ static int new_mount(const char *fstype, const char *const *options, uint64_t at
         _cleanup_close_ int fs_fd = sys_fsopen(fstype);
         if (fs_fd < 0)
                 return fs_fd;
+        /* The source mountinfo shows: the type, as bwrap's mount(2) calls say. */
+        int k = sys_fsconfig_string(fs_fd, "source", fstype);
+        if (k < 0)
+                return k;
         for (const char *const *o = options; o && *o; o += 2) {
                 int r = sys_fsconfig_string(fs_fd, o[0], o[1]);
                 if (r < 0)
@@ -541,6 +545,8 @@ int mounts_new_root(NewRoot *ret) {
                 .caller_cwd_fd = TAKE_FD(cwd),
         };
         r = enter_caller_view(&root);
+        if (r >= 0)
+                r = state_watch_start(&root.state);
         if (r < 0) {
                 new_root_done(&root);
                 return r;
@@ -572,9 +578,11 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
         struct stat st;
         if (fstat(src, &st) < 0)
                 return error_set_errno(e, errno, "Can't stat %s", op->source);
+        int r = S_ISDIR(st.st_mode) ? state_watch_note_bind(&root->state, &st, op->dest) : 0;
+        if (r < 0)
+                return error_set_errno(e, r, "Can't bind mount %s on %s", op->source, op->dest);
 
         _cleanup_close_ int dst = -EBADF;
-        int r;
         if (S_ISDIR(st.st_mode))
                 r = mkdir_p_in_root(root->fd, op->dest, 0755, &dst);
         else
@@ -749,7 +757,8 @@ static int op_tmpfs(const MountOp *op, NewRoot *root, Error *e) {
 
 static int op_mqueue(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int fd = -EBADF;
-        int r = new_mount("mqueue", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &fd);
+        /* No flags, as bwrap: an mqueue holds neither devices nor programs. */
+        int r = new_mount("mqueue", NULL, 0, &fd);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount mqueue on %s", op->dest);
         return attach_new_mount_at_dir(root, fd, op->dest, e);
@@ -949,6 +958,33 @@ static int check_sources(const SandboxPlan *p, Error *e) {
         return 0;
 }
 
+/* csand's own state (compiled seccomp profiles, image layers, helper
+ * sockets) must not be writable from a sandbox that later sandboxes would
+ * trust: wherever a bind shows one of its directories, and the user did not
+ * bind that directory itself, an empty read-only tmpfs covers it. */
+static int hide_state_dirs(NewRoot *root, Error *e) {
+        for (size_t i = 0; i < root->state.n; i++) {
+                const WatchedDir *d = &root->state.dirs[i];
+                if (d->bound_explicitly)
+                        continue;
+                for (size_t j = 0; j < d->n_inside; j++) {
+                        _cleanup_close_ int at = -EBADF, cover = -EBADF;
+                        struct stat st;
+                        if (open_in_root(root->fd, d->inside[j], O_DIRECTORY, &at) < 0 || fstat(at, &st) < 0 ||
+                            st.st_dev != d->st.st_dev || st.st_ino != d->st.st_ino)
+                                continue;       /* not (or no longer) shown there */
+                        const char *options[] = { "mode", "0700", NULL };
+                        int r = new_mount("tmpfs", options,
+                                          MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &cover);
+                        if (r >= 0)
+                                r = sys_move_mount(cover, at);
+                        if (r < 0)
+                                return error_set_errno(e, r, "Can't hide %s from the sandbox", d->real);
+                }
+        }
+        return 0;
+}
+
 int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
         int r = check_sources(p, e);
         if (r < 0)
@@ -1014,7 +1050,7 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return hide_state_dirs(root, e);
 }
 
 int mounts_pivot(const NewRoot *root) {

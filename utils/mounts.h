@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "plan.h"
+#include "state-dirs.h"
 
 /* Every root is built with the new mount API; on a kernel without it (or
  * under a seccomp policy that hides it), a clear error before anything is
@@ -20,6 +21,7 @@ typedef struct NewRoot {
                                  * oldroot/ (the caller's tree), newroot/, scratch space */
         int caller_root_fd;     /* the caller's tree: the process root while the root is built */
         int caller_cwd_fd;      /* the caller's working directory, for relative sources */
+        StateWatch state;       /* csand's own state directories, hidden from the sandbox */
 } NewRoot;
 
 #define NEW_ROOT_NULL ((NewRoot) { .fd = -EBADF, .scaffold_fd = -EBADF, .caller_root_fd = -EBADF, .caller_cwd_fd = -EBADF })
@@ -36,6 +38,7 @@ static inline void new_root_done(NewRoot *r) {
         r->scaffold_fd = safe_close(r->scaffold_fd);
         r->caller_root_fd = safe_close(r->caller_root_fd);
         r->caller_cwd_fd = safe_close(r->caller_cwd_fd);
+        state_watch_done(&r->state);
 }
 
 /* Two views that never mix while the new root is built. A scaffold tmpfs

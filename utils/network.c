@@ -27,6 +27,7 @@
 #include "network.h"
 #include "parse-util.h"
 #include "plan.h"
+#include "state-dirs.h"
 
 /* How long a helper may take to configure the interface. Typically a few
  * milliseconds; generous for loaded CI machines and sanitizer builds. */
@@ -457,14 +458,19 @@ static void api_dir_remove(ApiDir *d) {
         d->socket[0] = d->dir[0] = '\0';
 }
 
+/* Under csand's runtime directory, which mounts.c hides from sandboxes
+ * (so that none can reach another's helper); /tmp where there is none. */
 static int api_dir_make(ApiDir *ret) {
-        const char *base = getenv("XDG_RUNTIME_DIR");
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        _cleanup_free_ char *base = NULL;
         struct stat st;
-        if (!base || base[0] != '/' || strlen(base) > 60 || stat(base, &st) < 0 || !S_ISDIR(st.st_mode) ||
-            st.st_uid != geteuid() || access(base, W_OK | X_OK) < 0)
-                base = "/tmp";
+        if (!xdg || xdg[0] != '/' || strlen(xdg) > 60 || stat(xdg, &st) < 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != geteuid() || access(xdg, W_OK | X_OK) < 0 || state_dir_make(STATE_DIR_RUNTIME, &base) < 0)
+                base = strdup("/tmp");
+        if (!base)
+                return -ENOMEM;
         ApiDir d = {};
-        snprintf(d.dir, sizeof(d.dir), "%s/csand-net.XXXXXX", base);
+        snprintf(d.dir, sizeof(d.dir), "%s/%snet.XXXXXX", base, strcmp(base, "/tmp") == 0 ? "csand-" : "");
         if (!mkdtemp(d.dir))
                 return -errno;
         snprintf(d.socket, sizeof(d.socket), "%s/api.sock", d.dir);

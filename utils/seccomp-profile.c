@@ -40,6 +40,7 @@
 #include "fd-util.h"
 #include "json-util.h"
 #include "seccomp-profile.h"
+#include "state-dirs.h"
 
 /* No sane profile comes near this; it bounds what a wrong path (a device, a
  * log file) makes us read. */
@@ -1118,17 +1119,11 @@ static bool cache_enabled(void) {
 }
 
 static int cache_dir(char **ret) {
-        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        int r;
-
-        /* The XDG spec says relative paths are to be ignored. */
-        if (xdg && xdg[0] == '/')
-                r = asprintf(ret, "%s/csand/seccomp", xdg);
-        else if (home && home[0] == '/')
-                r = asprintf(ret, "%s/.cache/csand/seccomp", home);
-        else
-                return -ENOENT;
-        return r < 0 ? -ENOMEM : 0;
+        _cleanup_free_ char *base = NULL;
+        int r = state_dir_path(STATE_DIR_CACHE, &base);
+        if (r < 0)
+                return r;
+        return asprintf(ret, "%s/seccomp", base) < 0 ? -ENOMEM : 0;
 }
 
 static uint64_t fnv1a64(const void *p, size_t n) {

@@ -167,7 +167,7 @@ helper_gone_after() {
         helper_gone_after pasta sigkill
 }
 
-@test "slirp4netns: the API socket lives in a private directory, gone once the ports are published" {
+@test "slirp4netns: the API socket lives in a private directory of csand's runtime directory, gone once the ports are published" {
         require_net_helper slirp4netns
         local port
         port=$(free_port)
@@ -175,7 +175,7 @@ helper_gone_after() {
         local helper
         helper=$(wait_for_net_helper "$CSAND_PID") || fail "no slirp4netns child"
         run helper_cmdline "$helper"
-        assert_line --regexp "^--api-socket=$CSAND_RUNTIME_DIR/csand-net\.[A-Za-z0-9]{6}/api\.sock\$"
+        assert_line --regexp "^--api-socket=$CSAND_RUNTIME_DIR/csand/net\.[A-Za-z0-9]{6}/api\.sock\$"
         local sock=${output#*--api-socket=}
         sock=${sock%%$'\n'*}
         # Gone as soon as the ports are published (the helper is ready

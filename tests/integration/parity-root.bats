@@ -103,8 +103,14 @@ nested-ok" ] || fail "$ours"
         [ "${ref%%|*}" = 1 ] && [ "${ours%%|*}" = 1 ] || fail "$(printf 'bwrap: %s\ncsand: %s' "$ref" "$ours")"
 }
 
-@test "3: the mount table of a --ro-bind / / sandbox is bwrap's" {
-        assert_same --ro-bind / / sh -c "awk '{ print \$5, \$9 }' /proc/self/mountinfo"
+@test "3: the mount table of a --ro-bind / / sandbox is bwrap's, plus the covers of csand's own state" {
+        # (deliberate: csand's cache and runtime directories are hidden, see SECURITY.md)
+        export XDG_CACHE_HOME=$TESTDIR/cache
+        local state="$XDG_CACHE_HOME/csand|$CSAND_RUNTIME_DIR/csand"
+        assert_same --ro-bind / / sh -c "awk '{ print \$5, \$9 }' /proc/self/mountinfo | grep -Ev '^($state) '"
+        run csand --ro-bind / / findmnt -l -n -o TARGET,FSTYPE,OPTIONS
+        assert_line --regexp "^$XDG_CACHE_HOME/csand +tmpfs +ro,"
+        assert_line --regexp "^$CSAND_RUNTIME_DIR/csand +tmpfs +ro,"
 }
 
 @test "5: --dev nodes are not noexec: /dev/zero maps executable, as with bwrap" {
@@ -156,4 +162,12 @@ print("mapped")'
         [[ "$ours" == "1|bwrap: Can't find source path $TESTDIR/nope: No such file or directory" ]] || fail "$ours"
         assert_same "${root[@]}" --ro-bind-try "$TESTDIR/nope1" /a --ro-bind "$TESTDIR/nope2" /b true
         [[ "$ours" == "1|bwrap: Can't find source path $TESTDIR/nope2: No such file or directory" ]] || fail "$ours"
+}
+
+@test "--tmpfs, --mqueue and --dev mounts carry bwrap's sources and flags" {
+        assert_same "${root[@]}" --proc /proc --tmpfs /t --mqueue /mq --unshare-ipc --dev /d \
+                sh -c 'findmnt -l -n -o TARGET,SOURCE,FSTYPE,OPTIONS | grep -E "^/(t|mq|d|d/null|d/pts) " |
+                        while read -r t s f o; do
+                                echo "$t $s $f $(echo "$o" | tr , "\n" | grep -xE "ro|rw|nosuid|nodev|noexec" | tr "\n" ,)"
+                        done'
 }
