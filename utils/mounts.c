@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -388,14 +389,22 @@ static int new_tmpfs(mode_t mode, uint64_t size, int *ret_fd) {
         return new_mount("tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, ret_fd);
 }
 
-/* Identity of a mount point: the mount and the inode at its root. */
-static bool same_mount_root(int a, int b) {
-        struct statx sa, sb;
-        if (statx(a, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_INO, &sa) < 0 ||
-            statx(b, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_INO, &sb) < 0)
-                return false;
-        return sa.stx_mnt_id == sb.stx_mnt_id && sa.stx_ino == sb.stx_ino &&
-               sa.stx_dev_major == sb.stx_dev_major && sa.stx_dev_minor == sb.stx_dev_minor;
+/* Identity of a directory as a mount point: its mount and inode. */
+static int mount_point_id(int fd, MountPointId *ret) {
+        struct statx sx;
+        if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_INO, &sx) < 0)
+                return -errno;
+        *ret = (MountPointId) { .mnt_id = sx.stx_mnt_id, .ino = sx.stx_ino,
+                                .dev = makedev(sx.stx_dev_major, sx.stx_dev_minor) };
+        return 0;
+}
+
+/* Is FD the new root's top directory? Compared with the identity kept in
+ * ROOT: one statx per destination. */
+static bool is_new_root(const NewRoot *root, int fd) {
+        MountPointId id;
+        return mount_point_id(fd, &id) >= 0 && id.mnt_id == root->id.mnt_id && id.ino == root->id.ino &&
+               id.dev == root->id.dev;
 }
 
 /* "/", "//", "/./x/.." and the like: the root itself, by the letters. */
@@ -416,7 +425,7 @@ static bool path_is_root(const char *path) {
  * into the new root (--symlink / /data --ro-bind DIR /data) would leave the
  * sandbox without its "/". */
 static int check_dest(const NewRoot *root, int dst_fd, const char *dest, Error *e) {
-        if (!root || path_is_root(dest) || !same_mount_root(dst_fd, root->fd))
+        if (!root || path_is_root(dest) || !is_new_root(root, dst_fd))
                 return 0;
         return error_setf(e, ELOOP, "Can't mount on %s: it resolves to the sandbox's root", dest);
 }
@@ -425,7 +434,7 @@ static int check_dest(const NewRoot *root, int dst_fd, const char *dest, Error *
  * mount stacked on that very directory, so a mount over the root becomes
  * the root fd later ops resolve from. */
 static int attach(NewRoot *root, int mnt_fd, int dst_fd) {
-        bool onto_root = same_mount_root(dst_fd, root->fd);
+        bool onto_root = is_new_root(root, dst_fd);
         int r = sys_move_mount(mnt_fd, dst_fd);
         if (r < 0)
                 return r;
@@ -435,6 +444,7 @@ static int attach(NewRoot *root, int mnt_fd, int dst_fd) {
                         return -errno;
                 safe_close(root->fd);
                 root->fd = fd;
+                return mount_point_id(root->fd, &root->id);
         }
         return 0;
 }
@@ -544,9 +554,9 @@ int mounts_new_root(NewRoot *ret) {
                 .caller_root_fd = TAKE_FD(oldroot),
                 .caller_cwd_fd = TAKE_FD(cwd),
         };
-        r = enter_caller_view(&root);
+        r = mount_point_id(root.fd, &root.id);
         if (r >= 0)
-                r = state_watch_start(&root.state);
+                r = enter_caller_view(&root);
         if (r < 0) {
                 new_root_done(&root);
                 return r;
@@ -578,7 +588,17 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
         struct stat st;
         if (fstat(src, &st) < 0)
                 return error_set_errno(e, errno, "Can't stat %s", op->source);
-        int r = S_ISDIR(st.st_mode) ? state_watch_note_bind(&root->state, &st, op->dest) : 0;
+        int r = 0;
+        if (S_ISDIR(st.st_mode)) {
+                /* Started at the first directory bind, in the caller's view:
+                 * nothing else can show the state directories. */
+                if (!root->state_watched) {
+                        r = state_watch_start(&root->state);
+                        root->state_watched = r >= 0;
+                }
+                if (r >= 0)
+                        r = state_watch_note_bind(&root->state, &st, op->dest);
+        }
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind mount %s on %s", op->source, op->dest);
 

@@ -14,14 +14,21 @@ int mounts_check_kernel(Error *e);
 /* Stops mount events from propagating back to the host: rslave on "/". */
 int mounts_isolate(void);
 
+typedef struct MountPointId {
+        uint64_t mnt_id, ino;
+        dev_t dev;
+} MountPointId;
+
 /* The new root while it is built. */
 typedef struct NewRoot {
         int fd;                 /* the topmost mount at the new root: where destinations resolve */
+        MountPointId id;        /* fd's */
         int scaffold_fd;        /* csand's own tmpfs, the namespace's root until mounts_pivot():
                                  * oldroot/ (the caller's tree), newroot/, scratch space */
         int caller_root_fd;     /* the caller's tree: the process root while the root is built */
         int caller_cwd_fd;      /* the caller's working directory, for relative sources */
         StateWatch state;       /* csand's own state directories, hidden from the sandbox */
+        bool state_watched;
 } NewRoot;
 
 #define NEW_ROOT_NULL ((NewRoot) { .fd = -EBADF, .scaffold_fd = -EBADF, .caller_root_fd = -EBADF, .caller_cwd_fd = -EBADF })

@@ -27,6 +27,11 @@ int state_dir_make(StateDir which, char **ret) {
         int r = state_dir_path(which, &path);
         if (r < 0)
                 return r;
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+                *ret = TAKE_PTR(path);
+                return 0;
+        }
         for (char *c = path + 1;; c++) {
                 if (*c != '/' && *c)
                         continue;
