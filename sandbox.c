@@ -30,6 +30,7 @@
 #include "utils/caps.h"
 #include "utils/image.h"
 #include "utils/init.h"
+#include "utils/landlock.h"
 #include "utils/log.h"
 #include "utils/macro.h"
 #include "utils/mounts.h"
@@ -52,6 +53,7 @@ typedef struct Launch {
         uid_t outside_uid;
         gid_t outside_gid;
         bool new_userns;        /* we create the user namespace (and write its maps) */
+        bool in_place;          /* Landlock only: no namespaces, no new root (utils/landlock.h) */
         unsigned long clone_flags;
         char *outside_cwd;      /* the caller's directory, tried inside when there is no --chdir */
         sigset_t saved_sigmask;
@@ -91,6 +93,8 @@ static int assert_userns_disabled(Error *e) {
                 return error_set_errno(e, errno, "Unexpected error checking that user namespaces are disabled");
         return 0;
 }
+
+static int child_setup_last(const Launch *l, Error *e);
 
 static int child_setup(const Launch *l, Error *e) {
         const SandboxPlan *p = l->plan;
@@ -149,7 +153,12 @@ static int child_setup(const Launch *l, Error *e) {
                 return error_set_errno(e, errno, "Switching to the --userns2 user namespace failed");
         if (p->assert_userns_disabled && assert_userns_disabled(e) < 0)
                 return -e->error;
+        return child_setup_last(l, e);
+}
 
+/* The end of the setup, in place too: --block-fd, the gate, the session. */
+static int child_setup_last(const Launch *l, Error *e) {
+        const SandboxPlan *p = l->plan;
         if (p->block_fd >= 0)
                 wait_for_fd(p->block_fd);
         if (l->gate_fd >= 0) {
@@ -228,6 +237,8 @@ static _noreturn_ void child_exec(const Launch *l) {
                 p->command[0] = p->argv0;
         if (rlimits_apply(&p->rlimits, &e) < 0)
                 goto fail;
+        if (landlock_apply(&p->landlock, p, &e) < 0)
+                goto fail;
         r = seccomp_programs_apply(p->seccomp, p->n_seccomp);
         if (r < 0) {
                 error_set_errno(&e, r, "Can't load seccomp filter");
@@ -257,10 +268,21 @@ static _noreturn_ void child_run(const Launch *l) {
         Error e = {};
         int r;
 
-        if (child_setup(l, &e) < 0)
+        if (l->in_place) {
+                if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+                        error_set_errno(&e, errno, "prctl(PR_SET_PDEATHSIG)");
+                        goto fail;
+                }
+                if (child_setup_last(l, &e) < 0)
+                        goto fail;
+        } else if (child_setup(l, &e) < 0)
                 goto fail;
-        /* Once, here, for the command and for pid 1 alike. */
+        /* Once, here, for the command and for pid 1 alike. In place an
+         * unprivileged caller may not (EPERM), and under no_new_privs its
+         * command's exec gains nothing the bounding set would hold back. */
         r = caps_drop_bounding(p->caps);
+        if (r == -EPERM && l->in_place)
+                r = 0;
         if (r < 0) {
                 error_set_errno(&e, r, "Can't drop capabilities");
                 goto fail;
@@ -479,8 +501,9 @@ static int sandbox_launch(SandboxPlan *p) {
         int fds[2], r;
 
         l.outside_cwd = cwd;
-        l.new_userns = p->userns_fd < 0 && (p->unshare_user || p->unshare_user_try || l.outside_uid != 0);
-        l.clone_flags = namespace_flags(p, l.new_userns);
+        l.in_place = landlock_runs_in_place(p);
+        l.new_userns = !l.in_place && p->userns_fd < 0 && (p->unshare_user || p->unshare_user_try || l.outside_uid != 0);
+        l.clone_flags = l.in_place ? 0 : namespace_flags(p, l.new_userns);
 
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
                 log_error("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
@@ -578,7 +601,8 @@ int main(int argc, char **argv) {
                 log_error("%s", e.message);
                 return 1;
         }
-        if (!plan->image_info && !plan->image_cache_list && !plan->image_cache_prune && mounts_check_kernel(&e) < 0) {
+        if (!plan->image_info && !plan->image_cache_list && !plan->image_cache_prune && !landlock_runs_in_place(plan) &&
+            mounts_check_kernel(&e) < 0) {
                 log_error("%s", e.message);
                 return 1;
         }
@@ -591,6 +615,11 @@ int main(int argc, char **argv) {
         }
         /* After parsing: the profile depends on the capabilities kept. */
         if (seccomp_add_profile(plan, &e) < 0) {
+                log_error("%s", e.message);
+                return 1;
+        }
+        /* The kernel's Landlock ABI against the rules asked for. */
+        if (landlock_prepare(&plan->landlock, &e) < 0) {
                 log_error("%s", e.message);
                 return 1;
         }

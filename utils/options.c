@@ -26,6 +26,7 @@ typedef enum OptionGroup {
         GROUP_NETWORK,
         GROUP_RESOURCES,
         GROUP_IMAGES,
+        GROUP_LANDLOCK,
         _GROUP_MAX,
 } OptionGroup;
 
@@ -41,6 +42,7 @@ static const char *const group_titles[_GROUP_MAX] = {
         [GROUP_NETWORK] = "Network",
         [GROUP_RESOURCES] = "Resources",
         [GROUP_IMAGES] = "Images",
+        [GROUP_LANDLOCK] = "Landlock",
 };
 
 typedef struct Option Option;
@@ -399,6 +401,11 @@ static int handle_image_overlay(SandboxPlan *p, const Option *o, char **args, Er
         return r < 0 ? r : replace_string(&p->image_overlay_workdir, args[1]);
 }
 
+/* Landlock (utils/landlock.c) */
+static int handle_landlock(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return landlock_settings_parse(&p->landlock, o->name, o->metavars ? args[0] : NULL, e);
+}
+
 #define FLAG(field) .handler = handle_flag, .offset = offsetof(SandboxPlan, field)
 #define FD(field) .handler = handle_fd, .offset = offsetof(SandboxPlan, field)
 #define FD_OP(type, flags) .handler = handle_fd_op, .data = (type) | ((flags) << 8)
@@ -517,6 +524,18 @@ static const Option options[] = {
           .help = "Print the image's config and layers (with cache state), then exit" },
         { "--image-cache-list", NULL, GROUP_IMAGES, FLAG(image_cache_list), .help = "List the cached image layers and whether a sandbox uses them, then exit" },
         { "--image-cache-prune", NULL, GROUP_IMAGES, FLAG(image_cache_prune), .help = "Remove the cached image layers no sandbox uses, then exit" },
+
+        /* Landlock */
+        { "--landlock", NULL, GROUP_LANDLOCK, handle_landlock,
+          .help = "Landlock rules from the mounts: read where bound read-only, write where bound read-write or a tmpfs; alone: run in place" },
+        { "--landlock-ro", "PATH", GROUP_LANDLOCK, handle_landlock, .help = "Let the command read files and list directories under PATH (repeatable)" },
+        { "--landlock-exec", "PATH", GROUP_LANDLOCK, handle_landlock, .help = "Let the command read and execute files under PATH (repeatable)" },
+        { "--landlock-rw", "PATH", GROUP_LANDLOCK, handle_landlock, .help = "Let the command read, write, create, remove and rename under PATH, not execute (repeatable)" },
+        { "--landlock-tcp-connect", "PORT[-PORT]", GROUP_LANDLOCK, handle_landlock, .help = "Allow TCP connections to these ports only (repeatable)" },
+        { "--landlock-tcp-bind", "PORT[-PORT]", GROUP_LANDLOCK, handle_landlock, .help = "Allow binding TCP sockets to these ports only (repeatable)" },
+        { "--scope-abstract-sockets", NULL, GROUP_LANDLOCK, handle_landlock, .help = "No connecting to abstract unix sockets made outside the sandbox (X11, D-Bus)" },
+        { "--scope-signals", NULL, GROUP_LANDLOCK, handle_landlock, .help = "No signals to processes outside the sandbox" },
+        { "--landlock-best-effort", NULL, GROUP_LANDLOCK, handle_landlock, .help = "Run with what the kernel's Landlock enforces, warning once, instead of failing" },
 };
 
 static unsigned option_arity(const Option *o) {

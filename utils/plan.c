@@ -63,6 +63,7 @@ SandboxPlan *plan_free(SandboxPlan *p) {
         /* resources: also removes the sandbox's cgroup */
         cgroup_settings_done(&p->cgroup);
         rlimits_done(&p->rlimits);
+        landlock_settings_done(&p->landlock);
         free(p);
         return NULL;
 }
@@ -192,6 +193,9 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
                 return -e->error;
         /* resources */
         if (cgroup_settings_validate(&p->cgroup, e) < 0 || rlimits_validate(&p->rlimits, e) < 0)
+                return -e->error;
+        /* Landlock */
+        if (landlock_settings_validate(&p->landlock, e) < 0)
                 return -e->error;
         return 0;
 }

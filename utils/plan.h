@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "cgroups.h"
+#include "landlock.h"
 #include "log.h"
 #include "network.h"
 #include "rlimits.h"
@@ -168,6 +169,9 @@ typedef struct SandboxPlan {
          * mounts /etc/resolv.conf or /etc). */
         bool resolv_conf_from_host;
         NetworkState *network_state;
+
+        /* Landlock (utils/landlock.c): --landlock and its rules */
+        LandlockSettings landlock;
 } SandboxPlan;
 
 int plan_new(SandboxPlan **ret);

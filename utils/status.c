@@ -42,6 +42,7 @@ int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long c
         }
         /* csand's own members, after bwrap's. */
         network_write_status_json(p, f);
+        landlock_write_status_json(&p->landlock, landlock_runs_in_place(p), f);
         fprintf(f, "\n}\n");
         if (fclose(f) != 0)
                 return -ENOMEM;
