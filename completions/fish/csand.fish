@@ -25,7 +25,8 @@ function __csand_option_args
             --unshare-cgroup --unshare-cgroup-try \
             --disable-userns --assert-userns-disabled \
             --clearenv --die-with-parent --new-session --as-pid-1 \
-            --allow-host-loopback --image-cache-list --image-cache-prune
+            --allow-host-loopback --image-cache-list --image-cache-prune \
+            --landlock --scope-abstract-sockets --scope-signals --landlock-best-effort
             return 0
         case --image --image-info
             echo path
@@ -34,7 +35,8 @@ function __csand_option_args
             echo fd
         case --argv0 --uid --gid --hostname --exec-label --file-label --perms --size \
             --publish --dns --entrypoint \
-            --memory --memory-swap --cpus --cpu-weight --pids-limit --io-weight
+            --memory --memory-swap --cpus --cpu-weight --pids-limit --io-weight \
+            --landlock-tcp-connect --landlock-tcp-bind
             echo none
         case --cgroup-property
             echo cgroup-property
@@ -48,7 +50,7 @@ function __csand_option_args
         case --bind-fd --ro-bind-fd --file --bind-data --ro-bind-data
             echo fd
             echo path
-        case --remount-ro --lock-file
+        case --remount-ro --lock-file --landlock-ro --landlock-exec --landlock-rw
             echo path
         case --proc --dev --tmpfs --mqueue --dir --chdir \
             --overlay-src --tmp-overlay --ro-overlay
@@ -172,7 +174,16 @@ function __csand_options
         --image-overlay "Keep the changes to the image's root in RWSRC" \
         --image-info "Print the image's config and layers, then exit" \
         --image-cache-list 'List the cached image layers, then exit' \
-        --image-cache-prune 'Remove cached image layers no sandbox uses, then exit'
+        --image-cache-prune 'Remove cached image layers no sandbox uses, then exit' \
+        --landlock 'Landlock rules from the mounts; alone: run in place' \
+        --landlock-ro 'Let the command read under PATH' \
+        --landlock-exec 'Let the command read and execute under PATH' \
+        --landlock-rw 'Let the command read and write under PATH' \
+        --landlock-tcp-connect 'Allow TCP connections to PORT[-PORT] only' \
+        --landlock-tcp-bind 'Allow binding TCP sockets to PORT[-PORT] only' \
+        --scope-abstract-sockets 'No connecting to abstract unix sockets made outside' \
+        --scope-signals 'No signals to processes outside the sandbox' \
+        --landlock-best-effort "Run with what the kernel's Landlock enforces, warning once"
 end
 
 function __csand_complete_value
