@@ -119,16 +119,19 @@ trap 'rm -f "$results"' EXIT
 # Times csand, bwrap (same arguments) and the floor, interleaved, in one run.
 # With BASE_ARGS set (an array), also times csand and bwrap on those, in the
 # same run, as the baseline for a per-mount cost. With BWRAP_EVERY=K, bwrap
-# runs only every K-th round (it is slow with many binds).
+# runs only every K-th round (it is slow with many binds). With NO_BWRAP=1,
+# bwrap is left out (csand's own options).
 bench() {
         local case=$1 n=$2 w=$3 ns=$4 desc=$5
         shift 6
         local cmds=(csand "$CSAND" "$@" ::: floor "$FLOOR" "$ns")
         local every=${BWRAP_EVERY:-1}
-        [[ $have_bwrap == 0 ]] || cmds+=(::: "bwrap%$every" "$BWRAP" "$@")
+        local bw=$have_bwrap
+        [[ -z ${NO_BWRAP:-} ]] || bw=0
+        [[ $bw == 0 ]] || cmds+=(::: "bwrap%$every" "$BWRAP" "$@")
         if [[ -n ${BASE_ARGS+x} ]]; then
                 cmds+=(::: csand_base "$CSAND" "${BASE_ARGS[@]}")
-                [[ $have_bwrap == 0 ]] || cmds+=(::: "bwrap_base%$every" "$BWRAP" "${BASE_ARGS[@]}")
+                [[ $bw == 0 ]] || cmds+=(::: "bwrap_base%$every" "$BWRAP" "${BASE_ARGS[@]}")
         fi
         local note=
         [[ $every == 1 || $have_bwrap == 0 ]] || note=", bwrap in 1 round of $every"
@@ -160,6 +163,12 @@ for N in 10 100 1000; do
         BWRAP_EVERY=$every NMOUNTS=$N bench "d$N" "$n" "$w" all "(b) + $N --ro-bind-try" -- "${MINIMAL[@]}" "${EXTRA[@]}" -- true
         unset BASE_ARGS
 done
+
+# (l) Landlock (issue 20): case b with --landlock, against case b timed in
+# the same run; bwrap has no Landlock.
+BASE_ARGS=("${MINIMAL[@]}" -- true)
+NO_BWRAP=1 bench l "$nb" 3 all "(b) with --landlock" -- "${MINIMAL[@]}" --landlock -- true
+unset BASE_ARGS
 
 # (e) peak RSS with GNU time's %M: the largest of the process and the
 # descendants it reaped (csand's monitor, pid 1, the command's process).
@@ -256,6 +265,12 @@ END {
                 }
         }
 
+        if (has["l", "csand"]) {
+                printf "\nLandlock (case l: (b) with --landlock against (b) timed in the same run)\n"
+                printf "%-6s %12s %12s %8s\n", "case", "median_us", "base_us", "x_base"
+                printf "%-6s %12.1f %12.1f %8s\n", "l", med["l", "csand"], med["l", "csand_base"], ratio(med["l", "csand"], med["l", "csand_base"])
+        }
+
         printf "\npeak RSS (%s)\n", rss_note
         printf "%-6s %-22s %-6s %10s\n", "case", "what", "tool", "maxrss_kb"
         for (i = 1; i <= nc; i++) {
@@ -278,6 +293,7 @@ END {
                         line = sprintf("BENCH case=%s tool=%s runs=%s median_us=%s min_us=%s", c, t, runs[c, t], med[c, t], mn[c, t])
                         if (t != "floor") line = line " ratio_floor=" ratio(med[c, t], med[c, "floor"])
                         if (t == "csand" && has[c, "bwrap"]) line = line " ratio_bwrap=" ratio(med[c, t], med[c, "bwrap"])
+                        if (c == "l" && t == "csand") line = line sprintf(" base_median_us=%s ratio_base=%s", med[c, "csand_base"], ratio(med[c, t], med[c, "csand_base"]))
                         if (cn[c] > 0 && t != "floor") line = line sprintf(" mounts=%d base_median_us=%s per_mount_us=%.2f", cn[c], med[c, t "_base"], pm[c, t])
                         print line
                 }
