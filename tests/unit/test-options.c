@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
+#include <string.h>
 
 #include "tap.h"
 #include "utils/options.h"
@@ -322,6 +323,49 @@ static void test_bad_options(void) {
         plan_free(p);
 }
 
+static void test_landlock(void) {
+        SandboxPlan *p;
+        Error e;
+        int r = PARSE(p, e, "--landlock", "--landlock-ro", "/usr", "--landlock-exec", "/bin", "--landlock-rw", "rel/dir",
+                      "--landlock-tcp-connect", "443", "--landlock-tcp-bind", "8000-8010", "--landlock-tcp-bind", "0",
+                      "--scope-abstract-sockets", "--scope-signals", "--landlock-best-effort", "true");
+        CHECK_INT(r, 0, "the Landlock options parse");
+        const LandlockSettings *s = &p->landlock;
+        CHECK(s->from_plan && s->scope_abstract_sockets && s->scope_signals && s->best_effort, "--landlock and the flags");
+        CHECK_INT(s->n_paths, 3, "three path rules");
+        if (s->n_paths == 3) {
+                CHECK(s->paths[0].kind == LANDLOCK_PATH_RO && strcmp(s->paths[0].path, "/usr") == 0, "--landlock-ro /usr");
+                CHECK(s->paths[1].kind == LANDLOCK_PATH_EXEC && strcmp(s->paths[1].path, "/bin") == 0, "--landlock-exec /bin");
+                CHECK(s->paths[2].kind == LANDLOCK_PATH_RW && strcmp(s->paths[2].path, "rel/dir") == 0, "--landlock-rw keeps a relative path");
+        }
+        CHECK_INT(s->n_ports, 3, "three port rules");
+        if (s->n_ports == 3) {
+                CHECK(!s->ports[0].bind && s->ports[0].first == 443 && s->ports[0].last == 443, "connect 443");
+                CHECK(s->ports[1].bind && s->ports[1].first == 8000 && s->ports[1].last == 8010, "bind 8000-8010");
+                CHECK(s->ports[2].bind && s->ports[2].first == 0 && s->ports[2].last == 0, "bind 0");
+        }
+        CHECK(landlock_requested(s), "Landlock is requested");
+        CHECK(landlock_runs_in_place(p), "no namespace option: in place");
+        plan_free(p);
+
+        r = PARSE(p, e, "--landlock", "--unshare-net", "true");
+        CHECK(r == 0 && !landlock_runs_in_place(p), "--unshare-net: not in place");
+        plan_free(p);
+        r = PARSE(p, e, "--landlock", "--ro-bind", "/", "/", "true");
+        CHECK(r == 0 && !landlock_runs_in_place(p), "a filesystem option: not in place");
+        plan_free(p);
+        r = PARSE(p, e, "--ro-bind", "/", "/", "true");
+        CHECK(r == 0 && !landlock_requested(&p->landlock) && !landlock_runs_in_place(p), "no Landlock option: never in place");
+        plan_free(p);
+
+        static const char *const bad[] = { "", "x", "65536", "-1", "1-", "-", "1-2-3", "5-4", "99999999999" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                r = PARSE(p, e, "--landlock-tcp-connect", (char *) bad[i], "true");
+                CHECK(r == -EINVAL, "--landlock-tcp-connect \"%s\" is refused", bad[i]);
+                plan_free(p);
+        }
+}
+
 int main(void) {
         test_ops_in_order();
         test_command_starts_at_first_non_option();
@@ -331,5 +375,6 @@ int main(void) {
         test_env_ops();
         test_perms_size();
         test_bad_options();
+        test_landlock();
         return tap_done();
 }
