@@ -107,9 +107,9 @@ static const struct {
 } features[] = {
         { FEATURE_FS, 1, "filesystem" },
         { FEATURE_TRUNCATE, 3, "truncate" },
-        { FEATURE_IOCTL_DEV, 5, "ioctl-dev" },
         { FEATURE_TCP_BIND, 4, "tcp-bind" },
         { FEATURE_TCP_CONNECT, 4, "tcp-connect" },
+        { FEATURE_IOCTL_DEV, 5, "ioctl-dev" },
         { FEATURE_SCOPE_ABSTRACT, 6, "scope-abstract-unix-socket" },
         { FEATURE_SCOPE_SIGNAL, 6, "scope-signal" },
 };
@@ -268,7 +268,8 @@ static void describe(const LandlockSettings *s, LandlockFeature feature, char *b
         snprintf(buf, size, "?");
 }
 
-/* "X (ABI 4), Y (ABI 6)" for the features in MISSING. */
+/* "X (ABI 4), Y (ABI 6)" for the features in MISSING; without the ABIs
+ * when there is no Landlock at all. */
 static void list_missing(const LandlockSettings *s, unsigned missing, char *buf, size_t size) {
         size_t n = 0;
         buf[0] = '\0';
@@ -277,7 +278,8 @@ static void list_missing(const LandlockSettings *s, unsigned missing, char *buf,
                 if (!(missing & features[i].feature))
                         continue;
                 describe(s, features[i].feature, what, sizeof(what));
-                int k = snprintf(buf + n, size - n, "%s%s (ABI %d)", n ? ", " : "", what, features[i].abi);
+                int k = s->abi > 0 ? snprintf(buf + n, size - n, "%s%s (ABI %d)", n ? ", " : "", what, features[i].abi) :
+                                     snprintf(buf + n, size - n, "%s%s", n ? ", " : "", what);
                 if (k < 0)
                         break;
                 n += (size_t) k;
@@ -287,9 +289,9 @@ static void list_missing(const LandlockSettings *s, unsigned missing, char *buf,
 static const char *unavailable_reason(int error) {
         switch (error) {
         case ENOSYS:
-                return "this kernel has no Landlock";
+                return "not in this kernel";
         case EOPNOTSUPP:
-                return "Landlock is disabled at boot (lsm=)";
+                return "disabled at boot";
         default:
                 return strerror(error);
         }
@@ -317,7 +319,7 @@ int landlock_prepare(LandlockSettings *s, Error *e) {
                 if (s->abi > 0)
                         snprintf(head, sizeof(head), "this kernel's Landlock (ABI %d)", s->abi);
                 else
-                        snprintf(head, sizeof(head), "Landlock (%s)", unavailable_reason(s->abi_error));
+                        snprintf(head, sizeof(head), "Landlock, %s,", unavailable_reason(s->abi_error));
                 if (!s->best_effort)
                         return error_setf(e, EOPNOTSUPP, "%s can't enforce %s; --landlock-best-effort runs without %s",
                                           head, list, __builtin_popcount(missing) > 1 ? "them" : "it");
