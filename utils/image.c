@@ -136,6 +136,13 @@ static int image_dlopen(Error *e) {
 #define BLOB_MAX (16u << 20)            /* index, manifest, config, manifest.json */
 #define XATTR_WHITEOUT "user.overlay.whiteout"
 #define XATTR_OPAQUE "user.overlay.opaque"
+/* The image's mode of a file that lost its setuid/setgid bits in the cache. */
+#define XATTR_IMAGE_MODE "user.csand.mode"
+/* On a cached layer's root: the format it was unpacked in. Bumped when
+ * unpacking changes what a cached layer holds; entries of an older format
+ * are unpacked anew. 2: no setuid or setgid bits. */
+#define XATTR_LAYER_FORMAT "user.csand.layer"
+#define LAYER_FORMAT "2"
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 typedef struct ImageLayer {
@@ -905,6 +912,14 @@ static int unpack_file_data(struct archive *a, int fd, int64_t size) {
         return RET_NERRNO(ftruncate(fd, size));
 }
 
+/* The image's MODE without setuid and setgid: those bits would do nothing
+ * inside (no_new_privs, nosuid mounts), but in the cache, a directory of
+ * the user's on the host, they would be real: a setuid program of the
+ * user's that anyone who can reach it runs with the user's rights. */
+static mode_t cache_mode(mode_t mode) {
+        return mode & 07777 & ~(mode_t) (S_ISUID | S_ISGID);
+}
+
 static int unpack_regular(struct archive *a, struct archive_entry *entry, int dir_fd, const char *base) {
         int r = make_room(dir_fd, base, false);
         if (r < 0)
@@ -920,7 +935,14 @@ static int unpack_regular(struct archive *a, struct archive_entry *entry, int di
                 { .tv_sec = archive_entry_mtime(entry), .tv_nsec = archive_entry_mtime_nsec(entry) },
         };
         (void) futimens(fd, ts);
-        return RET_NERRNO(fchmod(fd, archive_entry_perm(entry) & 07777));
+        mode_t mode = archive_entry_perm(entry) & 07777;
+        if (mode != cache_mode(mode)) {
+                /* Kept for whoever wants to know (getfattr inside): best effort. */
+                char v[8];
+                snprintf(v, sizeof(v), "%04o", (unsigned) mode);
+                (void) fsetxattr(fd, XATTR_IMAGE_MODE, v, strlen(v), 0);
+        }
+        return RET_NERRNO(fchmod(fd, cache_mode(mode)));
 }
 
 static int unpack_hardlink(Unpack *u, const char *target, int dir_fd, const char *base) {
@@ -952,7 +974,7 @@ static int unpack_dir(Unpack *u, const char *path, int dir_fd, const char *base,
         u->dirs = v;
         if (!(v[u->n_dirs].path = strdup(path)))
                 return -ENOMEM;
-        v[u->n_dirs++].mode = mode & 07777;
+        v[u->n_dirs++].mode = cache_mode(mode);
         return 0;
 }
 
@@ -1034,47 +1056,120 @@ static int unpack_archive(Unpack *u, BlobStream *s, Error *e) {
 
 /* ==== the layer cache ==================================================== */
 
-static int cache_dir(char **ret) {
+/* $XDG_CACHE_HOME, else ~/.cache: the directory the cache lives in. */
+static int cache_base(char **ret) {
         const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        char *d = NULL;
+        int n;
+        /* The XDG spec says relative paths are to be ignored. */
         if (xdg && xdg[0] == '/')
-                d = strdup(xdg);
+                n = asprintf(ret, "%s", xdg);
         else if (home && home[0] == '/')
-                (void) !asprintf(&d, "%s/.cache", home);
+                n = asprintf(ret, "%s/.cache", home);
         else
                 return -ENOENT;
-        if (!d)
+        return n < 0 ? -ENOMEM : 0;
+}
+
+/* BASE with its symlinks resolved, as far as it exists; the components
+ * that don't exist yet are appended as they are ("." dropped, ".."
+ * refused: it would lead out of what was checked). */
+static int cache_base_resolve(const char *base, char **ret) {
+        _cleanup_free_ char *head = strdup(base), *tail = strdup("");
+        if (!head || !tail)
                 return -ENOMEM;
-        char *full = NULL;
-        int n = asprintf(&full, "%s/csand/layers", d);
-        free(d);
-        if (n < 0)
-                return -ENOMEM;
-        *ret = full;
+        for (;;) {
+                _cleanup_free_ char *real = realpath(head, NULL);
+                if (real) {
+                        if (asprintf(ret, "%s%s", strcmp(real, "/") == 0 ? "" : real, tail) < 0)
+                                return -ENOMEM;
+                        return 0;
+                }
+                if (errno != ENOENT)
+                        return -errno;
+                char *slash = strrchr(head, '/');
+                if (!slash)
+                        return -ENOENT;
+                const char *last = slash + 1;
+                if (strcmp(last, "..") == 0)
+                        return -EINVAL;
+                if (*last && strcmp(last, ".") != 0) {
+                        char *t = NULL;
+                        if (asprintf(&t, "/%s%s", last, tail) < 0)
+                                return -ENOMEM;
+                        free(tail);
+                        tail = t;
+                }
+                if (slash == head)
+                        slash[1] = 0;   /* up to "/" itself */
+                else
+                        *slash = 0;
+        }
+}
+
+/* May anyone but the caller change what the directory at FD holds (PATH,
+ * for the message)? The cache's own directories (PRIVATE) must be the
+ * caller's and writable by nobody else, as ssh and gpg want of theirs. Their
+ * parents may also be root's, and writable by others when sticky: then
+ * nobody else can rename or remove what is the caller's in them. */
+static int cache_check_dir(int fd, const char *path, bool private, const char *base, Error *e) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return error_set_errno(e, errno, "Can't stat %s", path);
+        if (!S_ISDIR(st.st_mode))
+                return error_setf(e, ENOTDIR, "Refusing the image cache in %s: %s is not a directory", base, path);
+        if (st.st_uid != geteuid() && (private || st.st_uid != 0))
+                return error_setf(e, EPERM,
+                                  "Refusing the image cache in %s: %s belongs to uid %u, not to you (set XDG_CACHE_HOME to a directory of yours)",
+                                  base, path, (unsigned) st.st_uid);
+        if ((st.st_mode & 022) && (private || !(st.st_mode & S_ISVTX)))
+                return error_setf(e, EPERM,
+                                  "Refusing the image cache in %s: others can write to %s (chmod go-w it, or set XDG_CACHE_HOME)",
+                                  base, path);
         return 0;
 }
 
-/* The user's own cache directory, created (0700) when missing. */
+/* The user's own cache directory $BASE/csand/layers: each directory on the
+ * way is opened without following symlinks and checked before the next is
+ * looked up in it (or created, 0700), so that the path handed to overlayfs
+ * later leads where it led when checked. */
 static int cache_open(char **ret_path, int *ret_fd, Error *e) {
-        _cleanup_free_ char *path = NULL;
-        int r = cache_dir(&path);
+        _cleanup_free_ char *base = NULL, *resolved = NULL, *path = NULL;
+        int r = cache_base(&base);
         if (r < 0)
                 return error_set_errno(e, r, "Can't find the cache directory (set XDG_CACHE_HOME or HOME)");
-        for (char *c = path + 1;; c++) {
-                if (*c != '/' && *c)
-                        continue;
-                char saved = *c;
-                *c = 0;
-                if (mkdir(path, 0700) < 0 && errno != EEXIST)
-                        return error_set_errno(e, errno, "Can't create %s", path);
-                *c = saved;
-                if (!saved)
-                        break;
+        r = cache_base_resolve(base, &resolved);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't resolve the cache directory %s", base);
+        if (asprintf(&path, "%s/csand/layers", resolved) < 0)
+                return error_setf(e, ENOMEM, "Out of memory");
+        size_t private_from = strlen(resolved);
+        _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || cache_check_dir(fd, "/", private_from == 0, base, e) < 0)
+                return fd < 0 ? error_set_errno(e, errno, "Can't open /") : -e->error;
+        for (char *c = path + 1; *c;) {
+                char *end = strchrnul(c, '/'), saved = *end;
+                *end = 0;
+                bool private = (size_t) (end - path) >= private_from;
+                int next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0 && errno == ENOENT) {
+                        if (mkdirat(fd, c, 0700) < 0 && errno != EEXIST)
+                                return error_set_errno(e, errno, "Can't create %s", path);
+                        next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                }
+                if (next < 0)
+                        return error_set_errno(e, errno, "Can't open %s", path);
+                safe_close(fd);
+                fd = next;
+                if (cache_check_dir(fd, path, private, base, e) < 0)
+                        return -e->error;
+                *end = saved;
+                c = saved ? end + 1 : end;
         }
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
+        /* A real fd: the cache is read with fdopendir(). */
+        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
                 return error_set_errno(e, errno, "Can't open %s", path);
-        *ret_fd = fd;
+        *ret_fd = dfd;
         if (ret_path)
                 *ret_path = TAKE_PTR(path);
         return 0;
@@ -1115,6 +1210,12 @@ static int layer_unpack(const Image *img, int cache_fd, const ImageLayer *l, con
                 (void) rm_rf_at(cache_fd, tmp);
                 return error_set_errno(e, -r, "Can't open %s in the cache", tmp);
         }
+        /* Before the directory modes: a read-only root takes no xattr. */
+        if (fsetxattr(fd, XATTR_LAYER_FORMAT, LAYER_FORMAT, strlen(LAYER_FORMAT), 0) < 0) {
+                r = -errno;
+                (void) rm_rf_at(cache_fd, tmp);
+                return error_set_errno(e, -r, "Can't mark %s in the cache", tmp);
+        }
         _cleanup_(unpack_done) Unpack u = { .root_fd = fd, .layer = label };
         _cleanup_(blob_stream_done) BlobStream s;
         r = blob_open(img, l->hex, l->member, &s, e);
@@ -1140,13 +1241,33 @@ static int layer_unpack(const Image *img, int cache_fd, const ImageLayer *l, con
         return r < 0 ? r : 0;
 }
 
+/* Moves cached layer NAME of an older format out of the way, and removes
+ * it unless a sandbox still uses it (then --image-cache-prune will). */
+static void layer_retire(int cache_fd, const char *name) {
+        char rnd[17], trash[64];
+        if (random_suffix(rnd) < 0)
+                return;
+        snprintf(trash, sizeof(trash), ".trash-%s", rnd);
+        if (renameat(cache_fd, name, cache_fd, trash) < 0)
+                return;         /* a concurrent run retired it */
+        _cleanup_close_ int fd = openat(cache_fd, trash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+                (void) rm_rf_at(cache_fd, trash);
+}
+
 static int layer_ensure(const Image *img, int cache_fd, const ImageLayer *l, int *ret_fd, Error *e) {
         char name[80];
         snprintf(name, sizeof(name), "sha256-%s", l->hex);
         for (unsigned attempt = 0; attempt < 5; attempt++) {
                 int r = layer_open_locked(cache_fd, name, ret_fd);
-                if (r >= 0)
+                if (r >= 0 && xattr_is(*ret_fd, XATTR_LAYER_FORMAT, LAYER_FORMAT))
                         return 0;
+                if (r >= 0) {
+                        /* Unpacked by an older csand (setuid bits and all). */
+                        *ret_fd = safe_close(*ret_fd);
+                        layer_retire(cache_fd, name);
+                        r = -ENOENT;
+                }
                 if (r != -ENOENT)
                         return error_set_errno(e, r, "Can't open cached layer %s", name);
                 if (layer_unpack(img, cache_fd, l, name, e) < 0)

@@ -1,0 +1,197 @@
+#!/usr/bin/env bats
+# Attacks through container images and the layer cache (issue 15): a cache
+# in a directory others can write, setuid bits in layers. Each attack is a
+# crafted image or cache made by the test, run from outside as a user
+# would; each test fails on 554d816.
+
+load ../lib/common
+load ../lib/image
+
+setup_file() {
+        # The busybox userland as the first layer of every crafted image.
+        export IMG_WORK="$BATS_FILE_TMPDIR/base" IMG_BLOBS="$BATS_FILE_TMPDIR/base/blobs" IMG_LAYERS=""
+        mkdir -p "$IMG_WORK"
+        img_busybox_layer "$IMG_WORK/bb"
+        printf 'root:x:0:0:root:/root:/bin/sh\n' >"$IMG_WORK/bb/etc/passwd"
+        img_add_layer "$IMG_WORK/bb" gzip
+        export BASE_LAYERS=$IMG_LAYERS BASE_BLOBS=$IMG_BLOBS
+        img_build_standard "$BATS_FILE_TMPDIR/std" '{"Cmd":["true"]}' latest
+        export STD_OCI="$BATS_FILE_TMPDIR/std"
+        export STD_TOP_LAYER="$(tail -n1 <<<"${IMG_LAYERS%$'\n'}" | cut -d' ' -f1)"
+}
+
+setup() {
+        common_setup
+        require_userns
+        export XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache"
+        CLEAN_DIRS=()
+}
+
+teardown() {
+        chmod -R u+rwx "$BATS_TEST_TMPDIR" 2>/dev/null || true
+        # what an old csand created in a shared directory
+        local d
+        for d in "${CLEAN_DIRS[@]}"; do
+                rm -rf "$d"
+        done
+        common_teardown
+}
+
+# attack_image OUT CONFIG SPEC: an OCI layout with the busybox layer and a
+# layer written from SPEC (see img_py_layer in tests/lib/image.bash).
+attack_image() {
+        IMG_WORK="$BATS_TEST_TMPDIR/img" IMG_BLOBS="$BATS_TEST_TMPDIR/img/blobs" IMG_LAYERS=$BASE_LAYERS
+        mkdir -p "$IMG_BLOBS"
+        cp "$BASE_BLOBS"/* "$IMG_BLOBS/"
+        img_py_layer "$3"
+        img_oci_write "$1" "$2" latest
+        ATTACK_LAYER=$(tail -n1 <<<"${IMG_LAYERS%$'\n'}" | cut -d' ' -f1)
+}
+
+# The layer cache of XDG_CACHE_HOME.
+cache_layers_dir() {
+        echo "$XDG_CACHE_HOME/csand/layers"
+}
+
+# ---- item 3: the cache must be the user's alone ----------------------------
+
+@test "cache: created 0700, all of it, when missing" {
+        export XDG_CACHE_HOME="$BATS_TEST_TMPDIR/new/cache"
+        run csand --image "$STD_OCI" true
+        assert_success
+        run stat -c '%a %U' "$BATS_TEST_TMPDIR/new" "$XDG_CACHE_HOME" "$XDG_CACHE_HOME/csand" "$XDG_CACHE_HOME/csand/layers"
+        assert_output "700 $(id -un)
+700 $(id -un)
+700 $(id -un)
+700 $(id -un)"
+}
+
+@test "cache: a layer planted in a cache others can write is refused, not run" {
+        # Another user prepared the shared directory (here: mode 1777, like
+        # /tmp) with the victim's cache in it, and the image's top layer.
+        mkdir -m 1777 "$XDG_CACHE_HOME"
+        mkdir -m 0777 -p "$XDG_CACHE_HOME/csand/layers/sha256-$STD_TOP_LAYER/etc"
+        chmod 0777 "$XDG_CACHE_HOME/csand"
+        echo planted >"$XDG_CACHE_HOME/csand/layers/sha256-$STD_TOP_LAYER/etc/motd"
+        run --separate-stderr csand --image "$STD_OCI" cat /etc/motd
+        assert_csand_error
+        [[ "$msg" == *"Refusing the image cache in $XDG_CACHE_HOME: others can write to $XDG_CACHE_HOME "* ]] ||
+                fail "unexpected message: $msg"
+}
+
+@test "cache: XDG_CACHE_HOME writable by others (0777, 1777, 0770) is refused, nothing created in it" {
+        local mode
+        for mode in 0777 1777 0770; do
+                rm -rf "$XDG_CACHE_HOME"
+                mkdir -m "$mode" "$XDG_CACHE_HOME"
+                run --separate-stderr csand --image "$STD_OCI" true
+                assert_csand_error
+                assert_equal "$msg" "csand: Refusing the image cache in $XDG_CACHE_HOME: others can write to $XDG_CACHE_HOME (chmod go-w it, or set XDG_CACHE_HOME)"
+                run ls -A "$XDG_CACHE_HOME"
+                assert_output ""
+        done
+        # --image-info and the cache actions go through the same check
+        run --separate-stderr csand --image-cache-list
+        assert_csand_error
+        run --separate-stderr csand --image-info "$STD_OCI"
+        assert_csand_error
+}
+
+@test "cache: a directory that is not the user's (/tmp, /var/tmp) is refused" {
+        require_unprivileged "root owns /tmp"
+        local dir
+        for dir in /tmp /var/tmp; do
+                [ -e "$dir/csand" ] || CLEAN_DIRS+=("$dir/csand")
+                XDG_CACHE_HOME=$dir run --separate-stderr csand --image "$STD_OCI" true
+                assert_csand_error
+                assert_equal "$msg" "csand: Refusing the image cache in $dir: $dir belongs to uid 0, not to you (set XDG_CACHE_HOME to a directory of yours)"
+        done
+        local d
+        for d in "${CLEAN_DIRS[@]}"; do
+                [ ! -e "$d" ] || fail "$d was created"
+        done
+}
+
+@test "cache: a parent others can write (not sticky) is refused; csand's own directories too" {
+        # Whoever can write the parent can rename the cache away and put
+        # another in its place.
+        mkdir -m 0777 "$BATS_TEST_TMPDIR/shared"
+        mkdir -m 0700 "$BATS_TEST_TMPDIR/shared/cache"
+        XDG_CACHE_HOME=$BATS_TEST_TMPDIR/shared/cache run --separate-stderr csand --image "$STD_OCI" true
+        assert_csand_error
+        [[ "$msg" == *": others can write to $BATS_TEST_TMPDIR/shared "* ]] || fail "unexpected message: $msg"
+        # csand/ or csand/layers made writable by others
+        mkdir -m 0700 "$XDG_CACHE_HOME"
+        mkdir -m 0777 "$XDG_CACHE_HOME/csand"
+        run --separate-stderr csand --image "$STD_OCI" true
+        assert_csand_error
+        [[ "$msg" == *": others can write to $XDG_CACHE_HOME/csand "* ]] || fail "unexpected message: $msg"
+        chmod 0700 "$XDG_CACHE_HOME/csand"
+        mkdir -m 0775 "$XDG_CACHE_HOME/csand/layers"
+        run --separate-stderr csand --image "$STD_OCI" true
+        assert_csand_error
+        [[ "$msg" == *": others can write to $XDG_CACHE_HOME/csand/layers "* ]] || fail "unexpected message: $msg"
+        chmod 0700 "$XDG_CACHE_HOME/csand/layers"
+        run csand --image "$STD_OCI" true
+        assert_success
+}
+
+@test "cache: a symlinked XDG_CACHE_HOME to a private directory works; the cache is in its target" {
+        mkdir -m 0700 "$BATS_TEST_TMPDIR/real"
+        ln -s real "$BATS_TEST_TMPDIR/link"
+        XDG_CACHE_HOME=$BATS_TEST_TMPDIR/link run csand --image "$STD_OCI" cat /etc/motd
+        assert_success
+        assert_output "hello from layer 3"
+        [ -d "$BATS_TEST_TMPDIR/real/csand/layers/sha256-$STD_TOP_LAYER" ] || fail "the layer is not in the symlink's target"
+}
+
+@test "cache: no setuid or setgid bit in the cache; the image's mode is kept in user.csand.mode" {
+        attack_image "$BATS_TEST_TMPDIR/oci" '{"Cmd":["true"]}' '
+dir sgid-dir mode=2775
+file sgid-dir/f mode=2755 data=x
+file suid mode=4755 data=x
+file both mode=6711 data=x
+file sticky mode=1755 data=x'
+        run csand --image "$BATS_TEST_TMPDIR/oci" stat -c '%n %a' /sgid-dir /sgid-dir/f /suid /both /sticky
+        assert_success
+        assert_output "/sgid-dir 775
+/sgid-dir/f 755
+/suid 755
+/both 711
+/sticky 1755"
+        run find "$(cache_layers_dir)" -perm /6000
+        assert_success
+        assert_output ""
+        local layer
+        layer="$(cache_layers_dir)/sha256-$ATTACK_LAYER"
+        run python3 -c 'import os, sys
+for f in sys.argv[1:]:
+    try:
+        v = os.getxattr(f, "user.csand.mode").decode()
+    except OSError:
+        v = "-"
+    print(os.path.basename(f), v)' "$layer/suid" "$layer/both" "$layer/sgid-dir/f" "$layer/sticky"
+        assert_output "suid 4755
+both 6711
+f 2755
+sticky -"
+}
+
+@test "cache: a layer cached with setuid bits by an older csand is unpacked anew" {
+        attack_image "$BATS_TEST_TMPDIR/oci" '{"Cmd":["true"]}' 'file suid mode=4755 data=x'
+        run csand --image "$BATS_TEST_TMPDIR/oci" true
+        assert_success
+        local layer
+        layer="$(cache_layers_dir)/sha256-$ATTACK_LAYER"
+        # what 554d816 left: the bits, and no format mark
+        chmod 4755 "$layer/suid"
+        python3 -c 'import os, sys; os.removexattr(sys.argv[1], "user.csand.layer")' "$layer"
+        run csand --image "$BATS_TEST_TMPDIR/oci" stat -c %a /suid
+        assert_success
+        assert_output 755
+        run find "$(cache_layers_dir)" -perm /6000
+        assert_output ""
+        # the old copy is gone (nobody held it)
+        run ls -A "$(cache_layers_dir)"
+        refute_output --partial .trash-
+}
