@@ -820,15 +820,43 @@ static void split_path(char *path, const char **ret_dir, const char **ret_base) 
         }
 }
 
-/* Makes room for a new entry NAME; an existing directory stays only when
- * KEEP_DIR (tar's "directory again" case). */
-static int make_room(int dir_fd, const char *name, bool keep_dir) {
+/* Forgets the directory modes recorded for PATH and below: what was
+ * there is gone, and a later directory of the same name is another one. */
+static void unpack_forget_dirs(Unpack *u, const char *path) {
+        size_t len = strlen(path), kept = 0;
+        for (size_t i = 0; i < u->n_dirs; i++) {
+                const char *d = u->dirs[i].path;
+                if (strncmp(d, path, len) == 0 && (d[len] == 0 || d[len] == '/' || len == 0))
+                        free(u->dirs[i].path);
+                else
+                        u->dirs[kept++] = u->dirs[i];
+        }
+        u->n_dirs = kept;
+}
+
+/* What make_room() found. */
+enum {
+        ROOM_EMPTY,             /* nothing */
+        ROOM_DIR_KEPT,          /* a directory, kept (KEEP_DIR) */
+        ROOM_REPLACED,          /* something else, removed */
+};
+
+/* Makes room for a new entry PATH (NAME in DIR_FD). Entries apply in tar
+ * order and the later one wins, as containerd applies layers: what is
+ * there goes, except that a directory stays for a directory (KEEP_DIR:
+ * the entry then only sets its mode). */
+static int make_room(Unpack *u, const char *path, int dir_fd, const char *name, bool keep_dir) {
         struct stat st;
         if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
+                return errno == ENOENT ? ROOM_EMPTY : -errno;
+        if (S_ISDIR(st.st_mode) && keep_dir)
+                return ROOM_DIR_KEPT;
+        int r = S_ISDIR(st.st_mode) ? rm_rf_at(dir_fd, name) : RET_NERRNO(unlinkat(dir_fd, name, 0));
+        if (r < 0)
+                return r;
         if (S_ISDIR(st.st_mode))
-                return keep_dir ? 1 : rm_rf_at(dir_fd, name);
-        return RET_NERRNO(unlinkat(dir_fd, name, 0));
+                unpack_forget_dirs(u, path);
+        return ROOM_REPLACED;
 }
 
 static bool xattr_is(int fd, const char *name, const char *value) {
@@ -863,22 +891,33 @@ static int drop_whiteouts(int dir_fd) {
         return 0;
 }
 
-static int unpack_whiteout(int dir_fd, const char *base) {
-        if (strcmp(base, ".wh..wh..opq") == 0) {
-                /* overlayfs with userxattr, and fuse-overlayfs's own name */
-                if (fsetxattr(dir_fd, XATTR_OPAQUE, "y", 1, 0) < 0 ||
-                    fsetxattr(dir_fd, "user.fuseoverlayfs.opaque", "y", 1, 0) < 0)
-                        return -errno;
-                return drop_whiteouts(dir_fd);
-        }
-        const char *name = base + 4;
+static int set_opaque(int dir_fd) {
+        /* overlayfs with userxattr, and fuse-overlayfs's own name */
+        if (fsetxattr(dir_fd, XATTR_OPAQUE, "y", 1, 0) < 0 || fsetxattr(dir_fd, "user.fuseoverlayfs.opaque", "y", 1, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+/* .wh..wh..opq: the lower layers' DIR is hidden, whatever the order of
+ * the marker and this layer's entries in DIR (the OCI spec). */
+static int unpack_opaque(int dir_fd) {
+        int r = set_opaque(dir_fd);
+        return r < 0 ? r : drop_whiteouts(dir_fd);
+}
+
+/* .wh.NAME: NAME goes, this layer's as any earlier entry (the later entry
+ * wins), and the lower layers' NAME is hidden. */
+static int unpack_whiteout(Unpack *u, const char *dir, int dir_fd, const char *name) {
         if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
                 return -EINVAL;
-        if (xattr_is(dir_fd, XATTR_OPAQUE, "y"))
-                return 0;       /* nothing below to hide */
-        int r = make_room(dir_fd, name, false);
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", name) < 0)
+                return -ENOMEM;
+        int r = make_room(u, path, dir_fd, name, false);
         if (r < 0)
                 return r;
+        if (xattr_is(dir_fd, XATTR_OPAQUE, "y"))
+                return 0;       /* nothing below to hide */
         /* The classic whiteout, a 0/0 character device: anyone may make
          * one since Linux 5.8, and both overlay drivers read it. */
         if (mknodat(dir_fd, name, S_IFCHR | 0000, makedev(0, 0)) == 0)
@@ -921,13 +960,10 @@ static mode_t cache_mode(mode_t mode) {
 }
 
 static int unpack_regular(struct archive *a, struct archive_entry *entry, int dir_fd, const char *base) {
-        int r = make_room(dir_fd, base, false);
-        if (r < 0)
-                return r;
         _cleanup_close_ int fd = openat(dir_fd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return -errno;
-        r = unpack_file_data(a, fd, archive_entry_size(entry));
+        int r = unpack_file_data(a, fd, archive_entry_size(entry));
         if (r < 0)
                 return r;
         struct timespec ts[2] = {
@@ -956,18 +992,28 @@ static int unpack_hardlink(Unpack *u, const char *target, int dir_fd, const char
         r = layer_open_dir(u->root_fd, tdir, false, &tfd);
         if (r < 0)
                 return r;
-        r = make_room(dir_fd, base, false);
-        if (r < 0)
-                return r;
         return RET_NERRNO(linkat(tfd, tbase, dir_fd, base, 0));
 }
 
-static int unpack_dir(Unpack *u, const char *path, int dir_fd, const char *base, mode_t mode) {
-        int r = make_room(dir_fd, base, true);
-        if (r < 0)
-                return r;
-        if (r == 0 && mkdirat(dir_fd, base, 0700) < 0)
+/* A directory entry; ROOM is what make_room() found. Its mode is set at
+ * the end (unpack_apply_dir_modes()); the last entry for PATH wins. */
+static int unpack_dir(Unpack *u, const char *path, int dir_fd, const char *base, mode_t mode, int room) {
+        if (room == ROOM_DIR_KEPT)
+                for (size_t i = 0; i < u->n_dirs; i++)
+                        if (strcmp(u->dirs[i].path, path) == 0) {
+                                u->dirs[i].mode = cache_mode(mode);
+                                return 0;
+                        }
+        if (room != ROOM_DIR_KEPT && mkdirat(dir_fd, base, 0700) < 0)
                 return -errno;
+        if (room == ROOM_REPLACED) {
+                /* What it replaces (a file, a symlink, a whiteout) already
+                 * hid the lower layers' PATH: so must the new directory. */
+                _cleanup_close_ int fd = openat(dir_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int r = fd < 0 ? -errno : set_opaque(fd);
+                if (r < 0)
+                        return r;
+        }
         DirMode *v = reallocarray(u->dirs, u->n_dirs + 1, sizeof(DirMode));
         if (!v)
                 return -ENOMEM;
@@ -976,6 +1022,31 @@ static int unpack_dir(Unpack *u, const char *path, int dir_fd, const char *base,
                 return -ENOMEM;
         v[u->n_dirs++].mode = cache_mode(mode);
         return 0;
+}
+
+/* Any entry but a whiteout, as PATH (BASE in DIR_FD), in place of what is
+ * there. */
+static int unpack_new(Unpack *u, struct archive *a, struct archive_entry *entry, const char *path, int dir_fd,
+                      const char *base) {
+        mode_t type = archive_entry_filetype(entry);
+        const char *hardlink = archive_entry_hardlink(entry);
+        if (!hardlink && type != AE_IFDIR && type != AE_IFREG && type != AE_IFLNK && type != AE_IFIFO)
+                return 0;       /* device nodes and sockets: skipped */
+        int room = make_room(u, path, dir_fd, base, type == AE_IFDIR && !hardlink);
+        if (room < 0)
+                return room;
+        if (hardlink)
+                return unpack_hardlink(u, hardlink, dir_fd, base);
+        switch (type) {
+        case AE_IFDIR:
+                return unpack_dir(u, path, dir_fd, base, archive_entry_perm(entry), room);
+        case AE_IFREG:
+                return unpack_regular(a, entry, dir_fd, base);
+        case AE_IFLNK:
+                return RET_NERRNO(symlinkat(archive_entry_symlink(entry) ?: "", dir_fd, base));
+        default:
+                return RET_NERRNO(mknodat(dir_fd, base, S_IFIFO | (archive_entry_perm(entry) & 0777), 0));
+        }
 }
 
 static int unpack_entry(Unpack *u, struct archive *a, struct archive_entry *entry, Error *e) {
@@ -990,7 +1061,7 @@ static int unpack_entry(Unpack *u, struct archive *a, struct archive_entry *entr
         const char *hardlink = archive_entry_hardlink(entry);
         if (!*path) {           /* the layer's root */
                 if (type == AE_IFDIR)
-                        return unpack_dir(u, "", u->root_fd, ".", archive_entry_perm(entry)) < 0 ? error_setf(e, ENOMEM, "Out of memory") : 0;
+                        return unpack_dir(u, "", u->root_fd, ".", archive_entry_perm(entry), ROOM_DIR_KEPT) < 0 ? error_setf(e, ENOMEM, "Out of memory") : 0;
                 return error_setf(e, EINVAL, "layer %s: the root is not a directory", u->layer);
         }
         _cleanup_free_ char *full = strdup(path);
@@ -1003,22 +1074,14 @@ static int unpack_entry(Unpack *u, struct archive *a, struct archive_entry *entr
         if (r < 0)
                 return error_set_errno(e, r, "layer %s: refusing %s (its directory is missing, a symlink or not a directory)", u->layer, name);
 
-        if (strncmp(base, ".wh.", 4) == 0)
-                r = unpack_whiteout(dir_fd, base);
-        else if (hardlink) {
-                r = unpack_hardlink(u, hardlink, dir_fd, base);
-                if (r == -EINVAL)
-                        return error_setf(e, EINVAL, "layer %s: refusing hard link %s to %s outside the layer", u->layer, name, hardlink);
-        } else if (type == AE_IFDIR)
-                r = unpack_dir(u, full, dir_fd, base, archive_entry_perm(entry));
-        else if (type == AE_IFREG)
-                r = unpack_regular(a, entry, dir_fd, base);
-        else if (type == AE_IFLNK)
-                r = make_room(dir_fd, base, false) ?: RET_NERRNO(symlinkat(archive_entry_symlink(entry) ?: "", dir_fd, base));
-        else if (type == AE_IFIFO)
-                r = make_room(dir_fd, base, false) ?: RET_NERRNO(mknodat(dir_fd, base, S_IFIFO | (archive_entry_perm(entry) & 0777), 0));
+        if (strcmp(base, ".wh..wh..opq") == 0)
+                r = unpack_opaque(dir_fd);
+        else if (strncmp(base, ".wh.", 4) == 0)
+                r = unpack_whiteout(u, dir, dir_fd, base + 4);
         else
-                r = 0;          /* device nodes and sockets: skipped */
+                r = unpack_new(u, a, entry, full, dir_fd, base);
+        if (r == -EINVAL && hardlink)
+                return error_setf(e, EINVAL, "layer %s: refusing hard link %s to %s outside the layer", u->layer, name, hardlink);
         if (r < 0)
                 return error_set_errno(e, r, "layer %s: can't unpack %s", u->layer, name);
         return 0;

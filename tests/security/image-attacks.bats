@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Attacks through container images and the layer cache (issue 15): a cache
-# in a directory others can write, setuid bits in layers. Each attack is a
+# in a directory others can write, setuid bits in layers; and valid layers
+# that must unpack in tar order, the later entry winning. Each attack is a
 # crafted image or cache made by the test, run from outside as a user
 # would; each test fails on 554d816.
 
@@ -37,14 +38,18 @@ teardown() {
         common_teardown
 }
 
-# attack_image OUT CONFIG SPEC: an OCI layout with the busybox layer and a
-# layer written from SPEC (see img_py_layer in tests/lib/image.bash).
+# attack_image OUT CONFIG SPEC...: an OCI layout with the busybox layer and
+# a layer written from each SPEC (see img_py_layer in tests/lib/image.bash).
 attack_image() {
+        local out=$1 config=$2 spec
+        shift 2
         IMG_WORK="$BATS_TEST_TMPDIR/img" IMG_BLOBS="$BATS_TEST_TMPDIR/img/blobs" IMG_LAYERS=$BASE_LAYERS
         mkdir -p "$IMG_BLOBS"
         cp "$BASE_BLOBS"/* "$IMG_BLOBS/"
-        img_py_layer "$3"
-        img_oci_write "$1" "$2" latest
+        for spec; do
+                img_py_layer "$spec"
+        done
+        img_oci_write "$out" "$config" latest
         ATTACK_LAYER=$(tail -n1 <<<"${IMG_LAYERS%$'\n'}" | cut -d' ' -f1)
 }
 
@@ -194,4 +199,92 @@ sticky -"
         # the old copy is gone (nobody held it)
         run ls -A "$(cache_layers_dir)"
         refute_output --partial .trash-
+}
+
+# ---- item 9: entries apply in tar order, the later one wins --------------------
+# As containerd applies a layer: what is at a path goes when a later entry
+# names it, except that a directory stays for a directory (which then only
+# sets its mode). What an entry replaced had already hidden the lower
+# layers' path, so a directory that comes after it hides them too.
+
+@test "layers: a directory followed by a symlink of the same name" {
+        attack_image "$BATS_TEST_TMPDIR/oci" '{"Cmd":["true"]}' 'file a/lower data=lower' '
+dir a mode=0700
+file a/f data=f
+symlink a target=b
+dir b
+file b/g data=g'
+        run csand --image "$BATS_TEST_TMPDIR/oci" sh -c 'readlink /a; cat /a/g; echo; ls /b'
+        assert_success
+        assert_output "b
+g
+g"
+}
+
+@test "layers: a directory followed by a whiteout of itself" {
+        attack_image "$BATS_TEST_TMPDIR/oci" '{"Cmd":["true"]}' 'file a/lower data=lower' '
+dir a
+file a/new data=new
+file .wh.a'
+        run csand --image "$BATS_TEST_TMPDIR/oci" sh -c 'test -e /a && ls -la /a; ls /'
+        assert_success
+        refute_line a
+        refute_output --partial lower
+}
+
+@test "layers: a directory given twice takes the later mode" {
+        attack_image "$BATS_TEST_TMPDIR/oci" '{"Cmd":["true"]}' '
+dir d mode=0700
+file d/f data=x
+dir d mode=0751'
+        run csand --image "$BATS_TEST_TMPDIR/oci" stat -c %a /d
+        assert_success
+        assert_output 751
+}
+
+@test "layers: a whiteout, or a symlink, then a directory of that name hides the lower layers' directory" {
+        attack_image "$BATS_TEST_TMPDIR/oci" '{"Cmd":["true"]}' '
+file w/lower data=lower
+file s/lower data=lower' '
+file .wh.w
+dir w
+file w/new data=new
+symlink s target=elsewhere
+dir s
+file s/new data=new'
+        local driver
+        for driver in kernel fuse; do
+                run csand --overlay-driver "$driver" --image "$BATS_TEST_TMPDIR/oci" sh -c 'ls /w; ls /s'
+                assert_success
+                assert_output "new
+new"
+        done
+}
+
+@test "layers: a whiteout in an opaque directory removes this layer's entry too" {
+        attack_image "$BATS_TEST_TMPDIR/oci" '{"Cmd":["true"]}' 'file o/lower data=lower' '
+dir o
+file o/.wh..wh..opq
+file o/x data=x
+file o/.wh.x
+file o/y data=y'
+        run csand --image "$BATS_TEST_TMPDIR/oci" ls -A /o
+        assert_success
+        assert_output y
+}
+
+@test "layers: a file replaced by a later file, a symlink by a directory, a file by a FIFO" {
+        attack_image "$BATS_TEST_TMPDIR/oci" '{"Cmd":["true"]}' '
+file f data=one
+file f data=two
+symlink l target=f
+dir l
+file l/in data=in
+file p data=x
+fifo p'
+        run csand --image "$BATS_TEST_TMPDIR/oci" sh -c 'cat /f; echo; ls /l; test -p /p && echo fifo'
+        assert_success
+        assert_output "two
+in
+fifo"
 }
