@@ -41,7 +41,7 @@ static DLSYM_FUNCTION(archive_entry_pathname);
 static DLSYM_FUNCTION(archive_entry_mtime_nsec);
 static DLSYM_FUNCTION(archive_entry_mtime);
 static DLSYM_FUNCTION(archive_set_error);
-static DLSYM_FUNCTION(archive_read_open_filename);
+static DLSYM_FUNCTION(archive_read_open_fd);
 static DLSYM_FUNCTION(archive_read_open);
 static DLSYM_FUNCTION(archive_read_data_block);
 static DLSYM_FUNCTION(archive_read_data);
@@ -72,7 +72,7 @@ static int image_dlopen(Error *e) {
                 DLSYM_ARG(archive_entry_mtime_nsec),
                 DLSYM_ARG(archive_entry_mtime),
                 DLSYM_ARG(archive_set_error),
-                DLSYM_ARG(archive_read_open_filename),
+                DLSYM_ARG(archive_read_open_fd),
                 DLSYM_ARG(archive_read_open),
                 DLSYM_ARG(archive_read_data_block),
                 DLSYM_ARG(archive_read_data),
@@ -113,7 +113,7 @@ static int image_dlopen(Error *e) {
 #define archive_entry_mtime_nsec sym_archive_entry_mtime_nsec
 #define archive_entry_mtime sym_archive_entry_mtime
 #define archive_set_error sym_archive_set_error
-#define archive_read_open_filename sym_archive_read_open_filename
+#define archive_read_open_fd sym_archive_read_open_fd
 #define archive_read_open sym_archive_read_open
 #define archive_read_data_block sym_archive_read_data_block
 #define archive_read_data sym_archive_read_data
@@ -155,7 +155,7 @@ typedef struct ImageLayer {
 typedef struct Image {
         char *path;
         char *tag;              /* NULL: default */
-        int dir_fd;             /* OCI layout, -EBADF for a tarball */
+        int fd;                 /* the OCI layout's directory, or the tarball */
         bool tarball;
         char manifest_hex[65], config_hex[65];
         ImageLayer *layers;
@@ -169,7 +169,7 @@ typedef struct Image {
 static void image_done(Image *img) {
         free(img->path);
         free(img->tag);
-        safe_close(img->dir_fd);
+        safe_close(img->fd);
         for (size_t i = 0; i < img->n_layers; i++) {
                 free(img->layers[i].media_type);
                 free(img->layers[i].member);
@@ -292,6 +292,8 @@ typedef struct BlobStream {
         struct archive *outer;
         EVP_MD_CTX *sha;
         uint64_t n;
+        uint64_t max;           /* more is an error; 0: no bound */
+        bool too_big;
         unsigned char buf[1 << 16];
 } BlobStream;
 
@@ -312,6 +314,12 @@ static la_ssize_t blob_stream_read(struct archive *a, void *userdata, const void
                 do
                         n = read(s->fd, s->buf, sizeof(s->buf));
                 while (n < 0 && errno == EINTR);
+        if (n > 0 && s->max > 0 && s->n + (uint64_t) n > s->max) {
+                s->too_big = true;
+                if (a)
+                        archive_set_error(a, EFBIG, "the blob is larger than its descriptor says");
+                return -1;
+        }
         if (n < 0) {
                 if (a)
                         archive_set_error(a, EIO, "read error in the image");
@@ -329,6 +337,8 @@ static int blob_stream_verify(BlobStream *s, const char *hex, Error *e) {
         la_ssize_t n;
         while ((n = blob_stream_read(NULL, s, &b)) > 0)
                 ;
+        if (s->too_big)
+                return error_setf(e, EFBIG, "blob sha256:%s is larger than its descriptor says (%" PRIu64 " bytes)", hex, s->max);
         if (n < 0)
                 return error_setf(e, EIO, "Can't read blob sha256:%s", hex);
         char got[65];
@@ -344,39 +354,54 @@ static const char *member_name(const char *name) {
         return name;
 }
 
-/* An archive reader on the tarball positioned at member NAME. */
-static int tarball_open_member(const char *path, const char *name, struct archive **ret, Error *e) {
+/* An archive reader on the tarball positioned at member NAME. It reads the
+ * image's fd from its start: one member is read at a time. */
+static int tarball_open_member(const Image *img, const char *name, struct archive **ret, Error *e) {
         _cleanup_archive_ struct archive *a = tar_reader_new();
         if (!a)
                 return error_setf(e, ENOMEM, "Out of memory");
-        if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
-                return error_setf(e, EINVAL, "%s: not a docker save tarball: %s", path, archive_error_string(a));
+        if (lseek(img->fd, 0, SEEK_SET) < 0)
+                return error_set_errno(e, errno, "%s: can't read the tarball", img->path);
+        if (archive_read_open_fd(a, img->fd, 1 << 16) != ARCHIVE_OK)
+                return error_setf(e, EINVAL, "%s: not a docker save tarball: %s", img->path, archive_error_string(a));
         struct archive_entry *entry;
         int r;
         while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN)
-                if (strcmp(member_name(archive_entry_pathname(entry)), member_name(name)) == 0) {
+                if (strcmp(member_name(archive_entry_pathname(entry) ?: ""), member_name(name)) == 0) {
                         *ret = TAKE_PTR(a);
                         return 0;
                 }
         if (r == ARCHIVE_EOF)
-                return error_setf(e, ENOENT, "%s: no %s in the tarball", path, name);
-        return error_setf(e, EINVAL, "%s: %s", path, archive_error_string(a));
+                return error_setf(e, ENOENT, "%s: no %s in the tarball", img->path, name);
+        return error_setf(e, EINVAL, "%s: %s", img->path, archive_error_string(a));
+}
+
+/* FD, just opened (O_NONBLOCK: a FIFO would block the open, and every
+ * read after it), is a regular file? Else a clear error naming WHAT. */
+static int check_regular(int fd, const Image *img, const char *what, Error *e) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return error_set_errno(e, errno, "%s: can't stat %s", img->path, what);
+        if (!S_ISREG(st.st_mode))
+                return error_setf(e, EINVAL, "%s: %s is not a regular file", img->path, what);
+        return 0;
 }
 
 /* Opens blob HEX of the image (OCI: blobs/sha256/HEX; tarball: MEMBER). */
-static int blob_open(const Image *img, const char *hex, const char *member, BlobStream *s, Error *e) {
-        *s = (BlobStream) { .fd = -EBADF };
+static int blob_open(const Image *img, const char *hex, const char *member, uint64_t max, BlobStream *s, Error *e) {
+        *s = (BlobStream) { .fd = -EBADF, .max = max };
         if (img->tarball) {
-                if (tarball_open_member(img->path, member, &s->outer, e) < 0)
+                if (tarball_open_member(img, member, &s->outer, e) < 0)
                         return -e->error;
         } else {
-                char path[128];
+                char path[128], what[160];
                 snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
-                int r = openat2_beneath(img->dir_fd, member ?: path, O_RDONLY, 0, &s->fd);
-                if (r < 0 && member)
-                        return error_set_errno(e, r, "%s: can't open %s", img->path, member);
+                snprintf(what, sizeof(what), "%s%s", member ? "" : "blob sha256:", member ?: hex);
+                int r = openat2_beneath(img->fd, member ?: path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, &s->fd);
                 if (r < 0)
-                        return error_set_errno(e, r, "%s: can't open blob sha256:%s", img->path, hex);
+                        return error_set_errno(e, r, "%s: can't open %s", img->path, what);
+                if (check_regular(s->fd, img, what, e) < 0)
+                        return -e->error;
         }
         s->sha = EVP_MD_CTX_new();
         if (!s->sha || EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL) != 1)
@@ -388,7 +413,7 @@ static int blob_open(const Image *img, const char *hex, const char *member, Blob
  * manifest.json). */
 static int blob_read_small(const Image *img, const char *hex, const char *member, char **ret, Error *e) {
         _cleanup_(blob_stream_done) BlobStream s;
-        if (blob_open(img, hex ?: "", member, &s, e) < 0)
+        if (blob_open(img, hex ?: "", member, 0, &s, e) < 0)
                 return -e->error;
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
@@ -621,7 +646,7 @@ static bool ref_matches(const char *ref, const char *tag) {
 
 static int oci_load(Image *img, Error *e) {
         _cleanup_json_ json_object *index = NULL;
-        if (faccessat(img->dir_fd, "index.json", F_OK, 0) < 0)
+        if (faccessat(img->fd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
                 return error_setf(e, ENOENT, "%s: not an OCI image layout: no index.json", img->path);
         if (json_parse_blob(img, NULL, "index.json", &index, e) < 0)
                 return -e->error;
@@ -714,7 +739,7 @@ static int tarball_load(Image *img, Error *e) {
 
 /* PATH[:TAG]: the longest prefix before a ':' that exists is the path. */
 static int image_open(const char *spec, Image *img, Error *e) {
-        *img = (Image) { .dir_fd = -EBADF };
+        *img = (Image) { .fd = -EBADF };
         _cleanup_free_ char *path = strdup(spec);
         if (!path)
                 return error_setf(e, ENOMEM, "Out of memory");
@@ -731,13 +756,15 @@ static int image_open(const char *spec, Image *img, Error *e) {
         if (colon && !(img->tag = strdup(colon + 1)))
                 return error_setf(e, ENOMEM, "Out of memory");
         img->path = TAKE_PTR(path);
-        if (S_ISDIR(st.st_mode)) {
-                img->dir_fd = open(img->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (img->dir_fd < 0)
-                        return error_set_errno(e, errno, "Can't open image %s", img->path);
+        img->tarball = !S_ISDIR(st.st_mode);
+        img->fd = open(img->path, (img->tarball ? O_NONBLOCK | O_NOCTTY : O_DIRECTORY) | O_RDONLY | O_CLOEXEC);
+        if (img->fd < 0)
+                return error_set_errno(e, errno, "Can't open image %s", img->path);
+        if (!img->tarball)
                 return oci_load(img, e);
-        }
-        img->tarball = true;
+        /* A tarball is read once per blob: a FIFO or a device can't be. */
+        if (fstat(img->fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return error_setf(e, EINVAL, "Image %s is neither an OCI layout directory nor a docker save tarball (a regular file)", img->path);
         return tarball_load(img, e);
 }
 
@@ -1281,7 +1308,7 @@ static int layer_unpack(const Image *img, int cache_fd, const ImageLayer *l, con
         }
         _cleanup_(unpack_done) Unpack u = { .root_fd = fd, .layer = label };
         _cleanup_(blob_stream_done) BlobStream s;
-        r = blob_open(img, l->hex, l->member, &s, e);
+        r = blob_open(img, l->hex, l->member, l->size > 0 ? (uint64_t) l->size : 0, &s, e);
         if (r >= 0)
                 r = unpack_archive(&u, &s, e);
         if (r >= 0)
@@ -1341,17 +1368,49 @@ static int layer_ensure(const Image *img, int cache_fd, const ImageLayer *l, int
 
 /* ==== the config as plan content ========================================= */
 
-/* The top-most layer that has FILE (e.g. "etc/passwd"), read. */
-static int layers_read_file(const char *cache_path, const Image *img, const char *file, char **ret) {
+/* FILE (e.g. "etc/passwd") in the cached layer at LAYER_FD, read (at most
+ * 1 MiB): 0 when it is a regular file there; -ENOENT when the layer does
+ * not have it (look below); -ESRCH when it deletes it (a whiteout); -EINVAL
+ * when it is anything else, never opened for reading: a crafted image's
+ * FIFO would block the open forever, a device could be anything. */
+static int layer_read_file(int layer_fd, const char *file, char **ret) {
+        _cleanup_close_ int path_fd = -EBADF, fd = -EBADF;
+        const uint64_t res = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = res };
+        path_fd = (int) syscall(SYS_openat2, layer_fd, file, &how, sizeof(how));
+        if (path_fd < 0)
+                return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
+        struct stat st;
+        if (fstat(path_fd, &st) < 0)
+                return -errno;
+        if (is_whiteout_stat(&st))
+                return -ESRCH;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+        fd = (int) syscall(SYS_openat2, layer_fd, file, &how, sizeof(how));
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return -EINVAL;         /* swapped since */
+        if (fgetxattr(fd, XATTR_WHITEOUT, NULL, 0) >= 0)
+                return -ESRCH;
+        size_t len;
+        return read_full_fd(fd, 1 << 20, (void **) ret, &len);
+}
+
+/* The top-most layer's FILE: -ENOENT when no layer has it or the top-most
+ * that names it deletes it. */
+static int layers_read_file(int cache_fd, const Image *img, const char *file, char **ret) {
         for (size_t i = img->n_layers; i-- > 0;) {
-                char dir[PATH_MAX];
-                snprintf(dir, sizeof(dir), "%s/sha256-%s", cache_path, img->layers[i].hex);
-                _cleanup_close_ int root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -EBADF;
-                struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-                if (root < 0 || (fd = (int) syscall(SYS_openat2, root, file, &how, sizeof(how))) < 0)
-                        continue;
-                size_t len;
-                return read_full_fd(fd, 1 << 20, (void **) ret, &len);
+                char name[80];
+                snprintf(name, sizeof(name), "sha256-%s", img->layers[i].hex);
+                _cleanup_close_ int root = openat(cache_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (root < 0)
+                        return -errno;
+                int r = layer_read_file(root, file, ret);
+                if (r != -ENOENT)
+                        return r == -ESRCH ? -ENOENT : r;
         }
         return -ENOENT;
 }
@@ -1388,16 +1447,29 @@ static int parse_id(const char *s, uint32_t *ret) {
         return 0;
 }
 
+/* /etc/FILE of the image, NULL in *ret when it has none. */
+static int image_read_db(int cache_fd, const Image *img, const char *file, char **ret, Error *e) {
+        char path[32];
+        snprintf(path, sizeof(path), "etc/%s", file);
+        int r = layers_read_file(cache_fd, img, path, ret);
+        if (r == -EINVAL)
+                return error_setf(e, EINVAL, "%s: /%s in the image is not a regular file", img->path, path);
+        if (r < 0 && r != -ENOENT)
+                return error_set_errno(e, r, "%s: can't read /%s in the image", img->path, path);
+        return 0;
+}
+
 /* User "name|uid[:group|gid]" -> ids and home, through the image's files. */
-static int image_resolve_user(const char *cache_path, const Image *img, uid_t *ret_uid, gid_t *ret_gid,
-                              char **ret_home, Error *e) {
+static int image_resolve_user(int cache_fd, const Image *img, uid_t *ret_uid, gid_t *ret_gid, char **ret_home,
+                              Error *e) {
         _cleanup_free_ char *spec = strdup(img->user ?: "0"), *passwd = NULL, *group = NULL;
         if (!spec)
                 return error_setf(e, ENOMEM, "Out of memory");
         char *g = strchr(spec, ':');
         if (g)
                 *g++ = 0;
-        (void) layers_read_file(cache_path, img, "etc/passwd", &passwd);
+        if (image_read_db(cache_fd, img, "passwd", &passwd, e) < 0)
+                return -e->error;
         char f[7][256];
         uint32_t uid, gid = 0;
         bool numeric = parse_id(spec, &uid) >= 0;
@@ -1407,7 +1479,8 @@ static int image_resolve_user(const char *cache_path, const Image *img, uid_t *r
         if (found && (parse_id(f[2], &uid) < 0 || parse_id(f[3], &gid) < 0))
                 return error_setf(e, EINVAL, "%s: invalid /etc/passwd entry for %s", img->path, spec);
         if (g && parse_id(g, &gid) < 0) {
-                (void) layers_read_file(cache_path, img, "etc/group", &group);
+                if (image_read_db(cache_fd, img, "group", &group, e) < 0)
+                        return -e->error;
                 if (!group || !db_lookup(group, g, false, f) || parse_id(f[2], &gid) < 0)
                         return error_setf(e, ENOENT, "%s: group %s not found in the image's /etc/group", img->path, g);
                 if (!found)
@@ -1536,11 +1609,11 @@ static int image_apply_mounts(SandboxPlan *p, const char *cache_path, const Imag
         return 0;
 }
 
-static int image_apply(SandboxPlan *p, const char *cache_path, const Image *img, Error *e) {
+static int image_apply(SandboxPlan *p, const char *cache_path, int cache_fd, const Image *img, Error *e) {
         uid_t uid = 0;
         gid_t gid = 0;
         _cleanup_free_ char *home = NULL;
-        if (image_resolve_user(cache_path, img, &uid, &gid, &home, e) < 0)
+        if (image_resolve_user(cache_fd, img, &uid, &gid, &home, e) < 0)
                 return -e->error;
         /* The layers are the caller's files: in a user namespace of ours
          * they show as owned by the image's user. */
@@ -1697,5 +1770,5 @@ int image_prepare(SandboxPlan *p, Error *e) {
                         return error_set_errno(e, r, "Can't keep the layer lock");
                 }
         }
-        return image_apply(p, cache_path, &img, e);
+        return image_apply(p, cache_path, cache_fd, &img, e);
 }

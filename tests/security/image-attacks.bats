@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Attacks through container images and the layer cache (issue 15): a cache
-# in a directory others can write, setuid bits in layers; and valid layers
+# in a directory others can write, setuid bits in layers, FIFOs and devices
+# where csand reads from the image; and valid layers
 # that must unpack in tar order, the later entry winning. Each attack is a
 # crafted image or cache made by the test, run from outside as a user
 # would; each test fails on 554d816.
@@ -199,6 +200,83 @@ sticky -"
         # the old copy is gone (nobody held it)
         run ls -A "$(cache_layers_dir)"
         refute_output --partial .trash-
+}
+
+# ---- item 6: crafted images must not hang csand --------------------------------
+# Everything read from an image is opened non-blocking and checked to be a
+# regular file before it is read. 554d816 blocked forever in open(2) on
+# these FIFOs: csand runs under timeout(1) so that such a failure ends
+# (generously: this bounds a hang, it measures nothing).
+
+csand_bounded() {
+        TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" \
+                timeout --kill-after=10 120 "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "$@"
+}
+
+@test "hang: a FIFO at etc/passwd in a layer is refused, not read" {
+        attack_image "$BATS_TEST_TMPDIR/oci" '{"Cmd":["true"]}' 'fifo etc/passwd'
+        run --separate-stderr csand_bounded --image "$BATS_TEST_TMPDIR/oci" true
+        assert_csand_error
+        assert_equal "$msg" "csand: $BATS_TEST_TMPDIR/oci: /etc/passwd in the image is not a regular file"
+        # the same for etc/group, read for a group name
+        attack_image "$BATS_TEST_TMPDIR/oci2" '{"User":"0:wheel","Cmd":["true"]}' 'fifo etc/group'
+        run --separate-stderr csand_bounded --image "$BATS_TEST_TMPDIR/oci2" true
+        assert_csand_error
+        assert_equal "$msg" "csand: $BATS_TEST_TMPDIR/oci2: /etc/group in the image is not a regular file"
+}
+
+@test "hang: a whiteout of etc/passwd hides the lower layer's, as in the sandbox" {
+        attack_image "$BATS_TEST_TMPDIR/oci" '{"User":"root","Cmd":["true"]}' 'file etc/.wh.passwd'
+        run --separate-stderr csand_bounded --image "$BATS_TEST_TMPDIR/oci" true
+        assert_csand_error
+        assert_equal "$msg" "csand: $BATS_TEST_TMPDIR/oci: user root not found in the image's /etc/passwd"
+}
+
+@test "hang: index.json, a blob, or the image itself as a FIFO is refused" {
+        local oci="$BATS_TEST_TMPDIR/oci"
+        attack_image "$oci" '{"Cmd":["true"]}' 'file x'
+        cp -a "$oci" "$BATS_TEST_TMPDIR/oci-blob"
+        rm "$oci/index.json"
+        mkfifo "$oci/index.json"
+        run --separate-stderr csand_bounded --image "$oci" true
+        assert_csand_error
+        assert_equal "$msg" "csand: $oci: index.json is not a regular file"
+        run --separate-stderr csand_bounded --image-info "$oci"
+        assert_csand_error
+        # the manifest blob
+        oci="$BATS_TEST_TMPDIR/oci-blob"
+        rm "$oci/blobs/sha256/$IMG_MANIFEST"
+        mkfifo "$oci/blobs/sha256/$IMG_MANIFEST"
+        run --separate-stderr csand_bounded --image "$oci" true
+        assert_csand_error
+        assert_equal "$msg" "csand: $oci: blob sha256:$IMG_MANIFEST is not a regular file"
+        # a FIFO given as the image (a docker save tarball is read once per blob)
+        mkfifo "$BATS_TEST_TMPDIR/image.tar"
+        run --separate-stderr csand_bounded --image "$BATS_TEST_TMPDIR/image.tar" true
+        assert_csand_error
+        assert_equal "$msg" "csand: Image $BATS_TEST_TMPDIR/image.tar is neither an OCI layout directory nor a docker save tarball (a regular file)"
+        run --separate-stderr csand_bounded --image /dev/zero true
+        assert_csand_error
+        assert_equal "$msg" "csand: Image /dev/zero is neither an OCI layout directory nor a docker save tarball (a regular file)"
+        run ls -A "$(cache_layers_dir)"
+        assert_output ""
+}
+
+@test "hang: a layer blob larger than its descriptor says is refused, nothing cached" {
+        IMG_WORK="$BATS_TEST_TMPDIR/img" IMG_BLOBS="$BATS_TEST_TMPDIR/img/blobs" IMG_LAYERS=$BASE_LAYERS
+        mkdir -p "$IMG_BLOBS"
+        cp "$BASE_BLOBS"/* "$IMG_BLOBS/"
+        img_py_layer 'file big data=0123456789'
+        local d size mt di
+        read -r d size mt di <<<"$(tail -n1 <<<"${IMG_LAYERS%$'\n'}")"
+        IMG_LAYERS="$BASE_LAYERS$d 100 $mt $di"$'\n'
+        img_oci_write "$BATS_TEST_TMPDIR/oci" '{"Cmd":["true"]}' latest
+        [ "$size" -gt 100 ] || fail "the layer is only $size bytes"
+        run --separate-stderr csand_bounded --image "$BATS_TEST_TMPDIR/oci" true
+        assert_csand_error
+        assert_equal "$msg" "csand: blob sha256:$d is larger than its descriptor says (100 bytes)"
+        run ls -A "$(cache_layers_dir)"
+        refute_output --partial "$d"
 }
 
 # ---- item 9: entries apply in tar order, the later one wins --------------------
