@@ -1656,38 +1656,39 @@ static int image_check_overlay_dirs(const SandboxPlan *p, Error *e) {
 
 /* ==== --image-info, --image-cache-list, --image-cache-prune =============== */
 
+/* Everything here comes from the image or the command line: print_line()
+ * escapes what could drive the terminal. */
 static void print_strv(const char *label, char **v) {
-        printf("%s:", label);
         if (!v) {
-                printf(" (none)\n");
+                print_line("%s: (none)", label);
                 return;
         }
         _cleanup_json_ json_object *a = json_object_new_array();
         for (char **s = v; *s; s++)
                 json_object_array_add(a, json_object_new_string(*s));
-        printf(" %s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        print_line("%s: %s", label, json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static void image_print_info(const Image *img, int cache_fd) {
-        printf("image: %s\n", img->path);
-        printf("format: %s\n", img->tarball ? "docker-save" : "oci-layout");
-        printf("tag: %s\n", img->tag ?: "(default)");
+        print_line("image: %s", img->path);
+        print_line("format: %s", img->tarball ? "docker-save" : "oci-layout");
+        print_line("tag: %s", img->tag ?: "(default)");
         if (!img->tarball)
-                printf("manifest: sha256:%s\n", img->manifest_hex);
-        printf("config: sha256:%s\n", img->config_hex);
+                print_line("manifest: sha256:%s", img->manifest_hex);
+        print_line("config: sha256:%s", img->config_hex);
         for (char **s = img->env; s && *s; s++)
-                printf("env: %s\n", *s);
-        printf("workdir: %s\n", img->workdir ?: "/");
-        printf("user: %s\n", img->user ?: "0 (default)");
+                print_line("env: %s", *s);
+        print_line("workdir: %s", img->workdir ?: "/");
+        print_line("user: %s", img->user ?: "0 (default)");
         print_strv("entrypoint", img->entrypoint);
         print_strv("cmd", img->cmd);
-        printf("layers: %zu\n", img->n_layers);
+        print_line("layers: %zu", img->n_layers);
         for (size_t i = 0; i < img->n_layers; i++) {
                 const ImageLayer *l = &img->layers[i];
                 char name[80];
                 snprintf(name, sizeof(name), "sha256-%s", l->hex);
-                printf("layer: sha256:%s %s %s\n", l->hex, l->media_type ?: "application/x-tar",
-                       faccessat(cache_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? "cached" : "not-cached");
+                print_line("layer: sha256:%s %s %s", l->hex, l->media_type ?: "application/x-tar",
+                           faccessat(cache_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? "cached" : "not-cached");
         }
 }
 
@@ -1708,7 +1709,7 @@ static int cache_walk(int cache_fd, bool prune, Error *e) {
                 bool busy = fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0;
                 if (!prune) {
                         if (layer)
-                                printf("sha256:%s %s\n", n + 7, busy ? "in-use" : "unused");
+                                print_line("sha256:%s %s", n + 7, busy ? "in-use" : "unused");
                         continue;
                 }
                 if (busy) {
@@ -1722,12 +1723,12 @@ static int cache_walk(int cache_fd, bool prune, Error *e) {
                 if (renameat(cache_fd, n, cache_fd, trash) < 0 || rm_rf_at(cache_fd, trash) < 0)
                         return error_set_errno(e, errno, "Can't remove %s from the cache", n);
                 if (layer) {
-                        printf("removed sha256:%s\n", n + 7);
+                        print_line("removed sha256:%s", n + 7);
                         removed++;
                 }
         }
         if (prune)
-                printf("pruned %zu layers, %zu in use kept\n", removed, kept);
+                print_line("pruned %zu layers, %zu in use kept", removed, kept);
         return 0;
 }
 

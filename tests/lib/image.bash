@@ -147,7 +147,7 @@ img_docker_save() {
 # order of SPEC's lines, appended to IMG_LAYERS. Each line:
 #   KIND NAME [mode=OCTAL] [data=TEXT] [target=PATH]
 # KIND is file, dir, symlink, hardlink or fifo; NAME, TEXT and PATH take
-# backslash escapes (\x1b, \n, \\) and no spaces (write \x20).
+# python's backslash escapes (\x1b, \u009b, \n, \\) and no spaces (\x20).
 img_py_layer() {
         local spec=$1 tarf
         tarf=$(mktemp "$IMG_WORK/pylayer.XXXXXX")
