@@ -599,7 +599,9 @@ int options_parse(SandboxPlan *p, int argc, char **argv, Error *e) {
 }
 
 void options_print_help(FILE *f, const char *argv0) {
-        fprintf(f, "usage: %s " CSAND_USAGE_ARGS "\n", argv0);
+        /* argv[0] is whatever the caller's exec said: escaped as messages are. */
+        _cleanup_free_ char *name = log_escape(argv0);
+        fprintf(f, "usage: %s " CSAND_USAGE_ARGS "\n", name ?: "csand");
         for (int g = 0; g < _GROUP_MAX; g++) {
                 fprintf(f, "\n%s:\n", group_titles[g]);
                 for (size_t i = 0; i < ELEMENTSOF(options); i++) {
