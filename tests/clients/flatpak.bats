@@ -31,11 +31,18 @@ setup_file() {
                 mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
                 chmod 0700 "$XDG_RUNTIME_DIR"
 
-                # the runtime: busybox-static and its applets as /usr
-                local rt="$d/runtime" applet
+                # the runtime: busybox-static and its applets as /usr (a
+                # dynamic busybox, should one have replaced it, brings its
+                # libraries: /lib and /lib64 lead to the runtime's usr/)
+                local rt="$d/runtime" applet lib
                 mkdir -p "$rt/usr/bin" "$rt/files"
                 printf '[Runtime]\nname=%s\n' "$RUNTIME" >"$rt/metadata"
                 cp /bin/busybox "$rt/usr/bin/busybox"
+                for lib in $(ldd /bin/busybox 2>/dev/null | grep -o '/[^ ]*' || true); do
+                        lib=${lib#/usr}
+                        mkdir -p "$rt/usr$(dirname "$lib")"
+                        cp -L "$lib" "$rt/usr$lib"
+                done
                 for applet in $(/bin/busybox --list); do
                         [ "$applet" = busybox ] || ln -s busybox "$rt/usr/bin/$applet"
                 done
@@ -60,13 +67,21 @@ setup_file() {
 setup() {
         client_setup
         require_feature "flatpak" command -v flatpak
-        require_feature "busybox-static" test -x /bin/busybox
+        require_feature "busybox (busybox-static)" test -x /bin/busybox
         require_feature "dbus-daemon" command -v dbus-daemon
         FP_REPO="$BATS_FILE_TMPDIR/repo"
         [ -d "$FP_REPO" ] || fail "setup_file did not make the repository"
 }
 
 teardown() {
+        # a failed ps/enter/kill test leaves its instance running: end it so
+        # that the failure shows, not its consequences (a passing test must
+        # have ended it itself, the common check sees to that)
+        if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -n "${FP_RUNPID:-}" ] && kill -0 "$FP_RUNPID" 2>/dev/null; then
+                echo "output of the running instance: $(cat "$CLIENT_DIR/run.out")"
+                timeout -k 5 30 flatpak kill "$APP" >/dev/null 2>&1 || kill -KILL "$FP_RUNPID" 2>/dev/null || true
+                wait "$FP_RUNPID" 2>/dev/null || true
+        fi
         client_teardown
 }
 
@@ -181,7 +196,8 @@ wait_for_instance() {
 ps_enter_kill() {
         install_app "$1"
         flatpak run --command=sleep "$APP" 600 </dev/null >"$CLIENT_DIR/run.out" 2>&1 3>&- &
-        local runpid=$! instance child
+        FP_RUNPID=$!
+        local runpid=$FP_RUNPID instance child
         read -r instance child < <(wait_for_instance) || fail "flatpak ps never showed the instance: $(flatpak ps 2>&1; cat "$CLIENT_DIR/run.out")"
         [ -e "/proc/$child" ] || fail "the sandbox's pid 1 ($child) is gone: $(cat "$CLIENT_DIR/run.out")"
         # the sandbox's pid 1, from the host: started from the bwrap under test
