@@ -79,14 +79,14 @@ teardown() {
         # have ended it itself, the common check sees to that)
         if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -n "${FP_RUNPID:-}" ] && kill -0 "$FP_RUNPID" 2>/dev/null; then
                 echo "output of the running instance: $(cat "$CLIENT_DIR/run.out")"
-                timeout -k 5 30 flatpak kill "$APP" >/dev/null 2>&1 || kill -KILL "$FP_RUNPID" 2>/dev/null || true
+                client 30 flatpak kill "$APP" >/dev/null 2>&1 || kill -KILL "$FP_RUNPID" 2>/dev/null || true
                 wait "$FP_RUNPID" 2>/dev/null || true
         fi
         client_teardown
 }
 
 fp() {
-        timeout -k 5 60 flatpak "$@" </dev/null
+        client 60 flatpak "$@" </dev/null
 }
 
 # install_app KIND: the stand-in for KIND, a bus, the remote, the app (and
@@ -183,7 +183,7 @@ build_app() {
 wait_for_instance() {
         local i line
         for ((i = 0; i < 200; i++)); do
-                line=$(flatpak ps --columns=instance,child-pid,application 2>/dev/null | awk -v app="$APP" '$3 == app && $2 > 0 { print $1, $2; exit }')
+                line=$(fp ps --columns=instance,child-pid,application 2>/dev/null | awk -v app="$APP" '$3 == app && $2 > 0 { print $1, $2; exit }')
                 if [ -n "$line" ]; then
                         echo "$line"
                         return 0
@@ -195,10 +195,10 @@ wait_for_instance() {
 
 ps_enter_kill() {
         install_app "$1"
-        flatpak run --command=sleep "$APP" 600 </dev/null >"$CLIENT_DIR/run.out" 2>&1 3>&- &
+        client 600 flatpak run --command=sleep "$APP" 600 </dev/null >"$CLIENT_DIR/run.out" 2>&1 3>&- &
         FP_RUNPID=$!
         local runpid=$FP_RUNPID instance child
-        read -r instance child < <(wait_for_instance) || fail "flatpak ps never showed the instance: $(flatpak ps 2>&1; cat "$CLIENT_DIR/run.out")"
+        read -r instance child < <(wait_for_instance) || fail "flatpak ps never showed the instance: $(fp ps 2>&1; cat "$CLIENT_DIR/run.out")"
         [ -e "/proc/$child" ] || fail "the sandbox's pid 1 ($child) is gone: $(cat "$CLIENT_DIR/run.out")"
         # the sandbox's pid 1, from the host: started from the bwrap under test
         assert_equal "$(argv0_of "$child")" "$BWRAP_TARGET"
@@ -219,10 +219,10 @@ $(id -u)"
         # SIGKILL of the sandbox's pid 1 comes back as 128+9
         assert_equal "$rc" 137
         for ((i = 0; i < 200; i++)); do
-                flatpak ps --columns=application 2>/dev/null | grep -qx "$APP" || break
+                fp ps --columns=application 2>/dev/null | grep -qx "$APP" || break
                 sleep 0.1
         done
-        run flatpak ps --columns=application
+        run fp ps --columns=application
         refute_output "$APP"
 }
 

@@ -24,7 +24,7 @@ teardown() {
 thumbnail_png() {
         use_bwrap "$1"
         local png="$CLIENT_DIR/picture.png"
-        run --separate-stderr timeout -k 5 60 "$CLIENT_PYTHON" "$CLIENT_HELPERS/thumbnail.py" "$png"
+        run --separate-stderr client 60 "$CLIENT_PYTHON" "$CLIENT_HELPERS/thumbnail.py" "$png"
         [ -z "$stderr" ] || echo "stderr: $stderr"
         assert_success
         assert_equal "$(json_get "$output" 'd.get("error", "")')" ""
@@ -50,7 +50,7 @@ thumbnail_png() {
 # in-process fallback, a bwrap that fails gives no thumbnail.
 @test "GNOME thumbnail factory: with a failing bwrap there is no thumbnail" {
         use_bwrap false
-        run --separate-stderr timeout -k 5 60 "$CLIENT_PYTHON" "$CLIENT_HELPERS/thumbnail.py" "$CLIENT_DIR/picture.png"
+        run --separate-stderr client 60 "$CLIENT_PYTHON" "$CLIENT_HELPERS/thumbnail.py" "$CLIENT_DIR/picture.png"
         assert_success
         assert_equal "$(json_get "$output" '"path" in d')" false
         [[ "$(json_get "$output" 'd["error"]')" == *"exited with code 1"* ]] || fail "error: $output"

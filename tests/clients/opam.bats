@@ -68,7 +68,7 @@ remove: [["rm" "-rf" "%{prefix}%/share/hello"]]'
 # and the hook must be in the configuration), then an empty switch "sw".
 init_switch() {
         use_bwrap "$1"
-        run timeout -k 5 120 opam init --bare -n default "file://$OPAM_REPO" </dev/null
+        run client 120 opam init --bare -n default "file://$OPAM_REPO" </dev/null
         assert_success
         # (without a terminal to answer, opam keeps sandboxing on even when
         # its check fails)
@@ -78,7 +78,7 @@ init_switch() {
         assert [ -x "$OPAMROOT/opam-init/hooks/sandbox.sh" ]
         # opam init's own check ran in the sandbox
         assert_bwrap_ran opam-sandbox-check-out
-        run timeout -k 5 120 opam switch create --empty sw </dev/null
+        run client 120 opam switch create --empty sw </dev/null
         assert_success
 }
 
@@ -87,7 +87,7 @@ build_install_remove() {
         init_switch "$1"
         local runs share="$OPAMROOT/sw/share/hello"
         runs=$(bwrap_runs)
-        run timeout -k 5 120 opam install -y --switch sw hello </dev/null
+        run client 120 opam install -y --switch sw hello </dev/null
         assert_success
         assert_equal "$(cat "$share/inbuild.txt")" built-in-the-sandbox
         # the build's monitor process was started from the bwrap under test
@@ -95,7 +95,7 @@ build_install_remove() {
         # two build and two install commands, one sandbox each
         assert_equal "$(($(bwrap_runs) - runs))" 4
         assert_bwrap_ran "--proc /proc --dev /dev" "--bind $OPAMROOT/sw/.opam-switch/build/hello.1 $OPAMROOT/sw/.opam-switch/build/hello.1"
-        run timeout -k 5 120 opam remove -y --switch sw hello </dev/null
+        run client 120 opam remove -y --switch sw hello </dev/null
         assert_success
         assert [ ! -e "$share" ]
         assert_equal "$(($(bwrap_runs) - runs))" 5
@@ -104,11 +104,11 @@ build_install_remove() {
 # write_outside KIND
 write_outside() {
         init_switch "$1"
-        run timeout -k 5 120 opam install -y --switch sw escape-home </dev/null
+        run client 120 opam install -y --switch sw escape-home </dev/null
         assert_failure
         assert_output --partial "$HOME/escaped: Read-only file system"
         assert [ ! -e "$HOME/escaped" ]
-        run timeout -k 5 120 opam install -y --switch sw escape-prefix </dev/null
+        run client 120 opam install -y --switch sw escape-prefix </dev/null
         assert_failure
         assert_output --partial "$OPAMROOT/sw/escaped: Read-only file system"
         assert [ ! -e "$OPAMROOT/sw/escaped" ]

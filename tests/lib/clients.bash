@@ -43,17 +43,40 @@ client_setup() {
         CLIENT_PIDS=()
         BWRAP_LOG="$CLIENT_DIR/bwrap.log"
         export HOME="$CLIENT_DIR/home"
-        export XDG_CACHE_HOME="$HOME/.cache" XDG_CONFIG_HOME="$HOME/.config"
-        export XDG_DATA_HOME="$HOME/.local/share" XDG_RUNTIME_DIR="$CLIENT_DIR/run"
         # (a client may keep files there, e.g. opam the logs of a failed
         # build: not csand's leftovers)
         export TMPDIR="$CLIENT_DIR/tmp"
         export LANG=C.UTF-8
         export PATH="$CLIENT_DIR/bin:/usr/bin:/bin"
         # no desktop session of the caller's: each test starts what it needs
+        local v
+        for v in $(compgen -e | grep '^XDG_' || true); do
+                unset "$v"
+        done
         unset DISPLAY WAYLAND_DISPLAY XAUTHORITY DBUS_SESSION_BUS_ADDRESS \
-                DBUS_SYSTEM_BUS_ADDRESS FLATPAK_BWRAP XDG_DATA_DIRS \
-                XDG_CONFIG_DIRS XDG_SESSION_TYPE
+                DBUS_SYSTEM_BUS_ADDRESS FLATPAK_BWRAP
+        export XDG_CACHE_HOME="$HOME/.cache" XDG_CONFIG_HOME="$HOME/.config"
+        export XDG_DATA_HOME="$HOME/.local/share" XDG_RUNTIME_DIR="$CLIENT_DIR/run"
+}
+
+# client SECONDS COMMAND...: runs a client's COMMAND as a user's session
+# would, with the session's environment only (none of the test harness's
+# variables, which flatpak, for one, would pass into its sandboxes), killed
+# after SECONDS.
+client() {
+        local secs=$1
+        shift
+        local envs=() v
+        for v in $(compgen -e); do
+                case "$v" in
+                HOME | USER | LOGNAME | SHELL | PATH | LANG | TERM | TMPDIR | XDG_* | DISPLAY | \
+                        DBUS_SESSION_BUS_ADDRESS | DBUS_SYSTEM_BUS_ADDRESS | NO_AT_BRIDGE | \
+                        OPAM* | CLIENT_TIMEOUT | ASAN_OPTIONS | UBSAN_OPTIONS)
+                        envs+=("$v=${!v}")
+                        ;;
+                esac
+        done
+        timeout -k 5 "$secs" env -i "${envs[@]}" "$@"
 }
 
 # client_teardown: stops what the test started, shows the bwrap command lines
