@@ -76,7 +76,12 @@ client() {
                         ;;
                 esac
         done
-        timeout -k 5 "$secs" env -i "${envs[@]}" "$@"
+        # (no core file of a crashing client in the directory meson runs
+        # the tests from, the source tree)
+        (
+                ulimit -c 0
+                exec timeout -k 5 "$secs" env -i "${envs[@]}" "$@"
+        )
 }
 
 # client_teardown: stops what the test started, shows the bwrap command lines
