@@ -214,6 +214,7 @@ $(id -u)"
                 kill -0 "$runpid" 2>/dev/null || break
                 sleep 0.1
         done
+        ! kill -0 "$runpid" 2>/dev/null || fail "flatpak run still runs after flatpak kill"
         local rc=0
         wait "$runpid" || rc=$?
         # SIGKILL of the sandbox's pid 1 comes back as 128+9
