@@ -15,7 +15,7 @@
 # The bwrap a client runs is a stand-in (use_bwrap): a script that appends
 # its command line to $BWRAP_LOG (with the arguments a client passes through
 # `--args FD`) and then execs the bwrap under test.  The log proves which
-# binary ran and shows the lead the exact command lines; the tests also check
+# binary ran and keeps the clients' exact command lines; the tests also check
 # from inside or outside the sandbox that its processes were started from
 # that binary (argv[0] of the sandbox's monitor or pid 1 is the path the
 # stand-in exec'd).
@@ -25,7 +25,7 @@
 #   gnome-desktop's thumbnailer:          the first `bwrap` on PATH
 #   WebKitGTK:                            /usr/bin/bwrap, compiled in; the
 #       test binds the stand-in over it in a private user and mount namespace
-#       of its own (bwrap_at_usr_bin), never on the machine itself.
+#       of its own (use_bwrap_at_usr_bin), never on the machine itself.
 
 # The helpers' directory (python scripts the tests run).
 CLIENT_HELPERS="$CSAND_SOURCE_DIR/tests/clients/helpers"
@@ -109,7 +109,7 @@ client_teardown() {
 #   bwrap  Debian's /usr/bin/bwrap, the control
 #   csand  $CSAND
 #   false  /bin/false, a bwrap that always fails
-# (bwrap_at_usr_bin passes the target it keeps reachable itself.)
+#   PATH   that file (use_bwrap_at_usr_bin: the bind of Debian's bwrap)
 use_bwrap() {
         local kind=$1 path=${2:-$CLIENT_DIR/bin/bwrap}
         BWRAP_KIND=$kind
