@@ -352,6 +352,20 @@ static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_f
                 else
                         fprintf(f, "%s%s=%s", i ? "," : "", opt, cp->text);
         }
+        for (size_t i = 0; i < p->rlimits.n_items; i++) {
+                const RlimitSetting *rl = &p->rlimits.items[i];
+                const char *n = rlimit_to_name(rl->resource);
+                bool first_limit = i == 0 && p->cgroup.n_properties == 0;
+                fprintf(f, "%s%s=", first_limit ? "" : ",", n ? n : "?");
+                if (rl->limit.rlim_cur == RLIM_INFINITY)
+                        fprintf(f, "unlimited");
+                else
+                        fprintf(f, "%llu", (unsigned long long) rl->limit.rlim_cur);
+                if (rl->limit.rlim_max == RLIM_INFINITY)
+                        fprintf(f, ":unlimited");
+                else
+                        fprintf(f, ":%llu", (unsigned long long) rl->limit.rlim_max);
+        }
         fputc('\n', f);
         if (cgroup_needed(&p->cgroup)) {
                 _cleanup_free_ char *cg = read_cgroup_path(child);
