@@ -9,6 +9,7 @@
 #include "options.h"
 #include "overlay.h"
 #include "parse-util.h"
+#include "registry.h"
 #include "seccomp.h"
 
 /* bwrap's limit on arguments, --args data included. */
@@ -26,6 +27,7 @@ typedef enum OptionGroup {
         GROUP_NETWORK,
         GROUP_RESOURCES,
         GROUP_IMAGES,
+        GROUP_RUNNING,
         _GROUP_MAX,
 } OptionGroup;
 
@@ -41,6 +43,7 @@ static const char *const group_titles[_GROUP_MAX] = {
         [GROUP_NETWORK] = "Network",
         [GROUP_RESOURCES] = "Resources",
         [GROUP_IMAGES] = "Images",
+        [GROUP_RUNNING] = "Running sandboxes",
 };
 
 typedef struct Option Option;
@@ -399,6 +402,11 @@ static int handle_image_overlay(SandboxPlan *p, const Option *o, char **args, Er
         return r < 0 ? r : replace_string(&p->image_overlay_workdir, args[1]);
 }
 
+/* running sandboxes (utils/registry.c, utils/join.c) */
+static int handle_running(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return registry_parse_option(p, o->name, args ? args[0] : NULL, e);
+}
+
 #define FLAG(field) .handler = handle_flag, .offset = offsetof(SandboxPlan, field)
 #define FD(field) .handler = handle_fd, .offset = offsetof(SandboxPlan, field)
 #define FD_OP(type, flags) .handler = handle_fd_op, .data = (type) | ((flags) << 8)
@@ -517,6 +525,15 @@ static const Option options[] = {
           .help = "Print the image's config and layers (with cache state), then exit" },
         { "--image-cache-list", NULL, GROUP_IMAGES, FLAG(image_cache_list), .help = "List the cached image layers and whether a sandbox uses them, then exit" },
         { "--image-cache-prune", NULL, GROUP_IMAGES, FLAG(image_cache_prune), .help = "Remove the cached image layers no sandbox uses, then exit" },
+
+        /* running sandboxes */
+        { "--name", "NAME", GROUP_RUNNING, handle_running, .help = "Register the sandbox as NAME (unique for this user) while it runs" },
+        { "--join", "NAME|PID", GROUP_RUNNING, handle_running,
+          .help = "Run COMMAND inside the running sandbox NAME (or the one with child pid PID) as its own command runs" },
+        { "--list", NULL, GROUP_RUNNING, handle_running, .help = "List this user's running sandboxes, then exit" },
+        { "--json", NULL, GROUP_RUNNING, handle_running, .help = "With --list: print JSON" },
+        { "--stop", "NAME", GROUP_RUNNING, handle_running, .help = "Stop the sandbox NAME: SIGTERM, SIGKILL after the grace time; waits for its cleanup" },
+        { "--stop-timeout", "SECONDS", GROUP_RUNNING, handle_running, .help = "With --stop: seconds between SIGTERM and SIGKILL (default 10)" },
 };
 
 static unsigned option_arity(const Option *o) {
@@ -567,6 +584,9 @@ static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_co
                         return error_setf(e, ENOMEM, "Out of memory");
                 if (r < 0)
                         return r;
+                /* --join runs in a sandbox that exists: it refuses these. */
+                if (!p->sandbox_option && o->group != GROUP_GENERAL && o->group != GROUP_ENVIRONMENT && o->group != GROUP_RUNNING)
+                        p->sandbox_option = o->name;
                 /* --perms and --size modify only the operation that follows them. */
                 if (perms_pending && p->next_perms != MODE_UNSET && o->handler != handle_perms && o->handler != handle_size)
                         return error_setf(e, EINVAL, "--perms must be followed by an operation that creates a file (--dir, --file, --bind-data, --ro-bind-data, --tmpfs), not %s", arg);
