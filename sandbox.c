@@ -38,6 +38,7 @@
 #include "utils/options.h"
 #include "utils/overlay.h"
 #include "utils/plan.h"
+#include "utils/registry.h"
 #include "utils/report.h"
 #include "utils/seccomp.h"
 #include "utils/status.h"
@@ -391,19 +392,26 @@ static bool needs_gate(const SandboxPlan *p) {
          * until they are written. */
         if (p->info_fd >= 0 || p->json_status_fd >= 0)
                 return true;
+        /* --name: registered before the command runs, so that it can be joined. */
+        if (p->name)
+                return true;
         return false;
 }
 
 /* The monitor's work outside the sandbox between clone and exec. The
  * child waits at the gate until this is done. */
 static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, Error *e) {
+        /* --name first: a taken name leaves nothing made outside. */
+        if (registry_claim(p, e) < 0)
+                return -e->error;
         /* The sandbox's own cgroup with its limits, before any helper starts. */
         if (cgroup_needed(&p->cgroup) && cgroup_setup(&p->cgroup, child, e) < 0)
                 return -e->error;
         int r = network_start(p, child, e);
         if (r < 0)
                 return r;
-        return 0;
+        /* Once it all exists: what --join and --list read. */
+        return registry_publish(p, child, l->clone_flags, e);
 }
 
 /* The monitor's work after the sandbox ended with exit status CODE,
@@ -590,6 +598,9 @@ int main(int argc, char **argv) {
                 options_print_help(stdout, argv[0]);
                 return 0;
         }
+        /* --join, --list, --stop: about sandboxes that run already. */
+        if (registry_is_command(plan))
+                return registry_run_command(plan);
         if (plan->show_version) {
                 if (strcmp(log_program_name(), "bwrap") == 0)
                         printf("bubblewrap 0.11.0 (csand %s)\n", CSAND_VERSION);

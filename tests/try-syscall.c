@@ -11,11 +11,18 @@
  * real, harmless attempt: what it creates (a namespace, a key in the process
  * keyring, a child) dies with it.
  *
+ * uring-socket-FAMILY makes the socket through io_uring (IORING_OP_SOCKET,
+ * Linux 5.19) instead of socket(2): seccomp sees only io_uring_setup and
+ * io_uring_enter, never the socket request inside the ring. It reports the
+ * first step that fails, so a profile that closes io_uring shows as the
+ * errno of io_uring_setup.
+ *
  * Usage: try-syscall NAME [ARG]; try-syscall --list prints the names.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/io_uring.h>
 #include <linux/keyctl.h>
 #include <linux/mount.h>
 #include <linux/perf_event.h>
@@ -29,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
@@ -323,6 +331,60 @@ static int socket_family_lookup(const char *family, unsigned long *ret_domain, i
         return parse_ulong(family, ret_domain);
 }
 
+/* One IORING_OP_SOCKET through a ring of one entry, with the raw syscalls
+ * (no liburing): 0 when the socket was made, else the negative errno of the
+ * step that failed (setup, mmap, enter) or of the operation itself. */
+static long uring_socket(unsigned long domain, int type, int protocol) {
+        struct io_uring_params p = {};
+        int fd = (int) syscall(SYS_io_uring_setup, 1, &p);
+        if (fd < 0)
+                return -errno;
+        size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+        size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+        size_t sqes_size = p.sq_entries * sizeof(struct io_uring_sqe);
+        long r = 0;
+        char *sq = mmap(NULL, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+        char *cq = mmap(NULL, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
+        struct io_uring_sqe *sqes = mmap(NULL, sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+                                         IORING_OFF_SQES);
+        if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) {
+                r = -errno;
+                goto out;
+        }
+        sqes[0] = (struct io_uring_sqe) {
+                .opcode = IORING_OP_SOCKET,
+                .fd = (int) domain,
+                .off = (uint64_t) (type | SOCK_CLOEXEC),
+                .len = (uint32_t) protocol,
+        };
+        unsigned *tail = (unsigned *) (sq + p.sq_off.tail), mask = *(unsigned *) (sq + p.sq_off.ring_mask);
+        ((unsigned *) (sq + p.sq_off.array))[*tail & mask] = 0;
+        __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+        if (syscall(SYS_io_uring_enter, fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0) {
+                r = -errno;
+                goto out;
+        }
+        unsigned head = __atomic_load_n((unsigned *) (cq + p.cq_off.head), __ATOMIC_ACQUIRE);
+        unsigned cq_mask = *(unsigned *) (cq + p.cq_off.ring_mask);
+        if (head == __atomic_load_n((unsigned *) (cq + p.cq_off.tail), __ATOMIC_ACQUIRE)) {
+                r = -EAGAIN;    /* no completion: cannot happen with GETEVENTS */
+                goto out;
+        }
+        int res = ((struct io_uring_cqe *) (cq + p.cq_off.cqes))[head & cq_mask].res;
+        if (res >= 0)
+                close(res);
+        r = res < 0 ? res : 0;
+out:
+        if (sqes != MAP_FAILED)
+                munmap(sqes, sqes_size);
+        if (cq != MAP_FAILED)
+                munmap(cq, cq_size);
+        if (sq != MAP_FAILED)
+                munmap(sq, sq_size);
+        close(fd);
+        return r;
+}
+
 static long probe_socket_highbits(const char *arg) {
         /* AF_UNIX with junk in the upper half: the kernel reads an int. */
         return probe_socket_raw(AF_UNIX | (UINT64_C(1) << 32), SOCK_STREAM, 0);
@@ -463,6 +525,9 @@ static void list(void) {
         for (size_t i = 0; i < sizeof(socket_families) / sizeof(socket_families[0]); i++)
                 printf("socket-%s\n", socket_families[i].name);
         printf("socket-NUMBER\n");
+        for (size_t i = 0; i < sizeof(socket_families) / sizeof(socket_families[0]); i++)
+                printf("uring-socket-%s\n", socket_families[i].name);
+        printf("uring-socket-NUMBER\n");
 }
 
 static void report(const char *name, long r) {
@@ -490,6 +555,14 @@ int main(int argc, char **argv) {
                 if (arg || socket_family_lookup(name + strlen("socket-"), &domain, &type, &protocol) < 0)
                         return usage();
                 report(name, probe_socket_raw(domain, type, protocol));
+                return 0;
+        }
+        if (strncmp(name, "uring-socket-", strlen("uring-socket-")) == 0) {
+                unsigned long domain;
+                int type, protocol;
+                if (arg || socket_family_lookup(name + strlen("uring-socket-"), &domain, &type, &protocol) < 0)
+                        return usage();
+                report(name, uring_socket(domain, type, protocol));
                 return 0;
         }
         for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {

@@ -16,10 +16,16 @@ CSAND_DEPS=(
         # tests
         bats bats-assert bats-support
         bubblewrap slirp4netns passt fuse-overlayfs
-        iproute2 curl procps time util-linux python3 strace busybox
+        iproute2 curl procps time util-linux python3 strace
+        busybox-static  # image layers, and the flatpak tests' runtime (replaces busybox)
         golang-github-containers-common  # podman's seccomp.json, a real-world profile to accept
         dbus-daemon  # a user bus for the cgroup host tests
         bash-completion zsh fish
+        # the real-client tier (tests/clients): bwrap's clients and what
+        # they need to run headless
+        opam flatpak xdg-dbus-proxy
+        python3-gi gir1.2-webkit2-4.1 xvfb
+        gir1.2-gnomedesktop-3.0 libgdk-pixbuf2.0-bin
         # benchmarks
         hyperfine iperf3
         # sanitizer builds

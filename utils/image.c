@@ -41,7 +41,7 @@ static DLSYM_FUNCTION(archive_entry_pathname);
 static DLSYM_FUNCTION(archive_entry_mtime_nsec);
 static DLSYM_FUNCTION(archive_entry_mtime);
 static DLSYM_FUNCTION(archive_set_error);
-static DLSYM_FUNCTION(archive_read_open_filename);
+static DLSYM_FUNCTION(archive_read_open_fd);
 static DLSYM_FUNCTION(archive_read_open);
 static DLSYM_FUNCTION(archive_read_data_block);
 static DLSYM_FUNCTION(archive_read_data);
@@ -72,7 +72,7 @@ static int image_dlopen(Error *e) {
                 DLSYM_ARG(archive_entry_mtime_nsec),
                 DLSYM_ARG(archive_entry_mtime),
                 DLSYM_ARG(archive_set_error),
-                DLSYM_ARG(archive_read_open_filename),
+                DLSYM_ARG(archive_read_open_fd),
                 DLSYM_ARG(archive_read_open),
                 DLSYM_ARG(archive_read_data_block),
                 DLSYM_ARG(archive_read_data),
@@ -113,7 +113,7 @@ static int image_dlopen(Error *e) {
 #define archive_entry_mtime_nsec sym_archive_entry_mtime_nsec
 #define archive_entry_mtime sym_archive_entry_mtime
 #define archive_set_error sym_archive_set_error
-#define archive_read_open_filename sym_archive_read_open_filename
+#define archive_read_open_fd sym_archive_read_open_fd
 #define archive_read_open sym_archive_read_open
 #define archive_read_data_block sym_archive_read_data_block
 #define archive_read_data sym_archive_read_data
@@ -136,6 +136,13 @@ static int image_dlopen(Error *e) {
 #define BLOB_MAX (16u << 20)            /* index, manifest, config, manifest.json */
 #define XATTR_WHITEOUT "user.overlay.whiteout"
 #define XATTR_OPAQUE "user.overlay.opaque"
+/* The image's mode of a file that lost its setuid/setgid bits in the cache. */
+#define XATTR_IMAGE_MODE "user.csand.mode"
+/* On a cached layer's root: the format it was unpacked in. Bumped when
+ * unpacking changes what a cached layer holds; entries of an older format
+ * are unpacked anew. 2: no setuid or setgid bits. */
+#define XATTR_LAYER_FORMAT "user.csand.layer"
+#define LAYER_FORMAT "2"
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 typedef struct ImageLayer {
@@ -148,7 +155,7 @@ typedef struct ImageLayer {
 typedef struct Image {
         char *path;
         char *tag;              /* NULL: default */
-        int dir_fd;             /* OCI layout, -EBADF for a tarball */
+        int fd;                 /* the OCI layout's directory, or the tarball */
         bool tarball;
         char manifest_hex[65], config_hex[65];
         ImageLayer *layers;
@@ -162,7 +169,7 @@ typedef struct Image {
 static void image_done(Image *img) {
         free(img->path);
         free(img->tag);
-        safe_close(img->dir_fd);
+        safe_close(img->fd);
         for (size_t i = 0; i < img->n_layers; i++) {
                 free(img->layers[i].media_type);
                 free(img->layers[i].member);
@@ -285,6 +292,8 @@ typedef struct BlobStream {
         struct archive *outer;
         EVP_MD_CTX *sha;
         uint64_t n;
+        uint64_t max;           /* more is an error; 0: no bound */
+        bool too_big;
         unsigned char buf[1 << 16];
 } BlobStream;
 
@@ -305,6 +314,12 @@ static la_ssize_t blob_stream_read(struct archive *a, void *userdata, const void
                 do
                         n = read(s->fd, s->buf, sizeof(s->buf));
                 while (n < 0 && errno == EINTR);
+        if (n > 0 && s->max > 0 && s->n + (uint64_t) n > s->max) {
+                s->too_big = true;
+                if (a)
+                        archive_set_error(a, EFBIG, "the blob is larger than its descriptor says");
+                return -1;
+        }
         if (n < 0) {
                 if (a)
                         archive_set_error(a, EIO, "read error in the image");
@@ -322,6 +337,8 @@ static int blob_stream_verify(BlobStream *s, const char *hex, Error *e) {
         la_ssize_t n;
         while ((n = blob_stream_read(NULL, s, &b)) > 0)
                 ;
+        if (s->too_big)
+                return error_setf(e, EFBIG, "blob sha256:%s is larger than its descriptor says (%" PRIu64 " bytes)", hex, s->max);
         if (n < 0)
                 return error_setf(e, EIO, "Can't read blob sha256:%s", hex);
         char got[65];
@@ -337,39 +354,54 @@ static const char *member_name(const char *name) {
         return name;
 }
 
-/* An archive reader on the tarball positioned at member NAME. */
-static int tarball_open_member(const char *path, const char *name, struct archive **ret, Error *e) {
+/* An archive reader on the tarball positioned at member NAME. It reads the
+ * image's fd from its start: one member is read at a time. */
+static int tarball_open_member(const Image *img, const char *name, struct archive **ret, Error *e) {
         _cleanup_archive_ struct archive *a = tar_reader_new();
         if (!a)
                 return error_setf(e, ENOMEM, "Out of memory");
-        if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
-                return error_setf(e, EINVAL, "%s: not a docker save tarball: %s", path, archive_error_string(a));
+        if (lseek(img->fd, 0, SEEK_SET) < 0)
+                return error_set_errno(e, errno, "%s: can't read the tarball", img->path);
+        if (archive_read_open_fd(a, img->fd, 1 << 16) != ARCHIVE_OK)
+                return error_setf(e, EINVAL, "%s: not a docker save tarball: %s", img->path, archive_error_string(a));
         struct archive_entry *entry;
         int r;
         while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN)
-                if (strcmp(member_name(archive_entry_pathname(entry)), member_name(name)) == 0) {
+                if (strcmp(member_name(archive_entry_pathname(entry) ?: ""), member_name(name)) == 0) {
                         *ret = TAKE_PTR(a);
                         return 0;
                 }
         if (r == ARCHIVE_EOF)
-                return error_setf(e, ENOENT, "%s: no %s in the tarball", path, name);
-        return error_setf(e, EINVAL, "%s: %s", path, archive_error_string(a));
+                return error_setf(e, ENOENT, "%s: no %s in the tarball", img->path, name);
+        return error_setf(e, EINVAL, "%s: %s", img->path, archive_error_string(a));
+}
+
+/* FD, just opened (O_NONBLOCK: a FIFO would block the open, and every
+ * read after it), is a regular file? Else a clear error naming WHAT. */
+static int check_regular(int fd, const Image *img, const char *what, Error *e) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return error_set_errno(e, errno, "%s: can't stat %s", img->path, what);
+        if (!S_ISREG(st.st_mode))
+                return error_setf(e, EINVAL, "%s: %s is not a regular file", img->path, what);
+        return 0;
 }
 
 /* Opens blob HEX of the image (OCI: blobs/sha256/HEX; tarball: MEMBER). */
-static int blob_open(const Image *img, const char *hex, const char *member, BlobStream *s, Error *e) {
-        *s = (BlobStream) { .fd = -EBADF };
+static int blob_open(const Image *img, const char *hex, const char *member, uint64_t max, BlobStream *s, Error *e) {
+        *s = (BlobStream) { .fd = -EBADF, .max = max };
         if (img->tarball) {
-                if (tarball_open_member(img->path, member, &s->outer, e) < 0)
+                if (tarball_open_member(img, member, &s->outer, e) < 0)
                         return -e->error;
         } else {
-                char path[128];
+                char path[128], what[160];
                 snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
-                int r = openat2_beneath(img->dir_fd, member ?: path, O_RDONLY, 0, &s->fd);
-                if (r < 0 && member)
-                        return error_set_errno(e, r, "%s: can't open %s", img->path, member);
+                snprintf(what, sizeof(what), "%s%s", member ? "" : "blob sha256:", member ?: hex);
+                int r = openat2_beneath(img->fd, member ?: path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, &s->fd);
                 if (r < 0)
-                        return error_set_errno(e, r, "%s: can't open blob sha256:%s", img->path, hex);
+                        return error_set_errno(e, r, "%s: can't open %s", img->path, what);
+                if (check_regular(s->fd, img, what, e) < 0)
+                        return -e->error;
         }
         s->sha = EVP_MD_CTX_new();
         if (!s->sha || EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL) != 1)
@@ -381,7 +413,7 @@ static int blob_open(const Image *img, const char *hex, const char *member, Blob
  * manifest.json). */
 static int blob_read_small(const Image *img, const char *hex, const char *member, char **ret, Error *e) {
         _cleanup_(blob_stream_done) BlobStream s;
-        if (blob_open(img, hex ?: "", member, &s, e) < 0)
+        if (blob_open(img, hex ?: "", member, 0, &s, e) < 0)
                 return -e->error;
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
@@ -614,7 +646,7 @@ static bool ref_matches(const char *ref, const char *tag) {
 
 static int oci_load(Image *img, Error *e) {
         _cleanup_json_ json_object *index = NULL;
-        if (faccessat(img->dir_fd, "index.json", F_OK, 0) < 0)
+        if (faccessat(img->fd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
                 return error_setf(e, ENOENT, "%s: not an OCI image layout: no index.json", img->path);
         if (json_parse_blob(img, NULL, "index.json", &index, e) < 0)
                 return -e->error;
@@ -707,7 +739,7 @@ static int tarball_load(Image *img, Error *e) {
 
 /* PATH[:TAG]: the longest prefix before a ':' that exists is the path. */
 static int image_open(const char *spec, Image *img, Error *e) {
-        *img = (Image) { .dir_fd = -EBADF };
+        *img = (Image) { .fd = -EBADF };
         _cleanup_free_ char *path = strdup(spec);
         if (!path)
                 return error_setf(e, ENOMEM, "Out of memory");
@@ -724,13 +756,15 @@ static int image_open(const char *spec, Image *img, Error *e) {
         if (colon && !(img->tag = strdup(colon + 1)))
                 return error_setf(e, ENOMEM, "Out of memory");
         img->path = TAKE_PTR(path);
-        if (S_ISDIR(st.st_mode)) {
-                img->dir_fd = open(img->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (img->dir_fd < 0)
-                        return error_set_errno(e, errno, "Can't open image %s", img->path);
+        img->tarball = !S_ISDIR(st.st_mode);
+        img->fd = open(img->path, (img->tarball ? O_NONBLOCK | O_NOCTTY : O_DIRECTORY) | O_RDONLY | O_CLOEXEC);
+        if (img->fd < 0)
+                return error_set_errno(e, errno, "Can't open image %s", img->path);
+        if (!img->tarball)
                 return oci_load(img, e);
-        }
-        img->tarball = true;
+        /* A tarball is read once per blob: a FIFO or a device can't be. */
+        if (fstat(img->fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return error_setf(e, EINVAL, "Image %s is neither an OCI layout directory nor a docker save tarball (a regular file)", img->path);
         return tarball_load(img, e);
 }
 
@@ -813,15 +847,43 @@ static void split_path(char *path, const char **ret_dir, const char **ret_base) 
         }
 }
 
-/* Makes room for a new entry NAME; an existing directory stays only when
- * KEEP_DIR (tar's "directory again" case). */
-static int make_room(int dir_fd, const char *name, bool keep_dir) {
+/* Forgets the directory modes recorded for PATH and below: what was
+ * there is gone, and a later directory of the same name is another one. */
+static void unpack_forget_dirs(Unpack *u, const char *path) {
+        size_t len = strlen(path), kept = 0;
+        for (size_t i = 0; i < u->n_dirs; i++) {
+                const char *d = u->dirs[i].path;
+                if (strncmp(d, path, len) == 0 && (d[len] == 0 || d[len] == '/' || len == 0))
+                        free(u->dirs[i].path);
+                else
+                        u->dirs[kept++] = u->dirs[i];
+        }
+        u->n_dirs = kept;
+}
+
+/* What make_room() found. */
+enum {
+        ROOM_EMPTY,             /* nothing */
+        ROOM_DIR_KEPT,          /* a directory, kept (KEEP_DIR) */
+        ROOM_REPLACED,          /* something else, removed */
+};
+
+/* Makes room for a new entry PATH (NAME in DIR_FD). Entries apply in tar
+ * order and the later one wins, as containerd applies layers: what is
+ * there goes, except that a directory stays for a directory (KEEP_DIR:
+ * the entry then only sets its mode). */
+static int make_room(Unpack *u, const char *path, int dir_fd, const char *name, bool keep_dir) {
         struct stat st;
         if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
+                return errno == ENOENT ? ROOM_EMPTY : -errno;
+        if (S_ISDIR(st.st_mode) && keep_dir)
+                return ROOM_DIR_KEPT;
+        int r = S_ISDIR(st.st_mode) ? rm_rf_at(dir_fd, name) : RET_NERRNO(unlinkat(dir_fd, name, 0));
+        if (r < 0)
+                return r;
         if (S_ISDIR(st.st_mode))
-                return keep_dir ? 1 : rm_rf_at(dir_fd, name);
-        return RET_NERRNO(unlinkat(dir_fd, name, 0));
+                unpack_forget_dirs(u, path);
+        return ROOM_REPLACED;
 }
 
 static bool xattr_is(int fd, const char *name, const char *value) {
@@ -856,22 +918,33 @@ static int drop_whiteouts(int dir_fd) {
         return 0;
 }
 
-static int unpack_whiteout(int dir_fd, const char *base) {
-        if (strcmp(base, ".wh..wh..opq") == 0) {
-                /* overlayfs with userxattr, and fuse-overlayfs's own name */
-                if (fsetxattr(dir_fd, XATTR_OPAQUE, "y", 1, 0) < 0 ||
-                    fsetxattr(dir_fd, "user.fuseoverlayfs.opaque", "y", 1, 0) < 0)
-                        return -errno;
-                return drop_whiteouts(dir_fd);
-        }
-        const char *name = base + 4;
+static int set_opaque(int dir_fd) {
+        /* overlayfs with userxattr, and fuse-overlayfs's own name */
+        if (fsetxattr(dir_fd, XATTR_OPAQUE, "y", 1, 0) < 0 || fsetxattr(dir_fd, "user.fuseoverlayfs.opaque", "y", 1, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+/* .wh..wh..opq: the lower layers' DIR is hidden, whatever the order of
+ * the marker and this layer's entries in DIR (the OCI spec). */
+static int unpack_opaque(int dir_fd) {
+        int r = set_opaque(dir_fd);
+        return r < 0 ? r : drop_whiteouts(dir_fd);
+}
+
+/* .wh.NAME: NAME goes, this layer's as any earlier entry (the later entry
+ * wins), and the lower layers' NAME is hidden. */
+static int unpack_whiteout(Unpack *u, const char *dir, int dir_fd, const char *name) {
         if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
                 return -EINVAL;
-        if (xattr_is(dir_fd, XATTR_OPAQUE, "y"))
-                return 0;       /* nothing below to hide */
-        int r = make_room(dir_fd, name, false);
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", name) < 0)
+                return -ENOMEM;
+        int r = make_room(u, path, dir_fd, name, false);
         if (r < 0)
                 return r;
+        if (xattr_is(dir_fd, XATTR_OPAQUE, "y"))
+                return 0;       /* nothing below to hide */
         /* The classic whiteout, a 0/0 character device: anyone may make
          * one since Linux 5.8, and both overlay drivers read it. */
         if (mknodat(dir_fd, name, S_IFCHR | 0000, makedev(0, 0)) == 0)
@@ -905,14 +978,19 @@ static int unpack_file_data(struct archive *a, int fd, int64_t size) {
         return RET_NERRNO(ftruncate(fd, size));
 }
 
+/* The image's MODE without setuid and setgid: those bits would do nothing
+ * inside (no_new_privs, nosuid mounts), but in the cache, a directory of
+ * the user's on the host, they would be real: a setuid program of the
+ * user's that anyone who can reach it runs with the user's rights. */
+static mode_t cache_mode(mode_t mode) {
+        return mode & 07777 & ~(mode_t) (S_ISUID | S_ISGID);
+}
+
 static int unpack_regular(struct archive *a, struct archive_entry *entry, int dir_fd, const char *base) {
-        int r = make_room(dir_fd, base, false);
-        if (r < 0)
-                return r;
         _cleanup_close_ int fd = openat(dir_fd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return -errno;
-        r = unpack_file_data(a, fd, archive_entry_size(entry));
+        int r = unpack_file_data(a, fd, archive_entry_size(entry));
         if (r < 0)
                 return r;
         struct timespec ts[2] = {
@@ -920,7 +998,14 @@ static int unpack_regular(struct archive *a, struct archive_entry *entry, int di
                 { .tv_sec = archive_entry_mtime(entry), .tv_nsec = archive_entry_mtime_nsec(entry) },
         };
         (void) futimens(fd, ts);
-        return RET_NERRNO(fchmod(fd, archive_entry_perm(entry) & 07777));
+        mode_t mode = archive_entry_perm(entry) & 07777;
+        if (mode != cache_mode(mode)) {
+                /* Kept for whoever wants to know (getfattr inside): best effort. */
+                char v[8];
+                snprintf(v, sizeof(v), "%04o", (unsigned) mode);
+                (void) fsetxattr(fd, XATTR_IMAGE_MODE, v, strlen(v), 0);
+        }
+        return RET_NERRNO(fchmod(fd, cache_mode(mode)));
 }
 
 static int unpack_hardlink(Unpack *u, const char *target, int dir_fd, const char *base) {
@@ -934,26 +1019,61 @@ static int unpack_hardlink(Unpack *u, const char *target, int dir_fd, const char
         r = layer_open_dir(u->root_fd, tdir, false, &tfd);
         if (r < 0)
                 return r;
-        r = make_room(dir_fd, base, false);
-        if (r < 0)
-                return r;
         return RET_NERRNO(linkat(tfd, tbase, dir_fd, base, 0));
 }
 
-static int unpack_dir(Unpack *u, const char *path, int dir_fd, const char *base, mode_t mode) {
-        int r = make_room(dir_fd, base, true);
-        if (r < 0)
-                return r;
-        if (r == 0 && mkdirat(dir_fd, base, 0700) < 0)
+/* A directory entry; ROOM is what make_room() found. Its mode is set at
+ * the end (unpack_apply_dir_modes()); the last entry for PATH wins. */
+static int unpack_dir(Unpack *u, const char *path, int dir_fd, const char *base, mode_t mode, int room) {
+        if (room == ROOM_DIR_KEPT)
+                for (size_t i = 0; i < u->n_dirs; i++)
+                        if (strcmp(u->dirs[i].path, path) == 0) {
+                                u->dirs[i].mode = cache_mode(mode);
+                                return 0;
+                        }
+        if (room != ROOM_DIR_KEPT && mkdirat(dir_fd, base, 0700) < 0)
                 return -errno;
+        if (room == ROOM_REPLACED) {
+                /* What it replaces (a file, a symlink, a whiteout) already
+                 * hid the lower layers' PATH: so must the new directory. */
+                _cleanup_close_ int fd = openat(dir_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int r = fd < 0 ? -errno : set_opaque(fd);
+                if (r < 0)
+                        return r;
+        }
         DirMode *v = reallocarray(u->dirs, u->n_dirs + 1, sizeof(DirMode));
         if (!v)
                 return -ENOMEM;
         u->dirs = v;
         if (!(v[u->n_dirs].path = strdup(path)))
                 return -ENOMEM;
-        v[u->n_dirs++].mode = mode & 07777;
+        v[u->n_dirs++].mode = cache_mode(mode);
         return 0;
+}
+
+/* Any entry but a whiteout, as PATH (BASE in DIR_FD), in place of what is
+ * there. */
+static int unpack_new(Unpack *u, struct archive *a, struct archive_entry *entry, const char *path, int dir_fd,
+                      const char *base) {
+        mode_t type = archive_entry_filetype(entry);
+        const char *hardlink = archive_entry_hardlink(entry);
+        if (!hardlink && type != AE_IFDIR && type != AE_IFREG && type != AE_IFLNK && type != AE_IFIFO)
+                return 0;       /* device nodes and sockets: skipped */
+        int room = make_room(u, path, dir_fd, base, type == AE_IFDIR && !hardlink);
+        if (room < 0)
+                return room;
+        if (hardlink)
+                return unpack_hardlink(u, hardlink, dir_fd, base);
+        switch (type) {
+        case AE_IFDIR:
+                return unpack_dir(u, path, dir_fd, base, archive_entry_perm(entry), room);
+        case AE_IFREG:
+                return unpack_regular(a, entry, dir_fd, base);
+        case AE_IFLNK:
+                return RET_NERRNO(symlinkat(archive_entry_symlink(entry) ?: "", dir_fd, base));
+        default:
+                return RET_NERRNO(mknodat(dir_fd, base, S_IFIFO | (archive_entry_perm(entry) & 0777), 0));
+        }
 }
 
 static int unpack_entry(Unpack *u, struct archive *a, struct archive_entry *entry, Error *e) {
@@ -968,7 +1088,7 @@ static int unpack_entry(Unpack *u, struct archive *a, struct archive_entry *entr
         const char *hardlink = archive_entry_hardlink(entry);
         if (!*path) {           /* the layer's root */
                 if (type == AE_IFDIR)
-                        return unpack_dir(u, "", u->root_fd, ".", archive_entry_perm(entry)) < 0 ? error_setf(e, ENOMEM, "Out of memory") : 0;
+                        return unpack_dir(u, "", u->root_fd, ".", archive_entry_perm(entry), ROOM_DIR_KEPT) < 0 ? error_setf(e, ENOMEM, "Out of memory") : 0;
                 return error_setf(e, EINVAL, "layer %s: the root is not a directory", u->layer);
         }
         _cleanup_free_ char *full = strdup(path);
@@ -981,22 +1101,14 @@ static int unpack_entry(Unpack *u, struct archive *a, struct archive_entry *entr
         if (r < 0)
                 return error_set_errno(e, r, "layer %s: refusing %s (its directory is missing, a symlink or not a directory)", u->layer, name);
 
-        if (strncmp(base, ".wh.", 4) == 0)
-                r = unpack_whiteout(dir_fd, base);
-        else if (hardlink) {
-                r = unpack_hardlink(u, hardlink, dir_fd, base);
-                if (r == -EINVAL)
-                        return error_setf(e, EINVAL, "layer %s: refusing hard link %s to %s outside the layer", u->layer, name, hardlink);
-        } else if (type == AE_IFDIR)
-                r = unpack_dir(u, full, dir_fd, base, archive_entry_perm(entry));
-        else if (type == AE_IFREG)
-                r = unpack_regular(a, entry, dir_fd, base);
-        else if (type == AE_IFLNK)
-                r = make_room(dir_fd, base, false) ?: RET_NERRNO(symlinkat(archive_entry_symlink(entry) ?: "", dir_fd, base));
-        else if (type == AE_IFIFO)
-                r = make_room(dir_fd, base, false) ?: RET_NERRNO(mknodat(dir_fd, base, S_IFIFO | (archive_entry_perm(entry) & 0777), 0));
+        if (strcmp(base, ".wh..wh..opq") == 0)
+                r = unpack_opaque(dir_fd);
+        else if (strncmp(base, ".wh.", 4) == 0)
+                r = unpack_whiteout(u, dir, dir_fd, base + 4);
         else
-                r = 0;          /* device nodes and sockets: skipped */
+                r = unpack_new(u, a, entry, full, dir_fd, base);
+        if (r == -EINVAL && hardlink)
+                return error_setf(e, EINVAL, "layer %s: refusing hard link %s to %s outside the layer", u->layer, name, hardlink);
         if (r < 0)
                 return error_set_errno(e, r, "layer %s: can't unpack %s", u->layer, name);
         return 0;
@@ -1034,47 +1146,120 @@ static int unpack_archive(Unpack *u, BlobStream *s, Error *e) {
 
 /* ==== the layer cache ==================================================== */
 
-static int cache_dir(char **ret) {
+/* $XDG_CACHE_HOME, else ~/.cache: the directory the cache lives in. */
+static int cache_base(char **ret) {
         const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        char *d = NULL;
+        int n;
+        /* The XDG spec says relative paths are to be ignored. */
         if (xdg && xdg[0] == '/')
-                d = strdup(xdg);
+                n = asprintf(ret, "%s", xdg);
         else if (home && home[0] == '/')
-                (void) !asprintf(&d, "%s/.cache", home);
+                n = asprintf(ret, "%s/.cache", home);
         else
                 return -ENOENT;
-        if (!d)
+        return n < 0 ? -ENOMEM : 0;
+}
+
+/* BASE with its symlinks resolved, as far as it exists; the components
+ * that don't exist yet are appended as they are ("." dropped, ".."
+ * refused: it would lead out of what was checked). */
+static int cache_base_resolve(const char *base, char **ret) {
+        _cleanup_free_ char *head = strdup(base), *tail = strdup("");
+        if (!head || !tail)
                 return -ENOMEM;
-        char *full = NULL;
-        int n = asprintf(&full, "%s/csand/layers", d);
-        free(d);
-        if (n < 0)
-                return -ENOMEM;
-        *ret = full;
+        for (;;) {
+                _cleanup_free_ char *real = realpath(head, NULL);
+                if (real) {
+                        if (asprintf(ret, "%s%s", strcmp(real, "/") == 0 ? "" : real, tail) < 0)
+                                return -ENOMEM;
+                        return 0;
+                }
+                if (errno != ENOENT)
+                        return -errno;
+                char *slash = strrchr(head, '/');
+                if (!slash)
+                        return -ENOENT;
+                const char *last = slash + 1;
+                if (strcmp(last, "..") == 0)
+                        return -EINVAL;
+                if (*last && strcmp(last, ".") != 0) {
+                        char *t = NULL;
+                        if (asprintf(&t, "/%s%s", last, tail) < 0)
+                                return -ENOMEM;
+                        free(tail);
+                        tail = t;
+                }
+                if (slash == head)
+                        slash[1] = 0;   /* up to "/" itself */
+                else
+                        *slash = 0;
+        }
+}
+
+/* May anyone but the caller change what the directory at FD holds (PATH,
+ * for the message)? The cache's own directories (PRIVATE) must be the
+ * caller's and writable by nobody else, as ssh and gpg want of theirs. Their
+ * parents may also be root's, and writable by others when sticky: then
+ * nobody else can rename or remove what is the caller's in them. */
+static int cache_check_dir(int fd, const char *path, bool private, const char *base, Error *e) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return error_set_errno(e, errno, "Can't stat %s", path);
+        if (!S_ISDIR(st.st_mode))
+                return error_setf(e, ENOTDIR, "Refusing the image cache in %s: %s is not a directory", base, path);
+        if (st.st_uid != geteuid() && (private || st.st_uid != 0))
+                return error_setf(e, EPERM,
+                                  "Refusing the image cache in %s: %s belongs to uid %u, not to you (set XDG_CACHE_HOME to a directory of yours)",
+                                  base, path, (unsigned) st.st_uid);
+        if ((st.st_mode & 022) && (private || !(st.st_mode & S_ISVTX)))
+                return error_setf(e, EPERM,
+                                  "Refusing the image cache in %s: others can write to %s (chmod go-w it, or set XDG_CACHE_HOME)",
+                                  base, path);
         return 0;
 }
 
-/* The user's own cache directory, created (0700) when missing. */
+/* The user's own cache directory $BASE/csand/layers: each directory on the
+ * way is opened without following symlinks and checked before the next is
+ * looked up in it (or created, 0700), so that the path handed to overlayfs
+ * later leads where it led when checked. */
 static int cache_open(char **ret_path, int *ret_fd, Error *e) {
-        _cleanup_free_ char *path = NULL;
-        int r = cache_dir(&path);
+        _cleanup_free_ char *base = NULL, *resolved = NULL, *path = NULL;
+        int r = cache_base(&base);
         if (r < 0)
                 return error_set_errno(e, r, "Can't find the cache directory (set XDG_CACHE_HOME or HOME)");
-        for (char *c = path + 1;; c++) {
-                if (*c != '/' && *c)
-                        continue;
-                char saved = *c;
-                *c = 0;
-                if (mkdir(path, 0700) < 0 && errno != EEXIST)
-                        return error_set_errno(e, errno, "Can't create %s", path);
-                *c = saved;
-                if (!saved)
-                        break;
+        r = cache_base_resolve(base, &resolved);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't resolve the cache directory %s", base);
+        if (asprintf(&path, "%s/csand/layers", resolved) < 0)
+                return error_setf(e, ENOMEM, "Out of memory");
+        size_t private_from = strlen(resolved);
+        _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || cache_check_dir(fd, "/", private_from == 0, base, e) < 0)
+                return fd < 0 ? error_set_errno(e, errno, "Can't open /") : -e->error;
+        for (char *c = path + 1; *c;) {
+                char *end = strchrnul(c, '/'), saved = *end;
+                *end = 0;
+                bool private = (size_t) (end - path) >= private_from;
+                int next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0 && errno == ENOENT) {
+                        if (mkdirat(fd, c, 0700) < 0 && errno != EEXIST)
+                                return error_set_errno(e, errno, "Can't create %s", path);
+                        next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                }
+                if (next < 0)
+                        return error_set_errno(e, errno, "Can't open %s", path);
+                safe_close(fd);
+                fd = next;
+                if (cache_check_dir(fd, path, private, base, e) < 0)
+                        return -e->error;
+                *end = saved;
+                c = saved ? end + 1 : end;
         }
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
+        /* A real fd: the cache is read with fdopendir(). */
+        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
                 return error_set_errno(e, errno, "Can't open %s", path);
-        *ret_fd = fd;
+        *ret_fd = dfd;
         if (ret_path)
                 *ret_path = TAKE_PTR(path);
         return 0;
@@ -1115,9 +1300,15 @@ static int layer_unpack(const Image *img, int cache_fd, const ImageLayer *l, con
                 (void) rm_rf_at(cache_fd, tmp);
                 return error_set_errno(e, -r, "Can't open %s in the cache", tmp);
         }
+        /* Before the directory modes: a read-only root takes no xattr. */
+        if (fsetxattr(fd, XATTR_LAYER_FORMAT, LAYER_FORMAT, strlen(LAYER_FORMAT), 0) < 0) {
+                r = -errno;
+                (void) rm_rf_at(cache_fd, tmp);
+                return error_set_errno(e, -r, "Can't mark %s in the cache", tmp);
+        }
         _cleanup_(unpack_done) Unpack u = { .root_fd = fd, .layer = label };
         _cleanup_(blob_stream_done) BlobStream s;
-        r = blob_open(img, l->hex, l->member, &s, e);
+        r = blob_open(img, l->hex, l->member, l->size > 0 ? (uint64_t) l->size : 0, &s, e);
         if (r >= 0)
                 r = unpack_archive(&u, &s, e);
         if (r >= 0)
@@ -1140,13 +1331,33 @@ static int layer_unpack(const Image *img, int cache_fd, const ImageLayer *l, con
         return r < 0 ? r : 0;
 }
 
+/* Moves cached layer NAME of an older format out of the way, and removes
+ * it unless a sandbox still uses it (then --image-cache-prune will). */
+static void layer_retire(int cache_fd, const char *name) {
+        char rnd[17], trash[64];
+        if (random_suffix(rnd) < 0)
+                return;
+        snprintf(trash, sizeof(trash), ".trash-%s", rnd);
+        if (renameat(cache_fd, name, cache_fd, trash) < 0)
+                return;         /* a concurrent run retired it */
+        _cleanup_close_ int fd = openat(cache_fd, trash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+                (void) rm_rf_at(cache_fd, trash);
+}
+
 static int layer_ensure(const Image *img, int cache_fd, const ImageLayer *l, int *ret_fd, Error *e) {
         char name[80];
         snprintf(name, sizeof(name), "sha256-%s", l->hex);
         for (unsigned attempt = 0; attempt < 5; attempt++) {
                 int r = layer_open_locked(cache_fd, name, ret_fd);
-                if (r >= 0)
+                if (r >= 0 && xattr_is(*ret_fd, XATTR_LAYER_FORMAT, LAYER_FORMAT))
                         return 0;
+                if (r >= 0) {
+                        /* Unpacked by an older csand (setuid bits and all). */
+                        *ret_fd = safe_close(*ret_fd);
+                        layer_retire(cache_fd, name);
+                        r = -ENOENT;
+                }
                 if (r != -ENOENT)
                         return error_set_errno(e, r, "Can't open cached layer %s", name);
                 if (layer_unpack(img, cache_fd, l, name, e) < 0)
@@ -1157,17 +1368,49 @@ static int layer_ensure(const Image *img, int cache_fd, const ImageLayer *l, int
 
 /* ==== the config as plan content ========================================= */
 
-/* The top-most layer that has FILE (e.g. "etc/passwd"), read. */
-static int layers_read_file(const char *cache_path, const Image *img, const char *file, char **ret) {
+/* FILE (e.g. "etc/passwd") in the cached layer at LAYER_FD, read (at most
+ * 1 MiB): 0 when it is a regular file there; -ENOENT when the layer does
+ * not have it (look below); -ESRCH when it deletes it (a whiteout); -EINVAL
+ * when it is anything else, never opened for reading: a crafted image's
+ * FIFO would block the open forever, a device could be anything. */
+static int layer_read_file(int layer_fd, const char *file, char **ret) {
+        _cleanup_close_ int path_fd = -EBADF, fd = -EBADF;
+        const uint64_t res = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = res };
+        path_fd = (int) syscall(SYS_openat2, layer_fd, file, &how, sizeof(how));
+        if (path_fd < 0)
+                return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
+        struct stat st;
+        if (fstat(path_fd, &st) < 0)
+                return -errno;
+        if (is_whiteout_stat(&st))
+                return -ESRCH;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+        fd = (int) syscall(SYS_openat2, layer_fd, file, &how, sizeof(how));
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return -EINVAL;         /* swapped since */
+        if (fgetxattr(fd, XATTR_WHITEOUT, NULL, 0) >= 0)
+                return -ESRCH;
+        size_t len;
+        return read_full_fd(fd, 1 << 20, (void **) ret, &len);
+}
+
+/* The top-most layer's FILE: -ENOENT when no layer has it or the top-most
+ * that names it deletes it. */
+static int layers_read_file(int cache_fd, const Image *img, const char *file, char **ret) {
         for (size_t i = img->n_layers; i-- > 0;) {
-                char dir[PATH_MAX];
-                snprintf(dir, sizeof(dir), "%s/sha256-%s", cache_path, img->layers[i].hex);
-                _cleanup_close_ int root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -EBADF;
-                struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-                if (root < 0 || (fd = (int) syscall(SYS_openat2, root, file, &how, sizeof(how))) < 0)
-                        continue;
-                size_t len;
-                return read_full_fd(fd, 1 << 20, (void **) ret, &len);
+                char name[80];
+                snprintf(name, sizeof(name), "sha256-%s", img->layers[i].hex);
+                _cleanup_close_ int root = openat(cache_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (root < 0)
+                        return -errno;
+                int r = layer_read_file(root, file, ret);
+                if (r != -ENOENT)
+                        return r == -ESRCH ? -ENOENT : r;
         }
         return -ENOENT;
 }
@@ -1204,16 +1447,29 @@ static int parse_id(const char *s, uint32_t *ret) {
         return 0;
 }
 
+/* /etc/FILE of the image, NULL in *ret when it has none. */
+static int image_read_db(int cache_fd, const Image *img, const char *file, char **ret, Error *e) {
+        char path[32];
+        snprintf(path, sizeof(path), "etc/%s", file);
+        int r = layers_read_file(cache_fd, img, path, ret);
+        if (r == -EINVAL)
+                return error_setf(e, EINVAL, "%s: /%s in the image is not a regular file", img->path, path);
+        if (r < 0 && r != -ENOENT)
+                return error_set_errno(e, r, "%s: can't read /%s in the image", img->path, path);
+        return 0;
+}
+
 /* User "name|uid[:group|gid]" -> ids and home, through the image's files. */
-static int image_resolve_user(const char *cache_path, const Image *img, uid_t *ret_uid, gid_t *ret_gid,
-                              char **ret_home, Error *e) {
+static int image_resolve_user(int cache_fd, const Image *img, uid_t *ret_uid, gid_t *ret_gid, char **ret_home,
+                              Error *e) {
         _cleanup_free_ char *spec = strdup(img->user ?: "0"), *passwd = NULL, *group = NULL;
         if (!spec)
                 return error_setf(e, ENOMEM, "Out of memory");
         char *g = strchr(spec, ':');
         if (g)
                 *g++ = 0;
-        (void) layers_read_file(cache_path, img, "etc/passwd", &passwd);
+        if (image_read_db(cache_fd, img, "passwd", &passwd, e) < 0)
+                return -e->error;
         char f[7][256];
         uint32_t uid, gid = 0;
         bool numeric = parse_id(spec, &uid) >= 0;
@@ -1223,7 +1479,8 @@ static int image_resolve_user(const char *cache_path, const Image *img, uid_t *r
         if (found && (parse_id(f[2], &uid) < 0 || parse_id(f[3], &gid) < 0))
                 return error_setf(e, EINVAL, "%s: invalid /etc/passwd entry for %s", img->path, spec);
         if (g && parse_id(g, &gid) < 0) {
-                (void) layers_read_file(cache_path, img, "etc/group", &group);
+                if (image_read_db(cache_fd, img, "group", &group, e) < 0)
+                        return -e->error;
                 if (!group || !db_lookup(group, g, false, f) || parse_id(f[2], &gid) < 0)
                         return error_setf(e, ENOENT, "%s: group %s not found in the image's /etc/group", img->path, g);
                 if (!found)
@@ -1352,11 +1609,11 @@ static int image_apply_mounts(SandboxPlan *p, const char *cache_path, const Imag
         return 0;
 }
 
-static int image_apply(SandboxPlan *p, const char *cache_path, const Image *img, Error *e) {
+static int image_apply(SandboxPlan *p, const char *cache_path, int cache_fd, const Image *img, Error *e) {
         uid_t uid = 0;
         gid_t gid = 0;
         _cleanup_free_ char *home = NULL;
-        if (image_resolve_user(cache_path, img, &uid, &gid, &home, e) < 0)
+        if (image_resolve_user(cache_fd, img, &uid, &gid, &home, e) < 0)
                 return -e->error;
         /* The layers are the caller's files: in a user namespace of ours
          * they show as owned by the image's user. */
@@ -1399,38 +1656,39 @@ static int image_check_overlay_dirs(const SandboxPlan *p, Error *e) {
 
 /* ==== --image-info, --image-cache-list, --image-cache-prune =============== */
 
+/* Everything here comes from the image or the command line: print_line()
+ * escapes what could drive the terminal. */
 static void print_strv(const char *label, char **v) {
-        printf("%s:", label);
         if (!v) {
-                printf(" (none)\n");
+                print_line("%s: (none)", label);
                 return;
         }
         _cleanup_json_ json_object *a = json_object_new_array();
         for (char **s = v; *s; s++)
                 json_object_array_add(a, json_object_new_string(*s));
-        printf(" %s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        print_line("%s: %s", label, json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static void image_print_info(const Image *img, int cache_fd) {
-        printf("image: %s\n", img->path);
-        printf("format: %s\n", img->tarball ? "docker-save" : "oci-layout");
-        printf("tag: %s\n", img->tag ?: "(default)");
+        print_line("image: %s", img->path);
+        print_line("format: %s", img->tarball ? "docker-save" : "oci-layout");
+        print_line("tag: %s", img->tag ?: "(default)");
         if (!img->tarball)
-                printf("manifest: sha256:%s\n", img->manifest_hex);
-        printf("config: sha256:%s\n", img->config_hex);
+                print_line("manifest: sha256:%s", img->manifest_hex);
+        print_line("config: sha256:%s", img->config_hex);
         for (char **s = img->env; s && *s; s++)
-                printf("env: %s\n", *s);
-        printf("workdir: %s\n", img->workdir ?: "/");
-        printf("user: %s\n", img->user ?: "0 (default)");
+                print_line("env: %s", *s);
+        print_line("workdir: %s", img->workdir ?: "/");
+        print_line("user: %s", img->user ?: "0 (default)");
         print_strv("entrypoint", img->entrypoint);
         print_strv("cmd", img->cmd);
-        printf("layers: %zu\n", img->n_layers);
+        print_line("layers: %zu", img->n_layers);
         for (size_t i = 0; i < img->n_layers; i++) {
                 const ImageLayer *l = &img->layers[i];
                 char name[80];
                 snprintf(name, sizeof(name), "sha256-%s", l->hex);
-                printf("layer: sha256:%s %s %s\n", l->hex, l->media_type ?: "application/x-tar",
-                       faccessat(cache_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? "cached" : "not-cached");
+                print_line("layer: sha256:%s %s %s", l->hex, l->media_type ?: "application/x-tar",
+                           faccessat(cache_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? "cached" : "not-cached");
         }
 }
 
@@ -1451,7 +1709,7 @@ static int cache_walk(int cache_fd, bool prune, Error *e) {
                 bool busy = fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0;
                 if (!prune) {
                         if (layer)
-                                printf("sha256:%s %s\n", n + 7, busy ? "in-use" : "unused");
+                                print_line("sha256:%s %s", n + 7, busy ? "in-use" : "unused");
                         continue;
                 }
                 if (busy) {
@@ -1465,12 +1723,12 @@ static int cache_walk(int cache_fd, bool prune, Error *e) {
                 if (renameat(cache_fd, n, cache_fd, trash) < 0 || rm_rf_at(cache_fd, trash) < 0)
                         return error_set_errno(e, errno, "Can't remove %s from the cache", n);
                 if (layer) {
-                        printf("removed sha256:%s\n", n + 7);
+                        print_line("removed sha256:%s", n + 7);
                         removed++;
                 }
         }
         if (prune)
-                printf("pruned %zu layers, %zu in use kept\n", removed, kept);
+                print_line("pruned %zu layers, %zu in use kept", removed, kept);
         return 0;
 }
 
@@ -1513,5 +1771,5 @@ int image_prepare(SandboxPlan *p, Error *e) {
                         return error_set_errno(e, r, "Can't keep the layer lock");
                 }
         }
-        return image_apply(p, cache_path, &img, e);
+        return image_apply(p, cache_path, cache_fd, &img, e);
 }

@@ -16,8 +16,11 @@
  * user.overlay.opaque=y: both readable by kernel overlayfs mounted with
  * userxattr inside a user namespace. Device nodes and sockets are skipped;
  * every file is owned by the caller (one-uid map), the tar's owners are
- * not recorded. A sandbox holds a shared flock on each layer it uses;
- * pruning removes the layers nobody holds.
+ * not recorded, and setuid/setgid bits are dropped (the image's mode is
+ * kept in the user.csand.mode xattr). The cache is used only when nobody
+ * but the caller can change it (owner and mode of each directory on the
+ * way, as ssh checks its files). A sandbox holds a shared flock on each
+ * layer it uses; pruning removes the layers nobody holds.
  *
  * The image becomes ordinary plan content: an overlay op on / (the layers
  * as lower layers, a throw-away upper or --image-overlay's RWSRC), /proc,

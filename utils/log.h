@@ -23,5 +23,19 @@ int error_set_errno(Error *e, int err, const char *fmt, ...) _printf_(3, 4);
 void log_setup(const char *argv0);
 void log_set_level_prefix(bool b);
 const char *log_program_name(void);
+/* Messages are escaped when printed (log_escape_buf()): a path, a tag or
+ * profile text with terminal escapes in it prints them as \xHH. */
 void log_error(const char *fmt, ...) _printf_(1, 2);
 void log_warning(const char *fmt, ...) _printf_(1, 2);
+
+/* S with every byte that could drive a terminal written as \xHH: C0 controls
+ * (newline and tab included), DEL, UTF-8 C1 controls (U+0080..U+009F) and
+ * bytes that are not valid UTF-8; other UTF-8 text is kept. For everything
+ * csand prints that came from outside (paths, image metadata, profile
+ * text). The _buf form truncates to SIZE (terminated) and returns the
+ * length; log_escape() returns a new string (NULL: out of memory). */
+size_t log_escape_buf(const char *s, char *buf, size_t size);
+char *log_escape(const char *s);
+/* One line on stdout (the newline added), escaped as log_escape() does: for
+ * output such as --image-info's, made of what an image says. */
+void print_line(const char *fmt, ...) _printf_(1, 2);

@@ -9,6 +9,7 @@
 #include "options.h"
 #include "overlay.h"
 #include "parse-util.h"
+#include "registry.h"
 #include "seccomp.h"
 
 /* bwrap's limit on arguments, --args data included. */
@@ -26,6 +27,7 @@ typedef enum OptionGroup {
         GROUP_NETWORK,
         GROUP_RESOURCES,
         GROUP_IMAGES,
+        GROUP_RUNNING,
         GROUP_LANDLOCK,
         _GROUP_MAX,
 } OptionGroup;
@@ -42,6 +44,7 @@ static const char *const group_titles[_GROUP_MAX] = {
         [GROUP_NETWORK] = "Network",
         [GROUP_RESOURCES] = "Resources",
         [GROUP_IMAGES] = "Images",
+        [GROUP_RUNNING] = "Running sandboxes",
         [GROUP_LANDLOCK] = "Landlock",
 };
 
@@ -401,6 +404,11 @@ static int handle_image_overlay(SandboxPlan *p, const Option *o, char **args, Er
         return r < 0 ? r : replace_string(&p->image_overlay_workdir, args[1]);
 }
 
+/* running sandboxes (utils/registry.c, utils/join.c) */
+static int handle_running(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return registry_parse_option(p, o->name, args ? args[0] : NULL, e);
+}
+
 /* Landlock (utils/landlock.c) */
 static int handle_landlock(SandboxPlan *p, const Option *o, char **args, Error *e) {
         return landlock_settings_parse(&p->landlock, o->name, o->metavars ? args[0] : NULL, e);
@@ -525,6 +533,14 @@ static const Option options[] = {
         { "--image-cache-list", NULL, GROUP_IMAGES, FLAG(image_cache_list), .help = "List the cached image layers and whether a sandbox uses them, then exit" },
         { "--image-cache-prune", NULL, GROUP_IMAGES, FLAG(image_cache_prune), .help = "Remove the cached image layers no sandbox uses, then exit" },
 
+        /* running sandboxes */
+        { "--name", "NAME", GROUP_RUNNING, handle_running, .help = "Register the sandbox as NAME (unique for this user) while it runs" },
+        { "--join", "NAME|PID", GROUP_RUNNING, handle_running,
+          .help = "Run COMMAND inside the running sandbox NAME (or the one with child pid PID) as its own command runs" },
+        { "--list", NULL, GROUP_RUNNING, handle_running, .help = "List this user's running sandboxes, then exit" },
+        { "--json", NULL, GROUP_RUNNING, handle_running, .help = "With --list: print JSON" },
+        { "--stop", "NAME", GROUP_RUNNING, handle_running, .help = "Stop the sandbox NAME: SIGTERM, SIGKILL after the grace time; waits for its cleanup" },
+        { "--stop-timeout", "SECONDS", GROUP_RUNNING, handle_running, .help = "With --stop: seconds between SIGTERM and SIGKILL (default 10)" },
         /* Landlock */
         { "--landlock", NULL, GROUP_LANDLOCK, handle_landlock,
           .help = "Landlock rules from the mounts: read where bound read-only, write where bound read-write or a tmpfs; alone: run in place" },
@@ -586,6 +602,9 @@ static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_co
                         return error_setf(e, ENOMEM, "Out of memory");
                 if (r < 0)
                         return r;
+                /* --join runs in a sandbox that exists: it refuses these. */
+                if (!p->sandbox_option && o->group != GROUP_GENERAL && o->group != GROUP_ENVIRONMENT && o->group != GROUP_RUNNING)
+                        p->sandbox_option = o->name;
                 /* --perms and --size modify only the operation that follows them. */
                 if (perms_pending && p->next_perms != MODE_UNSET && o->handler != handle_perms && o->handler != handle_size)
                         return error_setf(e, EINVAL, "--perms must be followed by an operation that creates a file (--dir, --file, --bind-data, --ro-bind-data, --tmpfs), not %s", arg);
@@ -618,7 +637,9 @@ int options_parse(SandboxPlan *p, int argc, char **argv, Error *e) {
 }
 
 void options_print_help(FILE *f, const char *argv0) {
-        fprintf(f, "usage: %s " CSAND_USAGE_ARGS "\n", argv0);
+        /* argv[0] is whatever the caller's exec said: escaped as messages are. */
+        _cleanup_free_ char *name = log_escape(argv0);
+        fprintf(f, "usage: %s " CSAND_USAGE_ARGS "\n", name ?: "csand");
         for (int g = 0; g < _GROUP_MAX; g++) {
                 fprintf(f, "\n%s:\n", group_titles[g]);
                 for (size_t i = 0; i < ELEMENTSOF(options); i++) {

@@ -7,6 +7,7 @@
 
 #include "macro.h"
 #include "plan.h"
+#include "registry.h"
 
 int plan_new(SandboxPlan **ret) {
         SandboxPlan *p = calloc(1, sizeof(*p));
@@ -63,6 +64,11 @@ SandboxPlan *plan_free(SandboxPlan *p) {
         /* resources: also removes the sandbox's cgroup */
         cgroup_settings_done(&p->cgroup);
         rlimits_done(&p->rlimits);
+        /* running sandboxes: the name is free again from here */
+        registry_release(p->registration);
+        free(p->name);
+        free(p->join_target);
+        free(p->stop_name);
         landlock_settings_done(&p->landlock);
         free(p);
         return NULL;

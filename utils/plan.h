@@ -170,6 +170,19 @@ typedef struct SandboxPlan {
         bool resolv_conf_from_host;
         NetworkState *network_state;
 
+        /* running sandboxes (utils/registry.c, utils/join.c): --name and
+         * the sandbox's registration (held by the monitor, released by
+         * plan_free()); the commands --join, --list [--json], --stop
+         * [--stop-timeout]; the first option given that builds a sandbox,
+         * which --join refuses. */
+        char *name;
+        struct Registration *registration;
+        char *join_target;
+        bool list, list_json;
+        char *stop_name;
+        unsigned stop_timeout;
+        bool stop_timeout_set;
+        const char *sandbox_option;
         /* Landlock (utils/landlock.c): --landlock and its rules */
         LandlockSettings landlock;
 } SandboxPlan;

@@ -26,8 +26,13 @@ function __csand_option_args
             --disable-userns --assert-userns-disabled \
             --clearenv --die-with-parent --new-session --as-pid-1 \
             --allow-host-loopback --image-cache-list --image-cache-prune \
+            --list --json \
             --landlock --scope-abstract-sockets --scope-signals --landlock-best-effort
             return 0
+        case --join --stop
+            echo running
+        case --name --stop-timeout
+            echo none
         case --image --image-info
             echo path
         case --args --userns --userns2 --pidns --seccomp --add-seccomp-fd \
@@ -175,6 +180,12 @@ function __csand_options
         --image-info "Print the image's config and layers, then exit" \
         --image-cache-list 'List the cached image layers, then exit' \
         --image-cache-prune 'Remove cached image layers no sandbox uses, then exit' \
+        --name 'Register the sandbox as NAME while it runs' \
+        --join 'Run COMMAND inside a running sandbox (NAME or PID)' \
+        --list 'List the running sandboxes, then exit' \
+        --json 'With --list: print JSON' \
+        --stop 'Stop a running sandbox' \
+        --stop-timeout 'With --stop: seconds between SIGTERM and SIGKILL' \
         --landlock 'Landlock rules from the mounts; alone: run in place' \
         --landlock-ro 'Let the command read under PATH' \
         --landlock-exec 'Let the command read and execute under PATH' \
@@ -234,6 +245,12 @@ function __csand_complete_value
             # NAME=SOFT[:HARD]: setrlimit(2)'s resources, without RLIMIT_
             string match -q -- '*=*' $cur; and return
             printf '%s=\n' AS CORE CPU DATA FSIZE LOCKS MEMLOCK MSGQUEUE NICE NOFILE NPROC RTPRIO RTTIME SIGPENDING STACK
+        case running
+            # the names of this user's running sandboxes (--list's first column)
+            set -l prog (commandline -opc)[1]
+            for l in (command $prog --list 2>/dev/null)
+                printf '%s\t%s\n' (string split -f1 ' ' -- $l) 'running sandbox'
+            end
         case profile
             set -l dir '@PKGDATADIR@/seccomp-profiles'
             set -q CSAND_SECCOMP_PROFILE_DIR; and set dir $CSAND_SECCOMP_PROFILE_DIR

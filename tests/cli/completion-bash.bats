@@ -129,3 +129,7 @@ candidates() {
 @test "bash: --setenv and --unsetenv complete variable names" {
         completion_case_env_names
 }
+
+@test "bash: --join and --stop complete the names of the running sandboxes" {
+        completion_case_running_names
+}

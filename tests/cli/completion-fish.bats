@@ -114,3 +114,7 @@ completion_cap_suffix_match=CAP_SYS_ADMIN
 @test "fish: --setenv and --unsetenv complete variable names" {
         completion_case_env_names
 }
+
+@test "fish: --join and --stop complete the names of the running sandboxes" {
+        completion_case_running_names
+}

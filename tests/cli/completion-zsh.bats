@@ -168,3 +168,7 @@ completion_exclusive_options=(--help --version)
 @test "zsh: --setenv and --unsetenv complete variable names" {
         completion_case_env_names
 }
+
+@test "zsh: --join and --stop complete the names of the running sandboxes" {
+        completion_case_running_names
+}

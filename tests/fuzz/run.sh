@@ -2,10 +2,12 @@
 # tests/fuzz/run.sh [SECONDS]: builds the libFuzzer targets with clang
 # (outside meson: -fsanitize=fuzzer,address,undefined over utils/*.c) and
 # runs each for SECONDS (default 30) on its seed corpus in
-# tests/fuzz/corpus/<target>/.  New inputs go to a scratch corpus, not the
-# tree; a crash's reproducer is saved under tests/fuzz/crashes/ and the
-# script fails.  Needs clang and its fuzzer runtime (Debian: clang
-# libclang-rt-14-dev), and the -dev packages csand builds with.
+# tests/fuzz/corpus/<target>/: the option parser, the seccomp profile
+# compiler, the image layer unpacker and the image metadata parsers.  New
+# inputs go to a scratch corpus, not the tree; a crash's reproducer is saved
+# under tests/fuzz/crashes/ and the script fails.  Needs clang and its
+# fuzzer runtime (Debian: clang libclang-rt-14-dev), and the -dev packages
+# csand builds with.
 #
 # Environment: CC (default clang), FUZZ_BUILD_DIR (default a temp dir).
 set -eu
@@ -16,7 +18,7 @@ cc=${CC:-clang}
 build=${FUZZ_BUILD_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/csand-fuzz.XXXXXX")}
 mkdir -p "$build" "$here/crashes"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/csand-fuzz-corpus.XXXXXX")
-trap 'rm -rf "$scratch"; [ -n "${FUZZ_BUILD_DIR:-}" ] || rm -rf "$build"' EXIT
+trap 'chmod -R u+rwx "$scratch" 2>/dev/null; rm -rf "$scratch"; [ -n "${FUZZ_BUILD_DIR:-}" ] || rm -rf "$build"' EXIT
 
 pkgs="libseccomp libcap json-c libarchive libcrypto"
 pkg-config --exists libsystemd && pkgs="$pkgs libsystemd" && sysd=1 || sysd=0
@@ -35,10 +37,21 @@ for f in "$src"/utils/*.c; do
         objs="$objs $o"
 done
 
+# The image targets unpack and write layouts under TMPDIR: in the scratch
+# directory, gone with it whatever a crash leaves.
+mkdir -p "$scratch/tmp"
+export TMPDIR="$scratch/tmp"
+
 status=0
-for target in options seccomp-profile; do
+for target in options seccomp-profile image-layer image-manifest; do
+        # A target that includes a utils/*.c (to reach its static
+        # functions) links without that file's object.
+        link=
+        for o in $objs; do
+                grep -q "^#include \"utils/$(basename "$o" .o)\.c\"" "$here/fuzz-$target.c" || link="$link $o"
+        done
         # shellcheck disable=SC2086
-        $cc $flags "$here/fuzz-$target.c" $objs $libs -o "$build/fuzz-$target"
+        $cc $flags "$here/fuzz-$target.c" $link $libs -o "$build/fuzz-$target"
         mkdir -p "$scratch/$target"
         echo "== fuzz-$target: $seconds s"
         if ! "$build/fuzz-$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \

@@ -166,10 +166,11 @@ assert_host_mounts_unchanged() {
 # directories such as /tmp are shared with the tests that run in parallel,
 # so their contents can't be attributed to one test.) csand's own runtime
 # directory, XDG_RUNTIME_DIR/csand, stays (like its cache, it is made once and
-# hidden from every sandbox); nothing may be left in it.
+# hidden from every sandbox), and so does its names/ (--name); nothing may
+# be left in either.
 assert_no_stray_temp_entries() {
         local stray
-        stray=$(find "$CSAND_TMPDIR" "$CSAND_RUNTIME_DIR" -mindepth 1 ! -path "$CSAND_RUNTIME_DIR/csand" 2>/dev/null || true)
+        stray=$(find "$CSAND_TMPDIR" "$CSAND_RUNTIME_DIR" -mindepth 1 ! -path "$CSAND_RUNTIME_DIR/csand" ! -path "$CSAND_RUNTIME_DIR/csand/names" 2>/dev/null || true)
         if [ -n "$stray" ]; then
                 echo "$stray"
                 fail "temporary files left behind"

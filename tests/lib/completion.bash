@@ -211,3 +211,25 @@ completion_case_env_names() {
         candidates "csand --setenv HO" | grep -qx HOME || fail "HOME not offered"
         candidates "csand --unsetenv HO" | grep -qx HOME || fail "HOME not offered"
 }
+
+# --join and --stop offer the names of the running sandboxes (csand --list,
+# run as the command line names it: csand on PATH); --name offers nothing.
+completion_case_running_names() {
+        require_userns
+        mkdir -p "$BATS_TEST_TMPDIR/bin"
+        ln -sf "$CSAND" "$BATS_TEST_TMPDIR/bin/csand"
+        export XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR"
+        closefds "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --name alpha-box "${csand_min_root[@]}" sleep 300 \
+                </dev/null >/dev/null 2>&1 &
+        local pid=$! i
+        for ((i = 0; i < 200; i++)); do
+                "$CSAND" --list | grep -q '^alpha-box ' && break
+                sleep 0.1
+        done
+        PATH="$BATS_TEST_TMPDIR/bin:$PATH" run_completion "csand --join al" "csand --stop " "csand --name al" || true
+        "$CSAND" --stop alpha-box
+        wait "$pid" || true
+        assert_equal "$(candidates "csand --join al")" alpha-box
+        assert_equal "$(candidates "csand --stop ")" alpha-box
+        assert_equal "$(candidates "csand --name al")" ""
+}

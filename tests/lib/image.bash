@@ -142,3 +142,38 @@ img_docker_save() {
         printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":[%s]}]' "$IMG_CONFIG" "$tagref" "$layers" >"$stage/manifest.json"
         tar -C "$stage" -cf "$out" .
 }
+
+# img_py_layer SPEC: a layer (plain tar) written by python's tarfile in the
+# order of SPEC's lines, appended to IMG_LAYERS. Each line:
+#   KIND NAME [mode=OCTAL] [data=TEXT] [target=PATH]
+# KIND is file, dir, symlink, hardlink or fifo; NAME, TEXT and PATH take
+# python's backslash escapes (\x1b, \u009b, \n, \\) and no spaces (\x20).
+img_py_layer() {
+        local spec=$1 tarf
+        tarf=$(mktemp "$IMG_WORK/pylayer.XXXXXX")
+        python3 - "$tarf" "$spec" <<'PY'
+import io, sys, tarfile
+def unesc(s):
+    return s.encode("latin-1", "backslashreplace").decode("unicode_escape")
+kinds = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
+         "hardlink": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE}
+with open(sys.argv[1], "wb") as out, tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as t:
+    for line in sys.argv[2].splitlines():
+        if not line.strip():
+            continue
+        kind, name, *rest = line.split()
+        opts = dict(r.split("=", 1) for r in rest)
+        ti = tarfile.TarInfo(unesc(name))
+        ti.type = kinds[kind]
+        ti.mode = int(opts.get("mode", "755" if kind == "dir" else "644"), 8)
+        ti.linkname = unesc(opts.get("target", ""))
+        data = unesc(opts.get("data", "")).encode("latin-1") if kind == "file" else b""
+        ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+PY
+        local d
+        d=$(img_sha "$tarf")
+        mkdir -p "$IMG_BLOBS"
+        mv "$tarf" "$IMG_BLOBS/$d"
+        IMG_LAYERS+="$d $(stat -c %s "$IMG_BLOBS/$d") application/vnd.oci.image.layer.v1.tar $d"$'\n'
+}

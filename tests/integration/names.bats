@@ -1,0 +1,327 @@
+#!/usr/bin/env bats
+# Running sandboxes (issue 19): --name, --join, --list, --stop, seen from
+# outside as a user would use them.
+
+load ../lib/common
+
+setup() {
+        common_setup
+        require_userns
+        NAMES=$CSAND_RUNTIME_DIR/csand/names
+        BG_PIDS=()
+        join_root=("${csand_min_root[@]}" --proc /proc --dev /dev)
+}
+
+teardown() {
+        local p n
+        # (the background jobs are shells around csand: stop the sandboxes themselves)
+        for n in $(XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --list | cut -d" " -f1); do
+                XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --stop "$n" --stop-timeout 5 || true
+        done
+        for p in "${BG_PIDS[@]}"; do
+                kill "$p" 2>/dev/null || true
+        done
+        for p in "${BG_PIDS[@]}"; do
+                wait "$p" 2>/dev/null || true
+        done
+        common_teardown
+}
+
+# start NAME ARGS...: a sandbox named NAME in the background; returns once
+# --list shows it.
+start() {
+        local name=$1
+        shift
+        TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" \
+                closefds "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --name "$name" "$@" \
+                >"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.err" </dev/null &
+        BG_PIDS+=($!)
+        wait_listed "$name"
+}
+
+export_env() {
+        export TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR"
+}
+
+wait_listed() {
+        local i
+        for ((i = 0; i < 200; i++)); do
+                XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --list | grep -q "^$1 " && return 0
+                sleep 0.1
+        done
+        cat "$BATS_TEST_TMPDIR/$1.err" 2>/dev/null
+        fail "sandbox $1 never showed up in --list"
+}
+
+# The properties the joined process must share with the sandbox's command,
+# which is pid 2 in the sandbox's pid namespace.
+compare_script='
+for n in cgroup ipc mnt net pid user uts; do
+        [ "$(readlink /proc/self/ns/$n)" = "$(readlink /proc/2/ns/$n)" ] || echo "ns $n differs"
+done
+a=$(grep -E "^(Uid|Gid|Cap[A-Za-z]+|NoNewPrivs|Seccomp|Seccomp_filters):" /proc/self/status)
+b=$(grep -E "^(Uid|Gid|Cap[A-Za-z]+|NoNewPrivs|Seccomp|Seccomp_filters):" /proc/2/status)
+[ "$a" = "$b" ] || { echo "status differs"; echo "$a"; echo "$b"; }
+[ "$(cat /proc/self/uid_map)" = "$(cat /proc/2/uid_map)" ] || echo "uid_map differs"
+[ "$(stat -c %d:%i /)" = "$(stat -L -c %d:%i /proc/2/root)" ] || echo "root differs"
+[ "$(cat /proc/self/cgroup)" = "$(cat /proc/2/cgroup)" ] || echo "cgroup differs"
+set -- $(grep "open files" /proc/2/limits)
+[ "$(ulimit -n)" = "$4" ] || echo "nofile differs: $(ulimit -n) $*"
+echo "cwd=$(pwd) FOO=$FOO nnp=$(grep NoNewPrivs /proc/self/status | cut -f2) seccomp=$(grep "^Seccomp:" /proc/self/status | cut -f2)"
+echo done
+'
+
+@test "--join: --unshare-all, --rlimit and a seccomp profile: the joined command has what the sandbox's command has" {
+        export CSAND_SECCOMP_PROFILE_DIR=$CSAND_SOURCE_DIR/seccomp-profiles
+        start all "${join_root[@]}" --unshare-all --chdir /usr --setenv FOO bar \
+                --rlimit NOFILE=64 --seccomp-profile default sleep 300
+        run --separate-stderr env XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --join all -- sh -c "$compare_script"
+        assert_success
+        refute_output --partial differs
+        assert_line "cwd=/usr FOO=bar nnp=1 seccomp=2"
+        assert_line done
+        # The profile is enforced, not only counted: it refuses new user
+        # namespaces to a command without CAP_SYS_ADMIN.
+        run env XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --join all -- unshare -U true
+        assert_failure
+}
+
+@test "--join: the exit status is the command's; --chdir, --setenv, --unsetenv, --clearenv apply on top" {
+        start st "${join_root[@]}" --unshare-pid --setenv FOO bar --setenv KEEP 1 sleep 300
+        export_env
+        run "$CSAND" --join st -- sh -c 'exit 7'
+        assert_failure 7
+        run "$CSAND" --join st --chdir /usr/bin --setenv FOO baz --unsetenv KEEP -- sh -c 'echo "$PWD $FOO ${KEEP-unset}"'
+        assert_success
+        assert_output "/usr/bin baz unset"
+        run "$CSAND" --join st --clearenv --setenv ONLY 1 -- /usr/bin/env
+        assert_success
+        assert_output "ONLY=1
+PWD=/"
+}
+
+@test "--join: a network helper's namespace (--network slirp4netns), and --list names the mode" {
+        require_feature slirp4netns command -v slirp4netns
+        require_feature "a usable /dev/net/tun" test -r /dev/net/tun -a -w /dev/net/tun
+        start net "${join_root[@]}" --unshare-all --network slirp4netns sleep 300
+        export_env
+        run "$CSAND" --join net -- sh -c 'cat /proc/net/dev; [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/2/ns/net)" ] && echo same-net'
+        assert_success
+        assert_output --partial tap0
+        assert_line same-net
+        run "$CSAND" --list
+        assert_output --regexp "^net [0-9]+ .* network=slirp4netns "
+}
+
+@test "--join PID: the child-pid of --info-fd (as flatpak enter uses) joins the same sandbox" {
+        export_env
+        # (closefds would close fd 3: the shell opens it after)
+        closefds sh -c 'exec "$@" 3>"$0"' "$BATS_TEST_TMPDIR/info" \
+                "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --name bypid --info-fd 3 "${join_root[@]}" --unshare-pid \
+                sleep 300 </dev/null &
+        BG_PIDS+=($!)
+        wait_listed bypid
+        pid=$(sed -n 's/.*"child-pid": \([0-9]*\).*/\1/p' "$BATS_TEST_TMPDIR/info")
+        run "$CSAND" --list --json
+        assert_output --partial "\"pid\": $pid,"
+        run "$CSAND" --join "$pid" -- cat /proc/2/cmdline
+        assert_success
+        assert_output "sleep300"
+}
+
+@test "--join: an interactive command on a terminal: a tty, its window size, Ctrl-C ends it with status 130" {
+        start tty "${join_root[@]}" --unshare-pid sleep 300
+        export_env
+        run python3 - "$CSAND" <<'EOF'
+import fcntl, os, pty, struct, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "--join", "tty", "--", "sh", "-c",
+             'test -t 0 && echo TTY; stty size; echo READY; exec sleep 300'])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 99, 0, 0))
+out = b""
+deadline = time.monotonic() + 60
+while b"READY" not in out and time.monotonic() < deadline:
+    out += os.read(fd, 4096)
+os.write(fd, b"\x03")
+while True:
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+_, status = os.waitpid(pid, 0)
+print(out.decode(errors="replace").replace("\r\n", "\n"))
+print("status", os.waitstatus_to_exitcode(status))
+EOF
+        assert_success
+        assert_line TTY
+        assert_line "33 99"
+        assert_line "status 130"
+}
+
+@test "--list: one line per running sandbox, --json for scripts; --stop ends it and cleans up" {
+        start one "${join_root[@]}" --unshare-net sleep 300
+        start two "${join_root[@]}" --unshare-pid --rlimit NOFILE=100:200 sleep 301
+        export_env
+        run --separate-stderr "$CSAND" --list
+        assert_success
+        assert_equal "${#lines[@]}" 2
+        assert_line --regexp "^one [0-9]+ [0-9T:+-]+ ns=user,mnt,net network=none limits=- sleep 300$"
+        assert_line --regexp "^two [0-9]+ [0-9T:+-]+ ns=user,mnt,pid network=host limits=NOFILE=100:200 sleep 301$"
+        run "$CSAND" --list --json
+        assert_success
+        python3 -c 'import json, sys
+l = json.load(sys.stdin)
+assert [s["name"] for s in l] == ["one", "two"], l
+assert l[1]["command"] == ["sleep", "301"] and l[1]["limits"] == ["NOFILE=100:200"], l
+assert l[0]["namespaces"] == ["user", "mnt", "net"] and l[0]["network"] == "none", l' <<<"$output"
+
+        run "$CSAND" --stop one
+        assert_success
+        # --stop returns once the monitor is gone: nothing of it is left.
+        run "$CSAND" --list
+        assert_output --regexp "^two "
+        refute_output --partial one
+        [ ! -e "$NAMES/one.lock" ] && [ ! -e "$NAMES/one.rec" ]
+        run "$CSAND" --stop two
+        assert_success
+        run "$CSAND" --list
+        assert_output ""
+        run "$CSAND" --list --json
+        assert_output "[]"
+}
+
+@test "--stop: SIGKILL after --stop-timeout when the command ignores SIGTERM" {
+        start stubborn "${join_root[@]}" --unshare-pid sh -c 'trap "" TERM; echo ready; while :; do sleep 1; done'
+        export_env
+        run "$CSAND" --stop stubborn --stop-timeout 1
+        assert_success
+        wait "${BG_PIDS[0]}" || status=$?
+        assert_equal "$status" 137
+        [ ! -e "$NAMES/stubborn.lock" ]
+}
+
+@test "a name is unique: a second start fails, concurrent starts have exactly one winner" {
+        start once "${join_root[@]}" sleep 300
+        run --separate-stderr csand_min --name once true
+        assert_csand_error
+        assert_equal "$msg" "csand: A sandbox named once is already running"
+
+        local i
+        export_env
+        for i in 1 2 3 4; do
+                (closefds "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --name race "${join_root[@]}" sleep 300 \
+                        </dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/race.$i" && rc=0 || rc=$?
+                 echo $rc >"$BATS_TEST_TMPDIR/race.$i.rc") &
+                BG_PIDS+=($!)
+        done
+        # Three lose, with the message; the winner runs until stopped.
+        for ((i = 0; i < 300; i++)); do
+                [ "$(cat "$BATS_TEST_TMPDIR"/race.*.rc 2>/dev/null | wc -l)" -ge 3 ] && break
+                sleep 0.1
+        done
+        assert_equal "$(cat "$BATS_TEST_TMPDIR"/race.*.rc | tr -d '\n')" 111
+        assert_equal "$(grep -l 'csand: A sandbox named race is already running' "$BATS_TEST_TMPDIR"/race.? | wc -l)" 3
+        export_env
+        run "$CSAND" --list
+        assert_equal "$(grep -c '^race ' <<<"$output")" 1
+}
+
+@test "stale: after kill -9 of csand the name is not listed, not joinable, and the next start reclaims it" {
+        start stale "${join_root[@]}" --die-with-parent --unshare-pid sleep 300
+        export_env
+        monitor=$(python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["monitor-pid"])' <<<"$("$CSAND" --list --json)")
+        kill -9 "$monitor"
+        wait "${BG_PIDS[0]}" || true
+        wait_for_no_process "$CSAND_TOKEN.*sleep 300"
+        # Its files are there, but nobody holds the lock.
+        [ -e "$NAMES/stale.lock" ] && [ -e "$NAMES/stale.rec" ]
+        run "$CSAND" --list
+        assert_output ""
+        run --separate-stderr "$CSAND" --join stale -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: No running sandbox named stale (see --list)"
+        # Reclaimed, and released again at the end.
+        run csand_min --name stale echo reclaimed
+        assert_success
+        assert_output reclaimed
+        [ ! -e "$NAMES/stale.lock" ] && [ ! -e "$NAMES/stale.rec" ]
+}
+
+@test "stale: a held lock with a record whose pids do not match their start times is not a running sandbox" {
+        export_env
+        mkdir -p -m 0700 "$CSAND_RUNTIME_DIR/csand" "$NAMES"
+        # A live process (this python, holding the lock) under the recorded
+        # pid, with another start time: a reused pid.
+        python3 - "$NAMES" <<'EOF' &
+import fcntl, os, sys, time
+d = sys.argv[1]
+f = open(d + "/fake.lock", "w")
+fcntl.lockf(f, fcntl.LOCK_EX)
+pid = os.getpid()
+with open(d + "/fake.rec", "w") as r:
+    r.write(f"version 1\nname fake\nmonitor {pid} 1\nchild {pid} 1\nstarted 0\narg sleep\nend\n")
+open(d + "/ready", "w").close()
+time.sleep(60)
+EOF
+        local py=$!
+        BG_PIDS+=($py)
+        wait_for_file "$NAMES/ready" || [ -e "$NAMES/ready" ]
+        run "$CSAND" --list
+        assert_output ""
+        run --separate-stderr "$CSAND" --join fake -- true
+        assert_csand_error
+        kill "$py"
+        wait "$py" || true
+        rm -f "$NAMES/fake.lock" "$NAMES/fake.rec" "$NAMES/ready"
+}
+
+@test "--join from inside a sandbox: the registry is hidden, nothing to join" {
+        start outer "${join_root[@]}" --unshare-pid sleep 300
+        run --separate-stderr csand "${join_root[@]}" --bind "$CSAND_RUNTIME_DIR" "$CSAND_RUNTIME_DIR" \
+                --ro-bind "$CSAND" /csand --setenv XDG_RUNTIME_DIR "$CSAND_RUNTIME_DIR" \
+                /csand --join outer -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: No running sandbox named outer (see --list)"
+        export_env
+        "$CSAND" --stop outer
+}
+
+@test "bad input: one csand: line, exit 1" {
+        export_env
+        local -a cases=(
+                "--join nosuch -- true|No running sandbox named nosuch (see --list)"
+                "--join 1 -- true|No running sandbox of this user has pid 1 (see --list)"
+                "--join some|--join requires a command: --join some -- COMMAND"
+                "--join some --unshare-net -- true|--join cannot be combined with --unshare-net: the sandbox exists already"
+                "--join some --bind / / -- true|--join cannot be combined with --bind: the sandbox exists already"
+                "--join some --name x -- true|--join cannot be combined with --name"
+                "--join a/b -- true|Invalid --join: a/b (a sandbox's name or pid)"
+                "--name 123 true|Invalid --name: 123 (letters, digits, '_', '-' and '.', at most 64, not only digits)"
+                "--name .x true|Invalid --name: .x (letters, digits, '_', '-' and '.', at most 64, not only digits)"
+                "--list --stop x|--join, --list and --stop cannot be combined"
+                "--json|--json requires --list"
+                "--stop-timeout 3|--stop-timeout requires --stop"
+                "--stop x --stop-timeout -1|--stop-timeout takes whole seconds from 0 to 86400: -1"
+                "--stop nosuch|No running sandbox named nosuch (see --list)"
+                "--list true|--list takes no command"
+                "--list --unshare-pid|--list cannot be combined with --unshare-pid"
+        )
+        local c
+        for c in "${cases[@]}"; do
+                read -ra args <<<"${c%%|*}"
+                run --separate-stderr "$CSAND" "${args[@]}"
+                assert_csand_error
+                assert_equal "$msg" "csand: ${c#*|}"
+        done
+        # A registry directory that is not private is not trusted.
+        mkdir -p -m 0700 "$CSAND_RUNTIME_DIR/csand"
+        mkdir -m 0755 "$NAMES"
+        run --separate-stderr "$CSAND" --join x -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: Can't read the registration of x: Operation not permitted"
+        rmdir "$NAMES"
+}

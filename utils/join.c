@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "fd-util.h"
+#include "init.h"
+#include "join.h"
+#include "registry.h"
+#include "report.h"
+#include "seccomp.h"
+
+/* What the joined command takes from the running sandbox. */
+typedef struct Target {
+        RegistryEntry entry;
+        int child_fd;           /* pidfd: the sandbox's child (pid 1 or the command) */
+        pid_t cmd_pid;
+        int cmd_fd;             /* pidfd: the sandbox's command */
+        int proc_fd;            /* /proc/CMD */
+        int root_fd;            /* its root */
+        char *environ_data;     /* its environment at exec, NUL-separated */
+        size_t environ_len;
+        struct rlimit limits[RLIM_NLIMITS];
+        uint64_t cap_bnd;       /* its bounding set */
+        unsigned long ns_flags; /* its namespaces that are not ours */
+        int cgroup_procs_fd;    /* the sandbox's cgroup.procs, -EBADF without a cgroup of its own */
+} Target;
+
+#define TARGET_NULL \
+        { .child_fd = -EBADF, .cmd_fd = -EBADF, .proc_fd = -EBADF, .root_fd = -EBADF, .cgroup_procs_fd = -EBADF }
+
+static void target_done(Target *t) {
+        registry_entry_done(&t->entry);
+        safe_close(t->child_fd);
+        safe_close(t->cmd_fd);
+        safe_close(t->proc_fd);
+        safe_close(t->root_fd);
+        safe_close(t->cgroup_procs_fd);
+        free(t->environ_data);
+}
+
+static bool pidfd_alive(int fd) {
+        return syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) == 0;
+}
+
+/* Fields 4 (ppid) and 22 (start time) of /proc/PID/stat. */
+static int proc_parent_and_start(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        char *c = strrchr(buf, ')');
+        int ppid;
+        if (!c || sscanf(c + 1, " %*c %d", &ppid) != 1)
+                return -EIO;
+        *ret_ppid = ppid;
+        return proc_start_time(pid, ret_start);
+}
+
+/* With a pid 1, the command is its child; orphans that pid 1 adopted are
+ * its children too, but they all started after the command (they descend
+ * from it): the earliest-started child, ties to the lowest pid. */
+static int find_command(const Target *t, pid_t *ret_pid, uint64_t *ret_start) {
+        if (!t->entry.has_init) {
+                *ret_pid = t->entry.child_pid;
+                *ret_start = t->entry.child_start;
+                return 0;
+        }
+        _cleanup_closedir_ DIR *d = opendir("/proc");
+        if (!d)
+                return -errno;
+        pid_t best = 0;
+        uint64_t best_start = UINT64_MAX;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+                pid_t ppid;
+                uint64_t start;
+                if (*end || pid <= 0 || proc_parent_and_start((pid_t) pid, &ppid, &start) < 0 || ppid != t->entry.child_pid)
+                        continue;
+                if (start < best_start || (start == best_start && pid < best)) {
+                        best = (pid_t) pid;
+                        best_start = start;
+                }
+        }
+        if (best == 0)
+                return -ESRCH;
+        *ret_pid = best;
+        *ret_start = best_start;
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        unsigned long flag;
+} namespaces[] = {
+        { "user", CLONE_NEWUSER },
+        { "mnt", CLONE_NEWNS },
+        { "pid", CLONE_NEWPID },
+        { "net", CLONE_NEWNET },
+        { "ipc", CLONE_NEWIPC },
+        { "uts", CLONE_NEWUTS },
+        { "cgroup", CLONE_NEWCGROUP },
+};
+
+static int read_namespaces(Target *t) {
+        for (size_t i = 0; i < ELEMENTSOF(namespaces); i++) {
+                char path[64];
+                struct stat ours, theirs;
+                snprintf(path, sizeof(path), "ns/%s", namespaces[i].name);
+                if (fstatat(t->proc_fd, path, &theirs, 0) < 0) {
+                        if (errno == ENOENT)
+                                continue;       /* a kernel without it */
+                        return -errno;
+                }
+                snprintf(path, sizeof(path), "/proc/self/ns/%s", namespaces[i].name);
+                if (stat(path, &ours) < 0)
+                        return -errno;
+                if (ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev)
+                        t->ns_flags |= namespaces[i].flag;
+        }
+        return 0;
+}
+
+static int read_cap_bnd(Target *t) {
+        _cleanup_close_ int fd = openat(t->proc_fd, "status", O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        if (fd < 0)
+                return -errno;
+        int r = read_full_fd(fd, 65536, (void **) &data, &len);
+        if (r < 0)
+                return r;
+        const char *c = strstr(data, "\nCapBnd:");
+        if (!c || sscanf(c + 8, "%" SCNx64, &t->cap_bnd) != 1)
+                return -EIO;
+        return 0;
+}
+
+static int target_open(const SandboxPlan *p, Target *t, Error *e) {
+        const char *name = p->join_target;
+        int r = registry_lookup(name, &t->entry, e);
+        if (r < 0)
+                return r;
+        name = t->entry.name;
+        t->child_fd = pidfd_open_verified(t->entry.child_pid, t->entry.child_start);
+        if (t->child_fd < 0)
+                return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
+
+        uint64_t start;
+        r = find_command(t, &t->cmd_pid, &start);
+        if (r >= 0)
+                r = t->cmd_fd = pidfd_open_verified(t->cmd_pid, start);
+        /* Still the child of the sandbox's pid 1, which still runs: the
+         * pidfd is the sandbox's command. */
+        pid_t ppid;
+        if (r >= 0 && t->entry.has_init && (proc_parent_and_start(t->cmd_pid, &ppid, &start) < 0 || ppid != t->entry.child_pid))
+                r = -ESRCH;
+        if (r < 0 || !pidfd_alive(t->child_fd))
+                return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
+
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d", (int) t->cmd_pid);
+        t->proc_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (t->proc_fd < 0 || !pidfd_alive(t->cmd_fd))
+                return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
+        /* Owned by us unless not dumpable: then it is not ours to enter. */
+        struct stat st;
+        if (fstat(t->proc_fd, &st) < 0 || st.st_uid != geteuid())
+                return error_setf(e, EPERM, "Can't join %s: its command (pid %d) is not accessible to this user", name, (int) t->cmd_pid);
+
+        t->root_fd = openat(t->proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (t->root_fd < 0)
+                return error_set_errno(e, errno, "Can't join %s: can't open its root", name);
+        _cleanup_close_ int env_fd = openat(t->proc_fd, "environ", O_RDONLY | O_CLOEXEC);
+        if (env_fd < 0)
+                return error_set_errno(e, errno, "Can't join %s: can't read its environment", name);
+        r = read_full_fd(env_fd, 16 * 1024 * 1024, (void **) &t->environ_data, &t->environ_len);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't join %s: can't read its environment", name);
+        r = read_namespaces(t);
+        if (r >= 0)
+                r = read_cap_bnd(t);
+        for (int i = 0; r >= 0 && i < RLIM_NLIMITS; i++)
+                if (prlimit(t->cmd_pid, (__rlimit_resource_t) i, NULL, &t->limits[i]) < 0)
+                        r = -errno;
+        if (r < 0 || !pidfd_alive(t->cmd_fd))
+                return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
+
+        if (t->entry.cgroup) {
+                _cleanup_free_ char *procs = NULL;
+                if (asprintf(&procs, "/sys/fs/cgroup%s/cgroup.procs", t->entry.cgroup) < 0)
+                        return error_setf(e, ENOMEM, "Out of memory");
+                t->cgroup_procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
+                if (t->cgroup_procs_fd < 0)
+                        return error_set_errno(e, errno, "Can't join the cgroup of %s", name);
+        }
+        return 0;
+}
+
+/* Into its namespaces and root, all at once: the pidfd names one process. */
+static int target_enter(const Target *t, Error *e) {
+        if (t->ns_flags && setns(t->cmd_fd, (int) t->ns_flags) < 0) {
+                if (errno == ESRCH)
+                        return error_setf(e, ESRCH, "The sandbox %s ended while being joined", t->entry.name);
+                return error_set_errno(e, errno, "Can't enter the namespaces of %s", t->entry.name);
+        }
+        if (fchdir(t->root_fd) < 0 || chroot(".") < 0)
+                return error_set_errno(e, errno, "Can't enter the root of %s", t->entry.name);
+        return 0;
+}
+
+/* ---- the joined command, in the sandbox's pid namespace ---- */
+
+static const char *environ_lookup(const Target *t, const char *name) {
+        size_t n = strlen(name);
+        for (size_t i = 0; i < t->environ_len; i += strlen(t->environ_data + i) + 1)
+                if (strncmp(t->environ_data + i, name, n) == 0 && t->environ_data[i + n] == '=')
+                        return t->environ_data + i + n + 1;
+        return NULL;
+}
+
+static int set_environment(const SandboxPlan *p, const Target *t) {
+        if (clearenv() != 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->environ_len; i += strlen(t->environ_data + i) + 1)
+                if (strchr(t->environ_data + i, '=') && putenv(t->environ_data + i) != 0)
+                        return -errno;
+        for (size_t i = 0; i < p->n_env_ops; i++) {
+                const EnvOp *op = &p->env_ops[i];
+                int r = op->type == ENV_SET ? setenv(op->name, op->value, 1) :
+                        op->type == ENV_UNSET ? unsetenv(op->name) : clearenv();
+                if (r != 0)
+                        return -errno ?: -EINVAL;
+        }
+        return 0;
+}
+
+/* --chdir, else where the sandbox's command started ($PWD in its
+ * environment at exec), else /. */
+static int enter_working_directory(const SandboxPlan *p, const Target *t, Error *e) {
+        const char *dir = p->chdir_path;
+        if (dir) {
+                if (chdir(dir) < 0)
+                        return error_set_errno(e, errno, "Can't chdir to %s", dir);
+        } else {
+                dir = environ_lookup(t, "PWD");
+                if (!dir || dir[0] != '/' || chdir(dir) < 0)
+                        dir = "/";
+                if (chdir(dir) < 0)
+                        return error_set_errno(e, errno, "Can't chdir to /");
+        }
+        return setenv("PWD", dir, 1) < 0 ? error_set_errno(e, errno, "setenv PWD") : 0;
+}
+
+/* The command's limits; where a hard limit is above ours (we can't raise
+ * it), ours: never more than the sandbox's command has. */
+static int set_rlimits(const Target *t, Error *e) {
+        for (int i = 0; i < RLIM_NLIMITS; i++) {
+                struct rlimit want = t->limits[i], have;
+                if (getrlimit((__rlimit_resource_t) i, &have) < 0)
+                        continue;
+                if (want.rlim_max > have.rlim_max)
+                        want.rlim_max = have.rlim_max;
+                if (want.rlim_cur > want.rlim_max)
+                        want.rlim_cur = want.rlim_max;
+                if (setrlimit((__rlimit_resource_t) i, &want) < 0)
+                        return error_set_errno(e, errno, "Can't set resource limit %d", i);
+        }
+        return 0;
+}
+
+static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const sigset_t *saved_mask, int report_fd) {
+        const RegistryEntry *en = &t->entry;
+        Error e = {};
+        int r;
+
+        if (t->cgroup_procs_fd >= 0 && write(t->cgroup_procs_fd, "0", 1) != 1) {
+                error_set_errno(&e, errno, "Can't join the cgroup of %s", en->name);
+                goto fail;
+        }
+        if (en->new_session && setsid() < 0) {
+                error_set_errno(&e, errno, "setsid");
+                goto fail;
+        }
+        if (setresgid(en->gid, en->gid, en->gid) < 0 || setresuid(en->uid, en->uid, en->uid) < 0) {
+                error_set_errno(&e, errno, "Can't become uid %u gid %u", (unsigned) en->uid, (unsigned) en->gid);
+                goto fail;
+        }
+        uint64_t keep = en->caps & t->cap_bnd;
+        r = caps_drop_bounding(keep);
+        if (r >= 0)
+                r = caps_set(keep);     /* and no_new_privs */
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't drop capabilities");
+                goto fail;
+        }
+        r = set_environment(p, t);
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't set up the environment");
+                goto fail;
+        }
+        if (enter_working_directory(p, t, &e) < 0 || set_rlimits(t, &e) < 0)
+                goto fail;
+        sigprocmask(SIG_SETMASK, saved_mask, NULL);
+        char *file = p->command[0];
+        if (p->argv0)
+                p->command[0] = p->argv0;
+        r = seccomp_programs_apply(en->seccomp, en->n_seccomp);
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't load seccomp filter");
+                goto fail;
+        }
+        execvp(file, p->command);
+        error_set_errno(&e, errno, "execvp %s", file);
+fail:
+        report_send(report_fd, &e);
+        _exit(1);
+}
+
+/* ---- csand --join: the joined command's monitor ---- */
+
+static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
+        int fds[2], status, r;
+
+        r = report_channel(fds);
+        if (r < 0)
+                return error_set_errno(e, r, "socketpair");
+        _cleanup_close_ int report_fd = fds[0];
+        _cleanup_close_ int child_report_fd = fds[1];
+        r = target_enter(t, e);
+        if (r < 0)
+                return r;
+
+        sigset_t supervised, saved;
+        init_supervised_signals(&supervised);
+        sigprocmask(SIG_BLOCK, &supervised, &saved);
+        _cleanup_close_ int sfd = -EBADF;
+        r = init_signalfd(&sfd);
+        if (r < 0)
+                return error_set_errno(e, r, "signalfd");
+
+        pid_t pid = fork();
+        if (pid < 0) {
+                /* ENOMEM: the pid namespace's pid 1 is gone. */
+                if (errno == ENOMEM && !pidfd_alive(t->child_fd))
+                        return error_setf(e, ESRCH, "The sandbox %s ended while being joined", t->entry.name);
+                return error_set_errno(e, errno, "fork");
+        }
+        if (pid == 0) {
+                report_fd = safe_close(report_fd);
+                joined_exec(p, t, &saved, child_report_fd);
+        }
+        child_report_fd = safe_close(child_report_fd);
+
+        /* Inside the sandbox's namespaces with every capability there: keep
+         * none of it, and let no process of the sandbox trace us. */
+        (void) caps_apply(0);
+        (void) prctl(PR_SET_DUMPABLE, 0);
+
+        Error report = {};
+        do
+                r = report_receive(report_fd, &report, true);
+        while (r == -EINTR);
+        bool failed = r > 0;
+
+        r = init_supervise(pid, sfd, false, t->entry.new_session, &status);
+        if (failed) {
+                *e = report;
+                return -report.error ?: -EINVAL;
+        }
+        if (r < 0)
+                return error_set_errno(e, r, "waiting for the joined command");
+        return init_exit_code(status);
+}
+
+int join_run(SandboxPlan *p) {
+        Target t = TARGET_NULL;
+        Error e = {};
+        int r = target_open(p, &t, &e);
+        if (r >= 0)
+                r = join_and_wait(p, &t, &e);
+        target_done(&t);
+        if (r < 0) {
+                log_error("%s", e.message);
+                return 1;
+        }
+        return r;
+}

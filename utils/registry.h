@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "plan.h"
+
+/* Running sandboxes, by name (--name, --list, --stop; --join in join.c).
+ *
+ * $XDG_RUNTIME_DIR/csand/names/ (0700, the user's, hidden from every
+ * sandbox with the rest of the runtime directory) holds per name:
+ *   NAME.lock  an OFD lock (fcntl F_OFD_SETLK) held by the sandbox's
+ *              monitor for as long as it runs: the kernel drops it when
+ *              the monitor dies, however it dies. Exactly one start wins
+ *              it; a name whose lock nobody holds is free, whatever
+ *              files are left there.
+ *   NAME.rec   the registration, renamed into place once complete: the
+ *              monitor's and the sandbox's pid with their start times
+ *              (/proc/PID/stat field 22), so that a pid is never trusted
+ *              alone, and what --join needs to run a command the way the
+ *              sandbox's own command runs (capabilities, uid/gid, session,
+ *              the seccomp programs it loaded, its cgroup), plus what
+ *              --list shows.
+ * Readers test the lock with F_OFD_GETLK, which takes nothing, so that a
+ * --list never makes a concurrent start think its name is taken. */
+
+typedef struct Registration Registration;
+
+/* One running sandbox as its registration describes it. */
+typedef struct RegistryEntry {
+        char *name;
+        pid_t monitor_pid, child_pid;
+        uint64_t monitor_start, child_start;    /* clock ticks since boot */
+        int64_t started;                        /* wall clock, seconds */
+        bool has_init;          /* the child is a pid 1 and the command its child */
+        bool new_session;
+        uid_t uid;
+        gid_t gid;
+        uint64_t caps;
+        char *namespaces;       /* "user,pid,net": the ones the sandbox made */
+        char *network;
+        char *limits;           /* "memory=50M,pids-limit=10", "" for none */
+        char *cgroup;           /* below /sys/fs/cgroup, NULL without its own */
+        char **command;
+        SeccompProgram *seccomp;
+        size_t n_seccomp;
+} RegistryEntry;
+
+void registry_entry_done(RegistryEntry *e);
+
+/* --name, --join, --list, --json, --stop, --stop-timeout */
+int registry_parse_option(SandboxPlan *p, const char *option, const char *arg, Error *e);
+
+/* Is this run one of --join, --list, --stop rather than a sandbox? */
+bool registry_is_command(const SandboxPlan *p);
+/* Runs it; returns the exit status. Prints its own errors. */
+int registry_run_command(SandboxPlan *p);
+
+/* The monitor, once the child exists: takes --name (an error when it is
+ * taken) before anything is made outside for the sandbox... */
+int registry_claim(SandboxPlan *p, Error *e);
+/* ...and publishes the registration once it all is (cgroup, helpers). */
+int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, Error *e);
+/* Removes the registration and frees the name. NULL is fine. */
+void registry_release(Registration *r);
+
+/* NAME_OR_PID: a name, or the sandbox's child pid (as --info-fd gives it).
+ * Only running sandboxes of this user; errors say why not. */
+int registry_lookup(const char *name_or_pid, RegistryEntry *ret, Error *e);
+
+/* Start time of PID in clock ticks since boot (/proc/PID/stat field 22). */
+int proc_start_time(pid_t pid, uint64_t *ret);
+/* A pidfd for PID, when it is still the process that started at START. */
+int pidfd_open_verified(pid_t pid, uint64_t start);
