@@ -269,7 +269,7 @@ static int handle_cap(SandboxPlan *p, const Option *o, char **args, Error *e) {
         else if (caps_from_name(args[0], &cap) >= 0)
                 set = UINT64_C(1) << cap;
         else
-                return error_setf(e, EINVAL, "%s: unknown capability %s", o->name, args[0]);
+                return error_setf(e, EINVAL, "unknown cap: %s", args[0]);
         if (add)
                 p->caps |= set;
         else
@@ -331,7 +331,7 @@ static int handle_chmod(SandboxPlan *p, const Option *o, char **args, Error *e) 
         MountOp *op;
         mode_t mode;
         if (parse_mode(args[0], &mode) < 0)
-                return error_setf(e, EINVAL, "--chmod takes an octal mode: %s", args[0]);
+                return error_setf(e, EINVAL, "--chmod takes an octal argument <= 07777");
         int r = plan_add_op(p, MOUNT_OP_CHMOD, NULL, args[1], &op);
         if (r < 0)
                 return r;
@@ -342,7 +342,7 @@ static int handle_chmod(SandboxPlan *p, const Option *o, char **args, Error *e) 
 static int handle_perms(SandboxPlan *p, const Option *o, char **args, Error *e) {
         mode_t mode;
         if (parse_mode(args[0], &mode) < 0)
-                return error_setf(e, EINVAL, "--perms takes an octal mode: %s", args[0]);
+                return error_setf(e, EINVAL, "--perms takes an octal argument <= 07777");
         p->next_perms = mode;
         return 0;
 }
@@ -350,7 +350,7 @@ static int handle_perms(SandboxPlan *p, const Option *o, char **args, Error *e) 
 static int handle_size(SandboxPlan *p, const Option *o, char **args, Error *e) {
         uint64_t size;
         if (parse_size(args[0], &size) < 0 || size == 0)
-                return error_setf(e, EINVAL, "--size takes a positive size in bytes (k, m, g suffixes allowed): %s", args[0]);
+                return error_setf(e, EINVAL, "--size takes a non-zero number of bytes");
         p->next_size = size;
         return 0;
 }
@@ -607,9 +607,9 @@ static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_co
                         p->sandbox_option = o->name;
                 /* --perms and --size modify only the operation that follows them. */
                 if (perms_pending && p->next_perms != MODE_UNSET && o->handler != handle_perms && o->handler != handle_size)
-                        return error_setf(e, EINVAL, "--perms must be followed by an operation that creates a file (--dir, --file, --bind-data, --ro-bind-data, --tmpfs), not %s", arg);
+                        return error_setf(e, EINVAL, "--perms must be followed by an option that creates a file");
                 if (size_pending && p->next_size != 0 && o->handler != handle_size && o->handler != handle_perms)
-                        return error_setf(e, EINVAL, "--size must be followed by --tmpfs, not %s", arg);
+                        return error_setf(e, EINVAL, "--size must be followed by --tmpfs");
                 if (overlay_src_pending && p->n_overlay_srcs > 0 && o->handler != handle_overlay_src)
                         return error_setf(e, EINVAL, "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay, not %s", arg);
                 i += 1 + n;
@@ -624,7 +624,7 @@ int options_parse(SandboxPlan *p, int argc, char **argv, Error *e) {
         if (r < 0)
                 return r;
         if (p->next_perms != MODE_UNSET)
-                return error_setf(e, EINVAL, "--perms must be followed by an operation that creates a file");
+                return error_setf(e, EINVAL, "--perms must be followed by an option that creates a file");
         if (p->next_size != 0)
                 return error_setf(e, EINVAL, "--size must be followed by --tmpfs");
 

@@ -157,6 +157,13 @@ int plan_add_seccomp(SandboxPlan *p, void *data, size_t len) {
         return 0;
 }
 
+static bool plan_has_op(const SandboxPlan *p, MountOpType type) {
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].type == type)
+                        return true;
+        return false;
+}
+
 int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
         /* Unprivileged, a user namespace is the only way in: implied, as in bwrap. */
         bool userns = p->unshare_user || p->unshare_user_try || real_uid != 0 || p->userns_fd >= 0;
@@ -164,33 +171,40 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
         /* --image (utils/image.c): its upper needs it; it may supply the command. */
         if (p->image_overlay_rwsrc && !p->image)
                 return error_setf(e, EINVAL, "--image-overlay requires --image");
+        /* bwrap's checks in bwrap's order and words: with several problems,
+         * scripts see the message bwrap gives.  As in bwrap, the user
+         * namespace --userns-block-fd and --disable-userns work on must be
+         * asked for, not implied by running unprivileged. */
+        if (p->userns_block_fd >= 0 && !p->unshare_user)
+                return error_setf(e, EINVAL, "--userns-block-fd requires --unshare-user");
+        if (p->userns_block_fd >= 0 && p->info_fd < 0)
+                return error_setf(e, EINVAL, "--userns-block-fd requires --info-fd");
+        if (p->userns_fd >= 0 && p->unshare_user)
+                return error_setf(e, EINVAL, "--userns not compatible --unshare-user");
+        if (p->userns_fd >= 0 && p->unshare_user_try)
+                return error_setf(e, EINVAL, "--userns not compatible --unshare-user-try");
+        if (p->disable_userns && !p->unshare_user)
+                return error_setf(e, EINVAL, "--disable-userns requires --unshare-user");
+        /* (two spaces: bwrap's text, which scripts may match) */
+        if (p->disable_userns && p->userns_block_fd >= 0)
+                return error_setf(e, EINVAL, "--disable-userns is not compatible with  --userns-block-fd");
         if (p->n_command == 0 && !p->image && !p->image_cache_list && !p->image_cache_prune)
                 return error_setf(e, EINVAL, "No command specified (see --help)");
+        if (p->uid_set && !userns && p->uid != real_uid)
+                return error_setf(e, EINVAL, "Specifying --uid requires --unshare-user or --userns");
+        if (p->gid_set && !userns && p->gid != getgid())
+                return error_setf(e, EINVAL, "Specifying --gid requires --unshare-user or --userns");
         if (p->hostname && !p->unshare_uts)
                 return error_setf(e, EINVAL, "Specifying --hostname requires --unshare-uts");
         if (p->as_pid_1 && !p->unshare_pid)
                 return error_setf(e, EINVAL, "Specifying --as-pid-1 requires --unshare-pid");
-        if (p->uid_set && !userns && p->uid != real_uid)
-                return error_setf(e, EINVAL, "Specifying --uid requires --unshare-user");
-        if (p->gid_set && !userns && p->gid != getgid())
-                return error_setf(e, EINVAL, "Specifying --gid requires --unshare-user");
-        if (p->userns_fd >= 0 && p->unshare_user)
-                return error_setf(e, EINVAL, "--unshare-user not compatible with --userns");
+        if (p->as_pid_1 && plan_has_op(p, MOUNT_OP_LOCK_FILE))
+                return error_setf(e, EINVAL, "Specifying --as-pid-1 and --lock-file is not permitted");
+        /* csand's own: bwrap ignores --userns2 without --userns */
         if (p->userns2_fd >= 0 && p->userns_fd < 0)
                 return error_setf(e, EINVAL, "--userns2 requires --userns");
-        if (p->disable_userns && !(p->unshare_user || p->unshare_user_try || (real_uid != 0 && p->userns_fd < 0)))
-                return error_setf(e, EINVAL, "--disable-userns requires --unshare-user");
-        if (p->disable_userns && p->userns_fd >= 0)
-                return error_setf(e, EINVAL, "--disable-userns is not compatible with --userns");
-        if (p->userns_block_fd >= 0 && p->info_fd < 0)
-                return error_setf(e, EINVAL, "--userns-block-fd requires --info-fd");
-        if (p->userns_block_fd >= 0 && p->userns_fd >= 0)
-                return error_setf(e, EINVAL, "--userns-block-fd is not compatible with --userns");
-        for (size_t i = 0; i < p->n_ops; i++) {
-                const MountOp *op = &p->ops[i];
-                if (op->type == MOUNT_OP_MQUEUE && userns && !p->unshare_ipc)
-                        return error_setf(e, EINVAL, "--mqueue %s requires --unshare-ipc", op->dest);
-        }
+        /* --mqueue without --unshare-ipc: the mount fails, with bwrap's
+         * message, when its turn comes (mounts.c). */
         /* bwrap's rule: a pending --overlay-src list must be consumed. */
         if (p->n_overlay_srcs > 0)
                 return error_setf(e, EINVAL, "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay");

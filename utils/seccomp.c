@@ -18,9 +18,13 @@ int seccomp_program_read(int fd, SeccompProgram *ret, Error *e) {
         if (r == -EFBIG)
                 return error_setf(e, EFBIG, "Seccomp program on fd %d is longer than %d instructions", fd, BPF_MAXINSNS);
         if (r < 0)
-                return error_set_errno(e, r, "Can't read seccomp program from fd %d", fd);
-        if (len == 0 || len % sizeof(struct sock_filter) != 0)
-                return error_setf(e, EINVAL, "Invalid seccomp data on fd %d: %zu bytes, must be a non-zero multiple of 8", fd, len);
+                return error_set_errno(e, r, "Can't read seccomp data");
+        if (len % sizeof(struct sock_filter) != 0)
+                return error_setf(e, EINVAL, "Invalid seccomp data, must be multiple of 8");
+        /* bwrap lets the kernel refuse an empty program later, with a hint
+         * about kernel configuration; refused here, it is clearer. */
+        if (len == 0)
+                return error_setf(e, EINVAL, "Invalid seccomp data on fd %d: empty", fd);
         *ret = (SeccompProgram) { .data = TAKE_PTR(data), .len = len };
         return 0;
 }

@@ -274,7 +274,7 @@ static void test_perms_size(void) {
 
         r = PARSE(p, e, "--perms", "0800", "--dir", "/a", "true");
         CHECK(r < 0, "--perms 0800 (not octal) is refused");
-        CHECK_CONTAINS(e.message, "0800", "the message names the bad mode");
+        CHECK_CONTAINS(e.message, "--perms takes an octal argument <= 07777", "bwrap's message for a bad mode");
         plan_free(p);
 
         r = PARSE(p, e, "--size", "0", "--tmpfs", "/a", "true");
@@ -283,7 +283,7 @@ static void test_perms_size(void) {
 
         r = PARSE(p, e, "--size", "12q", "--tmpfs", "/a", "true");
         CHECK(r < 0, "--size 12q is refused");
-        CHECK_CONTAINS(e.message, "12q", "the message names the bad size");
+        CHECK_CONTAINS(e.message, "--size takes a non-zero number of bytes", "bwrap's message for a bad size");
         plan_free(p);
 
         r = PARSE(p, e, "--chmod", "rwx", "/a", "true");

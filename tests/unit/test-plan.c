@@ -68,9 +68,9 @@ int main(void) {
         r = VALIDATE(0, e, "--uid", "1234", "--unshare-all", "true");
         CHECK_INT(r, 0, "as root, --uid with --unshare-all (user ns if possible) is valid");
 
+        /* as in bwrap, the mount fails in its turn (core-fs.bats) */
         r = VALIDATE(1000, e, "--mqueue", "/dev/mqueue", "true");
-        CHECK_INT(r, -EINVAL, "--mqueue in a user namespace without --unshare-ipc is refused");
-        CHECK_CONTAINS(e.message, "--unshare-ipc", "the message names --unshare-ipc");
+        CHECK_INT(r, 0, "--mqueue without --unshare-ipc is left to the mount");
         r = VALIDATE(1000, e, "--unshare-ipc", "--mqueue", "/dev/mqueue", "true");
         CHECK_INT(r, 0, "--mqueue with --unshare-ipc is valid");
 
