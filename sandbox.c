@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -464,7 +465,8 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
                         waitpid(child, NULL, 0);
                         return 1;
                 }
-                (void) write(gate_fd, "1", 1);
+                /* The child may have failed and gone already: no SIGPIPE. */
+                (void) send(gate_fd, "1", 1, MSG_NOSIGNAL);
                 safe_close(gate_fd);
         }
 
@@ -535,9 +537,11 @@ static int sandbox_launch(SandboxPlan *p) {
         _cleanup_close_ int report_fd = fds[0];
         l.report_fd = fds[1];
 
+        /* A socket rather than a pipe: the monitor's write must not kill it
+         * with SIGPIPE when the child's setup failed before the gate. */
         int gate[2] = { -EBADF, -EBADF };
-        if (needs_gate(p) && pipe2(gate, O_CLOEXEC) < 0) {
-                log_error("pipe: %s", strerror(errno));
+        if (needs_gate(p) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) < 0) {
+                log_error("socketpair: %s", strerror(errno));
                 safe_close(l.report_fd);
                 return 1;
         }

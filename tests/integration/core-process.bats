@@ -47,6 +47,23 @@ setup() {
         [[ "${stderr_lines[0]}" == "csand: "*"/no/such/command"* ]] || fail "message: ${stderr_lines[0]}"
 }
 
+@test "a setup failure with --info-fd or --json-status-fd: exit 1 and the message, every time" {
+        # The monitor opens the gate after writing the info; a child that
+        # already failed has closed its end, and a pipe's SIGPIPE used to
+        # kill csand (status 141, no message) in a few runs out of a hundred.
+        local i opt bad=0
+        for i in $(seq 60); do
+                for opt in --info-fd --json-status-fd; do
+                        run --separate-stderr csand_min "$opt" 9 --ro-bind /nonexistent /x true 9>/dev/null
+                        if [ "$status" -ne 1 ] || [ "${stderr_lines[0]:-}" != "csand: Can't find source path /nonexistent: No such file or directory" ]; then
+                                echo "$opt, run $i: status $status, stderr: $stderr"
+                                bad=$((bad + 1))
+                        fi
+                done
+        done
+        assert_equal "$bad" 0
+}
+
 # --- signals reach the command ------------------------------------------------------
 
 # signal_roundtrip SIGNAL OPTIONS...: starts a sandboxed sh that traps SIGNAL
