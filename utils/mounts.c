@@ -460,12 +460,40 @@ int mounts_attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, unsigned fla
         return mounts_remount(root, mnt_fd, flags, attrs);
 }
 
-static int attach_new_mount_at_dir(NewRoot *root, int mnt_fd, const char *dest, Error *e) {
+/* bwrap's messages about mounts name paths as its setup sees them: the new
+ * root under /newroot, the caller's tree under /oldroot.  Ours say the same
+ * (scripts match bwrap's words; our scaffold has the same two names). */
+#define NEWROOT_PATH_MAX (PATH_MAX + 16)
+static const char *newroot_path(const char *dest, char buf[static NEWROOT_PATH_MAX]) {
+        while (*dest == '/')
+                dest++;
+        snprintf(buf, NEWROOT_PATH_MAX, "/newroot/%s", dest);
+        return buf;
+}
+
+/* "Can't mount FSTYPE on /newroot/DEST: ERROR", bwrap's words. */
+static int mount_error(Error *e, int r, const char *fstype, const char *dest) {
+        char buf[NEWROOT_PATH_MAX];
+        return error_set_errno(e, r, "Can't mount %s on %s", fstype, newroot_path(dest, buf));
+}
+
+/* The directory a new mount goes on, made before the mount, as bwrap's
+ * order has it (a read-only parent is named before a refused mount). */
+static int make_mount_point(NewRoot *root, const char *dest, int *ret_fd, Error *e) {
         _cleanup_close_ int dst = -EBADF;
         int r = mkdir_p_in_root(root->fd, dest, 0755, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mkdir %s", dest);
         r = check_dest(root, dst, dest, e);
+        if (r < 0)
+                return r;
+        *ret_fd = TAKE_FD(dst);
+        return 0;
+}
+
+static int attach_new_mount_at_dir(NewRoot *root, int mnt_fd, const char *dest, Error *e) {
+        _cleanup_close_ int dst = -EBADF;
+        int r = make_mount_point(root, dest, &dst, e);
         if (r < 0)
                 return r;
         r = attach(root, mnt_fd, dst);
@@ -565,6 +593,23 @@ int mounts_new_root(NewRoot *ret) {
         return 0;
 }
 
+/* A mount point for a file: an existing non-directory will do, as in
+ * bwrap's ensure_file(); a directory is the error creating a file there
+ * gives. */
+static int touch_file_in_root(int root_fd, const char *dest, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int r = touch_in_root(root_fd, dest, 0444, &fd);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 /* Clones SOURCE (and its submounts) from the caller's view and attaches it
  * at DEST, after setting the attributes on the whole detached tree: one
  * mount_setattr(AT_RECURSIVE) instead of a remount per submount, and no
@@ -603,19 +648,26 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
                 return error_set_errno(e, r, "Can't bind mount %s on %s", op->source, op->dest);
 
         _cleanup_close_ int dst = -EBADF;
-        if (S_ISDIR(st.st_mode))
+        if (S_ISDIR(st.st_mode)) {
                 r = mkdir_p_in_root(root->fd, op->dest, 0755, &dst);
-        else
-                r = touch_in_root(root->fd, op->dest, 0444, &dst);
-        if (r < 0)
-                return error_set_errno(e, r, "Can't create %s", op->dest);
+                if (r < 0)
+                        return error_set_errno(e, r, "Can't mkdir %s", op->dest);
+        } else {
+                r = touch_file_in_root(root->fd, op->dest, &dst);
+                if (r < 0)
+                        return error_set_errno(e, r, "Can't create file at %s", op->dest);
+        }
         r = check_dest(root, dst, op->dest, e);
         if (r < 0)
                 return r;
 
         r = mounts_attach_with_attrs(root, src, dst, AT_RECURSIVE, attrs);
-        if (r < 0)
-                return error_set_errno(e, r, "Can't bind mount %s on %s", op->source, op->dest);
+        if (r < 0) {
+                char real[PATH_MAX], buf[NEWROOT_PATH_MAX];
+                const char *from = realpath(op->source, real) ? real : op->source;
+                return error_set_errno(e, r, "Can't bind mount /oldroot%s on %s: Unable to mount source on destination",
+                                       from, newroot_path(op->dest, buf));
+        }
         return 0;
 }
 
@@ -625,19 +677,22 @@ static int op_bind(const MountOp *op, NewRoot *root, Error *e) {
 
 static int op_remount_ro(const MountOp *op, int root_fd, Error *e) {
         _cleanup_close_ int fd = -EBADF;
+        char buf[NEWROOT_PATH_MAX];
+        const char *dest = newroot_path(op->dest, buf);
         int r = open_in_root(root_fd, op->dest, 0, &fd);
         if (r < 0)
-                return error_set_errno(e, r, "Can't find %s to remount read-only", op->dest);
+                return error_set_errno(e, r, "Can't remount readonly on %s: realpath(destination)", dest);
         /* bwrap's remount is a bind remount without device access: it adds
          * nosuid and nodev too. */
         const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         r = mounts_setattr(fd, 0, attrs);
         if (r == -ENOSYS)
                 r = mounts_remount(NULL, fd, 0, attrs);
-        if (r == -EINVAL)
-                return error_setf(e, EINVAL, "Can't remount %s read-only: not a mount point", op->dest);
+        if (r == -EINVAL)       /* not a mount point */
+                return error_setf(e, EINVAL, "Can't remount readonly on %s: Unable to find \"%s\" in mount table", dest, dest);
         if (r < 0)
-                return error_set_errno(e, r, "Can't remount %s read-only", op->dest);
+                return error_set_errno(e, r, "Can't remount readonly on %s: Unable to remount destination \"%s\" with correct flags",
+                                       dest, dest);
         return 0;
 }
 
@@ -658,20 +713,22 @@ static int proc_mount(const SandboxPlan *p, int *ret_fd) {
 }
 
 static int op_proc(const SandboxPlan *p, const MountOp *op, NewRoot *root, Error *e) {
-        _cleanup_close_ int proc = -EBADF;
-        int r = proc_mount(p, &proc);
-        if (r < 0)
-                return error_set_errno(e, r, "Can't mount proc on %s", op->dest);
-        r = attach_new_mount_at_dir(root, proc, op->dest, e);
+        _cleanup_close_ int proc = -EBADF, point = -EBADF;
+        int r = make_mount_point(root, op->dest, &point, e);
         if (r < 0)
                 return r;
+        r = proc_mount(p, &proc);
+        if (r >= 0)
+                r = attach(root, proc, point);
+        if (r < 0)
+                return mount_error(e, r, "proc", op->dest);
         if (!p->unshare_pid && p->pidns_fd < 0) {
                 /* nosuid,nodev as bwrap's binds have (by remount before Linux 5.12). */
                 r = mounts_setattr(proc, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
                 if (r == -ENOSYS)
                         r = mounts_remount(root, proc, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
                 if (r < 0)
-                        return error_set_errno(e, r, "Can't mount proc on %s", op->dest);
+                        return mount_error(e, r, "proc", op->dest);
         }
 
         /* Read-only with everything mounted below them (the caller's
@@ -723,13 +780,15 @@ static int bind_device(int dev, const char *host_path, const char *name, Error *
 }
 
 static int op_dev(const MountOp *op, NewRoot *root, Error *e) {
-        _cleanup_close_ int dev = -EBADF;
-        int r = new_tmpfs(0755, 0, &dev);
-        if (r < 0)
-                return error_set_errno(e, r, "Can't mount tmpfs on %s", op->dest);
-        r = attach_new_mount_at_dir(root, dev, op->dest, e);
+        _cleanup_close_ int dev = -EBADF, dst = -EBADF;
+        int r = make_mount_point(root, op->dest, &dst, e);
         if (r < 0)
                 return r;
+        r = new_tmpfs(0755, 0, &dev);
+        if (r >= 0)
+                r = attach(root, dev, dst);
+        if (r < 0)
+                return mount_error(e, r, "tmpfs", op->dest);
 
         /* Nobody else can see this fresh tmpfs yet: names relative to it are safe. */
         for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
@@ -768,20 +827,30 @@ static int op_dev(const MountOp *op, NewRoot *root, Error *e) {
 }
 
 static int op_tmpfs(const MountOp *op, NewRoot *root, Error *e) {
-        _cleanup_close_ int fd = -EBADF;
-        int r = new_tmpfs(op->perms == MODE_UNSET ? 0755 : op->perms, op->size, &fd);
+        _cleanup_close_ int fd = -EBADF, dst = -EBADF;
+        int r = make_mount_point(root, op->dest, &dst, e);
         if (r < 0)
-                return error_set_errno(e, r, "Can't mount tmpfs on %s", op->dest);
-        return attach_new_mount_at_dir(root, fd, op->dest, e);
+                return r;
+        r = new_tmpfs(op->perms == MODE_UNSET ? 0755 : op->perms, op->size, &fd);
+        if (r >= 0)
+                r = attach(root, fd, dst);
+        if (r < 0)
+                return mount_error(e, r, "tmpfs", op->dest);
+        return 0;
 }
 
 static int op_mqueue(const MountOp *op, NewRoot *root, Error *e) {
-        _cleanup_close_ int fd = -EBADF;
-        /* No flags, as bwrap: an mqueue holds neither devices nor programs. */
-        int r = new_mount("mqueue", NULL, 0, &fd);
+        _cleanup_close_ int fd = -EBADF, dst = -EBADF;
+        int r = make_mount_point(root, op->dest, &dst, e);
         if (r < 0)
-                return error_set_errno(e, r, "Can't mount mqueue on %s", op->dest);
-        return attach_new_mount_at_dir(root, fd, op->dest, e);
+                return r;
+        /* No flags, as bwrap: an mqueue holds neither devices nor programs. */
+        r = new_mount("mqueue", NULL, 0, &fd);
+        if (r >= 0)
+                r = attach(root, fd, dst);
+        if (r < 0)
+                return mount_error(e, r, "mqueue", op->dest);
+        return 0;
 }
 
 static bool is_dangling_symlink(int root_fd, const char *path) {
@@ -849,14 +918,14 @@ static int op_file(const MountOp *op, int root_fd, Error *e) {
         _cleanup_free_ char *base = NULL;
         int r = open_parent_in_root(root_fd, op->dest, &parent, &base);
         if (r < 0)
-                return error_set_errno(e, r, "Can't create file at %s", op->dest);
+                return error_set_errno(e, r, "Can't create file %s", op->dest);
         /* Through a symlink at DEST, inside the root, as bwrap's creat(). */
         r = create_file_in_root(root_fd, op->dest, O_TRUNC, op->perms == MODE_UNSET ? 0666 : op->perms, &fd);
         if (r < 0)
-                return error_set_errno(e, r, "Can't create file at %s", op->dest);
+                return error_set_errno(e, r, "Can't create file %s", op->dest);
         r = write_from_fd(fd, op->fd);
         if (r < 0)
-                return error_set_errno(e, r, "Can't write fd %d to %s", op->fd, op->dest);
+                return error_set_errno(e, r, "Can't write data to file %s", op->dest);
         return 0;
 }
 
@@ -889,12 +958,12 @@ static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e)
         }
         (void) unlinkat(base_fd, scratch_dir, AT_REMOVEDIR);
         if (r < 0)
-                return error_set_errno(e, r, "Can't write fd %d for %s", op->fd, op->dest);
+                return error_set_errno(e, r, "Can't write data to file %s", op->dest);
 
         uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (op->readonly ? MOUNT_ATTR_RDONLY : 0);
-        r = touch_in_root(root->fd, op->dest, 0444, &dst);
+        r = touch_file_in_root(root->fd, op->dest, &dst);
         if (r < 0)
-                return error_set_errno(e, r, "Can't create %s", op->dest);
+                return error_set_errno(e, r, "Can't create file at %s", op->dest);
         r = check_dest(root, dst, op->dest, e);
         if (r < 0)
                 return r;
@@ -928,12 +997,12 @@ static int op_lock_file(const MountOp *op, int root_fd, Error *e) {
         int fd;
         int r = open_file_in_root(root_fd, op->dest, O_RDONLY, &fd);
         if (r < 0)
-                return error_set_errno(e, r, "Can't open lock file %s", op->dest);
+                return error_set_errno(e, r, "Unable to open lock file %s", op->dest);
         struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
         if (fcntl(fd, F_SETLK, &lock) < 0) {
                 r = -errno;
                 safe_close(fd);
-                return error_set_errno(e, r, "Can't lock %s", op->dest);
+                return error_set_errno(e, r, "Unable to lock file %s", op->dest);
         }
         /* Deliberately left open (close-on-exec): pid 1 holds the lock for
          * as long as the sandbox lives. */

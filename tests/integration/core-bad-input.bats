@@ -114,3 +114,31 @@ fails_naming() {
                 [[ "${stderr_lines[0]}" == *"Linux 5.6 or later"* ]] || fail "${stderr_lines[0]}"
         done
 }
+
+# bwrap_says EXPECTED CSAND-ARGS...: the failure's one line is EXPECTED,
+# bwrap's words (issue 14 item 16: scripts match them; messages about mounts
+# name the paths under /newroot and /oldroot, as bwrap's setup sees them).
+bwrap_says() {
+        local expected=$1
+        shift
+        run --separate-stderr csand_min "$@" -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: $expected"
+}
+
+@test "failures while building the root: bwrap's words" {
+        bwrap_says "Can't create file at /usr: Is a directory" --ro-bind "$TESTDIR/ro/file" /usr
+        bwrap_says "Can't create file at /usr: Is a directory" --bind-data 9 /usr 9</dev/null
+        bwrap_says "Can't mkdir /usr/x: Read-only file system" --ro-bind "$TESTDIR/ro" /usr/x
+        bwrap_says "Can't create file at /usr/x: Read-only file system" --ro-bind "$TESTDIR/ro/file" /usr/x
+        bwrap_says "Can't create file /usr/x: Read-only file system" --file 9 /usr/x 9</dev/null
+        bwrap_says "Can't create file /usr: Is a directory" --file 9 /usr 9</dev/null
+        bwrap_says "Can't remount readonly on /newroot/nowhere: realpath(destination): No such file or directory" \
+                --remount-ro /nowhere
+        bwrap_says "Can't remount readonly on /newroot/usr/bin: Unable to find \"/newroot/usr/bin\" in mount table" \
+                --remount-ro /usr/bin
+        bwrap_says "Unable to open lock file /nowhere: No such file or directory" --lock-file /nowhere
+        # the mount point first, then the mount: the read-only parent is named
+        bwrap_says "Can't mkdir /usr/mq: Read-only file system" --mqueue /usr/mq
+        bwrap_says "Can't mount mqueue on /newroot/mq: Operation not permitted" --mqueue /mq
+}

@@ -226,7 +226,7 @@ print(\"mq_open\", \"ok\" if fd >= 0 else os.strerror(ctypes.get_errno()))
         run --separate-stderr csand_min --mqueue /dev/mqueue -- true
         assert_failure 1
         assert_equal "${#stderr_lines[@]}" 1
-        assert_equal "${stderr_lines[0]}" "csand: Can't mount mqueue on /dev/mqueue: Operation not permitted"
+        assert_equal "${stderr_lines[0]}" "csand: Can't mount mqueue on /newroot/dev/mqueue: Operation not permitted"
 }
 
 # --- --dir, --symlink, --chmod ----------------------------------------------------
