@@ -613,7 +613,11 @@ int main(int argc, char **argv) {
                 return 0;
         }
         if (plan_validate(plan, getuid(), &e) < 0) {
-                log_error("%s", e.message);
+                /* bwrap prints its usage on stderr; scripts see that line */
+                if (e.error == PLAN_NO_COMMAND && strcmp(log_program_name(), "bwrap") == 0)
+                        options_print_help(stderr, argv[0]);
+                else
+                        log_error("%s", e.message);
                 return 1;
         }
         if (!plan->image_info && !plan->image_cache_list && !plan->image_cache_prune && !landlock_runs_in_place(plan) &&

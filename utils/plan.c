@@ -189,7 +189,7 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
         if (p->disable_userns && p->userns_block_fd >= 0)
                 return error_setf(e, EINVAL, "--disable-userns is not compatible with  --userns-block-fd");
         if (p->n_command == 0 && !p->image && !p->image_cache_list && !p->image_cache_prune)
-                return error_setf(e, EINVAL, "No command specified (see --help)");
+                return error_setf(e, PLAN_NO_COMMAND, "No command specified (see --help)");
         if (p->uid_set && !userns && p->uid != real_uid)
                 return error_setf(e, EINVAL, "Specifying --uid requires --unshare-user or --userns");
         if (p->gid_set && !userns && p->gid != getgid())

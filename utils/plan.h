@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -205,4 +206,7 @@ void plan_close_fd(SandboxPlan *p, int fd);
 int plan_add_seccomp(SandboxPlan *p, void *data, size_t len);
 
 /* Option combinations, checked before anything happens. Pure. */
+/* plan_validate()'s error (Error.error) when there is no command: by
+ * bwrap's name, csand then answers as bwrap does, with its usage. */
+#define PLAN_NO_COMMAND EDESTADDRREQ
 int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e);

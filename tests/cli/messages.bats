@@ -183,3 +183,20 @@ run_bad() {
                 assert_equal "${lines[*]}" "4321 4321"
         fi
 }
+
+@test "through a link named bwrap, no command: the usage on stderr, exit 1, as bwrap" {
+        mkdir -p "$TESTDIR/bin"
+        ln -s "$CSAND" "$TESTDIR/bin/bwrap"
+        local args
+        for args in "" "--unshare-pid" "--unshare-pid --"; do
+                # shellcheck disable=SC2086
+                run --separate-stderr "$TESTDIR/bin/bwrap" $args
+                assert_failure 1
+                assert_equal "$output" ""
+                assert_equal "${stderr_lines[0]}" "usage: $TESTDIR/bin/bwrap [OPTIONS...] [--] COMMAND [ARGS...]"
+        done
+        # bwrap's order: the namespace checks come first
+        run --separate-stderr "$TESTDIR/bin/bwrap" --disable-userns
+        assert_failure 1
+        assert_equal "$stderr" "bwrap: --disable-userns requires --unshare-user"
+}
