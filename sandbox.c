@@ -201,10 +201,13 @@ static int enter_working_directory(const Launch *l, Error *e) {
                         dir = l->outside_cwd;
                 else if (home && chdir(home) == 0)
                         dir = home;
-                else if (chdir("/") == 0)
+                else {
+                        /* The pivot left us at "/"; as bwrap, a "/" we may
+                         * no longer search (--chmod 0 /) is not our error:
+                         * the command's exec will say what fails. */
+                        (void) chdir("/");
                         dir = "/";
-                else
-                        return error_set_errno(e, errno, "Can't chdir to /");
+                }
         }
         if (setenv("PWD", dir, 1) < 0)
                 return error_set_errno(e, errno, "setenv PWD");

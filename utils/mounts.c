@@ -460,6 +460,24 @@ int mounts_attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, unsigned fla
         return mounts_remount(root, mnt_fd, flags, attrs);
 }
 
+/* bwrap makes a destination's parents first ("Can't mkdir parents for
+ * DEST"), then DEST; we make both in one walk, and whether the parent
+ * directory is there afterwards tells which of the two failed. */
+static bool parent_missing(int root_fd, const char *dest) {
+        _cleanup_free_ char *parent = strdup(dest);
+        _cleanup_close_ int fd = -EBADF;
+        if (!parent)
+                return false;
+        size_t n = strlen(parent);
+        while (n > 1 && parent[n - 1] == '/')
+                parent[--n] = '\0';
+        char *slash = strrchr(parent, '/');
+        if (!slash)
+                return false;
+        slash[slash == parent] = '\0';
+        return open_in_root(root_fd, parent, O_DIRECTORY, &fd) < 0;
+}
+
 /* bwrap's messages about mounts name paths as its setup sees them: the new
  * root under /newroot, the caller's tree under /oldroot.  Ours say the same
  * (scripts match bwrap's words; our scaffold has the same two names). */
@@ -482,6 +500,8 @@ static int mount_error(Error *e, int r, const char *fstype, const char *dest) {
 static int make_mount_point(NewRoot *root, const char *dest, int *ret_fd, Error *e) {
         _cleanup_close_ int dst = -EBADF;
         int r = mkdir_p_in_root(root->fd, dest, 0755, &dst);
+        if (r < 0 && parent_missing(root->fd, dest))
+                return error_set_errno(e, r, "Can't mkdir parents for %s", dest);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mkdir %s", dest);
         r = check_dest(root, dst, dest, e);
@@ -593,6 +613,16 @@ int mounts_new_root(NewRoot *ret) {
         return 0;
 }
 
+static bool is_dangling_symlink(int root_fd, const char *path);
+
+/* "Can't bind mount /oldroot/SOURCE on /newroot/DEST: ...", bwrap's words. */
+static int bind_error(Error *e, int r, const MountOp *op) {
+        char real[PATH_MAX], buf[NEWROOT_PATH_MAX];
+        const char *from = realpath(op->source, real) ? real : op->source;
+        return error_set_errno(e, r, "Can't bind mount /oldroot%s on %s: Unable to mount source on destination",
+                               from, newroot_path(op->dest, buf));
+}
+
 /* A mount point for a file: an existing non-directory will do, as in
  * bwrap's ensure_file(); a directory is the error creating a file there
  * gives. */
@@ -650,10 +680,17 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
         _cleanup_close_ int dst = -EBADF;
         if (S_ISDIR(st.st_mode)) {
                 r = mkdir_p_in_root(root->fd, op->dest, 0755, &dst);
+                /* bwrap's mkdir() meets EEXIST there and its mount fails */
+                if (r == -ENOENT && is_dangling_symlink(root->fd, op->dest))
+                        return bind_error(e, r, op);
+                if (r < 0 && parent_missing(root->fd, op->dest))
+                        return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
                 if (r < 0)
                         return error_set_errno(e, r, "Can't mkdir %s", op->dest);
         } else {
                 r = touch_file_in_root(root->fd, op->dest, &dst);
+                if (r < 0 && parent_missing(root->fd, op->dest))
+                        return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
                 if (r < 0)
                         return error_set_errno(e, r, "Can't create file at %s", op->dest);
         }
@@ -662,12 +699,8 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
                 return r;
 
         r = mounts_attach_with_attrs(root, src, dst, AT_RECURSIVE, attrs);
-        if (r < 0) {
-                char real[PATH_MAX], buf[NEWROOT_PATH_MAX];
-                const char *from = realpath(op->source, real) ? real : op->source;
-                return error_set_errno(e, r, "Can't bind mount /oldroot%s on %s: Unable to mount source on destination",
-                                       from, newroot_path(op->dest, buf));
-        }
+        if (r < 0)
+                return bind_error(e, r, op);
         return 0;
 }
 
@@ -867,6 +900,8 @@ static int op_dir(const MountOp *op, int root_fd, Error *e) {
         int r = mkdir_p_in_root(root_fd, op->dest, op->perms == MODE_UNSET ? 0755 : op->perms, &fd);
         if (r == -ENOENT && is_dangling_symlink(root_fd, op->dest))
                 return 0;       /* bwrap's mkdir() meets EEXIST and is content */
+        if (r < 0 && parent_missing(root_fd, op->dest))
+                return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mkdir %s", op->dest);
         return 0;
@@ -876,6 +911,8 @@ static int op_symlink(const MountOp *op, int root_fd, Error *e) {
         _cleanup_close_ int parent = -EBADF;
         _cleanup_free_ char *base = NULL;
         int r = open_parent_in_root(root_fd, op->dest, &parent, &base);
+        if (r < 0 && parent_missing(root_fd, op->dest))
+                return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
         if (r < 0)
                 return error_set_errno(e, r, "Can't make symlink at %s", op->dest);
         if (symlinkat(op->source, parent, base) == 0)
@@ -917,6 +954,8 @@ static int op_file(const MountOp *op, int root_fd, Error *e) {
         _cleanup_close_ int parent = -EBADF, fd = -EBADF;
         _cleanup_free_ char *base = NULL;
         int r = open_parent_in_root(root_fd, op->dest, &parent, &base);
+        if (r < 0 && parent_missing(root_fd, op->dest))
+                return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create file %s", op->dest);
         /* Through a symlink at DEST, inside the root, as bwrap's creat(). */
@@ -962,6 +1001,8 @@ static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e)
 
         uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (op->readonly ? MOUNT_ATTR_RDONLY : 0);
         r = touch_file_in_root(root->fd, op->dest, &dst);
+        if (r < 0 && parent_missing(root->fd, op->dest))
+                return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create file at %s", op->dest);
         r = check_dest(root, dst, op->dest, e);

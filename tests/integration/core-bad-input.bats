@@ -138,7 +138,22 @@ bwrap_says() {
         bwrap_says "Can't remount readonly on /newroot/usr/bin: Unable to find \"/newroot/usr/bin\" in mount table" \
                 --remount-ro /usr/bin
         bwrap_says "Unable to open lock file /nowhere: No such file or directory" --lock-file /nowhere
+        # parents first, as bwrap makes them
+        bwrap_says "Can't mkdir parents for /usr/a/b: Read-only file system" --dir /usr/a/b
+        bwrap_says "Can't mkdir parents for /usr/a/b: Read-only file system" --file 9 /usr/a/b 9</dev/null
+        bwrap_says "Can't mkdir parents for /usr/a/b: Read-only file system" --symlink x /usr/a/b
+        bwrap_says "Can't mkdir parents for /usr/a/b: Read-only file system" --ro-bind /usr/share /usr/a/b
+        bwrap_says "Can't mkdir parents for /usr/lib/os-release/x: Not a directory" --ro-bind /etc/os-release /usr/lib/os-release/x
+        # a directory bound onto a dangling symlink: bwrap's mount fails
+        bwrap_says "Can't bind mount /oldroot/usr/share on /newroot/d: Unable to mount source on destination: No such file or directory" \
+                --symlink nowhere /d --ro-bind /usr/share /d
         # the mount point first, then the mount: the read-only parent is named
         bwrap_says "Can't mkdir /usr/mq: Read-only file system" --mqueue /usr/mq
         bwrap_says "Can't mount mqueue on /newroot/mq: Operation not permitted" --mqueue /mq
+}
+
+@test "a root the command may not search (--chmod 0 /): the exec fails, as in bwrap" {
+        run --separate-stderr csand_min --chmod 0 / -- sh -c 'echo ran'
+        assert_csand_error
+        assert_equal "$msg" "csand: execvp sh: Permission denied"
 }
