@@ -629,6 +629,13 @@ static int bind_error(Error *e, int r, const MountOp *op) {
 static int touch_file_in_root(int root_fd, const char *dest, int *ret_fd) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
+        size_t n = strlen(dest);
+        if (n > 0 && dest[n - 1] == '/') {
+                /* what creating "DEST/" gives bwrap, after the parents */
+                _cleanup_free_ char *base = NULL;
+                int r = open_parent_in_root(root_fd, dest, &fd, &base);
+                return r < 0 ? r : -EISDIR;
+        }
         int r = touch_in_root(root_fd, dest, 0444, &fd);
         if (r < 0)
                 return r;

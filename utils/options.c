@@ -278,7 +278,8 @@ static int handle_cap(SandboxPlan *p, const Option *o, char **args, Error *e) {
 }
 
 static int handle_selinux_label(SandboxPlan *p, const Option *o, char **args, Error *e) {
-        return error_setf(e, EOPNOTSUPP, "%s: csand was built without SELinux support", o->name);
+        /* bwrap's words where SELinux is not enabled: the same case */
+        return error_setf(e, EOPNOTSUPP, "labeling not supported on this system");
 }
 
 static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_consumed, Error *e);

@@ -138,6 +138,8 @@ bwrap_says() {
         bwrap_says "Can't remount readonly on /newroot/usr/bin: Unable to find \"/newroot/usr/bin\" in mount table" \
                 --remount-ro /usr/bin
         bwrap_says "Unable to open lock file /nowhere: No such file or directory" --lock-file /nowhere
+        # a file destination written as a directory
+        bwrap_says "Can't create file at //c//d/: Is a directory" --ro-bind /etc/os-release //c//d/
         # parents first, as bwrap makes them
         bwrap_says "Can't mkdir parents for /usr/a/b: Read-only file system" --dir /usr/a/b
         bwrap_says "Can't mkdir parents for /usr/a/b: Read-only file system" --file 9 /usr/a/b 9</dev/null
