@@ -1172,8 +1172,7 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
                         r = op_bind_fd(op, root, e);
                         break;
                 case MOUNT_OP_LOCK_FILE:
-                        r = op_lock_file(op, root->fd, e);
-                        break;
+                        break;  /* below */
                 case MOUNT_OP_OVERLAY: {
                         _cleanup_close_ int mnt = -EBADF;
                         r = overlay_mount(p, op, base_fd, &mnt, e);
@@ -1187,7 +1186,18 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
                 if (r < 0)
                         return r;
         }
-        return hide_state_dirs(root, e);
+        r = hide_state_dirs(root, e);
+        if (r < 0)
+                return r;
+        /* As bwrap's pid 1 does, in the finished root, wherever they stand
+         * among the operations. */
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].type == MOUNT_OP_LOCK_FILE) {
+                        r = op_lock_file(&p->ops[i], root->fd, e);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
 }
 
 int mounts_pivot(const NewRoot *root) {

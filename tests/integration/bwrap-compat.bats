@@ -343,6 +343,12 @@ PY
         assert_output $'locked while running\nfree after exit'
 }
 
+@test "--lock-file is opened in the finished root, wherever it stands, as bwrap's pid 1 does" {
+        # before the bind that makes the path exist
+        run csand --lock-file /usr/lib/os-release "${csand_min_root[@]}" -- true
+        assert_success
+}
+
 @test "--cap-add and --cap-drop, by name with or without CAP_, and ALL" {
         run csand_min --proc /proc --unshare-pid --cap-add CAP_NET_RAW --cap-add sys_chroot \
                 sh -c 'grep -E "^Cap(Eff|Bnd|Amb)" /proc/self/status'
