@@ -209,6 +209,7 @@ class Gen:
                 self.tmp_tmpfs = False  # /tmp is a tmpfs inside: /tmp/x is safe
                 self.has_pid = False
                 self.used_fds = set()
+                self.root_kind = None
 
         def p(self, prob):
                 return self.r.random() < prob
@@ -329,11 +330,15 @@ class Gen:
                         d = self.dest()
                         self.add([self.choice(['--bind-fd', '--ro-bind-fd']), str(FD_DIR), d], d)
                 elif k == 'lock-file':
-                        self.add(['--lock-file', self.choice(['{FIX}/file', '/usr/lib/os-release', '/missing'])])
+                        # one that exists: bwrap 0.8's pid 1 opens it while
+                        # the command already runs, a missing one races
+                        if self.root_kind != 'none':
+                                self.add(['--lock-file', '/usr/lib/os-release'])
 
         def root(self):
                 kinds = ['usr', 'usr-tmpfs', 'ro-host', 'rw-host', 'dev-host', 'none']
                 k = self.r.choices(kinds, [48, 12, 16, 8, 3, 4])[0]
+                self.root_kind = k
                 if k in ('usr', 'usr-tmpfs'):
                         return ([['--tmpfs', '/']] if k == 'usr-tmpfs' else []) + [list(x) for x in USR_ROOT], k
                 if k == 'none':
@@ -663,8 +668,8 @@ def run_one(env, case, which):
 
 
 def norm_paths(s, raw, env):
-        s = s.replace(raw['w'], '$W').replace(env.base, '$T')
-        return s.replace(raw['tool'], '$BWRAP')
+        s = s.replace(raw['tool'], '$BWRAP')
+        return s.replace(raw['w'], '$W').replace(env.base, '$T')
 
 
 def norm_json(text, layout):
@@ -850,11 +855,14 @@ class Deliberate:
                csand        = regex searched in csand's value of the field
                bwrap-stderr = regex searched in bwrap's first stderr line
                csand-stderr = regex searched in csand's first stderr line
+               pending      = who fixes it: not deliberate, a known difference
+                              whose fix is under way (the case is TAP TODO)
         A differing field (for mounts and stats: one mount point or path)
         is covered by the first entry all of whose given keys match.  The
         -stderr keys describe the whole case: a deliberate refusal makes
         every field differ."""
         KEYS = ('cmdline', 'field', 'bwrap', 'csand', 'bwrap-stderr', 'csand-stderr')
+        TEXT_KEYS = ('reason', 'pending')
 
         def __init__(self, path):
                 cp = configparser.ConfigParser(interpolation=None)
@@ -865,10 +873,12 @@ class Deliberate:
                         s = cp[name]
                         if 'reason' not in s:
                                 raise SystemExit('%s: [%s] has no reason' % (path, name))
-                        unknown = set(s) - set(self.KEYS) - {'reason'}
+                        unknown = set(s) - set(self.KEYS) - set(self.TEXT_KEYS)
                         if unknown:
                                 raise SystemExit('%s: [%s]: unknown keys %s' % (path, name, ', '.join(sorted(unknown))))
                         e = {'name': name, 'reason': ' '.join(s['reason'].split())}
+                        if 'pending' in s:
+                                e['pending'] = ' '.join(s['pending'].split())
                         for k in self.KEYS:
                                 if k in s:
                                         e[k] = re.compile(s[k].strip(), re.M)
@@ -1019,15 +1029,22 @@ def run_all(env, a, delib):
         print('# seed %s (CSAND_DIFF_SEED), %d cases, bwrap %s vs csand %s' %
               (a.seed, len(cases), env.bwrap, os.readlink(env.csand_link)))
         sys.stdout.flush()
-        failed = differing = listed = bwrap_ok = 0
+        failed = differing = listed = pending = bwrap_ok = 0
         fields = {}
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
                 for i, res in enumerate(ex.map(lambda c: compare(env, c, delib), cases), 1):
                         case, rb, rc, nb, nc, diffs, san = res
                         unlisted = [d for d in diffs if d[3] is None]
+                        waiting = sorted({d[3]['pending'] for d in diffs if d[3] and 'pending' in d[3]})
                         ok = not unlisted and not san
                         desc = tap_escape(case.display())
-                        print('%s %d - %s' % ('ok' if ok else 'not ok', i, desc))
+                        if ok and waiting:
+                                # a known difference whose fix is on its way:
+                                # TAP's TODO (meson: expected failure)
+                                print('not ok %d - %s # TODO pending: %s' % (i, desc, tap_escape('; '.join(waiting))))
+                                pending += 1
+                        else:
+                                print('%s %d - %s' % ('ok' if ok else 'not ok', i, desc))
                         if rb['rc'] == 0:
                                 bwrap_ok += 1
                         if diffs:
@@ -1038,22 +1055,30 @@ def run_all(env, a, delib):
                                 print('# csand: sanitizer report:')
                                 for l in rc['stderr'].split('\n')[:30]:
                                         print('#   ' + l)
+                        covered = {}
                         for k, bv, cv, e in diffs:
-                                f = k.split(" ")[0]
+                                f = k.split(' ')[0]
                                 fields[f] = fields.get(f, 0) + 1
                                 if e:
-                                        delib.used[e['name']] += 1
-                                        print('# deliberate [%s]: %s differs' % (e['name'], k))
+                                        covered.setdefault(e['name'], []).append(k)
                                 else:
                                         for l in show_diff(k, bv, cv):
                                                 print('# ' + l)
+                        for name, ks in covered.items():
+                                delib.used[name] += 1
+                                print('# listed [%s]: %s' % (name, ', '.join(ks)))
                         if not ok:
                                 failed += 1
                         sys.stdout.flush()
-        print('# %d cases (bwrap exited 0 in %d), %d differing, %d of them only in listed ways, %d failed' %
-              (len(cases), bwrap_ok, differing, listed, failed))
+        print('# %d cases (bwrap exited 0 in %d), %d differing: %d only in listed ways '
+              '(%d of them pending fixes), %d failed' %
+              (len(cases), bwrap_ok, differing, listed, pending, failed))
         print('# differing fields: ' + ', '.join('%s %d' % kv for kv in sorted(fields.items())))
-        print('# deliberate entries used: ' + ', '.join('%s %d' % kv for kv in delib.used.items()))
+        print('# cases per deliberate.txt entry: ' + ', '.join('%s %d' % kv for kv in delib.used.items()))
+        for e in delib.entries:
+                if delib.used[e['name']]:
+                        print('# [%s]%s: %s' % (e['name'], ' (pending: %s)' % e['pending'] if 'pending' in e else '',
+                                                e['reason']))
         return 1 if failed else 0
 
 
