@@ -502,6 +502,21 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
         return code;
 }
 
+/* bwrap's words for a failed clone(), which scripts match (csand has no
+ * setuid mode: without user namespaces there is no other way). */
+static void log_clone_error(int err, bool new_userns) {
+        if (new_userns && err == EINVAL)
+                log_error("Creating new namespace failed, likely because the kernel does not support user namespaces.");
+        else if (new_userns && err == EPERM)
+                log_error("No permissions to create a new namespace, likely because the kernel does not allow "
+                          "non-privileged user namespaces. On e.g. debian this can be enabled with "
+                          "'sysctl kernel.unprivileged_userns_clone=1'.");
+        else if (err == ENOSPC)
+                log_error("Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)");
+        else
+                log_error("Creating new namespace failed: %s", strerror(err));
+}
+
 static int sandbox_launch(SandboxPlan *p) {
         Launch l = {
                 .plan = p,
@@ -568,8 +583,7 @@ static int sandbox_launch(SandboxPlan *p) {
                 safe_close(l.report_fd);
                 safe_close(gate[0]);
                 safe_close(gate[1]);
-                log_error("Creating new namespace failed: %s%s", strerror(r),
-                          r == EPERM || r == ENOSPC ? " (are unprivileged user namespaces enabled?)" : "");
+                log_clone_error(r, l.new_userns);
                 return 1;
         }
         if (pid == 0) {

@@ -460,22 +460,44 @@ int mounts_attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, unsigned fla
         return mounts_remount(root, mnt_fd, flags, attrs);
 }
 
-/* bwrap makes a destination's parents first ("Can't mkdir parents for
- * DEST"), then DEST; we make both in one walk, and whether the parent
- * directory is there afterwards tells which of the two failed. */
-static bool parent_missing(int root_fd, const char *dest) {
-        _cleanup_free_ char *parent = strdup(dest);
-        _cleanup_close_ int fd = -EBADF;
-        if (!parent)
-                return false;
-        size_t n = strlen(parent);
-        while (n > 1 && parent[n - 1] == '/')
-                parent[--n] = '\0';
-        char *slash = strrchr(parent, '/');
+/* Is there an entry at PATH, of any kind, without following a symlink
+ * there? */
+static bool lexists_in_root(int root_fd, char *path) {
+        _cleanup_close_ int dir = -EBADF;
+        struct stat st;
+        char *slash = strrchr(path, '/');
         if (!slash)
                 return false;
-        slash[slash == parent] = '\0';
-        return open_in_root(root_fd, parent, O_DIRECTORY, &fd) < 0;
+        *slash = '\0';
+        int r = open_in_root(root_fd, slash == path ? "/" : path, O_DIRECTORY, &dir);
+        *slash = '/';
+        return r >= 0 && fstatat(dir, slash + 1, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* bwrap makes a destination's parents first, each as its ensure_dir()
+ * does, and a failure there is "Can't mkdir parents for DEST"; we make the
+ * whole path in one walk, and tell which part failed by walking the
+ * parents as bwrap would, without creating anything: a parent that
+ * resolves to a directory is fine, one that resolves to something else is
+ * bwrap's ENOTDIR, an entry that resolves nowhere (a dangling symlink) is
+ * its mkdir()'s EEXIST and fine, no entry at all is where it failed. */
+static bool parent_missing(int root_fd, const char *dest) {
+        _cleanup_free_ char *path = strdup(dest);
+        if (!path)
+                return false;
+        size_t n = strlen(path);
+        while (n > 1 && path[n - 1] == '/')
+                path[--n] = '\0';
+        for (char *c = path + strspn(path, "/"); (c = strchr(c, '/')); c += strspn(c, "/")) {
+                _cleanup_close_ int fd = -EBADF;
+                *c = '\0';
+                int r = open_in_root(root_fd, path, O_DIRECTORY, &fd);
+                bool ok = r >= 0 || (r != -ENOTDIR && lexists_in_root(root_fd, path));
+                *c = '/';
+                if (!ok)
+                        return true;
+        }
+        return false;
 }
 
 /* bwrap's messages about mounts name paths as its setup sees them: the new
@@ -687,8 +709,9 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
         _cleanup_close_ int dst = -EBADF;
         if (S_ISDIR(st.st_mode)) {
                 r = mkdir_p_in_root(root->fd, op->dest, 0755, &dst);
-                /* bwrap's mkdir() meets EEXIST there and its mount fails */
-                if (r == -ENOENT && is_dangling_symlink(root->fd, op->dest))
+                /* a symlink leading nowhere or in circles: bwrap's mkdir()
+                 * meets EEXIST there, and its mount fails */
+                if ((r == -ENOENT || r == -ELOOP) && is_dangling_symlink(root->fd, op->dest))
                         return bind_error(e, r, op);
                 if (r < 0 && parent_missing(root->fd, op->dest))
                         return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
@@ -905,8 +928,10 @@ static int op_dir(const MountOp *op, int root_fd, Error *e) {
         _cleanup_close_ int fd = -EBADF;
         /* An existing directory keeps its permissions, as in bwrap; --chmod changes them. */
         int r = mkdir_p_in_root(root_fd, op->dest, op->perms == MODE_UNSET ? 0755 : op->perms, &fd);
-        if (r == -ENOENT && is_dangling_symlink(root_fd, op->dest))
-                return 0;       /* bwrap's mkdir() meets EEXIST and is content */
+        /* a symlink that leads nowhere, or in circles: bwrap's mkdir()
+         * meets EEXIST and is content */
+        if ((r == -ENOENT || r == -ELOOP) && is_dangling_symlink(root_fd, op->dest))
+                return 0;
         if (r < 0 && parent_missing(root_fd, op->dest))
                 return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
         if (r < 0)

@@ -95,9 +95,16 @@ static int handle_share_net(SandboxPlan *p, const Option *o, char **args, Error 
         return 0;
 }
 
+/* bwrap's warning when an option that takes one value is given again. */
+static void warn_only_last(const Option *o) {
+        log_warning("Only the last %s option will take effect", o->name);
+}
+
 static int handle_id(SandboxPlan *p, const Option *o, char **args, Error *e) {
         uint32_t v;
         bool is_uid = o->data;
+        if (is_uid ? p->uid_set : p->gid_set)
+                warn_only_last(o);
         if (parse_uint32(args[0], &v) < 0 || v == UINT32_MAX)
                 return error_setf(e, EINVAL, "Invalid %s: %s", is_uid ? "uid" : "gid", args[0]);
         if (is_uid) {
@@ -120,6 +127,8 @@ static int replace_string(char **field, const char *value) {
 }
 
 static int handle_hostname(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        if (p->hostname)
+                warn_only_last(o);
         if (strlen(args[0]) > 64)
                 return error_setf(e, EINVAL, "Invalid --hostname: longer than 64 characters: %s", args[0]);
         return replace_string(&p->hostname, args[0]);
@@ -193,7 +202,10 @@ static int take_fd(SandboxPlan *p, const char *option, const char *arg, int *ret
 }
 
 static int handle_fd(SandboxPlan *p, const Option *o, char **args, Error *e) {
-        return take_fd(p, o->name, args[0], (int *) ((char *) p + o->offset), e);
+        int *field = (int *) ((char *) p + o->offset);
+        if (*field >= 0)
+                warn_only_last(o);
+        return take_fd(p, o->name, args[0], field, e);
 }
 
 /* --file, --bind-data, --ro-bind-data, --bind-fd, --ro-bind-fd: FD DEST. */

@@ -134,6 +134,18 @@ run_bad() {
         assert_equal "$msg" "csand: Specifying --as-pid-1 and --lock-file is not permitted"
 }
 
+@test "an option that takes one value, given twice: bwrap's warning, then on" {
+        run --separate-stderr "$CSAND" --hostname a --hostname b --uid 1 --uid 2 --gid 3 --gid 4 \
+                --info-fd 1 --info-fd 1 --chdir / --chdir /
+        assert_failure 1
+        assert_equal "$stderr" "csand: Only the last --hostname option will take effect
+csand: Only the last --uid option will take effect
+csand: Only the last --gid option will take effect
+csand: Only the last --info-fd option will take effect
+csand: Only the last --chdir option will take effect
+csand: No command specified (see --help)"
+}
+
 @test "--setenv with '=' in the name" {
         run_bad --setenv A=B 1 true
         [[ "$msg" == *"A=B"* ]] || fail "message: $msg"

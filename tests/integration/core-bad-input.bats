@@ -146,6 +146,12 @@ bwrap_says() {
         bwrap_says "Can't mkdir parents for /usr/a/b: Read-only file system" --symlink x /usr/a/b
         bwrap_says "Can't mkdir parents for /usr/a/b: Read-only file system" --ro-bind /usr/share /usr/a/b
         bwrap_says "Can't mkdir parents for /usr/lib/os-release/x: Not a directory" --ro-bind /etc/os-release /usr/lib/os-release/x
+        # a parent that is a dangling symlink: bwrap's mkdir() meets EEXIST
+        bwrap_says "Can't create file at /q/x: No such file or directory" --symlink data/x /q --ro-bind /dev/null /q/x
+        bwrap_says "Can't mkdir parents for /q/x/y: No such file or directory" --symlink data/x /q --ro-bind /dev/null /q/x/y
+        # a directory bound onto a symlink that leads in circles
+        bwrap_says "Can't bind mount /oldroot/etc on /newroot/loop: Unable to mount source on destination: Too many levels of symbolic links" \
+                --symlink loop /loop --bind /etc /loop
         # a directory bound onto a dangling symlink: bwrap's mount fails
         bwrap_says "Can't bind mount /oldroot/usr/share on /newroot/d: Unable to mount source on destination: No such file or directory" \
                 --symlink nowhere /d --ro-bind /usr/share /d
@@ -158,4 +164,16 @@ bwrap_says() {
         run --separate-stderr csand_min --chmod 0 / -- sh -c 'echo ran'
         assert_csand_error
         assert_equal "$msg" "csand: execvp sh: Permission denied"
+}
+
+@test "a namespace the kernel refuses: bwrap's words (csand nested in csand)" {
+        # uid 0 inside does not imply a user namespace: the other
+        # namespaces need privileges there that it lacks
+        run --separate-stderr csand --ro-bind / / --unshare-user --uid 0 "$CSAND" --ro-bind / / --unshare-net true
+        assert_failure 1
+        assert_equal "$stderr" "csand: Creating new namespace failed: Operation not permitted"
+        # no more user namespaces below --disable-userns
+        run --separate-stderr csand --ro-bind / / --unshare-user --disable-userns "$CSAND" --ro-bind / / true
+        assert_failure 1
+        assert_equal "$stderr" "csand: Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)"
 }

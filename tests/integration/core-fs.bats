@@ -306,3 +306,9 @@ print(\"mq_open\", \"ok\" if fd >= 0 else os.strerror(ctypes.get_errno()))
         assert_equal "${#stderr_lines[@]}" 1
         [[ "${stderr_lines[0]}" == "csand: "*"/nonexistent"* ]] || fail "message: ${stderr_lines[0]}"
 }
+
+@test "--dir onto a symlink that leads in circles succeeds, as bwrap's mkdir() meets EEXIST" {
+        run csand_min --symlink loop /loop --dir /loop -- readlink /loop
+        assert_success
+        assert_output loop
+}
