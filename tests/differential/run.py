@@ -253,7 +253,9 @@ class Gen:
                         self.note_path(dest)
                         if kind == 'tmpfs':
                                 self.c.statfs.append(dest)
-                        if kind in ('tmpfs', 'dev', 'dir'):
+                        # what a new mount or directory holds (not a host
+                        # directory: others write in /tmp while we run)
+                        if kind in ('tmpfs', 'dev') or (kind == 'dir' and not self.host_root):
                                 self.c.lists.append(dest)
 
         def note_path(self, dest):
@@ -478,7 +480,8 @@ class Gen:
                 if r < 0.06:
                         return [self.choice(['true', 'false', '/nonexistent-cmd', 'sh'])] + \
                                (['-c', 'echo out; echo err >&2; exit 7'] if self.p(0.5) else [])
-                if r < 0.13 and self.host_root:
+                # the tool must be visible inside: it lives under /tmp
+                if r < 0.13 and self.host_root and not any(d == '/tmp' or d.startswith('/tmp/') for d in self.dests):
                         return self.nested()
                 self.c.probe = True
                 return ['{PROBE}']
