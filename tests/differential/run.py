@@ -662,7 +662,17 @@ def run_one(env, case, which):
                                 return f.read().decode(errors='replace')
                 except OSError:
                         return ''
-        left = sorted(os.listdir(os.path.join(w, 'tmp')) + os.listdir(os.path.join(w, 'run')))
+        # csand keeps one directory of its own in XDG_RUNTIME_DIR
+        # (utils/state-dirs.c); anything in it, or anything else, is left
+        # behind by this run
+        left = []
+        for d in ('tmp', 'run'):
+                for n in sorted(os.listdir(os.path.join(w, d))):
+                        p = os.path.join(w, d, n)
+                        if d == 'run' and n == 'csand' and os.path.isdir(p) and not os.path.islink(p):
+                                left += ['run/csand/' + x for x in sorted(os.listdir(p))]
+                        else:
+                                left.append(d + '/' + n)
         return {'argv': argv, 'rc': rc, 'stdout': out.decode(errors='replace'),
                 'stderr': err.decode(errors='replace'), 'json': rd(json_out),
                 'info': rd(info_out), 'left': left, 'w': w, 'tool': tool}
