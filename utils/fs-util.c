@@ -112,6 +112,19 @@ int open_parent_in_root(int root_fd, const char *path, int *ret_fd, char **ret_b
         return 0;
 }
 
+/* 1 and the path before it when PATH's last component is "." or "..". */
+static int ends_in_dots(const char *path, char **ret_parent) {
+        _cleanup_free_ char *copy = NULL;
+        const char *parent, *base;
+        int r = split_path(path, &copy, &parent, &base);
+        if (r < 0)
+                return r;
+        if (strcmp(base, ".") != 0 && strcmp(base, "..") != 0)
+                return 0;
+        *ret_parent = strdup(parent);
+        return *ret_parent ? 1 : -ENOMEM;
+}
+
 int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd) {
         int fd = openat2_in_root(root_fd, path, O_PATH | O_DIRECTORY);
         if (fd >= 0) {
@@ -123,7 +136,14 @@ int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd) {
 
         _cleanup_close_ int parent_fd = -EBADF;
         _cleanup_free_ char *base = NULL;
-        int r = open_parent_in_root(root_fd, path, &parent_fd, &base);
+        int r = ends_in_dots(path, &base);
+        if (r != 0) {
+                /* "a/..": made by making "a" (bwrap's mkdir -p does the same) */
+                if (r > 0 && (r = mkdir_p_in_root(root_fd, base, mode, &parent_fd)) >= 0)
+                        r = open_in_root(root_fd, path, O_DIRECTORY, ret_fd);
+                return r;
+        }
+        r = open_parent_in_root(root_fd, path, &parent_fd, &base);
         if (r < 0)
                 return r;
         /* mkdirat() never follows a symlink in its last component: EEXIST. */

@@ -171,3 +171,8 @@ print("mapped")'
                                 echo "$t $s $f $(echo "$o" | tr , "\n" | grep -xE "ro|rw|nosuid|nodev|noexec" | tr "\n" ,)"
                         done'
 }
+
+@test "a destination with '..' is made as bwrap makes it" {
+        assert_same "${root[@]}" --dir /a/../b --tmpfs /c/./d/.. sh -c 'ls -d /a /b /c; test -e /c/d || echo no-d'
+        [ "$ours" = "0|$(printf '/a\n/b\n/c\nno-d')" ] || fail "$ours"
+}
