@@ -42,6 +42,7 @@
 #include "utils/report.h"
 #include "utils/seccomp.h"
 #include "utils/status.h"
+#include "utils/userns-diag.h"
 #include "utils/userns.h"
 
 #ifndef CSAND_VERSION
@@ -517,6 +518,14 @@ static int sandbox_launch(SandboxPlan *p) {
                 log_error("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
                 return 1;
         }
+        /* Before anything is made: a namespace AppArmor strips would fail halfway. */
+        if (l.new_userns) {
+                Error e = {};
+                if (userns_diag_probe(&e) < 0) {
+                        log_error("%s", e.message);
+                        return 1;
+                }
+        }
         /* Before joining --userns/--pidns: it stays outside the sandbox. */
         _cleanup_(overlay_supervisor_done) OverlaySupervisor overlay_sup = OVERLAY_SUPERVISOR_INIT;
         r = overlay_supervisor_start(p, &overlay_sup);
@@ -561,8 +570,12 @@ static int sandbox_launch(SandboxPlan *p) {
                 safe_close(l.report_fd);
                 safe_close(gate[0]);
                 safe_close(gate[1]);
-                log_error("Creating new namespace failed: %s%s", strerror(r),
-                          r == EPERM || r == ENOSPC ? " (are unprivileged user namespaces enabled?)" : "");
+                if (l.clone_flags & CLONE_NEWUSER) {
+                        Error e = {};
+                        (void) userns_diag_explain(r, &e);
+                        log_error("%s", e.message);
+                } else
+                        log_error("Creating new namespace failed: %s", strerror(r));
                 return 1;
         }
         if (pid == 0) {
