@@ -141,9 +141,10 @@ int userns_diag_explain(int err, Error *e) {
         char causes[sizeof(e->message)] = "";
         long v;
 
-        /* Debian's knob refuses everyone without CAP_SYS_ADMIN, whatever the
-         * errno we got from whatever answered first. */
-        if (geteuid() != 0 && read_knob(KNOB_CLONE, &v) == 0 && v == 0)
+        /* Debian's knob refuses everyone without CAP_SYS_ADMIN in the initial
+         * user namespace (root inside a sandbox too), whatever the errno we
+         * got from whatever answered first. */
+        if ((geteuid() != 0 || in_nested_userns()) && read_knob(KNOB_CLONE, &v) == 0 && v == 0)
                 add_cause(causes, sizeof(causes), "unprivileged user namespaces are disabled "
                           "(kernel.unprivileged_userns_clone=0): enable them as root with "
                           "sysctl kernel.unprivileged_userns_clone=1");
