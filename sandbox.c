@@ -43,6 +43,7 @@
 #include "utils/report.h"
 #include "utils/seccomp.h"
 #include "utils/status.h"
+#include "utils/userns-diag.h"
 #include "utils/userns.h"
 
 #ifndef CSAND_VERSION
@@ -502,19 +503,22 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
         return code;
 }
 
-/* bwrap's words for a failed clone(), which scripts match (csand has no
- * setuid mode: without user namespaces there is no other way). */
-static void log_clone_error(int err, bool new_userns) {
-        if (new_userns && err == EINVAL)
-                log_error("Creating new namespace failed, likely because the kernel does not support user namespaces.");
-        else if (new_userns && err == EPERM)
-                log_error("No permissions to create a new namespace, likely because the kernel does not allow "
-                          "non-privileged user namespaces. On e.g. debian this can be enabled with "
-                          "'sysctl kernel.unprivileged_userns_clone=1'.");
-        else if (err == ENOSPC)
-                log_error("Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)");
+/* bwrap's words for a failed clone(), which scripts match, then the causes
+ * found (utils/userns-diag.c) with their fixes, on the same line. */
+static void log_clone_error(int err, bool new_userns, const char *causes) {
+        const char *words = new_userns && err == EINVAL ?
+                                    "Creating new namespace failed, likely because the kernel does not support user namespaces." :
+                            new_userns && err == EPERM ?
+                                    "No permissions to create a new namespace, likely because the kernel does not allow "
+                                    "non-privileged user namespaces. On e.g. debian this can be enabled with "
+                                    "'sysctl kernel.unprivileged_userns_clone=1'." :
+                            err == ENOSPC ?
+                                    "Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)" :
+                                    NULL;
+        if (words)
+                log_error("%s%s%s", words, causes ? " Found: " : "", causes ?: "");
         else
-                log_error("Creating new namespace failed: %s", strerror(err));
+                log_error("Creating new namespace failed: %s%s%s", strerror(err), causes ? ". Found: " : "", causes ?: "");
 }
 
 static int sandbox_launch(SandboxPlan *p) {
@@ -536,6 +540,14 @@ static int sandbox_launch(SandboxPlan *p) {
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
                 log_error("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
                 return 1;
+        }
+        /* Before anything is made: a namespace AppArmor strips would fail halfway. */
+        if (l.new_userns) {
+                Error e = {};
+                if (userns_diag_probe(&e) < 0) {
+                        log_error("%s", e.message);
+                        return 1;
+                }
         }
         /* Before joining --userns/--pidns: it stays outside the sandbox. */
         _cleanup_(overlay_supervisor_done) OverlaySupervisor overlay_sup = OVERLAY_SUPERVISOR_INIT;
@@ -583,7 +595,9 @@ static int sandbox_launch(SandboxPlan *p) {
                 safe_close(l.report_fd);
                 safe_close(gate[0]);
                 safe_close(gate[1]);
-                log_clone_error(r, l.new_userns);
+                Error diag = {};
+                bool found = l.new_userns && userns_diag_explain(r, &diag) > 0;
+                log_clone_error(r, l.new_userns, found ? diag.message : NULL);
                 return 1;
         }
         if (pid == 0) {

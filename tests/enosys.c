@@ -21,10 +21,18 @@
  *
  *     $ enosys landlock-abi=3 -- csand --landlock-tcp-connect 80 ...
  *
+ * And one word pretends a container runtime's default seccomp profile
+ * (Docker's), in which unprivileged user namespaces can't be made:
+ *
+ *     userns-eperm     clone() and unshare() with CLONE_NEWUSER answer
+ *                      EPERM, clone3() ENOSYS (its flags are in memory a
+ *                      filter can't read, so the profile refuses it all).
+ *
  * Exits 2 for a usage error, else with the command's status.
  */
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -177,10 +185,11 @@ static int recv_fd(int sock) {
 }
 
 int main(int argc, char **argv) {
-        struct sock_filter insns[4 + 2 * 16] = { BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)) };
+        struct sock_filter insns[4 + 2 * 16 + 8] = { BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)) };
         unsigned short n = 1;
         int abi = 0;            /* > 0: pretend this Landlock ABI */
         bool off = false;
+        bool userns_eperm = false;
 
         if (argc < 4 || strcmp(argv[2], "--") != 0) {
                 fprintf(stderr, "usage: enosys NAME[,NAME...] -- COMMAND [ARGS...]\n");
@@ -195,12 +204,16 @@ int main(int argc, char **argv) {
                         }
                         continue;
                 }
+                if (strcmp(name, "userns-eperm") == 0) {
+                        userns_eperm = true;
+                        continue;
+                }
                 if (strcmp(name, "landlock-off") == 0) {
                         off = true;
                         continue;
                 }
                 int nr = lookup(name);
-                if (nr < 0 || (size_t) n + 6 > sizeof(insns) / sizeof(insns[0])) {
+                if (nr < 0 || (size_t) n + 2 + 14 > sizeof(insns) / sizeof(insns[0])) {
                         fprintf(stderr, "enosys: unknown or too many syscalls: %s\n", name);
                         return 2;
                 }
@@ -215,6 +228,17 @@ int main(int argc, char **argv) {
                 insns[n++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_landlock_create_ruleset, 1, 0);
                 insns[n++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_landlock_add_rule, 0, 1);
                 insns[n++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+        }
+        if (userns_eperm) {
+                /* Last: the accumulator still holds the syscall number here. */
+                insns[n++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1);
+                insns[n++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+                insns[n++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 1, 0);
+                insns[n++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 0, 3);
+                /* The flags: the first argument's low word (x86-64, arm64: little-endian). */
+                insns[n++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+                insns[n++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1);
+                insns[n++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
         }
         insns[n++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
         struct sock_fprog prog = { .len = n, .filter = insns };
