@@ -56,7 +56,7 @@ fails_with() {
 
 @test "a seccomp filter refusing CLONE_NEWUSER is named, with /proc/self/status's Seccomp value" {
         run --separate-stderr "$ENOSYS" userns-eperm -- "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${inner[@]}"
-        fails_with "can't create a user namespace: a seccomp filter refuses user namespaces" \
+        fails_with "Found: a seccomp filter refuses user namespaces" \
                 "Seccomp: 2 in /proc/self/status" "Operation not permitted" "--security-opt seccomp=unconfined"
         [[ "$msg" != *"also:"* ]] || fail "more than one cause: $msg"
 }
@@ -87,7 +87,7 @@ fails_with() {
         run --separate-stderr outer --unshare-pid --proc /proc \
                 --tmpfs /proc/sys/kernel --ro-bind-data 3 /proc/sys/kernel/unprivileged_userns_clone \
                 -- "$ENOSYS" userns-eperm -- "$CSAND" "${inner[@]}" 3< <(printf '0\n')
-        fails_with "can't create a user namespace: unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0): enable them as root with sysctl kernel.unprivileged_userns_clone=1" \
+        fails_with "Found: unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0): enable them as root with sysctl kernel.unprivileged_userns_clone=1" \
                 "also: a seccomp filter refuses user namespaces"
 }
 
