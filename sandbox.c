@@ -233,6 +233,8 @@ static _noreturn_ void child_exec(const Launch *l) {
                 error_set_errno(&e, r, "Can't load seccomp filter");
                 goto fail;
         }
+        if (p->json_status_fd >= 0)
+                report_exec_starting(l->report_fd);
         execvp(saved_argv0, p->command);
         error_set_errno(&e, errno, "execvp %s", saved_argv0);
 fail:
@@ -408,11 +410,11 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
         int status, r;
 
         if (p->info_fd >= 0) {
-                (void) status_write_info(p->info_fd, p, child, l->clone_flags);
+                (void) status_write_info(p->info_fd, p, child, l->clone_flags, false);
                 plan_close_fd(p, p->info_fd);
         }
         if (p->json_status_fd >= 0)
-                (void) status_write_info(p->json_status_fd, p, child, l->clone_flags);
+                (void) status_write_info(p->json_status_fd, p, child, l->clone_flags, true);
         /* Only the sandbox's pid 1 holds --sync-fd: its end is the caller's signal. */
         if (p->sync_fd >= 0)
                 plan_close_fd(p, p->sync_fd);
@@ -439,10 +441,12 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
         }
 
         /* Setup: until exec closes the channel, or an error arrives. */
-        do
+        bool exec_started = false;
+        do {
                 r = report_receive(report_fd, &report, true);
-        while (r == -EINTR);
-        failed = r > 0;
+                exec_started = exec_started || r == REPORT_EXEC;
+        } while (r == -EINTR || r == REPORT_EXEC);
+        failed = r == REPORT_ERROR;
         if (failed)
                 log_error("%s", report.message);
 
@@ -455,14 +459,16 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
                 return 1;
         }
         /* An exec failure is reported late, by the command's process. */
-        if (!failed && report_receive(report_fd, &report, false) > 0) {
+        if (!failed && report_receive(report_fd, &report, false) == REPORT_ERROR) {
                 log_error("%s", report.message);
                 failed = true;
         }
         int code = failed ? 1 : init_exit_code(status);
         if (!failed)
                 monitor_after_exit(p, code);
-        if (p->json_status_fd >= 0)
+        /* As bwrap: an exit code only for a command that ran; a failed setup
+         * or exec has said why on stderr. */
+        if (p->json_status_fd >= 0 && exec_started && !failed)
                 (void) status_write_exit(p->json_status_fd, code);
         return code;
 }

@@ -224,7 +224,7 @@ os.unlink(d + "/ran")
 PY
                 assert_success
                 assert_output "held
-['cgroup-namespace', 'ipc-namespace', 'mnt-namespace', 'net-namespace', 'pid-namespace', 'user-namespace', 'uts-namespace'] 0"
+['cgroup-namespace', 'ipc-namespace', 'mnt-namespace', 'net-namespace', 'pid-namespace', 'uts-namespace'] 0"
         done
 }
 
