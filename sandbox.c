@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -67,6 +68,27 @@ static void wait_for_fd(int fd) {
         char c;
         while (read(fd, &c, 1) < 0 && errno == EINTR)
                 ;
+}
+
+/* The gate (see needs_gate()): the monitor sends GATE_INFO once it has
+ * written --info-fd and --json-status-fd, then GATE_OPEN once its work
+ * outside is done. */
+#define GATE_INFO 'i'
+#define GATE_OPEN '1'
+
+/* Reads from the gate until BYTE arrives; false at end-of-file: the
+ * monitor failed, has said why, and is done. */
+static bool gate_wait(int fd, char byte) {
+        for (;;) {
+                char c;
+                ssize_t n = read(fd, &c, 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n != 1)
+                        return false;
+                if (c == byte)
+                        return true;
+        }
 }
 
 /* --disable-userns: use up this namespace's allowance of user namespaces
@@ -152,18 +174,14 @@ static int child_setup(const Launch *l, Error *e) {
 
         if (p->block_fd >= 0)
                 wait_for_fd(p->block_fd);
+        if (p->new_session && setsid() < 0)
+                return error_set_errno(e, errno, "setsid");
+        /* Last: no failure comes after the gate (see child_run()). */
         if (l->gate_fd >= 0) {
-                char c;
-                ssize_t n;
-                while ((n = read(l->gate_fd, &c, 1)) < 0 && errno == EINTR)
-                        ;
-                /* End-of-file: the monitor failed, has said why, and is done. */
-                if (n != 1)
+                if (!gate_wait(l->gate_fd, GATE_OPEN))
                         _exit(1);
                 safe_close(l->gate_fd);
         }
-        if (p->new_session && setsid() < 0)
-                return error_set_errno(e, errno, "setsid");
         return 0;
 }
 
@@ -259,8 +277,14 @@ static _noreturn_ void child_run(const Launch *l) {
         Error e = {};
         int r;
 
-        if (child_setup(l, &e) < 0)
+        if (child_setup(l, &e) < 0) {
+                /* Not before the monitor has read our namespace ids for
+                 * --info-fd: /proc/CHILD/ns goes with us. (bwrap's child
+                 * waits for that before its setup; ours only on failure.) */
+                if (l->gate_fd >= 0 && (p->info_fd >= 0 || p->json_status_fd >= 0))
+                        (void) gate_wait(l->gate_fd, GATE_INFO);
                 goto fail;
+        }
         /* Once, here, for the command and for pid 1 alike. */
         r = caps_drop_bounding(p->caps);
         if (r < 0) {
@@ -415,6 +439,9 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
         }
         if (p->json_status_fd >= 0)
                 (void) status_write_info(p->json_status_fd, p, child, l->clone_flags, true);
+        /* A child that failed its setup may go now (see child_run()). */
+        if (gate_fd >= 0 && (p->info_fd >= 0 || p->json_status_fd >= 0))
+                (void) send(gate_fd, (const char[]) { GATE_INFO }, 1, MSG_NOSIGNAL);
         /* Only the sandbox's pid 1 holds --sync-fd: its end is the caller's signal. */
         if (p->sync_fd >= 0)
                 plan_close_fd(p, p->sync_fd);
@@ -436,7 +463,9 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
                         waitpid(child, NULL, 0);
                         return 1;
                 }
-                (void) write(gate_fd, "1", 1);
+                /* The child may have died of a setup error meanwhile: then
+                 * EPIPE, not death by SIGPIPE, and its report is printed. */
+                (void) send(gate_fd, (const char[]) { GATE_OPEN }, 1, MSG_NOSIGNAL);
                 safe_close(gate_fd);
         }
 
@@ -511,8 +540,9 @@ static int sandbox_launch(SandboxPlan *p) {
         l.report_fd = fds[1];
 
         int gate[2] = { -EBADF, -EBADF };
-        if (needs_gate(p) && pipe2(gate, O_CLOEXEC) < 0) {
-                log_error("pipe: %s", strerror(errno));
+        /* A socket rather than a pipe, for send(MSG_NOSIGNAL). */
+        if (needs_gate(p) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) < 0) {
+                log_error("socketpair: %s", strerror(errno));
                 safe_close(l.report_fd);
                 return 1;
         }

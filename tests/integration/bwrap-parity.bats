@@ -90,6 +90,22 @@ PY
         done
 }
 
+@test "--info-fd/--json-status-fd with a setup failure: bwrap's error and ids, every time" {
+        require_bwrap
+        # The child fails within a millisecond: csand's monitor used to die of
+        # SIGPIPE at the gate (exit 141, no message) and to miss the ids of
+        # the child that was gone (about one run in eight here).
+        run_one "$BWRAP" --json-status-fd 3 --bind /nonexistent-csand-src /x true 3>"$TESTDIR/bwrap.status"
+        json_status_shape "$TESTDIR/bwrap.status" >"$TESTDIR/bwrap.shape"
+        local i
+        for ((i = 0; i < 40; i++)); do
+                run_one "$CSAND" --json-status-fd 3 --bind /nonexistent-csand-src /x true 3>"$TESTDIR/csand.status"
+                assert_same rc err
+                json_status_shape "$TESTDIR/csand.status" >"$TESTDIR/csand.shape"
+                assert_same shape
+        done
+}
+
 @test "--info-fd: the members bwrap writes, in its layout" {
         require_bwrap
         run_one "$BWRAP" --unshare-all --info-fd 3 true 3>"$TESTDIR/bwrap.info"
