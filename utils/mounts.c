@@ -755,6 +755,22 @@ static int op_chmod(const MountOp *op, int root_fd, Error *e) {
         return 0;
 }
 
+/* The mode of what an op with --perms creates (bwrap's defaults when
+ * --perms is not given), or MODE_UNSET for ops without one. */
+static mode_t op_mode(const MountOp *op) {
+        switch (op->type) {
+        case MOUNT_OP_TMPFS:
+        case MOUNT_OP_DIR:
+                return op->perms != MODE_UNSET ? op->perms : 0755;
+        case MOUNT_OP_FILE:
+                return op->perms != MODE_UNSET ? op->perms : 0666;
+        case MOUNT_OP_BIND_DATA:
+                return op->perms != MODE_UNSET ? op->perms : 0600;
+        default:
+                return MODE_UNSET;
+        }
+}
+
 int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
         /* The bottom root tmpfs, kept even when something is mounted over it. */
         _cleanup_close_ int base_fd = fcntl(root->fd, F_DUPFD_CLOEXEC, 3);
@@ -764,6 +780,15 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
         for (size_t i = 0; i < p->n_ops; i++) {
                 const MountOp *op = &p->ops[i];
                 int r = 0;
+
+                /* Missing parents of a file with a mode: bwrap's rule
+                 * (parent_dir_mode()) rather than 0755. */
+                mode_t mode = op_mode(op);
+                if (mode != MODE_UNSET && parent_dir_mode(mode) != 0755) {
+                        r = mkdir_parents_in_root(root->fd, op->dest, parent_dir_mode(mode));
+                        if (r < 0)
+                                return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
+                }
 
                 switch (op->type) {
                 case MOUNT_OP_BIND:

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -336,16 +337,25 @@ static int handle_chmod(SandboxPlan *p, const Option *o, char **args, Error *e) 
 
 static int handle_perms(SandboxPlan *p, const Option *o, char **args, Error *e) {
         mode_t mode;
+        if (p->next_perms != MODE_UNSET)
+                return error_setf(e, EINVAL, "--perms given twice for the same action");
         if (parse_mode(args[0], &mode) < 0)
                 return error_setf(e, EINVAL, "--perms takes an octal mode: %s", args[0]);
         p->next_perms = mode;
         return 0;
 }
 
+/* bwrap's limit: what fits in a signed 64-bit size. */
+#define MAX_TMPFS_BYTES (UINT64_MAX >> 1)
+
 static int handle_size(SandboxPlan *p, const Option *o, char **args, Error *e) {
         uint64_t size;
+        if (p->next_size != 0)
+                return error_setf(e, EINVAL, "--size given twice for the same action");
         if (parse_size(args[0], &size) < 0 || size == 0)
                 return error_setf(e, EINVAL, "--size takes a positive size in bytes (k, m, g suffixes allowed): %s", args[0]);
+        if (size > MAX_TMPFS_BYTES)
+                return error_setf(e, EINVAL, "--size (for tmpfs) is limited to %" PRIu64, MAX_TMPFS_BYTES);
         p->next_size = size;
         return 0;
 }

@@ -123,3 +123,51 @@ print(" ".join(k for k in o if k not in ("network", "published-ports")))' "$TEST
         cat "$TESTDIR/csand.keys"
         assert_same keys layout
 }
+
+# --- --perms, --size (item 7) -------------------------------------------------
+
+@test "--perms: the parent directories an op creates get bwrap's modes" {
+        require_bwrap
+        local f
+        for f in a b c d; do printf '%s\n' "$f" >"$TESTDIR/$f"; done
+        # parents: 0755 less the group bits if the mode has none, less the
+        # other bits if it has none; --bind-data's default mode is 0600
+        run_both --perms 0700 --tmpfs /root-private \
+                --bind-data 3 /a/b/f --perms 0640 --file 4 /c/d/f --perms 0704 --dir /e/f/g \
+                --perms 0700 --tmpfs /h/i/j --perms 0 --bind-data 5 /k/l/f --perms 0070 --dir /m/n/o \
+                --perms 0755 --dir /p/q --file 6 /r/s \
+                stat -c '%n %a' /a /a/b /a/b/f /c /c/d /c/d/f /e /e/f /e/f/g /h /h/i /h/i/j /k /k/l \
+                /m /m/n /m/n/o /p /r /r/s \
+                3<"$TESTDIR/a" 4<"$TESTDIR/b" 5<"$TESTDIR/c" 6<"$TESTDIR/d"
+        cat "$TESTDIR/csand.out"
+        assert_same rc out err
+        assert_equal "$(cat "$TESTDIR/csand.rc")" 0
+}
+
+@test "--perms: with --tmpfs / the root takes the mode, as in bwrap" {
+        require_bwrap
+        # (--tmpfs / comes first: it hides what is mounted before it)
+        run_one "$BWRAP" --perms 0750 --tmpfs / "${csand_min_root[@]}" --perms 0700 --dir /x/y stat -c '%n %a' / /x /x/y
+        run_one "$CSAND" --perms 0750 --tmpfs / "${csand_min_root[@]}" --perms 0700 --dir /x/y stat -c '%n %a' / /x /x/y
+        cat "$TESTDIR/csand.out"
+        assert_same rc out err
+}
+
+@test "--perms or --size twice for one operation, --size above 2^63-1: bwrap's errors" {
+        require_bwrap
+        local args
+        for args in "--perms 0700 --perms 0700 --dir /d" "--size 4096 --size 8192 --tmpfs /t" \
+                "--perms 0700 --size 4096 --perms 0755 --tmpfs /t" "--size 4096 --perms 0700 --size 4096 --tmpfs /t" \
+                "--size 9223372036854775808 --tmpfs /t" "--size 18446744073709551615 --tmpfs /t"; do
+                # shellcheck disable=SC2086
+                run_both $args true
+                echo "$args: $(cat "$TESTDIR/csand.err")"
+                assert_same rc err
+                assert_equal "$(cat "$TESTDIR/csand.rc")" 1
+        done
+        # the limit itself is allowed, and one --perms and one --size per op
+        run_both --size 9223372036854775807 --tmpfs /t --perms 0700 --size 4096 --tmpfs /u \
+                --perms 0750 --dir /d stat -c '%n %a' /t /u /d
+        assert_same rc out err
+        assert_equal "$(cat "$TESTDIR/csand.rc")" 0
+}
