@@ -49,7 +49,7 @@
 
 /* What the child needs from the parent beyond the plan. */
 typedef struct Launch {
-        const SandboxPlan *plan;
+        SandboxPlan *plan;      /* the child's is its own copy: --seccomp's program joins it */
         uid_t outside_uid;
         gid_t outside_gid;
         bool new_userns;        /* we create the user namespace (and write its maps) */
@@ -285,6 +285,9 @@ static _noreturn_ void child_run(const Launch *l) {
                         (void) gate_wait(l->gate_fd, GATE_INFO);
                 goto fail;
         }
+        /* --seccomp's program, read where bwrap reads it: after setup. */
+        if (p->seccomp_fd >= 0 && seccomp_add_from_fd(l->plan, p->seccomp_fd, &e) < 0)
+                goto fail;
         /* Once, here, for the command and for pid 1 alike. */
         r = caps_drop_bounding(p->caps);
         if (r < 0) {

@@ -224,29 +224,24 @@ static int handle_level_prefix(SandboxPlan *p, const Option *o, char **args, Err
 
 static int handle_seccomp(SandboxPlan *p, const Option *o, char **args, Error *e) {
         bool exclusive = o->data;
-        SeccompProgram prog;
         int fd;
 
-        if (exclusive && p->n_seccomp > 0 && !p->seccomp_from_seccomp_option)
+        /* bwrap's order: these are refused before the fd is touched (and
+         * --seccomp's program is only read after setup). */
+        if (exclusive && p->n_seccomp > 0)
                 return error_setf(e, EINVAL, "--seccomp cannot be combined with --add-seccomp-fd");
-        if (!exclusive && p->seccomp_from_seccomp_option)
+        if (!exclusive && p->seccomp_fd >= 0)
                 return error_setf(e, EINVAL, "--add-seccomp-fd cannot be combined with --seccomp");
+        if (exclusive && p->seccomp_fd >= 0)
+                log_warning("Only the last --seccomp option will take effect");
         int r = take_fd(p, o->name, args[0], &fd, e);
         if (r < 0)
                 return r;
-        r = seccomp_program_read(fd, &prog, e);
-        if (r < 0)
-                return r;
-        if (exclusive && p->n_seccomp > 0) {
-                log_warning("Only the last --seccomp option will take effect");
-                free(p->seccomp[0].data);
-                p->n_seccomp = 0;
+        if (exclusive) {
+                p->seccomp_fd = fd;
+                return 0;
         }
-        p->seccomp_from_seccomp_option = exclusive;
-        r = plan_add_seccomp(p, prog.data, prog.len);
-        if (r < 0)
-                free(prog.data);
-        return r;
+        return seccomp_add_from_fd(p, fd, e);
 }
 
 static int handle_seccomp_profile(SandboxPlan *p, const Option *o, char **args, Error *e) {

@@ -13,18 +13,31 @@ require_bwrap() {
         require_feature "bwrap, the reference (package bubblewrap)" test -x "$BWRAP"
 }
 
+setup() {
+        common_setup
+        fd_redirs=()
+}
+
 # run_one BINARY ARGS...: BINARY with the minimal root and ARGS, its exit
 # status, stdout and stderr kept in $TESTDIR/NAME.{rc,out,err} (NAME: bwrap
 # or csand), bwrap's "bwrap: " prefix spelled "csand: ". The test's token
 # goes into both sandboxes, so that teardown finds what either left behind.
+# fd_redirs=(N< FILE N<> FILE ...): fds opened afresh for each run (a fd
+# both ran with would reach the second one read to its end). Under a
+# timeout: a hang is a failure, not a stuck test.
 run_one() {
         local bin=$1 name
         shift
         name=$([ "$bin" = "$BWRAP" ] && echo bwrap || echo csand)
-        local rc=0
-        TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" \
-                "$bin" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" "$@" \
-                >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err" || rc=$?
+        local rc=0 redirs="" i
+        for ((i = 0; i < ${#fd_redirs[@]}; i += 2)); do
+                redirs+=" ${fd_redirs[i]}\"\${fd_redirs[$((i + 1))]}\""
+        done
+        # (redirections on the command itself: bats closes fds that
+        # `exec N<FILE` opens)
+        TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" eval 'timeout -k 5 60 \
+                "$bin" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" "$@"' \
+                "$redirs" '>"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"' || rc=$?
         echo "$rc" >"$TESTDIR/$name.rc"
         sed -i 's/^bwrap: /csand: /' "$TESTDIR/$name.err"
 }
@@ -130,15 +143,15 @@ print(" ".join(k for k in o if k not in ("network", "published-ports")))' "$TEST
         require_bwrap
         local f
         for f in a b c d; do printf '%s\n' "$f" >"$TESTDIR/$f"; done
+        fd_redirs=(3\< "$TESTDIR/a" 4\< "$TESTDIR/b" 5\< "$TESTDIR/c" 6\< "$TESTDIR/d")
         # parents: 0755 less the group bits if the mode has none, less the
         # other bits if it has none; --bind-data's default mode is 0600
         run_both --perms 0700 --tmpfs /root-private \
                 --bind-data 3 /a/b/f --perms 0640 --file 4 /c/d/f --perms 0704 --dir /e/f/g \
                 --perms 0700 --tmpfs /h/i/j --perms 0 --bind-data 5 /k/l/f --perms 0070 --dir /m/n/o \
                 --perms 0755 --dir /p/q --file 6 /r/s \
-                stat -c '%n %a' /a /a/b /a/b/f /c /c/d /c/d/f /e /e/f /e/f/g /h /h/i /h/i/j /k /k/l \
-                /m /m/n /m/n/o /p /r /r/s \
-                3<"$TESTDIR/a" 4<"$TESTDIR/b" 5<"$TESTDIR/c" 6<"$TESTDIR/d"
+                sh -c 'stat -c "%n %a" /a /a/b /a/b/f /c /c/d /c/d/f /e /e/f /e/f/g /h /h/i /h/i/j /k /k/l \
+                /m /m/n /m/n/o /p /r /r/s; cat /a/b/f /c/d/f /r/s'
         cat "$TESTDIR/csand.out"
         assert_same rc out err
         assert_equal "$(cat "$TESTDIR/csand.rc")" 0
@@ -170,4 +183,81 @@ print(" ".join(k for k in o if k not in ("network", "published-ports")))' "$TEST
                 --perms 0750 --dir /d stat -c '%n %a' /t /u /d
         assert_same rc out err
         assert_equal "$(cat "$TESTDIR/csand.rc")" 0
+}
+
+# --- seccomp (item 8) -------------------------------------------------------
+
+require_x86_64() {
+        [ "$(uname -m)" = x86_64 ] || skip "the test's BPF programs are for x86_64"
+}
+
+# write_deny_filter FILE NR...: a classic BPF program (as bwrap takes it)
+# that fails the x86_64 syscalls NR... with EPERM and allows the rest.
+write_deny_filter() {
+        python3 - "$@" <<'PY'
+import struct, sys
+def insn(code, jt, jf, k): return struct.pack('HBBI', code, jt, jf, k)
+LD_W_ABS, JEQ_K, RET_K = 0x20, 0x15, 0x06
+ALLOW, EPERM = 0x7fff0000, 0x00050000 | 1
+nrs = [int(n) for n in sys.argv[2:]]
+prog = insn(LD_W_ABS, 0, 0, 4) + insn(JEQ_K, 0, len(nrs) + 1, 0xc000003e)   # arch, else allow
+prog += insn(LD_W_ABS, 0, 0, 0)                                            # syscall nr
+for i, nr in enumerate(nrs):   # jump to the EPERM return, after the allow
+    prog += insn(JEQ_K, len(nrs) - i, 0, nr)
+prog += insn(RET_K, 0, 0, ALLOW) + insn(RET_K, 0, 0, EPERM)
+open(sys.argv[1], 'wb').write(prog)
+PY
+}
+
+# x86_64 syscall numbers
+NR_sendto=44 NR_sendmsg=46 NR_uname=63 NR_seccomp=317
+
+@test "--seccomp with --add-seccomp-fd: refused before any program is read, as bwrap" {
+        require_bwrap
+        require_x86_64
+        write_deny_filter "$TESTDIR/uname.bpf" $NR_uname
+        # fd 10: a FIFO we hold open for writing too, so reading it never
+        # ends: whoever reads it before refusing hangs (the timeout)
+        mkfifo "$TESTDIR/fifo"
+        fd_redirs=(10\<\> "$TESTDIR/fifo" 11\< "$TESTDIR/uname.bpf")
+        local args
+        for args in "--seccomp 10 --add-seccomp-fd 11" "--add-seccomp-fd 11 --seccomp 10" \
+                "--seccomp 10 --seccomp 11"; do
+                # shellcheck disable=SC2086
+                run_both $args sh -c 'uname >/dev/null 2>&1 || echo uname-refused'
+                echo "$args: $(cat "$TESTDIR/csand.rc") $(cat "$TESTDIR/csand.out" "$TESTDIR/csand.err")"
+                assert_same rc out err
+        done
+}
+
+@test "--add-seccomp-fd: a program that blocks seccomp(2) but not prctl doesn't stop the next, as in bwrap" {
+        require_bwrap
+        require_x86_64
+        write_deny_filter "$TESTDIR/no-seccomp.bpf" $NR_seccomp
+        write_deny_filter "$TESTDIR/uname.bpf" $NR_uname
+        fd_redirs=(10\< "$TESTDIR/no-seccomp.bpf" 11\< "$TESTDIR/uname.bpf")
+        run_both --add-seccomp-fd 10 --add-seccomp-fd 11 sh -c 'uname >/dev/null 2>&1 || echo uname-refused'
+        cat "$TESTDIR/csand.out" "$TESTDIR/csand.err"
+        assert_same rc out err
+        assert_equal "$(cat "$TESTDIR/csand.out")" "uname-refused"
+        # and with pid 1
+        run_both --unshare-pid --add-seccomp-fd 10 --add-seccomp-fd 11 sh -c 'uname >/dev/null 2>&1 || echo uname-refused'
+        assert_same rc out err
+}
+
+@test "seccomp: an exec failure is still reported when the program blocks send(), as bwrap's" {
+        require_bwrap
+        require_x86_64
+        write_deny_filter "$TESTDIR/no-send.bpf" $NR_sendto $NR_sendmsg
+        fd_redirs=(10\< "$TESTDIR/no-send.bpf")
+        local pid1
+        for pid1 in "" --unshare-pid; do
+                # shellcheck disable=SC2086
+                run_both $pid1 --add-seccomp-fd 10 /nonexistent-csand-cmd
+                cat "$TESTDIR/csand.err"
+                assert_same rc out err
+                # shellcheck disable=SC2086
+                run_both $pid1 --seccomp 10 /nonexistent-csand-cmd
+                assert_same rc out err
+        done
 }
