@@ -613,6 +613,8 @@ int main(int argc, char **argv) {
                         printf("csand %s\n", CSAND_VERSION);
                 return 0;
         }
+        /* --image's namespaces first: options are checked against them. */
+        image_plan_namespaces(plan);
         if (plan_validate(plan, getuid(), &e) < 0) {
                 log_error("%s", e.message);
                 return 1;
