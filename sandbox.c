@@ -46,6 +46,9 @@
 #ifndef CSAND_VERSION
 #define CSAND_VERSION "unknown"
 #endif
+#ifndef CSAND_BWRAP_VERSION
+#define CSAND_BWRAP_VERSION "unknown"
+#endif
 
 /* What the child needs from the parent beyond the plan. */
 typedef struct Launch {
@@ -594,6 +597,11 @@ int main(int argc, char **argv) {
         Error e = {};
 
         log_setup(argv[0]);
+        /* As bwrap 0.11.1: a caller that ignores SIGCHLD (Erlang, some
+         * desktop tools) would otherwise have our children reaped by the
+         * kernel behind our back, and the monitor and pid 1 would wait for
+         * them forever. Blocked for the signalfd later, never ignored. */
+        (void) signal(SIGCHLD, SIG_DFL);
         if (plan_new(&plan) < 0) {
                 log_error("Out of memory");
                 return 1;
@@ -606,11 +614,13 @@ int main(int argc, char **argv) {
                 options_print_help(stdout, argv[0]);
                 return 0;
         }
+        /* The bwrap release whose behaviour csand follows: first, as
+         * bwrap (scripts parse "bubblewrap X.Y.Z"), or after csand's own. */
         if (plan->show_version) {
                 if (strcmp(log_program_name(), "bwrap") == 0)
-                        printf("bubblewrap 0.11.0 (csand %s)\n", CSAND_VERSION);
+                        printf("bubblewrap %s (csand %s)\n", CSAND_BWRAP_VERSION, CSAND_VERSION);
                 else
-                        printf("csand %s\n", CSAND_VERSION);
+                        printf("csand %s (bubblewrap %s)\n", CSAND_VERSION, CSAND_BWRAP_VERSION);
                 return 0;
         }
         /* --image's namespaces first: options are checked against them. */

@@ -261,3 +261,20 @@ NR_sendto=44 NR_sendmsg=46 NR_uname=63 NR_seccomp=317
                 assert_same rc out err
         done
 }
+
+# --- bwrap 0.11.1, which --version names (item 10) ---------------------------
+
+@test "a caller that ignores SIGCHLD: the command's exit status comes back (bwrap 0.11.1)" {
+        # bwrap 0.11.1 resets SIGCHLD to SIG_DFL (NEWS: #705, Erlang,
+        # volumeicon): ignored, the kernel reaps the children itself and
+        # whoever waits for them waits forever. (bwrap 0.8 hangs here.)
+        local pid1
+        for pid1 in "" --unshare-pid; do
+                # shellcheck disable=SC2086
+                run timeout -k 5 60 python3 -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execvp(sys.argv[1], sys.argv[1:])' "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" $pid1 \
+                        sh -c 'sleep 0 & wait; exit 3'
+                assert_failure 3
+        done
+}
