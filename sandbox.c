@@ -94,16 +94,49 @@ static bool gate_wait(int fd, char byte) {
         }
 }
 
-/* --disable-userns: use up this namespace's allowance of user namespaces
- * with one nested namespace of our own, which the command then lives in. */
-static int disable_nested_userns(const Launch *l, int proc_fd, Error *e) {
+/* The ids the sandbox user has in the user namespace the clone made, as
+ * in bwrap: root when there is a --dev (a devpts instance wants root
+ * mapped where it is mounted), else the ids asked for. */
+static void first_level_ids(const Launch *l, uid_t *ret_uid, gid_t *ret_gid) {
         const SandboxPlan *p = l->plan;
-        _cleanup_close_ int fd = openat(proc_fd, "sys/user/max_user_namespaces", O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "1", 1) != 1)
-                return error_set_errno(e, errno, "Can't limit user namespaces (--disable-userns)");
+        bool devpts = false;
+        for (size_t i = 0; i < p->n_ops && !devpts; i++)
+                devpts = p->ops[i].type == MOUNT_OP_DEV;
+        *ret_uid = devpts ? 0 : p->uid;
+        *ret_gid = devpts ? 0 : p->gid;
+}
+
+/* bwrap's second user namespace, nested in the first once the root is
+ * built: when the first maps other ids than the ones asked for (--dev,
+ * see first_level_ids()), and for --disable-userns, whose limit the
+ * command must not be able to lift. Not with --userns-block-fd: the
+ * caller's maps are final. Tools read the maps the command sees in
+ * /proc/self/uid_map, so they are bwrap's: "1001 0 1" with --dev. */
+static bool nested_userns_needed(const Launch *l) {
+        const SandboxPlan *p = l->plan;
+        uid_t uid;
+        gid_t gid;
+        if (!l->new_userns || p->userns_block_fd >= 0)
+                return false;
+        first_level_ids(l, &uid, &gid);
+        return uid != p->uid || gid != p->gid || p->disable_userns;
+}
+
+static int enter_nested_userns(const Launch *l, int proc_fd, Error *e) {
+        const SandboxPlan *p = l->plan;
+        uid_t uid;
+        gid_t gid;
+        /* --disable-userns: this namespace's allowance of user namespaces
+         * is the one nested namespace the command then lives in. */
+        if (p->disable_userns) {
+                _cleanup_close_ int fd = openat(proc_fd, "sys/user/max_user_namespaces", O_WRONLY | O_CLOEXEC);
+                if (fd < 0 || write(fd, "1", 1) != 1)
+                        return error_set_errno(e, errno, "Can't limit user namespaces (--disable-userns)");
+        }
         if (unshare(CLONE_NEWUSER) < 0)
-                return error_set_errno(e, errno, "Can't create the nested user namespace (--disable-userns)");
-        int r = userns_write_own_maps_at(proc_fd, p->uid, p->uid, p->gid, p->gid);
+                return error_set_errno(e, errno, "Can't create the nested user namespace");
+        first_level_ids(l, &uid, &gid);
+        int r = userns_write_own_maps_at(proc_fd, p->uid, uid, p->gid, gid);
         if (r < 0)
                 return error_set_errno(e, r, "Can't write the nested user namespace's maps");
         return 0;
@@ -123,19 +156,27 @@ static int child_setup(const Launch *l, Error *e) {
 
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 return error_set_errno(e, errno, "prctl(PR_SET_PDEATHSIG)");
+        /* The monitor's, as in bwrap: a caller that reads --info-fd to its
+         * end (before writing our maps, say) must not wait for our exec. */
+        plan_close_fd(l->plan, p->info_fd);
+        plan_close_fd(l->plan, p->json_status_fd);
 
         /* --userns-block-fd: the caller writes our maps (it has our pid from --info-fd). */
         if (p->userns_block_fd >= 0)
                 wait_for_fd(p->userns_block_fd);
         else if (l->new_userns) {
-                r = userns_write_own_maps_at(AT_FDCWD, p->uid, l->outside_uid, p->gid, l->outside_gid);
+                uid_t uid;
+                gid_t gid;
+                first_level_ids(l, &uid, &gid);
+                r = userns_write_own_maps_at(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid);
                 if (r < 0)
                         return error_set_errno(e, r, "Can't write uid/gid maps");
         }
 
         /* The host's /proc, for what must still be done there after pivot_root. */
         _cleanup_close_ int proc_fd = -EBADF;
-        if (p->disable_userns) {
+        bool nested = nested_userns_needed(l);
+        if (nested) {
                 proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (proc_fd < 0)
                         return error_set_errno(e, errno, "Can't open /proc");
@@ -168,7 +209,7 @@ static int child_setup(const Launch *l, Error *e) {
 
         /* User namespace changes come last: they cost us the capabilities
          * over everything set up above. */
-        if (p->disable_userns && disable_nested_userns(l, proc_fd, e) < 0)
+        if (nested && enter_nested_userns(l, proc_fd, e) < 0)
                 return -e->error;
         if (p->userns2_fd >= 0 && setns(p->userns2_fd, CLONE_NEWUSER) < 0)
                 return error_set_errno(e, errno, "Switching to the --userns2 user namespace failed");

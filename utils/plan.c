@@ -175,6 +175,9 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
                 return error_setf(e, EINVAL, "--disable-userns requires --unshare-user");
         if (p->disable_userns && p->userns_fd >= 0)
                 return error_setf(e, EINVAL, "--disable-userns is not compatible with --userns");
+        /* The caller's maps are final: no nested namespace to hold the limit. */
+        if (p->disable_userns && p->userns_block_fd >= 0)
+                return error_setf(e, EINVAL, "--disable-userns is not compatible with  --userns-block-fd");
         if (p->userns_block_fd >= 0 && p->info_fd < 0)
                 return error_setf(e, EINVAL, "--userns-block-fd requires --info-fd");
         if (p->userns_block_fd >= 0 && p->userns_fd >= 0)

@@ -278,3 +278,66 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND
                 assert_failure 3
         done
 }
+
+# --- uid/gid maps (item 14) ---------------------------------------------------
+
+@test "uid/gid maps seen inside are bwrap's: --dev, --uid, --gid, --disable-userns" {
+        require_bwrap
+        require_unprivileged "the maps of an ordinary user's sandbox"
+        require_userns
+        # shellcheck disable=SC2016
+        local show='echo "uid_map: $(cat /proc/self/uid_map)"; echo "gid_map: $(cat /proc/self/gid_map)"
+                echo "setgroups: $(cat /proc/self/setgroups) ids: $(id -u):$(id -g)"
+                unshare -U true 2>/dev/null && echo "nested userns: allowed" || echo "nested userns: refused"'
+        local args
+        for args in "" "--dev /dev" "--uid 0" "--uid 0 --dev /dev" "--gid 0 --dev /dev" \
+                "--uid 0 --gid 0 --dev /dev" "--uid 5 --gid 7" "--uid 5 --gid 7 --dev /dev" \
+                "--unshare-user --disable-userns" "--unshare-user --disable-userns --dev /dev" \
+                "--unshare-user --disable-userns --uid 0 --gid 0" "--unshare-all --dev /dev --uid 0"; do
+                # shellcheck disable=SC2086
+                run_both --proc /proc --unshare-pid $args sh -c "$show"
+                echo "[$args]"
+                cat "$TESTDIR/csand.out" "$TESTDIR/csand.err"
+                assert_same rc out err
+        done
+}
+
+@test "uid/gid maps with --userns-block-fd: the caller's, no nested namespace, as bwrap" {
+        require_bwrap
+        require_unprivileged "the caller writes the child's maps as an ordinary user"
+        require_userns
+        local bin
+        for bin in "$BWRAP" "$CSAND"; do
+                run timeout -k 5 60 python3 - "$bin" "${csand_min_root[@]}" <<'PY'
+import json, os, subprocess, sys
+info_r, info_w = os.pipe()
+block_r, block_w = os.pipe()
+p = subprocess.Popen([sys.argv[1]] + sys.argv[2:] + ["--unshare-user", "--unshare-pid", "--proc", "/proc", "--dev", "/dev", "--uid", "0",
+                      "--info-fd", str(info_w), "--userns-block-fd", str(block_r), "sh", "-c",
+                      "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g"],
+                     pass_fds=[info_w, block_r], stdout=subprocess.PIPE, text=True)
+os.close(info_w)
+os.close(block_r)
+info = b""
+while chunk := os.read(info_r, 65536):    # until the info fd is closed
+    info += chunk
+child = json.loads(info)["child-pid"]
+for name, data in (("setgroups", "deny"), ("uid_map", f"0 {os.getuid()} 1"), ("gid_map", f"0 {os.getgid()} 1")):
+    with open(f"/proc/{child}/{name}", "w") as f:
+        f.write(data)
+os.write(block_w, b"x")
+out, _ = p.communicate()
+print(" ".join(out.split()), p.returncode)
+PY
+                echo "$bin: $output"
+                printf '%s\n' "$output" >"$TESTDIR/$([ "$bin" = "$BWRAP" ] && echo bwrap || echo csand).out"
+        done
+        assert_same out
+}
+
+@test "--disable-userns with --userns-block-fd: bwrap's error" {
+        require_bwrap
+        run_both --unshare-user --disable-userns --info-fd 3 --userns-block-fd 4 true 3>/dev/null 4</dev/null
+        cat "$TESTDIR/csand.err"
+        assert_same rc out err
+}

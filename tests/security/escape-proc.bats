@@ -188,10 +188,11 @@ NoNewPrivs:	1"
         assert_line --index 3 --regexp "^write: errno=(EROFS|ENOENT)$"
         assert_line --index 4 "remount-rw: errno=EPERM"
 
-        # With every capability of its user namespace the command may undo
-        # csand's read-only /proc/sys (its own mounts: see SECURITY.md), but
-        # the files are the host root's: still EACCES.
-        run csand "${sec_root[@]}" --unshare-pid --proc /proc --uid 0 --cap-add ALL sh -c "
+        # With every capability of the user namespace that owns csand's
+        # mounts (uid and gid 0 with --dev: no nested namespace, as in
+        # bwrap) the command may undo csand's read-only /proc/sys (see
+        # SECURITY.md), but the files are the host root's: still EACCES.
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --uid 0 --gid 0 --cap-add ALL sh -c "
                 $(probe umount /proc/sys)
                 $(probe write /proc/sys/kernel/printk 1)
                 $(probe write /proc/sys/vm/drop_caches 3)
@@ -202,6 +203,18 @@ NoNewPrivs:	1"
         assert_line --index 2 "write: errno=EACCES"
         assert_line --index 3 "write: errno=EACCES"
         assert_line --index 4 --regexp "^write: errno=(EACCES|ENOENT)$"
+        assert_equal "$(cat /proc/sys/kernel/printk)" "$printk"
+
+        # In bwrap's nested user namespace (--uid 0 alone with --dev) the
+        # capabilities don't reach those mounts: /proc/sys stays read-only.
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --uid 0 --cap-add ALL sh -c "
+                $(probe umount /proc/sys)
+                $(probe write /proc/sys/kernel/printk 1)
+                $(probe remount-rw /proc/sys)"
+        assert_success
+        assert_line --index 0 "umount: errno=EPERM"
+        assert_line --index 1 "write: errno=EROFS"
+        assert_line --index 2 "remount-rw: errno=EPERM"
         assert_equal "$(cat /proc/sys/kernel/printk)" "$printk"
 }
 
