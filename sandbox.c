@@ -262,7 +262,10 @@ static int enter_working_directory(const Launch *l, Error *e) {
         return 0;
 }
 
-static _noreturn_ void child_exec(const Launch *l) {
+/* GO_FD (or -EBADF): the command waits for its end-of-file before its
+ * seccomp filters and exec, while pid 1 makes itself reachable (see
+ * init_make_reachable()). */
+static _noreturn_ void child_exec(const Launch *l, int go_fd) {
         const SandboxPlan *p = l->plan;
         Error e = {};
         int r;
@@ -290,6 +293,10 @@ static _noreturn_ void child_exec(const Launch *l) {
                 p->command[0] = p->argv0;
         if (rlimits_apply(&p->rlimits, &e) < 0)
                 goto fail;
+        if (go_fd >= 0) {
+                wait_for_fd(go_fd);
+                safe_close(go_fd);
+        }
         r = seccomp_programs_apply(p->seccomp, p->n_seccomp);
         if (r < 0) {
                 error_set_errno(&e, r, "Can't load seccomp filter");
@@ -316,6 +323,8 @@ static bool need_init(const SandboxPlan *p) {
         return false;
 }
 
+static _noreturn_ void init_run(const Launch *l);
+
 static _noreturn_ void child_run(const Launch *l) {
         const SandboxPlan *p = l->plan;
         Error e = {};
@@ -339,7 +348,48 @@ static _noreturn_ void child_run(const Launch *l) {
                 goto fail;
         }
         if (!need_init(p))
-                child_exec(l);
+                child_exec(l, -EBADF);
+        init_run(l);
+fail:
+        report_send(l->report_fd, &e);
+        _exit(1);
+}
+
+/* ---- pid 1 ---- */
+
+/* Pid 1 is dumpable, as bwrap's is, so that the caller (and flatpak enter,
+ * nsenter) can reach /proc/CHILD/root and /proc/CHILD/ns. The command, the
+ * same uid in the same user namespace, can then ptrace it too (unless Yama
+ * says no): so by then pid 1 must hold nothing the command hasn't got
+ * (SECURITY.md, "The sandbox's pid 1"). No capability; of its fds only the
+ * signalfd, --sync-fd and the --lock-file locks (files inside the sandbox)
+ * stay, not the fds the caller handed over (--bind-fd's directories,
+ * namespaces, data) nor the channel to the fuse-overlayfs supervisor; and
+ * the command's seccomp filters, which bwrap's pid 1 loads too. All before
+ * the command's own code runs, so that it never finds pid 1 unreachable
+ * or reachable too early. If the filters can't be loaded, pid 1 is not
+ * made dumpable again. */
+static int init_make_reachable(SandboxPlan *p) {
+        for (size_t i = p->n_owned_fds; i-- > 0;)
+                if (p->owned_fds[i] != p->sync_fd)
+                        plan_close_fd(p, p->owned_fds[i]);
+        p->overlay_fuse_fd = safe_close(p->overlay_fuse_fd);
+        /* Dumpable first: after the filters, prctl() may be what they
+         * refuse. Nothing of the command's runs yet to use the gap. */
+        if (prctl(PR_SET_DUMPABLE, 1) < 0)
+                return -errno;
+        int r = seccomp_programs_apply(p->seccomp, p->n_seccomp);
+        if (r < 0) {
+                (void) prctl(PR_SET_DUMPABLE, 0);
+                return r;
+        }
+        return 0;
+}
+
+static _noreturn_ void init_run(const Launch *l) {
+        SandboxPlan *p = l->plan;
+        Error e = {};
+        int r;
 
         /* Pid 1: the command is our child; we reap and pass signals on. */
         _cleanup_close_ int sfd = -EBADF;
@@ -348,34 +398,69 @@ static _noreturn_ void child_run(const Launch *l) {
                 error_set_errno(&e, r, "signalfd");
                 goto fail;
         }
-        /* Pid 1 runs no user code and keeps no capability. Not dumpable, so
-         * that the command (same uid) cannot ptrace it either. Both before
-         * the command starts, as far as the command's own capabilities
-         * allow: it inherits them from us. (Dumpable belongs to the memory,
-         * which the command's exec replaces.) */
+        /* Not dumpable while we hold capabilities and the caller's fds. */
         if (prctl(PR_SET_DUMPABLE, 0) < 0) {
                 error_set_errno(&e, errno, "prctl(PR_SET_DUMPABLE)");
                 goto fail;
         }
-        r = p->caps == 0 ? caps_set(0) : 0;
-        if (r < 0) {
-                error_set_errno(&e, r, "Can't drop capabilities");
-                goto fail;
+
+        pid_t pid;
+        _cleanup_close_ int go = -EBADF;
+        if (p->caps == 0 && p->n_seccomp == 0) {
+                /* Nothing to keep for the command: pid 1 is made reachable
+                 * first, then the command starts with vfork, as
+                 * posix_spawn does: it borrows our memory until it execs,
+                 * so no page tables are copied and neither side takes
+                 * copy-on-write faults; we resume once it has exec'd. */
+                r = caps_set(0);
+                if (r < 0) {
+                        error_set_errno(&e, r, "Can't drop capabilities");
+                        goto fail;
+                }
+                r = init_make_reachable(p);
+                if (r < 0) {
+                        error_set_errno(&e, r, "prctl(PR_SET_DUMPABLE)");
+                        goto fail;
+                }
+                pid = vfork();
+                if (pid == 0)
+                        child_exec(l, -EBADF);
+        } else {
+                /* The command inherits our capabilities (--cap-add), and
+                 * the filters would bind its setup: it forks with them,
+                 * then waits at GO until pid 1 has dropped the
+                 * capabilities, loaded the filters and become reachable. */
+                int fds[2];
+                if (pipe2(fds, O_CLOEXEC) < 0) {
+                        error_set_errno(&e, errno, "pipe");
+                        goto fail;
+                }
+                go = fds[1];
+                pid = fork();
+                if (pid == 0) {
+                        safe_close(go);
+                        child_exec(l, fds[0]);
+                }
+                safe_close(fds[0]);
+                if (pid > 0) {
+                        r = caps_apply(0);
+                        if (r >= 0)
+                                r = init_make_reachable(p);
+                        if (r < 0) {
+                                /* The command would have what pid 1 lacks. */
+                                (void) kill(pid, SIGKILL);
+                                error_set_errno(&e, r, "Can't drop capabilities or load the seccomp filters in pid 1");
+                                goto fail;
+                        }
+                        go = safe_close(go);
+                }
         }
-        /* vfork, as posix_spawn does: the command borrows our memory until
-         * it execs, so no page tables are copied and neither side takes
-         * copy-on-write faults; we resume once it has exec'd or failed. */
-        pid_t pid = vfork();
-        if (pid == 0)
-                child_exec(l);
         if (pid < 0) {
-                error_set_errno(&e, errno, "vfork");
+                error_set_errno(&e, errno, "Can't start the command");
                 goto fail;
         }
 
         close(l->report_fd);
-        if (p->caps != 0)
-                (void) caps_apply(0);
         int status;
         r = init_supervise(pid, sfd, true, false, &status);
         _exit(r < 0 ? 1 : init_exit_code(status));

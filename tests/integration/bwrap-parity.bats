@@ -341,3 +341,75 @@ PY
         cat "$TESTDIR/csand.err"
         assert_same rc out err
 }
+
+# --- the --info-fd child-pid (item 4) -----------------------------------------
+
+# enter_child BINARY ARGS...: starts BINARY with the minimal root, /proc,
+# a tmpfs on /tmp, --unshare-all, --info-fd and ARGS; once the command runs,
+# does from outside, as the same user, what flatpak enter and nsenter do
+# with the child-pid: readlink /proc/CHILD/root, open /proc/CHILD/ns/*, and
+# nsenter through those files; prints what worked.
+enter_child() {
+        timeout -k 5 60 python3 - "$@" "${csand_min_root[@]}" <<'PY'
+import json, os, subprocess, sys
+binary, extra, root = sys.argv[1], [], []
+args = sys.argv[2:]
+i = args.index("--ro-bind")                      # where csand_min_root starts
+extra, root = args[:i], args[i:]
+info_r, info_w = os.pipe()
+ready_r, ready_w = os.pipe()
+p = subprocess.Popen([binary] + root + ["--proc", "/proc", "--tmpfs", "/tmp", "--unshare-all",
+                      "--info-fd", str(info_w)] + extra +
+                     ["sh", "-c", f"echo inside >/tmp/marker; echo ready >&{ready_w}; exec sleep 60"],
+                     pass_fds=[info_w, ready_w, 9])
+os.close(info_w)
+os.close(ready_w)
+info = b""
+while chunk := os.read(info_r, 4096):
+    info += chunk
+child = json.loads(info)["child-pid"]
+os.read(ready_r, 16)                             # the command runs
+try:
+    print("root:", os.readlink(f"/proc/{child}/root"))
+except OSError as e:
+    print("root:", e.strerror)
+for ns in ("user", "mnt", "pid", "net", "ipc", "uts"):
+    try:
+        os.close(os.open(f"/proc/{child}/ns/{ns}", os.O_RDONLY))
+        print(f"ns/{ns}: ok")
+    except OSError as e:
+        print(f"ns/{ns}:", e.strerror)
+for nss in (("user", "mnt", "pid"), ("user", "mnt")):
+    r = subprocess.run(["nsenter"] + [f"--{'mount' if n == 'mnt' else n}=/proc/{child}/ns/{n}" for n in nss] +
+                       ["--preserve-credentials", "--", "sh", "-c", "cat /tmp/marker; test -d /proc/self && echo proc"],
+                       capture_output=True, text=True)
+    print("nsenter", "+".join(nss), r.returncode, r.stdout.split(), r.stderr.strip())
+os.kill(child, 9)           # pid 1: the whole pid namespace goes with it
+p.wait()
+PY
+}
+
+@test "--info-fd's child-pid is reachable as bwrap's: /proc/CHILD/root, /proc/CHILD/ns, nsenter" {
+        require_bwrap
+        require_unprivileged "joins namespaces as the ordinary user who made them"
+        require_userns
+        require_x86_64
+        write_deny_filter "$TESTDIR/uname.bpf" $NR_uname
+        local args bin
+        for args in "" "--dev /dev" "--add-seccomp-fd 9" "--cap-add CAP_NET_RAW" "--ro-bind /etc/hostname /lock --lock-file /lock" "--sync-fd 9"; do
+                for bin in "$BWRAP" "$CSAND"; do
+                        # shellcheck disable=SC2086
+                        enter_child "$bin" $args 9<"$TESTDIR/uname.bpf" \
+                                >"$TESTDIR/$([ "$bin" = "$BWRAP" ] && echo bwrap || echo csand).out" 2>&1
+                done
+                echo "[$args]"
+                cat "$TESTDIR/csand.out"
+                assert_same out
+        done
+        # not the same failure on both sides: without a nested user
+        # namespace, all three are joined and the command's files are there
+        run enter_child "$CSAND" 9<"$TESTDIR/uname.bpf"
+        assert_line "root: /"
+        assert_line "ns/user: ok"
+        assert_line "nsenter user+mnt+pid 0 ['inside', 'proc'] "
+}
