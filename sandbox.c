@@ -49,10 +49,13 @@
 #ifndef CSAND_VERSION
 #define CSAND_VERSION "unknown"
 #endif
+#ifndef CSAND_BWRAP_VERSION
+#define CSAND_BWRAP_VERSION "unknown"
+#endif
 
 /* What the child needs from the parent beyond the plan. */
 typedef struct Launch {
-        const SandboxPlan *plan;
+        SandboxPlan *plan;      /* the child's is its own copy: --seccomp's program joins it */
         uid_t outside_uid;
         gid_t outside_gid;
         bool new_userns;        /* we create the user namespace (and write its maps) */
@@ -74,16 +77,70 @@ static void wait_for_fd(int fd) {
                 ;
 }
 
-/* --disable-userns: use up this namespace's allowance of user namespaces
- * with one nested namespace of our own, which the command then lives in. */
-static int disable_nested_userns(const Launch *l, int proc_fd, Error *e) {
+/* The gate (see needs_gate()): the monitor sends GATE_INFO once it has
+ * written --info-fd and --json-status-fd, then GATE_OPEN once its work
+ * outside is done. */
+#define GATE_INFO 'i'
+#define GATE_OPEN '1'
+
+/* Reads from the gate until BYTE arrives; false at end-of-file: the
+ * monitor failed, has said why, and is done. */
+static bool gate_wait(int fd, char byte) {
+        for (;;) {
+                char c;
+                ssize_t n = read(fd, &c, 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n != 1)
+                        return false;
+                if (c == byte)
+                        return true;
+        }
+}
+
+/* The ids the sandbox user has in the user namespace the clone made, as
+ * in bwrap: root when there is a --dev (a devpts instance wants root
+ * mapped where it is mounted), else the ids asked for. */
+static void first_level_ids(const Launch *l, uid_t *ret_uid, gid_t *ret_gid) {
         const SandboxPlan *p = l->plan;
-        _cleanup_close_ int fd = openat(proc_fd, "sys/user/max_user_namespaces", O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "1", 1) != 1)
-                return error_set_errno(e, errno, "Can't limit user namespaces (--disable-userns)");
+        bool devpts = false;
+        for (size_t i = 0; i < p->n_ops && !devpts; i++)
+                devpts = p->ops[i].type == MOUNT_OP_DEV;
+        *ret_uid = devpts ? 0 : p->uid;
+        *ret_gid = devpts ? 0 : p->gid;
+}
+
+/* bwrap's second user namespace, nested in the first once the root is
+ * built: when the first maps other ids than the ones asked for (--dev,
+ * see first_level_ids()), and for --disable-userns, whose limit the
+ * command must not be able to lift. Not with --userns-block-fd: the
+ * caller's maps are final. Tools read the maps the command sees in
+ * /proc/self/uid_map, so they are bwrap's: "1001 0 1" with --dev. */
+static bool nested_userns_needed(const Launch *l) {
+        const SandboxPlan *p = l->plan;
+        uid_t uid;
+        gid_t gid;
+        if (!l->new_userns || p->userns_block_fd >= 0)
+                return false;
+        first_level_ids(l, &uid, &gid);
+        return uid != p->uid || gid != p->gid || p->disable_userns;
+}
+
+static int enter_nested_userns(const Launch *l, int proc_fd, Error *e) {
+        const SandboxPlan *p = l->plan;
+        uid_t uid;
+        gid_t gid;
+        /* --disable-userns: this namespace's allowance of user namespaces
+         * is the one nested namespace the command then lives in. */
+        if (p->disable_userns) {
+                _cleanup_close_ int fd = openat(proc_fd, "sys/user/max_user_namespaces", O_WRONLY | O_CLOEXEC);
+                if (fd < 0 || write(fd, "1", 1) != 1)
+                        return error_set_errno(e, errno, "Can't limit user namespaces (--disable-userns)");
+        }
         if (unshare(CLONE_NEWUSER) < 0)
-                return error_set_errno(e, errno, "Can't create the nested user namespace (--disable-userns)");
-        int r = userns_write_own_maps_at(proc_fd, p->uid, p->uid, p->gid, p->gid);
+                return error_set_errno(e, errno, "Can't create the nested user namespace");
+        first_level_ids(l, &uid, &gid);
+        int r = userns_write_own_maps_at(proc_fd, p->uid, uid, p->gid, gid);
         if (r < 0)
                 return error_set_errno(e, r, "Can't write the nested user namespace's maps");
         return 0;
@@ -105,19 +162,27 @@ static int child_setup(const Launch *l, Error *e) {
 
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 return error_set_errno(e, errno, "prctl(PR_SET_PDEATHSIG)");
+        /* The monitor's, as in bwrap: a caller that reads --info-fd to its
+         * end (before writing our maps, say) must not wait for our exec. */
+        plan_close_fd(l->plan, p->info_fd);
+        plan_close_fd(l->plan, p->json_status_fd);
 
         /* --userns-block-fd: the caller writes our maps (it has our pid from --info-fd). */
         if (p->userns_block_fd >= 0)
                 wait_for_fd(p->userns_block_fd);
         else if (l->new_userns) {
-                r = userns_write_own_maps_at(AT_FDCWD, p->uid, l->outside_uid, p->gid, l->outside_gid);
+                uid_t uid;
+                gid_t gid;
+                first_level_ids(l, &uid, &gid);
+                r = userns_write_own_maps_at(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid);
                 if (r < 0)
                         return error_set_errno(e, r, "Can't write uid/gid maps");
         }
 
         /* The host's /proc, for what must still be done there after pivot_root. */
         _cleanup_close_ int proc_fd = -EBADF;
-        if (p->disable_userns) {
+        bool nested = nested_userns_needed(l);
+        if (nested) {
                 proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (proc_fd < 0)
                         return error_set_errno(e, errno, "Can't open /proc");
@@ -150,7 +215,7 @@ static int child_setup(const Launch *l, Error *e) {
 
         /* User namespace changes come last: they cost us the capabilities
          * over everything set up above. */
-        if (p->disable_userns && disable_nested_userns(l, proc_fd, e) < 0)
+        if (nested && enter_nested_userns(l, proc_fd, e) < 0)
                 return -e->error;
         if (p->userns2_fd >= 0 && setns(p->userns2_fd, CLONE_NEWUSER) < 0)
                 return error_set_errno(e, errno, "Switching to the --userns2 user namespace failed");
@@ -164,18 +229,14 @@ static int child_setup_last(const Launch *l, Error *e) {
         const SandboxPlan *p = l->plan;
         if (p->block_fd >= 0)
                 wait_for_fd(p->block_fd);
+        if (p->new_session && setsid() < 0)
+                return error_set_errno(e, errno, "setsid");
+        /* Last: no failure comes after the gate (see child_run()). */
         if (l->gate_fd >= 0) {
-                char c;
-                ssize_t n;
-                while ((n = read(l->gate_fd, &c, 1)) < 0 && errno == EINTR)
-                        ;
-                /* End-of-file: the monitor failed, has said why, and is done. */
-                if (n != 1)
+                if (!gate_wait(l->gate_fd, GATE_OPEN))
                         _exit(1);
                 safe_close(l->gate_fd);
         }
-        if (p->new_session && setsid() < 0)
-                return error_set_errno(e, errno, "setsid");
         return 0;
 }
 
@@ -215,7 +276,10 @@ static int enter_working_directory(const Launch *l, Error *e) {
         return 0;
 }
 
-static _noreturn_ void child_exec(const Launch *l) {
+/* GO_FD (or -EBADF): the command waits for its end-of-file before its
+ * seccomp filters and exec, while pid 1 makes itself reachable (see
+ * init_make_reachable()). */
+static _noreturn_ void child_exec(const Launch *l, int go_fd) {
         const SandboxPlan *p = l->plan;
         Error e = {};
         int r;
@@ -245,11 +309,17 @@ static _noreturn_ void child_exec(const Launch *l) {
                 goto fail;
         if (landlock_apply(&p->landlock, p, &e) < 0)
                 goto fail;
+        if (go_fd >= 0) {
+                wait_for_fd(go_fd);
+                safe_close(go_fd);
+        }
         r = seccomp_programs_apply(p->seccomp, p->n_seccomp);
         if (r < 0) {
                 error_set_errno(&e, r, "Can't load seccomp filter");
                 goto fail;
         }
+        if (p->json_status_fd >= 0)
+                report_exec_starting(l->report_fd);
         execvp(saved_argv0, p->command);
         error_set_errno(&e, errno, "execvp %s", saved_argv0);
 fail:
@@ -269,6 +339,8 @@ static bool need_init(const SandboxPlan *p) {
         return false;
 }
 
+static _noreturn_ void init_run(const Launch *l);
+
 static _noreturn_ void child_run(const Launch *l) {
         const SandboxPlan *p = l->plan;
         Error e = {};
@@ -281,7 +353,16 @@ static _noreturn_ void child_run(const Launch *l) {
                 }
                 if (child_setup_last(l, &e) < 0)
                         goto fail;
-        } else if (child_setup(l, &e) < 0)
+        } else if (child_setup(l, &e) < 0) {
+                /* Not before the monitor has read our namespace ids for
+                 * --info-fd: /proc/CHILD/ns goes with us. (bwrap's child
+                 * waits for that before its setup; ours only on failure.) */
+                if (l->gate_fd >= 0 && (p->info_fd >= 0 || p->json_status_fd >= 0))
+                        (void) gate_wait(l->gate_fd, GATE_INFO);
+                goto fail;
+        }
+        /* --seccomp's program, read where bwrap reads it: after setup. */
+        if (p->seccomp_fd >= 0 && seccomp_add_from_fd(l->plan, p->seccomp_fd, &e) < 0)
                 goto fail;
         /* Once, here, for the command and for pid 1 alike. In place an
          * unprivileged caller may not (EPERM), and under no_new_privs its
@@ -294,7 +375,48 @@ static _noreturn_ void child_run(const Launch *l) {
                 goto fail;
         }
         if (!need_init(p))
-                child_exec(l);
+                child_exec(l, -EBADF);
+        init_run(l);
+fail:
+        report_send(l->report_fd, &e);
+        _exit(1);
+}
+
+/* ---- pid 1 ---- */
+
+/* Pid 1 is dumpable, as bwrap's is, so that the caller (and flatpak enter,
+ * nsenter) can reach /proc/CHILD/root and /proc/CHILD/ns. The command, the
+ * same uid in the same user namespace, can then ptrace it too (unless Yama
+ * says no): so by then pid 1 must hold nothing the command hasn't got
+ * (SECURITY.md, "The sandbox's pid 1"). No capability; of its fds only the
+ * signalfd, --sync-fd and the --lock-file locks (files inside the sandbox)
+ * stay, not the fds the caller handed over (--bind-fd's directories,
+ * namespaces, data) nor the channel to the fuse-overlayfs supervisor; and
+ * the command's seccomp filters, which bwrap's pid 1 loads too. All before
+ * the command's own code runs, so that it never finds pid 1 unreachable
+ * or reachable too early. If the filters can't be loaded, pid 1 is not
+ * made dumpable again. */
+static int init_make_reachable(SandboxPlan *p) {
+        for (size_t i = p->n_owned_fds; i-- > 0;)
+                if (p->owned_fds[i] != p->sync_fd)
+                        plan_close_fd(p, p->owned_fds[i]);
+        p->overlay_fuse_fd = safe_close(p->overlay_fuse_fd);
+        /* Dumpable first: after the filters, prctl() may be what they
+         * refuse. Nothing of the command's runs yet to use the gap. */
+        if (prctl(PR_SET_DUMPABLE, 1) < 0)
+                return -errno;
+        int r = seccomp_programs_apply(p->seccomp, p->n_seccomp);
+        if (r < 0) {
+                (void) prctl(PR_SET_DUMPABLE, 0);
+                return r;
+        }
+        return 0;
+}
+
+static _noreturn_ void init_run(const Launch *l) {
+        SandboxPlan *p = l->plan;
+        Error e = {};
+        int r;
 
         /* Pid 1: the command is our child; we reap and pass signals on. */
         _cleanup_close_ int sfd = -EBADF;
@@ -303,34 +425,69 @@ static _noreturn_ void child_run(const Launch *l) {
                 error_set_errno(&e, r, "signalfd");
                 goto fail;
         }
-        /* Pid 1 runs no user code and keeps no capability. Not dumpable, so
-         * that the command (same uid) cannot ptrace it either. Both before
-         * the command starts, as far as the command's own capabilities
-         * allow: it inherits them from us. (Dumpable belongs to the memory,
-         * which the command's exec replaces.) */
+        /* Not dumpable while we hold capabilities and the caller's fds. */
         if (prctl(PR_SET_DUMPABLE, 0) < 0) {
                 error_set_errno(&e, errno, "prctl(PR_SET_DUMPABLE)");
                 goto fail;
         }
-        r = p->caps == 0 ? caps_set(0) : 0;
-        if (r < 0) {
-                error_set_errno(&e, r, "Can't drop capabilities");
-                goto fail;
+
+        pid_t pid;
+        _cleanup_close_ int go = -EBADF;
+        if (p->caps == 0 && p->n_seccomp == 0) {
+                /* Nothing to keep for the command: pid 1 is made reachable
+                 * first, then the command starts with vfork, as
+                 * posix_spawn does: it borrows our memory until it execs,
+                 * so no page tables are copied and neither side takes
+                 * copy-on-write faults; we resume once it has exec'd. */
+                r = caps_set(0);
+                if (r < 0) {
+                        error_set_errno(&e, r, "Can't drop capabilities");
+                        goto fail;
+                }
+                r = init_make_reachable(p);
+                if (r < 0) {
+                        error_set_errno(&e, r, "prctl(PR_SET_DUMPABLE)");
+                        goto fail;
+                }
+                pid = vfork();
+                if (pid == 0)
+                        child_exec(l, -EBADF);
+        } else {
+                /* The command inherits our capabilities (--cap-add), and
+                 * the filters would bind its setup: it forks with them,
+                 * then waits at GO until pid 1 has dropped the
+                 * capabilities, loaded the filters and become reachable. */
+                int fds[2];
+                if (pipe2(fds, O_CLOEXEC) < 0) {
+                        error_set_errno(&e, errno, "pipe");
+                        goto fail;
+                }
+                go = fds[1];
+                pid = fork();
+                if (pid == 0) {
+                        safe_close(go);
+                        child_exec(l, fds[0]);
+                }
+                safe_close(fds[0]);
+                if (pid > 0) {
+                        r = caps_apply(0);
+                        if (r >= 0)
+                                r = init_make_reachable(p);
+                        if (r < 0) {
+                                /* The command would have what pid 1 lacks. */
+                                (void) kill(pid, SIGKILL);
+                                error_set_errno(&e, r, "Can't drop capabilities or load the seccomp filters in pid 1");
+                                goto fail;
+                        }
+                        go = safe_close(go);
+                }
         }
-        /* vfork, as posix_spawn does: the command borrows our memory until
-         * it execs, so no page tables are copied and neither side takes
-         * copy-on-write faults; we resume once it has exec'd or failed. */
-        pid_t pid = vfork();
-        if (pid == 0)
-                child_exec(l);
         if (pid < 0) {
-                error_set_errno(&e, errno, "vfork");
+                error_set_errno(&e, errno, "Can't start the command");
                 goto fail;
         }
 
         close(l->report_fd);
-        if (p->caps != 0)
-                (void) caps_apply(0);
         int status;
         r = init_supervise(pid, sfd, true, false, &status);
         _exit(r < 0 ? 1 : init_exit_code(status));
@@ -443,11 +600,14 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
         int status, r;
 
         if (p->info_fd >= 0) {
-                (void) status_write_info(p->info_fd, p, child, l->clone_flags);
+                (void) status_write_info(p->info_fd, p, child, l->clone_flags, false);
                 plan_close_fd(p, p->info_fd);
         }
         if (p->json_status_fd >= 0)
-                (void) status_write_info(p->json_status_fd, p, child, l->clone_flags);
+                (void) status_write_info(p->json_status_fd, p, child, l->clone_flags, true);
+        /* A child that failed its setup may go now (see child_run()). */
+        if (gate_fd >= 0 && (p->info_fd >= 0 || p->json_status_fd >= 0))
+                (void) send(gate_fd, (const char[]) { GATE_INFO }, 1, MSG_NOSIGNAL);
         /* Only the sandbox's pid 1 holds --sync-fd: its end is the caller's signal. */
         if (p->sync_fd >= 0)
                 plan_close_fd(p, p->sync_fd);
@@ -469,16 +629,19 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
                         waitpid(child, NULL, 0);
                         return 1;
                 }
-                /* The child may have failed and gone already: no SIGPIPE. */
-                (void) send(gate_fd, "1", 1, MSG_NOSIGNAL);
+                /* The child may have died of a setup error meanwhile: then
+                 * EPIPE, not death by SIGPIPE, and its report is printed. */
+                (void) send(gate_fd, (const char[]) { GATE_OPEN }, 1, MSG_NOSIGNAL);
                 safe_close(gate_fd);
         }
 
         /* Setup: until exec closes the channel, or an error arrives. */
-        do
+        bool exec_started = false;
+        do {
                 r = report_receive(report_fd, &report, true);
-        while (r == -EINTR);
-        failed = r > 0;
+                exec_started = exec_started || r == REPORT_EXEC;
+        } while (r == -EINTR || r == REPORT_EXEC);
+        failed = r == REPORT_ERROR;
         if (failed)
                 log_error("%s", report.message);
 
@@ -491,14 +654,16 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
                 return 1;
         }
         /* An exec failure is reported late, by the command's process. */
-        if (!failed && report_receive(report_fd, &report, false) > 0) {
+        if (!failed && report_receive(report_fd, &report, false) == REPORT_ERROR) {
                 log_error("%s", report.message);
                 failed = true;
         }
         int code = failed ? 1 : init_exit_code(status);
         if (!failed)
                 monitor_after_exit(p, code);
-        if (p->json_status_fd >= 0)
+        /* As bwrap: an exit code only for a command that ran; a failed setup
+         * or exec has said why on stderr. */
+        if (p->json_status_fd >= 0 && exec_started && !failed)
                 (void) status_write_exit(p->json_status_fd, code);
         return code;
 }
@@ -570,6 +735,7 @@ static int sandbox_launch(SandboxPlan *p) {
         /* A socket rather than a pipe: the monitor's write must not kill it
          * with SIGPIPE when the child's setup failed before the gate. */
         int gate[2] = { -EBADF, -EBADF };
+        /* A socket rather than a pipe, for send(MSG_NOSIGNAL). */
         if (needs_gate(p) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) < 0) {
                 log_error("socketpair: %s", strerror(errno));
                 safe_close(l.report_fd);
@@ -621,6 +787,11 @@ int main(int argc, char **argv) {
         Error e = {};
 
         log_setup(argv[0]);
+        /* As bwrap 0.11.1: a caller that ignores SIGCHLD (Erlang, some
+         * desktop tools) would otherwise have our children reaped by the
+         * kernel behind our back, and the monitor and pid 1 would wait for
+         * them forever. Blocked for the signalfd later, never ignored. */
+        (void) signal(SIGCHLD, SIG_DFL);
         if (plan_new(&plan) < 0) {
                 log_error("Out of memory");
                 return 1;
@@ -633,16 +804,20 @@ int main(int argc, char **argv) {
                 options_print_help(stdout, argv[0]);
                 return 0;
         }
+        /* The bwrap release whose behaviour csand follows: first, as
+         * bwrap (scripts parse "bubblewrap X.Y.Z"), or after csand's own. */
+        if (plan->show_version) {
+                if (strcmp(log_program_name(), "bwrap") == 0)
+                        printf("bubblewrap %s (csand %s)\n", CSAND_BWRAP_VERSION, CSAND_VERSION);
+                else
+                        printf("csand %s (bubblewrap %s)\n", CSAND_VERSION, CSAND_BWRAP_VERSION);
+                return 0;
+        }
         /* --join, --list, --stop: about sandboxes that run already. */
         if (registry_is_command(plan))
                 return registry_run_command(plan);
-        if (plan->show_version) {
-                if (strcmp(log_program_name(), "bwrap") == 0)
-                        printf("bubblewrap 0.11.0 (csand %s)\n", CSAND_VERSION);
-                else
-                        printf("csand %s\n", CSAND_VERSION);
-                return 0;
-        }
+        /* --image's namespaces first: options are checked against them. */
+        image_plan_namespaces(plan);
         if (plan_validate(plan, getuid(), &e) < 0) {
                 /* bwrap prints its usage on stderr; scripts see that line */
                 if (e.error == PLAN_NO_COMMAND && strcmp(log_program_name(), "bwrap") == 0)

@@ -89,7 +89,10 @@ static int split_path(const char *path, char **ret_copy, const char **ret_parent
         return 0;
 }
 
-int open_parent_in_root(int root_fd, const char *path, int *ret_fd, char **ret_base) {
+static int mkdir_p_mode(int root_fd, const char *path, mode_t mode, mode_t parent_mode, int *ret_fd);
+
+/* open_parent_in_root(), with missing parents made with PARENT_MODE. */
+static int open_parent_mode(int root_fd, const char *path, mode_t parent_mode, int *ret_fd, char **ret_base) {
         _cleanup_free_ char *copy = NULL;
         const char *parent, *base;
         int fd, r;
@@ -99,7 +102,7 @@ int open_parent_in_root(int root_fd, const char *path, int *ret_fd, char **ret_b
                 return r;
         if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
                 return -EINVAL;
-        r = mkdir_p_in_root(root_fd, parent, 0755, &fd);
+        r = mkdir_p_mode(root_fd, parent, parent_mode, parent_mode, &fd);
         if (r < 0)
                 return r;
         char *b = strdup(base);
@@ -125,7 +128,11 @@ static int ends_in_dots(const char *path, char **ret_parent) {
         return *ret_parent ? 1 : -ENOMEM;
 }
 
-int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd) {
+int open_parent_in_root(int root_fd, const char *path, int *ret_fd, char **ret_base) {
+        return open_parent_mode(root_fd, path, 0755, ret_fd, ret_base);
+}
+
+static int mkdir_p_mode(int root_fd, const char *path, mode_t mode, mode_t parent_mode, int *ret_fd) {
         int fd = openat2_in_root(root_fd, path, O_PATH | O_DIRECTORY);
         if (fd >= 0) {
                 *ret_fd = fd;
@@ -139,11 +146,11 @@ int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd) {
         int r = ends_in_dots(path, &base);
         if (r != 0) {
                 /* "a/..": made by making "a" (bwrap's mkdir -p does the same) */
-                if (r > 0 && (r = mkdir_p_in_root(root_fd, base, mode, &parent_fd)) >= 0)
+                if (r > 0 && (r = mkdir_p_mode(root_fd, base, parent_mode, parent_mode, &parent_fd)) >= 0)
                         r = open_in_root(root_fd, path, O_DIRECTORY, ret_fd);
                 return r;
         }
-        r = open_parent_in_root(root_fd, path, &parent_fd, &base);
+        r = open_parent_mode(root_fd, path, parent_mode, &parent_fd, &base);
         if (r < 0)
                 return r;
         /* mkdirat() never follows a symlink in its last component: EEXIST. */
@@ -151,6 +158,29 @@ int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd) {
                 return -errno;
         /* Re-resolve the whole path, in the root, rather than trusting base. */
         return open_in_root(root_fd, path, O_DIRECTORY, ret_fd);
+}
+
+int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd) {
+        return mkdir_p_mode(root_fd, path, mode, 0755, ret_fd);
+}
+
+int mkdir_parents_in_root(int root_fd, const char *path, mode_t mode) {
+        _cleanup_free_ char *copy = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *parent, *base;
+        int r = split_path(path, &copy, &parent, &base);
+        if (r < 0)
+                return r;
+        return mkdir_p_mode(root_fd, parent, mode, mode, &fd);
+}
+
+mode_t parent_dir_mode(mode_t mode) {
+        mode_t parents = 0755;
+        if (!(mode & 0070))
+                parents &= ~(mode_t) 0050;
+        if (!(mode & 0007))
+                parents &= ~(mode_t) 0005;
+        return parents;
 }
 
 int touch_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd) {

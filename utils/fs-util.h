@@ -22,6 +22,14 @@ int open_file_in_root(int root_fd, const char *path, int flags, int *ret_fd);
 int create_file_in_root(int root_fd, const char *path, int flags, mode_t mode, int *ret_fd);
 /* mkdir -p; new directories get MODE (parents 0755). Returns an O_PATH fd. */
 int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd);
+/* mkdir -p of the directory that holds PATH's last component; the missing
+ * directories get MODE. */
+int mkdir_parents_in_root(int root_fd, const char *path, mode_t mode);
+/* bwrap's mode for the parent directories made for a file of mode MODE:
+ * 0755, without the group bits if MODE has none, without the other bits
+ * if MODE has none, so that a private file doesn't sit in directories
+ * that show it to everyone. */
+mode_t parent_dir_mode(mode_t mode);
 /* Creates an empty file (parents 0755) unless something exists there already;
  * a dangling symlink's target is created, as bwrap's creat() does. Returns an O_PATH fd to what is at PATH. */
 int touch_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd);

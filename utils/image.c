@@ -1609,12 +1609,9 @@ static int image_apply_mounts(SandboxPlan *p, const char *cache_path, const Imag
         return 0;
 }
 
-static int image_apply(SandboxPlan *p, const char *cache_path, int cache_fd, const Image *img, Error *e) {
-        uid_t uid = 0;
-        gid_t gid = 0;
-        _cleanup_free_ char *home = NULL;
-        if (image_resolve_user(cache_fd, img, &uid, &gid, &home, e) < 0)
-                return -e->error;
+void image_plan_namespaces(SandboxPlan *p) {
+        if (!p->image || p->image_info)
+                return;
         /* The layers are the caller's files: in a user namespace of ours
          * they show as owned by the image's user. */
         if (p->userns_fd < 0)
@@ -1622,7 +1619,15 @@ static int image_apply(SandboxPlan *p, const char *cache_path, int cache_fd, con
         /* A procfs of its own needs a pid namespace of its own. */
         if (p->pidns_fd < 0 && !plan_mounts(p, p->n_ops, "/proc"))
                 p->unshare_pid = true;
-        /* As Docker: with user-mode networking, a resolv.conf made from the
+}
+
+static int image_apply(SandboxPlan *p, const char *cache_path, int cache_fd, const Image *img, Error *e) {
+        uid_t uid = 0;
+        gid_t gid = 0;
+        _cleanup_free_ char *home = NULL;
+        if (image_resolve_user(cache_fd, img, &uid, &gid, &home, e) < 0)
+                return -e->error;
+        /* (The namespaces were chosen by image_plan_namespaces().) As Docker: with user-mode networking, a resolv.conf made from the
          * host's (images rarely have one that works), unless the user
          * mounts their own. */
         if (network_uses_helper(p) && !plan_mounts(p, p->n_ops, "/etc/resolv.conf") && !plan_mounts(p, p->n_ops, "/etc"))

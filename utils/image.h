@@ -32,6 +32,14 @@
 #include "log.h"
 #include "plan.h"
 
+/* Before plan_validate(): the namespaces --image turns on (a user
+ * namespace unless --userns, a pid namespace for its /proc unless --pidns
+ * or the user mounts /proc), so that the options are checked against the
+ * sandbox that will run (--as-pid-1 needs the pid namespace). Needs no
+ * image data: nothing is read or unpacked for a command line that is
+ * refused. */
+void image_plan_namespaces(SandboxPlan *p);
+
 /* After plan_validate(). Returns 0 to go on with the launch, 1 when an
  * action that ends here was done (--image-info, --image-cache-list,
  * --image-cache-prune print to stdout), a negative errno with E set. */

@@ -537,9 +537,9 @@ int landlock_apply(const LandlockSettings *s, const SandboxPlan *p, Error *e) {
 
 /* ---- status ---- */
 
-static void write_feature_list(FILE *f, const char *name, unsigned set) {
+static void write_feature_list(FILE *f, const char *name, unsigned set, bool one_line) {
         bool first = true;
-        fprintf(f, ",\n        \"%s\": [", name);
+        fprintf(f, one_line ? ", \"%s\": [" : ",\n        \"%s\": [", name);
         for (size_t i = 0; i < ELEMENTSOF(features); i++)
                 if (set & features[i].feature) {
                         fprintf(f, "%s\"%s\"", first ? "" : ", ", features[i].json);
@@ -548,12 +548,13 @@ static void write_feature_list(FILE *f, const char *name, unsigned set) {
         fprintf(f, "]");
 }
 
-void landlock_write_status_json(const LandlockSettings *s, bool in_place, FILE *f) {
+void landlock_write_status_json(const LandlockSettings *s, bool in_place, FILE *f, bool one_line) {
         if (!s->prepared || s->requested == 0)
                 return;
-        fprintf(f, ",\n    \"landlock\": {\n        \"abi\": %d,\n        \"mode\": \"%s\"", s->abi,
-                in_place ? "in-place" : "namespaces");
-        write_feature_list(f, "enforced", s->enforced);
-        write_feature_list(f, "not-enforced", s->requested & ~s->enforced);
-        fprintf(f, "\n    }");
+        fprintf(f, one_line ? ", \"landlock\": { \"abi\": %d, \"mode\": \"%s\"" :
+                              ",\n    \"landlock\": {\n        \"abi\": %d,\n        \"mode\": \"%s\"",
+                s->abi, in_place ? "in-place" : "namespaces");
+        write_feature_list(f, "enforced", s->enforced, one_line);
+        write_feature_list(f, "not-enforced", s->requested & ~s->enforced, one_line);
+        fputs(one_line ? " }" : "\n    }", f);
 }

@@ -96,6 +96,6 @@ int landlock_apply(const LandlockSettings *s, const SandboxPlan *p, Error *e);
 
 /* ,"landlock": { "abi": N, "mode": ..., "enforced": [...], "not-enforced": [...] }
  * for --info-fd and --json-status-fd, when Landlock was asked for. */
-void landlock_write_status_json(const LandlockSettings *s, bool in_place, FILE *f);
+void landlock_write_status_json(const LandlockSettings *s, bool in_place, FILE *f, bool one_line);
 
 void landlock_settings_done(LandlockSettings *s);

@@ -1099,6 +1099,28 @@ static int check_source(const char *source, bool try_only, Error *e) {
                 return 0;
         return error_set_errno(e, errno, "Can't find source path %s", source);
 }
+/* The mode of what an op with --perms creates (bwrap's defaults when
+ * --perms is not given), or MODE_UNSET for ops that create nothing. */
+static mode_t op_mode(const MountOp *op) {
+        switch (op->type) {
+        case MOUNT_OP_TMPFS:
+        case MOUNT_OP_DIR:
+                return op->perms != MODE_UNSET ? op->perms : 0755;
+        case MOUNT_OP_FILE:
+                return op->perms != MODE_UNSET ? op->perms : 0666;
+        case MOUNT_OP_BIND_DATA:
+                return op->perms != MODE_UNSET ? op->perms : 0600;
+        case MOUNT_OP_REMOUNT_RO:
+        case MOUNT_OP_CHMOD:
+        case MOUNT_OP_LOCK_FILE:
+                return MODE_UNSET;      /* they create nothing */
+        default:
+                /* bwrap's perms for every other op: 0 (its op is zeroed), so
+                 * that the parents it makes are 0700 */
+                return 0;
+        }
+}
+
 
 /* As bwrap: every source is checked before the first operation runs, so
  * that of several problems the same one is named. */
@@ -1158,6 +1180,15 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
         for (size_t i = 0; i < p->n_ops; i++) {
                 const MountOp *op = &p->ops[i];
                 r = 0;
+
+                /* Missing parents of a file with a mode: bwrap's rule
+                 * (parent_dir_mode()) rather than 0755. */
+                mode_t mode = op_mode(op);
+                if (mode != MODE_UNSET && parent_dir_mode(mode) != 0755) {
+                        r = mkdir_parents_in_root(root->fd, op->dest, parent_dir_mode(mode));
+                        if (r < 0)
+                                return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
+                }
 
                 switch (op->type) {
                 case MOUNT_OP_BIND:

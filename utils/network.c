@@ -259,18 +259,19 @@ int network_validate(const SandboxPlan *p, Error *e) {
 
 /* ---- status ---- */
 
-void network_write_status_json(const SandboxPlan *p, FILE *f) {
+void network_write_status_json(const SandboxPlan *p, FILE *f, bool one_line) {
+        const char *sep = one_line ? ", " : ",\n    ";
         NetworkMode m = network_mode(p);
-        fprintf(f, ",\n    \"network\": \"%s\"", mode_names[m]);
+        fprintf(f, "%s\"network\": \"%s\"", sep, mode_names[m]);
         if (!mode_uses_helper(m))
                 return;
-        fprintf(f, ",\n    \"published-ports\": [");
+        fprintf(f, "%s\"published-ports\": [", sep);
         for (size_t i = 0; i < p->n_publish; i++) {
                 const PortForward *pf = &p->publish[i];
-                fprintf(f, "%s\n        { \"protocol\": \"%s\", \"host-ip\": \"%s\", \"host-port\": %u, \"port\": %u }",
-                        i ? "," : "", pf->udp ? "udp" : "tcp", pf->host_ip, pf->host_port, pf->port);
+                fprintf(f, "%s%s{ \"protocol\": \"%s\", \"host-ip\": \"%s\", \"host-port\": %u, \"port\": %u }",
+                        i ? "," : "", one_line ? " " : "\n        ", pf->udp ? "udp" : "tcp", pf->host_ip, pf->host_port, pf->port);
         }
-        fprintf(f, "%s]", p->n_publish ? "\n    " : "");
+        fprintf(f, "%s]", !p->n_publish ? "" : one_line ? " " : "\n    ");
 }
 
 /* ---- the monitor: starting and stopping the helper ---- */

@@ -69,8 +69,9 @@ const char *network_mode_to_string(NetworkMode m);
 bool network_uses_helper(const struct SandboxPlan *p);
 
 /* "network" and, with a helper, "published-ports" members for the
- * --info-fd/--json-status-fd JSON object: ",\n    \"network\": ..." */
-void network_write_status_json(const struct SandboxPlan *p, FILE *f);
+ * --info-fd/--json-status-fd JSON object: ",\n    \"network\": ...", or
+ * ", \"network\": ..." with ONE_LINE (JSON lines). */
+void network_write_status_json(const struct SandboxPlan *p, FILE *f, bool one_line);
 
 /* Monitor, at the gate: starts the helper for CHILD's namespaces, waits
  * until the interface is configured, publishes the ports. The state goes

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -240,29 +241,24 @@ static int handle_level_prefix(SandboxPlan *p, const Option *o, char **args, Err
 
 static int handle_seccomp(SandboxPlan *p, const Option *o, char **args, Error *e) {
         bool exclusive = o->data;
-        SeccompProgram prog;
         int fd;
 
-        if (exclusive && p->n_seccomp > 0 && !p->seccomp_from_seccomp_option)
+        /* bwrap's order: these are refused before the fd is touched (and
+         * --seccomp's program is only read after setup). */
+        if (exclusive && p->n_seccomp > 0)
                 return error_setf(e, EINVAL, "--seccomp cannot be combined with --add-seccomp-fd");
-        if (!exclusive && p->seccomp_from_seccomp_option)
+        if (!exclusive && p->seccomp_fd >= 0)
                 return error_setf(e, EINVAL, "--add-seccomp-fd cannot be combined with --seccomp");
+        if (exclusive && p->seccomp_fd >= 0)
+                log_warning("Only the last --seccomp option will take effect");
         int r = take_fd(p, o->name, args[0], &fd, e);
         if (r < 0)
                 return r;
-        r = seccomp_program_read(fd, &prog, e);
-        if (r < 0)
-                return r;
-        if (exclusive && p->n_seccomp > 0) {
-                log_warning("Only the last --seccomp option will take effect");
-                free(p->seccomp[0].data);
-                p->n_seccomp = 0;
+        if (exclusive) {
+                p->seccomp_fd = fd;
+                return 0;
         }
-        p->seccomp_from_seccomp_option = exclusive;
-        r = plan_add_seccomp(p, prog.data, prog.len);
-        if (r < 0)
-                free(prog.data);
-        return r;
+        return seccomp_add_from_fd(p, fd, e);
 }
 
 static int handle_seccomp_profile(SandboxPlan *p, const Option *o, char **args, Error *e) {
@@ -354,16 +350,25 @@ static int handle_chmod(SandboxPlan *p, const Option *o, char **args, Error *e) 
 
 static int handle_perms(SandboxPlan *p, const Option *o, char **args, Error *e) {
         mode_t mode;
+        if (p->next_perms != MODE_UNSET)
+                return error_setf(e, EINVAL, "--perms given twice for the same action");
         if (parse_mode(args[0], &mode) < 0)
                 return error_setf(e, EINVAL, "--perms takes an octal argument <= 07777");
         p->next_perms = mode;
         return 0;
 }
 
+/* bwrap's limit: what fits in a signed 64-bit size. */
+#define MAX_TMPFS_BYTES (UINT64_MAX >> 1)
+
 static int handle_size(SandboxPlan *p, const Option *o, char **args, Error *e) {
         uint64_t size;
+        if (p->next_size != 0)
+                return error_setf(e, EINVAL, "--size given twice for the same action");
         if (parse_size(args[0], &size) < 0 || size == 0)
                 return error_setf(e, EINVAL, "--size takes a non-zero number of bytes");
+        if (size > MAX_TMPFS_BYTES)
+                return error_setf(e, EINVAL, "--size (for tmpfs) is limited to %" PRIu64, MAX_TMPFS_BYTES);
         p->next_size = size;
         return 0;
 }

@@ -779,7 +779,8 @@ static int daemon_attach_layers(const FuseRequest *req, int *fds, size_t n_fds) 
 
 /* The daemon, before exec: stdio to /dev/null and ERR_FD, the sandbox's
  * user namespace (so that ids mean inside what they mean to the kernel's
- * fuse connection), no capability, no new privileges. It stays in the
+ * fuse connection), no capability (but see ns_root below), no new
+ * privileges. It stays in the
  * caller's pid namespace, out of the sandbox's sight, and sees the layers
  * the child opened, in a private mount namespace of its own. */
 static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, int *fds, size_t n_fds, int err_fd) {
@@ -790,6 +791,7 @@ static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, i
 
         int userns = fds[1];
         bool join = !same_userns(userns);
+        uid_t outside_uid = getuid();
         if (join && setns(userns, CLONE_NEWUSER) < 0) {
                 dprintf(STDERR_FILENO, "can't join the sandbox's user namespace: %s\n", strerror(errno));
                 _exit(126);
@@ -798,7 +800,14 @@ static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, i
                 dprintf(STDERR_FILENO, "can't attach the layers: %s\n", strerror(errno));
                 _exit(126);
         }
-        int r = join || geteuid() == 0 ? caps_apply(0) : RET_NERRNO(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+        /* An ordinary caller who is root in the namespace joined (the
+         * sandbox's first one maps the caller to 0 when there is a --dev,
+         * as bwrap's does): fuse-overlayfs then works as root, which it
+         * can't without that namespace's capabilities (copy-ups of
+         * read-only files fail). It keeps them, as rootless podman runs
+         * it: they cover only the caller's own files and namespaces. */
+        bool ns_root = join && outside_uid != 0 && getuid() == 0;
+        int r = !ns_root && (join || geteuid() == 0) ? caps_apply(0) : RET_NERRNO(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
         if (r < 0) {
                 dprintf(STDERR_FILENO, "can't drop capabilities: %s\n", strerror(-r));
                 _exit(126);

@@ -111,7 +111,9 @@ typedef struct SandboxPlan {
         /* Loaded in order, last thing before exec. */
         SeccompProgram *seccomp;
         size_t n_seccomp;
-        bool seccomp_from_seccomp_option;       /* --seccomp, exclusive with --add-seccomp-fd */
+        int seccomp_fd;                         /* --seccomp (exclusive with --add-seccomp-fd):
+                                                 * read by the child after setup, as bwrap
+                                                 * does; -EBADF when unset */
         char *seccomp_profile;                  /* --seccomp-profile, compiled before clone */
 
         /* Modifiers that apply to the next operation (--perms, --size). */

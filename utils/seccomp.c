@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -26,6 +27,19 @@ int seccomp_program_read(int fd, SeccompProgram *ret, Error *e) {
         if (len == 0)
                 return error_setf(e, EINVAL, "Invalid seccomp data on fd %d: empty", fd);
         *ret = (SeccompProgram) { .data = TAKE_PTR(data), .len = len };
+        return 0;
+}
+
+int seccomp_add_from_fd(SandboxPlan *p, int fd, Error *e) {
+        SeccompProgram prog;
+        int r = seccomp_program_read(fd, &prog, e);
+        if (r < 0)
+                return r;
+        r = plan_add_seccomp(p, prog.data, prog.len);
+        if (r < 0) {
+                free(prog.data);
+                return error_setf(e, ENOMEM, "Out of memory");
+        }
         return 0;
 }
 
@@ -71,7 +85,13 @@ int seccomp_programs_apply(const SeccompProgram *progs, size_t n) {
                         .len = (unsigned short) (progs[i].len / sizeof(struct sock_filter)),
                         .filter = progs[i].data,
                 };
-                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, progs[i].flags, &prog) < 0)
+                /* bwrap loads each program with prctl(), so a program
+                 * before may allow prctl() and still block seccomp(2):
+                 * the next one must load the same way. seccomp(2) only
+                 * for flags, which prctl() can't carry (a profile's). */
+                int r = progs[i].flags == 0 ? prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0)
+                                            : syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, progs[i].flags, &prog);
+                if (r < 0)
                         return -errno;
         }
         return 0;

@@ -7,6 +7,8 @@
  * --seccomp and --add-seccomp-fd take it: whole, non-empty, a multiple of
  * 8 bytes, at most BPF_MAXINSNS instructions. */
 int seccomp_program_read(int fd, SeccompProgram *ret, Error *e);
+/* seccomp_program_read(), then the program goes last into P's list. */
+int seccomp_add_from_fd(SandboxPlan *p, int fd, Error *e);
 
 /* Compiles --seccomp-profile (if any) for the capabilities the command will
  * hold and puts it first among the programs to load. Warns about syscall
@@ -14,6 +16,8 @@ int seccomp_program_read(int fd, SeccompProgram *ret, Error *e);
  * the shipped ones knowingly name syscalls newer than some libseccomps. */
 int seccomp_add_profile(SandboxPlan *p, Error *e);
 
-/* Installs the programs in order; the last one installed runs first, as
- * the kernel stacks filters. Needs no_new_privs (set by caps_apply). */
+/* Installs the programs in order, with prctl(PR_SET_SECCOMP) as bwrap does
+ * (seccomp(2) for a program with filter flags); the last one installed
+ * runs first, as the kernel stacks filters. Needs no_new_privs (set by
+ * caps_apply). */
 int seccomp_programs_apply(const SeccompProgram *progs, size_t n);

@@ -18,18 +18,23 @@ static const struct {
         { "mnt", CLONE_NEWNS },
         { "net", CLONE_NEWNET },
         { "pid", CLONE_NEWPID },
-        { "user", CLONE_NEWUSER },
+        /* No "user": as in bwrap, whose child may still move into a nested
+         * user namespace (--dev, --uid, --disable-userns) after this is
+         * written, so any id given here could be stale. */
         { "uts", CLONE_NEWUTS },
 };
 
-int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags) {
+int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags, bool json_lines) {
+        /* --info-fd: one indented object; --json-status-fd: JSON lines,
+         * the whole object on one line (bwrap's two formats). */
+        const char *sep = json_lines ? ", " : ",\n    ";
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
 
-        fprintf(f, "{\n    \"child-pid\": %d", (int) child);
+        fprintf(f, "{%s\"child-pid\": %d", json_lines ? " " : "\n    ", (int) child);
         for (size_t i = 0; i < ELEMENTSOF(namespaces); i++) {
                 char path[64];
                 struct stat st;
@@ -38,12 +43,12 @@ int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long c
                 snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int) child, namespaces[i].name);
                 if (stat(path, &st) < 0)
                         continue;
-                fprintf(f, ",\n    \"%s-namespace\": %llu", namespaces[i].name, (unsigned long long) st.st_ino);
+                fprintf(f, "%s\"%s-namespace\": %llu", sep, namespaces[i].name, (unsigned long long) st.st_ino);
         }
         /* csand's own members, after bwrap's. */
-        network_write_status_json(p, f);
-        landlock_write_status_json(&p->landlock, landlock_runs_in_place(p), f);
-        fprintf(f, "\n}\n");
+        network_write_status_json(p, f, json_lines);
+        landlock_write_status_json(&p->landlock, landlock_runs_in_place(p), f, json_lines);
+        fputs(json_lines ? " }\n" : "\n}\n", f);
         if (fclose(f) != 0)
                 return -ENOMEM;
         return write_all(fd, buf, size);

@@ -67,13 +67,19 @@ csand_by_path() {
         assert_output "--help"
 }
 
-@test "--version: 'csand VERSION' of the meson project, exit 0" {
-        local version
+# The bwrap release csand follows, as tests/fixtures/bwrap-options names it.
+followed_bwrap_version() {
+        sed -n '1s/^# bubblewrap \([0-9.]*\)$/\1/p' "$CSAND_SOURCE_DIR/tests/fixtures/bwrap-options"
+}
+
+@test "--version: 'csand VERSION (bubblewrap X.Y.Z)', the meson project's and the bwrap followed, exit 0" {
+        local version bwrap
         version=$(sed -n "s/^[[:space:]]*version:[[:space:]]*'\([^']*\)'.*/\1/p" "$CSAND_SOURCE_DIR/meson.build" | head -n1)
-        [ -n "$version" ]
+        bwrap=$(followed_bwrap_version)
+        [ -n "$version" ] && [ -n "$bwrap" ]
         run --separate-stderr "$CSAND" --version
         assert_success
-        assert_output "csand $version"
+        assert_output "csand $version (bubblewrap $bwrap)"
         assert_equal "$stderr" ""
 }
 
@@ -83,5 +89,40 @@ csand_by_path() {
         run --separate-stderr "$TESTDIR/bin/bwrap" --version
         assert_success
         # scripts parse "bubblewrap X.Y.Z" (flatpak checks the version this way)
-        assert_output --regexp '^bubblewrap [0-9]+\.[0-9]+\.[0-9]+'
+        assert_output --regexp "^bubblewrap $(followed_bwrap_version | sed 's/\./\\./g') \(csand [0-9.]+\)\$"
+}
+
+# What makes the version named true: csand takes every option of that bwrap
+# release, with the same number of arguments.
+@test "--version's bwrap release: csand takes each of its options with the same arguments" {
+        run "$CSAND" --help
+        assert_success
+        local help=$output opt n line got missing=()
+        while read -r opt n; do
+                [[ "$opt" == "#"* || -z "$opt" ]] && continue
+                line=$(grep -E -- "^[[:space:]]+$opt( |\$)" <<<"$help" | head -n1)
+                if [ -z "$line" ]; then
+                        missing+=("$opt (not in --help)")
+                        continue
+                fi
+                # the argument names: the all-capitals words after the option
+                # (the help text after them is a sentence)
+                got=$(awk '{ n = 0; for (i = 2; i <= NF && $i ~ /^[A-Z][A-Z_|]*$/; i++) n++; print n }' <<<"$line")
+                [ "$got" -eq "$n" ] || missing+=("$opt takes $got arguments, bwrap's $n")
+        done <"$CSAND_SOURCE_DIR/tests/fixtures/bwrap-options"
+        assert_equal "${missing[*]}" ""
+}
+
+@test "the bwrap options list is a superset of the distribution's bwrap's --help" {
+        require_feature "bwrap (package bubblewrap)" test -x /usr/bin/bwrap
+        # an older bwrap's options, each in the newer release's list with the
+        # same arguments: the list is not missing what a client already uses
+        run /usr/bin/bwrap --help
+        local listed missing=() opt n
+        listed=$(grep -v '^#' "$CSAND_SOURCE_DIR/tests/fixtures/bwrap-options")
+        while read -r opt n; do
+                grep -qx -- "$opt $n" <<<"$listed" || missing+=("$opt $n")
+        done < <(sed -n 's/^    \(--[a-z0-9-]*\)\(\( [A-Z][A-Z_]*\)*\).*/\1 \2/p' <<<"$output" |
+                awk '{ print $1, NF - 1 }')
+        assert_equal "${missing[*]}" ""
 }

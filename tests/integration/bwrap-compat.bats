@@ -224,7 +224,7 @@ os.unlink(d + "/ran")
 PY
                 assert_success
                 assert_output "held
-['cgroup-namespace', 'ipc-namespace', 'mnt-namespace', 'net-namespace', 'pid-namespace', 'user-namespace', 'uts-namespace'] 0"
+['cgroup-namespace', 'ipc-namespace', 'mnt-namespace', 'net-namespace', 'pid-namespace', 'uts-namespace'] 0"
         done
 }
 
@@ -499,5 +499,5 @@ PY
         assert_output "bwrap: Unknown option --no-such-option"
         run "$TESTDIR/bin/bwrap" --version
         assert_success
-        assert_output --regexp '^bubblewrap 0\.11\.0 '
+        assert_output --regexp '^bubblewrap [0-9]+\.[0-9]+\.[0-9]+ '
 }

@@ -116,6 +116,22 @@ mounts-ok"
 /data"
 }
 
+@test "image: --as-pid-1 works with the pid namespace the image turns on" {
+        # refused where the image makes no pid namespace (the caller's /proc
+        # is bound), and then nothing is unpacked
+        run --separate-stderr csand --image "$IMG_OCI:v1" --ro-bind /proc /proc --as-pid-1 true
+        assert_csand_error
+        assert_equal "$msg" "csand: Specifying --as-pid-1 requires --unshare-pid"
+        [ -z "$(cache_layers 2>/dev/null)" ]
+        # --image makes the pid namespace (for its /proc): options are checked
+        # against that, not against the command line alone
+        run --separate-stderr csand --image "$IMG_OCI:v1" --as-pid-1 sh -c 'echo $$; read c </proc/1/comm; echo $c'
+        assert_success
+        # the command is pid 1 (no csand init)
+        assert_output "1
+sh"
+}
+
 @test "image: Cmd is the default command, a given command replaces it" {
         run csand --image "$IMG_OCI:v1"
         assert_success

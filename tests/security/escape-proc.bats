@@ -70,13 +70,30 @@ kill: errno=ESRCH"
         kill -0 "$HOST_SLEEPER"
 }
 
-@test "ptrace: the sandbox's pid 1 (not dumpable) can't be attached, even with --cap-add ALL" {
-        run csand "${sec_root[@]}" --unshare-pid --proc /proc $(probe ptrace 1)
-        assert_success
-        assert_output "ptrace: errno=EPERM"
-        run csand "${sec_root[@]}" --unshare-pid --proc /proc --cap-add ALL $(probe ptrace 1)
-        assert_success
-        assert_output "ptrace: errno=EPERM"
+@test "the sandbox's pid 1 (dumpable, as bwrap's) holds no capability or filter the command lacks" {
+        # Reachable from outside (flatpak enter, nsenter) means reachable from
+        # inside too, as in bwrap: ptrace works. What pid 1 would lend the
+        # command: no capability even with --cap-add ALL, no_new_privs, and
+        # every seccomp filter the command has.
+        local opts
+        for opts in "" "--cap-add ALL" "--seccomp-profile default" "--uid 0 --cap-add ALL --seccomp-profile default"; do
+                # shellcheck disable=SC2086
+                run csand "${sec_root[@]}" --unshare-pid --proc /proc $opts sh -c "
+                        $(probe ptrace 1)
+                        grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp_filters):' /proc/1/status | tr -d ' \t' | tr '\n' ' '; echo
+                        grep '^Seccomp_filters:' /proc/self/status | tr -d ' \t'"
+                echo "[$opts] $output"
+                assert_success
+                # (the default profile refuses ptrace itself)
+                if [[ "$opts" == *seccomp-profile* ]]; then
+                        assert_line --index 0 "ptrace: errno=EPERM"
+                else
+                        assert_line --index 0 "ptrace: ok"
+                fi
+                assert_line --index 1 --regexp "^CapInh:0+ CapPrm:0+ CapEff:0+ CapBnd:0+ CapAmb:0+ NoNewPrivs:1 Seccomp_filters:[0-9]+ \$"
+                # the same number of filters as the command's
+                [[ "${lines[1]}" == *"${lines[2]} " ]] || fail "pid 1's filters differ from the command's: ${lines[1]} / ${lines[2]}"
+        done
 }
 
 # Runs a sandbox in the background that waits for $TESTDIR/w/pids, then
@@ -188,10 +205,11 @@ NoNewPrivs:	1"
         assert_line --index 3 --regexp "^write: errno=(EROFS|ENOENT)$"
         assert_line --index 4 "remount-rw: errno=EPERM"
 
-        # With every capability of its user namespace the command may undo
-        # csand's read-only /proc/sys (its own mounts: see SECURITY.md), but
-        # the files are the host root's: still EACCES.
-        run csand "${sec_root[@]}" --unshare-pid --proc /proc --uid 0 --cap-add ALL sh -c "
+        # With every capability of the user namespace that owns csand's
+        # mounts (uid and gid 0 with --dev: no nested namespace, as in
+        # bwrap) the command may undo csand's read-only /proc/sys (see
+        # SECURITY.md), but the files are the host root's: still EACCES.
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --uid 0 --gid 0 --cap-add ALL sh -c "
                 $(probe umount /proc/sys)
                 $(probe write /proc/sys/kernel/printk 1)
                 $(probe write /proc/sys/vm/drop_caches 3)
@@ -202,6 +220,18 @@ NoNewPrivs:	1"
         assert_line --index 2 "write: errno=EACCES"
         assert_line --index 3 "write: errno=EACCES"
         assert_line --index 4 --regexp "^write: errno=(EACCES|ENOENT)$"
+        assert_equal "$(cat /proc/sys/kernel/printk)" "$printk"
+
+        # In bwrap's nested user namespace (--uid 0 alone with --dev) the
+        # capabilities don't reach those mounts: /proc/sys stays read-only.
+        run csand "${sec_root[@]}" --unshare-pid --proc /proc --uid 0 --cap-add ALL sh -c "
+                $(probe umount /proc/sys)
+                $(probe write /proc/sys/kernel/printk 1)
+                $(probe remount-rw /proc/sys)"
+        assert_success
+        assert_line --index 0 "umount: errno=EPERM"
+        assert_line --index 1 "write: errno=EROFS"
+        assert_line --index 2 "remount-rw: errno=EPERM"
         assert_equal "$(cat /proc/sys/kernel/printk)" "$printk"
 }
 

@@ -1,0 +1,415 @@
+#!/usr/bin/env bats
+# bwrap's own behaviour, side by side (issue 14): the same command line runs
+# under the distribution's bwrap (Debian's 0.8, the reference for what 0.8
+# already does) and under csand, and what a user observes must agree.
+# Behaviour bwrap 0.8 lacks (0.9-0.11) is checked against bwrap 0.11's
+# source and manual, and says so.
+
+load ../lib/common
+
+BWRAP=${CSAND_TEST_BWRAP:-/usr/bin/bwrap}
+
+require_bwrap() {
+        require_feature "bwrap, the reference (package bubblewrap)" test -x "$BWRAP"
+}
+
+setup() {
+        common_setup
+        fd_redirs=()
+}
+
+# run_one BINARY ARGS...: BINARY with the minimal root and ARGS, its exit
+# status, stdout and stderr kept in $TESTDIR/NAME.{rc,out,err} (NAME: bwrap
+# or csand), bwrap's "bwrap: " prefix spelled "csand: ". The test's token
+# goes into both sandboxes, so that teardown finds what either left behind.
+# fd_redirs=(N< FILE N<> FILE ...): fds opened afresh for each run (a fd
+# both ran with would reach the second one read to its end). Under a
+# timeout: a hang is a failure, not a stuck test.
+run_one() {
+        local bin=$1 name
+        shift
+        name=$([ "$bin" = "$BWRAP" ] && echo bwrap || echo csand)
+        local rc=0 redirs="" i
+        for ((i = 0; i < ${#fd_redirs[@]}; i += 2)); do
+                redirs+=" ${fd_redirs[i]}\"\${fd_redirs[$((i + 1))]}\""
+        done
+        # (redirections on the command itself: bats closes fds that
+        # `exec N<FILE` opens)
+        TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" eval 'timeout -k 5 60 \
+                "$bin" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" "$@"' \
+                "$redirs" '>"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"' || rc=$?
+        echo "$rc" >"$TESTDIR/$name.rc"
+        sed -i 's/^bwrap: /csand: /' "$TESTDIR/$name.err"
+}
+
+# run_both ARGS...: the same command line under bwrap and csand.
+run_both() {
+        run_one "$BWRAP" "$@"
+        run_one "$CSAND" "$@"
+}
+
+# assert_same WHAT...: bwrap's and csand's rc, out and/or err are equal.
+assert_same() {
+        local what
+        for what in "$@"; do
+                if ! cmp -s "$TESTDIR/bwrap.$what" "$TESTDIR/csand.$what"; then
+                        echo "bwrap and csand differ in $what:"
+                        diff -u "$TESTDIR/bwrap.$what" "$TESTDIR/csand.$what" || true
+                        fail "$what differs from bwrap's"
+                fi
+        done
+}
+
+# --- --json-status-fd, --info-fd (item 6) -------------------------------------
+
+# The status fd's content, normalised: each line must be one JSON object
+# (JSON lines); printed as its members' names with the values that don't
+# vary between runs (exit-code), without csand's own additions (network,
+# published-ports, after bwrap's members).
+json_status_shape() {
+        python3 - "$1" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+assert text == "" or text.endswith("\n"), "the last object does not end its line"
+for line in text.splitlines():
+    obj = json.loads(line)          # one object per line, whole
+    assert isinstance(obj, dict), line
+    shown = []
+    for k, v in obj.items():
+        if k in ("network", "published-ports"):
+            continue
+        shown.append(f"{k}={v}" if k == "exit-code" else k)
+    print(" ".join(shown))
+PY
+}
+
+@test "--json-status-fd: JSON lines, and an exit code only for a command that ran, as bwrap" {
+        require_bwrap
+        local args
+        # ran (with and without pid 1), setup failure, exec failure (with and
+        # without pid 1), every namespace
+        for args in "--unshare-pid sh -c 'exit 3'" "sh -c 'kill -KILL \$\$'" \
+                "--bind /nonexistent-csand-src /x true" "/nonexistent-csand-cmd" \
+                "--unshare-pid /nonexistent-csand-cmd" "--unshare-all --as-pid-1 true"; do
+                eval "set -- $args"
+                run_one "$BWRAP" --json-status-fd 3 "$@" 3>"$TESTDIR/bwrap.status"
+                run_one "$CSAND" --json-status-fd 3 "$@" 3>"$TESTDIR/csand.status"
+                assert_same rc err
+                json_status_shape "$TESTDIR/bwrap.status" >"$TESTDIR/bwrap.shape"
+                json_status_shape "$TESTDIR/csand.status" >"$TESTDIR/csand.shape" ||
+                        fail "csand's status for '$args' is not JSON lines: $(cat "$TESTDIR/csand.status")"
+                echo "$args: $(paste -sd'|' "$TESTDIR/csand.shape")"
+                assert_same shape
+        done
+}
+
+@test "--info-fd/--json-status-fd with a setup failure: bwrap's error and ids, every time" {
+        require_bwrap
+        # The child fails within a millisecond: csand's monitor used to die of
+        # SIGPIPE at the gate (exit 141, no message) and to miss the ids of
+        # the child that was gone (about one run in eight here).
+        run_one "$BWRAP" --json-status-fd 3 --bind /nonexistent-csand-src /x true 3>"$TESTDIR/bwrap.status"
+        json_status_shape "$TESTDIR/bwrap.status" >"$TESTDIR/bwrap.shape"
+        local i
+        for ((i = 0; i < 40; i++)); do
+                run_one "$CSAND" --json-status-fd 3 --bind /nonexistent-csand-src /x true 3>"$TESTDIR/csand.status"
+                assert_same rc err
+                json_status_shape "$TESTDIR/csand.status" >"$TESTDIR/csand.shape"
+                assert_same shape
+        done
+}
+
+@test "--info-fd: the members bwrap writes, in its layout" {
+        require_bwrap
+        run_one "$BWRAP" --unshare-all --info-fd 3 true 3>"$TESTDIR/bwrap.info"
+        run_one "$CSAND" --unshare-all --info-fd 3 true 3>"$TESTDIR/csand.info"
+        assert_same rc err
+        # one object over several lines: the members' names, in order, with
+        # csand's own (after bwrap's) left out
+        local f
+        for f in bwrap csand; do
+                python3 -c 'import json, sys
+o = json.load(open(sys.argv[1]))
+print(" ".join(k for k in o if k not in ("network", "published-ports")))' "$TESTDIR/$f.info" >"$TESTDIR/$f.keys"
+                sed -E 's/[0-9]+/N/g; /"network"/d' "$TESTDIR/$f.info" | sed -E '$!s/N,?$/N/' >"$TESTDIR/$f.layout"
+        done
+        cat "$TESTDIR/csand.keys"
+        assert_same keys layout
+}
+
+# --- --perms, --size (item 7) -------------------------------------------------
+
+@test "--perms: the parent directories an op creates get bwrap's modes" {
+        require_bwrap
+        local f
+        for f in a b c d; do printf '%s\n' "$f" >"$TESTDIR/$f"; done
+        fd_redirs=(3\< "$TESTDIR/a" 4\< "$TESTDIR/b" 5\< "$TESTDIR/c" 6\< "$TESTDIR/d")
+        # parents: 0755 less the group bits if the mode has none, less the
+        # other bits if it has none; --bind-data's default mode is 0600
+        run_both --perms 0700 --tmpfs /root-private \
+                --bind-data 3 /a/b/f --perms 0640 --file 4 /c/d/f --perms 0704 --dir /e/f/g \
+                --perms 0700 --tmpfs /h/i/j --perms 0 --bind-data 5 /k/l/f --perms 0070 --dir /m/n/o \
+                --perms 0755 --dir /p/q --file 6 /r/s \
+                sh -c 'stat -c "%n %a" /a /a/b /a/b/f /c /c/d /c/d/f /e /e/f /e/f/g /h /h/i /h/i/j /k /k/l \
+                /m /m/n /m/n/o /p /r /r/s; cat /a/b/f /c/d/f /r/s'
+        cat "$TESTDIR/csand.out"
+        assert_same rc out err
+        assert_equal "$(cat "$TESTDIR/csand.rc")" 0
+}
+
+@test "--perms: with --tmpfs / the root takes the mode, as in bwrap" {
+        require_bwrap
+        # (--tmpfs / comes first: it hides what is mounted before it)
+        run_one "$BWRAP" --perms 0750 --tmpfs / "${csand_min_root[@]}" --perms 0700 --dir /x/y stat -c '%n %a' / /x /x/y
+        run_one "$CSAND" --perms 0750 --tmpfs / "${csand_min_root[@]}" --perms 0700 --dir /x/y stat -c '%n %a' / /x /x/y
+        cat "$TESTDIR/csand.out"
+        assert_same rc out err
+}
+
+@test "--perms or --size twice for one operation, --size above 2^63-1: bwrap's errors" {
+        require_bwrap
+        local args
+        for args in "--perms 0700 --perms 0700 --dir /d" "--size 4096 --size 8192 --tmpfs /t" \
+                "--perms 0700 --size 4096 --perms 0755 --tmpfs /t" "--size 4096 --perms 0700 --size 4096 --tmpfs /t" \
+                "--size 9223372036854775808 --tmpfs /t" "--size 18446744073709551615 --tmpfs /t"; do
+                # shellcheck disable=SC2086
+                run_both $args true
+                echo "$args: $(cat "$TESTDIR/csand.err")"
+                assert_same rc err
+                assert_equal "$(cat "$TESTDIR/csand.rc")" 1
+        done
+        # the limit itself is allowed, and one --perms and one --size per op
+        run_both --size 9223372036854775807 --tmpfs /t --perms 0700 --size 4096 --tmpfs /u \
+                --perms 0750 --dir /d stat -c '%n %a' /t /u /d
+        assert_same rc out err
+        assert_equal "$(cat "$TESTDIR/csand.rc")" 0
+}
+
+# --- seccomp (item 8) -------------------------------------------------------
+
+require_x86_64() {
+        [ "$(uname -m)" = x86_64 ] || skip "the test's BPF programs are for x86_64"
+}
+
+# write_deny_filter FILE NR...: a classic BPF program (as bwrap takes it)
+# that fails the x86_64 syscalls NR... with EPERM and allows the rest.
+write_deny_filter() {
+        python3 - "$@" <<'PY'
+import struct, sys
+def insn(code, jt, jf, k): return struct.pack('HBBI', code, jt, jf, k)
+LD_W_ABS, JEQ_K, RET_K = 0x20, 0x15, 0x06
+ALLOW, EPERM = 0x7fff0000, 0x00050000 | 1
+nrs = [int(n) for n in sys.argv[2:]]
+prog = insn(LD_W_ABS, 0, 0, 4) + insn(JEQ_K, 0, len(nrs) + 1, 0xc000003e)   # arch, else allow
+prog += insn(LD_W_ABS, 0, 0, 0)                                            # syscall nr
+for i, nr in enumerate(nrs):   # jump to the EPERM return, after the allow
+    prog += insn(JEQ_K, len(nrs) - i, 0, nr)
+prog += insn(RET_K, 0, 0, ALLOW) + insn(RET_K, 0, 0, EPERM)
+open(sys.argv[1], 'wb').write(prog)
+PY
+}
+
+# x86_64 syscall numbers
+NR_sendto=44 NR_sendmsg=46 NR_uname=63 NR_seccomp=317
+
+@test "--seccomp with --add-seccomp-fd: refused before any program is read, as bwrap" {
+        require_bwrap
+        require_x86_64
+        write_deny_filter "$TESTDIR/uname.bpf" $NR_uname
+        # fd 10: a FIFO we hold open for writing too, so reading it never
+        # ends: whoever reads it before refusing hangs (the timeout)
+        mkfifo "$TESTDIR/fifo"
+        fd_redirs=(10\<\> "$TESTDIR/fifo" 11\< "$TESTDIR/uname.bpf")
+        local args
+        for args in "--seccomp 10 --add-seccomp-fd 11" "--add-seccomp-fd 11 --seccomp 10" \
+                "--seccomp 10 --seccomp 11"; do
+                # shellcheck disable=SC2086
+                run_both $args sh -c 'uname >/dev/null 2>&1 || echo uname-refused'
+                echo "$args: $(cat "$TESTDIR/csand.rc") $(cat "$TESTDIR/csand.out" "$TESTDIR/csand.err")"
+                assert_same rc out err
+        done
+}
+
+@test "--add-seccomp-fd: a program that blocks seccomp(2) but not prctl doesn't stop the next, as in bwrap" {
+        require_bwrap
+        require_x86_64
+        write_deny_filter "$TESTDIR/no-seccomp.bpf" $NR_seccomp
+        write_deny_filter "$TESTDIR/uname.bpf" $NR_uname
+        fd_redirs=(10\< "$TESTDIR/no-seccomp.bpf" 11\< "$TESTDIR/uname.bpf")
+        run_both --add-seccomp-fd 10 --add-seccomp-fd 11 sh -c 'uname >/dev/null 2>&1 || echo uname-refused'
+        cat "$TESTDIR/csand.out" "$TESTDIR/csand.err"
+        assert_same rc out err
+        assert_equal "$(cat "$TESTDIR/csand.out")" "uname-refused"
+        # and with pid 1
+        run_both --unshare-pid --add-seccomp-fd 10 --add-seccomp-fd 11 sh -c 'uname >/dev/null 2>&1 || echo uname-refused'
+        assert_same rc out err
+}
+
+@test "seccomp: an exec failure is still reported when the program blocks send(), as bwrap's" {
+        require_bwrap
+        require_x86_64
+        write_deny_filter "$TESTDIR/no-send.bpf" $NR_sendto $NR_sendmsg
+        fd_redirs=(10\< "$TESTDIR/no-send.bpf")
+        local pid1
+        for pid1 in "" --unshare-pid; do
+                # shellcheck disable=SC2086
+                run_both $pid1 --add-seccomp-fd 10 /nonexistent-csand-cmd
+                cat "$TESTDIR/csand.err"
+                assert_same rc out err
+                # shellcheck disable=SC2086
+                run_both $pid1 --seccomp 10 /nonexistent-csand-cmd
+                assert_same rc out err
+        done
+}
+
+# --- bwrap 0.11.1, which --version names (item 10) ---------------------------
+
+@test "a caller that ignores SIGCHLD: the command's exit status comes back (bwrap 0.11.1)" {
+        # bwrap 0.11.1 resets SIGCHLD to SIG_DFL (NEWS: #705, Erlang,
+        # volumeicon): ignored, the kernel reaps the children itself and
+        # whoever waits for them waits forever. (bwrap 0.8 hangs here.)
+        local pid1
+        for pid1 in "" --unshare-pid; do
+                # shellcheck disable=SC2086
+                run timeout -k 5 60 python3 -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execvp(sys.argv[1], sys.argv[1:])' "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" $pid1 \
+                        sh -c 'sleep 0 & wait; exit 3'
+                assert_failure 3
+        done
+}
+
+# --- uid/gid maps (item 14) ---------------------------------------------------
+
+@test "uid/gid maps seen inside are bwrap's: --dev, --uid, --gid, --disable-userns" {
+        require_bwrap
+        require_unprivileged "the maps of an ordinary user's sandbox"
+        require_userns
+        # shellcheck disable=SC2016
+        local show='echo "uid_map: $(cat /proc/self/uid_map)"; echo "gid_map: $(cat /proc/self/gid_map)"
+                echo "setgroups: $(cat /proc/self/setgroups) ids: $(id -u):$(id -g)"
+                unshare -U true 2>/dev/null && echo "nested userns: allowed" || echo "nested userns: refused"'
+        local args
+        for args in "" "--dev /dev" "--uid 0" "--uid 0 --dev /dev" "--gid 0 --dev /dev" \
+                "--uid 0 --gid 0 --dev /dev" "--uid 5 --gid 7" "--uid 5 --gid 7 --dev /dev" \
+                "--unshare-user --disable-userns" "--unshare-user --disable-userns --dev /dev" \
+                "--unshare-user --disable-userns --uid 0 --gid 0" "--unshare-all --dev /dev --uid 0"; do
+                # shellcheck disable=SC2086
+                run_both --proc /proc --unshare-pid $args sh -c "$show"
+                echo "[$args]"
+                cat "$TESTDIR/csand.out" "$TESTDIR/csand.err"
+                assert_same rc out err
+        done
+}
+
+@test "uid/gid maps with --userns-block-fd: the caller's, no nested namespace, as bwrap" {
+        require_bwrap
+        require_unprivileged "the caller writes the child's maps as an ordinary user"
+        require_userns
+        local bin
+        for bin in "$BWRAP" "$CSAND"; do
+                run timeout -k 5 60 python3 - "$bin" "${csand_min_root[@]}" <<'PY'
+import json, os, subprocess, sys
+info_r, info_w = os.pipe()
+block_r, block_w = os.pipe()
+p = subprocess.Popen([sys.argv[1]] + sys.argv[2:] + ["--unshare-user", "--unshare-pid", "--proc", "/proc", "--dev", "/dev", "--uid", "0",
+                      "--info-fd", str(info_w), "--userns-block-fd", str(block_r), "sh", "-c",
+                      "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g"],
+                     pass_fds=[info_w, block_r], stdout=subprocess.PIPE, text=True)
+os.close(info_w)
+os.close(block_r)
+info = b""
+while chunk := os.read(info_r, 65536):    # until the info fd is closed
+    info += chunk
+child = json.loads(info)["child-pid"]
+for name, data in (("setgroups", "deny"), ("uid_map", f"0 {os.getuid()} 1"), ("gid_map", f"0 {os.getgid()} 1")):
+    with open(f"/proc/{child}/{name}", "w") as f:
+        f.write(data)
+os.write(block_w, b"x")
+out, _ = p.communicate()
+print(" ".join(out.split()), p.returncode)
+PY
+                echo "$bin: $output"
+                printf '%s\n' "$output" >"$TESTDIR/$([ "$bin" = "$BWRAP" ] && echo bwrap || echo csand).out"
+        done
+        assert_same out
+}
+
+@test "--disable-userns with --userns-block-fd: bwrap's error" {
+        require_bwrap
+        run_both --unshare-user --disable-userns --info-fd 3 --userns-block-fd 4 true 3>/dev/null 4</dev/null
+        cat "$TESTDIR/csand.err"
+        assert_same rc out err
+}
+
+# --- the --info-fd child-pid (item 4) -----------------------------------------
+
+# enter_child BINARY ARGS...: starts BINARY with the minimal root, /proc,
+# a tmpfs on /tmp, --unshare-all, --info-fd and ARGS; once the command runs,
+# does from outside, as the same user, what flatpak enter and nsenter do
+# with the child-pid: readlink /proc/CHILD/root, open /proc/CHILD/ns/*, and
+# nsenter through those files; prints what worked.
+enter_child() {
+        timeout -k 5 60 python3 - "$@" "${csand_min_root[@]}" <<'PY'
+import json, os, subprocess, sys
+binary, extra, root = sys.argv[1], [], []
+args = sys.argv[2:]
+i = args.index("--ro-bind")                      # where csand_min_root starts
+extra, root = args[:i], args[i:]
+info_r, info_w = os.pipe()
+ready_r, ready_w = os.pipe()
+p = subprocess.Popen([binary] + root + ["--proc", "/proc", "--tmpfs", "/tmp", "--unshare-all",
+                      "--info-fd", str(info_w)] + extra +
+                     ["sh", "-c", f"echo inside >/tmp/marker; echo ready >&{ready_w}; exec sleep 60"],
+                     pass_fds=[info_w, ready_w, 9])
+os.close(info_w)
+os.close(ready_w)
+info = b""
+while chunk := os.read(info_r, 4096):
+    info += chunk
+child = json.loads(info)["child-pid"]
+os.read(ready_r, 16)                             # the command runs
+try:
+    print("root:", os.readlink(f"/proc/{child}/root"))
+except OSError as e:
+    print("root:", e.strerror)
+for ns in ("user", "mnt", "pid", "net", "ipc", "uts"):
+    try:
+        os.close(os.open(f"/proc/{child}/ns/{ns}", os.O_RDONLY))
+        print(f"ns/{ns}: ok")
+    except OSError as e:
+        print(f"ns/{ns}:", e.strerror)
+for nss in (("user", "mnt", "pid"), ("user", "mnt")):
+    r = subprocess.run(["nsenter"] + [f"--{'mount' if n == 'mnt' else n}=/proc/{child}/ns/{n}" for n in nss] +
+                       ["--preserve-credentials", "--", "sh", "-c", "cat /tmp/marker; test -d /proc/self && echo proc"],
+                       capture_output=True, text=True)
+    print("nsenter", "+".join(nss), r.returncode, r.stdout.split(), r.stderr.strip())
+os.kill(child, 9)           # pid 1: the whole pid namespace goes with it
+p.wait()
+PY
+}
+
+@test "--info-fd's child-pid is reachable as bwrap's: /proc/CHILD/root, /proc/CHILD/ns, nsenter" {
+        require_bwrap
+        require_unprivileged "joins namespaces as the ordinary user who made them"
+        require_userns
+        require_x86_64
+        write_deny_filter "$TESTDIR/uname.bpf" $NR_uname
+        local args bin
+        for args in "" "--dev /dev" "--add-seccomp-fd 9" "--cap-add CAP_NET_RAW" "--ro-bind /etc/hostname /lock --lock-file /lock" "--sync-fd 9"; do
+                for bin in "$BWRAP" "$CSAND"; do
+                        # shellcheck disable=SC2086
+                        enter_child "$bin" $args 9<"$TESTDIR/uname.bpf" \
+                                >"$TESTDIR/$([ "$bin" = "$BWRAP" ] && echo bwrap || echo csand).out" 2>&1
+                done
+                echo "[$args]"
+                cat "$TESTDIR/csand.out"
+                assert_same out
+        done
+        # not the same failure on both sides: without a nested user
+        # namespace, all three are joined and the command's files are there
+        run enter_child "$CSAND" 9<"$TESTDIR/uname.bpf"
+        assert_line "root: /"
+        assert_line "ns/user: ok"
+        assert_line "nsenter user+mnt+pid 0 ['inside', 'proc'] "
+}
