@@ -1100,7 +1100,7 @@ static int check_source(const char *source, bool try_only, Error *e) {
         return error_set_errno(e, errno, "Can't find source path %s", source);
 }
 /* The mode of what an op with --perms creates (bwrap's defaults when
- * --perms is not given), or MODE_UNSET for ops that create nothing. */
+ * --perms is not given), or MODE_UNSET for ops without one. */
 static mode_t op_mode(const MountOp *op) {
         switch (op->type) {
         case MOUNT_OP_TMPFS:
@@ -1110,14 +1110,8 @@ static mode_t op_mode(const MountOp *op) {
                 return op->perms != MODE_UNSET ? op->perms : 0666;
         case MOUNT_OP_BIND_DATA:
                 return op->perms != MODE_UNSET ? op->perms : 0600;
-        case MOUNT_OP_REMOUNT_RO:
-        case MOUNT_OP_CHMOD:
-        case MOUNT_OP_LOCK_FILE:
-                return MODE_UNSET;      /* they create nothing */
         default:
-                /* bwrap's perms for every other op: 0 (its op is zeroed), so
-                 * that the parents it makes are 0700 */
-                return 0;
+                return MODE_UNSET;
         }
 }
 
