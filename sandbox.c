@@ -174,9 +174,10 @@ static int child_setup(const Launch *l, Error *e) {
                 uid_t uid;
                 gid_t gid;
                 first_level_ids(l, &uid, &gid);
-                r = userns_write_own_maps_at(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid);
+                UsernsMapStep step;
+                r = userns_write_own_maps_step(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid, &step);
                 if (r < 0)
-                        return error_set_errno(e, r, "Can't write uid/gid maps");
+                        return error_set_errno(e, r, "%s", userns_map_step_words(step));
         }
 
         /* The host's /proc, for what must still be done there after pivot_root. */

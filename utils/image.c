@@ -1199,15 +1199,28 @@ static int cache_base_resolve(const char *base, char **ret) {
 /* May anyone but the caller change what the directory at FD holds (PATH,
  * for the message)? The cache's own directories (PRIVATE) must be the
  * caller's and writable by nobody else, as ssh and gpg want of theirs. Their
- * parents may also be root's, and writable by others when sticky: then
+ * parents may also be root's (or, nested in a user namespace, an owner's
+ * outside it), and writable by others when sticky: then
  * nobody else can rename or remove what is the caller's in them. */
+/* The uid files of owners outside our user namespace show (nested in a
+ * sandbox: root's files, among others). */
+static uid_t overflow_uid(void) {
+        char buf[32] = "";
+        _cleanup_close_ int fd = open("/proc/sys/kernel/overflowuid", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+                return 65534;
+        return (uid_t) strtoul(buf, NULL, 10);
+}
+
 static int cache_check_dir(int fd, const char *path, bool private, const char *base, Error *e) {
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return error_set_errno(e, errno, "Can't stat %s", path);
         if (!S_ISDIR(st.st_mode))
                 return error_setf(e, ENOTDIR, "Refusing the image cache in %s: %s is not a directory", base, path);
-        if (st.st_uid != geteuid() && (private || st.st_uid != 0))
+        /* Parents may be root's, or (nested in a user namespace) an owner's
+         * outside it, who set up that namespace's files as root does. */
+        if (st.st_uid != geteuid() && (private || (st.st_uid != 0 && st.st_uid != overflow_uid())))
                 return error_setf(e, EPERM,
                                   "Refusing the image cache in %s: %s belongs to uid %u, not to you (set XDG_CACHE_HOME to a directory of yours)",
                                   base, path, (unsigned) st.st_uid);

@@ -9,3 +9,14 @@
 /* PROC_FD: a procfs to find "self" in (AT_FDCWD: /proc), for when the
  * sandbox's own root no longer has one. */
 int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
+
+typedef enum UsernsMapStep {
+        USERNS_MAP_UID,
+        USERNS_MAP_SETGROUPS,
+        USERNS_MAP_GID,
+} UsernsMapStep;
+
+int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid,
+                               UsernsMapStep *ret_step);
+/* bwrap's words for a failed STEP. */
+const char *userns_map_step_words(UsernsMapStep step);
