@@ -328,18 +328,6 @@ fail:
         _exit(1);
 }
 
-static bool need_init(const SandboxPlan *p) {
-        if (p->as_pid_1)
-                return false;
-        if (p->unshare_pid || p->sync_fd >= 0)
-                return true;
-        /* Someone must hold the locks for as long as the sandbox lives. */
-        for (size_t i = 0; i < p->n_ops; i++)
-                if (p->ops[i].type == MOUNT_OP_LOCK_FILE)
-                        return true;
-        return false;
-}
-
 static _noreturn_ void init_run(const Launch *l);
 
 static _noreturn_ void child_run(const Launch *l) {
@@ -375,7 +363,7 @@ static _noreturn_ void child_run(const Launch *l) {
                 error_set_errno(&e, r, "Can't drop capabilities");
                 goto fail;
         }
-        if (!need_init(p))
+        if (!plan_needs_init(p))
                 child_exec(l, -EBADF);
         init_run(l);
 fail:

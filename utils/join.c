@@ -109,34 +109,21 @@ static int find_command(const Target *t, pid_t *ret_pid, uint64_t *ret_start) {
         return 0;
 }
 
-static const struct {
-        const char *name;
-        unsigned long flag;
-} namespaces[] = {
-        { "user", CLONE_NEWUSER },
-        { "mnt", CLONE_NEWNS },
-        { "pid", CLONE_NEWPID },
-        { "net", CLONE_NEWNET },
-        { "ipc", CLONE_NEWIPC },
-        { "uts", CLONE_NEWUTS },
-        { "cgroup", CLONE_NEWCGROUP },
-};
-
 static int read_namespaces(Target *t) {
-        for (size_t i = 0; i < ELEMENTSOF(namespaces); i++) {
+        for (size_t i = 0; registry_namespaces[i].name; i++) {
                 char path[64];
                 struct stat ours, theirs;
-                snprintf(path, sizeof(path), "ns/%s", namespaces[i].name);
+                snprintf(path, sizeof(path), "ns/%s", registry_namespaces[i].name);
                 if (fstatat(t->proc_fd, path, &theirs, 0) < 0) {
                         if (errno == ENOENT)
                                 continue;       /* a kernel without it */
                         return -errno;
                 }
-                snprintf(path, sizeof(path), "/proc/self/ns/%s", namespaces[i].name);
+                snprintf(path, sizeof(path), "/proc/self/ns/%s", registry_namespaces[i].name);
                 if (stat(path, &ours) < 0)
                         return -errno;
                 if (ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev)
-                        t->ns_flags |= namespaces[i].flag;
+                        t->ns_flags |= registry_namespaces[i].flag;
         }
         return 0;
 }

@@ -219,3 +219,15 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
                 return -e->error;
         return 0;
 }
+
+bool plan_needs_init(const SandboxPlan *p) {
+        if (p->as_pid_1)
+                return false;
+        if (p->unshare_pid || p->sync_fd >= 0)
+                return true;
+        /* Someone must hold the locks for as long as the sandbox lives. */
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].type == MOUNT_OP_LOCK_FILE)
+                        return true;
+        return false;
+}

@@ -212,3 +212,7 @@ int plan_add_seccomp(SandboxPlan *p, void *data, size_t len);
  * bwrap's name, csand then answers as bwrap does, with its usage. */
 #define PLAN_NO_COMMAND EDESTADDRREQ
 int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e);
+
+/* Does the sandbox keep a pid 1 of csand's (reaper, lock holder,
+ * --sync-fd) above the command? */
+bool plan_needs_init(const SandboxPlan *p);

@@ -270,10 +270,7 @@ static void put_escaped(FILE *f, const char *key, const char *value) {
         fputc('\n', f);
 }
 
-static const struct {
-        const char *name;
-        unsigned long flag;
-} namespace_names[] = {
+const RegistryNamespace registry_namespaces[] = {
         { "user", CLONE_NEWUSER },
         { "mnt", CLONE_NEWNS },
         { "pid", CLONE_NEWPID },
@@ -281,6 +278,7 @@ static const struct {
         { "ipc", CLONE_NEWIPC },
         { "uts", CLONE_NEWUTS },
         { "cgroup", CLONE_NEWCGROUP },
+        { NULL, 0 },
 };
 
 /* The child's cgroup v2 path, as the monitor sees it. */
@@ -303,18 +301,6 @@ static char *read_cgroup_path(pid_t pid) {
         return NULL;
 }
 
-static bool plan_has_init(const SandboxPlan *p) {
-        /* as sandbox.c's need_init() */
-        if (p->as_pid_1)
-                return false;
-        if (p->unshare_pid || p->sync_fd >= 0)
-                return true;
-        for (size_t i = 0; i < p->n_ops; i++)
-                if (p->ops[i].type == MOUNT_OP_LOCK_FILE)
-                        return true;
-        return false;
-}
-
 static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_flags, FILE *f) {
         uint64_t mstart, cstart;
         int r = proc_start_time(getpid(), &mstart);
@@ -328,15 +314,15 @@ static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_f
         fprintf(f, "monitor %d %" PRIu64 "\n", (int) getpid(), mstart);
         fprintf(f, "child %d %" PRIu64 "\n", (int) child, cstart);
         fprintf(f, "started %lld\n", (long long) time(NULL));
-        fprintf(f, "init %d\n", plan_has_init(p));
+        fprintf(f, "init %d\n", plan_needs_init(p));
         fprintf(f, "new-session %d\n", p->new_session);
         fprintf(f, "uid %u\ngid %u\n", (unsigned) p->uid, (unsigned) p->gid);
         fprintf(f, "caps %" PRIx64 "\n", p->caps);
         fprintf(f, "namespaces ");
         bool first = true;
-        for (size_t i = 0; i < ELEMENTSOF(namespace_names); i++)
-                if (clone_flags & namespace_names[i].flag) {
-                        fprintf(f, "%s%s", first ? "" : ",", namespace_names[i].name);
+        for (size_t i = 0; registry_namespaces[i].name; i++)
+                if (clone_flags & registry_namespaces[i].flag) {
+                        fprintf(f, "%s%s", first ? "" : ",", registry_namespaces[i].name);
                         first = false;
                 }
         fprintf(f, "\nnetwork %s\n", network_mode_to_string(network_mode(p)));

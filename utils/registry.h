@@ -74,3 +74,12 @@ int registry_lookup(const char *name_or_pid, RegistryEntry *ret, Error *e);
 int proc_start_time(pid_t pid, uint64_t *ret);
 /* A pidfd for PID, when it is still the process that started at START. */
 int pidfd_open_verified(pid_t pid, uint64_t start);
+
+/* The namespaces a sandbox may have, by their /proc/PID/ns names; ends
+ * with a NULL name. */
+typedef struct RegistryNamespace {
+        const char *name;
+        unsigned long flag;
+} RegistryNamespace;
+
+extern const RegistryNamespace registry_namespaces[];
