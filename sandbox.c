@@ -241,17 +241,6 @@ static int child_setup_last(const Launch *l, Error *e) {
         return 0;
 }
 
-static int apply_environment(const SandboxPlan *p) {
-        for (size_t i = 0; i < p->n_env_ops; i++) {
-                const EnvOp *op = &p->env_ops[i];
-                int r = op->type == ENV_SET ? setenv(op->name, op->value, 1) :
-                        op->type == ENV_UNSET ? unsetenv(op->name) : clearenv();
-                if (r != 0)
-                        return -errno ?: -EINVAL;
-        }
-        return 0;
-}
-
 /* --chdir, else the caller's directory if it exists inside, else $HOME, else /. */
 static int enter_working_directory(const Launch *l, Error *e) {
         const char *dir = l->plan->chdir_path;
@@ -293,7 +282,7 @@ static _noreturn_ void child_exec(const Launch *l, int go_fd) {
                 error_set_errno(&e, r, "Can't drop capabilities");
                 goto fail;
         }
-        r = apply_environment(p);
+        r = plan_apply_env_ops(p);
         if (r < 0) {
                 error_set_errno(&e, r, "Can't set up the environment");
                 goto fail;

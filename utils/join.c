@@ -232,14 +232,7 @@ static int set_environment(const SandboxPlan *p, const Target *t) {
         for (size_t i = 0; i < t->environ_len; i += strlen(t->environ_data + i) + 1)
                 if (strchr(t->environ_data + i, '=') && putenv(t->environ_data + i) != 0)
                         return -errno;
-        for (size_t i = 0; i < p->n_env_ops; i++) {
-                const EnvOp *op = &p->env_ops[i];
-                int r = op->type == ENV_SET ? setenv(op->name, op->value, 1) :
-                        op->type == ENV_UNSET ? unsetenv(op->name) : clearenv();
-                if (r != 0)
-                        return -errno ?: -EINVAL;
-        }
-        return 0;
+        return plan_apply_env_ops(p);
 }
 
 /* --chdir, else where the sandbox's command started ($PWD in its

@@ -216,3 +216,7 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e);
 /* Does the sandbox keep a pid 1 of csand's (reaper, lock holder,
  * --sync-fd) above the command? */
 bool plan_needs_init(const SandboxPlan *p);
+
+/* --setenv, --unsetenv and --clearenv, in order, on this process's
+ * environment (the command's, or a joined command's). */
+int plan_apply_env_ops(const SandboxPlan *p);
