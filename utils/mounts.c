@@ -1001,17 +1001,20 @@ static int op_file(const MountOp *op, int root_fd, Error *e) {
 }
 
 /* The data goes into a file on a scratch tmpfs that the sandbox never sees
- * (attached under a directory of the scaffold, BASE_FD, only while we take a
- * bind of the file), so DEST may sit on a read-only filesystem and may
- * already exist. */
+ * (attached under a directory of the scaffold, BASE_FD, a new one for each
+ * op, while we take a bind of the file; it goes with the scaffold at the
+ * pivot, which saves an RCU grace period per op), so DEST may sit on a
+ * read-only filesystem and may already exist. */
 static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e) {
-        static const char scratch_dir[] = ".csand-data";
+        static unsigned n_made;
+        char scratch_dir[32];
         _cleanup_close_ int scratch = -EBADF, scratch_at = -EBADF, file = -EBADF, dst = -EBADF;
         int r;
 
         r = new_tmpfs(0700, 0, &scratch);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount tmpfs for %s", op->dest);
+        snprintf(scratch_dir, sizeof(scratch_dir), ".csand-data-%u", n_made++);
         if (mkdirat(base_fd, scratch_dir, 0700) < 0)
                 return error_set_errno(e, errno, "Can't create scratch directory for %s", op->dest);
         scratch_at = openat(base_fd, scratch_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1022,12 +1025,6 @@ static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e)
                 file = sys_open_tree(scratch, "data", OPEN_TREE_CLONE);
                 r = file;
         }
-        if (scratch_at >= 0) {
-                char p[64];
-                snprintf(p, sizeof(p), "/proc/self/fd/%d", scratch);
-                (void) umount2(p, MNT_DETACH);
-        }
-        (void) unlinkat(base_fd, scratch_dir, AT_REMOVEDIR);
         if (r < 0)
                 return error_set_errno(e, r, "Can't write data to file %s", op->dest);
 
