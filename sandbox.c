@@ -189,9 +189,15 @@ static int child_setup(const Launch *l, Error *e) {
                         return error_set_errno(e, errno, "Can't open /proc");
         }
 
-        r = mounts_isolate();
-        if (r < 0)
-                return error_set_errno(e, r, "Failed to make / slave");
+        /* A mount namespace made along with a user namespace of its own
+         * holds slave copies of the caller's shared mounts already (the
+         * kernel's rule for a less privileged copy): nothing done here can
+         * propagate back, and remounting the whole tree slave is no-op work. */
+        if (!l->new_userns) {
+                r = mounts_isolate();
+                if (r < 0)
+                        return error_set_errno(e, r, "Failed to make / slave");
+        }
         _cleanup_(new_root_done) NewRoot root = NEW_ROOT_NULL;
         r = mounts_new_root(&root);
         if (r < 0)
