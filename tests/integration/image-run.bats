@@ -271,6 +271,43 @@ new
         assert_output "hello from layer 3"
 }
 
+@test "image: a first run unpacks the missing layers on several threads (one per CPU)" {
+        require_feature "strace" command -v strace
+        # strace -f: the threads are clone3() or clone() calls with CLONE_THREAD
+        run strace -f -qq -e trace=clone,clone3 -o "$TESTDIR/trace" \
+                "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --image "$IMG_OCI:v1" cat /etc/motd
+        assert_success
+        assert_output "hello from layer 3"
+        local threads
+        threads=$(grep -c CLONE_THREAD "$TESTDIR/trace" || true)
+        if [ "$(nproc)" -ge 2 ]; then
+                [ "$threads" -ge 1 ] || fail "no thread started for $(wc -w <<<"$IMG_LAYER_DIGESTS") layers on $(nproc) CPUs"
+        else
+                [ "$threads" -eq 0 ] || fail "$threads threads on 1 CPU"
+        fi
+        # the cached run starts none
+        run strace -f -qq -e trace=clone,clone3 -o "$TESTDIR/trace2" \
+                "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --image "$IMG_OCI:v1" true
+        assert_success
+        run grep -c CLONE_THREAD "$TESTDIR/trace2"
+        assert_output 0
+}
+
+@test "image: a run from cached layers loads neither libarchive nor libcrypto" {
+        require_feature "strace" command -v strace
+        run csand --image "$IMG_OCI:v1" true
+        assert_success
+        # (the monitor is not dumpable: its maps can't be read; its opens can)
+        run strace -f -qq -e trace=open,openat -o "$TESTDIR/trace" \
+                "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --image "$IMG_OCI:v1" true
+        assert_success
+        # control: the image's JSON was read with json-c
+        grep -q 'libjson-c\.so' "$TESTDIR/trace" || fail "control: json-c not loaded: $(grep -c . "$TESTDIR/trace") opens traced"
+        run grep -E 'lib(archive|crypto)\.so' "$TESTDIR/trace"
+        assert_failure
+        assert_output ""
+}
+
 # --- --image-overlay: a persistent upper ------------------------------------
 
 # Runs csand with the token in its environment too, so that the
