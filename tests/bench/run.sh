@@ -40,17 +40,11 @@ script=$(readlink -f "${BASH_SOURCE[0]}")
 # reports what was met; it asserts nothing.
 targets_table() {
         awk '
-function kv(line, key,    re, m) {
-        re = "(^| )" key "=[^ ]*"
-        if (match(line, re)) {
-                m = substr(line, RSTART, RLENGTH); sub(/^ /, "", m)
-                return substr(m, length(key) + 2)
-        }
-        return ""
-}
 /^BENCH / {
-        id = kv($0, "case") "/" (kv($0, "tool") != "" ? kv($0, "tool") : kv($0, "mode"))
-        for (i = 3; i <= NF; i++) { split($i, a, "="); v[id, a[1]] = a[2] }
+        delete fld
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); fld[kv[1]] = kv[2] }
+        id = fld["case"] "/" ("tool" in fld ? fld["tool"] : fld["mode"])
+        for (k in fld) v[id, k] = fld[k]
         have[id] = 1
 }
 function row(what, measured, goal, met) {
