@@ -423,18 +423,20 @@ static bool path_is_root(const char *path) {
 
 /* Only "/" itself may be mounted over: a destination that a symlink turns
  * into the new root (--symlink / /data --ro-bind DIR /data) would leave the
- * sandbox without its "/". */
-static int check_dest(const NewRoot *root, int dst_fd, const char *dest, Error *e) {
-        if (!root || path_is_root(dest) || !is_new_root(root, dst_fd))
+ * sandbox without its "/". *RET_ONTO_ROOT: DST_FD is the new root's top
+ * (then DEST is "/"), for attach(): one statx per destination. */
+static int check_dest(const NewRoot *root, int dst_fd, const char *dest, bool *ret_onto_root, Error *e) {
+        *ret_onto_root = root && is_new_root(root, dst_fd);
+        if (!*ret_onto_root || path_is_root(dest))
                 return 0;
         return error_setf(e, ELOOP, "Can't mount on %s: it resolves to the sandbox's root", dest);
 }
 
-/* Attaches MNT_FD on DST_FD. Lookups starting at a dirfd do not cross a
- * mount stacked on that very directory, so a mount over the root becomes
- * the root fd later ops resolve from. */
-static int attach(NewRoot *root, int mnt_fd, int dst_fd) {
-        bool onto_root = is_new_root(root, dst_fd);
+/* Attaches MNT_FD on DST_FD; ONTO_ROOT: DST_FD is the new root's top (as
+ * check_dest() or is_new_root() found). Lookups starting at a dirfd do not
+ * cross a mount stacked on that very directory, so a mount over the root
+ * becomes the root fd later ops resolve from. */
+static int attach(NewRoot *root, int mnt_fd, int dst_fd, bool onto_root) {
         int r = sys_move_mount(mnt_fd, dst_fd);
         if (r < 0)
                 return r;
@@ -449,15 +451,21 @@ static int attach(NewRoot *root, int mnt_fd, int dst_fd) {
         return 0;
 }
 
-int mounts_attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, unsigned flags, uint64_t attrs) {
+/* mounts_attach_with_attrs() where the caller knows whether DST_FD is the
+ * new root's top (ONTO_ROOT). */
+static int attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, bool onto_root, unsigned flags, uint64_t attrs) {
         int r = mounts_setattr(mnt_fd, flags, attrs);
         bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
         if (r < 0 && !remount)
                 return r;
-        r = root ? attach(root, mnt_fd, dst_fd) : sys_move_mount(mnt_fd, dst_fd);
+        r = root ? attach(root, mnt_fd, dst_fd, onto_root) : sys_move_mount(mnt_fd, dst_fd);
         if (r < 0 || !remount)
                 return r;
         return mounts_remount(root, mnt_fd, flags, attrs);
+}
+
+int mounts_attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, unsigned flags, uint64_t attrs) {
+        return attach_with_attrs(root, mnt_fd, dst_fd, root && is_new_root(root, dst_fd), flags, attrs);
 }
 
 /* Is there an entry at PATH, of any kind, without following a symlink
@@ -519,14 +527,14 @@ static int mount_error(Error *e, int r, const char *fstype, const char *dest) {
 
 /* The directory a new mount goes on, made before the mount, as bwrap's
  * order has it (a read-only parent is named before a refused mount). */
-static int make_mount_point(NewRoot *root, const char *dest, int *ret_fd, Error *e) {
+static int make_mount_point(NewRoot *root, const char *dest, int *ret_fd, bool *ret_onto_root, Error *e) {
         _cleanup_close_ int dst = -EBADF;
         int r = mkdir_p_in_root(root->fd, dest, 0755, &dst);
         if (r < 0 && parent_missing(root->fd, dest))
                 return error_set_errno(e, r, "Can't mkdir parents for %s", dest);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mkdir %s", dest);
-        r = check_dest(root, dst, dest, e);
+        r = check_dest(root, dst, dest, ret_onto_root, e);
         if (r < 0)
                 return r;
         *ret_fd = TAKE_FD(dst);
@@ -535,10 +543,11 @@ static int make_mount_point(NewRoot *root, const char *dest, int *ret_fd, Error 
 
 static int attach_new_mount_at_dir(NewRoot *root, int mnt_fd, const char *dest, Error *e) {
         _cleanup_close_ int dst = -EBADF;
-        int r = make_mount_point(root, dest, &dst, e);
+        bool onto_root;
+        int r = make_mount_point(root, dest, &dst, &onto_root, e);
         if (r < 0)
                 return r;
-        r = attach(root, mnt_fd, dst);
+        r = attach(root, mnt_fd, dst, onto_root);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount on %s", dest);
         return 0;
@@ -724,11 +733,12 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
                 if (r < 0)
                         return error_set_errno(e, r, "Can't create file at %s", op->dest);
         }
-        r = check_dest(root, dst, op->dest, e);
+        bool onto_root;
+        r = check_dest(root, dst, op->dest, &onto_root, e);
         if (r < 0)
                 return r;
 
-        r = mounts_attach_with_attrs(root, src, dst, AT_RECURSIVE, attrs);
+        r = attach_with_attrs(root, src, dst, onto_root, AT_RECURSIVE, attrs);
         if (r < 0)
                 return bind_error(e, r, op);
         return 0;
@@ -777,12 +787,13 @@ static int proc_mount(const SandboxPlan *p, int *ret_fd) {
 
 static int op_proc(const SandboxPlan *p, const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int proc = -EBADF, point = -EBADF;
-        int r = make_mount_point(root, op->dest, &point, e);
+        bool onto_root;
+        int r = make_mount_point(root, op->dest, &point, &onto_root, e);
         if (r < 0)
                 return r;
         r = proc_mount(p, &proc);
         if (r >= 0)
-                r = attach(root, proc, point);
+                r = attach(root, proc, point, onto_root);
         if (r < 0)
                 return mount_error(e, r, "proc", op->dest);
         if (!p->unshare_pid && p->pidns_fd < 0) {
@@ -807,7 +818,8 @@ static int op_proc(const SandboxPlan *p, const MountOp *op, NewRoot *root, Error
                         return error_set_errno(e, sub, "Can't bind %s/%s", op->dest, name);
                 const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
                 _cleanup_close_ int dst = openat(proc, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                r = dst < 0 ? -errno : mounts_attach_with_attrs(root, sub, dst, AT_RECURSIVE, attrs);
+                /* (inside the new procfs: never the root's top) */
+                r = dst < 0 ? -errno : attach_with_attrs(root, sub, dst, false, AT_RECURSIVE, attrs);
                 if (r < 0)
                         return error_set_errno(e, r, "Can't make %s/%s read-only", op->dest, name);
         }
@@ -844,12 +856,13 @@ static int bind_device(int dev, const char *host_path, const char *name, Error *
 
 static int op_dev(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int dev = -EBADF, dst = -EBADF;
-        int r = make_mount_point(root, op->dest, &dst, e);
+        bool onto_root;
+        int r = make_mount_point(root, op->dest, &dst, &onto_root, e);
         if (r < 0)
                 return r;
         r = new_tmpfs(0755, 0, &dev);
         if (r >= 0)
-                r = attach(root, dev, dst);
+                r = attach(root, dev, dst, onto_root);
         if (r < 0)
                 return mount_error(e, r, "tmpfs", op->dest);
 
@@ -891,12 +904,13 @@ static int op_dev(const MountOp *op, NewRoot *root, Error *e) {
 
 static int op_tmpfs(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int fd = -EBADF, dst = -EBADF;
-        int r = make_mount_point(root, op->dest, &dst, e);
+        bool onto_root;
+        int r = make_mount_point(root, op->dest, &dst, &onto_root, e);
         if (r < 0)
                 return r;
         r = new_tmpfs(op->perms == MODE_UNSET ? 0755 : op->perms, op->size, &fd);
         if (r >= 0)
-                r = attach(root, fd, dst);
+                r = attach(root, fd, dst, onto_root);
         if (r < 0)
                 return mount_error(e, r, "tmpfs", op->dest);
         return 0;
@@ -904,13 +918,14 @@ static int op_tmpfs(const MountOp *op, NewRoot *root, Error *e) {
 
 static int op_mqueue(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int fd = -EBADF, dst = -EBADF;
-        int r = make_mount_point(root, op->dest, &dst, e);
+        bool onto_root;
+        int r = make_mount_point(root, op->dest, &dst, &onto_root, e);
         if (r < 0)
                 return r;
         /* No flags, as bwrap: an mqueue holds neither devices nor programs. */
         r = new_mount("mqueue", NULL, 0, &fd);
         if (r >= 0)
-                r = attach(root, fd, dst);
+                r = attach(root, fd, dst, onto_root);
         if (r < 0)
                 return mount_error(e, r, "mqueue", op->dest);
         return 0;
@@ -1034,10 +1049,11 @@ static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e)
                 return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create file at %s", op->dest);
-        r = check_dest(root, dst, op->dest, e);
+        bool onto_root;
+        r = check_dest(root, dst, op->dest, &onto_root, e);
         if (r < 0)
                 return r;
-        r = mounts_attach_with_attrs(root, file, dst, 0, attrs);
+        r = attach_with_attrs(root, file, dst, onto_root, 0, attrs);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind data on %s", op->dest);
         return 0;
