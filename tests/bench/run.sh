@@ -48,7 +48,7 @@ targets_table() {
         have[id] = 1
 }
 function row(what, measured, goal, met) {
-        printf "%-42s %-34s %-16s %s\n", what, measured, goal, met
+        printf "%-40s %-40s %-14s %s\n", what, measured, goal, met
 }
 function yn(ok) { return ok ? "yes" : "no" }
 function ms(us) { return sprintf("%.1f ms", us / 1000) }
