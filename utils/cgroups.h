@@ -57,7 +57,7 @@ int cgroup_settings_validate(const CgroupSettings *s, Error *e);
 bool cgroup_needed(const CgroupSettings *s);
 
 /* In the monitor, while CHILD waits at the gate: makes the cgroup, applies
- * the limits, checks that each one took effect and puts CHILD in it. */
+ * the limits, checks that each one took effect and puts CHILD in its leaf. */
 int cgroup_setup(CgroupSettings *s, pid_t child, Error *e);
 
 /* After the sandbox has ended: returns 1 when the kernel's OOM killer
