@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -57,8 +58,10 @@ typedef struct Launch {
         sigset_t saved_sigmask;
         mode_t saved_umask;
         int report_fd;
-        int gate_fd;            /* child: read end; the monitor opens it once the
+        int gate_fd;            /* child: its end; the monitor opens it once the
                                  * outside work for this sandbox is done */
+        bool cgroupns_in_leaf;  /* CLONE_NEWCGROUP is left to the child, to make
+                                 * once it is in its cgroup's leaf */
 } Launch;
 
 /* ---- the child: from a fresh set of namespaces to exec ---- */
@@ -67,6 +70,31 @@ static void wait_for_fd(int fd) {
         char c;
         while (read(fd, &c, 1) < 0 && errno == EINTR)
                 ;
+}
+
+/* Waits until the monitor opens the gate. End-of-file: the monitor failed,
+ * has said why, and is done. */
+static void pass_gate(int gate_fd) {
+        char c;
+        ssize_t n;
+        while ((n = read(gate_fd, &c, 1)) < 0 && errno == EINTR)
+                ;
+        if (n != 1)
+                _exit(1);
+}
+
+/* With a cgroup of its own, the sandbox's cgroup namespace is made once the
+ * monitor has put us in the leaf of that cgroup: the leaf is then its root,
+ * and the cgroup with the limits is out of the command's reach (see
+ * enter_leaf() in utils/cgroups.c). First, so that the monitor can write the
+ * namespace ids for a caller that waits for them (--userns-block-fd). */
+static int enter_cgroupns_in_leaf(const Launch *l, Error *e) {
+        pass_gate(l->gate_fd);
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                return error_set_errno(e, errno, "Can't create the cgroup namespace");
+        if (send(l->gate_fd, "1", 1, MSG_NOSIGNAL) != 1)
+                _exit(1);
+        return 0;
 }
 
 /* --disable-userns: use up this namespace's allowance of user namespaces
@@ -98,6 +126,8 @@ static int child_setup(const Launch *l, Error *e) {
 
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 return error_set_errno(e, errno, "prctl(PR_SET_PDEATHSIG)");
+        if (l->cgroupns_in_leaf && enter_cgroupns_in_leaf(l, e) < 0)
+                return -e->error;
 
         /* --userns-block-fd: the caller writes our maps (it has our pid from --info-fd). */
         if (p->userns_block_fd >= 0)
@@ -153,13 +183,7 @@ static int child_setup(const Launch *l, Error *e) {
         if (p->block_fd >= 0)
                 wait_for_fd(p->block_fd);
         if (l->gate_fd >= 0) {
-                char c;
-                ssize_t n;
-                while ((n = read(l->gate_fd, &c, 1)) < 0 && errno == EINTR)
-                        ;
-                /* End-of-file: the monitor failed, has said why, and is done. */
-                if (n != 1)
-                        _exit(1);
+                pass_gate(l->gate_fd);
                 safe_close(l->gate_fd);
         }
         if (p->new_session && setsid() < 0)
@@ -372,15 +396,37 @@ static bool needs_gate(const SandboxPlan *p) {
         return false;
 }
 
-/* The monitor's work outside the sandbox between clone and exec. The
- * child waits at the gate until this is done. */
-static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, Error *e) {
+/* --info-fd and the start of --json-status-fd: the namespace ids. */
+static void monitor_write_info(SandboxPlan *p, const Launch *l, pid_t child) {
+        unsigned long flags = l->clone_flags | (l->cgroupns_in_leaf ? CLONE_NEWCGROUP : 0);
+        if (p->info_fd >= 0) {
+                (void) status_write_info(p->info_fd, p, child, flags);
+                plan_close_fd(p, p->info_fd);
+        }
+        if (p->json_status_fd >= 0)
+                (void) status_write_info(p->json_status_fd, p, child, flags);
+}
+
+/* The monitor's work outside the sandbox between clone and exec; then it
+ * opens the gate. */
+static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, int gate_fd, Error *e) {
         /* The sandbox's own cgroup with its limits, before any helper starts. */
         if (cgroup_needed(&p->cgroup) && cgroup_setup(&p->cgroup, child, e) < 0)
                 return -e->error;
+        if (l->cgroupns_in_leaf) {
+                /* The child makes its cgroup namespace now; its id is known
+                 * once it has. Nothing back: it failed, and its report says why. */
+                char c;
+                if (send(gate_fd, "1", 1, MSG_NOSIGNAL) != 1 || read(gate_fd, &c, 1) != 1)
+                        return 0;
+                monitor_write_info(p, l, child);
+        }
         int r = network_start(p, child, e);
         if (r < 0)
                 return r;
+        /* The child may have died of a setup error meanwhile: no SIGPIPE,
+         * so that we go on to print its error. */
+        (void) send(gate_fd, "1", 1, MSG_NOSIGNAL);
         return 0;
 }
 
@@ -407,12 +453,8 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
         bool failed = false;
         int status, r;
 
-        if (p->info_fd >= 0) {
-                (void) status_write_info(p->info_fd, p, child, l->clone_flags);
-                plan_close_fd(p, p->info_fd);
-        }
-        if (p->json_status_fd >= 0)
-                (void) status_write_info(p->json_status_fd, p, child, l->clone_flags);
+        if (!l->cgroupns_in_leaf)
+                monitor_write_info(p, l, child);
         /* Only the sandbox's pid 1 holds --sync-fd: its end is the caller's signal. */
         if (p->sync_fd >= 0)
                 plan_close_fd(p, p->sync_fd);
@@ -427,14 +469,13 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
 
         if (gate_fd >= 0) {
                 Error e = {};
-                r = monitor_before_exec(p, l, child, &e);
+                r = monitor_before_exec(p, l, child, gate_fd, &e);
                 if (r < 0) {
                         log_error("%s", e.message);
                         kill(child, SIGKILL);
                         waitpid(child, NULL, 0);
                         return 1;
                 }
-                (void) write(gate_fd, "1", 1);
                 safe_close(gate_fd);
         }
 
@@ -481,6 +522,10 @@ static int sandbox_launch(SandboxPlan *p) {
         l.outside_cwd = cwd;
         l.new_userns = p->userns_fd < 0 && (p->unshare_user || p->unshare_user_try || l.outside_uid != 0);
         l.clone_flags = namespace_flags(p, l.new_userns);
+        if ((l.clone_flags & CLONE_NEWCGROUP) && cgroup_needed(&p->cgroup)) {
+                l.clone_flags &= ~(unsigned long) CLONE_NEWCGROUP;
+                l.cgroupns_in_leaf = true;
+        }
 
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
                 log_error("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
@@ -505,8 +550,9 @@ static int sandbox_launch(SandboxPlan *p) {
         l.report_fd = fds[1];
 
         int gate[2] = { -EBADF, -EBADF };
-        if (needs_gate(p) && pipe2(gate, O_CLOEXEC) < 0) {
-                log_error("pipe: %s", strerror(errno));
+        /* Both ways: the child answers once it has its cgroup namespace. */
+        if (needs_gate(p) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) < 0) {
+                log_error("socketpair: %s", strerror(errno));
                 safe_close(l.report_fd);
                 return 1;
         }

@@ -18,7 +18,10 @@
  *             to its files directly.
  * "auto" does nothing at all without limits, and with limits takes systemd
  * when the user bus answers, else cgroupfs when the caller's cgroup is
- * delegated, else fails and says how to get either. */
+ * delegated, else fails and says how to get either. Either way the
+ * sandbox's processes live in a leaf "sandbox" below the cgroup with the
+ * limits, and its cgroup namespace, if any, is made there (by the child,
+ * once cgroup_setup() has put it in), out of reach of the limits' files. */
 
 typedef enum CgroupManager {
         CGROUP_MANAGER_AUTO,
