@@ -484,6 +484,12 @@ static const CgroupProperty *first_systemd_only(const CgroupSettings *s) {
 }
 
 int cgroup_settings_validate(const CgroupSettings *s, Error *e) {
+        const CgroupProperty *delegate = settings_find(s, "Delegate");
+        if (delegate && delegate->value == 0)
+                return error_setf(e, EINVAL,
+                                  "--cgroup-property Delegate=%s: the sandbox's processes live in a sub-cgroup of its scope, "
+                                  "which needs Delegate=yes (csand's default)",
+                                  delegate->text);
         if (s->manager == CGROUP_MANAGER_SYSTEMD && !have_systemd())
                 return error_setf(e, EOPNOTSUPP,
                                   "--cgroup-manager systemd: csand was built without libsystemd; use --cgroup-manager cgroupfs");
