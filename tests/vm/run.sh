@@ -86,7 +86,7 @@ share=$VMTIER/share
 rm -rf "$share"
 mkdir -p "$share/tests/vm" "$share/tests/lib"
 cp "$build/csand" "$share/csand"
-cp "$src"/tests/vm/*.bats "$src"/tests/vm/*.bash "$share/tests/vm/"
+cp "$src"/tests/vm/*.bats "$src"/tests/vm/*.bash "$src"/tests/vm/cgroup-attack.sh "$share/tests/vm/"
 cp "$src"/tests/lib/*.bash "$share/tests/lib/"
 install -m 0755 "$src/tests/vm/payload.sh" "$share/payload.sh"
 if [ -n "${VM_TESTS:-}" ]; then

@@ -34,7 +34,7 @@ csand_bg() {
         SB_CHILD=$(sed -n 's/.*"child-pid": *\([0-9]*\).*/\1/p' "$TESTDIR/info")
         local i path
         for ((i = 0; i < 300; i++)); do
-                path=$(sed -n 's/^0:://p' "/proc/$SB_CHILD/cgroup" 2>/dev/null)
+                path=$(sed -n 's/^0:://p' "/proc/$SB_CHILD/cgroup" 2>/dev/null) || true
                 [[ "$path" == */csand-*/sandbox ]] && break
                 sleep 0.1
         done
