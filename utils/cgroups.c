@@ -1196,7 +1196,7 @@ static int enter_leaf(CgroupScope *sc, pid_t child, Error *e) {
                 char enable[256];
                 size_t n = 0;
                 enable[0] = '\0';
-                for (char *c = available, *save = NULL, *w; (w = strtok_r(c, " \n", &save)); c = NULL)
+                for (char *c = available, *save = NULL, *w; n < sizeof(enable) && (w = strtok_r(c, " \n", &save)); c = NULL)
                         n += (size_t) snprintf(enable + n, sizeof(enable) - n, "%s+%s", n ? " " : "", w);
                 if (n > 0 && n < sizeof(enable))
                         (void) write_string_at(sc->dir_fd, "cgroup.subtree_control", enable);
