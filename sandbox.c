@@ -65,8 +65,9 @@ typedef struct Launch {
         sigset_t saved_sigmask;
         mode_t saved_umask;
         int report_fd;
-        int gate_fd;            /* child: read end; the monitor opens it once the
-                                 * outside work for this sandbox is done */
+        int gate_fd;            /* child: its end of the gate (see below) */
+        bool cgroupns_in_leaf;  /* CLONE_NEWCGROUP is left to the child, to make
+                                 * once it is in its cgroup's leaf */
 } Launch;
 
 /* ---- the child: from a fresh set of namespaces to exec ---- */
@@ -77,14 +78,41 @@ static void wait_for_fd(int fd) {
                 ;
 }
 
-/* The gate (see needs_gate()): the monitor sends GATE_INFO once it has
- * written --info-fd and --json-status-fd, then GATE_OPEN once its work
- * outside is done. */
-#define GATE_INFO 'i'
-#define GATE_OPEN '1'
+/* ---- the gate ----
+ *
+ * The monitor's work outside the sandbox (needs_gate()) and the child's
+ * setup meet on one socket pair, in one fixed order, and only the gate_*()
+ * functions below speak on it (a socket rather than a pipe: send() with
+ * MSG_NOSIGNAL, and the child answers once):
+ *
+ *   GATE_LEAF       monitor -> child  the child is in its cgroup's leaf
+ *                                     (Launch.cgroupns_in_leaf only)
+ *   GATE_LEAF_DONE  child -> monitor  it has made its cgroup namespace
+ *                                     there, or failed to (its report
+ *                                     says why): the ids are final
+ *   GATE_INFO       monitor -> child  --info-fd and --json-status-fd are
+ *                                     written: a failed child may exit
+ *                                     (its /proc/CHILD/ns goes with it)
+ *   GATE_OPEN       monitor -> child  the outside work is done: the
+ *                                     command may run
+ *
+ * Why steps and not one byte: the namespace ids are read from
+ * /proc/CHILD/ns, so a cgroup namespace made late must exist before they
+ * are written, and they must be written before a caller that waits for
+ * them (--userns-block-fd) can go on. End-of-file on either side: the
+ * other has failed, has said why, and is done. */
+#define GATE_LEAF      'l'
+#define GATE_LEAF_DONE 'c'
+#define GATE_INFO      'i'
+#define GATE_OPEN      '1'
 
-/* Reads from the gate until BYTE arrives; false at end-of-file: the
- * monitor failed, has said why, and is done. */
+/* Sends one step; a peer that died of its setup error is not our death
+ * (EPIPE, not SIGPIPE): its report is printed. */
+static void gate_send(int fd, char byte) {
+        (void) send(fd, &byte, 1, MSG_NOSIGNAL);
+}
+
+/* Reads from the gate until BYTE arrives; false at end-of-file. */
 static bool gate_wait(int fd, char byte) {
         for (;;) {
                 char c;
@@ -96,6 +124,41 @@ static bool gate_wait(int fd, char byte) {
                 if (c == byte)
                         return true;
         }
+}
+
+/* A child whose setup failed: it waits until the monitor has written the
+ * namespace ids, when it will, answering the leaf step it may not have
+ * reached; or until the monitor is gone. Not before: /proc/CHILD/ns goes
+ * with us. (bwrap's child waits for that before its setup; ours only on
+ * failure.) */
+static void child_gate_failed(const Launch *l) {
+        const SandboxPlan *p = l->plan;
+        if (l->gate_fd < 0 || (p->info_fd < 0 && p->json_status_fd < 0))
+                return;
+        for (;;) {
+                char c;
+                ssize_t n = read(l->gate_fd, &c, 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n != 1 || c == GATE_INFO)
+                        return;
+                if (c == GATE_LEAF)
+                        gate_send(l->gate_fd, GATE_LEAF_DONE);
+        }
+}
+
+/* With a cgroup of its own, the sandbox's cgroup namespace is made once the
+ * monitor has put us in the leaf of that cgroup: the leaf is then its root,
+ * and the cgroup with the limits is out of the command's reach (see
+ * enter_leaf() in utils/cgroups.c). */
+static int child_enter_cgroupns_in_leaf(const Launch *l, Error *e) {
+        if (!gate_wait(l->gate_fd, GATE_LEAF))
+                _exit(1);
+        int r = unshare(CLONE_NEWCGROUP) < 0 ? -errno : 0;
+        gate_send(l->gate_fd, GATE_LEAF_DONE);
+        if (r < 0)
+                return error_set_errno(e, -r, "Can't create the cgroup namespace");
+        return 0;
 }
 
 /* The ids the sandbox user has in the user namespace the clone made, as
@@ -166,6 +229,10 @@ static int child_setup(const Launch *l, Error *e) {
          * end (before writing our maps, say) must not wait for our exec. */
         plan_close_fd(l->plan, p->info_fd);
         plan_close_fd(l->plan, p->json_status_fd);
+        /* First: the monitor writes the namespace ids after it, for a
+         * caller that waits for them (--userns-block-fd). */
+        if (l->cgroupns_in_leaf && child_enter_cgroupns_in_leaf(l, e) < 0)
+                return -e->error;
 
         /* --userns-block-fd: the caller writes our maps (it has our pid from --info-fd). */
         if (p->userns_block_fd >= 0)
@@ -332,11 +399,7 @@ static _noreturn_ void child_run(const Launch *l) {
                 if (child_setup_last(l, &e) < 0)
                         goto fail;
         } else if (child_setup(l, &e) < 0) {
-                /* Not before the monitor has read our namespace ids for
-                 * --info-fd: /proc/CHILD/ns goes with us. (bwrap's child
-                 * waits for that before its setup; ours only on failure.) */
-                if (l->gate_fd >= 0 && (p->info_fd >= 0 || p->json_status_fd >= 0))
-                        (void) gate_wait(l->gate_fd, GATE_INFO);
+                child_gate_failed(l);
                 goto fail;
         }
         /* --seccomp's program, read where bwrap reads it: after setup. */
@@ -538,20 +601,50 @@ static bool needs_gate(const SandboxPlan *p) {
         return false;
 }
 
-/* The monitor's work outside the sandbox between clone and exec. The
- * child waits at the gate until this is done. */
-static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, Error *e) {
+/* The namespaces the sandbox ends up with: the clone's, and the cgroup
+ * namespace the child makes later in its leaf. */
+static unsigned long sandbox_ns_flags(const Launch *l) {
+        return l->clone_flags | (l->cgroupns_in_leaf ? CLONE_NEWCGROUP : 0);
+}
+
+/* --info-fd and the start of --json-status-fd: the namespace ids; then a
+ * child that failed its setup may go (see child_run()). */
+static void monitor_write_info(SandboxPlan *p, const Launch *l, pid_t child, int gate_fd) {
+        if (p->info_fd < 0 && p->json_status_fd < 0)
+                return;
+        if (p->info_fd >= 0) {
+                (void) status_write_info(p->info_fd, p, child, sandbox_ns_flags(l), false);
+                plan_close_fd(p, p->info_fd);
+        }
+        if (p->json_status_fd >= 0)
+                (void) status_write_info(p->json_status_fd, p, child, sandbox_ns_flags(l), true);
+        if (gate_fd >= 0)
+                gate_send(gate_fd, GATE_INFO);
+}
+
+/* The monitor's work outside the sandbox between clone and exec, in step
+ * with the child (see "the gate" above); then it opens the gate. */
+static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, int gate_fd, Error *e) {
         /* --name first: a taken name leaves nothing made outside. */
         if (registry_claim(p, e) < 0)
                 return -e->error;
         /* The sandbox's own cgroup with its limits, before any helper starts. */
         if (cgroup_needed(&p->cgroup) && cgroup_setup(&p->cgroup, child, e) < 0)
                 return -e->error;
+        if (l->cgroupns_in_leaf) {
+                gate_send(gate_fd, GATE_LEAF);
+                (void) gate_wait(gate_fd, GATE_LEAF_DONE);
+                monitor_write_info(p, l, child, gate_fd);
+        }
         int r = network_start(p, child, e);
         if (r < 0)
                 return r;
         /* Once it all exists: what --join and --list read. */
-        return registry_publish(p, child, l->clone_flags, e);
+        r = registry_publish(p, child, sandbox_ns_flags(l), e);
+        if (r < 0)
+                return r;
+        gate_send(gate_fd, GATE_OPEN);
+        return 0;
 }
 
 /* The monitor's work after the sandbox ended with exit status CODE,
@@ -577,15 +670,8 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
         bool failed = false;
         int status, r;
 
-        if (p->info_fd >= 0) {
-                (void) status_write_info(p->info_fd, p, child, l->clone_flags, false);
-                plan_close_fd(p, p->info_fd);
-        }
-        if (p->json_status_fd >= 0)
-                (void) status_write_info(p->json_status_fd, p, child, l->clone_flags, true);
-        /* A child that failed its setup may go now (see child_run()). */
-        if (gate_fd >= 0 && (p->info_fd >= 0 || p->json_status_fd >= 0))
-                (void) send(gate_fd, (const char[]) { GATE_INFO }, 1, MSG_NOSIGNAL);
+        if (!l->cgroupns_in_leaf)
+                monitor_write_info(p, l, child, gate_fd);
         /* Only the sandbox's pid 1 holds --sync-fd: its end is the caller's signal. */
         if (p->sync_fd >= 0)
                 plan_close_fd(p, p->sync_fd);
@@ -600,16 +686,13 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
 
         if (gate_fd >= 0) {
                 Error e = {};
-                r = monitor_before_exec(p, l, child, &e);
+                r = monitor_before_exec(p, l, child, gate_fd, &e);
                 if (r < 0) {
                         log_error("%s", e.message);
                         kill(child, SIGKILL);
                         waitpid(child, NULL, 0);
                         return 1;
                 }
-                /* The child may have died of a setup error meanwhile: then
-                 * EPIPE, not death by SIGPIPE, and its report is printed. */
-                (void) send(gate_fd, (const char[]) { GATE_OPEN }, 1, MSG_NOSIGNAL);
                 safe_close(gate_fd);
         }
 
@@ -679,6 +762,10 @@ static int sandbox_launch(SandboxPlan *p) {
         l.in_place = landlock_runs_in_place(p);
         l.new_userns = !l.in_place && p->userns_fd < 0 && (p->unshare_user || p->unshare_user_try || l.outside_uid != 0);
         l.clone_flags = l.in_place ? 0 : namespace_flags(p, l.new_userns);
+        if ((l.clone_flags & CLONE_NEWCGROUP) && cgroup_needed(&p->cgroup)) {
+                l.clone_flags &= ~(unsigned long) CLONE_NEWCGROUP;
+                l.cgroupns_in_leaf = true;
+        }
 
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
                 log_error("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
@@ -710,10 +797,8 @@ static int sandbox_launch(SandboxPlan *p) {
         _cleanup_close_ int report_fd = fds[0];
         l.report_fd = fds[1];
 
-        /* A socket rather than a pipe: the monitor's write must not kill it
-         * with SIGPIPE when the child's setup failed before the gate. */
+        /* A socket rather than a pipe: see "the gate" above. */
         int gate[2] = { -EBADF, -EBADF };
-        /* A socket rather than a pipe, for send(MSG_NOSIGNAL). */
         if (needs_gate(p) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) < 0) {
                 log_error("socketpair: %s", strerror(errno));
                 safe_close(l.report_fd);

@@ -18,7 +18,10 @@
  *             to its files directly.
  * "auto" does nothing at all without limits, and with limits takes systemd
  * when the user bus answers, else cgroupfs when the caller's cgroup is
- * delegated, else fails and says how to get either. */
+ * delegated, else fails and says how to get either. Either way the
+ * sandbox's processes live in a leaf "sandbox" below the cgroup with the
+ * limits, and its cgroup namespace, if any, is made there (by the child,
+ * once cgroup_setup() has put it in), out of reach of the limits' files. */
 
 typedef enum CgroupManager {
         CGROUP_MANAGER_AUTO,
@@ -57,7 +60,7 @@ int cgroup_settings_validate(const CgroupSettings *s, Error *e);
 bool cgroup_needed(const CgroupSettings *s);
 
 /* In the monitor, while CHILD waits at the gate: makes the cgroup, applies
- * the limits, checks that each one took effect and puts CHILD in it. */
+ * the limits, checks that each one took effect and puts CHILD in its leaf. */
 int cgroup_setup(CgroupSettings *s, pid_t child, Error *e);
 
 /* After the sandbox has ended: returns 1 when the kernel's OOM killer
