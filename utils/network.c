@@ -552,7 +552,10 @@ static int start_helper(const char *path, const char **argv, const int *fds, int
                 .umask = 0077,
                 .capture_output = true,
         };
-        int r = helper_start(&spec, ret);
+        char why[HELPER_WHY_MAX];
+        int r = helper_start(&spec, ret, why, sizeof(why));
+        if (r < 0 && why[0])
+                return error_setf(e, -r, "Can't start %s: %s", path, why);
         if (r < 0)
                 return error_set_errno(e, r, "Can't start %s", path);
         return 0;

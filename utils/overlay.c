@@ -22,6 +22,7 @@
 #include "caps.h"
 #include "fd-util.h"
 #include "fs-util.h"
+#include "helpers.h"
 #include "macro.h"
 #include "overlay.h"
 
@@ -640,37 +641,6 @@ static bool plan_may_use_fuse(const SandboxPlan *p) {
         return false;
 }
 
-/* fuse-overlayfs in $PATH, as a shell would find it. */
-static int find_fuse_overlayfs(char *buf, size_t size) {
-        const char *path = getenv("PATH");
-        if (!path || !*path)
-                path = "/usr/local/bin:/usr/bin:/bin";
-        for (const char *s = path; *s;) {
-                const char *colon = strchrnul(s, ':');
-                size_t len = (size_t) (colon - s);
-                if (len > 0 && (size_t) snprintf(buf, size, "%.*s/fuse-overlayfs", (int) len, s) < size &&
-                    access(buf, X_OK) == 0)
-                        return 0;
-                s = *colon ? colon + 1 : colon;
-        }
-        return -ENOENT;
-}
-
-/* Moves FDS to 3, 4, ... and closes everything else above 2. */
-static int arrange_fds(int *fds, size_t n) {
-        int min = 3 + (int) n;
-        for (size_t i = 0; i < n; i++) {
-                int high = fcntl(fds[i], F_DUPFD_CLOEXEC, min);
-                if (high < 0)
-                        return -errno;
-                fds[i] = high;
-        }
-        for (size_t i = 0; i < n; i++)
-                if (dup2(fds[i], 3 + (int) i) < 0)
-                        return -errno;
-        return RET_NERRNO(close_range((unsigned) min, ~0U, 0));
-}
-
 static bool same_userns(int fd) {
         struct stat a, b;
         return fstat(fd, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
@@ -680,58 +650,46 @@ static bool same_userns(int fd) {
  * fuse-overlayfs wants paths it can realpath(), and no layer lives in /proc. */
 #define DAEMON_TMP_DIR "/proc/fs"
 
-/* The daemon, before exec: stdio to /dev/null and ERR_FD, the sandbox's
- * user namespace (so that ids mean inside what they mean to the kernel's
- * fuse connection), no capability, no new privileges. It stays in the
- * caller's pid namespace, out of the sandbox's sight, and sees the layers
- * as the caller does (for --tmp-overlay, in a private copy of the caller's
- * mount namespace that also has the tmpfs). */
-static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, int *fds, size_t n_fds, int err_fd) {
-        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
-            dup2(err_fd, STDERR_FILENO) < 0)
-                _exit(126);
+typedef struct DaemonPrep {
+        int userns;             /* the sandbox's user namespace */
+        int scratch;            /* --tmp-overlay: the detached tmpfs, or -EBADF */
+} DaemonPrep;
 
-        int userns = fds[1];
-        bool join = !same_userns(userns);
-        if (join && setns(userns, CLONE_NEWUSER) < 0) {
-                dprintf(STDERR_FILENO, "can't join the sandbox's user namespace: %s\n", strerror(errno));
-                _exit(126);
+/* The daemon, before exec (HelperSpec.pre_exec): the sandbox's user
+ * namespace (so that ids mean inside what they mean to the kernel's fuse
+ * connection), no capability, no new privileges. It stays in the caller's
+ * pid namespace, out of the sandbox's sight, and sees the layers as the
+ * caller does (for --tmp-overlay, in a private copy of the caller's mount
+ * namespace that also has the tmpfs). */
+static int daemon_pre_exec(void *userdata, const char **what) {
+        const DaemonPrep *d = userdata;
+        bool join = !same_userns(d->userns);
+        if (join && setns(d->userns, CLONE_NEWUSER) < 0) {
+                *what = "can't join the sandbox's user namespace";
+                return -errno;
         }
-        if (req->flags & FUSE_REQUEST_TMP) {
-                int scratch = fds[--n_fds];
-                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
-                    syscall(SYS_move_mount, scratch, "", AT_FDCWD, DAEMON_TMP_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-                        dprintf(STDERR_FILENO, "can't attach the --tmp-overlay tmpfs: %s\n", strerror(errno));
-                        _exit(126);
-                }
+        if (d->scratch >= 0 &&
+            (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+             syscall(SYS_move_mount, d->scratch, "", AT_FDCWD, DAEMON_TMP_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0)) {
+                *what = "can't attach the --tmp-overlay tmpfs";
+                return -errno;
         }
         int r = join || geteuid() == 0 ? caps_apply(0) : RET_NERRNO(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
         if (r < 0) {
-                dprintf(STDERR_FILENO, "can't drop capabilities: %s\n", strerror(-r));
-                _exit(126);
+                *what = "can't drop capabilities";
+                return r;
         }
+        return 0;
+}
 
-        /* The connection at 3, the layers from 4 on; the user namespace fd
-         * is not passed on. */
-        fds[1] = fds[0];
-        r = arrange_fds(fds + 1, n_fds - 1);
-        if (r < 0) {
-                dprintf(STDERR_FILENO, "can't arrange fds: %s\n", strerror(-r));
-                _exit(126);
-        }
-
-        /* Modes arrive with the sandbox's umask already applied. */
-        umask(0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-
+/* fuse-overlayfs' -o: the layers as /proc/self/fd/N (the connection is 3,
+ * the lowers follow from 4, lowest first, then upper and work). */
+static char *daemon_options(const FuseRequest *req) {
         size_t n_lower = req->n_lower;
         size_t size = 256 + n_lower * 24;
         char *opts = malloc(size);
         if (!opts)
-                _exit(126);
+                return NULL;
         size_t len = (size_t) snprintf(opts, size, "lowerdir=");
         /* fuse-overlayfs lists the top layer first. */
         for (size_t i = n_lower; i-- > 0;)
@@ -743,11 +701,7 @@ static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, i
                                          4 + n_lower, 5 + n_lower);
         if (req->flags & FUSE_REQUEST_SQUASH)
                 snprintf(opts + len, size - len, ",squash_to_uid=%u,squash_to_gid=%u", req->uid, req->gid);
-
-        char *argv[] = { (char *) binary, (char *) "-o", opts, (char *) "/dev/fd/3", NULL };
-        execv(binary, argv);
-        dprintf(STDERR_FILENO, "can't execute %s: %s\n", binary, strerror(errno));
-        _exit(127);
+        return opts;
 }
 
 /* The first line of the daemon's stderr that says something. */
@@ -764,72 +718,68 @@ static void first_message(const char *out, char *buf, size_t size) {
         }
 }
 
-/* Starts one daemon and waits until it is serving: fuse-overlayfs forks
- * into the background (we are its subreaper) once it has opened its
- * layers, and its first process exits 0; any failure is on stderr. */
+/* Starts one daemon (through the one spawner, helpers.c) and waits until it
+ * is serving: fuse-overlayfs forks into the background (we are its
+ * subreaper) once it has opened its layers, and its first process exits 0;
+ * any failure is in its output. FDS as received: /dev/fuse, the user
+ * namespace, the lowers, then upper and work or the tmpfs. */
 static void start_daemon(const char *binary, const FuseRequest *req, int *fds, size_t n_fds, FuseReply *reply) {
-        int pipe_fds[2];
-        if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
-                reply->error = errno;
-                snprintf(reply->message, sizeof(reply->message), "pipe: %s", strerror(errno));
-                return;
-        }
-        pid_t pid = fork();
-        if (pid < 0) {
-                reply->error = errno;
-                snprintf(reply->message, sizeof(reply->message), "fork: %s", strerror(errno));
-                safe_close(pipe_fds[0]);
-                safe_close(pipe_fds[1]);
-                return;
-        }
-        if (pid == 0)
-                daemon_exec(binary, req, fds, n_fds, pipe_fds[1]);
-        safe_close(pipe_fds[1]);
+        bool tmp = req->flags & FUSE_REQUEST_TMP;
+        DaemonPrep prep = { .userns = fds[1], .scratch = tmp ? fds[n_fds - 1] : -EBADF };
+        /* The connection at 3, the layers from 4 on; neither the user
+         * namespace nor the tmpfs are passed on. */
+        int pass[FUSE_MAX_LOWER + 3];
+        size_t n_pass = 0;
+        pass[n_pass++] = fds[0];
+        for (size_t i = 2; i < n_fds - (tmp ? 1 : 0); i++)
+                pass[n_pass++] = fds[i];
 
-        _cleanup_close_ int rd = pipe_fds[0];
-        char out[4096];
-        size_t len = 0;
-        bool timed_out = false;
-        for (;;) {
-                struct pollfd pfd = { .fd = rd, .events = POLLIN };
-                int k = poll(&pfd, 1, 20000);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0) {
-                        timed_out = true;
-                        break;
-                }
-                /* Past a screenful we only wait for the end. */
-                char trash[512];
-                bool full = len == sizeof(out) - 1;
-                ssize_t n = full ? read(rd, trash, sizeof(trash)) : read(rd, out + len, sizeof(out) - 1 - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                if (!full)
-                        len += (size_t) n;
+        _cleanup_free_ char *opts = daemon_options(req);
+        if (!opts) {
+                reply->error = ENOMEM;
+                snprintf(reply->message, sizeof(reply->message), "Out of memory");
+                return;
         }
-        out[len] = '\0';
-        if (timed_out)
-                kill(pid, SIGKILL);
-        int status = 0;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        char *argv[] = { (char *) binary, (char *) "-o", opts, (char *) "/dev/fd/3", NULL };
+        HelperSpec spec = {
+                .path = binary,
+                .argv = argv,
+                .fds = pass,
+                .n_fds = n_pass,
+                /* Modes arrive with the sandbox's umask already applied. */
+                .umask = 0,
+                .capture_output = true,
+                .pre_exec = daemon_pre_exec,
+                .userdata = &prep,
+        };
+        _cleanup_helper_ Helper *h = NULL;
+        char why[HELPER_WHY_MAX];
+        int r = helper_start(&spec, &h, why, sizeof(why));
+        if (r < 0) {
+                reply->error = -r;
+                snprintf(reply->message, sizeof(reply->message), "%s", why[0] ? why : strerror(-r));
+                return;
+        }
+        r = helper_wait(h, 20000);
+        if (r < 0) {
+                reply->error = -r;
+                snprintf(reply->message, sizeof(reply->message), "%s",
+                         r == -ETIMEDOUT ? "fuse-overlayfs did not start within 20 s" : strerror(-r));
+                return;
+        }
+        if (WIFEXITED(h->status) && WEXITSTATUS(h->status) == 0)
                 return;
 
-        reply->error = timed_out ? ETIMEDOUT : WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ENOENT : EIO;
-        char msg[400] = "";
-        first_message(out, msg, sizeof(msg));
-        if (timed_out)
-                snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs did not start within 20 s");
-        else if (msg[0])
+        _cleanup_free_ char *out = NULL;
+        char msg[400] = "", status[96];
+        if (helper_read_output(h, 4096, &out) >= 0)
+                first_message(out, msg, sizeof(msg));
+        helper_describe_status(h->status, status, sizeof(status));
+        reply->error = EIO;
+        if (msg[0])
                 snprintf(reply->message, sizeof(reply->message), "%s", msg);
-        else if (WIFEXITED(status))
-                snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs exited with status %d", WEXITSTATUS(status));
         else
-                snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs killed by signal %d", WTERMSIG(status));
+                snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs %s", status);
 }
 
 static ssize_t recv_with_fds(int sock, void *data, size_t len, int *fds, size_t max_fds, size_t *ret_n_fds) {
@@ -885,8 +835,8 @@ static _noreturn_ void supervisor_main(int channel) {
         (void) close_range((unsigned) channel + 1, ~0U, 0);
         signal(SIGPIPE, SIG_IGN);
 
-        char binary[PATH_MAX];
-        bool have_binary = find_fuse_overlayfs(binary, sizeof(binary)) >= 0;
+        char *binary = NULL;
+        bool have_binary = helper_find_executable("fuse-overlayfs", &binary) >= 0;
 
         for (;;) {
                 FuseRequest req;
