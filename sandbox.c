@@ -30,6 +30,7 @@
 #include "utils/caps.h"
 #include "utils/image.h"
 #include "utils/init.h"
+#include "utils/jobctl.h"
 #include "utils/log.h"
 #include "utils/macro.h"
 #include "utils/mounts.h"
@@ -59,6 +60,8 @@ typedef struct Launch {
         int report_fd;
         int gate_fd;            /* child: read end; the monitor opens it once the
                                  * outside work for this sandbox is done */
+        int stops_fd;           /* pid 1: where it reports the command's stops */
+        const JobControl *jobs;
 } Launch;
 
 /* ---- the child: from a fresh set of namespaces to exec ---- */
@@ -257,6 +260,13 @@ static _noreturn_ void child_run(const Launch *l) {
         Error e = {};
         int r;
 
+        /* A process group of the sandbox's own, before anything else:
+         * kill(0) and PRIO_PGRP from inside must not reach the caller's. */
+        r = jobctl_child_enter_group(l->jobs);
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't create the sandbox's process group");
+                goto fail;
+        }
         if (child_setup(l, &e) < 0)
                 goto fail;
         /* Once, here, for the command and for pid 1 alike. */
@@ -289,6 +299,15 @@ static _noreturn_ void child_run(const Launch *l) {
                 error_set_errno(&e, r, "Can't drop capabilities");
                 goto fail;
         }
+        /* Ctrl-Z reaches the whole group: pid 1 (without a pid namespace
+         * an ordinary process) must not stop with the command, or it could
+         * not tell the monitor. The command gets the caller's mask back. */
+        sigset_t stops;
+        sigemptyset(&stops);
+        sigaddset(&stops, SIGTSTP);
+        sigaddset(&stops, SIGTTIN);
+        sigaddset(&stops, SIGTTOU);
+        sigprocmask(SIG_BLOCK, &stops, NULL);
         /* vfork, as posix_spawn does: the command borrows our memory until
          * it execs, so no page tables are copied and neither side takes
          * copy-on-write faults; we resume once it has exec'd or failed. */
@@ -303,8 +322,15 @@ static _noreturn_ void child_run(const Launch *l) {
         close(l->report_fd);
         if (p->caps != 0)
                 (void) caps_apply(0);
+        /* The command is in our process group and gets the terminal's
+         * signals itself; the monitor learns of its stops from us. */
+        Supervise s = SUPERVISE_INIT;
+        s.pid = pid;
+        s.signal_fd = sfd;
+        s.reap_all = true;
+        s.stops_out = l->stops_fd;
         int status;
-        r = init_supervise(pid, sfd, true, false, &status);
+        r = init_supervise(&s, &status);
         _exit(r < 0 ? 1 : init_exit_code(status));
 fail:
         report_send(l->report_fd, &e);
@@ -359,7 +385,10 @@ static int join_namespaces(const SandboxPlan *p) {
 }
 
 /* Does the monitor have work to do outside before the command may run? */
-static bool needs_gate(const SandboxPlan *p) {
+static bool needs_gate(const SandboxPlan *p, const JobControl *jobs) {
+        /* The terminal goes to the sandbox's group before the command runs. */
+        if (jobctl_may_hand_terminal(jobs))
+                return true;
         if (network_uses_helper(p))
                 return true;
         if (cgroup_needed(&p->cgroup))
@@ -399,9 +428,20 @@ static void monitor_after_exit(SandboxPlan *p, int code) {
         }
 }
 
+static void on_sandbox_stopped(void *userdata, int sig) {
+        jobctl_sandbox_stopped(userdata, sig);
+}
+
+static void on_continued(void *userdata) {
+        jobctl_continued(userdata);
+}
+
 /* Waits for the child while printing its setup error, if any, and passing
- * signals on. Returns the exit status csand should end with. */
-static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, int gate_fd) {
+ * signals on. Returns the exit status csand should end with. STOPS_FD: pid
+ * 1's reports of the command's stops, or -EBADF when the child is the
+ * command. */
+static int monitor(SandboxPlan *p, const Launch *l, JobControl *jobs, pid_t child, int report_fd, int gate_fd,
+                   int stops_fd) {
         _cleanup_close_ int sfd = -EBADF;
         Error report = {};
         bool failed = false;
@@ -434,6 +474,9 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
                         waitpid(child, NULL, 0);
                         return 1;
                 }
+                /* Last: a stopped csand (Ctrl-Z during the setup) holds the
+                 * command here until continued in the foreground again. */
+                jobctl_hand_terminal(jobs);
                 (void) write(gate_fd, "1", 1);
                 safe_close(gate_fd);
         }
@@ -443,12 +486,27 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
                 r = report_receive(report_fd, &report, true);
         while (r == -EINTR);
         failed = r > 0;
-        if (failed)
+        if (failed) {
+                jobctl_take_terminal_back(jobs);
                 log_error("%s", report.message);
+        }
 
-        /* The command inherits our process group unless --new-session, and
-         * then the terminal's signals reach it directly. */
-        r = init_supervise(child, sfd, false, p->new_session, &status);
+        /* The sandbox is a process group of its own: what the terminal sends
+         * to csand's group is for it too, and its stops are csand's (job
+         * control; not with --new-session, where it has no terminal). */
+        Supervise s = SUPERVISE_INIT;
+        s.pid = child;
+        s.signal_fd = sfd;
+        s.forward_tty_signals = true;
+        if (!p->new_session) {
+                s.stops_in = stops_fd;
+                s.watch_stops = stops_fd < 0;
+                s.on_stop = on_sandbox_stopped;
+                s.on_continue = on_continued;
+                s.userdata = jobs;
+        }
+        r = init_supervise(&s, &status);
+        jobctl_take_terminal_back(jobs);
         network_stop(p);
         if (r < 0) {
                 log_error("waiting for the sandbox: %s", strerror(-r));
@@ -474,8 +532,10 @@ static int sandbox_launch(SandboxPlan *p) {
                 .outside_gid = getegid(),
                 .report_fd = -EBADF,
                 .gate_fd = -EBADF,
+                .stops_fd = -EBADF,
         };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        _cleanup_(jobctl_done) JobControl jobs = JOB_CONTROL_INIT;
         int fds[2], r;
 
         l.outside_cwd = cwd;
@@ -504,16 +564,33 @@ static int sandbox_launch(SandboxPlan *p) {
         _cleanup_close_ int report_fd = fds[0];
         l.report_fd = fds[1];
 
+        jobctl_init(&jobs, p->new_session);
+        l.jobs = &jobs;
+
         int gate[2] = { -EBADF, -EBADF };
-        if (needs_gate(p) && pipe2(gate, O_CLOEXEC) < 0) {
+        if (needs_gate(p, &jobs) && pipe2(gate, O_CLOEXEC) < 0) {
                 log_error("pipe: %s", strerror(errno));
                 safe_close(l.report_fd);
                 return 1;
         }
         l.gate_fd = gate[0];
+        /* Pid 1 tells the monitor when the command stops (job control). */
+        int stops[2] = { -EBADF, -EBADF };
+        if (need_init(p) && !p->new_session && pipe2(stops, O_CLOEXEC | O_NONBLOCK) < 0) {
+                log_error("pipe: %s", strerror(errno));
+                safe_close(l.report_fd);
+                safe_close(gate[0]);
+                safe_close(gate[1]);
+                return 1;
+        }
+        l.stops_fd = stops[1];
 
+        /* SIGTTOU too, for good: the monitor may print and set the
+         * terminal's foreground while the sandbox's group has it, as a
+         * shell does, instead of being stopped. */
         sigset_t supervised;
         init_supervised_signals(&supervised);
+        sigaddset(&supervised, SIGTTOU);
         sigprocmask(SIG_BLOCK, &supervised, &l.saved_sigmask);
         l.saved_umask = umask(0);
 
@@ -530,6 +607,8 @@ static int sandbox_launch(SandboxPlan *p) {
                 safe_close(l.report_fd);
                 safe_close(gate[0]);
                 safe_close(gate[1]);
+                safe_close(stops[0]);
+                safe_close(stops[1]);
                 log_error("Creating new namespace failed: %s%s", strerror(r),
                           r == EPERM || r == ENOSPC ? " (are unprivileged user namespaces enabled?)" : "");
                 return 1;
@@ -537,17 +616,22 @@ static int sandbox_launch(SandboxPlan *p) {
         if (pid == 0) {
                 report_fd = safe_close(report_fd);
                 safe_close(gate[1]);
+                safe_close(stops[0]);
                 child_run(&l);
         }
         safe_close(l.report_fd);
         safe_close(gate[0]);
+        safe_close(stops[1]);
+        jobctl_monitor_start(&jobs, pid);
         overlay_supervisor_forget_child_end(p);
         /* The monitor lives in the caller's namespaces: without a pid
          * namespace the command (same uid) could ptrace it and step outside.
          * Not dumpable, ptrace needs CAP_SYS_PTRACE in our user namespace.
          * Only now: the child must stay dumpable to write its own id maps. */
         (void) prctl(PR_SET_DUMPABLE, 0);
-        return monitor(p, &l, pid, report_fd, gate[1]);
+        r = monitor(p, &l, &jobs, pid, report_fd, gate[1], stops[0]);
+        safe_close(stops[0]);
+        return r;
 }
 
 int main(int argc, char **argv) {
