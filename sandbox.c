@@ -62,6 +62,8 @@ typedef struct Launch {
                                  * outside work for this sandbox is done */
         int stops_fd;           /* pid 1: where it reports the command's stops */
         const JobControl *jobs;
+        bool send_namespaces;   /* the monitor needs them (info JSON, network) */
+        pid_t tracer;           /* the monitor's tracer (strace -f), which may trace us too */
 } Launch;
 
 /* ---- the child: from a fresh set of namespaces to exec ---- */
@@ -79,11 +81,9 @@ static int disable_nested_userns(const Launch *l, int proc_fd, Error *e) {
         _cleanup_close_ int fd = openat(proc_fd, "sys/user/max_user_namespaces", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, "1", 1) != 1)
                 return error_set_errno(e, errno, "Can't limit user namespaces (--disable-userns)");
-        if (unshare(CLONE_NEWUSER) < 0)
-                return error_set_errno(e, errno, "Can't create the nested user namespace (--disable-userns)");
-        int r = userns_write_own_maps_at(proc_fd, p->uid, p->uid, p->gid, p->gid);
+        int r = userns_enter_nested(proc_fd, p->uid, p->gid);
         if (r < 0)
-                return error_set_errno(e, r, "Can't write the nested user namespace's maps");
+                return error_set_errno(e, r, "Can't create the nested user namespace (--disable-userns)");
         return 0;
 }
 
@@ -95,6 +95,18 @@ static int assert_userns_disabled(Error *e) {
         return 0;
 }
 
+/* The pid that traces us (0: none), from /proc/self/status. */
+static pid_t tracer_pid(void) {
+        char buf[4096];
+        _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        const char *t = strstr(buf, "\nTracerPid:");
+        return t ? (pid_t) strtol(t + strlen("\nTracerPid:"), NULL, 10) : 0;
+}
+
 static int child_setup(const Launch *l, Error *e) {
         const SandboxPlan *p = l->plan;
         int r;
@@ -102,14 +114,22 @@ static int child_setup(const Launch *l, Error *e) {
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 return error_set_errno(e, errno, "prctl(PR_SET_PDEATHSIG)");
 
-        /* --userns-block-fd: the caller writes our maps (it has our pid from --info-fd). */
-        if (p->userns_block_fd >= 0)
+        /* --userns-block-fd: the caller writes our maps (it has our pid from
+         * --info-fd), for which we were dumpable until now. */
+        if (p->userns_block_fd >= 0) {
                 wait_for_fd(p->userns_block_fd);
-        else if (l->new_userns) {
+                (void) prctl(PR_SET_DUMPABLE, 0);
+        } else if (l->new_userns) {
                 r = userns_write_own_maps_at(AT_FDCWD, p->uid, l->outside_uid, p->gid, l->outside_gid);
                 if (r < 0)
                         return error_set_errno(e, r, "Can't write uid/gid maps");
         }
+        /* With --userns-block-fd (or where userns.c has no stand-in) the
+         * setup was ptrace-able by the user outside until now: whoever
+         * attached then and is still attached is not ours. */
+        pid_t tracer = tracer_pid();
+        if (tracer != 0 && tracer != l->tracer)
+                return error_setf(e, EPERM, "The sandbox's setup is being traced by process %d", (int) tracer);
 
         /* The host's /proc, for what must still be done there after pivot_root. */
         _cleanup_close_ int proc_fd = -EBADF;
@@ -260,6 +280,14 @@ static _noreturn_ void child_run(const Launch *l) {
         Error e = {};
         int r;
 
+        /* Not dumpable (as the monitor was when it cloned us) except where
+         * the caller must write our maps (--userns-block-fd): then from
+         * before the monitor tells the caller our pid. */
+        if (p->userns_block_fd >= 0)
+                (void) prctl(PR_SET_DUMPABLE, 1);
+        if (l->send_namespaces)
+                report_send_namespaces(l->report_fd);
+
         /* A process group of the sandbox's own, before anything else:
          * kill(0) and PRIO_PGRP from inside must not reach the caller's. */
         r = jobctl_child_enter_group(l->jobs);
@@ -403,11 +431,11 @@ static bool needs_gate(const SandboxPlan *p, const JobControl *jobs) {
 
 /* The monitor's work outside the sandbox between clone and exec. The
  * child waits at the gate until this is done. */
-static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, Error *e) {
+static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, const int *ns_fds, Error *e) {
         /* The sandbox's own cgroup with its limits, before any helper starts. */
         if (cgroup_needed(&p->cgroup) && cgroup_setup(&p->cgroup, child, e) < 0)
                 return -e->error;
-        int r = network_start(p, child, e);
+        int r = network_start(p, child, ns_fds[REPORT_NS_NET], e);
         if (r < 0)
                 return r;
         return 0;
@@ -428,6 +456,11 @@ static void monitor_after_exit(SandboxPlan *p, int code) {
         }
 }
 
+static void close_namespaces(int (*fds)[_REPORT_NS_MAX]) {
+        for (size_t i = 0; i < _REPORT_NS_MAX; i++)
+                safe_close((*fds)[i]);
+}
+
 static void on_sandbox_stopped(void *userdata, int sig) {
         jobctl_sandbox_stopped(userdata, sig);
 }
@@ -443,16 +476,23 @@ static void on_continued(void *userdata) {
 static int monitor(SandboxPlan *p, const Launch *l, JobControl *jobs, pid_t child, int report_fd, int gate_fd,
                    int stops_fd) {
         _cleanup_close_ int sfd = -EBADF;
+        _cleanup_(close_namespaces) int ns_fds[_REPORT_NS_MAX];
         Error report = {};
         bool failed = false;
         int status, r;
 
+        /* The child's first message: its namespaces, which its /proc no
+         * longer lets us open. */
+        for (size_t i = 0; i < _REPORT_NS_MAX; i++)
+                ns_fds[i] = -EBADF;
+        if (l->send_namespaces)
+                (void) report_receive_namespaces(report_fd, ns_fds);
         if (p->info_fd >= 0) {
-                (void) status_write_info(p->info_fd, p, child, l->clone_flags);
+                (void) status_write_info(p->info_fd, p, child, l->clone_flags, ns_fds);
                 plan_close_fd(p, p->info_fd);
         }
         if (p->json_status_fd >= 0)
-                (void) status_write_info(p->json_status_fd, p, child, l->clone_flags);
+                (void) status_write_info(p->json_status_fd, p, child, l->clone_flags, ns_fds);
         /* Only the sandbox's pid 1 holds --sync-fd: its end is the caller's signal. */
         if (p->sync_fd >= 0)
                 plan_close_fd(p, p->sync_fd);
@@ -467,7 +507,7 @@ static int monitor(SandboxPlan *p, const Launch *l, JobControl *jobs, pid_t chil
 
         if (gate_fd >= 0) {
                 Error e = {};
-                r = monitor_before_exec(p, l, child, &e);
+                r = monitor_before_exec(p, l, child, ns_fds, &e);
                 if (r < 0) {
                         log_error("%s", e.message);
                         kill(child, SIGKILL);
@@ -566,6 +606,8 @@ static int sandbox_launch(SandboxPlan *p) {
 
         jobctl_init(&jobs, p->new_session);
         l.jobs = &jobs;
+        l.send_namespaces = p->info_fd >= 0 || p->json_status_fd >= 0 || network_uses_helper(p);
+        l.tracer = tracer_pid();
 
         int gate[2] = { -EBADF, -EBADF };
         if (needs_gate(p, &jobs) && pipe2(gate, O_CLOEXEC) < 0) {
@@ -624,11 +666,6 @@ static int sandbox_launch(SandboxPlan *p) {
         safe_close(stops[1]);
         jobctl_monitor_start(&jobs, pid);
         overlay_supervisor_forget_child_end(p);
-        /* The monitor lives in the caller's namespaces: without a pid
-         * namespace the command (same uid) could ptrace it and step outside.
-         * Not dumpable, ptrace needs CAP_SYS_PTRACE in our user namespace.
-         * Only now: the child must stay dumpable to write its own id maps. */
-        (void) prctl(PR_SET_DUMPABLE, 0);
         r = monitor(p, &l, &jobs, pid, report_fd, gate[1], stops[0]);
         safe_close(stops[0]);
         return r;
@@ -638,6 +675,12 @@ int main(int argc, char **argv) {
         _cleanup_plan_ SandboxPlan *plan = NULL;
         Error e = {};
 
+        /* Not dumpable, from the start: csand lives in the caller's
+         * namespaces, and ptrace or process_vm_readv by anyone of the same
+         * uid (a command in a sandbox without a pid namespace, say) would
+         * let them steer it. Not dumpable, that takes CAP_SYS_PTRACE in our
+         * user namespace. The child inherits it (see child_setup()). */
+        (void) prctl(PR_SET_DUMPABLE, 0);
         log_setup(argv[0]);
         if (plan_new(&plan) < 0) {
                 log_error("Out of memory");
