@@ -329,12 +329,14 @@ static _noreturn_ void child_run(const Launch *l) {
         }
         /* Ctrl-Z reaches the whole group: pid 1 (without a pid namespace
          * an ordinary process) must not stop with the command, or it could
-         * not tell the monitor. The command gets the caller's mask back. */
+         * not tell the monitor; nor die of SIGPIPE telling a monitor that
+         * is gone. The command gets the caller's mask back. */
         sigset_t stops;
         sigemptyset(&stops);
         sigaddset(&stops, SIGTSTP);
         sigaddset(&stops, SIGTTIN);
         sigaddset(&stops, SIGTTOU);
+        sigaddset(&stops, SIGPIPE);
         sigprocmask(SIG_BLOCK, &stops, NULL);
         /* vfork, as posix_spawn does: the command borrows our memory until
          * it execs, so no page tables are copied and neither side takes
