@@ -363,7 +363,11 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         while (r == -EINTR);
         bool failed = r > 0;
 
-        r = init_supervise(pid, sfd, false, t->entry.new_session, &status);
+        Supervise s = SUPERVISE_INIT;
+        s.pid = pid;
+        s.signal_fd = sfd;
+        s.forward_tty_signals = t->entry.new_session;
+        r = init_supervise(&s, &status);
         if (failed) {
                 *e = report;
                 return -report.error ?: -EINVAL;
