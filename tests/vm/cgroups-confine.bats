@@ -40,8 +40,11 @@ nsdelegate() {
 # own /proc, limits of 64M and 40 tasks.
 attack_args=(--ro-bind /mnt/host/tests/vm/cgroup-attack.sh /attack.sh --tmpfs /tmp --unshare-pid --proc /proc
         --memory 64M --pids-limit 40)
-# uid 0 with every capability, in a cgroup namespace of csand's
-caps=(--unshare-user --uid 0 --cap-add ALL --unshare-cgroup)
+# uid 0 with every capability, in a cgroup namespace of csand's. --gid 0
+# too: with --dev and other ids than bwrap's first namespace maps (0), the
+# command would live in bwrap's nested user namespace, whose capabilities
+# don't reach csand's cgroup and mount namespaces.
+caps=(--unshare-user --uid 0 --gid 0 --cap-add ALL --unshare-cgroup)
 
 # attack ARGS...: starts the sandbox with ARGS... (after the words of
 # csand_prefix), waits until the attack is over, and checks from outside the
