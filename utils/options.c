@@ -93,6 +93,17 @@ static int handle_unshare_all(SandboxPlan *p, const Option *o, char **args, Erro
 
 static int handle_share_net(SandboxPlan *p, const Option *o, char **args, Error *e) {
         p->unshare_net = false;
+        /* and --image keeps the caller's network too */
+        p->share_net = true;
+        return 0;
+}
+
+/* --no-new-session, --no-die-with-parent: the flag (at .data) off, whatever
+ * came before, and marked (at .offset) so that --image leaves it off; a
+ * later --new-session or --die-with-parent turns it on again. */
+static int handle_no_flag(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        *(bool *) ((char *) p + o->offset) = true;
+        *(bool *) ((char *) p + o->data) = false;
         return 0;
 }
 
@@ -434,6 +445,7 @@ static int handle_landlock(SandboxPlan *p, const Option *o, char **args, Error *
 
 #define FLAG(field) .handler = handle_flag, .offset = offsetof(SandboxPlan, field)
 #define FD(field) .handler = handle_fd, .offset = offsetof(SandboxPlan, field)
+#define NO_FLAG(no_field, field) .handler = handle_no_flag, .offset = offsetof(SandboxPlan, no_field), .data = offsetof(SandboxPlan, field)
 #define FD_OP(type, flags) .handler = handle_fd_op, .data = (type) | ((flags) << 8)
 
 static const Option options[] = {
@@ -502,6 +514,10 @@ static const Option options[] = {
         { "--die-with-parent", NULL, GROUP_PROCESS, FLAG(die_with_parent), .help = "Kills with SIGKILL child process (COMMAND) when csand or csand's parent dies." },
         { "--new-session", NULL, GROUP_PROCESS, FLAG(new_session), .help = "Create a new terminal session" },
         { "--as-pid-1", NULL, GROUP_PROCESS, FLAG(as_pid_1), .help = "Do not install a reaper process with PID=1" },
+        { "--no-new-session", NULL, GROUP_PROCESS, NO_FLAG(no_new_session, new_session),
+          .help = "Stay in the caller's terminal session (undoes --new-session, and --image's default)" },
+        { "--no-die-with-parent", NULL, GROUP_PROCESS, NO_FLAG(no_die_with_parent, die_with_parent),
+          .help = "Let the command outlive csand's parent (undoes --die-with-parent, and --image's default)" },
 
         { "--cap-add", "CAP", GROUP_SECURITY, handle_cap, .data = 1, .help = "Add cap CAP when running as privileged user (or ALL)" },
         { "--cap-drop", "CAP", GROUP_SECURITY, handle_cap, .data = 0, .help = "Drop cap CAP when running as privileged user (or ALL)" },

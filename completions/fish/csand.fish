@@ -25,6 +25,7 @@ function __csand_option_args
             --unshare-cgroup --unshare-cgroup-try \
             --disable-userns --assert-userns-disabled \
             --clearenv --die-with-parent --new-session --as-pid-1 \
+            --no-new-session --no-die-with-parent \
             --allow-host-loopback --image-cache-list --image-cache-prune \
             --list --json \
             --landlock --scope-abstract-sockets --scope-signals --landlock-best-effort
@@ -148,6 +149,8 @@ function __csand_options
         --die-with-parent 'Kill the command when csand or its parent dies' \
         --new-session 'Create a new terminal session' \
         --as-pid-1 'Do not install a reaper process with PID=1' \
+        --no-new-session 'Stay in the caller\'s terminal session (undoes --image\'s default)' \
+        --no-die-with-parent 'Let the command outlive csand\'s parent (undoes --image\'s default)' \
         --cap-add 'Add capability CAP (or ALL)' \
         --cap-drop 'Drop capability CAP (or ALL)' \
         --seccomp 'Load and use seccomp rules from FD (not repeatable)' \
