@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <linux/openat2.h>
 #include <openssl/evp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -1644,13 +1645,16 @@ static int image_plan_isolation(SandboxPlan *p) {
          * they show as owned by the image's user. */
         if (p->userns_fd < 0)
                 p->unshare_user = true;
-        if (p->pidns_fd < 0)
+        if (p->pidns_fd < 0 && !(p->share_ns & CLONE_NEWPID))
                 p->unshare_pid = true;
-        p->unshare_ipc = p->unshare_uts = true;
-        if (!p->unshare_cgroup)
+        if (!(p->share_ns & CLONE_NEWIPC))
+                p->unshare_ipc = true;
+        if (!(p->share_ns & CLONE_NEWUTS))
+                p->unshare_uts = true;
+        if (!(p->share_ns & CLONE_NEWCGROUP) && !p->unshare_cgroup)
                 p->unshare_cgroup_try = true;
         /* --share-net, --unshare-net and --network decide; else ours */
-        if (p->network == NETWORK_UNSET && !p->share_net && !p->unshare_net) {
+        if (p->network == NETWORK_UNSET && !(p->share_ns & CLONE_NEWNET) && !p->unshare_net) {
                 p->network = image_default_network(p);
                 p->unshare_net = true;
         }

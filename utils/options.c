@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -91,10 +92,22 @@ static int handle_unshare_all(SandboxPlan *p, const Option *o, char **args, Erro
         return 0;
 }
 
-static int handle_share_net(SandboxPlan *p, const Option *o, char **args, Error *e) {
-        p->unshare_net = false;
-        /* and --image keeps the caller's network too */
-        p->share_net = true;
+/* --share-net (bwrap's) and csand's --share-ipc, --share-pid, --share-uts,
+ * --share-cgroup: the namespace (a CLONE_NEW* bit in .data) stays the
+ * caller's, whatever came before, and --image leaves it so; a later
+ * --unshare-X or --unshare-all unshares it again. */
+static int handle_share(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        p->share_ns |= o->data;
+        if (o->data == CLONE_NEWNET)
+                p->unshare_net = false;
+        else if (o->data == CLONE_NEWIPC)
+                p->unshare_ipc = false;
+        else if (o->data == CLONE_NEWPID)
+                p->unshare_pid = false;
+        else if (o->data == CLONE_NEWUTS)
+                p->unshare_uts = false;
+        else if (o->data == CLONE_NEWCGROUP)
+                p->unshare_cgroup = p->unshare_cgroup_try = false;
         return 0;
 }
 
@@ -457,8 +470,16 @@ static const Option options[] = {
 
         { "--unshare-all", NULL, GROUP_NAMESPACES, handle_unshare_all,
           .help = "Unshare every namespace we support by default" },
-        { "--share-net", NULL, GROUP_NAMESPACES, handle_share_net,
+        { "--share-net", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWNET,
           .help = "Retain the network namespace (can only combine with --unshare-all)" },
+        { "--share-ipc", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWIPC,
+          .help = "Retain the IPC namespace (undoes --unshare-all's and --image's)" },
+        { "--share-pid", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWPID,
+          .help = "Retain the pid namespace (undoes --unshare-all's and --image's)" },
+        { "--share-uts", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWUTS,
+          .help = "Retain the UTS namespace (undoes --unshare-all's and --image's)" },
+        { "--share-cgroup", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWCGROUP,
+          .help = "Retain the cgroup namespace (undoes --unshare-all's and --image's)" },
         { "--unshare-user", NULL, GROUP_NAMESPACES, FLAG(unshare_user), .help = "Create new user namespace (may be automatically implied if not setuid)" },
         { "--unshare-user-try", NULL, GROUP_NAMESPACES, FLAG(unshare_user_try), .help = "Create new user namespace if possible else continue by skipping it" },
         { "--unshare-ipc", NULL, GROUP_NAMESPACES, FLAG(unshare_ipc), .help = "Create new ipc namespace" },

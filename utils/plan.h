@@ -79,7 +79,7 @@ typedef struct SandboxPlan {
         bool unshare_user, unshare_user_try;
         bool unshare_ipc, unshare_pid, unshare_net, unshare_uts;
         bool unshare_cgroup, unshare_cgroup_try;
-        bool share_net;         /* --share-net: --image keeps the caller's network too */
+        int share_ns;           /* CLONE_NEW* of --share-net, --share-ipc, ...: --image keeps them too */
 
         uid_t uid;              /* ids inside; default: the caller's */
         gid_t gid;

@@ -21,6 +21,7 @@ function __csand_option_args
     switch $argv[1]
         case --help --version --level-prefix \
             --unshare-all --share-net --unshare-user --unshare-user-try \
+            --share-ipc --share-pid --share-uts --share-cgroup \
             --unshare-ipc --unshare-pid --unshare-net --unshare-uts \
             --unshare-cgroup --unshare-cgroup-try \
             --disable-userns --assert-userns-disabled \
@@ -100,6 +101,10 @@ function __csand_options
         --level-prefix 'Prepend e.g. <3> to diagnostic messages' \
         --unshare-all 'Unshare every namespace we support by default' \
         --share-net 'Retain the network namespace' \
+        --share-ipc 'Retain the IPC namespace' \
+        --share-pid 'Retain the pid namespace' \
+        --share-uts 'Retain the UTS namespace' \
+        --share-cgroup 'Retain the cgroup namespace' \
         --unshare-user 'Create new user namespace' \
         --unshare-user-try 'Create new user namespace if possible' \
         --unshare-ipc 'Create new ipc namespace' \

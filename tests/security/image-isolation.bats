@@ -117,6 +117,26 @@ reach_host='
         assert_success
         assert_line end
         refute_line "$id"
+        run csand --image "$IMG" --share-ipc sh -c 'busybox awk "NR > 1 {print \$2}" /proc/sysvipc/shm; echo end'
+        assert_success
+        assert_line "$id"
+}
+
+@test "image: every namespace is new; --share-ipc, -pid, -uts, -cgroup keep the caller's" {
+        local ns="ipc pid uts cgroup" host="" n
+        [ -e /proc/self/ns/cgroup ] || ns="ipc pid uts"
+        for n in $ns; do host+="$(readlink /proc/self/ns/$n) "; done
+        local show='for n in $0; do printf "%s " $(readlink /proc/self/ns/$n); done; hostname'
+        run csand --image "$IMG" sh -c "$show" "$ns"
+        assert_success
+        for n in $ns; do refute_output --partial "$(readlink /proc/self/ns/$n)"; done
+        run csand --image "$IMG" $(printf -- '--share-%s ' $ns) sh -c "$show" "$ns"
+        assert_success
+        assert_output "$host$(hostname)"
+        # a later --unshare-X wins, as with --share-net
+        run csand --image "$IMG" --share-ipc --unshare-ipc sh -c "$show" ipc
+        assert_success
+        refute_output --partial "$(readlink /proc/self/ns/ipc)"
 }
 
 @test "image: kill 0 inside does not reach the caller's process group" {
