@@ -981,8 +981,11 @@ int main(int argc, char **argv) {
         /* --join, --list, --stop: about sandboxes that run already. */
         if (registry_is_command(plan))
                 return registry_run_command(plan);
-        /* --image's namespaces first: options are checked against them. */
-        image_plan_namespaces(plan);
+        /* --image's defaults first: options are checked against them. */
+        if (image_plan_defaults(plan) < 0) {
+                log_error("Out of memory");
+                return 1;
+        }
         if (plan_validate(plan, getuid(), &e) < 0) {
                 /* bwrap prints its usage on stderr; scripts see that line */
                 if (e.error == PLAN_NO_COMMAND && strcmp(log_program_name(), "bwrap") == 0)
