@@ -8,14 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "caps.h"
+#include "cgroups.h"
 #include "fd-util.h"
 #include "init.h"
 #include "join.h"
@@ -36,11 +40,13 @@ typedef struct Target {
         struct rlimit limits[RLIM_NLIMITS];
         uint64_t cap_bnd;       /* its bounding set */
         unsigned long ns_flags; /* its namespaces that are not ours */
-        int cgroup_procs_fd;    /* the sandbox's cgroup.procs, -EBADF without a cgroup of its own */
+        int pidns_owner_fd;     /* the user namespace that owns its pid namespace, when not ours */
+        bool pidns_owner_is_its; /* ... and is the command's own (not one it is nested in) */
+        CgroupJoin *cgroup;     /* the sandbox's cgroup, NULL without one of its own */
 } Target;
 
 #define TARGET_NULL \
-        { .child_fd = -EBADF, .cmd_fd = -EBADF, .proc_fd = -EBADF, .root_fd = -EBADF, .cgroup_procs_fd = -EBADF }
+        { .child_fd = -EBADF, .cmd_fd = -EBADF, .proc_fd = -EBADF, .root_fd = -EBADF, .pidns_owner_fd = -EBADF }
 
 static void target_done(Target *t) {
         registry_entry_done(&t->entry);
@@ -48,7 +54,8 @@ static void target_done(Target *t) {
         safe_close(t->cmd_fd);
         safe_close(t->proc_fd);
         safe_close(t->root_fd);
-        safe_close(t->cgroup_procs_fd);
+        safe_close(t->pidns_owner_fd);
+        cgroup_join_free(t->cgroup);
         free(t->environ_data);
 }
 
@@ -128,6 +135,28 @@ static int read_namespaces(Target *t) {
         return 0;
 }
 
+/* Entering a pid namespace takes CAP_SYS_ADMIN in the user namespace that
+ * owns it, which csand's sandboxes make (the command may live in another
+ * one nested in it). */
+static int read_pidns_owner(Target *t) {
+        if (!(t->ns_flags & CLONE_NEWPID))
+                return 0;
+        _cleanup_close_ int pidns_fd = openat(t->proc_fd, "ns/pid", O_RDONLY | O_CLOEXEC);
+        if (pidns_fd < 0)
+                return -errno;
+        _cleanup_close_ int owner_fd = ioctl(pidns_fd, NS_GET_USERNS);
+        if (owner_fd < 0)
+                return -errno;
+        struct stat owner, ours, its;
+        if (fstat(owner_fd, &owner) < 0 || stat("/proc/self/ns/user", &ours) < 0 || fstatat(t->proc_fd, "ns/user", &its, 0) < 0)
+                return -errno;
+        if (owner.st_ino == ours.st_ino && owner.st_dev == ours.st_dev)
+                return 0;
+        t->pidns_owner_is_its = owner.st_ino == its.st_ino && owner.st_dev == its.st_dev;
+        t->pidns_owner_fd = TAKE_FD(owner_fd);
+        return 0;
+}
+
 static int read_cap_bnd(Target *t) {
         _cleanup_close_ int fd = openat(t->proc_fd, "status", O_RDONLY | O_CLOEXEC);
         _cleanup_free_ char *data = NULL;
@@ -186,6 +215,8 @@ static int target_open(const SandboxPlan *p, Target *t, Error *e) {
                 return error_set_errno(e, r, "Can't join %s: can't read its environment", name);
         r = read_namespaces(t);
         if (r >= 0)
+                r = read_pidns_owner(t);
+        if (r >= 0)
                 r = read_cap_bnd(t);
         for (int i = 0; r >= 0 && i < RLIM_NLIMITS; i++)
                 if (prlimit(t->cmd_pid, (__rlimit_resource_t) i, NULL, &t->limits[i]) < 0)
@@ -193,24 +224,43 @@ static int target_open(const SandboxPlan *p, Target *t, Error *e) {
         if (r < 0 || !pidfd_alive(t->cmd_fd))
                 return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
 
+        /* Opened here, outside: the bus connection and the file are ours
+         * as csand made them for the sandbox. */
         if (t->entry.cgroup) {
-                _cleanup_free_ char *procs = NULL;
-                if (asprintf(&procs, "/sys/fs/cgroup%s/cgroup.procs", t->entry.cgroup) < 0)
-                        return error_setf(e, ENOMEM, "Out of memory");
-                t->cgroup_procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
-                if (t->cgroup_procs_fd < 0)
-                        return error_set_errno(e, errno, "Can't join the cgroup of %s", name);
+                Error why = {};
+                if (cgroup_join_prepare(t->entry.cgroup, t->entry.cgroup_unit, &t->cgroup, &why) < 0)
+                        return error_setf(e, why.error, "Can't join the cgroup of %s: %s", name, why.message);
         }
         return 0;
 }
 
-/* Into its namespaces and root, all at once: the pidfd names one process. */
-static int target_enter(const Target *t, Error *e) {
-        if (t->ns_flags && setns(t->cmd_fd, (int) t->ns_flags) < 0) {
+/* Into those of its namespaces that FLAGS name; the pidfd names one process. */
+static int target_enter(const Target *t, unsigned long flags, Error *e) {
+        if (flags && setns(t->cmd_fd, (int) flags) < 0) {
                 if (errno == ESRCH)
                         return error_setf(e, ESRCH, "The sandbox %s ended while being joined", t->entry.name);
                 return error_set_errno(e, errno, "Can't enter the namespaces of %s", t->entry.name);
         }
+        return 0;
+}
+
+/* The joined command, once its monitor has put it in the sandbox's cgroup:
+ * the other namespaces, all at once with the command's user namespace
+ * unless we are in it already (see enter_pidns()), so that the cgroup
+ * namespace has our cgroup inside it; then the root. */
+static int joined_enter(const Target *t, int report_fd, Error *e) {
+        char c;
+        ssize_t n;
+        while ((n = read(report_fd, &c, 1)) < 0 && errno == EINTR)
+                ;
+        /* End-of-file: the monitor failed, and says why. */
+        if (n != 1)
+                _exit(1);
+        unsigned long flags = t->ns_flags & ~(unsigned long) CLONE_NEWPID;
+        if (t->pidns_owner_is_its)
+                flags &= ~(unsigned long) CLONE_NEWUSER;
+        if (target_enter(t, flags, e) < 0)
+                return -e->error;
         if (fchdir(t->root_fd) < 0 || chroot(".") < 0)
                 return error_set_errno(e, errno, "Can't enter the root of %s", t->entry.name);
         return 0;
@@ -274,10 +324,8 @@ static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const 
         Error e = {};
         int r;
 
-        if (t->cgroup_procs_fd >= 0 && write(t->cgroup_procs_fd, "0", 1) != 1) {
-                error_set_errno(&e, errno, "Can't join the cgroup of %s", en->name);
+        if (joined_enter(t, report_fd, &e) < 0)
                 goto fail;
-        }
         if (en->new_session && setsid() < 0) {
                 error_set_errno(&e, errno, "setsid");
                 goto fail;
@@ -319,6 +367,34 @@ fail:
 
 /* ---- csand --join: the joined command's monitor ---- */
 
+/* Only what the fork needs: the sandbox's pid namespace, for our children,
+ * and the user namespace that owns it. The joined command is put into the
+ * sandbox's cgroup from here (join_cgroup()) and enters the other
+ * namespaces itself after that. */
+static int enter_pidns(const Target *t, Error *e) {
+        if (t->pidns_owner_fd >= 0 && setns(t->pidns_owner_fd, CLONE_NEWUSER) < 0)
+                return error_set_errno(e, errno, "Can't enter the user namespace of %s", t->entry.name);
+        return target_enter(t, t->ns_flags & CLONE_NEWPID, e);
+}
+
+/* PID into the sandbox's cgroup, then it may go on (joined_enter()). */
+static int join_cgroup(const Target *t, pid_t pid, int report_fd, Error *e) {
+        if (t->cgroup) {
+                Error why = {};
+                if (cgroup_join_attach(t->cgroup, pid, &why) < 0) {
+                        if (!pidfd_alive(t->cmd_fd))
+                                return error_setf(e, ESRCH, "The sandbox %s ended while being joined", t->entry.name);
+                        return error_setf(e, why.error, "Can't join the cgroup of %s: %s", t->entry.name, why.message);
+                }
+        }
+        if (send(report_fd, "1", 1, MSG_NOSIGNAL) != 1) {
+                if (!pidfd_alive(t->cmd_fd))
+                        return error_setf(e, ESRCH, "The sandbox %s ended while being joined", t->entry.name);
+                return error_set_errno(e, errno, "Can't start the joined command");
+        }
+        return 0;
+}
+
 static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         int fds[2], status, r;
 
@@ -327,7 +403,7 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
                 return error_set_errno(e, r, "socketpair");
         _cleanup_close_ int report_fd = fds[0];
         _cleanup_close_ int child_report_fd = fds[1];
-        r = target_enter(t, e);
+        r = enter_pidns(t, e);
         if (r < 0)
                 return r;
 
@@ -352,8 +428,15 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         }
         child_report_fd = safe_close(child_report_fd);
 
-        /* Inside the sandbox's namespaces with every capability there: keep
-         * none of it, and let no process of the sandbox trace us. */
+        r = join_cgroup(t, pid, report_fd, e);
+        if (r < 0) {
+                kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        /* In the user namespace that owns the sandbox's pid namespace,
+         * with every capability there: keep none of it, and let no process
+         * of the sandbox trace us. */
         (void) caps_apply(0);
         (void) prctl(PR_SET_DUMPABLE, 0);
 

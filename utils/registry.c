@@ -357,6 +357,9 @@ static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_f
                 _cleanup_free_ char *cg = read_cgroup_path(child);
                 if (cg)
                         put_escaped(f, "cgroup", cg);
+                const char *unit = cgroup_unit(&p->cgroup);
+                if (unit)
+                        put_escaped(f, "cgroup-unit", unit);
         }
         for (size_t i = 0; i < p->n_command; i++)
                 put_escaped(f, "arg", p->command[i]);
@@ -433,6 +436,7 @@ void registry_entry_done(RegistryEntry *e) {
         free(e->network);
         free(e->limits);
         free(e->cgroup);
+        free(e->cgroup_unit);
         strv_free(e->command);
         for (size_t i = 0; i < e->n_seccomp; i++)
                 free(e->seccomp[i].data);
@@ -505,6 +509,8 @@ static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) 
                 return (e->limits = strdup(value)) ? 0 : -ENOMEM;
         if (strcmp(key, "cgroup") == 0)
                 return (e->cgroup = unescape(value)) ? 0 : -ENOMEM;
+        if (strcmp(key, "cgroup-unit") == 0)
+                return (e->cgroup_unit = unescape(value)) ? 0 : -ENOMEM;
         if (strcmp(key, "arg") == 0) {
                 char **l = realloc(e->command, (*n_args + 2) * sizeof(char *));
                 if (!l)

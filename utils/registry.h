@@ -43,6 +43,7 @@ typedef struct RegistryEntry {
         char *network;
         char *limits;           /* "memory=50M,pids-limit=10", "" for none */
         char *cgroup;           /* below /sys/fs/cgroup, NULL without its own */
+        char *cgroup_unit;      /* the systemd unit that holds it, NULL: cgroupfs */
         char **command;
         SeccompProgram *seccomp;
         size_t n_seccomp;
