@@ -82,6 +82,13 @@ static void wait_for_fd(int fd) {
  * outside is done. */
 #define GATE_INFO 'i'
 #define GATE_OPEN '1'
+/* ...and the child sends GATE_READY when it waits there, its root final,
+ * for a registration with Landlock rules to resolve in it. */
+#define GATE_READY 'r'
+
+static bool gate_ready_needed(const SandboxPlan *p) {
+        return p->name && landlock_requested(&p->landlock);
+}
 
 /* Reads from the gate until BYTE arrives; false at end-of-file: the
  * monitor failed, has said why, and is done. */
@@ -234,6 +241,8 @@ static int child_setup_last(const Launch *l, Error *e) {
                 return error_set_errno(e, errno, "setsid");
         /* Last: no failure comes after the gate (see child_run()). */
         if (l->gate_fd >= 0) {
+                if (gate_ready_needed(p))
+                        (void) send(l->gate_fd, (const char[]) { GATE_READY }, 1, MSG_NOSIGNAL);
                 if (!gate_wait(l->gate_fd, GATE_OPEN))
                         _exit(1);
                 safe_close(l->gate_fd);
@@ -540,7 +549,7 @@ static bool needs_gate(const SandboxPlan *p) {
 
 /* The monitor's work outside the sandbox between clone and exec. The
  * child waits at the gate until this is done. */
-static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, Error *e) {
+static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, int gate_fd, Error *e) {
         /* --name first: a taken name leaves nothing made outside. */
         if (registry_claim(p, e) < 0)
                 return -e->error;
@@ -550,6 +559,9 @@ static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, Err
         int r = network_start(p, child, e);
         if (r < 0)
                 return r;
+        /* End-of-file: the child failed, and its report says why. */
+        if (gate_ready_needed(p) && !gate_wait(gate_fd, GATE_READY))
+                return 0;
         /* Once it all exists: what --join and --list read. */
         return registry_publish(p, child, l->clone_flags, e);
 }
@@ -600,7 +612,7 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
 
         if (gate_fd >= 0) {
                 Error e = {};
-                r = monitor_before_exec(p, l, child, &e);
+                r = monitor_before_exec(p, l, child, gate_fd, &e);
                 if (r < 0) {
                         log_error("%s", e.message);
                         kill(child, SIGKILL);

@@ -23,6 +23,7 @@
 #include "fd-util.h"
 #include "init.h"
 #include "join.h"
+#include "landlock.h"
 #include "registry.h"
 #include "report.h"
 #include "seccomp.h"
@@ -178,6 +179,10 @@ static int target_open(const SandboxPlan *p, Target *t, Error *e) {
         if (r < 0)
                 return r;
         name = t->entry.name;
+        /* Fail closed: without its rules, no domain like the command's. */
+        if (t->entry.landlock_error)
+                return error_setf(e, EOPNOTSUPP, "Can't join %s: its Landlock rules can't be rebuilt: %s", name,
+                                  t->entry.landlock_error);
         t->child_fd = pidfd_open_verified(t->entry.child_pid, t->entry.child_start);
         if (t->child_fd < 0)
                 return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
@@ -319,6 +324,17 @@ static int set_rlimits(const Target *t, Error *e) {
         return 0;
 }
 
+/* The sandbox's command's Landlock domain, rebuilt as it was built. */
+static int joined_landlock(const Target *t, Error *e) {
+        const RegistryEntry *en = &t->entry;
+        if (en->landlock.handled_fs == 0 && en->landlock.handled_net == 0 && en->landlock.scoped == 0)
+                return 0;
+        Error why = {};
+        if (landlock_apply_recorded(&en->landlock, en->landlock_paths, en->n_landlock_paths, &why) < 0)
+                return error_setf(e, why.error, "Can't join %s: %s", en->name, why.message);
+        return 0;
+}
+
 static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const sigset_t *saved_mask, int report_fd) {
         const RegistryEntry *en = &t->entry;
         Error e = {};
@@ -348,6 +364,8 @@ static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const 
                 goto fail;
         }
         if (enter_working_directory(p, t, &e) < 0 || set_rlimits(t, &e) < 0)
+                goto fail;
+        if (joined_landlock(t, &e) < 0)
                 goto fail;
         sigprocmask(SIG_SETMASK, saved_mask, NULL);
         char *file = p->command[0];

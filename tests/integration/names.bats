@@ -325,3 +325,68 @@ EOF
         assert_equal "$msg" "csand: Can't read the registration of x: Operation not permitted"
         rmdir "$NAMES"
 }
+
+require_landlock() {
+        require_feature "Landlock" python3 -c "
+import ctypes, sys
+sys.exit(0 if ctypes.CDLL(None).syscall(444, None, 0, 1) >= 1 else 1)"
+}
+
+# r CMD...: "CMD allowed" or "CMD denied", for the Landlock checks below.
+landlock_checks='r() { if "$@" >/dev/null 2>&1; then echo "$* allowed"; else echo "$* denied"; fi; }
+r cat /etc/passwd; r cat /etc/group; r touch /tmp/f; r ls /usr; r ls /etc'
+landlock_expected="cat /etc/passwd allowed
+cat /etc/group denied
+touch /tmp/f allowed
+ls /usr allowed
+ls /etc denied"
+
+@test "--join: the joined command gets the sandbox's Landlock domain: denied where the command is, allowed where it is" {
+        require_landlock
+        mkfifo "$BATS_TEST_TMPDIR/checks"
+        start ll "${join_root[@]}" --ro-bind /etc /etc --tmpfs /tmp --unshare-pid --bind "$BATS_TEST_TMPDIR/checks" /checks \
+                --landlock-exec /usr --landlock-ro /etc/passwd --landlock-rw /tmp --landlock-rw /dev/null --landlock-rw /checks \
+                sh -c "{ $landlock_checks; } >/checks; exec sleep 300"
+        # The sandbox's command, side by side.
+        assert_equal "$(cat "$BATS_TEST_TMPDIR/checks")" "$landlock_expected"
+        export_env
+        run --separate-stderr "$CSAND" --join ll -- sh -c "$landlock_checks"
+        assert_success
+        assert_output "$landlock_expected"
+        # --landlock (the plan's rules) too: /etc is not in the plan.
+        start llplan "${join_root[@]}" --tmpfs /tmp --unshare-pid --landlock sh -c 'exec sleep 300'
+        run "$CSAND" --join llplan -- sh -c 'touch /tmp/f && echo tmp-ok; cat /proc/self/status >/dev/null && echo proc-ok; ls / >/dev/null && echo root-ok'
+        assert_success
+        assert_output "tmp-ok
+proc-ok
+root-ok"
+        run "$CSAND" --join llplan -- touch /usr/x
+        assert_failure
+}
+
+@test "--join with Landlock fails closed: a rule's path replaced since, a relative path" {
+        require_landlock
+        mkfifo "$BATS_TEST_TMPDIR/moved"
+        # The command moves the directory its rule names away and puts
+        # another in its place, then says so through the fifo.
+        start llmv "${join_root[@]}" --tmpfs /tmp --dir /tmp/sub --bind "$BATS_TEST_TMPDIR/moved" /moved --unshare-pid \
+                --landlock-exec /usr --landlock-rw /tmp --landlock-ro /tmp/sub --landlock-rw /moved \
+                sh -c 'mv /tmp/sub /tmp/old && mkdir /tmp/sub && echo >/moved; exec sleep 300'
+        read -r _ <"$BATS_TEST_TMPDIR/moved"
+        export_env
+        run --separate-stderr "$CSAND" --join llmv -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: Can't join llmv: its Landlock rule for /tmp/sub can't be rebuilt: that path names another file now"
+
+        # Relative to a working directory csand decides in the sandbox.
+        start llrel "${join_root[@]}" --unshare-pid --landlock-exec usr sleep 300
+        run --separate-stderr "$CSAND" --join llrel -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: Can't join llrel: its Landlock rules can't be rebuilt: --landlock-exec usr is relative to the working directory the command started in"
+        # With an absolute --chdir it is known.
+        start llchdir "${join_root[@]}" --unshare-pid --chdir / --landlock-exec usr sleep 300
+        run --separate-stderr "$CSAND" --join llchdir -- sh -c '[ -n "$(ls /usr)" ] && echo usr-ok; x=$(cat /proc/self/status 2>&1) || echo proc-denied'
+        assert_success
+        assert_output "usr-ok
+proc-denied"
+}
