@@ -60,12 +60,8 @@ static void target_done(Target *t) {
         free(t->environ_data);
 }
 
-static bool pidfd_alive(int fd) {
-        return syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) == 0;
-}
-
-/* Fields 4 (ppid) and 22 (start time) of /proc/PID/stat. */
-static int proc_parent_and_start(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start) {
+/* Fields 3 (state) and 4 (ppid) of /proc/PID/stat. */
+static int proc_state_and_parent(pid_t pid, char *ret_state, pid_t *ret_ppid) {
         char path[64], buf[1024];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -77,10 +73,35 @@ static int proc_parent_and_start(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start
         buf[n] = '\0';
         char *c = strrchr(buf, ')');
         int ppid;
-        if (!c || sscanf(c + 1, " %*c %d", &ppid) != 1)
+        if (!c || sscanf(c + 1, " %c %d", ret_state, &ppid) != 2)
                 return -EIO;
         *ret_ppid = ppid;
-        return proc_start_time(pid, ret_start);
+        return 0;
+}
+
+/* Fields 4 (ppid) and 22 (start time) of /proc/PID/stat. */
+static int proc_parent_and_start(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start) {
+        char state;
+        int r = proc_state_and_parent(pid, &state, ret_ppid);
+        return r < 0 ? r : proc_start_time(pid, ret_start);
+}
+
+/* Not reaped, and not a zombie waiting to be: a sandbox's process whose
+ * monitor has not noticed its end yet has ended all the same. */
+static bool pidfd_alive(int fd) {
+        char path[64], state;
+        pid_t pid = 0, ppid;
+        /* EPERM: it exists, and is not ours. */
+        if (syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) < 0 && errno != EPERM)
+                return false;
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+        _cleanup_close_ int info_fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *info = NULL;
+        size_t len;
+        const char *c = info_fd >= 0 && read_full_fd(info_fd, 4096, (void **) &info, &len) >= 0 ? strstr(info, "\nPid:") : NULL;
+        if (!c || sscanf(c + 5, "%d", &pid) != 1)
+                return false;
+        return pid > 0 && proc_state_and_parent(pid, &state, &ppid) >= 0 && state != 'Z' && state != 'X';
 }
 
 /* With a pid 1, the command is its child; orphans that pid 1 adopted are
@@ -210,12 +231,14 @@ static int target_open(const SandboxPlan *p, Target *t, Error *e) {
                 return error_setf(e, EPERM, "Can't join %s: its command (pid %d) is not accessible to this user", name, (int) t->cmd_pid);
 
         t->root_fd = openat(t->proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (t->root_fd < 0 && !pidfd_alive(t->cmd_fd))
+                return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
         if (t->root_fd < 0)
                 return error_set_errno(e, errno, "Can't join %s: can't open its root", name);
         _cleanup_close_ int env_fd = openat(t->proc_fd, "environ", O_RDONLY | O_CLOEXEC);
-        if (env_fd < 0)
-                return error_set_errno(e, errno, "Can't join %s: can't read its environment", name);
-        r = read_full_fd(env_fd, 16 * 1024 * 1024, (void **) &t->environ_data, &t->environ_len);
+        r = env_fd < 0 ? -errno : read_full_fd(env_fd, 16 * 1024 * 1024, (void **) &t->environ_data, &t->environ_len);
+        if (r < 0 && !pidfd_alive(t->cmd_fd))
+                return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
         if (r < 0)
                 return error_set_errno(e, r, "Can't join %s: can't read its environment", name);
         r = read_namespaces(t);
