@@ -10,8 +10,8 @@ echo "# context ${VMTEST_CONTEXT:-?}: uid $(id -u), cgroup $(sed -n 's/^0:://p' 
         "user manager delegates: $(cat "/sys/fs/cgroup/user.slice/user-$(id -u).slice/user@$(id -u).service/cgroup.controllers" 2>/dev/null)"
 # The login session runs every test; the user service (the other way the
 # sandbox gets attached: by the user manager inside its own tree, without
-# pid 1's help) the core ones.
+# pid 1's help) the core ones and --join's.
 if [ "${VMTEST_CONTEXT:-}" = service ]; then
-        exec bats --tap /mnt/host/tests/vm/cgroups-core.bats
+        exec bats --tap /mnt/host/tests/vm/cgroups-core.bats /mnt/host/tests/vm/cgroups-join.bats
 fi
 exec bats --tap /mnt/host/tests/vm/
