@@ -98,9 +98,10 @@ static void wait_for_fd(int fd) {
  *                                  give the ids for --info-fd and
  *                                  --json-status-fd and the network
  *                                  namespace for the helper
- *   GATE_READY   child -> monitor  its root is final (only for a --name
- *                                  with Landlock rules, which the monitor
- *                                  resolves in that root for --join)
+ *   root         child -> monitor  its root, once final, as an fd (only
+ *                                  for a --name with Landlock rules, which
+ *                                  the monitor resolves in that root for
+ *                                  --join)
  *   GATE_OPEN    monitor -> child  the outside work is done and the
  *                                  terminal handed over: the command may
  *                                  run
@@ -112,10 +113,9 @@ static void wait_for_fd(int fd) {
  * error is not our death, its report is printed. End-of-file on either
  * side: the other has failed, has said why, and is done. */
 #define GATE_LEAF 'l'
-#define GATE_READY 'r'
 #define GATE_OPEN '1'
 
-static bool gate_ready_needed(const SandboxPlan *p) {
+static bool gate_root_needed(const SandboxPlan *p) {
         return p->name && landlock_requested(&p->landlock);
 }
 
@@ -316,8 +316,8 @@ static int child_setup_last(const Launch *l, Error *e) {
                 return error_set_errno(e, errno, "setsid");
         /* Last: no failure comes after the gate (see child_run()). */
         if (l->gate_fd >= 0) {
-                if (gate_ready_needed(p))
-                        gate_send(l->gate_fd, GATE_READY);
+                if (gate_root_needed(p))
+                        report_send_root(l->gate_fd);
                 if (!gate_wait(l->gate_fd, GATE_OPEN))
                         _exit(1);
                 safe_close(l->gate_fd);
@@ -685,10 +685,11 @@ static int monitor_before_exec(SandboxPlan *p, const Launch *l, JobControl *jobs
         if (r < 0)
                 return r;
         /* End-of-file: the child failed, and its report says why. */
-        if (gate_ready_needed(p) && !gate_wait(gate_fd, GATE_READY))
+        _cleanup_close_ int root_fd = -EBADF;
+        if (gate_root_needed(p) && report_receive_root(gate_fd, &root_fd) == 0)
                 return 0;
         /* Once it all exists: what --join and --list read. */
-        r = registry_publish(p, child, sandbox_ns_flags(l), e);
+        r = registry_publish(p, child, sandbox_ns_flags(l), root_fd, e);
         if (r < 0)
                 return r;
         /* Last: a stopped csand (Ctrl-Z during the setup) holds the

@@ -281,21 +281,18 @@ static void put_landlock_path(void *userdata, uint64_t access, uint64_t dev, uin
 }
 
 /* What --join needs to rebuild the command's Landlock domain: the child
- * waits at the gate, in its final root. */
-static void write_landlock(const SandboxPlan *p, pid_t child, FILE *f) {
+ * waits at the gate, and sent ROOT_FD, its final root. */
+static void write_landlock(const SandboxPlan *p, int root_fd, FILE *f) {
         const LandlockSettings *s = &p->landlock;
         Error e = {};
-        char path[64];
 
         if (s->handled_fs == 0 && s->handled_net == 0 && s->scoped == 0)
                 return;
         fprintf(f, "landlock %" PRIx64 " %" PRIx64 " %" PRIx64 "\n", s->handled_fs, s->handled_net, s->scoped);
         for (size_t i = 0; i < s->n_ports; i++)
                 fprintf(f, "landlock-port %c %u %u\n", s->ports[i].bind ? 'b' : 'c', s->ports[i].first, s->ports[i].last);
-        snprintf(path, sizeof(path), "/proc/%d/root", (int) child);
-        _cleanup_close_ int root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0)
-                error_set_errno(&e, errno, "can't open the sandbox's root");
+                error_setf(&e, EBADMSG, "the sandbox did not send its root");
         else
                 (void) landlock_resolve_rules(s, p, root_fd, put_landlock_path, f, &e);
         /* The sandbox runs anyway; joining it is refused, saying why. */
@@ -334,7 +331,7 @@ static char *read_cgroup_path(pid_t pid) {
         return NULL;
 }
 
-static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_flags, FILE *f) {
+static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_flags, int root_fd, FILE *f) {
         uint64_t mstart, cstart;
         int r = proc_start_time(getpid(), &mstart);
         if (r < 0)
@@ -396,7 +393,7 @@ static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_f
         }
         for (size_t i = 0; i < p->n_command; i++)
                 put_escaped(f, "arg", p->command[i]);
-        write_landlock(p, child, f);
+        write_landlock(p, root_fd, f);
         for (size_t i = 0; i < p->n_seccomp; i++) {
                 fprintf(f, "seccomp %u ", p->seccomp[i].flags);
                 for (size_t j = 0; j < p->seccomp[i].len; j++)
@@ -407,7 +404,7 @@ static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_f
         return 0;
 }
 
-int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, Error *e) {
+int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, int root_fd, Error *e) {
         Registration *reg = p->registration;
         char rec[NAME_MAX_LEN + 8], tmp[NAME_MAX_LEN + 16];
         _cleanup_free_ char *buf = NULL;
@@ -418,7 +415,7 @@ int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, Err
         FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return error_setf(e, ENOMEM, "Out of memory");
-        int r = write_record(p, child, clone_flags, f);
+        int r = write_record(p, child, clone_flags, root_fd, f);
         if (fclose(f) != 0 && r >= 0)
                 r = -ENOMEM;
         if (r < 0)

@@ -70,8 +70,10 @@ int registry_run_command(SandboxPlan *p);
 /* The monitor, once the child exists: takes --name (an error when it is
  * taken) before anything is made outside for the sandbox... */
 int registry_claim(SandboxPlan *p, Error *e);
-/* ...and publishes the registration once it all is (cgroup, helpers). */
-int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, Error *e);
+/* ...and publishes the registration once it all is (cgroup, helpers).
+ * ROOT_FD: the sandbox's final root, for Landlock rules (-EBADF without
+ * them). */
+int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, int root_fd, Error *e);
 /* Removes the registration and frees the name. NULL is fine. */
 void registry_release(Registration *r);
 
