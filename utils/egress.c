@@ -1063,16 +1063,19 @@ static int set_caps(bool for_exec) {
         return r;
 }
 
-static int run_restore(const char *path, const char *rules, char *msg, size_t size) {
+static int restore_start(const char *path, const char *rules, Helper **ret, char *msg, size_t size) {
         _cleanup_close_ int fd = memfd_create("csand-egress-rules", MFD_CLOEXEC);
         if (fd < 0 || write_all(fd, rules, strlen(rules)) < 0 || lseek(fd, 0, SEEK_SET) < 0)
                 return snprintf(msg, size, "can't write the rules: %s", strerror(errno)), -EIO;
         char *argv[] = { (char *) path, (char *) "/proc/self/fd/3", NULL };
         HelperSpec spec = { .path = path, .argv = argv, .fds = &fd, .n_fds = 1, .umask = HELPER_UMASK_KEEP, .capture_output = true };
-        _cleanup_helper_ Helper *h = NULL;
-        int r = helper_start(&spec, &h);
+        int r = helper_start(&spec, ret);
         if (r < 0)
                 return snprintf(msg, size, "can't start %s: %s", path, strerror(-r)), r;
+        return 0;
+}
+
+static int restore_finish(Helper *h, const char *path, char *msg, size_t size) {
         (void) helper_wait_fd(h, -1, GUARD_READY_TIMEOUT_MS);
         helper_stop(h, SIGKILL, 0);
         if (WIFEXITED(h->status) && WEXITSTATUS(h->status) == 0)
@@ -1086,6 +1089,25 @@ static int run_restore(const char *path, const char *rules, char *msg, size_t si
                         *c = *(c + 1) ? ' ' : '\0';
         snprintf(msg, size, "%s %s%s%s", path, status, out && *out ? ": " : "", out ?: "");
         return -EIO;
+}
+
+/* Both families at once: each commit waits for the kernel, mostly idle. */
+static int install_rules(const char *const restore[2], const int *listen, const uint16_t *port, const UdpDest *udp,
+                         size_t n_udp, char *msg, size_t size) {
+        _cleanup_helper_ Helper *h4 = NULL;
+        _cleanup_helper_ Helper *h6 = NULL;
+        Helper **h[2] = { &h4, &h6 };
+        int r = 0;
+        for (int f = 0; f < 2 && r >= 0; f++) {
+                if (listen[f] < 0)
+                        continue;
+                _cleanup_free_ char *rules = rules_text(f ? AF_INET6 : AF_INET, port[f], port[2 + f], udp, n_udp);
+                r = rules ? restore_start(restore[f], rules, h[f], msg, size) : (snprintf(msg, size, "out of memory"), -ENOMEM);
+        }
+        for (int f = 0; f < 2 && r >= 0; f++)
+                if (*h[f])
+                        r = restore_finish(*h[f], restore[f], msg, size);
+        return r;
 }
 
 typedef struct GuardArgs {
@@ -1122,16 +1144,9 @@ static int guard_setup(const GuardArgs *a, Guard *g, char *msg, size_t size) {
         r = set_caps(true);
         if (r < 0)
                 return snprintf(msg, size, "can't keep CAP_NET_ADMIN for iptables-restore: %s", strerror(-r)), r;
-        for (int f = 0; f < 2; f++) {
-                if (g->listen[f] < 0)
-                        continue;
-                _cleanup_free_ char *rules = rules_text(f ? AF_INET6 : AF_INET, port[f], port[2 + f], a->udp, a->n_udp);
-                if (!rules)
-                        return snprintf(msg, size, "out of memory"), -ENOMEM;
-                r = run_restore(a->restore[f], rules, msg, size);
-                if (r < 0)
-                        return r;
-        }
+        r = install_rules(a->restore, g->listen, port, a->udp, a->n_udp, msg, size);
+        if (r < 0)
+                return r;
         (void) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
         r = set_caps(false);
         if (r < 0)
@@ -1196,15 +1211,18 @@ static void guard_prepare(pid_t parent, const int *keep, size_t n_keep) {
                         (void) signal(sig, SIG_DFL);
         (void) signal(SIGPIPE, SIG_IGN);
         (void) setsid();
-        int max = (int) sysconf(_SC_OPEN_MAX);
-        if (max < 0 || max > 65536)
-                max = 65536;
-        for (int fd = 3; fd < max; fd++) {
-                bool kept = false;
-                for (size_t i = 0; i < n_keep && !kept; i++)
-                        kept = keep[i] == fd;
-                if (!kept)
-                        (void) close(fd);
+        /* close_range() over the gaps between the kept fds, in order. */
+        unsigned from = 3;
+        for (;;) {
+                unsigned next = ~0U;
+                for (size_t i = 0; i < n_keep; i++)
+                        if (keep[i] >= (int) from && (unsigned) keep[i] < next)
+                                next = (unsigned) keep[i];
+                if (next > from)
+                        (void) syscall(SYS_close_range, from, next == ~0U ? ~0U : next - 1, 0);
+                if (next == ~0U)
+                        break;
+                from = next + 1;
         }
 }
 
