@@ -5,7 +5,11 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/mount.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netlink.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sched.h>
@@ -349,45 +353,6 @@ static int resolve_udp(const EgressSettings *s, UdpDest **ret, size_t *ret_n, Er
         *ret = d;
         *ret_n = n;
         return 0;
-}
-
-/* iptables-restore input for one family. Loopback stays the sandbox's
- * own; the guard's marked sockets pass; the rest of new TCP goes to the
- * relay and UDP to port 53 to the DNS proxy; the filter lets through what
- * the nat table let by, established flows (--publish, replies) and the
- * --allow-udp destinations, and rejects the rest. */
-static char *rules_text(int family, uint16_t relay_port, uint16_t dns_port, const UdpDest *udp, size_t n_udp) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
-        if (!f)
-                return NULL;
-        fprintf(f, "*nat\n:OUTPUT ACCEPT [0:0]\n");
-        fprintf(f, "-A OUTPUT -m mark --mark 0x%x -j RETURN\n", GUARD_MARK);
-        fprintf(f, "-A OUTPUT -o lo -j RETURN\n");
-        for (size_t i = 0; i < n_udp; i++)
-                if (udp[i].family == family)
-                        fprintf(f, "-A OUTPUT -d %s -p udp --dport %u -j RETURN\n", udp[i].ip, udp[i].port);
-        fprintf(f, "-A OUTPUT -p udp --dport 53 -j REDIRECT --to-ports %u\n", dns_port);
-        fprintf(f, "-A OUTPUT -p tcp --syn -j REDIRECT --to-ports %u\n", relay_port);
-        fprintf(f, "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n");
-        fprintf(f, "-A OUTPUT -m mark --mark 0x%x -j ACCEPT\n", GUARD_MARK);
-        fprintf(f, "-A OUTPUT -o lo -j ACCEPT\n");
-        /* What the nat table redirected (the filter still sees the old
-         * output interface). */
-        fprintf(f, "-A OUTPUT -m conntrack --ctstate DNAT -j ACCEPT\n");
-        fprintf(f, "-A OUTPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n");
-        for (size_t i = 0; i < n_udp; i++)
-                if (udp[i].family == family)
-                        fprintf(f, "-A OUTPUT -d %s -p udp --dport %u -j ACCEPT\n", udp[i].ip, udp[i].port);
-        fprintf(f, "-A OUTPUT -p tcp -j REJECT --reject-with tcp-reset\n");
-        fprintf(f, "-A OUTPUT -j REJECT --reject-with %s\n", family == AF_INET ? "icmp-port-unreachable" : "icmp6-port-unreachable");
-        fprintf(f, "COMMIT\n");
-        if (fclose(f) != 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
 }
 
 /* ---- the guard ---- */
@@ -1045,75 +1010,360 @@ static int listen_on(int family, int type, uint16_t *ret_port) {
         return fd;
 }
 
-/* The guard's capabilities: CAP_NET_ADMIN, also inheritable and ambient
- * while iptables-restore runs (an exec by a uid other than 0 in the user
- * namespace keeps only those), effective and permitted alone after. */
-static int set_caps(bool for_exec) {
+/* The guard keeps CAP_NET_ADMIN alone, effective: for SO_MARK. */
+static int keep_net_admin(void) {
         cap_value_t v = CAP_NET_ADMIN;
         cap_t caps = cap_init();
         if (!caps)
                 return -errno;
         int r = cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET) < 0 || cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET) < 0 ||
-                                (for_exec && cap_set_flag(caps, CAP_INHERITABLE, 1, &v, CAP_SET) < 0) || cap_set_proc(caps) < 0 ?
+                                cap_set_proc(caps) < 0 ?
                         -errno :
                         0;
         cap_free(caps);
-        if (r == 0 && for_exec && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0) < 0)
-                r = -errno;
         return r;
 }
 
-static int restore_start(const char *path, const char *rules, Helper **ret, char *msg, size_t size) {
-        _cleanup_close_ int fd = memfd_create("csand-egress-rules", MFD_CLOEXEC);
-        if (fd < 0 || write_all(fd, rules, strlen(rules)) < 0 || lseek(fd, 0, SEEK_SET) < 0)
-                return snprintf(msg, size, "can't write the rules: %s", strerror(errno)), -EIO;
-        char *argv[] = { (char *) path, (char *) "/proc/self/fd/3", NULL };
-        HelperSpec spec = { .path = path, .argv = argv, .fds = &fd, .n_fds = 1, .umask = HELPER_UMASK_KEEP, .capture_output = true };
-        int r = helper_start(&spec, ret);
-        if (r < 0)
-                return snprintf(msg, size, "can't start %s: %s", path, strerror(-r)), r;
-        return 0;
-}
+/* ---- the rules: one nf_tables transaction over netlink ---- */
 
-static int restore_finish(Helper *h, const char *path, char *msg, size_t size) {
-        (void) helper_wait_fd(h, -1, GUARD_READY_TIMEOUT_MS);
-        helper_stop(h, SIGKILL, 0);
-        if (WIFEXITED(h->status) && WEXITSTATUS(h->status) == 0)
-                return 0;
-        _cleanup_free_ char *out = NULL;
-        (void) helper_read_output(h, 300, &out);
-        char status[96];
-        helper_describe_status(h->status, status, sizeof(status));
-        for (char *c = out; c && *c; c++)
-                if (*c == '\n')
-                        *c = *(c + 1) ? ' ' : '\0';
-        snprintf(msg, size, "%s %s%s%s", path, status, out && *out ? ": " : "", out ?: "");
-        return -EIO;
-}
+/* A netlink batch being built. */
+typedef struct Batch {
+        unsigned char buf[32768];
+        size_t len;
+        size_t msg;             /* offset of the open message */
+        size_t nest[8];         /* offsets of the open nested attributes */
+        int depth;
+        uint32_t seq;
+        unsigned n_acks;        /* messages that ask for one */
+        bool overflow;
+} Batch;
 
-/* Both families at once: each commit waits for the kernel, mostly idle. */
-static int install_rules(const char *const restore[2], const int *listen, const uint16_t *port, const UdpDest *udp,
-                         size_t n_udp, char *msg, size_t size) {
-        _cleanup_helper_ Helper *h4 = NULL;
-        _cleanup_helper_ Helper *h6 = NULL;
-        Helper **h[2] = { &h4, &h6 };
-        int r = 0;
-        for (int f = 0; f < 2 && r >= 0; f++) {
-                if (listen[f] < 0)
-                        continue;
-                _cleanup_free_ char *rules = rules_text(f ? AF_INET6 : AF_INET, port[f], port[2 + f], udp, n_udp);
-                r = rules ? restore_start(restore[f], rules, h[f], msg, size) : (snprintf(msg, size, "out of memory"), -ENOMEM);
+static void *batch_put(Batch *b, size_t len) {
+        size_t aligned = NLMSG_ALIGN(len);
+        if (b->overflow || b->len + aligned > sizeof(b->buf)) {
+                b->overflow = true;
+                return NULL;
         }
-        for (int f = 0; f < 2 && r >= 0; f++)
-                if (*h[f])
-                        r = restore_finish(*h[f], restore[f], msg, size);
-        return r;
+        void *p = b->buf + b->len;
+        memset(p, 0, aligned);
+        b->len += aligned;
+        return p;
+}
+
+static void msg_begin(Batch *b, uint16_t type, uint16_t flags, uint8_t family, uint16_t res_id) {
+        b->msg = b->len;
+        struct nlmsghdr *h = batch_put(b, sizeof(struct nlmsghdr));
+        struct nfgenmsg *g = batch_put(b, sizeof(struct nfgenmsg));
+        if (!h || !g)
+                return;
+        h->nlmsg_type = type;
+        h->nlmsg_flags = NLM_F_REQUEST | flags;
+        h->nlmsg_seq = ++b->seq;
+        g->nfgen_family = family;
+        g->version = NFNETLINK_V0;
+        g->res_id = htons(res_id);
+        if (flags & NLM_F_ACK)
+                b->n_acks++;
+}
+
+static void msg_end(Batch *b) {
+        if (!b->overflow)
+                ((struct nlmsghdr *) (b->buf + b->msg))->nlmsg_len = (uint32_t) (b->len - b->msg);
+}
+
+/* An nf_tables object in the inet family (both IP versions). */
+static void nft_msg(Batch *b, uint16_t type) {
+        msg_begin(b, (uint16_t) (NFNL_SUBSYS_NFTABLES << 8 | type), NLM_F_CREATE | NLM_F_ACK | (type == NFT_MSG_NEWRULE ? NLM_F_APPEND : 0),
+                  NFPROTO_INET, 0);
+}
+
+static void attr(Batch *b, uint16_t type, const void *data, size_t len) {
+        struct nlattr *a = batch_put(b, NLA_HDRLEN + len);
+        if (!a)
+                return;
+        a->nla_type = type;
+        a->nla_len = (uint16_t) (NLA_HDRLEN + len);
+        memcpy((unsigned char *) a + NLA_HDRLEN, data, len);
+}
+
+static void attr_u32(Batch *b, uint16_t type, uint32_t v) {
+        v = htonl(v);
+        attr(b, type, &v, sizeof(v));
+}
+
+static void attr_str(Batch *b, uint16_t type, const char *s) {
+        attr(b, type, s, strlen(s) + 1);
+}
+
+static void nest_begin(Batch *b, uint16_t type) {
+        size_t at = b->len;
+        struct nlattr *a = batch_put(b, NLA_HDRLEN);
+        if (!a || b->depth == (int) ELEMENTSOF(b->nest)) {
+                b->overflow = true;
+                return;
+        }
+        a->nla_type = NLA_F_NESTED | type;
+        b->nest[b->depth++] = at;
+}
+
+static void nest_end(Batch *b) {
+        if (b->overflow)
+                return;
+        size_t at = b->nest[--b->depth];
+        ((struct nlattr *) (b->buf + at))->nla_len = (uint16_t) (b->len - at);
+}
+
+/* Expressions, each an element of the rule's list. */
+static void expr_begin(Batch *b, const char *name) {
+        nest_begin(b, NFTA_LIST_ELEM);
+        attr_str(b, NFTA_EXPR_NAME, name);
+        nest_begin(b, NFTA_EXPR_DATA);
+}
+
+static void expr_end(Batch *b) {
+        nest_end(b);
+        nest_end(b);
+}
+
+static void data_value(Batch *b, uint16_t type, const void *data, size_t len) {
+        nest_begin(b, type);
+        attr(b, NFTA_DATA_VALUE, data, len);
+        nest_end(b);
+}
+
+static void e_meta(Batch *b, uint32_t key) {
+        expr_begin(b, "meta");
+        attr_u32(b, NFTA_META_KEY, key);
+        attr_u32(b, NFTA_META_DREG, NFT_REG_1);
+        expr_end(b);
+}
+
+static void e_cmp(Batch *b, uint32_t op, const void *data, size_t len) {
+        expr_begin(b, "cmp");
+        attr_u32(b, NFTA_CMP_SREG, NFT_REG_1);
+        attr_u32(b, NFTA_CMP_OP, op);
+        data_value(b, NFTA_CMP_DATA, data, len);
+        expr_end(b);
+}
+
+static void e_payload(Batch *b, uint32_t base, uint32_t offset, uint32_t len) {
+        expr_begin(b, "payload");
+        attr_u32(b, NFTA_PAYLOAD_DREG, NFT_REG_1);
+        attr_u32(b, NFTA_PAYLOAD_BASE, base);
+        attr_u32(b, NFTA_PAYLOAD_OFFSET, offset);
+        attr_u32(b, NFTA_PAYLOAD_LEN, len);
+        expr_end(b);
+}
+
+/* Register & MASK != 0 (4 bytes, host order: conntrack's fields). */
+static void e_bits_set(Batch *b, uint32_t mask) {
+        uint32_t zero = 0;
+        expr_begin(b, "bitwise");
+        attr_u32(b, NFTA_BITWISE_SREG, NFT_REG_1);
+        attr_u32(b, NFTA_BITWISE_DREG, NFT_REG_1);
+        attr_u32(b, NFTA_BITWISE_LEN, sizeof(mask));
+        data_value(b, NFTA_BITWISE_MASK, &mask, sizeof(mask));
+        data_value(b, NFTA_BITWISE_XOR, &zero, sizeof(zero));
+        expr_end(b);
+        e_cmp(b, NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
+static void e_ct(Batch *b, uint32_t key) {
+        expr_begin(b, "ct");
+        attr_u32(b, NFTA_CT_KEY, key);
+        attr_u32(b, NFTA_CT_DREG, NFT_REG_1);
+        expr_end(b);
+}
+
+static void e_accept(Batch *b) {
+        expr_begin(b, "immediate");
+        attr_u32(b, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
+        nest_begin(b, NFTA_IMMEDIATE_DATA);
+        nest_begin(b, NFTA_DATA_VERDICT);
+        attr_u32(b, NFTA_VERDICT_CODE, NF_ACCEPT);
+        nest_end(b);
+        nest_end(b);
+        expr_end(b);
+}
+
+static void e_redirect(Batch *b, uint16_t port) {
+        uint16_t be = htons(port);
+        expr_begin(b, "immediate");
+        attr_u32(b, NFTA_IMMEDIATE_DREG, NFT_REG_1);
+        data_value(b, NFTA_IMMEDIATE_DATA, &be, sizeof(be));
+        expr_end(b);
+        expr_begin(b, "redir");
+        attr_u32(b, NFTA_REDIR_REG_PROTO_MIN, NFT_REG_1);
+        expr_end(b);
+}
+
+static void e_reject(Batch *b, uint32_t type, uint8_t code) {
+        expr_begin(b, "reject");
+        attr_u32(b, NFTA_REJECT_TYPE, type);
+        attr(b, NFTA_REJECT_ICMP_CODE, &code, 1);
+        expr_end(b);
+}
+
+static void rule_begin(Batch *b, const char *chain) {
+        nft_msg(b, NFT_MSG_NEWRULE);
+        attr_str(b, NFTA_RULE_TABLE, "csand");
+        attr_str(b, NFTA_RULE_CHAIN, chain);
+        nest_begin(b, NFTA_RULE_EXPRESSIONS);
+}
+
+static void rule_end(Batch *b) {
+        nest_end(b);
+        msg_end(b);
+}
+
+static void m_u8(Batch *b, uint32_t key, uint8_t v) {
+        e_meta(b, key);
+        e_cmp(b, NFT_CMP_EQ, &v, 1);
+}
+
+/* The matches every rule starts with: the guard's own mark, loopback. */
+static void rule_mark_and_lo(Batch *b, const char *chain) {
+        uint32_t mark = GUARD_MARK, lo = 1;    /* "lo" is ifindex 1 in every network namespace */
+        rule_begin(b, chain);
+        e_meta(b, NFT_META_MARK);
+        e_cmp(b, NFT_CMP_EQ, &mark, sizeof(mark));
+        e_accept(b);
+        rule_end(b);
+        rule_begin(b, chain);
+        e_meta(b, NFT_META_OIF);
+        e_cmp(b, NFT_CMP_EQ, &lo, sizeof(lo));
+        e_accept(b);
+        rule_end(b);
+}
+
+static void rule_udp_dests(Batch *b, const char *chain, const UdpDest *udp, size_t n_udp) {
+        for (size_t i = 0; i < n_udp; i++) {
+                unsigned char addr[16];
+                uint16_t port = htons(udp[i].port);
+                bool v6 = udp[i].family == AF_INET6;
+                inet_pton(udp[i].family, udp[i].ip, addr);
+                rule_begin(b, chain);
+                m_u8(b, NFT_META_NFPROTO, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+                m_u8(b, NFT_META_L4PROTO, IPPROTO_UDP);
+                e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4);
+                e_cmp(b, NFT_CMP_EQ, addr, v6 ? 16 : 4);
+                e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+                e_cmp(b, NFT_CMP_EQ, &port, 2);
+                e_accept(b);
+                rule_end(b);
+        }
+}
+
+static void chain(Batch *b, const char *name, const char *type, int32_t priority, uint32_t policy) {
+        nft_msg(b, NFT_MSG_NEWCHAIN);
+        attr_str(b, NFTA_CHAIN_TABLE, "csand");
+        attr_str(b, NFTA_CHAIN_NAME, name);
+        nest_begin(b, NFTA_CHAIN_HOOK);
+        attr_u32(b, NFTA_HOOK_HOOKNUM, NF_INET_LOCAL_OUT);
+        attr_u32(b, NFTA_HOOK_PRIORITY, (uint32_t) priority);
+        nest_end(b);
+        attr_u32(b, NFTA_CHAIN_POLICY, policy);
+        attr_str(b, NFTA_CHAIN_TYPE, type);
+        msg_end(b);
+}
+
+/* The guard's own marked sockets and loopback pass; --allow-udp
+ * destinations pass; other UDP to port 53 goes to the DNS proxy and new
+ * TCP to the relay (PORT: relay v4, relay v6, DNS v4, DNS v6; 0: none);
+ * the filter then lets through what was redirected, established flows
+ * (--publish, replies) and rejects the rest. */
+static void build_rules(Batch *b, const uint16_t *port, const UdpDest *udp, size_t n_udp) {
+        msg_begin(b, NFNL_MSG_BATCH_BEGIN, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+        msg_end(b);
+        nft_msg(b, NFT_MSG_NEWTABLE);
+        attr_str(b, NFTA_TABLE_NAME, "csand");
+        msg_end(b);
+        chain(b, "nat", "nat", -100, NF_ACCEPT);
+        chain(b, "filter", "filter", 0, NF_DROP);
+
+        rule_mark_and_lo(b, "nat");
+        rule_udp_dests(b, "nat", udp, n_udp);
+        for (int v6 = 0; v6 < 2; v6++)
+                for (int dns = 0; dns < 2; dns++) {
+                        uint16_t to = port[2 * dns + v6];
+                        if (to == 0)
+                                continue;
+                        rule_begin(b, "nat");
+                        m_u8(b, NFT_META_NFPROTO, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+                        m_u8(b, NFT_META_L4PROTO, dns ? IPPROTO_UDP : IPPROTO_TCP);
+                        if (dns) {
+                                uint16_t p53 = htons(53);
+                                e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+                                e_cmp(b, NFT_CMP_EQ, &p53, 2);
+                        }
+                        e_redirect(b, to);
+                        rule_end(b);
+                }
+
+        rule_mark_and_lo(b, "filter");
+        /* Redirected: the filter still sees the old output interface. */
+        rule_begin(b, "filter");
+        e_ct(b, NFT_CT_STATUS);
+        e_bits_set(b, IPS_DST_NAT);
+        e_accept(b);
+        rule_end(b);
+        rule_begin(b, "filter");
+        e_ct(b, NFT_CT_STATE);
+        e_bits_set(b, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
+        e_accept(b);
+        rule_end(b);
+        rule_udp_dests(b, "filter", udp, n_udp);
+        rule_begin(b, "filter");
+        m_u8(b, NFT_META_L4PROTO, IPPROTO_TCP);
+        e_reject(b, NFT_REJECT_TCP_RST, 0);
+        rule_end(b);
+        rule_begin(b, "filter");
+        e_reject(b, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_PORT_UNREACH);
+        rule_end(b);
+
+        msg_begin(b, NFNL_MSG_BATCH_END, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+        msg_end(b);
+}
+
+/* Sends the batch and reads an acknowledgement for each message that asked
+ * for one: 0, or the kernel's error for the first that failed. */
+static int nft_commit(Batch *b) {
+        _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+        if (fd < 0)
+                return -errno;
+        if (b->overflow)
+                return -E2BIG;
+        if (sendto(fd, b->buf, b->len, 0, (struct sockaddr *) &kernel, sizeof(kernel)) != (ssize_t) b->len)
+                return -errno;
+        unsigned acks = 0;
+        while (acks < b->n_acks) {
+                union {
+                        unsigned char buf[8192];
+                        struct nlmsghdr h;
+                } m;
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                int r = poll(&p, 1, GUARD_READY_TIMEOUT_MS);
+                if (r <= 0)
+                        return r < 0 ? -errno : -ETIMEDOUT;
+                ssize_t n = recv(fd, m.buf, sizeof(m.buf), 0);
+                if (n < 0)
+                        return -errno;
+                for (struct nlmsghdr *h = &m.h; NLMSG_OK(h, (size_t) n); h = NLMSG_NEXT(h, n)) {
+                        if (h->nlmsg_type != NLMSG_ERROR)
+                                continue;
+                        const struct nlmsgerr *err = NLMSG_DATA(h);
+                        if (err->error != 0)
+                                return err->error;
+                        acks++;
+                }
+        }
+        return 0;
 }
 
 typedef struct GuardArgs {
         const SandboxPlan *plan;
         int netns_fd, userns_fd, ready_fd;
-        const char *restore[2];         /* iptables-restore, ip6tables-restore */
         const UdpDest *udp;
         size_t n_udp;
 } GuardArgs;
@@ -1141,14 +1391,14 @@ static int guard_setup(const GuardArgs *a, Guard *g, char *msg, size_t size) {
                         return snprintf(msg, size, "can't listen in the sandbox's network namespace: %s", strerror(-fd)), fd;
                 g->listen[i] = fd;
         }
-        r = set_caps(true);
+        if (g->listen[1] < 0)
+                port[1] = port[3] = 0;
+        static Batch batch;
+        build_rules(&batch, port, a->udp, a->n_udp);
+        r = nft_commit(&batch);
         if (r < 0)
-                return snprintf(msg, size, "can't keep CAP_NET_ADMIN for iptables-restore: %s", strerror(-r)), r;
-        r = install_rules(a->restore, g->listen, port, a->udp, a->n_udp, msg, size);
-        if (r < 0)
-                return r;
-        (void) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-        r = set_caps(false);
+                return snprintf(msg, size, "can't install the netfilter rules: %s", strerror(-r)), r;
+        r = keep_net_admin();
         if (r < 0)
                 return snprintf(msg, size, "can't drop capabilities: %s", strerror(-r)), r;
         return 0;
@@ -1226,22 +1476,6 @@ static void guard_prepare(pid_t parent, const int *keep, size_t n_keep) {
         }
 }
 
-static int find_restore(const char *name, char **ret, Error *e) {
-        char sbin[64];
-        int r = helper_find_executable(name, ret);
-        for (const char *dir = "/usr/sbin"; r == -ENOENT && dir; dir = strcmp(dir, "/usr/sbin") == 0 ? "/sbin" : NULL) {
-                /* Not in an ordinary user's PATH on some systems. */
-                snprintf(sbin, sizeof(sbin), "%s/%s", dir, name);
-                r = helper_find_executable(sbin, ret);
-        }
-        if (r == -ENOMEM)
-                return error_setf(e, ENOMEM, "Out of memory");
-        if (r < 0)
-                return error_setf(e, ENOENT, "%s needs %s (iptables with the nf_tables backend), which is not installed",
-                                  "--allow-host", name);
-        return 0;
-}
-
 Egress *egress_free(Egress *g) {
         if (!g)
                 return NULL;
@@ -1256,7 +1490,6 @@ static void egress_freep(Egress **g) {
 
 int egress_start(const SandboxPlan *p, int netns_fd, int userns_fd, Egress **ret, Error *e) {
         _cleanup_(egress_freep) Egress *g = NULL;
-        _cleanup_free_ char *restore4 = NULL, *restore6 = NULL;
         _cleanup_free_ UdpDest *udp = NULL;
         _cleanup_close_ int ready_r = -EBADF, ready_w = -EBADF;
         size_t n_udp = 0;
@@ -1265,8 +1498,6 @@ int egress_start(const SandboxPlan *p, int netns_fd, int userns_fd, Egress **ret
         *ret = NULL;
         if (!egress_enabled(&p->egress))
                 return 0;
-        if (find_restore("iptables-restore", &restore4, e) < 0 || find_restore("ip6tables-restore", &restore6, e) < 0)
-                return -e->error;
         if (resolve_udp(&p->egress, &udp, &n_udp, e) < 0)
                 return -e->error;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
@@ -1284,7 +1515,6 @@ int egress_start(const SandboxPlan *p, int netns_fd, int userns_fd, Egress **ret
                 .netns_fd = netns_fd,
                 .userns_fd = userns_fd,
                 .ready_fd = ready_w,
-                .restore = { restore4, restore6 },
                 .udp = udp,
                 .n_udp = n_udp,
         };

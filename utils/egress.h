@@ -7,7 +7,7 @@
  * Enforced inside the sandbox's network namespace, where the command has no
  * capability: once slirp4netns or pasta is up, the monitor forks the guard,
  * a process that joins the sandbox's user and network namespaces, installs
- * static netfilter rules (iptables-restore, nf_tables backend) and stays
+ * static netfilter rules (one nf_tables transaction over netlink) and stays
  * there, outside the sandbox's mount and pid namespaces, undumpable, with
  * CAP_NET_ADMIN only (for SO_MARK). The rules send new TCP connections to
  * the guard's relay and DNS queries (UDP port 53, to any server) to its DNS

@@ -192,17 +192,24 @@ except OSError as e:
 rules_hold() {
         local helper=$1
         egress_setup "$helper"
+        require_net_tool nft
         run --separate-stderr egress_csand "$helper" --allow-host ok.test sh -c "
-                iptables-nft -F OUTPUT; echo flush=\$?
-                iptables-nft -t nat -F; echo flush-nat=\$?
-                unshare -Ur iptables-nft -F OUTPUT; echo nested=\$?
-                unshare -Ur iptables-nft -t nat -F; echo nested-nat=\$?
+                nft flush ruleset; echo flush=\$?
+                nft delete table inet csand; echo delete=\$?
+                unshare -Ur nft flush ruleset; echo nested=\$?
+                unshare -Ur nft delete table inet csand; echo nested-delete=\$?
+                iptables-nft -t nat -A OUTPUT -j ACCEPT; echo iptables=\$?
+                # Where the command does have the capability, the same
+                # command works: in a network namespace of its own.
+                unshare -Urn nft flush ruleset; echo own-netns=\$?
                 curl -sS --max-time 10 http://bad.test:$PORT/index.txt; echo bad=\$?"
         assert_success
         assert_line --regexp '^flush=[1-9]'
-        assert_line --regexp '^flush-nat=[1-9]'
+        assert_line --regexp '^delete=[1-9]'
         assert_line --regexp '^nested=[1-9]'
-        assert_line --regexp '^nested-nat=[1-9]'
+        assert_line --regexp '^nested-delete=[1-9]'
+        assert_line --regexp '^iptables=[1-9]'
+        assert_line own-netns=0
         assert_line --regexp '^bad=(56|7)$'
         refute_line egress-hello
 }
