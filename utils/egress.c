@@ -891,6 +891,17 @@ static void conn_step(Guard *g, size_t i, short in_ev, short out_ev) {
                 conn_free(g, i, true);
                 return;
         }
+        /* An error, or a hang-up after end-of-file (nothing more can be
+         * written either): nothing left to do with that side, and poll
+         * would report it again and again. */
+        if (((in_ev | (c->connected ? out_ev : 0)) & POLLERR)) {
+                conn_free(g, i, true);
+                return;
+        }
+        if ((in_ev & POLLHUP) && c->in_eof)
+                c->in_shut = true;
+        if ((out_ev & POLLHUP) && c->out_eof)
+                c->out_shut = true;
         if (!c->checked && (c->up->len > 0 || c->in_eof) && !conn_check(g, i))
                 return;
         if (c->connected && c->checked && c->up->len > c->up->off && !drain(c->out, c->up)) {

@@ -235,6 +235,19 @@ rules_hold() {
         assert_output "published-$CSAND_TOKEN"
 }
 
+@test "--add-host alone: names resolve from /etc/hosts, nothing is filtered" {
+        egress_setup slirp4netns
+        run csand "${eg_root[@]}" --network slirp4netns --allow-host-loopback --add-host "web.test:$GW" \
+                --add-host "v6.test:[fd00::5]" sh -c "
+                        getent hosts web.test v6.test
+                        curl -sS --max-time 10 http://web.test:$PORT/index.txt
+                        curl -sS --max-time 10 http://$GW:$PORT/index.txt"
+        assert_success
+        assert_line --regexp "^$GW +web.test\$"
+        assert_line --regexp '^fd00::5 +v6.test$'
+        [ "$(grep -c '^egress-hello$' <<<"$output")" -eq 2 ] || fail "$output"
+}
+
 @test "bad input: one line, exit status 1" {
         local v
         for v in 'bad_host!' 'a..b' '-x.org' '*.' "$(printf 'a%.0s' {1..64}).org"; do
