@@ -1520,6 +1520,8 @@ int egress_start(const SandboxPlan *p, int netns_fd, int userns_fd, Egress **ret
                 g->guard = calloc(1, sizeof(Helper));
         if (!g || !g->guard)
                 return error_setf(e, ENOMEM, "Out of memory");
+        /* Nothing to stop until the fork succeeded. */
+        *g->guard = (Helper) { .pidfd = -EBADF, .output_fd = -EBADF, .reaped = true };
 
         GuardArgs a = {
                 .plan = p,
@@ -1539,7 +1541,7 @@ int egress_start(const SandboxPlan *p, int netns_fd, int userns_fd, Egress **ret
                 guard_main(&a);
         }
         g->guard->pid = pid;
-        g->guard->output_fd = -EBADF;
+        g->guard->reaped = false;
         g->guard->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (g->guard->pidfd < 0)
                 return error_set_errno(e, errno, "pidfd_open");
