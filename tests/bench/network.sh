@@ -244,10 +244,10 @@ END {
                         printf "%-12s %-14s %12.2f %10.2f\n", modes[m], name[dir], med[modes[m], dir] / 1e9, med[modes[m], dir] / ref
                 }
         }
-        printf "\n%-12s %6s %11s %11s %11s %8s\n", "start-up", "runs", "median_us", "min_us", "added_us", "x_host"
+        printf "\n%-17s %6s %11s %11s %11s %8s\n", "start-up", "runs", "median_us", "min_us", "added_us", "x_host"
         for (i = 1; i <= n; i++) {
                 l = order[i]
-                printf "%-12s %6s %11.1f %11.1f %11.1f %8.2f\n", l, s[l, "runs"], s[l, "median_us"], s[l, "min_us"],
+                printf "%-17s %6s %11.1f %11.1f %11.1f %8.2f\n", l, s[l, "runs"], s[l, "median_us"], s[l, "min_us"],
                        s[l, "median_us"] - s["host", "median_us"], s[l, "median_us"] / s["host", "median_us"]
         }
         print ""
