@@ -562,7 +562,10 @@ static int start_helper(const char *path, const char **argv, const int *fds, int
                 .umask = 0077,
                 .capture_output = true,
         };
-        int r = helper_start(&spec, ret);
+        char why[HELPER_WHY_MAX];
+        int r = helper_start(&spec, ret, why, sizeof(why));
+        if (r < 0 && why[0])
+                return error_setf(e, -r, "Can't start %s: %s", path, why);
         if (r < 0)
                 return error_set_errno(e, r, "Can't start %s", path);
         return 0;
@@ -741,14 +744,13 @@ static int start_pasta(SandboxPlan *p, const char *path, int netns_fd, int usern
         return 0;
 }
 
-int network_start(SandboxPlan *p, pid_t child, Error *e) {
+int network_start(SandboxPlan *p, pid_t child, int netns_fd, Error *e) {
         _cleanup_(network_state_freep) NetworkState *s = NULL;
-        _cleanup_close_ int child_pidfd = -EBADF, netns_fd = -EBADF, userns_fd = -EBADF, own_userns_fd = -EBADF;
+        _cleanup_close_ int child_pidfd = -EBADF, userns_fd = -EBADF, own_userns_fd = -EBADF;
         _cleanup_free_ char *path = NULL;
         NetworkMode m = network_mode(p);
         const char *name = mode_names[m];
         bool root_mapped = false;
-        char ns_path[64];
         int r;
 
         if (!mode_uses_helper(m))
@@ -778,14 +780,11 @@ int network_start(SandboxPlan *p, pid_t child, Error *e) {
         child_pidfd = (int) syscall(SYS_pidfd_open, child, 0);
         if (child_pidfd < 0)
                 return error_set_errno(e, errno, "pidfd_open");
-        snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/net", (int) child);
-        netns_fd = open(ns_path, O_RDONLY | O_CLOEXEC);
         if (netns_fd < 0) {
-                r = -errno;
                 /* Gone: the child is on its way out, with its own report. */
                 if (child_exits(child_pidfd, 5000))
                         return 0;
-                return error_set_errno(e, r, "Can't open %s", ns_path);
+                return error_setf(e, EIO, "The sandbox did not tell its network namespace");
         }
         /* The user namespace that owns the network namespace: the one the
          * helper needs capabilities in (not necessarily the child's current

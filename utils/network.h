@@ -73,10 +73,11 @@ bool network_uses_helper(const struct SandboxPlan *p);
  * ", \"network\": ..." with ONE_LINE (JSON lines). */
 void network_write_status_json(const struct SandboxPlan *p, FILE *f, bool one_line);
 
-/* Monitor, at the gate: starts the helper for CHILD's namespaces, waits
+/* Monitor, at the gate: starts the helper for CHILD's network namespace
+ * NETNS_FD (as the child sent it: its /proc is not ours to open), waits
  * until the interface is configured, publishes the ports. The state goes
  * to p->network_state. */
-int network_start(struct SandboxPlan *p, pid_t child, Error *e);
+int network_start(struct SandboxPlan *p, pid_t child, int netns_fd, Error *e);
 /* Monitor, when the sandbox is over: stops and reaps the helper. */
 void network_stop(struct SandboxPlan *p);
 NetworkState *network_state_free(NetworkState *s);

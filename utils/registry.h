@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "landlock.h"
 #include "plan.h"
 
 /* Running sandboxes, by name (--name, --list, --stop; --join in join.c).
@@ -43,7 +44,15 @@ typedef struct RegistryEntry {
         char *network;
         char *limits;           /* "memory=50M,pids-limit=10", "" for none */
         char *cgroup;           /* below /sys/fs/cgroup, NULL without its own */
+        char *cgroup_unit;      /* the systemd unit that holds it, NULL: cgroupfs */
         char **command;
+        /* Its Landlock ruleset, as the monitor resolved it (landlock_resolve_rules()):
+         * the handled rights, scopes and ports in landlock, the path rules in
+         * landlock_paths; or why it could not be resolved. */
+        LandlockSettings landlock;
+        LandlockRecordedPath *landlock_paths;
+        size_t n_landlock_paths;
+        char *landlock_error;
         SeccompProgram *seccomp;
         size_t n_seccomp;
 } RegistryEntry;

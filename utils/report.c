@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "macro.h"
 #include "report.h"
 
 int report_channel(int ret_fds[2]) {
@@ -42,4 +47,105 @@ int report_receive(int fd, Error *ret, bool blocking) {
                 return -EBADMSG;
         ret->message[sizeof(ret->message) - 1] = '\0';
         return REPORT_ERROR;
+}
+
+const char *const report_namespace_names[_REPORT_NS_MAX] = {
+        [REPORT_NS_CGROUP] = "cgroup",
+        [REPORT_NS_IPC] = "ipc",
+        [REPORT_NS_MNT] = "mnt",
+        [REPORT_NS_NET] = "net",
+        [REPORT_NS_PID] = "pid",
+        [REPORT_NS_USER] = "user",
+        [REPORT_NS_UTS] = "uts",
+};
+
+/* The namespaces message: which of them follow as SCM_RIGHTS, in order.
+ * Its size tells it from an Error. */
+typedef struct NamespacesMessage {
+        uint32_t magic;
+        uint32_t mask;
+} NamespacesMessage;
+#define NAMESPACES_MAGIC 0x6e737673u
+
+void report_send_namespaces(int fd) {
+        NamespacesMessage m = { .magic = NAMESPACES_MAGIC };
+        int fds[_REPORT_NS_MAX];
+        size_t n = 0;
+        for (size_t i = 0; i < _REPORT_NS_MAX; i++) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/self/ns/%s", report_namespace_names[i]);
+                int nsfd = open(path, O_RDONLY | O_CLOEXEC);
+                if (nsfd < 0)
+                        continue;
+                m.mask |= 1u << i;
+                fds[n++] = nsfd;
+        }
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * _REPORT_NS_MAX)];
+        } control = {};
+        struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct cmsghdr *c = NULL;
+        if (n > 0) {
+                mh.msg_control = &control;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+                c = CMSG_FIRSTHDR(&mh);
+        }
+        if (c) {
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+        }
+        /* Best effort, as report_send(): without it the monitor does
+         * without, and says so where it matters. */
+        (void) !sendmsg(fd, &mh, MSG_NOSIGNAL);
+        for (size_t i = 0; i < n; i++)
+                safe_close(fds[i]);
+}
+
+int report_receive_namespaces(int fd, int ret_fds[_REPORT_NS_MAX]) {
+        NamespacesMessage m = {};
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * _REPORT_NS_MAX)];
+        } control;
+        struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof(control),
+        };
+        for (size_t i = 0; i < _REPORT_NS_MAX; i++)
+                ret_fds[i] = -EBADF;
+        ssize_t n;
+        while ((n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+                ;
+        if (n < 0)
+                return -errno;
+        if (n == 0)
+                return 0;
+        int got[_REPORT_NS_MAX];
+        size_t k = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t m_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < m_fds && k < _REPORT_NS_MAX; i++)
+                        memcpy(&got[k++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        }
+        if ((size_t) n != sizeof(m) || m.magic != NAMESPACES_MAGIC) {
+                for (size_t i = 0; i < k; i++)
+                        safe_close(got[i]);
+                return -EBADMSG;
+        }
+        size_t j = 0;
+        for (size_t i = 0; i < _REPORT_NS_MAX && j < k; i++)
+                if (m.mask & (1u << i))
+                        ret_fds[i] = got[j++];
+        for (; j < k; j++)
+                safe_close(got[j]);
+        return 1;
 }
