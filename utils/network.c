@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "egress.h"
 #include "fs-util.h"
 #include "helpers.h"
 #include "macro.h"
@@ -38,6 +39,7 @@
 struct NetworkState {
         Helper *helper;
         int exit_fd;            /* slirp4netns --exit-fd: the write end, only ours */
+        Egress *egress;         /* --allow-host's guard (utils/egress.c) */
 };
 
 static const char *const mode_names[_NETWORK_MODE_MAX] = {
@@ -281,6 +283,7 @@ NetworkState *network_state_free(NetworkState *s) {
                 return NULL;
         /* slirp4netns leaves at once when its --exit-fd hangs up. */
         s->exit_fd = safe_close(s->exit_fd);
+        egress_free(s->egress);
         if (s->helper)
                 helper_stop(s->helper, SIGTERM, HELPER_STOP_TIMEOUT_MS);
         helper_free(s->helper);
@@ -808,6 +811,8 @@ int network_start(SandboxPlan *p, pid_t child, int netns_fd, Error *e) {
                 r = start_slirp4netns(p, path, netns_fd, userns_fd, root_mapped, s, e);
         else
                 r = start_pasta(p, path, netns_fd, userns_fd, s, e);
+        if (r >= 0)
+                r = egress_start(p, netns_fd, userns_fd, &s->egress, e);
         if (r < 0) {
                 /* A child that died of a setup error explains the failure
                  * better than the helper can: the monitor prints its report. */
@@ -913,9 +918,7 @@ static int generate_resolv_conf(const SandboxPlan *p, const char *old, bool alwa
         return 0;
 }
 
-/* A file holding DATA, as a detached mount: a file on a private tmpfs that
- * no path leads to, cloned with open_tree(). */
-static int data_file_mount(const char *data, int *ret_fd) {
+int network_data_file_mount(const char *name, const char *data, int *ret_fd) {
         _cleanup_close_ int fs_fd = -EBADF, mnt_fd = -EBADF, file_fd = -EBADF;
 
         fs_fd = (int) syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
@@ -928,7 +931,7 @@ static int data_file_mount(const char *data, int *ret_fd) {
         mnt_fd = (int) syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (mnt_fd < 0)
                 return -errno;
-        file_fd = openat(mnt_fd, "resolv.conf", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        file_fd = openat(mnt_fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (file_fd < 0)
                 return -errno;
         if (fchmod(file_fd, 0644) < 0)
@@ -936,7 +939,7 @@ static int data_file_mount(const char *data, int *ret_fd) {
         int r = write_all(file_fd, data, strlen(data));
         if (r < 0)
                 return r;
-        int fd = (int) syscall(SYS_open_tree, mnt_fd, "resolv.conf", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        int fd = (int) syscall(SYS_open_tree, mnt_fd, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (fd < 0)
                 return -errno;
         *ret_fd = fd;
@@ -980,6 +983,8 @@ int network_setup_resolv_conf(const SandboxPlan *p, int *root_fd, Error *e) {
 
         if (!network_uses_helper(p))
                 return 0;
+        if (egress_setup_hosts(p, *root_fd, e) < 0)
+                return -e->error;
         if (read_old_resolv_conf(p, *root_fd, &old, e) < 0)
                 return -e->error;
         /* No resolver configured: not ours to invent one (unless the
@@ -993,7 +998,7 @@ int network_setup_resolv_conf(const SandboxPlan *p, int *root_fd, Error *e) {
         if (!new)
                 return 0;
 
-        r = data_file_mount(new, &mnt);
+        r = network_data_file_mount("resolv.conf", new, &mnt);
         if (r < 0)
                 return error_set_errno(e, r, "Can't prepare %s for the sandbox", RESOLV_CONF);
         r = touch_in_root(*root_fd, RESOLV_CONF, 0644, &dst);

@@ -82,10 +82,15 @@ int network_start(struct SandboxPlan *p, pid_t child, int netns_fd, Error *e);
 void network_stop(struct SandboxPlan *p);
 NetworkState *network_state_free(NetworkState *s);
 
+/* A file NAME holding DATA, as a detached mount: a file on a private tmpfs
+ * that no path leads to, cloned with open_tree(). */
+int network_data_file_mount(const char *name, const char *data, int *ret_fd);
+
 /* Child, after the mount ops and before pivot_root: with user-mode
  * networking, mounts a generated /etc/resolv.conf when --dns is given or
  * when the sandbox's resolv.conf names a loopback nameserver (which the
  * sandbox cannot reach): it then points to the helper's DNS forwarder.
  * With p->resolv_conf_from_host (images), always, made from the host's
- * resolv.conf by the same rules (only the forwarder when it has none). */
+ * resolv.conf by the same rules (only the forwarder when it has none).
+ * With --add-host, /etc/hosts too (utils/egress.c). */
 int network_setup_resolv_conf(const struct SandboxPlan *p, int *root_fd, Error *e);

@@ -419,6 +419,12 @@ static int handle_network(SandboxPlan *p, const Option *o, char **args, Error *e
         return network_parse_option(p, o->name, args[0], e);
 }
 
+/* egress by name (utils/egress.c) */
+static int handle_egress(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return egress_settings_parse(&p->egress, o->name, o->metavars ? args[0] : NULL, e);
+}
+#define EGRESS_ROW(n, m, h) { n, m, GROUP_NETWORK, handle_egress, .help = h },
+
 /* resources: cgroup limits and rlimits (utils/cgroups.c, utils/rlimits.c) */
 static int handle_cgroup(SandboxPlan *p, const Option *o, char **args, Error *e) {
         return cgroup_settings_parse(&p->cgroup, o->name, args[0], e);
@@ -564,6 +570,7 @@ static const Option options[] = {
           .help = "Let the sandbox reach the host's 127.0.0.1 through the gateway address (slirp4netns, pasta)" },
         { "--dns", "IP", GROUP_NETWORK, handle_network,
           .help = "Nameserver for the sandbox's resolv.conf (slirp4netns, pasta; repeatable, up to 3)" },
+        EGRESS_OPTIONS(EGRESS_ROW)
 
         /* resources */
         { "--memory", "SIZE", GROUP_RESOURCES, handle_cgroup, .help = "Memory limit of the sandbox's cgroup (MemoryMax); k, m, g suffixes" },

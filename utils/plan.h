@@ -9,6 +9,7 @@
 #include "cgroups.h"
 #include "landlock.h"
 #include "log.h"
+#include "egress.h"
 #include "network.h"
 #include "rlimits.h"
 
@@ -175,6 +176,8 @@ typedef struct SandboxPlan {
          * mounts /etc/resolv.conf or /etc). */
         bool resolv_conf_from_host;
         NetworkState *network_state;
+        /* egress by name (utils/egress.c): --allow-host, --allow-udp, --add-host, --quiet */
+        EgressSettings egress;
 
         /* running sandboxes (utils/registry.c, utils/join.c): --name and
          * the sandbox's registration (held by the monitor, released by

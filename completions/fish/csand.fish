@@ -27,7 +27,7 @@ function __csand_option_args
             --disable-userns --assert-userns-disabled \
             --clearenv --die-with-parent --new-session --as-pid-1 \
             --no-new-session --no-die-with-parent \
-            --allow-host-loopback --image-cache-list --image-cache-prune \
+            --allow-host-loopback --quiet --image-cache-list --image-cache-prune \
             --list --json \
             --landlock --scope-abstract-sockets --scope-signals --landlock-best-effort
             return 0
@@ -41,7 +41,7 @@ function __csand_option_args
             --info-fd --json-status-fd --sync-fd --block-fd --userns-block-fd
             echo fd
         case --argv0 --uid --gid --hostname --exec-label --file-label --perms --size \
-            --publish --dns --entrypoint \
+            --publish --dns --allow-host --allow-udp --add-host --entrypoint \
             --memory --memory-swap --cpus --cpu-weight --pids-limit --io-weight \
             --landlock-tcp-connect --landlock-tcp-bind
             echo none
@@ -173,6 +173,10 @@ function __csand_options
         --publish 'Forward [IP:]HOSTPORT:PORT[/tcp|/udp] into the sandbox' \
         --allow-host-loopback "Let the sandbox reach the host's 127.0.0.1" \
         --dns 'Nameserver for the sandbox (repeatable, up to 3)' \
+        --allow-host 'Let the sandbox reach only these hosts (HOST[:PORT], *.example.org)' \
+        --allow-udp 'Let the sandbox send UDP to HOST:PORT' \
+        --add-host 'Resolve NAME to IP in the sandbox (NAME:IP)' \
+        --quiet 'Do not report denied network destinations' \
         --memory 'Memory limit of the sandbox (MemoryMax)' \
         --memory-swap 'Swap limit of the sandbox (MemorySwapMax)' \
         --cpus 'CPU time limit in CPUs (CPUQuota)' \
