@@ -705,14 +705,6 @@ static void close_namespaces(int (*fds)[_REPORT_NS_MAX]) {
                 safe_close((*fds)[i]);
 }
 
-static void on_sandbox_stopped(void *userdata, int sig) {
-        jobctl_sandbox_stopped(userdata, sig);
-}
-
-static void on_continued(void *userdata) {
-        jobctl_continued(userdata);
-}
-
 /* Waits for the child while printing its setup error, if any, and passing
  * signals on. Returns the exit status csand should end with. STOPS_FD: pid
  * 1's reports of the command's stops, or -EBADF when the child is the
@@ -774,13 +766,7 @@ static int monitor(SandboxPlan *p, const Launch *l, JobControl *jobs, pid_t chil
         s.pid = child;
         s.signal_fd = sfd;
         s.forward_tty_signals = true;
-        if (!p->new_session) {
-                s.stops_in = stops_fd;
-                s.watch_stops = stops_fd < 0;
-                s.on_stop = on_sandbox_stopped;
-                s.on_continue = on_continued;
-                s.userdata = jobs;
-        }
+        jobctl_supervise(jobs, &s, stops_fd);
         r = init_supervise(&s, &status);
         jobctl_take_terminal_back(jobs);
         network_stop(p);

@@ -18,6 +18,7 @@
 #include "caps.h"
 #include "fd-util.h"
 #include "init.h"
+#include "jobctl.h"
 #include "join.h"
 #include "registry.h"
 #include "report.h"
@@ -269,10 +270,27 @@ static int set_rlimits(const Target *t, Error *e) {
         return 0;
 }
 
-static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const sigset_t *saved_mask, int report_fd) {
+/* GATE_FD (or -EBADF): its end-of-file says the monitor has handed the
+ * terminal to our group; nothing of the command's may read it before. */
+static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const JobControl *jobs, int gate_fd,
+                                   const sigset_t *saved_mask, int report_fd) {
         const RegistryEntry *en = &t->entry;
         Error e = {};
         int r;
+
+        /* A process group of its own, as the sandbox's command has (see
+         * jobctl.h): kill(0) from it must not reach the caller's. */
+        r = jobctl_child_enter_group(jobs);
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't create the joined command's process group");
+                goto fail;
+        }
+        if (gate_fd >= 0) {
+                char c;
+                while (read(gate_fd, &c, 1) < 0 && errno == EINTR)
+                        ;
+                safe_close(gate_fd);
+        }
 
         if (t->cgroup_procs_fd >= 0 && write(t->cgroup_procs_fd, "0", 1) != 1) {
                 error_set_errno(&e, errno, "Can't join the cgroup of %s", en->name);
@@ -331,8 +349,24 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         if (r < 0)
                 return r;
 
+        /* The terminal goes to the joined command's group as to the
+         * sandbox's (see jobctl.h); it waits at GATE until then. */
+        _cleanup_(jobctl_done) JobControl jobs = JOB_CONTROL_INIT;
+        jobctl_init(&jobs, t->entry.new_session);
+        _cleanup_close_ int gate_r = -EBADF, gate_w = -EBADF;
+        if (jobctl_may_hand_terminal(&jobs)) {
+                int gate[2];
+                if (pipe2(gate, O_CLOEXEC) < 0)
+                        return error_set_errno(e, errno, "pipe");
+                gate_r = gate[0];
+                gate_w = gate[1];
+        }
+
+        /* SIGTTOU too: as sandbox.c's monitor, we may set the terminal's
+         * foreground while the joined command's group has it. */
         sigset_t supervised, saved;
         init_supervised_signals(&supervised);
+        sigaddset(&supervised, SIGTTOU);
         sigprocmask(SIG_BLOCK, &supervised, &saved);
         _cleanup_close_ int sfd = -EBADF;
         r = init_signalfd(&sfd);
@@ -348,9 +382,14 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         }
         if (pid == 0) {
                 report_fd = safe_close(report_fd);
-                joined_exec(p, t, &saved, child_report_fd);
+                gate_w = safe_close(gate_w);
+                joined_exec(p, t, &jobs, gate_r, &saved, child_report_fd);
         }
         child_report_fd = safe_close(child_report_fd);
+        gate_r = safe_close(gate_r);
+        jobctl_monitor_start(&jobs, pid);
+        jobctl_hand_terminal(&jobs);
+        gate_w = safe_close(gate_w);
 
         /* Inside the sandbox's namespaces with every capability there: keep
          * none of it, and let no process of the sandbox trace us. */
@@ -362,12 +401,18 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
                 r = report_receive(report_fd, &report, true);
         while (r == -EINTR);
         bool failed = r > 0;
+        if (failed)
+                jobctl_take_terminal_back(&jobs);
 
+        /* A group of its own: what the terminal sends to ours is for it
+         * too, and its stops are ours (job control). */
         Supervise s = SUPERVISE_INIT;
         s.pid = pid;
         s.signal_fd = sfd;
-        s.forward_tty_signals = t->entry.new_session;
+        s.forward_tty_signals = true;
+        jobctl_supervise(&jobs, &s, -EBADF);
         r = init_supervise(&s, &status);
+        jobctl_take_terminal_back(&jobs);
         if (failed) {
                 *e = report;
                 return -report.error ?: -EINVAL;
