@@ -98,18 +98,31 @@ static void wait_for_fd(int fd) {
  *                                  give the ids for --info-fd and
  *                                  --json-status-fd and the network
  *                                  namespace for the helper
+ *   GATE_MAPS    child -> monitor  the id maps of the sandbox's user
+ *                                  namespace are written (by the child,
+ *                                  or by the caller: --userns-block-fd):
+ *                                  a network helper may join it now
  *   GATE_OPEN    monitor -> child  the outside work is done and the
  *                                  terminal handed over: the command may
  *                                  run
  *
  * Why this order: a cgroup namespace made late must exist before the ids
  * are read, and the ids must be written before a caller that waits for
- * them (--userns-block-fd) can go on. Sequenced packets: the namespaces
+ * them (--userns-block-fd) can go on. Messages, so that neither side
+ * polls /proc for the other's progress. Sequenced packets: the namespaces
  * are one message; send() with MSG_NOSIGNAL: a peer that died of its setup
  * error is not our death, its report is printed. End-of-file on either
  * side: the other has failed, has said why, and is done. */
 #define GATE_LEAF 'l'
+#define GATE_MAPS 'm'
 #define GATE_OPEN '1'
+
+/* Is there a GATE_MAPS step? Only for its reader, a network helper: a
+ * message left unread when the monitor closes its end would make the
+ * child's next read fail (ECONNRESET) instead of seeing GATE_OPEN. */
+static bool gate_has_maps_step(const SandboxPlan *p) {
+        return network_uses_helper(p);
+}
 
 static void gate_send(int fd, char byte) {
         (void) send(fd, &byte, 1, MSG_NOSIGNAL);
@@ -247,6 +260,8 @@ static int child_setup(const Launch *l, Error *e) {
                 if (r < 0)
                         return error_set_errno(e, r, "%s", userns_map_step_words(step));
         }
+        if (l->gate_fd >= 0 && gate_has_maps_step(p))
+                gate_send(l->gate_fd, GATE_MAPS);
         /* With --userns-block-fd (or where userns.c has no stand-in) the
          * setup was ptrace-able by the user outside until now: whoever
          * attached then and is still attached is not ours. */
@@ -671,6 +686,10 @@ static int monitor_before_exec(SandboxPlan *p, const Launch *l, JobControl *jobs
                 gate_monitor_first(l, gate_fd, ns_fds);
                 monitor_write_info(p, l, child, ns_fds);
         }
+        /* The helper joins the sandbox's user namespace once its maps are
+         * written. End-of-file: the child failed first; its report says why. */
+        if (gate_has_maps_step(p) && !gate_wait(gate_fd, GATE_MAPS))
+                return 0;
         int r = network_start(p, child, ns_fds[REPORT_NS_NET], e);
         if (r < 0)
                 return r;
