@@ -102,6 +102,10 @@ static void wait_for_fd(int fd) {
  *                                  namespace are written (by the child,
  *                                  or by the caller: --userns-block-fd):
  *                                  a network helper may join it now
+ *   root         child -> monitor  its root, once final, as an fd (only
+ *                                  for a --name with Landlock rules, which
+ *                                  the monitor resolves in that root for
+ *                                  --join)
  *   GATE_OPEN    monitor -> child  the outside work is done and the
  *                                  terminal handed over: the command may
  *                                  run
@@ -122,6 +126,10 @@ static void wait_for_fd(int fd) {
  * child's next read fail (ECONNRESET) instead of seeing GATE_OPEN. */
 static bool gate_has_maps_step(const SandboxPlan *p) {
         return network_uses_helper(p);
+}
+
+static bool gate_root_needed(const SandboxPlan *p) {
+        return p->name && landlock_requested(&p->landlock);
 }
 
 static void gate_send(int fd, char byte) {
@@ -323,6 +331,8 @@ static int child_setup_last(const Launch *l, Error *e) {
                 return error_set_errno(e, errno, "setsid");
         /* Last: no failure comes after the gate (see child_run()). */
         if (l->gate_fd >= 0) {
+                if (gate_root_needed(p))
+                        report_send_root(l->gate_fd);
                 if (!gate_wait(l->gate_fd, GATE_OPEN))
                         _exit(1);
                 safe_close(l->gate_fd);
@@ -693,8 +703,12 @@ static int monitor_before_exec(SandboxPlan *p, const Launch *l, JobControl *jobs
         int r = network_start(p, child, ns_fds[REPORT_NS_NET], e);
         if (r < 0)
                 return r;
+        /* End-of-file: the child failed, and its report says why. */
+        _cleanup_close_ int root_fd = -EBADF;
+        if (gate_root_needed(p) && report_receive_root(gate_fd, &root_fd) == 0)
+                return 0;
         /* Once it all exists: what --join and --list read. */
-        r = registry_publish(p, child, sandbox_ns_flags(l), e);
+        r = registry_publish(p, child, sandbox_ns_flags(l), root_fd, e);
         if (r < 0)
                 return r;
         /* Last: a stopped csand (Ctrl-Z during the setup) holds the
@@ -986,8 +1000,11 @@ int main(int argc, char **argv) {
         /* --join, --list, --stop: about sandboxes that run already. */
         if (registry_is_command(plan))
                 return registry_run_command(plan);
-        /* --image's namespaces first: options are checked against them. */
-        image_plan_namespaces(plan);
+        /* --image's defaults first: options are checked against them. */
+        if (image_plan_defaults(plan) < 0) {
+                log_error("Out of memory");
+                return 1;
+        }
         if (plan_validate(plan, getuid(), &e) < 0) {
                 /* bwrap prints its usage on stderr; scripts see that line */
                 if (e.error == PLAN_NO_COMMAND && strcmp(log_program_name(), "bwrap") == 0)

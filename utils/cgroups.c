@@ -1366,3 +1366,119 @@ void cgroup_settings_done(CgroupSettings *s) {
         s->properties = NULL;
         s->n_properties = 0;
 }
+
+/* ---- --join ---- */
+
+struct CgroupJoin {
+        char *unit;             /* systemd's unit, NULL: cgroupfs */
+        char *subcgroup;        /* below the unit's own cgroup, "" for itself */
+        int procs_fd;           /* cgroupfs: the cgroup's cgroup.procs */
+#if HAVE_LIBSYSTEMD
+        sd_bus *bus;
+#endif
+};
+
+const char *cgroup_unit(const CgroupSettings *s) {
+#if HAVE_LIBSYSTEMD
+        const CgroupScope *sc = s->scope;
+        /* systemd names a unit's cgroup after the unit. */
+        if (sc && sc->backend == &systemd_backend && sc->path) {
+                const char *slash = strrchr(sc->path, '/');
+                return slash ? slash + 1 : sc->path;
+        }
+#else
+        (void) s;
+#endif
+        return NULL;
+}
+
+/* What follows UNIT's own component in PATH ("/sandbox", or "" when PATH is
+ * the unit's cgroup itself); NULL when PATH is not below UNIT. */
+static const char *path_below_unit(const char *path, const char *unit) {
+        size_t n = strlen(unit);
+        for (const char *c = strchr(path, '/'); c; c = strchr(c + 1, '/'))
+                if (strncmp(c + 1, unit, n) == 0 && (c[1 + n] == '/' || c[1 + n] == '\0'))
+                        return c + 1 + n;
+        return NULL;
+}
+
+void cgroup_join_free(CgroupJoin *j) {
+        if (!j)
+                return;
+#if HAVE_LIBSYSTEMD
+        if (j->bus)
+                sym_sd_bus_flush_close_unref(j->bus);
+#endif
+        safe_close(j->procs_fd);
+        free(j->unit);
+        free(j->subcgroup);
+        free(j);
+}
+
+int cgroup_join_prepare(const char *path, const char *unit, CgroupJoin **ret, Error *e) {
+        CgroupJoin *j = calloc(1, sizeof(*j));
+        int r;
+
+        if (!j)
+                return error_setf(e, ENOMEM, "Out of memory");
+        j->procs_fd = -EBADF;
+        if (unit) {
+#if HAVE_LIBSYSTEMD
+                const char *below = path_below_unit(path, unit);
+                if (!below)
+                        r = error_setf(e, EINVAL, "its cgroup %s is not below its unit %s", path, unit);
+                else if (!(j->unit = strdup(unit)) || !(j->subcgroup = strdup(below)))
+                        r = error_setf(e, ENOMEM, "Out of memory");
+                else if ((r = dlopen_libsystemd(e)) >= 0 && (r = sym_sd_bus_open_user(&j->bus)) < 0)
+                        error_set_errno(e, r, "can't connect to the user bus, whose systemd holds it in %s", unit);
+#else
+                r = error_setf(e, EOPNOTSUPP, "systemd holds it in %s, and csand was built without libsystemd", unit);
+#endif
+        } else {
+                _cleanup_free_ char *procs = NULL;
+                r = asprintf(&procs, CGROUP_ROOT "%s/cgroup.procs", path) < 0 ? -ENOMEM : 0;
+                if (r >= 0 && (j->procs_fd = open(procs, O_WRONLY | O_CLOEXEC)) < 0)
+                        r = -errno;
+                if (r < 0)
+                        error_set_errno(e, r, "can't open %s", procs ?: path);
+        }
+        if (r < 0) {
+                cgroup_join_free(j);
+                return r;
+        }
+        *ret = j;
+        return 0;
+}
+
+#if HAVE_LIBSYSTEMD
+/* AttachProcessesToUnit: systemd's way into a unit's (delegated) cgroup.
+ * Its user manager asks pid 1 when our cgroup and the unit's have no
+ * common parent the user owns (a login session's scope). */
+static int attach_through_systemd(CgroupJoin *j, pid_t pid, Error *e) {
+        _cleanup_(bus_error_freep) sd_bus_error err = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r = sym_sd_bus_message_new_method_call(j->bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                                   "org.freedesktop.systemd1.Manager", "AttachProcessesToUnit");
+        if (r >= 0)
+                r = sym_sd_bus_message_append(m, "ssau", j->unit, j->subcgroup, 1, (uint32_t) pid);
+        if (r < 0)
+                return error_set_errno(e, r, "can't build the D-Bus request for %s", j->unit);
+        r = sym_sd_bus_call(j->bus, m, 0, &err, &reply);
+        if (r < 0)
+                return error_setf(e, sym_sd_bus_error_get_errno(&err) ?: -r, "systemd did not move it into %s: %s", j->unit,
+                                  err.message ?: strerror(-r));
+        return 0;
+}
+#endif
+
+int cgroup_join_attach(CgroupJoin *j, pid_t pid, Error *e) {
+#if HAVE_LIBSYSTEMD
+        if (j->bus)
+                return attach_through_systemd(j, pid, e);
+#endif
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%d", (int) pid);
+        if (write(j->procs_fd, buf, (size_t) n) != n)
+                return error_set_errno(e, errno, "can't move it into the cgroup");
+        return 0;
+}

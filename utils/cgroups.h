@@ -73,5 +73,21 @@ int cgroup_oom_killed(CgroupSettings *s, const char **ret_limit);
  * removes an empty scope itself). */
 void cgroup_settings_done(CgroupSettings *s);
 
+/* The systemd unit that holds the sandbox's cgroup, NULL when there is
+ * none or csand made the cgroup itself (cgroupfs). For --join. */
+const char *cgroup_unit(const CgroupSettings *s);
+
+/* --join: puts a joined process into a running sandbox's cgroup, the way
+ * its manager wants it: through the systemd unit when it has one (the
+ * user's manager moves it, asking pid 1 when the caller's cgroup is not
+ * the user's), else by a write to the cgroup's cgroup.procs. Prepared
+ * (the bus connected, the file opened) before the caller enters the
+ * sandbox's user namespace, attached once the process exists. PATH is the
+ * cgroup as /proc/PID/cgroup names it, UNIT from cgroup_unit() or NULL. */
+typedef struct CgroupJoin CgroupJoin;
+int cgroup_join_prepare(const char *path, const char *unit, CgroupJoin **ret, Error *e);
+int cgroup_join_attach(CgroupJoin *j, pid_t pid, Error *e);
+void cgroup_join_free(CgroupJoin *j);
+
 /* For tests: the D-Bus name and signature a --cgroup-property NAME maps to. */
 int cgroup_property_lookup(const char *name, const char **ret_dbus_name, const char **ret_signature);

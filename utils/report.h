@@ -46,3 +46,9 @@ void report_send_namespaces(int fd);
 /* The monitor: fills RET_FDS (close-on-exec; -EBADF for those not sent).
  * 1 when the message came, 0 at end-of-file (the child died first). */
 int report_receive_namespaces(int fd, int ret_fds[_REPORT_NS_MAX]);
+
+/* The child, at the gate once its root is final: that root (the monitor
+ * can't open /proc/CHILD/root of a child that is not dumpable). The
+ * monitor: *RET_FD (close-on-exec); 1 when it came, 0 at end-of-file. */
+void report_send_root(int fd);
+int report_receive_root(int fd, int *ret_fd);

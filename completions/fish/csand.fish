@@ -21,10 +21,12 @@ function __csand_option_args
     switch $argv[1]
         case --help --version --level-prefix \
             --unshare-all --share-net --unshare-user --unshare-user-try \
+            --share-ipc --share-pid --share-uts --share-cgroup \
             --unshare-ipc --unshare-pid --unshare-net --unshare-uts \
             --unshare-cgroup --unshare-cgroup-try \
             --disable-userns --assert-userns-disabled \
             --clearenv --die-with-parent --new-session --as-pid-1 \
+            --no-new-session --no-die-with-parent \
             --allow-host-loopback --image-cache-list --image-cache-prune \
             --list --json \
             --landlock --scope-abstract-sockets --scope-signals --landlock-best-effort
@@ -99,6 +101,10 @@ function __csand_options
         --level-prefix 'Prepend e.g. <3> to diagnostic messages' \
         --unshare-all 'Unshare every namespace we support by default' \
         --share-net 'Retain the network namespace' \
+        --share-ipc 'Retain the IPC namespace' \
+        --share-pid 'Retain the pid namespace' \
+        --share-uts 'Retain the UTS namespace' \
+        --share-cgroup 'Retain the cgroup namespace' \
         --unshare-user 'Create new user namespace' \
         --unshare-user-try 'Create new user namespace if possible' \
         --unshare-ipc 'Create new ipc namespace' \
@@ -148,6 +154,8 @@ function __csand_options
         --die-with-parent 'Kill the command when csand or its parent dies' \
         --new-session 'Create a new terminal session' \
         --as-pid-1 'Do not install a reaper process with PID=1' \
+        --no-new-session 'Stay in the caller\'s terminal session (undoes --image\'s default)' \
+        --no-die-with-parent 'Let the command outlive csand\'s parent (undoes --image\'s default)' \
         --cap-add 'Add capability CAP (or ALL)' \
         --cap-drop 'Drop capability CAP (or ALL)' \
         --seccomp 'Load and use seccomp rules from FD (not repeatable)' \

@@ -10,11 +10,11 @@ echo "# context ${VMTEST_CONTEXT:-?}: uid $(id -u), cgroup $(sed -n 's/^0:://p' 
         "user manager delegates: $(cat "/sys/fs/cgroup/user.slice/user-$(id -u).slice/user@$(id -u).service/cgroup.controllers" 2>/dev/null)"
 # The login session runs every test; the user service (the other way the
 # sandbox gets attached: by the user manager inside its own tree, without
-# pid 1's help) the core ones.
+# pid 1's help) the core ones and --join's.
 # VM_TESTS (tests-selected) narrows both to the files named.
 files=(/mnt/host/tests/vm/*.bats)
 if [ "${VMTEST_CONTEXT:-}" = service ]; then
-        files=(/mnt/host/tests/vm/cgroups-core.bats)
+        files=(/mnt/host/tests/vm/cgroups-core.bats /mnt/host/tests/vm/cgroups-join.bats)
 fi
 if [ -s /mnt/host/tests-selected ]; then
         selected=()
