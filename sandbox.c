@@ -98,6 +98,10 @@ static void wait_for_fd(int fd) {
  *                                  give the ids for --info-fd and
  *                                  --json-status-fd and the network
  *                                  namespace for the helper
+ *   GATE_MAPS    child -> monitor  the id maps of the sandbox's user
+ *                                  namespace are written (by the child,
+ *                                  or by the caller: --userns-block-fd):
+ *                                  a network helper may join it now
  *   root         child -> monitor  its root, once final, as an fd (only
  *                                  for a --name with Landlock rules, which
  *                                  the monitor resolves in that root for
@@ -108,12 +112,21 @@ static void wait_for_fd(int fd) {
  *
  * Why this order: a cgroup namespace made late must exist before the ids
  * are read, and the ids must be written before a caller that waits for
- * them (--userns-block-fd) can go on. Sequenced packets: the namespaces
+ * them (--userns-block-fd) can go on. Messages, so that neither side
+ * polls /proc for the other's progress. Sequenced packets: the namespaces
  * are one message; send() with MSG_NOSIGNAL: a peer that died of its setup
  * error is not our death, its report is printed. End-of-file on either
  * side: the other has failed, has said why, and is done. */
 #define GATE_LEAF 'l'
+#define GATE_MAPS 'm'
 #define GATE_OPEN '1'
+
+/* Is there a GATE_MAPS step? Only for its reader, a network helper: a
+ * message left unread when the monitor closes its end would make the
+ * child's next read fail (ECONNRESET) instead of seeing GATE_OPEN. */
+static bool gate_has_maps_step(const SandboxPlan *p) {
+        return network_uses_helper(p);
+}
 
 static bool gate_root_needed(const SandboxPlan *p) {
         return p->name && landlock_requested(&p->landlock);
@@ -255,6 +268,8 @@ static int child_setup(const Launch *l, Error *e) {
                 if (r < 0)
                         return error_set_errno(e, r, "%s", userns_map_step_words(step));
         }
+        if (l->gate_fd >= 0 && gate_has_maps_step(p))
+                gate_send(l->gate_fd, GATE_MAPS);
         /* With --userns-block-fd (or where userns.c has no stand-in) the
          * setup was ptrace-able by the user outside until now: whoever
          * attached then and is still attached is not ours. */
@@ -681,6 +696,10 @@ static int monitor_before_exec(SandboxPlan *p, const Launch *l, JobControl *jobs
                 gate_monitor_first(l, gate_fd, ns_fds);
                 monitor_write_info(p, l, child, ns_fds);
         }
+        /* The helper joins the sandbox's user namespace once its maps are
+         * written. End-of-file: the child failed first; its report says why. */
+        if (gate_has_maps_step(p) && !gate_wait(gate_fd, GATE_MAPS))
+                return 0;
         int r = network_start(p, child, ns_fds[REPORT_NS_NET], e);
         if (r < 0)
                 return r;
@@ -717,14 +736,6 @@ static void monitor_after_exit(SandboxPlan *p, int code) {
 static void close_namespaces(int (*fds)[_REPORT_NS_MAX]) {
         for (size_t i = 0; i < _REPORT_NS_MAX; i++)
                 safe_close((*fds)[i]);
-}
-
-static void on_sandbox_stopped(void *userdata, int sig) {
-        jobctl_sandbox_stopped(userdata, sig);
-}
-
-static void on_continued(void *userdata) {
-        jobctl_continued(userdata);
 }
 
 /* Waits for the child while printing its setup error, if any, and passing
@@ -788,13 +799,7 @@ static int monitor(SandboxPlan *p, const Launch *l, JobControl *jobs, pid_t chil
         s.pid = child;
         s.signal_fd = sfd;
         s.forward_tty_signals = true;
-        if (!p->new_session) {
-                s.stops_in = stops_fd;
-                s.watch_stops = stops_fd < 0;
-                s.on_stop = on_sandbox_stopped;
-                s.on_continue = on_continued;
-                s.userdata = jobs;
-        }
+        jobctl_supervise(jobs, &s, stops_fd);
         r = init_supervise(&s, &status);
         jobctl_take_terminal_back(jobs);
         network_stop(p);

@@ -109,6 +109,24 @@ void jobctl_sandbox_stopped(JobControl *j, int sig) {
         jobctl_continued(j);
 }
 
+static void on_stopped(void *userdata, int sig) {
+        jobctl_sandbox_stopped(userdata, sig);
+}
+
+static void on_continued(void *userdata) {
+        jobctl_continued(userdata);
+}
+
+void jobctl_supervise(JobControl *j, Supervise *s, int stops_in) {
+        if (!j->own_group)
+                return;
+        s->stops_in = stops_in;
+        s->watch_stops = stops_in < 0;
+        s->on_stop = on_stopped;
+        s->on_continue = on_continued;
+        s->userdata = j;
+}
+
 void jobctl_done(JobControl *j) {
         jobctl_take_terminal_back(j);
         j->tty_fd = safe_close(j->tty_fd);

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "init.h"
 #include "macro.h"
 
 typedef struct JobControl {
@@ -68,6 +69,12 @@ void jobctl_sandbox_stopped(JobControl *j, int sig);
 
 /* The monitor: csand got SIGCONT. */
 void jobctl_continued(JobControl *j);
+
+/* The monitor: S (for init_supervise()) makes the stops of the group
+ * csand's own (jobctl_sandbox_stopped(), jobctl_continued()). STOPS_IN:
+ * where pid 1 reports the command's stops, or -EBADF when S->pid is the
+ * command itself. Not with --new-session: no terminal, no job. */
+void jobctl_supervise(JobControl *j, Supervise *s, int stops_in);
 
 /* Takes the terminal back and closes it. */
 void jobctl_done(JobControl *j);

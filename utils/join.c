@@ -22,6 +22,7 @@
 #include "cgroups.h"
 #include "fd-util.h"
 #include "init.h"
+#include "jobctl.h"
 #include "join.h"
 #include "landlock.h"
 #include "registry.h"
@@ -358,11 +359,21 @@ static int joined_landlock(const Target *t, Error *e) {
         return 0;
 }
 
-static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const sigset_t *saved_mask, int report_fd) {
+static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const JobControl *jobs,
+                                   const sigset_t *saved_mask, int report_fd) {
         const RegistryEntry *en = &t->entry;
         Error e = {};
         int r;
 
+        /* A process group of its own, as the sandbox's command has (see
+         * jobctl.h): kill(0) from it must not reach the caller's. Before
+         * joined_enter()'s wait: the monitor hands the group the terminal
+         * before it lets us go on. */
+        r = jobctl_child_enter_group(jobs);
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't create the joined command's process group");
+                goto fail;
+        }
         if (joined_enter(t, report_fd, &e) < 0)
                 goto fail;
         if (en->new_session && setsid() < 0) {
@@ -448,8 +459,16 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         if (r < 0)
                 return r;
 
+        /* The terminal goes to the joined command's group as to the
+         * sandbox's (see jobctl.h). */
+        _cleanup_(jobctl_done) JobControl jobs = JOB_CONTROL_INIT;
+        jobctl_init(&jobs, t->entry.new_session);
+
+        /* SIGTTOU too: as sandbox.c's monitor, we may set the terminal's
+         * foreground while the joined command's group has it. */
         sigset_t supervised, saved;
         init_supervised_signals(&supervised);
+        sigaddset(&supervised, SIGTTOU);
         sigprocmask(SIG_BLOCK, &supervised, &saved);
         _cleanup_close_ int sfd = -EBADF;
         r = init_signalfd(&sfd);
@@ -465,9 +484,12 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         }
         if (pid == 0) {
                 report_fd = safe_close(report_fd);
-                joined_exec(p, t, &saved, child_report_fd);
+                joined_exec(p, t, &jobs, &saved, child_report_fd);
         }
         child_report_fd = safe_close(child_report_fd);
+        jobctl_monitor_start(&jobs, pid);
+        /* Before join_cgroup() lets the command go on. */
+        jobctl_hand_terminal(&jobs);
 
         r = join_cgroup(t, pid, report_fd, e);
         if (r < 0) {
@@ -486,12 +508,18 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
                 r = report_receive(report_fd, &report, true);
         while (r == -EINTR);
         bool failed = r > 0;
+        if (failed)
+                jobctl_take_terminal_back(&jobs);
 
+        /* A group of its own: what the terminal sends to ours is for it
+         * too, and its stops are ours (job control). */
         Supervise s = SUPERVISE_INIT;
         s.pid = pid;
         s.signal_fd = sfd;
-        s.forward_tty_signals = t->entry.new_session;
+        s.forward_tty_signals = true;
+        jobctl_supervise(&jobs, &s, -EBADF);
         r = init_supervise(&s, &status);
+        jobctl_take_terminal_back(&jobs);
         if (failed) {
                 *e = report;
                 return -report.error ?: -EINVAL;

@@ -421,29 +421,19 @@ static int read_id_map(pid_t child, const char *file, bool *ret_root) {
         return n > 0;
 }
 
-/* The helper must join the sandbox's user namespace only once the child has
- * written its id maps: unmapped, it could not create files in its own
- * mounts. Returns -ESRCH when the child died first. */
-static int wait_for_id_maps(pid_t child, int pidfd, bool *ret_root_mapped) {
-        long wait_ns = 20000;
-        for (;;) {
-                bool uid_root, gid_root;
-                int u = read_id_map(child, "uid_map", &uid_root);
-                int g = read_id_map(child, "gid_map", &gid_root);
-                if (u > 0 && g > 0) {
-                        *ret_root_mapped = uid_root && gid_root;
-                        return 0;
-                }
-                if (u < 0 && u != -ENOENT)
-                        return u;
-                struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-                struct timespec ts = { .tv_sec = 0, .tv_nsec = wait_ns };
-                int r = ppoll(&pfd, 1, &ts, NULL);
-                if (r > 0)
-                        return -ESRCH;
-                if (wait_ns < 10000000)
-                        wait_ns *= 2;
-        }
+/* Are the sandbox's id maps written, and is root mapped? The monitor
+ * calls this once the child has said so at the gate (sandbox.c): maps
+ * still empty mean the child died first (-ESRCH). */
+static int read_id_maps(pid_t child, bool *ret_root_mapped) {
+        bool uid_root, gid_root;
+        int u = read_id_map(child, "uid_map", &uid_root);
+        int g = read_id_map(child, "gid_map", &gid_root);
+        if (u < 0 && u != -ENOENT)
+                return u;
+        if (u <= 0 || g <= 0)
+                return -ESRCH;
+        *ret_root_mapped = uid_root && gid_root;
+        return 0;
 }
 
 /* slirp4netns' API socket lives in a private directory for as long as it
@@ -796,7 +786,7 @@ int network_start(SandboxPlan *p, pid_t child, int netns_fd, Error *e) {
         if (own_userns_fd >= 0 && same_namespace(userns_fd, own_userns_fd))
                 userns_fd = safe_close(userns_fd);
         else {
-                r = wait_for_id_maps(child, child_pidfd, &root_mapped);
+                r = read_id_maps(child, &root_mapped);
                 if (r == -ESRCH)
                         return 0;
                 if (r < 0)

@@ -73,8 +73,9 @@ bool network_uses_helper(const struct SandboxPlan *p);
  * ", \"network\": ..." with ONE_LINE (JSON lines). */
 void network_write_status_json(const struct SandboxPlan *p, FILE *f, bool one_line);
 
-/* Monitor, at the gate: starts the helper for CHILD's network namespace
- * NETNS_FD (as the child sent it: its /proc is not ours to open), waits
+/* Monitor, at the gate, once the child has said its id maps are written:
+ * starts the helper for CHILD's network namespace NETNS_FD (as the child
+ * sent it: its /proc/PID/ns is not ours to open), waits
  * until the interface is configured, publishes the ports. The state goes
  * to p->network_state. */
 int network_start(struct SandboxPlan *p, pid_t child, int netns_fd, Error *e);

@@ -162,6 +162,44 @@ EOF
         assert_line "status 130"
 }
 
+@test "--join: the joined command is a process group of its own: kill -KILL 0 from it spares the caller" {
+        local opts
+        for opts in "--unshare-pid" ""; do
+                # shellcheck disable=SC2086
+                start grp "${join_root[@]}" $opts sleep 300
+                export_env
+                # a calling script in a group of its own, with a sibling in it
+                run setsid -w bash -c '
+                        sleep 120 & sibling=$!
+                        "$@"
+                        echo "join-status=$?"
+                        kill -0 $sibling && echo sibling-alive
+                        kill $sibling' caller "$CSAND" --join grp sh -c 'kill -KILL 0'
+                assert_line join-status=137
+                assert_line sibling-alive
+                XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --stop grp --stop-timeout 5
+        done
+}
+
+@test "--join: on a real terminal the joined command's group gets it, job control and Ctrl-C work, the caller gets it back" {
+        start tty2 "${join_root[@]}" --unshare-pid sleep 300
+        local cs
+        cs=$(printf '%q ' env TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --join tty2)
+        # (each line typed at a prompt; see tests/security/process-group.bats)
+        run python3 "$BATS_TEST_DIRNAME/../security/pty-session.py" 'expect:T\$ $' \
+                "send:$cs sh -c 'ps -o pgid=,tpgid= -p \$\$ | grep -qx \" *\$\$ *\$\$\" && echo own-foreground-group'\n" \
+                'expect:own-foreground-group' 'expect:T\$ $' \
+                "send:$cs env PS1='inner\$ ' sh -i\n" 'expect:inner\$ $' \
+                'send:read x; echo "got[$x]"\n' 'send:hello\n' 'expect:got\[hello\]' 'expect:inner\$ $' \
+                'send:case $- in *m*) echo job-control-on;; esac\n' 'expect:job-control-on' 'expect:inner\$ $' \
+                'send:sh -c \x27echo CAT-$((2+2)); exec cat\x27\n' 'expect:CAT-4' 'send:\x03' 'expect:inner\$ $' \
+                'send:exit 7\n' 'expect:T\$ $' 'send:echo status=$?\n' 'expect:status=7' \
+                "send:$cs sh -c 'echo READY-\$((1+1)); exec sleep 60'\n" 'expect:READY-2' 'send:\x03' 'expect:T\$ $' \
+                'send:echo status=$?\n' 'expect:status=130' \
+                -- env PS1='T$ ' bash --norc --noprofile -i
+        [ "$status" -eq 0 ] || fail "$output"
+}
+
 @test "--list: one line per running sandbox, --json for scripts; --stop ends it and cleans up" {
         start one "${join_root[@]}" --unshare-net sleep 300
         start two "${join_root[@]}" --unshare-pid --rlimit NOFILE=100:200 sleep 301
