@@ -137,6 +137,7 @@ static int crypto_dlopen(Error *e) {
 #define EVP_sha256 sym_EVP_sha256
 
 #include "fd-util.h"
+#include "helpers.h"
 #include "image.h"
 #include "network.h"
 #include "overlay.h"
@@ -1777,16 +1778,61 @@ static int image_apply_mounts(SandboxPlan *p, const char *cache_path, const Imag
         return 0;
 }
 
-void image_plan_namespaces(SandboxPlan *p) {
-        if (!p->image || p->image_info)
-                return;
+/* As rootless podman: user-mode networking, pasta first (podman 5's
+ * default), then slirp4netns (podman 4's); loopback only where neither is
+ * installed, or with --userns (which user-mode networking can't join). */
+static NetworkMode image_default_network(const SandboxPlan *p) {
+        static const NetworkMode modes[] = { NETWORK_PASTA, NETWORK_SLIRP4NETNS };
+        for (size_t i = 0; p->userns_fd < 0 && i < ELEMENTSOF(modes); i++) {
+                _cleanup_free_ char *path = NULL;
+                if (helper_find_executable(network_mode_to_string(modes[i]), &path) >= 0)
+                        return modes[i];
+        }
+        return NETWORK_NONE;
+}
+
+/* A container engine's isolation, wherever the user did not choose:
+ * every namespace, a network of its own, a session of its own, death with
+ * csand's parent, the default seccomp profile. */
+static int image_plan_isolation(SandboxPlan *p) {
         /* The layers are the caller's files: in a user namespace of ours
          * they show as owned by the image's user. */
         if (p->userns_fd < 0)
                 p->unshare_user = true;
-        /* A procfs of its own needs a pid namespace of its own. */
-        if (p->pidns_fd < 0 && !plan_mounts(p, p->n_ops, "/proc"))
+        if (p->pidns_fd < 0 && !(p->share_ns & CLONE_NEWPID))
                 p->unshare_pid = true;
+        if (!(p->share_ns & CLONE_NEWIPC))
+                p->unshare_ipc = true;
+        if (!(p->share_ns & CLONE_NEWUTS))
+                p->unshare_uts = true;
+        if (!(p->share_ns & CLONE_NEWCGROUP) && !p->unshare_cgroup)
+                p->unshare_cgroup_try = true;
+        /* --share-net, --unshare-net and --network decide; else ours */
+        if (p->network == NETWORK_UNSET && !(p->share_ns & CLONE_NEWNET) && !p->unshare_net) {
+                p->network = image_default_network(p);
+                p->unshare_net = true;
+        }
+        if (!p->no_new_session)
+                p->new_session = true;
+        if (!p->no_die_with_parent)
+                p->die_with_parent = true;
+        if (!p->seccomp_profile && !(p->seccomp_profile = strdup("default")))
+                return -ENOMEM;
+        return 0;
+}
+
+int image_plan_defaults(SandboxPlan *p) {
+        if (!p->image || p->image_info)
+                return 0;
+        int r = image_plan_isolation(p);
+        if (r < 0)
+                return r;
+        /* As Docker: with user-mode networking, a resolv.conf made from
+         * the host's (images rarely have one that works), unless the user
+         * mounts their own. */
+        if (network_uses_helper(p) && !plan_mounts(p, p->n_ops, "/etc/resolv.conf") && !plan_mounts(p, p->n_ops, "/etc"))
+                p->resolv_conf_from_host = true;
+        return 0;
 }
 
 static int image_apply(SandboxPlan *p, const char *cache_path, int cache_fd, const Image *img, Error *e) {
@@ -1795,11 +1841,7 @@ static int image_apply(SandboxPlan *p, const char *cache_path, int cache_fd, con
         _cleanup_free_ char *home = NULL;
         if (image_resolve_user(cache_fd, img, &uid, &gid, &home, e) < 0)
                 return -e->error;
-        /* (The namespaces were chosen by image_plan_namespaces().) As Docker: with user-mode networking, a resolv.conf made from the
-         * host's (images rarely have one that works), unless the user
-         * mounts their own. */
-        if (network_uses_helper(p) && !plan_mounts(p, p->n_ops, "/etc/resolv.conf") && !plan_mounts(p, p->n_ops, "/etc"))
-                p->resolv_conf_from_host = true;
+        /* (Namespaces, network and the rest: image_plan_defaults().) */
         if (!p->uid_set)
                 p->uid = uid;
         if (!p->gid_set)

@@ -94,6 +94,27 @@ bool landlock_runs_in_place(const SandboxPlan *p);
  * may run in a vfork()ed child. */
 int landlock_apply(const LandlockSettings *s, const SandboxPlan *p, Error *e);
 
+/* --join (the joined command gets the sandbox's Landlock domain, rebuilt:
+ * a domain can't be copied from another process). In the monitor while the
+ * child waits at the gate: the path rules landlock_apply() will add, each
+ * opened in ROOT_FD (the child's root) as the command will open it, passed
+ * to FN with the rights that end up in the ruleset and the file's device
+ * and inode. Fails when a rule can't be resolved here: a relative path
+ * without an absolute --chdir. */
+typedef void (*LandlockRuleFn)(void *userdata, uint64_t access, uint64_t dev, uint64_t ino, const char *path);
+int landlock_resolve_rules(const LandlockSettings *s, const SandboxPlan *p, int root_fd, LandlockRuleFn fn, void *userdata,
+                           Error *e);
+
+typedef struct LandlockRecordedPath {
+        uint64_t access, dev, ino;
+        char *path;
+} LandlockRecordedPath;
+
+/* In the joined command, in the sandbox's root: S's handled rights, scopes
+ * and ports, and PATHS, each of which must still name the same file
+ * (else it fails: the domain would not be the sandbox's). */
+int landlock_apply_recorded(const LandlockSettings *s, const LandlockRecordedPath *paths, size_t n_paths, Error *e);
+
 /* ,"landlock": { "abi": N, "mode": ..., "enforced": [...], "not-enforced": [...] }
  * for --info-fd and --json-status-fd, when Landlock was asked for. */
 void landlock_write_status_json(const LandlockSettings *s, bool in_place, FILE *f, bool one_line);

@@ -1112,9 +1112,9 @@ static int check_source(const char *source, bool try_only, Error *e) {
                 return 0;
         return error_set_errno(e, errno, "Can't find source path %s", source);
 }
-/* The mode of what an op with --perms creates (bwrap's defaults when
- * --perms is not given), or MODE_UNSET for ops without one. */
-static mode_t op_mode(const MountOp *op) {
+/* The permissions bwrap's op carries: --perms, bwrap's default for the
+ * ops that take one, and 0 for the rest (its ops are zeroed). */
+static mode_t op_perms(const MountOp *op) {
         switch (op->type) {
         case MOUNT_OP_TMPFS:
         case MOUNT_OP_DIR:
@@ -1124,10 +1124,26 @@ static mode_t op_mode(const MountOp *op) {
         case MOUNT_OP_BIND_DATA:
                 return op->perms != MODE_UNSET ? op->perms : 0600;
         default:
-                return MODE_UNSET;
+                return 0;
         }
 }
 
+/* bwrap makes the parents of every op's destination before the op runs,
+ * with parent_dir_mode() of the op's permissions (0700 for the ops without
+ * any), except where the op changes what exists (--chmod), --lock-file
+ * (not an op of bwrap's) and a -try bind whose source is missing (skipped
+ * before that). */
+static int make_op_parents(const MountOp *op, int root_fd, Error *e) {
+        struct stat st;
+        if (op->type == MOUNT_OP_CHMOD || op->type == MOUNT_OP_LOCK_FILE)
+                return 0;
+        if (op->type == MOUNT_OP_BIND && op->try_only && stat(op->source, &st) < 0 && errno == ENOENT)
+                return 0;
+        int r = mkdir_parents_in_root(root_fd, op->dest, parent_dir_mode(op_perms(op)));
+        if (r < 0)
+                return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
+        return 0;
+}
 
 /* As bwrap: every source is checked before the first operation runs, so
  * that of several problems the same one is named. */
@@ -1188,15 +1204,9 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
                 const MountOp *op = &p->ops[i];
                 r = 0;
 
-                /* Missing parents of a file with a mode: bwrap's rule
-                 * (parent_dir_mode()) rather than 0755. */
-                mode_t mode = op_mode(op);
-                if (mode != MODE_UNSET && parent_dir_mode(mode) != 0755) {
-                        r = mkdir_parents_in_root(root->fd, op->dest, parent_dir_mode(mode));
-                        if (r < 0)
-                                return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
-                }
-
+                r = make_op_parents(op, root->fd, e);
+                if (r < 0)
+                        return r;
                 switch (op->type) {
                 case MOUNT_OP_BIND:
                         r = op_bind(op, root, e);

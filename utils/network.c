@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "egress.h"
 #include "fs-util.h"
 #include "helpers.h"
 #include "macro.h"
@@ -38,6 +39,7 @@
 struct NetworkState {
         Helper *helper;
         int exit_fd;            /* slirp4netns --exit-fd: the write end, only ours */
+        Egress *egress;         /* --allow-host's guard (utils/egress.c) */
 };
 
 static const char *const mode_names[_NETWORK_MODE_MAX] = {
@@ -281,6 +283,7 @@ NetworkState *network_state_free(NetworkState *s) {
                 return NULL;
         /* slirp4netns leaves at once when its --exit-fd hangs up. */
         s->exit_fd = safe_close(s->exit_fd);
+        egress_free(s->egress);
         if (s->helper)
                 helper_stop(s->helper, SIGTERM, HELPER_STOP_TIMEOUT_MS);
         helper_free(s->helper);
@@ -418,29 +421,19 @@ static int read_id_map(pid_t child, const char *file, bool *ret_root) {
         return n > 0;
 }
 
-/* The helper must join the sandbox's user namespace only once the child has
- * written its id maps: unmapped, it could not create files in its own
- * mounts. Returns -ESRCH when the child died first. */
-static int wait_for_id_maps(pid_t child, int pidfd, bool *ret_root_mapped) {
-        long wait_ns = 20000;
-        for (;;) {
-                bool uid_root, gid_root;
-                int u = read_id_map(child, "uid_map", &uid_root);
-                int g = read_id_map(child, "gid_map", &gid_root);
-                if (u > 0 && g > 0) {
-                        *ret_root_mapped = uid_root && gid_root;
-                        return 0;
-                }
-                if (u < 0 && u != -ENOENT)
-                        return u;
-                struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-                struct timespec ts = { .tv_sec = 0, .tv_nsec = wait_ns };
-                int r = ppoll(&pfd, 1, &ts, NULL);
-                if (r > 0)
-                        return -ESRCH;
-                if (wait_ns < 10000000)
-                        wait_ns *= 2;
-        }
+/* Are the sandbox's id maps written, and is root mapped? The monitor
+ * calls this once the child has said so at the gate (sandbox.c): maps
+ * still empty mean the child died first (-ESRCH). */
+static int read_id_maps(pid_t child, bool *ret_root_mapped) {
+        bool uid_root, gid_root;
+        int u = read_id_map(child, "uid_map", &uid_root);
+        int g = read_id_map(child, "gid_map", &gid_root);
+        if (u < 0 && u != -ENOENT)
+                return u;
+        if (u <= 0 || g <= 0)
+                return -ESRCH;
+        *ret_root_mapped = uid_root && gid_root;
+        return 0;
 }
 
 /* slirp4netns' API socket lives in a private directory for as long as it
@@ -559,7 +552,10 @@ static int start_helper(const char *path, const char **argv, const int *fds, int
                 .umask = 0077,
                 .capture_output = true,
         };
-        int r = helper_start(&spec, ret);
+        char why[HELPER_WHY_MAX];
+        int r = helper_start(&spec, ret, why, sizeof(why));
+        if (r < 0 && why[0])
+                return error_setf(e, -r, "Can't start %s: %s", path, why);
         if (r < 0)
                 return error_set_errno(e, r, "Can't start %s", path);
         return 0;
@@ -738,14 +734,13 @@ static int start_pasta(SandboxPlan *p, const char *path, int netns_fd, int usern
         return 0;
 }
 
-int network_start(SandboxPlan *p, pid_t child, Error *e) {
+int network_start(SandboxPlan *p, pid_t child, int netns_fd, Error *e) {
         _cleanup_(network_state_freep) NetworkState *s = NULL;
-        _cleanup_close_ int child_pidfd = -EBADF, netns_fd = -EBADF, userns_fd = -EBADF, own_userns_fd = -EBADF;
+        _cleanup_close_ int child_pidfd = -EBADF, userns_fd = -EBADF, own_userns_fd = -EBADF;
         _cleanup_free_ char *path = NULL;
         NetworkMode m = network_mode(p);
         const char *name = mode_names[m];
         bool root_mapped = false;
-        char ns_path[64];
         int r;
 
         if (!mode_uses_helper(m))
@@ -775,14 +770,11 @@ int network_start(SandboxPlan *p, pid_t child, Error *e) {
         child_pidfd = (int) syscall(SYS_pidfd_open, child, 0);
         if (child_pidfd < 0)
                 return error_set_errno(e, errno, "pidfd_open");
-        snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/net", (int) child);
-        netns_fd = open(ns_path, O_RDONLY | O_CLOEXEC);
         if (netns_fd < 0) {
-                r = -errno;
                 /* Gone: the child is on its way out, with its own report. */
                 if (child_exits(child_pidfd, 5000))
                         return 0;
-                return error_set_errno(e, r, "Can't open %s", ns_path);
+                return error_setf(e, EIO, "The sandbox did not tell its network namespace");
         }
         /* The user namespace that owns the network namespace: the one the
          * helper needs capabilities in (not necessarily the child's current
@@ -794,7 +786,7 @@ int network_start(SandboxPlan *p, pid_t child, Error *e) {
         if (own_userns_fd >= 0 && same_namespace(userns_fd, own_userns_fd))
                 userns_fd = safe_close(userns_fd);
         else {
-                r = wait_for_id_maps(child, child_pidfd, &root_mapped);
+                r = read_id_maps(child, &root_mapped);
                 if (r == -ESRCH)
                         return 0;
                 if (r < 0)
@@ -809,6 +801,8 @@ int network_start(SandboxPlan *p, pid_t child, Error *e) {
                 r = start_slirp4netns(p, path, netns_fd, userns_fd, root_mapped, s, e);
         else
                 r = start_pasta(p, path, netns_fd, userns_fd, s, e);
+        if (r >= 0)
+                r = egress_start(p, netns_fd, userns_fd, &s->egress, e);
         if (r < 0) {
                 /* A child that died of a setup error explains the failure
                  * better than the helper can: the monitor prints its report. */
@@ -914,9 +908,7 @@ static int generate_resolv_conf(const SandboxPlan *p, const char *old, bool alwa
         return 0;
 }
 
-/* A file holding DATA, as a detached mount: a file on a private tmpfs that
- * no path leads to, cloned with open_tree(). */
-static int data_file_mount(const char *data, int *ret_fd) {
+int network_data_file_mount(const char *name, const char *data, int *ret_fd) {
         _cleanup_close_ int fs_fd = -EBADF, mnt_fd = -EBADF, file_fd = -EBADF;
 
         fs_fd = (int) syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
@@ -929,7 +921,7 @@ static int data_file_mount(const char *data, int *ret_fd) {
         mnt_fd = (int) syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (mnt_fd < 0)
                 return -errno;
-        file_fd = openat(mnt_fd, "resolv.conf", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        file_fd = openat(mnt_fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (file_fd < 0)
                 return -errno;
         if (fchmod(file_fd, 0644) < 0)
@@ -937,7 +929,7 @@ static int data_file_mount(const char *data, int *ret_fd) {
         int r = write_all(file_fd, data, strlen(data));
         if (r < 0)
                 return r;
-        int fd = (int) syscall(SYS_open_tree, mnt_fd, "resolv.conf", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        int fd = (int) syscall(SYS_open_tree, mnt_fd, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (fd < 0)
                 return -errno;
         *ret_fd = fd;
@@ -981,6 +973,8 @@ int network_setup_resolv_conf(const SandboxPlan *p, int *root_fd, Error *e) {
 
         if (!network_uses_helper(p))
                 return 0;
+        if (egress_setup_hosts(p, *root_fd, e) < 0)
+                return -e->error;
         if (read_old_resolv_conf(p, *root_fd, &old, e) < 0)
                 return -e->error;
         /* No resolver configured: not ours to invent one (unless the
@@ -994,7 +988,7 @@ int network_setup_resolv_conf(const SandboxPlan *p, int *root_fd, Error *e) {
         if (!new)
                 return 0;
 
-        r = data_file_mount(new, &mnt);
+        r = network_data_file_mount("resolv.conf", new, &mnt);
         if (r < 0)
                 return error_set_errno(e, r, "Can't prepare %s for the sandbox", RESOLV_CONF);
         r = touch_in_root(*root_fd, RESOLV_CONF, 0644, &dst);

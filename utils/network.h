@@ -73,18 +73,25 @@ bool network_uses_helper(const struct SandboxPlan *p);
  * ", \"network\": ..." with ONE_LINE (JSON lines). */
 void network_write_status_json(const struct SandboxPlan *p, FILE *f, bool one_line);
 
-/* Monitor, at the gate: starts the helper for CHILD's namespaces, waits
+/* Monitor, at the gate, once the child has said its id maps are written:
+ * starts the helper for CHILD's network namespace NETNS_FD (as the child
+ * sent it: its /proc/PID/ns is not ours to open), waits
  * until the interface is configured, publishes the ports. The state goes
  * to p->network_state. */
-int network_start(struct SandboxPlan *p, pid_t child, Error *e);
+int network_start(struct SandboxPlan *p, pid_t child, int netns_fd, Error *e);
 /* Monitor, when the sandbox is over: stops and reaps the helper. */
 void network_stop(struct SandboxPlan *p);
 NetworkState *network_state_free(NetworkState *s);
+
+/* A file NAME holding DATA, as a detached mount: a file on a private tmpfs
+ * that no path leads to, cloned with open_tree(). */
+int network_data_file_mount(const char *name, const char *data, int *ret_fd);
 
 /* Child, after the mount ops and before pivot_root: with user-mode
  * networking, mounts a generated /etc/resolv.conf when --dns is given or
  * when the sandbox's resolv.conf names a loopback nameserver (which the
  * sandbox cannot reach): it then points to the helper's DNS forwarder.
  * With p->resolv_conf_from_host (images), always, made from the host's
- * resolv.conf by the same rules (only the forwarder when it has none). */
+ * resolv.conf by the same rules (only the forwarder when it has none).
+ * With --add-host, /etc/hosts too (utils/egress.c). */
 int network_setup_resolv_conf(const struct SandboxPlan *p, int *root_fd, Error *e);

@@ -61,6 +61,7 @@ SandboxPlan *plan_free(SandboxPlan *p) {
         /* network */
         network_state_free(p->network_state);
         free(p->publish);
+        egress_settings_done(&p->egress);
         /* resources: also removes the sandbox's cgroup */
         cgroup_settings_done(&p->cgroup);
         rlimits_done(&p->rlimits);
@@ -209,7 +210,7 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
         if (p->n_overlay_srcs > 0)
                 return error_setf(e, EINVAL, "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay");
         /* network */
-        if (network_validate(p, e) < 0)
+        if (network_validate(p, e) < 0 || egress_validate(p, e) < 0)
                 return -e->error;
         /* resources */
         if (cgroup_settings_validate(&p->cgroup, e) < 0 || rlimits_validate(&p->rlimits, e) < 0)

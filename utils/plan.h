@@ -9,6 +9,7 @@
 #include "cgroups.h"
 #include "landlock.h"
 #include "log.h"
+#include "egress.h"
 #include "network.h"
 #include "rlimits.h"
 
@@ -79,6 +80,7 @@ typedef struct SandboxPlan {
         bool unshare_user, unshare_user_try;
         bool unshare_ipc, unshare_pid, unshare_net, unshare_uts;
         bool unshare_cgroup, unshare_cgroup_try;
+        int share_ns;           /* CLONE_NEW* of --share-net, --share-ipc, ...: --image keeps them too */
 
         uid_t uid;              /* ids inside; default: the caller's */
         gid_t gid;
@@ -97,6 +99,8 @@ typedef struct SandboxPlan {
         bool die_with_parent;
         bool new_session;
         bool as_pid_1;
+        /* --no-die-with-parent, --no-new-session: off even with --image */
+        bool no_die_with_parent, no_new_session;
 
         /* Namespaces handed over by the caller. -EBADF when unset. */
         int userns_fd, userns2_fd, pidns_fd;
@@ -172,6 +176,8 @@ typedef struct SandboxPlan {
          * mounts /etc/resolv.conf or /etc). */
         bool resolv_conf_from_host;
         NetworkState *network_state;
+        /* egress by name (utils/egress.c): --allow-host, --allow-udp, --add-host, --quiet */
+        EgressSettings egress;
 
         /* running sandboxes (utils/registry.c, utils/join.c): --name and
          * the sandbox's registration (held by the monitor, released by

@@ -257,8 +257,7 @@ int registry_claim(SandboxPlan *p, Error *e) {
 }
 
 /* "a\nb" -> "a\\nb": one record line per value. */
-static void put_escaped(FILE *f, const char *key, const char *value) {
-        fprintf(f, "%s ", key);
+static void put_escaped_value(FILE *f, const char *value) {
         for (const char *c = value; *c; c++) {
                 if (*c == '\\')
                         fputs("\\\\", f);
@@ -268,6 +267,37 @@ static void put_escaped(FILE *f, const char *key, const char *value) {
                         fputc(*c, f);
         }
         fputc('\n', f);
+}
+
+static void put_escaped(FILE *f, const char *key, const char *value) {
+        fprintf(f, "%s ", key);
+        put_escaped_value(f, value);
+}
+
+static void put_landlock_path(void *userdata, uint64_t access, uint64_t dev, uint64_t ino, const char *path) {
+        FILE *f = userdata;
+        fprintf(f, "landlock-path %" PRIx64 " %" PRIu64 " %" PRIu64 " ", access, dev, ino);
+        put_escaped_value(f, path);
+}
+
+/* What --join needs to rebuild the command's Landlock domain: the child
+ * waits at the gate, and sent ROOT_FD, its final root. */
+static void write_landlock(const SandboxPlan *p, int root_fd, FILE *f) {
+        const LandlockSettings *s = &p->landlock;
+        Error e = {};
+
+        if (s->handled_fs == 0 && s->handled_net == 0 && s->scoped == 0)
+                return;
+        fprintf(f, "landlock %" PRIx64 " %" PRIx64 " %" PRIx64 "\n", s->handled_fs, s->handled_net, s->scoped);
+        for (size_t i = 0; i < s->n_ports; i++)
+                fprintf(f, "landlock-port %c %u %u\n", s->ports[i].bind ? 'b' : 'c', s->ports[i].first, s->ports[i].last);
+        if (root_fd < 0)
+                error_setf(&e, EBADMSG, "the sandbox did not send its root");
+        else
+                (void) landlock_resolve_rules(s, p, root_fd, put_landlock_path, f, &e);
+        /* The sandbox runs anyway; joining it is refused, saying why. */
+        if (e.error)
+                put_escaped(f, "landlock-error", e.message);
 }
 
 const RegistryNamespace registry_namespaces[] = {
@@ -301,7 +331,7 @@ static char *read_cgroup_path(pid_t pid) {
         return NULL;
 }
 
-static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_flags, FILE *f) {
+static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_flags, int root_fd, FILE *f) {
         uint64_t mstart, cstart;
         int r = proc_start_time(getpid(), &mstart);
         if (r < 0)
@@ -357,9 +387,13 @@ static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_f
                 _cleanup_free_ char *cg = read_cgroup_path(child);
                 if (cg)
                         put_escaped(f, "cgroup", cg);
+                const char *unit = cgroup_unit(&p->cgroup);
+                if (unit)
+                        put_escaped(f, "cgroup-unit", unit);
         }
         for (size_t i = 0; i < p->n_command; i++)
                 put_escaped(f, "arg", p->command[i]);
+        write_landlock(p, root_fd, f);
         for (size_t i = 0; i < p->n_seccomp; i++) {
                 fprintf(f, "seccomp %u ", p->seccomp[i].flags);
                 for (size_t j = 0; j < p->seccomp[i].len; j++)
@@ -370,7 +404,7 @@ static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_f
         return 0;
 }
 
-int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, Error *e) {
+int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, int root_fd, Error *e) {
         Registration *reg = p->registration;
         char rec[NAME_MAX_LEN + 8], tmp[NAME_MAX_LEN + 16];
         _cleanup_free_ char *buf = NULL;
@@ -381,7 +415,7 @@ int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, Err
         FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return error_setf(e, ENOMEM, "Out of memory");
-        int r = write_record(p, child, clone_flags, f);
+        int r = write_record(p, child, clone_flags, root_fd, f);
         if (fclose(f) != 0 && r >= 0)
                 r = -ENOMEM;
         if (r < 0)
@@ -433,6 +467,12 @@ void registry_entry_done(RegistryEntry *e) {
         free(e->network);
         free(e->limits);
         free(e->cgroup);
+        free(e->cgroup_unit);
+        landlock_settings_done(&e->landlock);
+        for (size_t i = 0; i < e->n_landlock_paths; i++)
+                free(e->landlock_paths[i].path);
+        free(e->landlock_paths);
+        free(e->landlock_error);
         strv_free(e->command);
         for (size_t i = 0; i < e->n_seccomp; i++)
                 free(e->seccomp[i].data);
@@ -475,6 +515,41 @@ static int hex_decode(const char *s, void **ret, size_t *ret_len) {
         return 0;
 }
 
+static int parse_landlock(RegistryEntry *e, const char *key, const char *value) {
+        LandlockSettings *s = &e->landlock;
+        int n = 0;
+        if (strcmp(key, "") == 0)
+                return sscanf(value, "%" SCNx64 " %" SCNx64 " %" SCNx64, &s->handled_fs, &s->handled_net, &s->scoped) == 3 ? 0 : -EINVAL;
+        if (strcmp(key, "-error") == 0)
+                return (e->landlock_error = unescape(value)) ? 0 : -ENOMEM;
+        if (strcmp(key, "-port") == 0) {
+                char kind;
+                unsigned first, last;
+                if (sscanf(value, "%c %u %u", &kind, &first, &last) != 3 || first > last || last > UINT16_MAX)
+                        return -EINVAL;
+                LandlockPortRule *ports = reallocarray(s->ports, s->n_ports + 1, sizeof(*ports));
+                if (!ports)
+                        return -ENOMEM;
+                s->ports = ports;
+                s->ports[s->n_ports++] = (LandlockPortRule) { .bind = kind == 'b', .first = (uint16_t) first, .last = (uint16_t) last };
+                return 0;
+        }
+        if (strcmp(key, "-path") == 0) {
+                LandlockRecordedPath rp = {};
+                if (sscanf(value, "%" SCNx64 " %" SCNu64 " %" SCNu64 " %n", &rp.access, &rp.dev, &rp.ino, &n) != 3 || n == 0)
+                        return -EINVAL;
+                LandlockRecordedPath *paths = reallocarray(e->landlock_paths, e->n_landlock_paths + 1, sizeof(*paths));
+                if (!paths)
+                        return -ENOMEM;
+                e->landlock_paths = paths;
+                if (!(rp.path = unescape(value + n)))
+                        return -ENOMEM;
+                paths[e->n_landlock_paths++] = rp;
+                return 0;
+        }
+        return 0;
+}
+
 static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) {
         int n = 0;
         if (strcmp(key, "version") == 0)
@@ -505,6 +580,8 @@ static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) 
                 return (e->limits = strdup(value)) ? 0 : -ENOMEM;
         if (strcmp(key, "cgroup") == 0)
                 return (e->cgroup = unescape(value)) ? 0 : -ENOMEM;
+        if (strcmp(key, "cgroup-unit") == 0)
+                return (e->cgroup_unit = unescape(value)) ? 0 : -ENOMEM;
         if (strcmp(key, "arg") == 0) {
                 char **l = realloc(e->command, (*n_args + 2) * sizeof(char *));
                 if (!l)
@@ -516,6 +593,8 @@ static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) 
                 (*n_args)++;
                 return 0;
         }
+        if (strncmp(key, "landlock", 8) == 0)
+                return parse_landlock(e, key + 8, value);
         if (strcmp(key, "seccomp") == 0) {
                 unsigned flags;
                 if (sscanf(value, "%u %n", &flags, &n) != 1)

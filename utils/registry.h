@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "landlock.h"
 #include "plan.h"
 
 /* Running sandboxes, by name (--name, --list, --stop; --join in join.c).
@@ -43,7 +44,15 @@ typedef struct RegistryEntry {
         char *network;
         char *limits;           /* "memory=50M,pids-limit=10", "" for none */
         char *cgroup;           /* below /sys/fs/cgroup, NULL without its own */
+        char *cgroup_unit;      /* the systemd unit that holds it, NULL: cgroupfs */
         char **command;
+        /* Its Landlock ruleset, as the monitor resolved it (landlock_resolve_rules()):
+         * the handled rights, scopes and ports in landlock, the path rules in
+         * landlock_paths; or why it could not be resolved. */
+        LandlockSettings landlock;
+        LandlockRecordedPath *landlock_paths;
+        size_t n_landlock_paths;
+        char *landlock_error;
         SeccompProgram *seccomp;
         size_t n_seccomp;
 } RegistryEntry;
@@ -61,8 +70,10 @@ int registry_run_command(SandboxPlan *p);
 /* The monitor, once the child exists: takes --name (an error when it is
  * taken) before anything is made outside for the sandbox... */
 int registry_claim(SandboxPlan *p, Error *e);
-/* ...and publishes the registration once it all is (cgroup, helpers). */
-int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, Error *e);
+/* ...and publishes the registration once it all is (cgroup, helpers).
+ * ROOT_FD: the sandbox's final root, for Landlock rules (-EBADF without
+ * them). */
+int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, int root_fd, Error *e);
 /* Removes the registration and frees the name. NULL is fine. */
 void registry_release(Registration *r);
 

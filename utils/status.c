@@ -3,10 +3,12 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "fd-util.h"
 #include "network.h"
+#include "report.h"
 #include "status.h"
 
 static const struct {
@@ -24,7 +26,16 @@ static const struct {
         { "uts", CLONE_NEWUTS },
 };
 
-int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags, bool json_lines) {
+/* NS_FDS's entry for the namespace NAME. */
+static int ns_fd(const int *ns_fds, const char *name) {
+        for (size_t i = 0; i < _REPORT_NS_MAX; i++)
+                if (strcmp(report_namespace_names[i], name) == 0)
+                        return ns_fds[i];
+        return -EBADF;
+}
+
+int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags, const int *ns_fds,
+                      bool json_lines) {
         /* --info-fd: one indented object; --json-status-fd: JSON lines,
          * the whole object on one line (bwrap's two formats). */
         const char *sep = json_lines ? ", " : ",\n    ";
@@ -36,12 +47,11 @@ int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long c
 
         fprintf(f, "{%s\"child-pid\": %d", json_lines ? " " : "\n    ", (int) child);
         for (size_t i = 0; i < ELEMENTSOF(namespaces); i++) {
-                char path[64];
                 struct stat st;
                 if (!(clone_flags & namespaces[i].flag))
                         continue;
-                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int) child, namespaces[i].name);
-                if (stat(path, &st) < 0)
+                int nsfd = ns_fd(ns_fds, namespaces[i].name);
+                if (nsfd < 0 || fstat(nsfd, &st) < 0)
                         continue;
                 fprintf(f, "%s\"%s-namespace\": %llu", sep, namespaces[i].name, (unsigned long long) st.st_ino);
         }

@@ -13,11 +13,17 @@
 #    sandbox->host (iperf3 -R: the server in the sandbox sends), each
 #    helper's median over the rounds divided by loopback's.
 # 2. Start-up: `true` in a minimal sandbox with --network host, none,
-#    slirp4netns and pasta, interleaved by benchtime; median, the time each
-#    mode adds to --network host, and the ratio. Also pasta on its own
+#    slirp4netns and pasta, and each helper with --allow-host (egress by
+#    name, issue 21), interleaved by benchtime; median, the time each mode
+#    adds to --network host, and the ratio. Also pasta on its own
 #    (`pasta --config-net -- true`: its own user and network namespaces),
 #    what --network pasta can at best add.
-# 3. Leftovers: a few runs of each helper mode under a subreaper; a helper
+# 3. Egress by name: the iperf3 client in the sandbox, the server on the
+#    host's 127.0.0.1 reached through the helper's gateway address
+#    (--allow-host-loopback), plain and with --allow-host (through csand's
+#    relay), both directions; the median with --allow-host divided by the
+#    plain one, per helper, rounds interleaved.
+# 4. Leftovers: a few runs of each helper mode under a subreaper; a helper
 #    still alive when csand has exited would be reparented to it.
 # Prints a table and one "BENCH ..." line per case.
 #
@@ -158,14 +164,66 @@ for ((r = 0; r < rounds; r++)); do
         done
 done
 
+# The address inside that leads to the host's loopback.
+pasta_gw=
+if ((rounds > 0)); then
+        pasta_gw=$("$CSAND" "${MINIMAL[@]}" --network pasta ip -4 route show default | awk '{ print $3; exit }')
+        [[ -n $pasta_gw ]] || die "no default route inside --network pasta"
+fi
+
+# One outbound run: HELPER, FILTER (plain or allow), DIR (up: sandbox ->
+# host, down: -R). Prints bits/s as the sandbox's client measured them.
+egress_throughput() {
+        local helper=$1 filter=$2 dir=$3 port pid gw target rev=() args=()
+        [[ $dir == down ]] && rev=(-R)
+        gw=10.0.2.2
+        [[ $helper == pasta ]] && gw=$pasta_gw
+        target=$gw
+        [[ $filter == allow ]] && args=(--allow-host iperf.test --add-host "iperf.test:$gw") && target=iperf.test
+        port=$(free_port)
+        # A server for several tests: the readiness probe is a connection too.
+        iperf3 -s -B 127.0.0.1 -p "$port" </dev/null >/dev/null 2>&1 &
+        pid=$!
+        bg+=("$pid")
+        local i
+        for ((i = 0; i < 100; i++)); do
+                python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port" 2>/dev/null && break
+                sleep 0.1
+        done
+        "$CSAND" "${MINIMAL[@]}" --network "$helper" --allow-host-loopback "${args[@]}" \
+                iperf3 -c "$target" -p "$port" -t 3 -J "${rev[@]}" >"$work/egress.json" 2>"$work/csand.err" ||
+                { cat "$work/csand.err" >&2; die "iperf3 out of $helper ($filter, $dir) failed"; }
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        python3 -c 'import json, sys
+print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$work/egress.json"
+}
+
+((rounds == 0)) || echo "bench network: egress by name, $rounds round(s) of 3 s per case and direction" >&2
+: >"$work/egress"
+for ((r = 0; r < rounds; r++)); do
+        for helper in slirp4netns pasta; do
+                for filter in plain allow; do
+                        for dir in up down; do
+                                bps=$(egress_throughput "$helper" "$filter" "$dir") && [[ -n $bps ]] ||
+                                        die "no result for $helper $filter ($dir)"
+                                echo "$helper-$filter $dir $bps" >>"$work/egress"
+                        done
+                done
+        done
+done
+
 echo "bench network: start-up, $runs runs per mode" >&2
 "$CSAND" "${MINIMAL[@]}" --network slirp4netns true || die "csand --network slirp4netns fails"
 "$CSAND" "${MINIMAL[@]}" --network pasta true || die "csand --network pasta fails"
+"$CSAND" "${MINIMAL[@]}" --network pasta --allow-host example.org true || die "csand --allow-host fails"
 "$CSAND_BENCH_TIMER" -n "$runs" -w 3 \
         host "$CSAND" "${MINIMAL[@]}" --network host true \
         ::: none "$CSAND" "${MINIMAL[@]}" --network none true \
         ::: slirp4netns "$CSAND" "${MINIMAL[@]}" --network slirp4netns true \
         ::: pasta "$CSAND" "${MINIMAL[@]}" --network pasta true \
+        ::: slirp4netns+allow "$CSAND" "${MINIMAL[@]}" --network slirp4netns --allow-host example.org true \
+        ::: pasta+allow "$CSAND" "${MINIMAL[@]}" --network pasta --allow-host example.org true \
         ::: pasta_alone "$(command -v pasta)" --config-net --quiet -- /usr/bin/true \
         >"$work/startup" || die "a start-up command failed (see above)"
 
@@ -212,15 +270,15 @@ END {
                         printf "%-12s %-14s %12.2f %10.2f\n", modes[m], name[dir], med[modes[m], dir] / 1e9, med[modes[m], dir] / ref
                 }
         }
-        printf "\n%-12s %6s %11s %11s %11s %8s\n", "start-up", "runs", "median_us", "min_us", "added_us", "x_host"
+        printf "\n%-17s %6s %11s %11s %11s %8s\n", "start-up", "runs", "median_us", "min_us", "added_us", "x_host"
         for (i = 1; i <= n; i++) {
                 l = order[i]
                 if (l == "pasta_alone") {
-                        printf "%-12s %6s %11.1f %11.1f %11s %8s  (pasta --config-net -- true, no csand)\n", l, s[l, "runs"],
+                        printf "%-17s %6s %11.1f %11.1f %11s %8s  (pasta --config-net -- true, no csand)\n", l, s[l, "runs"],
                                s[l, "median_us"], s[l, "min_us"], "-", "-"
                         continue
                 }
-                printf "%-12s %6s %11.1f %11.1f %11.1f %8.2f\n", l, s[l, "runs"], s[l, "median_us"], s[l, "min_us"],
+                printf "%-17s %6s %11.1f %11.1f %11.1f %8.2f\n", l, s[l, "runs"], s[l, "median_us"], s[l, "min_us"],
                        s[l, "median_us"] - s["host", "median_us"], s[l, "median_us"] / s["host", "median_us"]
         }
         printf "\nhelpers left running when csand exited (5 runs each, under a subreaper): slirp4netns %d, pasta %d\n",
@@ -246,3 +304,24 @@ END {
         printf "BENCH case=network-leftovers mode=slirp4netns runs=5 left=%d\n", left_slirp
         printf "BENCH case=network-leftovers mode=pasta runs=5 left=%d\n", left_pasta
 }' "$work/tput" "$work/startup"
+((rounds == 0)) || awk '
+function median(list,    n, a, i, j, t) {
+        n = split(list, a, " ")
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{ v[$1 " " $2] = v[$1 " " $2] " " $3 }
+END {
+        name["up"] = "sandbox->host"; name["down"] = "host->sandbox"
+        printf "\n%-12s %-14s %12s %12s %8s\n", "egress", "direction", "plain_Gbit/s", "allow_Gbit/s", "x_plain"
+        split("slirp4netns pasta", helpers, " ")
+        for (h = 1; h <= 2; h++)
+                for (d = 1; d <= 2; d++) {
+                        dir = d == 1 ? "up" : "down"
+                        p = median(v[helpers[h] "-plain " dir]); a = median(v[helpers[h] "-allow " dir])
+                        printf "%-12s %-14s %12.2f %12.2f %8.2f\n", helpers[h], name[dir], p / 1e9, a / 1e9, a / p
+                        out = out sprintf("BENCH case=network-egress mode=%s direction=%s plain_gbit_s=%.2f allow_gbit_s=%.2f ratio_plain=%.2f\n",
+                                          helpers[h], name[dir], p / 1e9, a / 1e9, a / p)
+                }
+        printf "\n%s", out
+}' "$work/egress"

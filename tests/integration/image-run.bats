@@ -117,9 +117,9 @@ mounts-ok"
 }
 
 @test "image: --as-pid-1 works with the pid namespace the image turns on" {
-        # refused where the image makes no pid namespace (the caller's /proc
-        # is bound), and then nothing is unpacked
-        run --separate-stderr csand --image "$IMG_OCI:v1" --ro-bind /proc /proc --as-pid-1 true
+        # refused where the image makes no pid namespace (--pidns: one
+        # given), and then nothing is unpacked
+        run --separate-stderr csand --image "$IMG_OCI:v1" --pidns 5 --as-pid-1 true 5</proc/self/ns/pid
         assert_csand_error
         assert_equal "$msg" "csand: Specifying --as-pid-1 requires --unshare-pid"
         [ -z "$(cache_layers 2>/dev/null)" ]

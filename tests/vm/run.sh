@@ -15,8 +15,9 @@
 # "# vm: N passed, N failed, N skipped" (a TAP comment). Exit status 0 when nothing failed.
 #
 # Env: VMTIER (default /var/cache/csand-vm), VM_CONTEXTS (default "session
-# service"), VM_TIMEOUT (default 1500 s) and run-vm-tests.sh's knobs
-# (REBUILD=1, RECONFIGURE=1, ...). As an ordinary user it only prints a TAP
+# service"), VM_TESTS (default: all; some of tests/vm's .bats file names, to
+# run only those while working on them), VM_TIMEOUT (default 1500 s) and
+# run-vm-tests.sh's knobs (REBUILD=1, RECONFIGURE=1, ...). As an ordinary user it only prints a TAP
 # skip.
 set -uo pipefail
 
@@ -85,9 +86,15 @@ share=$VMTIER/share
 rm -rf "$share"
 mkdir -p "$share/tests/vm" "$share/tests/lib"
 cp "$build/csand" "$share/csand"
-cp "$src"/tests/vm/*.bats "$src"/tests/vm/*.bash "$share/tests/vm/"
+cp "$src"/tests/vm/*.bats "$src"/tests/vm/*.bash "$src"/tests/vm/cgroup-attack.sh "$share/tests/vm/"
 cp "$src"/tests/lib/*.bash "$share/tests/lib/"
 install -m 0755 "$src/tests/vm/payload.sh" "$share/payload.sh"
+if [ -n "${VM_TESTS:-}" ]; then
+        for t in $VM_TESTS; do
+                [ -f "$src/tests/vm/$t" ] || infra_fail "VM_TESTS: no tests/vm/$t"
+        done
+        echo "$VM_TESTS" >"$share/tests-selected"
+fi
 
 # The guest gets the packages of the libraries csand links directly (their
 # own dependencies come with them) and of libsystemd.so.0, which it loads
