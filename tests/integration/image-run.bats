@@ -271,15 +271,21 @@ new
         assert_output "hello from layer 3"
 }
 
+# csand is not dumpable: strace sees its calls but can't read their
+# arguments in its memory. clone3() is glibc's pthread_create() (csand forks
+# with clone(), whose flags are in registers).
+count_threads() {
+        grep -cE '^[0-9]+ +clone3\(|CLONE_THREAD' "$1" || true
+}
+
 @test "image: a first run unpacks the missing layers on several threads (one per CPU)" {
         require_feature "strace" command -v strace
-        # strace -f: the threads are clone3() or clone() calls with CLONE_THREAD
         run strace -f -qq -e trace=clone,clone3 -o "$TESTDIR/trace" \
                 "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --image "$IMG_OCI:v1" cat /etc/motd
         assert_success
         assert_output "hello from layer 3"
         local threads
-        threads=$(grep -c CLONE_THREAD "$TESTDIR/trace" || true)
+        threads=$(count_threads "$TESTDIR/trace")
         if [ "$(nproc)" -ge 2 ]; then
                 [ "$threads" -ge 1 ] || fail "no thread started for $(wc -w <<<"$IMG_LAYER_DIGESTS") layers on $(nproc) CPUs"
         else
@@ -289,22 +295,20 @@ new
         run strace -f -qq -e trace=clone,clone3 -o "$TESTDIR/trace2" \
                 "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --image "$IMG_OCI:v1" true
         assert_success
-        run grep -c CLONE_THREAD "$TESTDIR/trace2"
-        assert_output 0
+        assert_equal "$(count_threads "$TESTDIR/trace2")" 0
 }
 
 @test "image: a run from cached layers loads neither libarchive nor libcrypto" {
-        require_feature "strace" command -v strace
         run csand --image "$IMG_OCI:v1" true
         assert_success
-        # (the monitor is not dumpable: its maps can't be read; its opens can)
-        run strace -f -qq -e trace=open,openat -o "$TESTDIR/trace" \
-                "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --image "$IMG_OCI:v1" true
+        # the dynamic loader's own account of what it loaded (LD_DEBUG=files:
+        # one file per process, csand's included)
+        mkdir "$TESTDIR/ld"
+        LD_DEBUG=files LD_DEBUG_OUTPUT="$TESTDIR/ld/log" run csand --image "$IMG_OCI:v1" true
         assert_success
         # control: the image's JSON was read with json-c
-        grep -q 'libjson-c\.so' "$TESTDIR/trace" || fail "control: json-c not loaded: $(grep -c . "$TESTDIR/trace") opens traced"
-        run grep -E 'lib(archive|crypto)\.so' "$TESTDIR/trace"
-        assert_failure
+        grep -qs 'file=libjson-c\.so' "$TESTDIR"/ld/log.* || fail "control: json-c not loaded: $(ls "$TESTDIR/ld")"
+        run grep -hE 'file=lib(archive|crypto)\.so' "$TESTDIR"/ld/log.*
         assert_output ""
 }
 
