@@ -6,6 +6,7 @@
  * every module that mounts (mounts, network, egress); it knows nothing
  * of the plan. */
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* mount_setattr(2) setting MOUNT_ATTR_* ATTRS on the mount FD is on (with
@@ -32,3 +33,21 @@ int mount_attach_with_attrs(int mnt_fd, int dst_fd, uint64_t attrs);
 /* A file NAME holding DATA, as a detached mount: a file on a private tmpfs
  * that no path leads to, cloned with open_tree(). */
 int mount_data_file(const char *name, const char *data, int *ret_fd);
+
+/* /proc/PID/mountinfo, the one parser of it: each mount's ID, its
+ * parent's and its mount point, unescaped (the kernel writes " \t\n\\"
+ * in paths as \ooo). */
+typedef struct MountInfo {
+        uint64_t id, parent;
+        const char *mount_point;        /* into MountTable.data */
+} MountInfo;
+
+typedef struct MountTable {
+        char *data;
+        MountInfo *mounts;
+        size_t n;
+} MountTable;
+
+/* Reads the mountinfo file open at FD whole, into *RET. */
+int mount_table_read_fd(int fd, MountTable *ret);
+void mount_table_done(MountTable *t);

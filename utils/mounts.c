@@ -37,60 +37,6 @@ static int sys_open_tree(int dfd, const char *path, unsigned flags) {
 
 /* --- The fallback for kernels without mount_setattr() (before 5.12) -------- */
 
-typedef struct MountInfo {
-        uint64_t id, parent;
-        const char *mount_point;        /* unescaped, into MountTable.data */
-} MountInfo;
-
-typedef struct MountTable {
-        char *data;
-        MountInfo *mounts;
-        size_t n;
-} MountTable;
-
-static void mount_table_done(MountTable *t) {
-        free(t->data);
-        free(t->mounts);
-}
-
-/* mountinfo escapes " \t\n\\" in paths as \ooo. */
-static void unescape_octal(char *s) {
-        char *w = s;
-        for (const char *c = s; *c;) {
-                if (c[0] == '\\' && c[1] >= '0' && c[1] <= '3' && c[2] >= '0' && c[2] <= '7' && c[3] >= '0' && c[3] <= '7') {
-                        *w++ = (char) ((c[1] - '0') << 6 | (c[2] - '0') << 3 | (c[3] - '0'));
-                        c += 4;
-                } else
-                        *w++ = *c++;
-        }
-        *w = '\0';
-}
-
-/* "ID PARENT MAJ:MIN ROOT MOUNT-POINT ...": modifies LINE in place. */
-static bool parse_mountinfo_line(char *line, MountInfo *ret) {
-        char *end;
-        ret->id = strtoull(line, &end, 10);
-        if (*end != ' ')
-                return false;
-        ret->parent = strtoull(end + 1, &end, 10);
-        if (*end != ' ')
-                return false;
-        char *field = end + 1;
-        for (int skip = 0; skip < 2; skip++) {
-                field = strchr(field, ' ');
-                if (!field)
-                        return false;
-                field++;
-        }
-        char *space = strchr(field, ' ');
-        if (!space)
-                return false;
-        *space = '\0';
-        unescape_octal(field);
-        ret->mount_point = field;
-        return true;
-}
-
 /* The caller's view while the new root is built (see mounts_new_root()). */
 static int enter_caller_view(const NewRoot *root) {
         if (fchdir(root->caller_root_fd) < 0 || chroot(".") < 0 || fchdir(root->caller_cwd_fd) < 0)
@@ -130,27 +76,7 @@ static int mount_table_read(const NewRoot *root, MountTable *ret) {
         int r = open_mountinfo(root, &fd);
         if (r < 0)
                 return r;
-        _cleanup_(mount_table_done) MountTable t = {};
-        size_t len, lines = 0;
-        r = read_full_fd(fd, 64 << 20, (void **) &t.data, &len);
-        if (r < 0)
-                return r;
-        for (const char *c = t.data; *c; c++)
-                lines += *c == '\n';
-        t.mounts = calloc(lines + 1, sizeof(MountInfo));
-        if (!t.mounts)
-                return -ENOMEM;
-        for (char *line = t.data; *line;) {
-                char *nl = strchrnul(line, '\n');
-                bool last = !*nl;
-                *nl = '\0';
-                if (parse_mountinfo_line(line, &t.mounts[t.n]))
-                        t.n++;
-                line = last ? nl : nl + 1;
-        }
-        *ret = t;
-        t = (MountTable) {};
-        return 0;
+        return mount_table_read_fd(fd, ret);
 }
 
 static const MountInfo *mount_table_find(const MountTable *t, uint64_t id) {
