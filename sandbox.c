@@ -29,9 +29,11 @@
 #include <unistd.h>
 
 #include "utils/caps.h"
+#include "utils/egress.h"
 #include "utils/image.h"
 #include "utils/init.h"
 #include "utils/jobctl.h"
+#include "utils/join.h"
 #include "utils/landlock.h"
 #include "utils/log.h"
 #include "utils/macro.h"
@@ -54,7 +56,9 @@
 #define CSAND_BWRAP_VERSION "unknown"
 #endif
 
-/* What the child needs from the parent beyond the plan. */
+/* What the child needs from the parent beyond the plan, and the monitor's
+ * runtime handles: what it started or took outside for this sandbox, all
+ * released by launch_done(), the one teardown path (the plan is data). */
 typedef struct Launch {
         SandboxPlan *plan;      /* the child's is its own copy: --seccomp's program joins it */
         uid_t outside_uid;
@@ -72,7 +76,29 @@ typedef struct Launch {
         int stops_fd;           /* pid 1: where it reports the command's stops */
         const JobControl *jobs;
         pid_t tracer;           /* the monitor's tracer (strace -f), which may trace us too */
+        /* The monitor's, NULL until made: the --name registration, the
+         * sandbox's cgroup, the network helper, the egress guard. */
+        Registration *registration;
+        CgroupScope *cgroup;
+        NetworkState *network;
+        Egress *egress;
 } Launch;
+
+/* The monitor's helpers stop once the sandbox has ended: the guard first,
+ * then the helper it filtered for. */
+static void launch_stop_helpers(Launch *l) {
+        l->egress = egress_free(l->egress);
+        l->network = network_state_free(l->network);
+}
+
+/* Everything the monitor holds for the sandbox, in reverse order of
+ * making; the name last: it is free for a new sandbox from then on. */
+static void launch_done(Launch *l) {
+        launch_stop_helpers(l);
+        l->cgroup = cgroup_scope_free(l->cgroup);
+        registry_release(l->registration);
+        l->registration = NULL;
+}
 
 /* ---- the child: from a fresh set of namespaces to exec ---- */
 
@@ -125,7 +151,7 @@ static void wait_for_fd(int fd) {
  * message left unread when the monitor closes its end would make the
  * child's next read fail (ECONNRESET) instead of seeing GATE_OPEN. */
 static bool gate_has_maps_step(const SandboxPlan *p) {
-        return network_uses_helper(p);
+        return network_uses_helper(&p->network, p->unshare_net);
 }
 
 static bool gate_root_needed(const SandboxPlan *p) {
@@ -302,7 +328,11 @@ static int child_setup(const Launch *l, Error *e) {
         r = mounts_execute(p, &root, e);
         if (r < 0)
                 return r;
-        r = network_setup_resolv_conf(p, &root.fd, e);
+        /* --add-host's /etc/hosts, then resolv.conf: files only a helper's
+         * network has (the options are refused without one). */
+        if (egress_setup_hosts(&p->egress, root.fd, e) < 0)
+                return -e->error;
+        r = network_setup_resolv_conf(&p->network, p->unshare_net, root.fd, e);
         if (r < 0)
                 return r;
         r = mounts_pivot(&root);
@@ -402,7 +432,8 @@ static _noreturn_ void child_exec(const Launch *l, int go_fd) {
                 p->command[0] = p->argv0;
         if (rlimits_apply(&p->rlimits, &e) < 0)
                 goto fail;
-        if (landlock_apply(&p->landlock, p, &e) < 0)
+        LandlockPlan landlock = plan_landlock(p);
+        if (landlock_apply(&p->landlock, &landlock, &e) < 0)
                 goto fail;
         if (go_fd >= 0) {
                 wait_for_fd(go_fd);
@@ -658,7 +689,7 @@ static bool needs_gate(const SandboxPlan *p, const JobControl *jobs) {
         /* The terminal goes to the sandbox's group before the command runs. */
         if (jobctl_may_hand_terminal(jobs))
                 return true;
-        if (network_uses_helper(p))
+        if (network_uses_helper(&p->network, p->unshare_net))
                 return true;
         if (cgroup_needed(&p->cgroup))
                 return true;
@@ -688,15 +719,30 @@ static void monitor_write_info(SandboxPlan *p, const Launch *l, pid_t child, con
                 (void) status_write_info(p->json_status_fd, p, child, sandbox_ns_flags(l), ns_fds, true);
 }
 
+/* The user-mode network's helper, then the egress guard in the namespace
+ * it serves: the guard's rules filter what the helper carries. */
+static int monitor_start_network(const SandboxPlan *p, Launch *l, pid_t child, int netns_fd, Error *e) {
+        int r = network_start(&p->network, p->unshare_net, child, netns_fd, &l->network, e);
+        if (r <= 0)
+                return r;
+        r = egress_start(&p->egress, network_resolver(&p->network, p->unshare_net), p->json_status_fd, netns_fd,
+                         network_state_userns_fd(l->network), &l->egress, e);
+        /* A child that died of a setup error explains the failure better
+         * than the guard can: the monitor prints its report. */
+        if (r < 0 && network_state_child_gone(l->network))
+                return 0;
+        return r;
+}
+
 /* The monitor's work outside the sandbox between clone and exec, in step
  * with the child (see "the gate" above); then it opens the gate. */
-static int monitor_before_exec(SandboxPlan *p, const Launch *l, JobControl *jobs, pid_t child, int gate_fd,
+static int monitor_before_exec(SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int gate_fd,
                                int ns_fds[_REPORT_NS_MAX], Error *e) {
         /* --name first: a taken name leaves nothing made outside. */
-        if (registry_claim(p, e) < 0)
+        if (registry_claim(p->name, &l->registration, e) < 0)
                 return -e->error;
         /* The sandbox's own cgroup with its limits, before any helper starts. */
-        if (cgroup_needed(&p->cgroup) && cgroup_setup(&p->cgroup, child, e) < 0)
+        if (cgroup_needed(&p->cgroup) && cgroup_setup(&p->cgroup, child, &l->cgroup, e) < 0)
                 return -e->error;
         if (l->cgroupns_in_leaf) {
                 gate_monitor_first(l, gate_fd, ns_fds);
@@ -706,7 +752,7 @@ static int monitor_before_exec(SandboxPlan *p, const Launch *l, JobControl *jobs
          * written. End-of-file: the child failed first; its report says why. */
         if (gate_has_maps_step(p) && !gate_wait(gate_fd, GATE_MAPS))
                 return 0;
-        int r = network_start(p, child, ns_fds[REPORT_NS_NET], e);
+        int r = monitor_start_network(p, l, child, ns_fds[REPORT_NS_NET], e);
         if (r < 0)
                 return r;
         /* End-of-file: the child failed, and its report says why. */
@@ -714,7 +760,7 @@ static int monitor_before_exec(SandboxPlan *p, const Launch *l, JobControl *jobs
         if (gate_root_needed(p) && report_receive_root(gate_fd, &root_fd) == 0)
                 return 0;
         /* Once it all exists: what --join and --list read. */
-        r = registry_publish(p, child, sandbox_ns_flags(l), root_fd, e);
+        r = registry_publish(l->registration, p, child, sandbox_ns_flags(l), root_fd, cgroup_unit(l->cgroup), e);
         if (r < 0)
                 return r;
         /* Last: a stopped csand (Ctrl-Z during the setup) holds the
@@ -726,10 +772,10 @@ static int monitor_before_exec(SandboxPlan *p, const Launch *l, JobControl *jobs
 
 /* The monitor's work after the sandbox ended with exit status CODE,
  * before the status is reported. */
-static void monitor_after_exit(SandboxPlan *p, int code) {
+static void monitor_after_exit(const SandboxPlan *p, const Launch *l, int code) {
         const char *limit = NULL;
         /* Killed by the OOM killer in the sandbox's cgroup (SIGKILL). */
-        if (code == 128 + SIGKILL && cgroup_oom_killed(&p->cgroup, &limit) > 0) {
+        if (code == 128 + SIGKILL && cgroup_oom_killed(l->cgroup, &p->cgroup, &limit) > 0) {
                 if (limit)
                         log_error("killed: memory limit %s exceeded", limit);
                 else
@@ -748,7 +794,7 @@ static void close_namespaces(int (*fds)[_REPORT_NS_MAX]) {
  * signals on. Returns the exit status csand should end with. STOPS_FD: pid
  * 1's reports of the command's stops, or -EBADF when the child is the
  * command. */
-static int monitor(SandboxPlan *p, const Launch *l, JobControl *jobs, pid_t child, int report_fd, int gate_fd,
+static int monitor(SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int report_fd, int gate_fd,
                    int stops_fd) {
         _cleanup_close_ int sfd = -EBADF;
         _cleanup_(close_namespaces) int ns_fds[_REPORT_NS_MAX];
@@ -808,7 +854,7 @@ static int monitor(SandboxPlan *p, const Launch *l, JobControl *jobs, pid_t chil
         jobctl_supervise(jobs, &s, stops_fd);
         r = init_supervise(&s, &status);
         jobctl_take_terminal_back(jobs);
-        network_stop(p);
+        launch_stop_helpers(l);
         if (r < 0) {
                 log_error("waiting for the sandbox: %s", strerror(-r));
                 return 1;
@@ -820,7 +866,7 @@ static int monitor(SandboxPlan *p, const Launch *l, JobControl *jobs, pid_t chil
         }
         int code = failed ? 1 : init_exit_code(status);
         if (!failed)
-                monitor_after_exit(p, code);
+                monitor_after_exit(p, l, code);
         /* As bwrap: an exit code only for a command that ran; a failed setup
          * or exec has said why on stderr. */
         if (p->json_status_fd >= 0 && exec_started && !failed)
@@ -847,7 +893,7 @@ static void log_clone_error(int err, bool new_userns, const char *causes) {
 }
 
 static int sandbox_launch(SandboxPlan *p) {
-        Launch l = {
+        _cleanup_(launch_done) Launch l = {
                 .plan = p,
                 .outside_uid = geteuid(),
                 .outside_gid = getegid(),
@@ -860,7 +906,7 @@ static int sandbox_launch(SandboxPlan *p) {
         int fds[2], r;
 
         l.outside_cwd = cwd;
-        l.in_place = landlock_runs_in_place(p);
+        l.in_place = plan_runs_in_place(p);
         l.new_userns = !l.in_place && p->userns_fd < 0 && (p->unshare_user || p->unshare_user_try || l.outside_uid != 0);
         l.clone_flags = l.in_place ? 0 : namespace_flags(p, l.new_userns);
         if ((l.clone_flags & CLONE_NEWCGROUP) && cgroup_needed(&p->cgroup)) {
@@ -966,6 +1012,21 @@ static int sandbox_launch(SandboxPlan *p) {
         return r;
 }
 
+/* --list, --stop (utils/registry.c) and --join (utils/join.c): about
+ * sandboxes that run already. Returns the exit status. */
+static int run_command(SandboxPlan *p) {
+        Error e = {};
+        if (registry_validate_command(p, &e) < 0) {
+                log_error("%s", e.message);
+                return 1;
+        }
+        if (p->list)
+                return registry_run_list(p);
+        if (p->stop_name)
+                return registry_run_stop(p);
+        return join_run(p);
+}
+
 int main(int argc, char **argv) {
         _cleanup_plan_ SandboxPlan *plan = NULL;
         Error e = {};
@@ -1005,7 +1066,7 @@ int main(int argc, char **argv) {
         }
         /* --join, --list, --stop: about sandboxes that run already. */
         if (registry_is_command(plan))
-                return registry_run_command(plan);
+                return run_command(plan);
         /* --image's defaults first: options are checked against them. */
         if (image_plan_defaults(plan) < 0) {
                 log_error("Out of memory");
@@ -1019,7 +1080,7 @@ int main(int argc, char **argv) {
                         log_error("%s", e.message);
                 return 1;
         }
-        if (!plan->image_info && !plan->image_cache_list && !plan->image_cache_prune && !landlock_runs_in_place(plan) &&
+        if (!plan->image_info && !plan->image_cache_list && !plan->image_cache_prune && !plan_runs_in_place(plan) &&
             mounts_check_kernel(&e) < 0) {
                 log_error("%s", e.message);
                 return 1;

@@ -1248,7 +1248,7 @@ static int try_backend(const CgroupBackend *b, const CgroupSettings *s, pid_t ch
 #define HINT_CGROUPFS \
         "run it inside a cgroup delegated to you (systemd-run --user --scope -p Delegate=yes csand ..., or a container with its own cgroup v2)"
 
-int cgroup_setup(CgroupSettings *s, pid_t child, Error *e) {
+int cgroup_setup(const CgroupSettings *s, pid_t child, CgroupScope **ret, Error *e) {
         CgroupScope *sc = NULL;
         Error why = {};
         int r;
@@ -1330,12 +1330,11 @@ int cgroup_setup(CgroupSettings *s, pid_t child, Error *e) {
                         }
                 }
         }
-        s->scope = sc;
+        *ret = sc;
         return 0;
 }
 
-int cgroup_oom_killed(CgroupSettings *s, const char **ret_limit) {
-        CgroupScope *sc = s->scope;
+int cgroup_oom_killed(const CgroupScope *sc, const CgroupSettings *s, const char **ret_limit) {
         uint64_t n = 0;
         const CgroupProperty *max = settings_find(s, "MemoryMax");
 
@@ -1357,9 +1356,12 @@ int cgroup_oom_killed(CgroupSettings *s, const char **ret_limit) {
         return 1;
 }
 
+CgroupScope *cgroup_scope_free(CgroupScope *sc) {
+        scope_free(sc);
+        return NULL;
+}
+
 void cgroup_settings_done(CgroupSettings *s) {
-        scope_free(s->scope);
-        s->scope = NULL;
         for (size_t i = 0; i < s->n_properties; i++)
                 free(s->properties[i].text);
         free(s->properties);
@@ -1378,16 +1380,15 @@ struct CgroupJoin {
 #endif
 };
 
-const char *cgroup_unit(const CgroupSettings *s) {
+const char *cgroup_unit(const CgroupScope *sc) {
 #if HAVE_LIBSYSTEMD
-        const CgroupScope *sc = s->scope;
         /* systemd names a unit's cgroup after the unit. */
         if (sc && sc->backend == &systemd_backend && sc->path) {
                 const char *slash = strrchr(sc->path, '/');
                 return slash ? slash + 1 : sc->path;
         }
 #else
-        (void) s;
+        (void) sc;
 #endif
         return NULL;
 }

@@ -32,10 +32,9 @@
 #include "fs-util.h"
 #include "helpers.h"
 #include "macro.h"
-#include "mounts.h"
+#include "mount-util.h"
 #include "network.h"
 #include "parse-util.h"
-#include "plan.h"
 
 #ifndef IP6T_SO_ORIGINAL_DST
 #define IP6T_SO_ORIGINAL_DST 80
@@ -239,11 +238,10 @@ int egress_settings_parse(EgressSettings *s, const char *option, const char *val
         return r;
 }
 
-int egress_validate(const SandboxPlan *p, Error *e) {
-        const EgressSettings *s = &p->egress;
+int egress_validate(const EgressSettings *s, bool uses_helper, uint64_t caps, Error *e) {
         if (!s->first)
                 return 0;
-        if (!network_uses_helper(p))
+        if (!uses_helper)
                 return error_setf(e, EINVAL, "%s needs user-mode networking: --network slirp4netns or --network pasta", s->first);
         if (!egress_enabled(s))
                 return 0;
@@ -251,7 +249,7 @@ int egress_validate(const SandboxPlan *p, Error *e) {
          * packets as the guard's. */
         static const int forbidden[] = { CAP_NET_ADMIN, CAP_NET_RAW };
         for (size_t i = 0; i < ELEMENTSOF(forbidden); i++)
-                if (p->caps & (UINT64_C(1) << forbidden[i]))
+                if (caps & (UINT64_C(1) << forbidden[i]))
                         return error_setf(e, EINVAL, "%s cannot be combined with --cap-add %s: the command could change or step around the rules",
                                           s->first, forbidden[i] == CAP_NET_ADMIN ? "CAP_NET_ADMIN" : "CAP_NET_RAW");
         return 0;
@@ -1373,7 +1371,9 @@ static int nft_commit(Batch *b) {
 }
 
 typedef struct GuardArgs {
-        const SandboxPlan *plan;
+        const EgressSettings *settings;
+        const char *resolver;
+        int status_fd;
         int netns_fd, userns_fd, ready_fd;
         const UdpDest *udp;
         size_t n_udp;
@@ -1416,8 +1416,7 @@ static int guard_setup(const GuardArgs *a, Guard *g, char *msg, size_t size) {
 }
 
 /* Where allowed lookups go: --dns, else the helper's forwarder. */
-static void resolver_address(const SandboxPlan *p, Guard *g) {
-        const char *ip = p->n_dns > 0 ? p->dns[0] : network_mode(p) == NETWORK_SLIRP4NETNS ? SLIRP4NETNS_DNS : PASTA_DNS_FORWARD;
+static void resolver_address(const char *ip, Guard *g) {
         struct sockaddr_in *in = (struct sockaddr_in *) &g->resolver;
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &g->resolver;
         if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
@@ -1434,20 +1433,20 @@ static void resolver_address(const SandboxPlan *p, Guard *g) {
 }
 
 static _noreturn_ void guard_main(const GuardArgs *a) {
-        const SandboxPlan *p = a->plan;
+        const EgressSettings *s = a->settings;
         static Guard g;
         char msg[512] = "";
 
-        g.settings = &p->egress;
-        g.status_fd = p->json_status_fd;
+        g.settings = s;
+        g.status_fd = a->status_fd;
         for (size_t i = 0; i < 4; i++)
                 g.listen[i] = -1;
         for (size_t i = 0; i < MAX_QUERIES; i++)
                 g.queries[i].fd = -1;
-        resolver_address(p, &g);
+        resolver_address(a->resolver, &g);
         /* --add-host names that are allowed reach their addresses. */
-        for (size_t i = 0; i < p->egress.n_hosts; i++)
-                learn(&g, p->egress.hosts[i].family, p->egress.hosts[i].addr, p->egress.hosts[i].name);
+        for (size_t i = 0; i < s->n_hosts; i++)
+                learn(&g, s->hosts[i].family, s->hosts[i].addr, s->hosts[i].name);
 
         int r = guard_setup(a, &g, msg, sizeof(msg));
         if (r < 0) {
@@ -1499,7 +1498,8 @@ static void egress_freep(Egress **g) {
         egress_free(*g);
 }
 
-int egress_start(const SandboxPlan *p, int netns_fd, int userns_fd, Egress **ret, Error *e) {
+int egress_start(const EgressSettings *s, const char *resolver, int status_fd, int netns_fd, int userns_fd, Egress **ret,
+                 Error *e) {
         _cleanup_(egress_freep) Egress *g = NULL;
         _cleanup_free_ UdpDest *udp = NULL;
         _cleanup_close_ int ready_r = -EBADF, ready_w = -EBADF;
@@ -1507,9 +1507,9 @@ int egress_start(const SandboxPlan *p, int netns_fd, int userns_fd, Egress **ret
         int pair[2];
 
         *ret = NULL;
-        if (!egress_enabled(&p->egress))
+        if (!egress_enabled(s))
                 return 0;
-        if (resolve_udp(&p->egress, &udp, &n_udp, e) < 0)
+        if (resolve_udp(s, &udp, &n_udp, e) < 0)
                 return -e->error;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
                 return error_set_errno(e, errno, "socketpair");
@@ -1524,7 +1524,9 @@ int egress_start(const SandboxPlan *p, int netns_fd, int userns_fd, Egress **ret
         *g->guard = (Helper) { .pidfd = -EBADF, .output_fd = -EBADF, .reaped = true };
 
         GuardArgs a = {
-                .plan = p,
+                .settings = s,
+                .resolver = resolver,
+                .status_fd = status_fd,
                 .netns_fd = netns_fd,
                 .userns_fd = userns_fd,
                 .ready_fd = ready_w,
@@ -1536,7 +1538,7 @@ int egress_start(const SandboxPlan *p, int netns_fd, int userns_fd, Egress **ret
         if (pid < 0)
                 return error_set_errno(e, errno, "fork");
         if (pid == 0) {
-                int keep[] = { netns_fd, userns_fd, ready_w, p->json_status_fd };
+                int keep[] = { netns_fd, userns_fd, ready_w, status_fd };
                 guard_prepare(parent, keep, ELEMENTSOF(keep));
                 guard_main(&a);
         }
@@ -1555,23 +1557,23 @@ int egress_start(const SandboxPlan *p, int netns_fd, int userns_fd, Egress **ret
                 return 0;
         }
         if (r == -ETIMEDOUT)
-                return error_setf(e, ETIMEDOUT, "%s: the rules were not in place within %d s", p->egress.first,
+                return error_setf(e, ETIMEDOUT, "%s: the rules were not in place within %d s", s->first,
                                   GUARD_READY_TIMEOUT_MS / 1000);
         if (n <= 0)
-                return error_setf(e, EIO, "%s: the network guard ended before the rules were in place", p->egress.first);
+                return error_setf(e, EIO, "%s: the network guard ended before the rules were in place", s->first);
         msg[n] = '\0';
-        return error_setf(e, EIO, "%s: can't set up the sandbox's network rules: %s", p->egress.first, msg);
+        return error_setf(e, EIO, "%s: can't set up the sandbox's network rules: %s", s->first, msg);
 }
 
 /* ---- the child: /etc/hosts ---- */
 
-int egress_setup_hosts(const SandboxPlan *p, int root_fd, Error *e) {
+int egress_setup_hosts(const EgressSettings *s, int root_fd, Error *e) {
         _cleanup_free_ char *old = NULL, *buf = NULL;
         _cleanup_close_ int fd = -EBADF, mnt = -EBADF, dst = -EBADF;
         size_t len = 0, size = 0;
         int r;
 
-        if (p->egress.n_hosts == 0)
+        if (s->n_hosts == 0)
                 return 0;
         r = open_file_in_root(root_fd, "/etc/hosts", O_RDONLY, &fd);
         if (r >= 0)
@@ -1584,20 +1586,20 @@ int egress_setup_hosts(const SandboxPlan *p, int root_fd, Error *e) {
         if (old)
                 fprintf(f, "%s%s", old, len > 0 && old[len - 1] != '\n' ? "\n" : "");
         fprintf(f, "# Added by csand (--add-host)\n");
-        for (size_t i = 0; i < p->egress.n_hosts; i++) {
+        for (size_t i = 0; i < s->n_hosts; i++) {
                 char ip[INET6_ADDRSTRLEN];
-                inet_ntop(p->egress.hosts[i].family, p->egress.hosts[i].addr, ip, sizeof(ip));
-                fprintf(f, "%s\t%s\n", ip, p->egress.hosts[i].name);
+                inet_ntop(s->hosts[i].family, s->hosts[i].addr, ip, sizeof(ip));
+                fprintf(f, "%s\t%s\n", ip, s->hosts[i].name);
         }
         if (fclose(f) != 0)
                 return error_setf(e, ENOMEM, "Out of memory");
-        r = network_data_file_mount("hosts", buf, &mnt);
+        r = mount_data_file("hosts", buf, &mnt);
         if (r < 0)
                 return error_set_errno(e, -r, "Can't prepare /etc/hosts for the sandbox");
         r = touch_in_root(root_fd, "/etc/hosts", 0644, &dst);
         if (r < 0)
                 return error_set_errno(e, -r, "Can't create /etc/hosts for --add-host");
-        r = mounts_attach_with_attrs(NULL, mnt, dst, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        r = mount_attach_with_attrs(mnt, dst, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (r < 0)
                 return error_set_errno(e, -r, "Can't mount /etc/hosts");
         return 0;

@@ -60,7 +60,6 @@ typedef struct EgressSettings {
         ROW("--add-host", "NAME:IP", "Resolve NAME to IP in the sandbox, without DNS (repeatable; slirp4netns, pasta)") \
         ROW("--quiet", NULL, "Do not report denied network destinations on stderr")
 
-struct SandboxPlan;
 typedef struct Egress Egress;
 
 /* Option handler for the rows above (VALUE is NULL for --quiet). */
@@ -69,15 +68,20 @@ void egress_settings_done(EgressSettings *s);
 /* Is traffic filtered (--allow-host or --allow-udp given)? */
 bool egress_enabled(const EgressSettings *s);
 
-/* Option combinations (part of plan_validate). Pure. */
-int egress_validate(const struct SandboxPlan *p, Error *e);
+/* Option combinations (part of plan_validate). Pure. USES_HELPER: is the
+ * network slirp4netns or pasta; CAPS: the capabilities the command keeps. */
+int egress_validate(const EgressSettings *s, bool uses_helper, uint64_t caps, Error *e);
 
-/* Monitor, once the helper is up: starts the guard in the sandbox's network
- * namespace (NETNS_FD; USERNS_FD its owner, or -1 when that is ours) and
- * returns when the rules are in place. *RET is NULL without filtering. */
-int egress_start(const struct SandboxPlan *p, int netns_fd, int userns_fd, Egress **ret, Error *e);
+/* Monitor, once the helper is up (sandbox.c starts it after
+ * network_start()): starts the guard in the sandbox's network namespace
+ * (NETNS_FD; USERNS_FD its owner, or -1 when that is ours) and returns
+ * when the rules are in place. RESOLVER: where allowed lookups go
+ * (network_resolver()); STATUS_FD: --json-status-fd, for denials, or -1.
+ * *RET is NULL without filtering. */
+int egress_start(const EgressSettings *s, const char *resolver, int status_fd, int netns_fd, int userns_fd, Egress **ret,
+                 Error *e);
 Egress *egress_free(Egress *g);
 
 /* Child, before pivot_root: with --add-host, an /etc/hosts holding the
  * sandbox's own entries and these. */
-int egress_setup_hosts(const struct SandboxPlan *p, int root_fd, Error *e);
+int egress_setup_hosts(const EgressSettings *s, int root_fd, Error *e);

@@ -1808,8 +1808,8 @@ static int image_plan_isolation(SandboxPlan *p) {
         if (!(p->share_ns & CLONE_NEWCGROUP) && !p->unshare_cgroup)
                 p->unshare_cgroup_try = true;
         /* --share-net, --unshare-net and --network decide; else ours */
-        if (p->network == NETWORK_UNSET && !(p->share_ns & CLONE_NEWNET) && !p->unshare_net) {
-                p->network = image_default_network(p);
+        if (p->network.mode == NETWORK_UNSET && !(p->share_ns & CLONE_NEWNET) && !p->unshare_net) {
+                p->network.mode = image_default_network(p);
                 p->unshare_net = true;
         }
         if (!p->no_new_session)
@@ -1830,8 +1830,9 @@ int image_plan_defaults(SandboxPlan *p) {
         /* As Docker: with user-mode networking, a resolv.conf made from
          * the host's (images rarely have one that works), unless the user
          * mounts their own. */
-        if (network_uses_helper(p) && !plan_mounts(p, p->n_ops, "/etc/resolv.conf") && !plan_mounts(p, p->n_ops, "/etc"))
-                p->resolv_conf_from_host = true;
+        if (network_uses_helper(&p->network, p->unshare_net) && !plan_mounts(p, p->n_ops, "/etc/resolv.conf") &&
+            !plan_mounts(p, p->n_ops, "/etc"))
+                p->network.resolv_conf_from_host = true;
         return 0;
 }
 

@@ -14,7 +14,7 @@
 #include "landlock.h"
 #include "macro.h"
 #include "parse-util.h"
-#include "plan.h"
+#include "mount-op.h"
 
 /* Debian 12's headers stop at ABI 2 (LANDLOCK_ACCESS_FS_REFER): what came
  * later is defined here, with the values of the kernel's UAPI. */
@@ -341,26 +341,6 @@ int landlock_prepare(LandlockSettings *s, Error *e) {
         return 0;
 }
 
-/* ---- Landlock-only mode ---- */
-
-bool landlock_runs_in_place(const SandboxPlan *p) {
-        if (!landlock_requested(&p->landlock))
-                return false;
-        /* Anything that needs a namespace, a new root or an id map. */
-        if (p->unshare_user || p->unshare_user_try || p->unshare_ipc || p->unshare_pid || p->unshare_net ||
-            p->unshare_uts || p->unshare_cgroup || p->unshare_cgroup_try)
-                return false;
-        if (p->n_ops > 0 || p->n_overlay_srcs > 0 || p->image || p->hostname || p->uid_set || p->gid_set)
-                return false;
-        if (p->userns_fd >= 0 || p->userns2_fd >= 0 || p->pidns_fd >= 0 || p->userns_block_fd >= 0)
-                return false;
-        if (p->disable_userns || p->assert_userns_disabled || p->as_pid_1)
-                return false;
-        if (p->network != NETWORK_UNSET || p->n_publish > 0 || p->n_dns > 0 || p->allow_host_loopback)
-                return false;
-        return true;
-}
-
 /* ---- building and applying the ruleset (the command's process) ---- */
 
 static int add_path_rule(int ruleset_fd, int fd, uint64_t access, uint64_t handled) {
@@ -400,7 +380,7 @@ static bool op_mounts(MountOpType t) {
 }
 
 /* The rights op I of the plan gives its destination; 0: no rule. */
-static uint64_t plan_op_access(const SandboxPlan *p, size_t i) {
+static uint64_t plan_op_access(const LandlockPlan *p, size_t i) {
         const MountOp *op = &p->ops[i];
         uint64_t access;
 
@@ -489,7 +469,7 @@ static int sink_add(const RuleSink *k, int fd, uint64_t access, uint64_t handled
         return 0;
 }
 
-static int add_plan_rules(const LandlockSettings *s, const SandboxPlan *p, const RuleSink *k, Error *e) {
+static int add_plan_rules(const LandlockSettings *s, const LandlockPlan *p, const RuleSink *k, Error *e) {
         _cleanup_close_ int root_fd = k->ruleset_fd >= 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : dup(k->root_fd);
         if (root_fd < 0)
                 return error_set_errno(e, errno, "Landlock: can't open /");
@@ -553,8 +533,8 @@ static int add_port_rules(const LandlockSettings *s, int ruleset_fd, Error *e) {
         return 0;
 }
 
-static int add_path_rules(const LandlockSettings *s, const SandboxPlan *p, const RuleSink *k, Error *e) {
-        if (s->from_plan && !landlock_runs_in_place(p) && add_plan_rules(s, p, k, e) < 0)
+static int add_path_rules(const LandlockSettings *s, const LandlockPlan *p, const RuleSink *k, Error *e) {
+        if (s->from_plan && !p->in_place && add_plan_rules(s, p, k, e) < 0)
                 return -e->error;
         return add_explicit_path_rules(s, k, e);
 }
@@ -575,7 +555,7 @@ static int create_ruleset(const LandlockSettings *s, Error *e) {
 
 static int finish_ruleset(const LandlockSettings *s, int ruleset_fd, Error *e);
 
-int landlock_apply(const LandlockSettings *s, const SandboxPlan *p, Error *e) {
+int landlock_apply(const LandlockSettings *s, const LandlockPlan *p, Error *e) {
         if (s->handled_fs == 0 && s->handled_net == 0 && s->scoped == 0)
                 return 0;
 
@@ -591,7 +571,7 @@ int landlock_apply(const LandlockSettings *s, const SandboxPlan *p, Error *e) {
         return finish_ruleset(s, ruleset_fd, e);
 }
 
-int landlock_resolve_rules(const LandlockSettings *s, const SandboxPlan *p, int root_fd, LandlockRuleFn fn, void *userdata, Error *e) {
+int landlock_resolve_rules(const LandlockSettings *s, const LandlockPlan *p, int root_fd, LandlockRuleFn fn, void *userdata, Error *e) {
         if (s->handled_fs == 0)
                 return 0;
         /* With an absolute --chdir, the command's working directory is known
@@ -599,7 +579,7 @@ int landlock_resolve_rules(const LandlockSettings *s, const SandboxPlan *p, int 
         const RuleSink k = {
                 .ruleset_fd = -EBADF,
                 .root_fd = root_fd,
-                .base = p->chdir_path && p->chdir_path[0] == '/' ? p->chdir_path : NULL,
+                .base = p->chdir && p->chdir[0] == '/' ? p->chdir : NULL,
                 .fn = fn,
                 .userdata = userdata,
         };

@@ -416,7 +416,7 @@ static int handle_overlay_driver(SandboxPlan *p, const Option *o, char **args, E
 
 /* network: --network, --publish, --dns (utils/network.c) */
 static int handle_network(SandboxPlan *p, const Option *o, char **args, Error *e) {
-        return network_parse_option(p, o->name, args[0], e);
+        return network_settings_parse(&p->network, &p->unshare_net, o->name, args[0], e);
 }
 
 /* egress by name (utils/egress.c) */
@@ -566,7 +566,7 @@ static const Option options[] = {
           .help = "none (own namespace, loopback only), host (the caller's), slirp4netns or pasta (user-mode networking)" },
         { "--publish", "[IP:]HOSTPORT:PORT[/tcp|/udp]", GROUP_NETWORK, handle_network,
           .help = "Forward host port HOSTPORT (on IP, default 127.0.0.1) to PORT in the sandbox (slirp4netns, pasta; repeatable)" },
-        { "--allow-host-loopback", NULL, GROUP_NETWORK, FLAG(allow_host_loopback),
+        { "--allow-host-loopback", NULL, GROUP_NETWORK, FLAG(network.allow_host_loopback),
           .help = "Let the sandbox reach the host's 127.0.0.1 through the gateway address (slirp4netns, pasta)" },
         { "--dns", "IP", GROUP_NETWORK, handle_network,
           .help = "Nameserver for the sandbox's resolv.conf (slirp4netns, pasta; repeatable, up to 3)" },

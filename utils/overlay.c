@@ -24,6 +24,7 @@
 #include "fs-util.h"
 #include "helpers.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "overlay.h"
 
 /* ==== parsing ============================================================ */
@@ -385,14 +386,11 @@ static bool has_mounts_below(int fd) {
         dir[n] = '\0';
         size_t len = strcmp(dir, "/") == 0 ? 0 : (size_t) n;
         _cleanup_close_ int mi = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-        _cleanup_free_ char *data = NULL;
-        size_t size;
-        if (mi < 0 || read_full_fd(mi, 64 << 20, (void **) &data, &size) < 0)
+        _cleanup_(mount_table_done) MountTable t = {};
+        if (mi < 0 || mount_table_read_fd(mi, &t) < 0)
                 return false;
-        for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
-                char mp[PATH_MAX];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-                        continue;
+        for (size_t i = 0; i < t.n; i++) {
+                const char *mp = t.mounts[i].mount_point;
                 if (strncmp(mp, dir, len) == 0 && mp[len] == '/' && mp[len + 1] != '\0')
                         return true;
         }

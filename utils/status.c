@@ -56,8 +56,8 @@ int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long c
                 fprintf(f, "%s\"%s-namespace\": %llu", sep, namespaces[i].name, (unsigned long long) st.st_ino);
         }
         /* csand's own members, after bwrap's. */
-        network_write_status_json(p, f, json_lines);
-        landlock_write_status_json(&p->landlock, landlock_runs_in_place(p), f, json_lines);
+        network_write_status_json(&p->network, p->unshare_net, f, json_lines);
+        landlock_write_status_json(&p->landlock, plan_runs_in_place(p), f, json_lines);
         fputs(json_lines ? " }\n" : "\n}\n", f);
         if (fclose(f) != 0)
                 return -ENOMEM;

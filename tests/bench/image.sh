@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.0-or-later
 #
-# Container image benchmark (issue 11, DESIGN.md §5): the first run of an
+# Container image benchmark (issue 11; ARCHITECTURE.md, "Benchmarks"): the first run of an
 # image (layers unpacked into an empty cache) and the cached run, against
 # rootless podman on the same image when podman is installed and usable,
 # interleaved, as ratios from one run.

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.0-or-later
 #
-# csand start-up benchmark (issue 4, DESIGN.md §5).
+# csand start-up benchmark (issue 4; ARCHITECTURE.md, "Benchmarks").
 #
 #   tests/bench/run.sh [BUILD_DIR]        (default BUILD_DIR: build)
 #

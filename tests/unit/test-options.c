@@ -371,17 +371,17 @@ static void test_landlock(void) {
                 CHECK(s->ports[2].bind && s->ports[2].first == 0 && s->ports[2].last == 0, "bind 0");
         }
         CHECK(landlock_requested(s), "Landlock is requested");
-        CHECK(landlock_runs_in_place(p), "no namespace option: in place");
+        CHECK(plan_runs_in_place(p), "no namespace option: in place");
         plan_free(p);
 
         r = PARSE(p, e, "--landlock", "--unshare-net", "true");
-        CHECK(r == 0 && !landlock_runs_in_place(p), "--unshare-net: not in place");
+        CHECK(r == 0 && !plan_runs_in_place(p), "--unshare-net: not in place");
         plan_free(p);
         r = PARSE(p, e, "--landlock", "--ro-bind", "/", "/", "true");
-        CHECK(r == 0 && !landlock_runs_in_place(p), "a filesystem option: not in place");
+        CHECK(r == 0 && !plan_runs_in_place(p), "a filesystem option: not in place");
         plan_free(p);
         r = PARSE(p, e, "--ro-bind", "/", "/", "true");
-        CHECK(r == 0 && !landlock_requested(&p->landlock) && !landlock_runs_in_place(p), "no Landlock option: never in place");
+        CHECK(r == 0 && !landlock_requested(&p->landlock) && !plan_runs_in_place(p), "no Landlock option: never in place");
         plan_free(p);
 
         static const char *const bad[] = { "", "x", "65536", "-1", "1-", "-", "1-2-3", "5-4", "99999999999" };

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The VM tier (DESIGN.md §4): cgroup limits through a real systemd user
+# The VM tier (ARCHITECTURE.md, "Tests"): cgroup limits through a real systemd user
 # manager, which these machines (no systemd as PID 1, hybrid cgroups) cannot
 # give. Run as root:
 #
