@@ -29,6 +29,7 @@ CSAND_DEPS=(
         gir1.2-gnomedesktop-3.0 libgdk-pixbuf2.0-bin
         # benchmarks
         hyperfine iperf3
+        podman uidmap runc  # rootless podman, image.sh's comparison (runc: crun 1.8 refuses hybrid cgroups)
         # sanitizer builds
         clang libclang-rt-14-dev
 )
