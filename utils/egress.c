@@ -1263,6 +1263,22 @@ static void rule_udp_dests(Batch *b, const char *chain, const UdpDest *udp, size
         }
 }
 
+/* IPv6 finds its next hop (the helper's gateway) with ICMPv6 neighbour
+ * and router messages (types 133 to 136), which only the kernel sends (the
+ * command has no CAP_NET_RAW): rejected, every IPv6 connection out, the
+ * guard's too, fails with EHOSTUNREACH. */
+static void rule_neighbour_discovery(Batch *b) {
+        uint8_t first = 133, last = 136;
+        rule_begin(b, "filter");
+        m_u8(b, NFT_META_NFPROTO, NFPROTO_IPV6);
+        m_u8(b, NFT_META_L4PROTO, IPPROTO_ICMPV6);
+        e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+        e_cmp(b, NFT_CMP_GTE, &first, 1);
+        e_cmp(b, NFT_CMP_LTE, &last, 1);
+        e_accept(b);
+        rule_end(b);
+}
+
 static void chain(Batch *b, const char *name, const char *type, int32_t priority, uint32_t policy) {
         nft_msg(b, NFT_MSG_NEWCHAIN);
         attr_str(b, NFTA_CHAIN_TABLE, "csand");
@@ -1322,6 +1338,7 @@ static void build_rules(Batch *b, const uint16_t *port, const UdpDest *udp, size
         e_accept(b);
         rule_end(b);
         rule_udp_dests(b, "filter", udp, n_udp);
+        rule_neighbour_discovery(b);
         rule_begin(b, "filter");
         m_u8(b, NFT_META_L4PROTO, IPPROTO_TCP);
         e_reject(b, NFT_REJECT_TCP_RST, 0);
