@@ -8,6 +8,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_log.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netlink.h>
 #include <netdb.h>
@@ -48,10 +49,18 @@
 #define MAX_CONNS 512
 #define MAX_QUERIES 128
 #define DNS_TIMEOUT_MS 5000
+/* The NFLOG group the rules send refused UDP and ICMP to: the sandbox's
+ * network namespace is its own, so any number will do. */
+#define LOG_GROUP 1
+#define LOG_SNAPLEN 64          /* an IPv6 header and a UDP header */
 
 struct Egress {
         Helper *guard;
+        int stop_fd;            /* closed: the guard reports what is left and exits */
 };
+
+/* How long the guard may take to report the last refused packets. */
+#define GUARD_STOP_TIMEOUT_MS 2000
 
 /* ---- options ---- */
 
@@ -394,10 +403,14 @@ typedef struct Guard {
         struct sockaddr_storage resolver;
         socklen_t resolver_len;
         int status_fd;          /* --json-status-fd, or -1 */
+        int log_fd;             /* NFLOG: the refused UDP and ICMP; -1 if none */
+        int stop_fd;            /* end-of-file: the sandbox has ended */
         Learned *learned;
         size_t n_learned;
         char **reported;
         size_t n_reported;
+        char **packets;         /* "PROTOCOL HOST PORT" of refused packets seen */
+        size_t n_packets;
         Query queries[MAX_QUERIES];
         Conn *conns[MAX_CONNS];
 } Guard;
@@ -421,9 +434,12 @@ static void report_denial(Guard *g, const char *host, uint16_t port, const char 
                 if (!g->settings->quiet) {
                         if (strcmp(protocol, "dns") == 0)
                                 log_error("network: denied DNS lookup of %s (not allowed by --allow-host)", host);
+                        else if (strcmp(protocol, "tcp") == 0)
+                                log_error("network: denied TCP to %s port %u (not allowed by --allow-host)", host, port);
+                        else if (strcmp(protocol, "udp") == 0)
+                                log_error("network: denied UDP to %s port %u (not allowed by --allow-udp)", host, port);
                         else
-                                log_error("network: denied %s to %s port %u (not allowed by --allow-host)",
-                                          strcmp(protocol, "tcp") == 0 ? "TCP" : protocol, host, port);
+                                log_error("network: denied ICMP to %s", host);
                 }
         }
         if (g->status_fd >= 0) {
@@ -438,6 +454,73 @@ static void report_denial(Guard *g, const char *host, uint16_t port, const char 
                                  host, port, protocol, when);
                 if (n > 0 && (size_t) n < sizeof(line))
                         (void) write_all(g->status_fd, line, (size_t) n);
+        }
+}
+
+/* ---- refused packets (NFLOG) ---- */
+
+/* A refused packet, from its network header: reported once per protocol,
+ * address and port (a program that retries or floods would otherwise fill
+ * --json-status-fd). */
+static void report_packet(Guard *g, const unsigned char *p, size_t len) {
+        char host[INET6_ADDRSTRLEN], key[INET6_ADDRSTRLEN + 16];
+        size_t l4;
+        unsigned proto;
+
+        if (len >= 20 && p[0] >> 4 == 4) {
+                l4 = (size_t) (p[0] & 15) * 4;
+                proto = p[9];
+                inet_ntop(AF_INET, p + 16, host, sizeof(host));
+        } else if (len >= 40 && p[0] >> 4 == 6) {
+                l4 = 40;        /* the rules log no packet with extension headers */
+                proto = p[6];
+                inet_ntop(AF_INET6, p + 24, host, sizeof(host));
+        } else
+                return;
+        bool udp = proto == IPPROTO_UDP;
+        if (!udp && proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6)
+                return;
+        if (udp && l4 + 4 > len)
+                return;
+        uint16_t port = udp ? (uint16_t) (p[l4 + 2] << 8 | p[l4 + 3]) : 0;
+        snprintf(key, sizeof(key), "%s %s %u", udp ? "udp" : "icmp", host, port);
+        for (size_t i = 0; i < g->n_packets; i++)
+                if (strcmp(g->packets[i], key) == 0)
+                        return;
+        char *copy = strdup(key);
+        if (copy && APPEND(g->packets, g->n_packets, copy) < 0)
+                free(copy);
+        report_denial(g, host, port, udp ? "udp" : "icmp");
+}
+
+static void log_read(Guard *g) {
+        union {
+                unsigned char buf[8192];
+                struct nlmsghdr h;
+        } m;
+
+        for (;;) {
+                ssize_t n = recv(g->log_fd, m.buf, sizeof(m.buf), MSG_DONTWAIT);
+                /* ENOBUFS: the kernel dropped some; go on with the rest. */
+                if (n < 0 && errno == ENOBUFS)
+                        continue;
+                if (n <= 0)
+                        return;
+                for (struct nlmsghdr *h = &m.h; NLMSG_OK(h, (size_t) n); h = NLMSG_NEXT(h, n)) {
+                        if (h->nlmsg_type != (NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_PACKET) ||
+                            h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)))
+                                continue;
+                        size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg)), end = h->nlmsg_len - NLMSG_HDRLEN;
+                        const unsigned char *d = NLMSG_DATA(h);
+                        while (off + NLA_HDRLEN <= end) {
+                                const struct nlattr *a = (const struct nlattr *) (d + off);
+                                if (a->nla_len < NLA_HDRLEN || off + a->nla_len > end)
+                                        break;
+                                if ((a->nla_type & NLA_TYPE_MASK) == NFULA_PAYLOAD)
+                                        report_packet(g, d + off + NLA_HDRLEN, a->nla_len - NLA_HDRLEN);
+                                off += NLA_ALIGN(a->nla_len);
+                        }
+                }
         }
 }
 
@@ -944,13 +1027,15 @@ static short out_events(const Conn *c) {
 }
 
 static _noreturn_ void guard_loop(Guard *g) {
-        struct pollfd pfd[4 + MAX_QUERIES + 2 * MAX_CONNS];
+        struct pollfd pfd[6 + MAX_QUERIES + 2 * MAX_CONNS];
         size_t slot_of[ELEMENTSOF(pfd)];
 
         for (;;) {
                 size_t n = 0;
                 for (size_t i = 0; i < 4; i++)
                         pfd[n++] = (struct pollfd) { .fd = g->listen[i], .events = POLLIN };
+                pfd[n++] = (struct pollfd) { .fd = g->log_fd, .events = POLLIN };
+                pfd[n++] = (struct pollfd) { .fd = g->stop_fd, .events = POLLIN };
                 for (size_t i = 0; i < MAX_QUERIES; i++)
                         if (g->queries[i].fd >= 0) {
                                 slot_of[n] = i;
@@ -966,7 +1051,16 @@ static _noreturn_ void guard_loop(Guard *g) {
                 int r = poll(pfd, n, 1000);
                 if (r < 0 && errno != EINTR)
                         _exit(1);
-                for (size_t k = 4; k < conns_at; k++)
+                if (pfd[4].revents)
+                        log_read(g);
+                /* The command's packets were logged as it sent them: all
+                 * are in the socket now, none is lost. */
+                if (pfd[5].revents) {
+                        if (g->log_fd >= 0)
+                                log_read(g);
+                        _exit(0);
+                }
+                for (size_t k = 6; k < conns_at; k++)
                         if (pfd[k].revents)
                                 dns_answer(g, &g->queries[slot_of[k]]);
                 for (size_t k = conns_at; k < n; k += 2)
@@ -1213,6 +1307,14 @@ static void e_reject(Batch *b, uint32_t type, uint8_t code) {
         expr_end(b);
 }
 
+static void e_log(Batch *b) {
+        uint16_t group = htons(LOG_GROUP);
+        expr_begin(b, "log");
+        attr(b, NFTA_LOG_GROUP, &group, sizeof(group));
+        attr_u32(b, NFTA_LOG_SNAPLEN, LOG_SNAPLEN);
+        expr_end(b);
+}
+
 static void rule_begin(Batch *b, const char *chain) {
         nft_msg(b, NFT_MSG_NEWRULE);
         attr_str(b, NFTA_RULE_TABLE, "csand");
@@ -1279,6 +1381,29 @@ static void rule_neighbour_discovery(Batch *b) {
         rule_end(b);
 }
 
+/* What the command can send and the filter refuses, logged to the guard
+ * before the reject: UDP, ICMP, and ICMPv6 echo requests (its other types
+ * are the kernel's own, such as multicast listener reports). */
+static void rules_log_refused(Batch *b) {
+        for (int kind = 0; kind < 3; kind++) {
+                uint8_t echo6 = 128;
+                rule_begin(b, "filter");
+                if (kind == 0)
+                        m_u8(b, NFT_META_L4PROTO, IPPROTO_UDP);
+                else {
+                        m_u8(b, NFT_META_NFPROTO, kind == 1 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+                        m_u8(b, NFT_META_L4PROTO, kind == 1 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+                }
+                if (kind == 2) {
+                        e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+                        e_cmp(b, NFT_CMP_EQ, &echo6, 1);
+                }
+                e_log(b);
+                e_reject(b, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_PORT_UNREACH);
+                rule_end(b);
+        }
+}
+
 static void chain(Batch *b, const char *name, const char *type, int32_t priority, uint32_t policy) {
         nft_msg(b, NFT_MSG_NEWCHAIN);
         attr_str(b, NFTA_CHAIN_TABLE, "csand");
@@ -1297,7 +1422,7 @@ static void chain(Batch *b, const char *name, const char *type, int32_t priority
  * TCP to the relay (PORT: relay v4, relay v6, DNS v4, DNS v6; 0: none);
  * the filter then lets through what was redirected, established flows
  * (--publish, replies) and rejects the rest. */
-static void build_rules(Batch *b, const uint16_t *port, const UdpDest *udp, size_t n_udp) {
+static void build_rules(Batch *b, const uint16_t *port, const UdpDest *udp, size_t n_udp, bool log) {
         msg_begin(b, NFNL_MSG_BATCH_BEGIN, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
         msg_end(b);
         nft_msg(b, NFT_MSG_NEWTABLE);
@@ -1343,6 +1468,8 @@ static void build_rules(Batch *b, const uint16_t *port, const UdpDest *udp, size
         m_u8(b, NFT_META_L4PROTO, IPPROTO_TCP);
         e_reject(b, NFT_REJECT_TCP_RST, 0);
         rule_end(b);
+        if (log)
+                rules_log_refused(b);
         rule_begin(b, "filter");
         e_reject(b, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_PORT_UNREACH);
         rule_end(b);
@@ -1353,11 +1480,8 @@ static void build_rules(Batch *b, const uint16_t *port, const UdpDest *udp, size
 
 /* Sends the batch and reads an acknowledgement for each message that asked
  * for one: 0, or the kernel's error for the first that failed. */
-static int nft_commit(Batch *b) {
-        _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+static int netlink_send(int fd, Batch *b) {
         struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-        if (fd < 0)
-                return -errno;
         if (b->overflow)
                 return -E2BIG;
         if (sendto(fd, b->buf, b->len, 0, (struct sockaddr *) &kernel, sizeof(kernel)) != (ssize_t) b->len)
@@ -1387,11 +1511,40 @@ static int nft_commit(Batch *b) {
         return 0;
 }
 
+static int nft_commit(Batch *b) {
+        _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (fd < 0)
+                return -errno;
+        return netlink_send(fd, b);
+}
+
+/* A socket that receives what the rules log to LOG_GROUP (the first
+ * LOG_SNAPLEN bytes of each packet), or the error: binding needs
+ * CAP_NET_ADMIN over the network namespace, and nfnetlink_log. */
+static int log_open(void) {
+        static Batch b;
+        _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER);
+        struct nfulnl_msg_config_cmd cmd = { .command = NFULNL_CFG_CMD_BIND };
+        struct nfulnl_msg_config_mode mode = { .copy_range = htonl(LOG_SNAPLEN), .copy_mode = NFULNL_COPY_PACKET };
+        if (fd < 0)
+                return -errno;
+        b = (Batch) {};
+        msg_begin(&b, NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_CONFIG, NLM_F_ACK, AF_UNSPEC, LOG_GROUP);
+        attr(&b, NFULA_CFG_CMD, &cmd, sizeof(cmd));
+        attr(&b, NFULA_CFG_MODE, &mode, sizeof(mode));
+        /* Each packet at once, not in batches of 100 or after a second: a
+         * command that exits at once is still reported. */
+        attr_u32(&b, NFULA_CFG_QTHRESH, 1);
+        msg_end(&b);
+        int r = netlink_send(fd, &b);
+        return r < 0 ? r : TAKE_FD(fd);
+}
+
 typedef struct GuardArgs {
         const EgressSettings *settings;
         const char *resolver;
         int status_fd;
-        int netns_fd, userns_fd, ready_fd;
+        int netns_fd, userns_fd, ready_fd, stop_fd;
         const UdpDest *udp;
         size_t n_udp;
 } GuardArgs;
@@ -1421,8 +1574,10 @@ static int guard_setup(const GuardArgs *a, Guard *g, char *msg, size_t size) {
         }
         if (g->listen[1] < 0)
                 port[1] = port[3] = 0;
+        /* Without nfnetlink_log, refused packets go unreported. */
+        g->log_fd = log_open();
         static Batch batch;
-        build_rules(&batch, port, a->udp, a->n_udp);
+        build_rules(&batch, port, a->udp, a->n_udp, g->log_fd >= 0);
         r = nft_commit(&batch);
         if (r < 0)
                 return snprintf(msg, size, "can't install the netfilter rules: %s", strerror(-r)), r;
@@ -1456,6 +1611,8 @@ static _noreturn_ void guard_main(const GuardArgs *a) {
 
         g.settings = s;
         g.status_fd = a->status_fd;
+        g.log_fd = -1;
+        g.stop_fd = a->stop_fd;
         for (size_t i = 0; i < 4; i++)
                 g.listen[i] = -1;
         for (size_t i = 0; i < MAX_QUERIES; i++)
@@ -1506,6 +1663,8 @@ static void guard_prepare(pid_t parent, const int *keep, size_t n_keep) {
 Egress *egress_free(Egress *g) {
         if (!g)
                 return NULL;
+        g->stop_fd = safe_close(g->stop_fd);
+        helper_stop(g->guard, 0, GUARD_STOP_TIMEOUT_MS);
         helper_free(g->guard);
         free(g);
         return NULL;
@@ -1519,7 +1678,7 @@ int egress_start(const EgressSettings *s, const char *resolver, int status_fd, i
                  Error *e) {
         _cleanup_(egress_freep) Egress *g = NULL;
         _cleanup_free_ UdpDest *udp = NULL;
-        _cleanup_close_ int ready_r = -EBADF, ready_w = -EBADF;
+        _cleanup_close_ int ready_r = -EBADF, ready_w = -EBADF, stop_r = -EBADF;
         size_t n_udp = 0;
         int pair[2];
 
@@ -1533,10 +1692,16 @@ int egress_start(const EgressSettings *s, const char *resolver, int status_fd, i
         ready_r = pair[0];
         ready_w = pair[1];
         g = calloc(1, sizeof(*g));
-        if (g)
+        if (g) {
+                g->stop_fd = -EBADF;
                 g->guard = calloc(1, sizeof(Helper));
+        }
         if (!g || !g->guard)
                 return error_setf(e, ENOMEM, "Out of memory");
+        if (pipe2(pair, O_CLOEXEC) < 0)
+                return error_set_errno(e, errno, "pipe");
+        stop_r = pair[0];
+        g->stop_fd = pair[1];
         /* Nothing to stop until the fork succeeded. */
         *g->guard = (Helper) { .pidfd = -EBADF, .output_fd = -EBADF, .reaped = true };
 
@@ -1547,6 +1712,7 @@ int egress_start(const EgressSettings *s, const char *resolver, int status_fd, i
                 .netns_fd = netns_fd,
                 .userns_fd = userns_fd,
                 .ready_fd = ready_w,
+                .stop_fd = stop_r,
                 .udp = udp,
                 .n_udp = n_udp,
         };
@@ -1555,7 +1721,7 @@ int egress_start(const EgressSettings *s, const char *resolver, int status_fd, i
         if (pid < 0)
                 return error_set_errno(e, errno, "fork");
         if (pid == 0) {
-                int keep[] = { netns_fd, userns_fd, ready_w, status_fd };
+                int keep[] = { netns_fd, userns_fd, ready_w, status_fd, stop_r };
                 guard_prepare(parent, keep, ELEMENTSOF(keep));
                 guard_main(&a);
         }

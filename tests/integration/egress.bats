@@ -85,6 +85,95 @@ allowed_and_denied() {
         allowed_and_denied pasta
 }
 
+# IPv6: a client that prints the body, or the errno's name.
+raw_client6='import errno, socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+    s.sendall(b"GET /index.txt HTTP/1.0\r\n\r\n")
+    data = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        data += b
+    print(data.split(b"\r\n\r\n", 1)[-1].decode().strip())
+except OSError as e:
+    print("error:", errno.errorcode.get(e.errno, e.__class__.__name__))'
+
+udp_client6='import errno, socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(5)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    s.send(b"hi")
+    print("udp6", s.recv(64).decode())
+except OSError as e:
+    print("udp6 error:", errno.errorcode.get(e.errno, e.__class__.__name__))'
+
+# A server on the host's ::1 (pasta maps its IPv6 gateway there).
+v6_setup() {
+        require_net_helper "$1"
+        require_net_tool curl
+        PORT6=$(free_port)
+        echo "egress-hello6" >"$TESTDIR/index.txt"
+        bg_run python3 -m http.server "$PORT6" --bind ::1 --directory "$TESTDIR"
+        local i
+        for ((i = 0; i < 100; i++)); do
+                curl -sf --max-time 2 "http://[::1]:$PORT6/index.txt" >/dev/null && return 0
+                sleep 0.2
+        done
+        fail "the host's test HTTP server on [::1]:$PORT6 did not start"
+}
+
+@test "pasta: IPv6 follows the same rules (an allowed name's AAAA works; a denied name, its address and a raw address are reset; UDP refused)" {
+        v6_setup pasta
+        local gw6
+        gw6=$(csand "${net_root[@]}" --network pasta --allow-host-loopback ip -6 route show default | awk '{ print $3; exit }')
+        # Without IPv6 on the host pasta gives the sandbox none: then the
+        # test below for slirp4netns (IPv6 refused) is what holds.
+        if [ -z "$gw6" ]; then
+                run csand "${eg_root[@]}" --network pasta --allow-host-loopback --allow-host ok6.test \
+                        python3 -c "$raw_client6" ::1 "$PORT6"
+                assert_success
+                assert_output --regexp '^error: (ENETUNREACH|EHOSTUNREACH|ECONNREFUSED|ECONNRESET)$'
+                return
+        fi
+        run --separate-stderr csand "${eg_root[@]}" --network pasta --allow-host-loopback \
+                --add-host "ok6.test:[$gw6]" --add-host "bad6.test:[$gw6]" --allow-host ok6.test sh -c "
+                        getent ahostsv6 ok6.test | head -n 1
+                        curl -sS --max-time 10 http://ok6.test:$PORT6/index.txt; echo curl-ok=\$?
+                        python3 -c '$raw_client6' ok6.test $PORT6
+                        curl -sS --max-time 10 http://bad6.test:$PORT6/index.txt; echo curl-bad=\$?
+                        curl -sS --max-time 10 'http://[$gw6]:$PORT6/index.txt'; echo curl-ip=\$?
+                        python3 -c '$raw_client6' 2001:db8::1 80
+                        python3 -c '$udp_client6' $gw6 $PORT6"
+        assert_success
+        assert_line --regexp "^$gw6 +STREAM +ok6.test\$"
+        assert_line curl-ok=0
+        [ "$(grep -c '^egress-hello6$' <<<"$output")" -eq 2 ] || fail "allowed over IPv6: $output"
+        assert_line --regexp '^curl-bad=(56|7)$'
+        assert_line --regexp '^curl-ip=(56|7)$'
+        assert_line 'error: ECONNRESET'
+        assert_line --regexp '^udp6 error: (EPERM|ECONNREFUSED)$'
+        [[ "$stderr" == *"csand: network: denied TCP to bad6.test port $PORT6"* ]] || fail "stderr: $stderr"
+        [[ "$stderr" == *"csand: network: denied TCP to 2001:db8::1 port 80"* ]] || fail "stderr: $stderr"
+}
+
+@test "slirp4netns: the sandbox has no IPv6 route out, so IPv6 is refused, never leaked" {
+        v6_setup slirp4netns
+        run --separate-stderr csand "${eg_root[@]}" --network slirp4netns --allow-host-loopback \
+                --add-host "ok6.test:[fd00::1]" --allow-host ok6.test --allow-host ::1 sh -c "
+                        python3 -c '$raw_client6' ok6.test $PORT6
+                        python3 -c '$raw_client6' ::ffff:10.0.2.2 $PORT6
+                        python3 -c '$udp_client6' fd00::1 $PORT6"
+        assert_success
+        assert_line --index 0 --regexp '^error: (ENETUNREACH|EHOSTUNREACH)$'
+        # An IPv4-mapped address is IPv4 for the rules: not allowed, reset.
+        assert_line --index 1 'error: ECONNRESET'
+        assert_line --index 2 --regexp '^udp6 error: (ENETUNREACH|EHOSTUNREACH|EPERM)$'
+        refute_line egress-hello6
+}
+
 @test "TLS: the server name (SNI) is checked, without decrypting" {
         egress_setup slirp4netns
         require_net_tool openssl
