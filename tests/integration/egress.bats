@@ -264,6 +264,53 @@ except OSError as e:
         assert_output 'udp echo:hi'
 }
 
+# Sends one datagram to ARGV[1]:ARGV[2], twice; prints how each went.
+udp_twice='import errno, socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(2):
+    try:
+        s.sendto(b"hi", (sys.argv[1], int(sys.argv[2])))
+        print("sent")
+    except OSError as e:
+        print("error:", errno.errorcode.get(e.errno, e.__class__.__name__))'
+
+udp_denied() {
+        local helper=$1
+        require_net_helper "$helper"
+        run --separate-stderr csand "${eg_root[@]}" --network "$helper" --allow-host ok.test \
+                --json-status-fd 3 python3 -c "$udp_twice" 198.51.100.7 4444 3>"$TESTDIR/status.json"
+        assert_success
+        assert_output $'error: EPERM\nerror: EPERM'
+        # Sent twice: one line, one event.
+        assert_equal "$stderr" "csand: network: denied UDP to 198.51.100.7 port 4444 (not allowed by --allow-udp)"
+        run grep network-denied "$TESTDIR/status.json"
+        assert_success
+        assert_output --regexp '^\{ "network-denied": \{ "host": "198.51.100.7", "port": 4444, "protocol": "udp", "time": "[0-9-]+T[0-9:]+Z" \} \}$'
+
+        run --separate-stderr csand "${eg_root[@]}" --network "$helper" --allow-host ok.test --quiet \
+                --json-status-fd 3 python3 -c "$udp_twice" 198.51.100.7 4444 3>"$TESTDIR/status.json"
+        assert_success
+        assert_equal "$stderr" ""
+        run grep -c '"protocol": "udp"' "$TESTDIR/status.json"
+        assert_output 1
+}
+
+@test "slirp4netns: refused UDP is reported once on stderr and on --json-status-fd; --quiet silences the line" {
+        udp_denied slirp4netns
+}
+
+@test "pasta: refused UDP is reported once on stderr and on --json-status-fd, IPv6 too; --quiet silences the line" {
+        udp_denied pasta
+        run --separate-stderr csand "${eg_root[@]}" --network pasta --allow-host ok.test \
+                python3 -c "$udp_twice" 2001:db8::7 4444
+        assert_success
+        # Without an IPv6 route (a host without IPv6) nothing is sent at all.
+        if [[ "$output" != *ENETUNREACH* ]]; then
+                assert_output $'error: EPERM\nerror: EPERM'
+                assert_equal "$stderr" "csand: network: denied UDP to 2001:db8::7 port 4444 (not allowed by --allow-udp)"
+        fi
+}
+
 @test "--quiet: no line on stderr, the events go to --json-status-fd" {
         egress_setup pasta
         run --separate-stderr egress_csand pasta --allow-host ok.test --quiet --json-status-fd 3 \
