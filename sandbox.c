@@ -42,6 +42,7 @@
 #include "utils/registry.h"
 #include "utils/report.h"
 #include "utils/seccomp.h"
+#include "utils/setuid.h"
 #include "utils/status.h"
 #include "utils/userns-diag.h"
 #include "utils/userns.h"
@@ -98,14 +99,20 @@ static bool gate_wait(int fd, char byte) {
         }
 }
 
+static bool plan_has_dev(const SandboxPlan *p) {
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].type == MOUNT_OP_DEV)
+                        return true;
+        return false;
+}
+
 /* The ids the sandbox user has in the user namespace the clone made, as
  * in bwrap: root when there is a --dev (a devpts instance wants root
- * mapped where it is mounted), else the ids asked for. */
+ * mapped where it is mounted), else the ids asked for. In setuid mode the
+ * ids asked for, root being mapped besides (utils/setuid.h). */
 static void first_level_ids(const Launch *l, uid_t *ret_uid, gid_t *ret_gid) {
         const SandboxPlan *p = l->plan;
-        bool devpts = false;
-        for (size_t i = 0; i < p->n_ops && !devpts; i++)
-                devpts = p->ops[i].type == MOUNT_OP_DEV;
+        bool devpts = !setuid_maps_written() && plan_has_dev(p);
         *ret_uid = devpts ? 0 : p->uid;
         *ret_gid = devpts ? 0 : p->gid;
 }
@@ -133,9 +140,14 @@ static int enter_nested_userns(const Launch *l, int proc_fd, Error *e) {
         /* --disable-userns: this namespace's allowance of user namespaces
          * is the one nested namespace the command then lives in. */
         if (p->disable_userns) {
+                /* Setuid mode: the command has no capability in this
+                 * namespace (root owns it), so the limit is set here. */
+                const char *limit = setuid_maps_written() ? "0" : "1";
                 _cleanup_close_ int fd = openat(proc_fd, "sys/user/max_user_namespaces", O_WRONLY | O_CLOEXEC);
-                if (fd < 0 || write(fd, "1", 1) != 1)
+                if (fd < 0 || write(fd, limit, 1) != 1)
                         return error_set_errno(e, errno, "Can't limit user namespaces (--disable-userns)");
+                if (setuid_maps_written())
+                        return 0;
         }
         if (unshare(CLONE_NEWUSER) < 0)
                 return error_set_errno(e, errno, "Can't create the nested user namespace");
@@ -170,7 +182,7 @@ static int child_setup(const Launch *l, Error *e) {
         /* --userns-block-fd: the caller writes our maps (it has our pid from --info-fd). */
         if (p->userns_block_fd >= 0)
                 wait_for_fd(p->userns_block_fd);
-        else if (l->new_userns) {
+        else if (l->new_userns && !setuid_maps_written()) {
                 uid_t uid;
                 gid_t gid;
                 first_level_ids(l, &uid, &gid);
@@ -664,6 +676,40 @@ static void log_clone_error(int err, bool new_userns, const char *causes) {
                 log_error("Creating new namespace failed: %s%s%s", strerror(err), causes ? ". Found: " : "", causes ?: "");
 }
 
+/* Setuid mode: the privileged part starts the sandbox's worker, our child,
+ * in the namespaces (utils/setuid.h); the rest is the monitor's as usual. */
+static int launch_setuid(Launch *l, int report_fd, int gate[2]) {
+        const SandboxPlan *p = l->plan;
+        Error e = {};
+        pid_t pid = setuid_clone(p, l->clone_flags, p->uid, p->gid, plan_has_dev(p), l->report_fd, gate[0], &e);
+        safe_close(l->report_fd);
+        safe_close(gate[0]);
+        if (pid < 0) {
+                safe_close(gate[1]);
+                log_error("%s", e.message);
+                return 1;
+        }
+        (void) prctl(PR_SET_DUMPABLE, 0);
+        return monitor(l->plan, l, pid, report_fd, gate[1]);
+}
+
+/* Setuid mode's worker: already in the sandbox's namespaces, as the
+ * sandbox's user with that user namespace's capabilities; from here on
+ * what an unprivileged csand's child does (utils/setuid.h). */
+static _noreturn_ void worker_run(SandboxPlan *p) {
+        Launch l = { .plan = p, .outside_uid = getuid(), .outside_gid = getgid(), .new_userns = true };
+        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        sigset_t supervised;
+
+        (void) setuid_worker(&l.report_fd, &l.gate_fd);
+        l.outside_cwd = cwd;
+        l.clone_flags = namespace_flags(p, true);
+        init_supervised_signals(&supervised);
+        sigprocmask(SIG_BLOCK, &supervised, &l.saved_sigmask);
+        l.saved_umask = umask(0);
+        child_run(&l);
+}
+
 static int sandbox_launch(SandboxPlan *p) {
         Launch l = {
                 .plan = p,
@@ -684,8 +730,9 @@ static int sandbox_launch(SandboxPlan *p) {
                 log_error("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
                 return 1;
         }
-        /* Before anything is made: a namespace AppArmor strips would fail halfway. */
-        if (l.new_userns) {
+        /* Before anything is made: a namespace AppArmor strips would fail
+         * halfway. (Setuid mode: root makes it.) */
+        if (l.new_userns && !setuid_active()) {
                 Error e = {};
                 if (userns_diag_probe(&e) < 0) {
                         log_error("%s", e.message);
@@ -726,6 +773,8 @@ static int sandbox_launch(SandboxPlan *p) {
         sigprocmask(SIG_BLOCK, &supervised, &l.saved_sigmask);
         l.saved_umask = umask(0);
 
+        if (setuid_active())
+                return launch_setuid(&l, report_fd, gate);
         pid_t pid = raw_clone(l.clone_flags);
         if (pid < 0 && (errno == EINVAL || errno == EPERM || errno == ENOSPC || errno == EUSERS) &&
             p->unshare_user_try && !p->unshare_user && l.outside_uid == 0) {
@@ -770,11 +819,14 @@ int main(int argc, char **argv) {
          * kernel behind our back, and the monitor and pid 1 would wait for
          * them forever. Blocked for the signalfd later, never ignored. */
         (void) signal(SIGCHLD, SIG_DFL);
+        /* Setuid: the privileged part forked, the rest of us the caller. */
+        if (setuid_init(&argc, &argv) < 0)
+                return 1;
         if (plan_new(&plan) < 0) {
                 log_error("Out of memory");
                 return 1;
         }
-        if (options_parse(plan, argc - 1, argv + 1, &e) < 0) {
+        if (options_parse(plan, argc - 1, argv + 1, &e) < 0 || setuid_check_plan(plan, &e) < 0) {
                 log_error("%s", e.message);
                 return 1;
         }
@@ -826,5 +878,7 @@ int main(int argc, char **argv) {
                 log_error("%s", e.message);
                 return 1;
         }
+        if (setuid_worker(NULL, NULL))
+                worker_run(plan);
         return sandbox_launch(plan);
 }
