@@ -473,19 +473,16 @@ void setuid_release(void) {
         (void) waitpid(priv_pid, NULL, 0);
 }
 
-static const char *overlay_option(const SandboxPlan *p) {
-        if (p->n_overlay_srcs > 0)
-                return "--overlay-src";
+static bool plan_has_overlay(const SandboxPlan *p) {
         for (size_t i = 0; i < p->n_ops; i++)
                 if (p->ops[i].type == MOUNT_OP_OVERLAY)
-                        return "--overlay";
-        return NULL;
+                        return true;
+        return p->n_overlay_srcs > 0;
 }
 
 int setuid_check_plan(const SandboxPlan *p, Error *e) {
         if (!active && !worker)
                 return 0;
-        const char *overlay = overlay_option(p);
         if (p->caps != 0)
                 return error_setf(e, EPERM, "--cap-add in setuid mode can be used only by root");
         if (p->userns_fd >= 0)
@@ -496,8 +493,8 @@ int setuid_check_plan(const SandboxPlan *p, Error *e) {
                 return error_setf(e, EPERM, "--pidns doesn't work in setuid mode");
         if (p->userns_block_fd >= 0)
                 return error_setf(e, EPERM, "--userns-block-fd doesn't work in setuid mode");
-        if (overlay)
-                return error_setf(e, EPERM, "The %s option is not permitted in setuid mode", overlay);
+        if (plan_has_overlay(p))
+                return error_setf(e, EPERM, "Overlays (--overlay, --tmp-overlay, --ro-overlay) are not permitted in setuid mode");
         if (p->image || p->image_overlay_rwsrc)
                 return error_setf(e, EPERM, "--image is not permitted in setuid mode");
         if (network_uses_helper(p))
