@@ -208,6 +208,10 @@ if [ "$(id -u)" -eq 0 ]; then
         if [ -x "$work/build/csand" ]; then
                 install -d -m 0755 "$work/setuid"
                 install -o root -g root -m 4755 "$work/build/csand" "$work/setuid/csand"
+                # the wrong way to install it, which csand refuses
+                install -d -m 0755 "$work/setuid/filecaps"
+                install -o root -g root -m 0755 "$work/build/csand" "$work/setuid/filecaps/csand"
+                setcap cap_sys_admin,cap_setuid,cap_setgid+ep "$work/setuid/filecaps/csand"
                 CSAND_SETUID="$work/setuid/csand" \
                         run_meson_test setuid as_user "$work" build testlog-setuid 1 --suite setuid
         fi

@@ -17,6 +17,7 @@ CSAND_DEPS=(
         bats bats-assert bats-support
         bubblewrap slirp4netns passt fuse-overlayfs
         iproute2 curl procps time util-linux python3 strace
+        libcap2-bin  # setcap: the setuid suite checks that file capabilities are refused
         busybox-static  # image layers, and the flatpak tests' runtime (replaces busybox)
         golang-github-containers-common  # podman's seccomp.json, a real-world profile to accept
         dbus-daemon  # a user bus for the cgroup host tests

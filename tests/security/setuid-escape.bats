@@ -124,6 +124,14 @@ for pid in sys.argv[1:]:
         assert_equal "$stderr" "csand: --join doesn't work in setuid mode"
 }
 
+@test "installed with file capabilities instead of the setuid bit: refused" {
+        local filecaps="${CSAND%/*}/filecaps/csand"
+        [ -x "$filecaps" ] || fail "no $filecaps (tests/run-tests.sh makes it with setcap)"
+        run -1 --separate-stderr "$filecaps" --ro-bind / / true
+        assert_csand_error
+        assert_equal "$stderr" "csand: csand has file capabilities: install it setuid root (meson -Dsetuid=true) or without privileges"
+}
+
 @test "the worker's option is csand's own: a setuid start refuses it" {
         run -1 --separate-stderr "$CSAND" --privsep-worker=3,-1,0,0 --ro-bind / / true
         assert_csand_error
