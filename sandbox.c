@@ -685,8 +685,12 @@ static int launch_setuid(Launch *l, int report_fd, int gate[2]) {
         safe_close(l->report_fd);
         safe_close(gate[0]);
         if (pid < 0) {
+                Error diag = {};
                 safe_close(gate[1]);
-                log_error("%s", e.message);
+                if (strcmp(e.message, "clone") == 0)
+                        log_clone_error(e.error, true, userns_diag_explain(e.error, &diag) > 0 ? diag.message : NULL);
+                else
+                        log_error("%s", e.message);
                 return 1;
         }
         (void) prctl(PR_SET_DUMPABLE, 0);

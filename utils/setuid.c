@@ -577,6 +577,9 @@ pid_t setuid_clone(const SandboxPlan *p, unsigned long flags, uid_t uid, gid_t g
                 if (rp.pid > 0)
                         (void) waitpid(rp.pid, NULL, 0);
                 rp.what[sizeof(rp.what) - 1] = 0;
+                /* "clone" alone: the caller explains (no namespace for anyone?). */
+                if (strcmp(rp.what, "clone") == 0)
+                        return error_setf(e, rp.error, "clone");
                 return error_set_errno(e, rp.error, "%s", rp.what);
         }
         return rp.pid;
