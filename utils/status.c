@@ -7,6 +7,7 @@
 
 #include "fd-util.h"
 #include "network.h"
+#include "setuid.h"
 #include "status.h"
 
 static const struct {
@@ -40,10 +41,13 @@ int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long c
                 struct stat st;
                 if (!(clone_flags & namespaces[i].flag))
                         continue;
+                uint64_t ino;
                 snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int) child, namespaces[i].name);
-                if (stat(path, &st) < 0)
+                if (stat(path, &st) == 0)
+                        ino = st.st_ino;
+                else if (setuid_namespace_id(namespaces[i].name, &ino) < 0)
                         continue;
-                fprintf(f, "%s\"%s-namespace\": %llu", sep, namespaces[i].name, (unsigned long long) st.st_ino);
+                fprintf(f, "%s\"%s-namespace\": %llu", sep, namespaces[i].name, (unsigned long long) ino);
         }
         /* csand's own members, after bwrap's. */
         network_write_status_json(p, f, json_lines);

@@ -138,6 +138,16 @@ for pid in sys.argv[1:]:
         assert_equal "$stderr" "csand: --privsep-worker= is csand's own"
 }
 
+@test "--info-fd names the sandbox's namespaces (read by the privileged part for the caller)" {
+        run csand_min --unshare-all --proc /proc --info-fd 3 sh -c 'readlink /proc/self/ns/mnt /proc/self/ns/pid' 3>"$TESTDIR/info"
+        assert_success
+        local mnt pid
+        mnt=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["mnt-namespace"])' "$TESTDIR/info")
+        pid=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["pid-namespace"])' "$TESTDIR/info")
+        assert_line "mnt:[$mnt]"
+        assert_line "pid:[$pid]"
+}
+
 # --- ids ---------------------------------------------------------------------
 
 @test "--uid 0 (or any uid) is the caller outside: files it makes are the caller's" {
