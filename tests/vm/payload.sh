@@ -15,7 +15,7 @@ echo "# context ${VMTEST_CONTEXT:-?}: uid $(id -u), cgroup $(sed -n 's/^0:://p' 
 # plain csand, then the core suite against csand installed setuid root.
 case ${VMTEST_CONTEXT:-} in
 nouserns-*)
-        export CSAND_PLAIN=$CSAND CSAND=/usr/local/bin/csand-setuid
+        export CSAND_PLAIN=$CSAND CSAND=/usr/local/lib/csand-setuid/csand
         core=
         # Debian's knob leaves root able to make the namespace; with no
         # user namespace for anyone setuid mode can't run (the README says).

@@ -145,7 +145,9 @@ for ctx in $(cat /mnt/host/contexts 2>/dev/null || echo session); do
                 # all. csand installed setuid root from the share's build.
                 knob=kernel.unprivileged_userns_clone
                 [ "$ctx" = nouserns-max ] && knob=user.max_user_namespaces
-                install -o root -g root -m 4755 /mnt/host/csand /usr/local/bin/csand-setuid
+                # (named csand: messages are "csand: ..." after argv[0])
+                install -d -m 0755 /usr/local/lib/csand-setuid
+                install -o root -g root -m 4755 /mnt/host/csand /usr/local/lib/csand-setuid/csand
                 old=$(sysctl -n "$knob")
                 sysctl -q -w "$knob=0"
                 runuser -l tester -c "VMTEST_CONTEXT=$ctx VMTEST_KNOB=$knob bash $T" </dev/null
