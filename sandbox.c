@@ -29,8 +29,11 @@
 #include <unistd.h>
 
 #include "utils/caps.h"
+#include "utils/egress.h"
 #include "utils/image.h"
 #include "utils/init.h"
+#include "utils/jobctl.h"
+#include "utils/join.h"
 #include "utils/landlock.h"
 #include "utils/log.h"
 #include "utils/macro.h"
@@ -54,7 +57,9 @@
 #define CSAND_BWRAP_VERSION "unknown"
 #endif
 
-/* What the child needs from the parent beyond the plan. */
+/* What the child needs from the parent beyond the plan, and the monitor's
+ * runtime handles: what it started or took outside for this sandbox, all
+ * released by launch_done(), the one teardown path (the plan is data). */
 typedef struct Launch {
         SandboxPlan *plan;      /* the child's is its own copy: --seccomp's program joins it */
         uid_t outside_uid;
@@ -66,9 +71,35 @@ typedef struct Launch {
         sigset_t saved_sigmask;
         mode_t saved_umask;
         int report_fd;
-        int gate_fd;            /* child: read end; the monitor opens it once the
-                                 * outside work for this sandbox is done */
+        int gate_fd;            /* child: its end of the gate (see below) */
+        bool cgroupns_in_leaf;  /* CLONE_NEWCGROUP is left to the child, to make
+                                 * once it is in its cgroup's leaf */
+        int stops_fd;           /* pid 1: where it reports the command's stops */
+        const JobControl *jobs;
+        pid_t tracer;           /* the monitor's tracer (strace -f), which may trace us too */
+        /* The monitor's, NULL until made: the --name registration, the
+         * sandbox's cgroup, the network helper, the egress guard. */
+        Registration *registration;
+        CgroupScope *cgroup;
+        NetworkState *network;
+        Egress *egress;
 } Launch;
+
+/* The monitor's helpers stop once the sandbox has ended: the guard first,
+ * then the helper it filtered for. */
+static void launch_stop_helpers(Launch *l) {
+        l->egress = egress_free(l->egress);
+        l->network = network_state_free(l->network);
+}
+
+/* Everything the monitor holds for the sandbox, in reverse order of
+ * making; the name last: it is free for a new sandbox from then on. */
+static void launch_done(Launch *l) {
+        launch_stop_helpers(l);
+        l->cgroup = cgroup_scope_free(l->cgroup);
+        registry_release(l->registration);
+        l->registration = NULL;
+}
 
 /* ---- the child: from a fresh set of namespaces to exec ---- */
 
@@ -78,14 +109,61 @@ static void wait_for_fd(int fd) {
                 ;
 }
 
-/* The gate (see needs_gate()): the monitor sends GATE_INFO once it has
- * written --info-fd and --json-status-fd, then GATE_OPEN once its work
- * outside is done. */
-#define GATE_INFO 'i'
+/* ---- the gate ----
+ *
+ * The monitor's work outside the sandbox (needs_gate()) and the child's
+ * setup meet on one socket pair, in one fixed order, and only the gate_*()
+ * functions below speak on it:
+ *
+ *   GATE_LEAF    monitor -> child  the child is in its cgroup's leaf
+ *                                  (Launch.cgroupns_in_leaf only): it
+ *                                  makes its cgroup namespace there
+ *   namespaces   child -> monitor  its namespaces as fds, first thing
+ *                                  (after the leaf step): the monitor may
+ *                                  not open /proc/CHILD/ns, the child
+ *                                  being not dumpable (see main()); they
+ *                                  give the ids for --info-fd and
+ *                                  --json-status-fd and the network
+ *                                  namespace for the helper
+ *   GATE_MAPS    child -> monitor  the id maps of the sandbox's user
+ *                                  namespace are written (by the child,
+ *                                  or by the caller: --userns-block-fd):
+ *                                  a network helper may join it now
+ *   root         child -> monitor  its root, once final, as an fd (only
+ *                                  for a --name with Landlock rules, which
+ *                                  the monitor resolves in that root for
+ *                                  --join)
+ *   GATE_OPEN    monitor -> child  the outside work is done and the
+ *                                  terminal handed over: the command may
+ *                                  run
+ *
+ * Why this order: a cgroup namespace made late must exist before the ids
+ * are read, and the ids must be written before a caller that waits for
+ * them (--userns-block-fd) can go on. Messages, so that neither side
+ * polls /proc for the other's progress. Sequenced packets: the namespaces
+ * are one message; send() with MSG_NOSIGNAL: a peer that died of its setup
+ * error is not our death, its report is printed. End-of-file on either
+ * side: the other has failed, has said why, and is done. */
+#define GATE_LEAF 'l'
+#define GATE_MAPS 'm'
 #define GATE_OPEN '1'
 
-/* Reads from the gate until BYTE arrives; false at end-of-file: the
- * monitor failed, has said why, and is done. */
+/* Is there a GATE_MAPS step? Only for its reader, a network helper: a
+ * message left unread when the monitor closes its end would make the
+ * child's next read fail (ECONNRESET) instead of seeing GATE_OPEN. */
+static bool gate_has_maps_step(const SandboxPlan *p) {
+        return network_uses_helper(&p->network, p->unshare_net);
+}
+
+static bool gate_root_needed(const SandboxPlan *p) {
+        return p->name && landlock_requested(&p->landlock);
+}
+
+static void gate_send(int fd, char byte) {
+        (void) send(fd, &byte, 1, MSG_NOSIGNAL);
+}
+
+/* Reads from the gate until BYTE arrives; false at end-of-file. */
 static bool gate_wait(int fd, char byte) {
         for (;;) {
                 char c;
@@ -104,6 +182,31 @@ static bool plan_has_dev(const SandboxPlan *p) {
                 if (p->ops[i].type == MOUNT_OP_DEV)
                         return true;
         return false;
+}
+
+/* The child's first step at the gate. With a cgroup of its own, the
+ * sandbox's cgroup namespace is made once the monitor has put us in the
+ * leaf of that cgroup: the leaf is then its root, and the cgroup with the
+ * limits is out of the command's reach (see enter_leaf() in
+ * utils/cgroups.c). Then, failed or not, the namespaces. */
+static int gate_child_first(const Launch *l, Error *e) {
+        int r = 0;
+        if (l->cgroupns_in_leaf) {
+                if (!gate_wait(l->gate_fd, GATE_LEAF))
+                        _exit(1);
+                if (unshare(CLONE_NEWCGROUP) < 0)
+                        r = error_set_errno(e, errno, "Can't create the cgroup namespace");
+        }
+        report_send_namespaces(l->gate_fd);
+        return r;
+}
+
+/* The monitor's side of it: NS_FDS as the child sent them (-EBADF for
+ * those it did not: it died first). */
+static void gate_monitor_first(const Launch *l, int gate_fd, int ns_fds[_REPORT_NS_MAX]) {
+        if (l->cgroupns_in_leaf)
+                gate_send(gate_fd, GATE_LEAF);
+        (void) report_receive_namespaces(gate_fd, ns_fds);
 }
 
 /* The ids the sandbox user has in the user namespace the clone made, as
@@ -149,12 +252,10 @@ static int enter_nested_userns(const Launch *l, int proc_fd, Error *e) {
                 if (setuid_maps_written())
                         return 0;
         }
-        if (unshare(CLONE_NEWUSER) < 0)
-                return error_set_errno(e, errno, "Can't create the nested user namespace");
         first_level_ids(l, &uid, &gid);
-        int r = userns_write_own_maps_at(proc_fd, p->uid, uid, p->gid, gid);
+        int r = userns_enter_nested(proc_fd, p->uid, uid, p->gid, gid);
         if (r < 0)
-                return error_set_errno(e, r, "Can't write the nested user namespace's maps");
+                return error_set_errno(e, r, "Can't create the nested user namespace");
         return 0;
 }
 
@@ -164,6 +265,18 @@ static int assert_userns_disabled(Error *e) {
         if (errno != ENOSPC && errno != EPERM && errno != EUSERS)
                 return error_set_errno(e, errno, "Unexpected error checking that user namespaces are disabled");
         return 0;
+}
+
+/* The pid that traces us (0: none), from /proc/self/status. */
+static pid_t tracer_pid(void) {
+        char buf[4096];
+        _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        const char *t = strstr(buf, "\nTracerPid:");
+        return t ? (pid_t) strtol(t + strlen("\nTracerPid:"), NULL, 10) : 0;
 }
 
 static int child_setup_last(const Launch *l, Error *e);
@@ -179,10 +292,12 @@ static int child_setup(const Launch *l, Error *e) {
         plan_close_fd(l->plan, p->info_fd);
         plan_close_fd(l->plan, p->json_status_fd);
 
-        /* --userns-block-fd: the caller writes our maps (it has our pid from --info-fd). */
-        if (p->userns_block_fd >= 0)
+        /* --userns-block-fd: the caller writes our maps (it has our pid
+         * from --info-fd), for which we were dumpable until now. */
+        if (p->userns_block_fd >= 0) {
                 wait_for_fd(p->userns_block_fd);
-        else if (l->new_userns && !setuid_maps_written()) {
+                (void) prctl(PR_SET_DUMPABLE, 0);
+        } else if (l->new_userns && !setuid_maps_written()) {
                 uid_t uid;
                 gid_t gid;
                 first_level_ids(l, &uid, &gid);
@@ -191,6 +306,14 @@ static int child_setup(const Launch *l, Error *e) {
                 if (r < 0)
                         return error_set_errno(e, r, "%s", userns_map_step_words(step));
         }
+        if (l->gate_fd >= 0 && gate_has_maps_step(p))
+                gate_send(l->gate_fd, GATE_MAPS);
+        /* With --userns-block-fd (or where userns.c has no stand-in) the
+         * setup was ptrace-able by the user outside until now: whoever
+         * attached then and is still attached is not ours. */
+        pid_t tracer = tracer_pid();
+        if (tracer != 0 && tracer != l->tracer)
+                return error_setf(e, EPERM, "The sandbox's setup is being traced by process %d", (int) tracer);
 
         /* The host's /proc, for what must still be done there after pivot_root. */
         _cleanup_close_ int proc_fd = -EBADF;
@@ -201,9 +324,15 @@ static int child_setup(const Launch *l, Error *e) {
                         return error_set_errno(e, errno, "Can't open /proc");
         }
 
-        r = mounts_isolate();
-        if (r < 0)
-                return error_set_errno(e, r, "Failed to make / slave");
+        /* A mount namespace made along with a user namespace of its own
+         * holds slave copies of the caller's shared mounts already (the
+         * kernel's rule for a less privileged copy): nothing done here can
+         * propagate back, and remounting the whole tree slave is no-op work. */
+        if (!l->new_userns) {
+                r = mounts_isolate();
+                if (r < 0)
+                        return error_set_errno(e, r, "Failed to make / slave");
+        }
         _cleanup_(new_root_done) NewRoot root = NEW_ROOT_NULL;
         r = mounts_new_root(&root);
         if (r < 0)
@@ -211,7 +340,11 @@ static int child_setup(const Launch *l, Error *e) {
         r = mounts_execute(p, &root, e);
         if (r < 0)
                 return r;
-        r = network_setup_resolv_conf(p, &root.fd, e);
+        /* --add-host's /etc/hosts, then resolv.conf: files only a helper's
+         * network has (the options are refused without one). */
+        if (egress_setup_hosts(&p->egress, root.fd, e) < 0)
+                return -e->error;
+        r = network_setup_resolv_conf(&p->network, p->unshare_net, root.fd, e);
         if (r < 0)
                 return r;
         r = mounts_pivot(&root);
@@ -246,6 +379,8 @@ static int child_setup_last(const Launch *l, Error *e) {
                 return error_set_errno(e, errno, "setsid");
         /* Last: no failure comes after the gate (see child_run()). */
         if (l->gate_fd >= 0) {
+                if (gate_root_needed(p))
+                        report_send_root(l->gate_fd);
                 if (!gate_wait(l->gate_fd, GATE_OPEN))
                         _exit(1);
                 safe_close(l->gate_fd);
@@ -309,7 +444,8 @@ static _noreturn_ void child_exec(const Launch *l, int go_fd) {
                 p->command[0] = p->argv0;
         if (rlimits_apply(&p->rlimits, &e) < 0)
                 goto fail;
-        if (landlock_apply(&p->landlock, p, &e) < 0)
+        LandlockPlan landlock = plan_landlock(p);
+        if (landlock_apply(&p->landlock, &landlock, &e) < 0)
                 goto fail;
         if (go_fd >= 0) {
                 wait_for_fd(go_fd);
@@ -336,6 +472,20 @@ static _noreturn_ void child_run(const Launch *l) {
         Error e = {};
         int r;
 
+        /* Not dumpable (as the monitor was when it cloned us) except where
+         * the caller must write our maps (--userns-block-fd): then from
+         * before the monitor tells the caller our pid. */
+        if (p->userns_block_fd >= 0)
+                (void) prctl(PR_SET_DUMPABLE, 1);
+        if (l->gate_fd >= 0 && gate_child_first(l, &e) < 0)
+                goto fail;
+        /* A process group of the sandbox's own, before anything else:
+         * kill(0) and PRIO_PGRP from inside must not reach the caller's. */
+        r = jobctl_child_enter_group(l->jobs);
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't create the sandbox's process group");
+                goto fail;
+        }
         if (l->in_place) {
                 if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
                         error_set_errno(&e, errno, "prctl(PR_SET_PDEATHSIG)");
@@ -343,14 +493,8 @@ static _noreturn_ void child_run(const Launch *l) {
                 }
                 if (child_setup_last(l, &e) < 0)
                         goto fail;
-        } else if (child_setup(l, &e) < 0) {
-                /* Not before the monitor has read our namespace ids for
-                 * --info-fd: /proc/CHILD/ns goes with us. (bwrap's child
-                 * waits for that before its setup; ours only on failure.) */
-                if (l->gate_fd >= 0 && (p->info_fd >= 0 || p->json_status_fd >= 0))
-                        (void) gate_wait(l->gate_fd, GATE_INFO);
+        } else if (child_setup(l, &e) < 0)
                 goto fail;
-        }
         /* --seccomp's program, read where bwrap reads it: after setup. */
         if (p->seccomp_fd >= 0 && seccomp_add_from_fd(l->plan, p->seccomp_fd, &e) < 0)
                 goto fail;
@@ -379,8 +523,9 @@ fail:
  * same uid in the same user namespace, can then ptrace it too (unless Yama
  * says no): so by then pid 1 must hold nothing the command hasn't got
  * (SECURITY.md, "The sandbox's pid 1"). No capability; of its fds only the
- * signalfd, --sync-fd and the --lock-file locks (files inside the sandbox)
- * stay, not the fds the caller handed over (--bind-fd's directories,
+ * signalfd, --sync-fd, the --lock-file locks (files inside the sandbox)
+ * and the pipe that reports the command's stops to the monitor (which
+ * could then only make csand stop itself, as a Ctrl-Z would) stay, not the fds the caller handed over (--bind-fd's directories,
  * namespaces, data) nor the channel to the fuse-overlayfs supervisor; and
  * the command's seccomp filters, which bwrap's pid 1 loads too. All before
  * the command's own code runs, so that it never finds pid 1 unreachable
@@ -420,6 +565,17 @@ static _noreturn_ void init_run(const Launch *l) {
                 error_set_errno(&e, errno, "prctl(PR_SET_DUMPABLE)");
                 goto fail;
         }
+        /* Ctrl-Z reaches the whole group: pid 1 (without a pid namespace
+         * an ordinary process) must not stop with the command, or it could
+         * not tell the monitor; nor die of SIGPIPE telling a monitor that
+         * is gone. The command gets the caller's mask back. */
+        sigset_t stops;
+        sigemptyset(&stops);
+        sigaddset(&stops, SIGTSTP);
+        sigaddset(&stops, SIGTTIN);
+        sigaddset(&stops, SIGTTOU);
+        sigaddset(&stops, SIGPIPE);
+        sigprocmask(SIG_BLOCK, &stops, NULL);
 
         pid_t pid;
         _cleanup_close_ int go = -EBADF;
@@ -478,8 +634,15 @@ static _noreturn_ void init_run(const Launch *l) {
         }
 
         close(l->report_fd);
+        /* The command is in our process group and gets the terminal's
+         * signals itself; the monitor learns of its stops from us. */
+        Supervise s = SUPERVISE_INIT;
+        s.pid = pid;
+        s.signal_fd = sfd;
+        s.reap_all = true;
+        s.stops_out = l->stops_fd;
         int status;
-        r = init_supervise(pid, sfd, true, false, &status);
+        r = init_supervise(&s, &status);
         _exit(r < 0 ? 1 : init_exit_code(status));
 fail:
         report_send(l->report_fd, &e);
@@ -534,14 +697,16 @@ static int join_namespaces(const SandboxPlan *p) {
 }
 
 /* Does the monitor have work to do outside before the command may run? */
-static bool needs_gate(const SandboxPlan *p) {
-        if (network_uses_helper(p))
+static bool needs_gate(const SandboxPlan *p, const JobControl *jobs) {
+        /* The terminal goes to the sandbox's group before the command runs. */
+        if (jobctl_may_hand_terminal(jobs))
+                return true;
+        if (network_uses_helper(&p->network, p->unshare_net))
                 return true;
         if (cgroup_needed(&p->cgroup))
                 return true;
-        /* The namespace ids in the info JSON are read from /proc/CHILD/ns,
-         * which vanish once the child exits: as in bwrap, the command waits
-         * until they are written. */
+        /* The namespace ids in the info JSON come from the child at the
+         * gate; as in bwrap, the command waits until they are written. */
         if (p->info_fd >= 0 || p->json_status_fd >= 0)
                 return true;
         /* --name: registered before the command runs, so that it can be joined. */
@@ -550,28 +715,79 @@ static bool needs_gate(const SandboxPlan *p) {
         return false;
 }
 
-/* The monitor's work outside the sandbox between clone and exec. The
- * child waits at the gate until this is done. */
-static int monitor_before_exec(SandboxPlan *p, const Launch *l, pid_t child, Error *e) {
+/* The namespaces the sandbox ends up with: the clone's, and the cgroup
+ * namespace the child makes later in its leaf. */
+static unsigned long sandbox_ns_flags(const Launch *l) {
+        return l->clone_flags | (l->cgroupns_in_leaf ? CLONE_NEWCGROUP : 0);
+}
+
+/* --info-fd and the start of --json-status-fd: the namespace ids. */
+static void monitor_write_info(SandboxPlan *p, const Launch *l, pid_t child, const int *ns_fds) {
+        if (p->info_fd >= 0) {
+                (void) status_write_info(p->info_fd, p, child, sandbox_ns_flags(l), ns_fds, false);
+                plan_close_fd(p, p->info_fd);
+        }
+        if (p->json_status_fd >= 0)
+                (void) status_write_info(p->json_status_fd, p, child, sandbox_ns_flags(l), ns_fds, true);
+}
+
+/* The user-mode network's helper, then the egress guard in the namespace
+ * it serves: the guard's rules filter what the helper carries. */
+static int monitor_start_network(const SandboxPlan *p, Launch *l, pid_t child, int netns_fd, Error *e) {
+        int r = network_start(&p->network, p->unshare_net, child, netns_fd, &l->network, e);
+        if (r <= 0)
+                return r;
+        r = egress_start(&p->egress, network_resolver(&p->network, p->unshare_net), p->json_status_fd, netns_fd,
+                         network_state_userns_fd(l->network), &l->egress, e);
+        /* A child that died of a setup error explains the failure better
+         * than the guard can: the monitor prints its report. */
+        if (r < 0 && network_state_child_gone(l->network))
+                return 0;
+        return r;
+}
+
+/* The monitor's work outside the sandbox between clone and exec, in step
+ * with the child (see "the gate" above); then it opens the gate. */
+static int monitor_before_exec(SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int gate_fd,
+                               int ns_fds[_REPORT_NS_MAX], Error *e) {
         /* --name first: a taken name leaves nothing made outside. */
-        if (registry_claim(p, e) < 0)
+        if (registry_claim(p->name, &l->registration, e) < 0)
                 return -e->error;
         /* The sandbox's own cgroup with its limits, before any helper starts. */
-        if (cgroup_needed(&p->cgroup) && cgroup_setup(&p->cgroup, child, e) < 0)
+        if (cgroup_needed(&p->cgroup) && cgroup_setup(&p->cgroup, child, &l->cgroup, e) < 0)
                 return -e->error;
-        int r = network_start(p, child, e);
+        if (l->cgroupns_in_leaf) {
+                gate_monitor_first(l, gate_fd, ns_fds);
+                monitor_write_info(p, l, child, ns_fds);
+        }
+        /* The helper joins the sandbox's user namespace once its maps are
+         * written. End-of-file: the child failed first; its report says why. */
+        if (gate_has_maps_step(p) && !gate_wait(gate_fd, GATE_MAPS))
+                return 0;
+        int r = monitor_start_network(p, l, child, ns_fds[REPORT_NS_NET], e);
         if (r < 0)
                 return r;
+        /* End-of-file: the child failed, and its report says why. */
+        _cleanup_close_ int root_fd = -EBADF;
+        if (gate_root_needed(p) && report_receive_root(gate_fd, &root_fd) == 0)
+                return 0;
         /* Once it all exists: what --join and --list read. */
-        return registry_publish(p, child, l->clone_flags, e);
+        r = registry_publish(l->registration, p, child, sandbox_ns_flags(l), root_fd, cgroup_unit(l->cgroup), e);
+        if (r < 0)
+                return r;
+        /* Last: a stopped csand (Ctrl-Z during the setup) holds the
+         * command here until continued in the foreground again. */
+        jobctl_hand_terminal(jobs);
+        gate_send(gate_fd, GATE_OPEN);
+        return 0;
 }
 
 /* The monitor's work after the sandbox ended with exit status CODE,
  * before the status is reported. */
-static void monitor_after_exit(SandboxPlan *p, int code) {
+static void monitor_after_exit(const SandboxPlan *p, const Launch *l, int code) {
         const char *limit = NULL;
         /* Killed by the OOM killer in the sandbox's cgroup (SIGKILL). */
-        if (code == 128 + SIGKILL && cgroup_oom_killed(&p->cgroup, &limit) > 0) {
+        if (code == 128 + SIGKILL && cgroup_oom_killed(l->cgroup, &p->cgroup, &limit) > 0) {
                 if (limit)
                         log_error("killed: memory limit %s exceeded", limit);
                 else
@@ -581,23 +797,29 @@ static void monitor_after_exit(SandboxPlan *p, int code) {
         }
 }
 
+static void close_namespaces(int (*fds)[_REPORT_NS_MAX]) {
+        for (size_t i = 0; i < _REPORT_NS_MAX; i++)
+                safe_close((*fds)[i]);
+}
+
 /* Waits for the child while printing its setup error, if any, and passing
- * signals on. Returns the exit status csand should end with. */
-static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, int gate_fd) {
+ * signals on. Returns the exit status csand should end with. STOPS_FD: pid
+ * 1's reports of the command's stops, or -EBADF when the child is the
+ * command. */
+static int monitor(SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int report_fd, int gate_fd,
+                   int stops_fd) {
         _cleanup_close_ int sfd = -EBADF;
+        _cleanup_(close_namespaces) int ns_fds[_REPORT_NS_MAX];
         Error report = {};
         bool failed = false;
         int status, r;
 
-        if (p->info_fd >= 0) {
-                (void) status_write_info(p->info_fd, p, child, l->clone_flags, false);
-                plan_close_fd(p, p->info_fd);
+        for (size_t i = 0; i < _REPORT_NS_MAX; i++)
+                ns_fds[i] = -EBADF;
+        if (gate_fd >= 0 && !l->cgroupns_in_leaf) {
+                gate_monitor_first(l, gate_fd, ns_fds);
+                monitor_write_info(p, l, child, ns_fds);
         }
-        if (p->json_status_fd >= 0)
-                (void) status_write_info(p->json_status_fd, p, child, l->clone_flags, true);
-        /* A child that failed its setup may go now (see child_run()). */
-        if (gate_fd >= 0 && (p->info_fd >= 0 || p->json_status_fd >= 0))
-                (void) send(gate_fd, (const char[]) { GATE_INFO }, 1, MSG_NOSIGNAL);
         /* Only the sandbox's pid 1 holds --sync-fd: its end is the caller's signal. */
         if (p->sync_fd >= 0)
                 plan_close_fd(p, p->sync_fd);
@@ -612,16 +834,13 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
 
         if (gate_fd >= 0) {
                 Error e = {};
-                r = monitor_before_exec(p, l, child, &e);
+                r = monitor_before_exec(p, l, jobs, child, gate_fd, ns_fds, &e);
                 if (r < 0) {
                         log_error("%s", e.message);
                         kill(child, SIGKILL);
                         waitpid(child, NULL, 0);
                         return 1;
                 }
-                /* The child may have died of a setup error meanwhile: then
-                 * EPIPE, not death by SIGPIPE, and its report is printed. */
-                (void) send(gate_fd, (const char[]) { GATE_OPEN }, 1, MSG_NOSIGNAL);
                 safe_close(gate_fd);
         }
 
@@ -632,13 +851,22 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
                 exec_started = exec_started || r == REPORT_EXEC;
         } while (r == -EINTR || r == REPORT_EXEC);
         failed = r == REPORT_ERROR;
-        if (failed)
+        if (failed) {
+                jobctl_take_terminal_back(jobs);
                 log_error("%s", report.message);
+        }
 
-        /* The command inherits our process group unless --new-session, and
-         * then the terminal's signals reach it directly. */
-        r = init_supervise(child, sfd, false, p->new_session, &status);
-        network_stop(p);
+        /* The sandbox is a process group of its own: what the terminal sends
+         * to csand's group is for it too, and its stops are csand's (job
+         * control; not with --new-session, where it has no terminal). */
+        Supervise s = SUPERVISE_INIT;
+        s.pid = child;
+        s.signal_fd = sfd;
+        s.forward_tty_signals = true;
+        jobctl_supervise(jobs, &s, stops_fd);
+        r = init_supervise(&s, &status);
+        jobctl_take_terminal_back(jobs);
+        launch_stop_helpers(l);
         if (r < 0) {
                 log_error("waiting for the sandbox: %s", strerror(-r));
                 return 1;
@@ -650,7 +878,7 @@ static int monitor(SandboxPlan *p, const Launch *l, pid_t child, int report_fd, 
         }
         int code = failed ? 1 : init_exit_code(status);
         if (!failed)
-                monitor_after_exit(p, code);
+                monitor_after_exit(p, l, code);
         /* As bwrap: an exit code only for a command that ran; a failed setup
          * or exec has said why on stderr. */
         if (p->json_status_fd >= 0 && exec_started && !failed)
@@ -678,7 +906,7 @@ static void log_clone_error(int err, bool new_userns, const char *causes) {
 
 /* Setuid mode: the privileged part starts the sandbox's worker, our child,
  * in the namespaces (utils/setuid.h); the rest is the monitor's as usual. */
-static int launch_setuid(Launch *l, int report_fd, int gate[2]) {
+static int launch_setuid(Launch *l, JobControl *jobs, int report_fd, int gate[2], int stops[2]) {
         const SandboxPlan *p = l->plan;
         Error e = {};
         pid_t pid = setuid_clone(p, l->clone_flags, p->uid, p->gid, plan_has_dev(p), l->report_fd, gate[0], &e);
@@ -687,6 +915,8 @@ static int launch_setuid(Launch *l, int report_fd, int gate[2]) {
         if (pid < 0) {
                 Error diag = {};
                 safe_close(gate[1]);
+                safe_close(stops[0]);
+                safe_close(stops[1]);
                 if (strcmp(e.message, "clone") == 0)
                         log_clone_error(e.error, true, userns_diag_explain(e.error, &diag) > 0 ? diag.message : NULL);
                 else
@@ -694,14 +924,23 @@ static int launch_setuid(Launch *l, int report_fd, int gate[2]) {
                 return 1;
         }
         (void) prctl(PR_SET_DUMPABLE, 0);
-        return monitor(l->plan, l, pid, report_fd, gate[1]);
+        /* The worker's pid 1 does not report the command's stops (the
+         * worker gets no stops pipe yet): job control as without it. */
+        safe_close(stops[0]);
+        safe_close(stops[1]);
+        jobctl_monitor_start(jobs, pid);
+        return monitor(l->plan, l, jobs, pid, report_fd, gate[1], -EBADF);
 }
 
 /* Setuid mode's worker: already in the sandbox's namespaces, as the
  * sandbox's user with that user namespace's capabilities; from here on
  * what an unprivileged csand's child does (utils/setuid.h). */
 static _noreturn_ void worker_run(SandboxPlan *p) {
-        Launch l = { .plan = p, .outside_uid = getuid(), .outside_gid = getgid(), .new_userns = true };
+        /* No process group of its own: the monitor's setpgid() of the
+         * worker, which has exec'd, fails (job control as without one). */
+        static const JobControl no_jobs = JOB_CONTROL_INIT;
+        Launch l = { .plan = p, .outside_uid = getuid(), .outside_gid = getgid(), .new_userns = true,
+                     .stops_fd = -EBADF, .jobs = &no_jobs };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         sigset_t supervised;
 
@@ -715,20 +954,26 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
 }
 
 static int sandbox_launch(SandboxPlan *p) {
-        Launch l = {
+        _cleanup_(launch_done) Launch l = {
                 .plan = p,
                 .outside_uid = geteuid(),
                 .outside_gid = getegid(),
                 .report_fd = -EBADF,
                 .gate_fd = -EBADF,
+                .stops_fd = -EBADF,
         };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        _cleanup_(jobctl_done) JobControl jobs = JOB_CONTROL_INIT;
         int fds[2], r;
 
         l.outside_cwd = cwd;
-        l.in_place = landlock_runs_in_place(p);
+        l.in_place = plan_runs_in_place(p);
         l.new_userns = !l.in_place && p->userns_fd < 0 && (p->unshare_user || p->unshare_user_try || l.outside_uid != 0);
         l.clone_flags = l.in_place ? 0 : namespace_flags(p, l.new_userns);
+        if ((l.clone_flags & CLONE_NEWCGROUP) && cgroup_needed(&p->cgroup)) {
+                l.clone_flags &= ~(unsigned long) CLONE_NEWCGROUP;
+                l.cgroupns_in_leaf = true;
+        }
 
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
                 log_error("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
@@ -761,24 +1006,40 @@ static int sandbox_launch(SandboxPlan *p) {
         _cleanup_close_ int report_fd = fds[0];
         l.report_fd = fds[1];
 
-        /* A socket rather than a pipe: the monitor's write must not kill it
-         * with SIGPIPE when the child's setup failed before the gate. */
+        jobctl_init(&jobs, p->new_session);
+        l.jobs = &jobs;
+        l.tracer = tracer_pid();
+
+        /* A socket rather than a pipe: see "the gate" above. */
         int gate[2] = { -EBADF, -EBADF };
-        /* A socket rather than a pipe, for send(MSG_NOSIGNAL). */
-        if (needs_gate(p) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) < 0) {
+        if (needs_gate(p, &jobs) && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, gate) < 0) {
                 log_error("socketpair: %s", strerror(errno));
                 safe_close(l.report_fd);
                 return 1;
         }
         l.gate_fd = gate[0];
+        /* Pid 1 tells the monitor when the command stops (job control). */
+        int stops[2] = { -EBADF, -EBADF };
+        if (plan_needs_init(p) && !p->new_session && pipe2(stops, O_CLOEXEC | O_NONBLOCK) < 0) {
+                log_error("pipe: %s", strerror(errno));
+                safe_close(l.report_fd);
+                safe_close(gate[0]);
+                safe_close(gate[1]);
+                return 1;
+        }
+        l.stops_fd = stops[1];
 
+        /* SIGTTOU too, for good: the monitor may print and set the
+         * terminal's foreground while the sandbox's group has it, as a
+         * shell does, instead of being stopped. */
         sigset_t supervised;
         init_supervised_signals(&supervised);
+        sigaddset(&supervised, SIGTTOU);
         sigprocmask(SIG_BLOCK, &supervised, &l.saved_sigmask);
         l.saved_umask = umask(0);
 
         if (setuid_active())
-                return launch_setuid(&l, report_fd, gate);
+                return launch_setuid(&l, &jobs, report_fd, gate, stops);
         pid_t pid = raw_clone(l.clone_flags);
         if (pid < 0 && (errno == EINVAL || errno == EPERM || errno == ENOSPC || errno == EUSERS) &&
             p->unshare_user_try && !p->unshare_user && l.outside_uid == 0) {
@@ -792,6 +1053,8 @@ static int sandbox_launch(SandboxPlan *p) {
                 safe_close(l.report_fd);
                 safe_close(gate[0]);
                 safe_close(gate[1]);
+                safe_close(stops[0]);
+                safe_close(stops[1]);
                 Error diag = {};
                 bool found = l.new_userns && userns_diag_explain(r, &diag) > 0;
                 log_clone_error(r, l.new_userns, found ? diag.message : NULL);
@@ -800,23 +1063,44 @@ static int sandbox_launch(SandboxPlan *p) {
         if (pid == 0) {
                 report_fd = safe_close(report_fd);
                 safe_close(gate[1]);
+                safe_close(stops[0]);
                 child_run(&l);
         }
         safe_close(l.report_fd);
         safe_close(gate[0]);
+        safe_close(stops[1]);
+        jobctl_monitor_start(&jobs, pid);
         overlay_supervisor_forget_child_end(p);
-        /* The monitor lives in the caller's namespaces: without a pid
-         * namespace the command (same uid) could ptrace it and step outside.
-         * Not dumpable, ptrace needs CAP_SYS_PTRACE in our user namespace.
-         * Only now: the child must stay dumpable to write its own id maps. */
-        (void) prctl(PR_SET_DUMPABLE, 0);
-        return monitor(p, &l, pid, report_fd, gate[1]);
+        r = monitor(p, &l, &jobs, pid, report_fd, gate[1], stops[0]);
+        safe_close(stops[0]);
+        return r;
+}
+
+/* --list, --stop (utils/registry.c) and --join (utils/join.c): about
+ * sandboxes that run already. Returns the exit status. */
+static int run_command(SandboxPlan *p) {
+        Error e = {};
+        if (registry_validate_command(p, &e) < 0) {
+                log_error("%s", e.message);
+                return 1;
+        }
+        if (p->list)
+                return registry_run_list(p);
+        if (p->stop_name)
+                return registry_run_stop(p);
+        return join_run(p);
 }
 
 int main(int argc, char **argv) {
         _cleanup_plan_ SandboxPlan *plan = NULL;
         Error e = {};
 
+        /* Not dumpable, from the start: csand lives in the caller's
+         * namespaces, and ptrace or process_vm_readv by anyone of the same
+         * uid (a command in a sandbox without a pid namespace, say) would
+         * let them steer it. Not dumpable, that takes CAP_SYS_PTRACE in our
+         * user namespace. The child inherits it (see child_setup()). */
+        (void) prctl(PR_SET_DUMPABLE, 0);
         log_setup(argv[0]);
         /* As bwrap 0.11.1: a caller that ignores SIGCHLD (Erlang, some
          * desktop tools) would otherwise have our children reaped by the
@@ -849,9 +1133,12 @@ int main(int argc, char **argv) {
         }
         /* --join, --list, --stop: about sandboxes that run already. */
         if (registry_is_command(plan))
-                return registry_run_command(plan);
-        /* --image's namespaces first: options are checked against them. */
-        image_plan_namespaces(plan);
+                return run_command(plan);
+        /* --image's defaults first: options are checked against them. */
+        if (image_plan_defaults(plan) < 0) {
+                log_error("Out of memory");
+                return 1;
+        }
         if (plan_validate(plan, getuid(), &e) < 0) {
                 /* bwrap prints its usage on stderr; scripts see that line */
                 if (e.error == PLAN_NO_COMMAND && strcmp(log_program_name(), "bwrap") == 0)
@@ -860,7 +1147,7 @@ int main(int argc, char **argv) {
                         log_error("%s", e.message);
                 return 1;
         }
-        if (!plan->image_info && !plan->image_cache_list && !plan->image_cache_prune && !landlock_runs_in_place(plan) &&
+        if (!plan->image_info && !plan->image_cache_list && !plan->image_cache_prune && !plan_runs_in_place(plan) &&
             mounts_check_kernel(&e) < 0) {
                 log_error("%s", e.message);
                 return 1;

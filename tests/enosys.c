@@ -31,6 +31,7 @@
  * Exits 2 for a usage error, else with the command's status.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -184,6 +185,29 @@ static int recv_fd(int sock) {
         return fd;
 }
 
+static int write_file(const char *path, const char *text) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        ssize_t n = write(fd, text, strlen(text));
+        close(fd);
+        return n == (ssize_t) strlen(text) ? 0 : -1;
+}
+
+/* A new user namespace in which our uid and gid are themselves. */
+static int enter_own_userns(void) {
+        char line[64];
+        uid_t uid = geteuid();
+        gid_t gid = getegid();
+        if (syscall(SYS_unshare, CLONE_NEWUSER) < 0 || write_file("/proc/self/setgroups", "deny") < 0)
+                return -1;
+        snprintf(line, sizeof(line), "%u %u 1\n", (unsigned) uid, (unsigned) uid);
+        if (write_file("/proc/self/uid_map", line) < 0)
+                return -1;
+        snprintf(line, sizeof(line), "%u %u 1\n", (unsigned) gid, (unsigned) gid);
+        return write_file("/proc/self/gid_map", line);
+}
+
 int main(int argc, char **argv) {
         struct sock_filter insns[4 + 2 * 16 + 8] = { BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)) };
         unsigned short n = 1;
@@ -255,7 +279,10 @@ int main(int argc, char **argv) {
 
         /* The command is our child, so that we may read its memory (and
          * its descendants') whatever ptrace_scope says; the filter's
-         * listener comes back to us over a socket. */
+         * listener comes back to us over a socket. It runs in a user
+         * namespace of our own making that maps our ids only: csand is not
+         * dumpable, and reading its memory then takes CAP_SYS_PTRACE in the
+         * namespace it runs in, which we have there as its owner. */
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
                 perror("enosys: socketpair");
@@ -268,6 +295,10 @@ int main(int argc, char **argv) {
         }
         if (pid == 0) {
                 close(sv[0]);
+                if (enter_own_userns() < 0) {
+                        perror("enosys: user namespace");
+                        _exit(1);
+                }
                 int listener;
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
                     (listener = (int) syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog)) < 0) {

@@ -18,6 +18,7 @@ CSAND_DEPS=(
         bubblewrap slirp4netns passt fuse-overlayfs
         iproute2 curl procps time util-linux python3 strace
         libcap2-bin  # setcap: the setuid suite checks that file capabilities are refused
+        nftables openssl  # egress tests: nft trying to change the rules; a TLS server's certificate
         busybox-static  # image layers, and the flatpak tests' runtime (replaces busybox)
         golang-github-containers-common  # podman's seccomp.json, a real-world profile to accept
         dbus-daemon  # a user bus for the cgroup host tests
@@ -29,6 +30,7 @@ CSAND_DEPS=(
         gir1.2-gnomedesktop-3.0 libgdk-pixbuf2.0-bin
         # benchmarks
         hyperfine iperf3
+        podman uidmap runc  # rootless podman, image.sh's comparison (runc: crun 1.8 refuses hybrid cgroups)
         # sanitizer builds
         clang libclang-rt-14-dev
 )

@@ -23,6 +23,19 @@ if [ -n "$home" ] && [ ! -d "$home" ]; then
         install -d -m 0755 -o "$user" -g "$(id -gn "$user")" "$home"
 fi
 
+# Sub-ids for rootless podman (tests/bench/image.sh compares with it);
+# useradd adds a range on most systems, an older user may lack one.
+for f in /etc/subuid /etc/subgid; do
+        if ! grep -q "^$user:" "$f" 2>/dev/null; then
+                echo "prepare-machine: adding a sub-id range for $user to $f"
+                if [ "$f" = /etc/subuid ]; then
+                        usermod --add-subuids 100000-165535 "$user"
+                else
+                        usermod --add-subgids 100000-165535 "$user"
+                fi
+        fi
+done
+
 for dev in /dev/fuse /dev/net/tun; do
         if [ -c "$dev" ] && [ "$(stat -c %a "$dev")" != 666 ]; then
                 echo "prepare-machine: chmod 0666 $dev"

@@ -33,6 +33,9 @@
 /* cgroupfs: where the processes of the delegated cgroup go when its
  * controllers must be enabled (no processes in inner cgroups). */
 #define LEAF_NAME "csand-leaf"
+/* Both managers: the sandbox's processes live in this leaf below the cgroup
+ * that holds the limits, never in that cgroup itself (see enter_leaf()). */
+#define SANDBOX_LEAF "sandbox"
 #define USEC_PER_SEC UINT64_C(1000000)
 #define JOB_TIMEOUT_USEC (60 * USEC_PER_SEC)
 #define CPU_PERIOD_USEC UINT64_C(100000)     /* the kernel's and systemd's default period */
@@ -481,6 +484,12 @@ static const CgroupProperty *first_systemd_only(const CgroupSettings *s) {
 }
 
 int cgroup_settings_validate(const CgroupSettings *s, Error *e) {
+        const CgroupProperty *delegate = settings_find(s, "Delegate");
+        if (delegate && delegate->value == 0)
+                return error_setf(e, EINVAL,
+                                  "--cgroup-property Delegate=%s: the sandbox's processes live in a sub-cgroup of its scope, "
+                                  "which needs Delegate=yes (csand's default)",
+                                  delegate->text);
         if (s->manager == CGROUP_MANAGER_SYSTEMD && !have_systemd())
                 return error_setf(e, EOPNOTSUPP,
                                   "--cgroup-manager systemd: csand was built without libsystemd; use --cgroup-manager cgroupfs");
@@ -992,6 +1001,22 @@ static int move_all_processes(int dir_fd, int leaf_fd) {
         return -EBUSY;
 }
 
+/* Removes cgroup NAME of DIR_FD and the cgroups below it (the sandbox may
+ * have made some in its leaf), as far as they are empty. */
+static void remove_cgroup_tree(int dir_fd, const char *name, unsigned depth) {
+        if (depth < 16) {
+                int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+                if (fd >= 0 && !d)
+                        close(fd);
+                struct dirent *de;
+                while (d && (de = readdir(d)))
+                        if (de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                                remove_cgroup_tree(dirfd(d), de->d_name, depth + 1);
+        }
+        (void) unlinkat(dir_fd, name, AT_REMOVEDIR);
+}
+
 /* Empty csand-PID cgroups whose csand is gone (it was SIGKILLed). */
 static void remove_stale(int base_fd) {
         int fd = openat(base_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1009,11 +1034,11 @@ static void remove_stale(int base_fd) {
                         continue;
                 if (pid == 0 || pid > INT32_MAX || kill((pid_t) pid, 0) == 0 || errno != ESRCH)
                         continue;
-                (void) unlinkat(base_fd, de->d_name, AT_REMOVEDIR);
+                remove_cgroup_tree(base_fd, de->d_name, 0);
         }
 }
 
-static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, pid_t child, Error *e) {
+static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, _unused_ pid_t child, Error *e) {
         _cleanup_free_ char *own = NULL, *base = NULL, *controllers = NULL, *enabled = NULL;
         char needed[64], buf[128];
         int r;
@@ -1118,10 +1143,6 @@ static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, pid_t child
                         return error_set_errno(e, r, "%s: can't write \"%s\" to %s of cgroup %s",
                                                property_label(p, label, sizeof(label)), value, p->info->file, sc->path);
         }
-        snprintf(buf, sizeof(buf), "%d", (int) child);
-        r = write_string_at(sc->dir_fd, "cgroup.procs", buf);
-        if (r < 0)
-                return error_set_errno(e, r, "Can't move the sandbox into cgroup %s", sc->path);
         return 0;
 }
 
@@ -1130,7 +1151,7 @@ static void cgroupfs_destroy(CgroupScope *sc) {
                 return;
         /* Left alone while processes live in it (a daemon the command left
          * behind without --unshare-pid); a later csand removes it once empty. */
-        (void) unlinkat(sc->base_fd, sc->name, AT_REMOVEDIR);
+        remove_cgroup_tree(sc->base_fd, sc->name, 0);
 }
 
 static const CgroupBackend cgroupfs_backend = {
@@ -1138,6 +1159,50 @@ static const CgroupBackend cgroupfs_backend = {
         .create = cgroupfs_create,
         .destroy = cgroupfs_destroy,
 };
+
+/* ---- the sandbox's leaf ---- */
+
+/* The limits are on the cgroup the manager made (sc->dir_fd); the sandbox's
+ * processes go into its leaf SANDBOX_LEAF. A cgroup namespace made for the
+ * sandbox (--unshare-cgroup, made once it is in the leaf) or by the command
+ * itself has the leaf, or a cgroup below it, as its root: whatever cgroup2
+ * the command mounts shows the leaf at most, and the files that hold the
+ * limits are above it, out of reach. The command may be able to write the
+ * leaf's own files (without the nsdelegate mount option nothing stops a
+ * namespace's root from writing its root cgroup's files, which the user
+ * owns), but a child cgroup can't loosen its parent's limits. Nor can the
+ * command leave the leaf: a move needs the common parent's cgroup.procs. */
+static int enter_leaf(CgroupScope *sc, pid_t child, Error *e) {
+        _cleanup_close_ int leaf_fd = -EBADF;
+        _cleanup_free_ char *available = NULL;
+        char pid[32];
+        int r;
+
+        if (mkdirat(sc->dir_fd, SANDBOX_LEAF, 0755) < 0 && errno != EEXIST)
+                return error_set_errno(e, errno, "Can't create the cgroup %s/" SANDBOX_LEAF, sc->path);
+        leaf_fd = openat(sc->dir_fd, SANDBOX_LEAF, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (leaf_fd < 0)
+                return error_set_errno(e, errno, "Can't open the cgroup %s/" SANDBOX_LEAF, sc->path);
+        snprintf(pid, sizeof(pid), "%d", (int) child);
+        r = write_string_at(leaf_fd, "cgroup.procs", pid);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't move the sandbox into cgroup %s/" SANDBOX_LEAF, sc->path);
+
+        /* The leaf gets the controllers its parent has, as a delegated
+         * cgroup would: a cgroup manager inside the sandbox (a nested csand,
+         * podman) can then set limits of its own below them. The sandbox's
+         * limits don't depend on it, hence best effort. */
+        if (read_at(sc->dir_fd, "cgroup.controllers", &available) >= 0) {
+                char enable[256];
+                size_t n = 0;
+                enable[0] = '\0';
+                for (char *c = available, *save = NULL, *w; n < sizeof(enable) && (w = strtok_r(c, " \n", &save)); c = NULL)
+                        n += (size_t) snprintf(enable + n, sizeof(enable) - n, "%s+%s", n ? " " : "", w);
+                if (n > 0 && n < sizeof(enable))
+                        (void) write_string_at(sc->dir_fd, "cgroup.subtree_control", enable);
+        }
+        return 0;
+}
 
 /* ---- choosing a backend, and the end ---- */
 
@@ -1183,7 +1248,7 @@ static int try_backend(const CgroupBackend *b, const CgroupSettings *s, pid_t ch
 #define HINT_CGROUPFS \
         "run it inside a cgroup delegated to you (systemd-run --user --scope -p Delegate=yes csand ..., or a container with its own cgroup v2)"
 
-int cgroup_setup(CgroupSettings *s, pid_t child, Error *e) {
+int cgroup_setup(const CgroupSettings *s, pid_t child, CgroupScope **ret, Error *e) {
         CgroupScope *sc = NULL;
         Error why = {};
         int r;
@@ -1238,6 +1303,11 @@ int cgroup_setup(CgroupSettings *s, pid_t child, Error *e) {
                         error_set_errno(e, r, "Can't set up the sandbox's cgroup");
                 return -e->error;
         }
+        r = enter_leaf(sc, child, e);
+        if (r < 0) {
+                scope_free(sc);
+                return r;
+        }
 
         /* Kept open so that the OOM killer's count can be read after the
          * end, even after systemd removed the scope's cgroup (then from the
@@ -1260,12 +1330,11 @@ int cgroup_setup(CgroupSettings *s, pid_t child, Error *e) {
                         }
                 }
         }
-        s->scope = sc;
+        *ret = sc;
         return 0;
 }
 
-int cgroup_oom_killed(CgroupSettings *s, const char **ret_limit) {
-        CgroupScope *sc = s->scope;
+int cgroup_oom_killed(const CgroupScope *sc, const CgroupSettings *s, const char **ret_limit) {
         uint64_t n = 0;
         const CgroupProperty *max = settings_find(s, "MemoryMax");
 
@@ -1287,12 +1356,130 @@ int cgroup_oom_killed(CgroupSettings *s, const char **ret_limit) {
         return 1;
 }
 
+CgroupScope *cgroup_scope_free(CgroupScope *sc) {
+        scope_free(sc);
+        return NULL;
+}
+
 void cgroup_settings_done(CgroupSettings *s) {
-        scope_free(s->scope);
-        s->scope = NULL;
         for (size_t i = 0; i < s->n_properties; i++)
                 free(s->properties[i].text);
         free(s->properties);
         s->properties = NULL;
         s->n_properties = 0;
+}
+
+/* ---- --join ---- */
+
+struct CgroupJoin {
+        char *unit;             /* systemd's unit, NULL: cgroupfs */
+        char *subcgroup;        /* below the unit's own cgroup, "" for itself */
+        int procs_fd;           /* cgroupfs: the cgroup's cgroup.procs */
+#if HAVE_LIBSYSTEMD
+        sd_bus *bus;
+#endif
+};
+
+const char *cgroup_unit(const CgroupScope *sc) {
+#if HAVE_LIBSYSTEMD
+        /* systemd names a unit's cgroup after the unit. */
+        if (sc && sc->backend == &systemd_backend && sc->path) {
+                const char *slash = strrchr(sc->path, '/');
+                return slash ? slash + 1 : sc->path;
+        }
+#else
+        (void) sc;
+#endif
+        return NULL;
+}
+
+/* What follows UNIT's own component in PATH ("/sandbox", or "" when PATH is
+ * the unit's cgroup itself); NULL when PATH is not below UNIT. */
+static const char *path_below_unit(const char *path, const char *unit) {
+        size_t n = strlen(unit);
+        for (const char *c = strchr(path, '/'); c; c = strchr(c + 1, '/'))
+                if (strncmp(c + 1, unit, n) == 0 && (c[1 + n] == '/' || c[1 + n] == '\0'))
+                        return c + 1 + n;
+        return NULL;
+}
+
+void cgroup_join_free(CgroupJoin *j) {
+        if (!j)
+                return;
+#if HAVE_LIBSYSTEMD
+        if (j->bus)
+                sym_sd_bus_flush_close_unref(j->bus);
+#endif
+        safe_close(j->procs_fd);
+        free(j->unit);
+        free(j->subcgroup);
+        free(j);
+}
+
+int cgroup_join_prepare(const char *path, const char *unit, CgroupJoin **ret, Error *e) {
+        CgroupJoin *j = calloc(1, sizeof(*j));
+        int r;
+
+        if (!j)
+                return error_setf(e, ENOMEM, "Out of memory");
+        j->procs_fd = -EBADF;
+        if (unit) {
+#if HAVE_LIBSYSTEMD
+                const char *below = path_below_unit(path, unit);
+                if (!below)
+                        r = error_setf(e, EINVAL, "its cgroup %s is not below its unit %s", path, unit);
+                else if (!(j->unit = strdup(unit)) || !(j->subcgroup = strdup(below)))
+                        r = error_setf(e, ENOMEM, "Out of memory");
+                else if ((r = dlopen_libsystemd(e)) >= 0 && (r = sym_sd_bus_open_user(&j->bus)) < 0)
+                        error_set_errno(e, r, "can't connect to the user bus, whose systemd holds it in %s", unit);
+#else
+                r = error_setf(e, EOPNOTSUPP, "systemd holds it in %s, and csand was built without libsystemd", unit);
+#endif
+        } else {
+                _cleanup_free_ char *procs = NULL;
+                r = asprintf(&procs, CGROUP_ROOT "%s/cgroup.procs", path) < 0 ? -ENOMEM : 0;
+                if (r >= 0 && (j->procs_fd = open(procs, O_WRONLY | O_CLOEXEC)) < 0)
+                        r = -errno;
+                if (r < 0)
+                        error_set_errno(e, r, "can't open %s", procs ?: path);
+        }
+        if (r < 0) {
+                cgroup_join_free(j);
+                return r;
+        }
+        *ret = j;
+        return 0;
+}
+
+#if HAVE_LIBSYSTEMD
+/* AttachProcessesToUnit: systemd's way into a unit's (delegated) cgroup.
+ * Its user manager asks pid 1 when our cgroup and the unit's have no
+ * common parent the user owns (a login session's scope). */
+static int attach_through_systemd(CgroupJoin *j, pid_t pid, Error *e) {
+        _cleanup_(bus_error_freep) sd_bus_error err = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r = sym_sd_bus_message_new_method_call(j->bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                                   "org.freedesktop.systemd1.Manager", "AttachProcessesToUnit");
+        if (r >= 0)
+                r = sym_sd_bus_message_append(m, "ssau", j->unit, j->subcgroup, 1, (uint32_t) pid);
+        if (r < 0)
+                return error_set_errno(e, r, "can't build the D-Bus request for %s", j->unit);
+        r = sym_sd_bus_call(j->bus, m, 0, &err, &reply);
+        if (r < 0)
+                return error_setf(e, sym_sd_bus_error_get_errno(&err) ?: -r, "systemd did not move it into %s: %s", j->unit,
+                                  err.message ?: strerror(-r));
+        return 0;
+}
+#endif
+
+int cgroup_join_attach(CgroupJoin *j, pid_t pid, Error *e) {
+#if HAVE_LIBSYSTEMD
+        if (j->bus)
+                return attach_through_systemd(j, pid, e);
+#endif
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%d", (int) pid);
+        if (write(j->procs_fd, buf, (size_t) n) != n)
+                return error_set_errno(e, errno, "can't move it into the cgroup");
+        return 0;
 }

@@ -18,7 +18,10 @@
  *             to its files directly.
  * "auto" does nothing at all without limits, and with limits takes systemd
  * when the user bus answers, else cgroupfs when the caller's cgroup is
- * delegated, else fails and says how to get either. */
+ * delegated, else fails and says how to get either. Either way the
+ * sandbox's processes live in a leaf "sandbox" below the cgroup with the
+ * limits, and its cgroup namespace, if any, is made there (by the child,
+ * once cgroup_setup() has put it in), out of reach of the limits' files. */
 
 typedef enum CgroupManager {
         CGROUP_MANAGER_AUTO,
@@ -42,7 +45,6 @@ typedef struct CgroupSettings {
         bool manager_given;     /* --cgroup-manager: make a cgroup even without limits */
         CgroupProperty *properties;     /* in order; a later value for the same property replaces the earlier */
         size_t n_properties;
-        CgroupScope *scope;     /* the monitor's, from cgroup_setup() until cgroup_settings_done() */
 } CgroupSettings;
 
 /* Parses --memory, --memory-swap, --cpus, --cpu-weight, --pids-limit,
@@ -57,18 +59,37 @@ int cgroup_settings_validate(const CgroupSettings *s, Error *e);
 bool cgroup_needed(const CgroupSettings *s);
 
 /* In the monitor, while CHILD waits at the gate: makes the cgroup, applies
- * the limits, checks that each one took effect and puts CHILD in it. */
-int cgroup_setup(CgroupSettings *s, pid_t child, Error *e);
+ * the limits, checks that each one took effect and puts CHILD in its leaf.
+ * *RET: the monitor's handle on it, until cgroup_scope_free(). */
+int cgroup_setup(const CgroupSettings *s, pid_t child, CgroupScope **ret, Error *e);
 
 /* After the sandbox has ended: returns 1 when the kernel's OOM killer
  * killed a process in the sandbox's cgroup, with *ret_limit the memory
  * limit as the user gave it (NULL without a MemoryMax); 0 when not, or
  * when there is no cgroup or no way to know. */
-int cgroup_oom_killed(CgroupSettings *s, const char **ret_limit);
+int cgroup_oom_killed(const CgroupScope *sc, const CgroupSettings *s, const char **ret_limit);
 
-/* Frees the settings and removes the sandbox's cgroup (cgroupfs; systemd
- * removes an empty scope itself). */
+/* Removes the sandbox's cgroup (cgroupfs; systemd removes an empty scope
+ * itself) and frees SC. NULL is fine. */
+CgroupScope *cgroup_scope_free(CgroupScope *sc);
+
 void cgroup_settings_done(CgroupSettings *s);
+
+/* The systemd unit that holds the sandbox's cgroup, NULL when there is
+ * none or csand made the cgroup itself (cgroupfs). For --join. */
+const char *cgroup_unit(const CgroupScope *sc);
+
+/* --join: puts a joined process into a running sandbox's cgroup, the way
+ * its manager wants it: through the systemd unit when it has one (the
+ * user's manager moves it, asking pid 1 when the caller's cgroup is not
+ * the user's), else by a write to the cgroup's cgroup.procs. Prepared
+ * (the bus connected, the file opened) before the caller enters the
+ * sandbox's user namespace, attached once the process exists. PATH is the
+ * cgroup as /proc/PID/cgroup names it, UNIT from cgroup_unit() or NULL. */
+typedef struct CgroupJoin CgroupJoin;
+int cgroup_join_prepare(const char *path, const char *unit, CgroupJoin **ret, Error *e);
+int cgroup_join_attach(CgroupJoin *j, pid_t pid, Error *e);
+void cgroup_join_free(CgroupJoin *j);
 
 /* For tests: the D-Bus name and signature a --cgroup-property NAME maps to. */
 int cgroup_property_lookup(const char *name, const char **ret_dbus_name, const char **ret_signature);

@@ -164,14 +164,47 @@ int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd) {
         return mkdir_p_mode(root_fd, path, mode, 0755, ret_fd);
 }
 
+/* One step of bwrap's mkdir_with_parents() (its ensure_dir()), inside the
+ * root: a directory (through symlinks) is fine, anything else is ENOTDIR;
+ * a missing one is made, and EEXIST from mkdir is fine too, so a dangling
+ * symlink is walked past and the next step names the error. */
+static int ensure_dir_in_root(int root_fd, char *path, mode_t mode) {
+        _cleanup_close_ int fd = openat2_in_root(root_fd, path, O_PATH | O_DIRECTORY);
+        if (fd >= 0)
+                return 0;
+        if (fd != -ENOENT && fd != -ELOOP)
+                return fd;
+
+        _cleanup_close_ int parent_fd = -EBADF;
+        char *slash = strrchr(path, '/'), *base = path;
+        if (slash) {
+                *slash = '\0';
+                parent_fd = openat2_in_root(root_fd, slash == path ? "/" : path, O_PATH | O_DIRECTORY);
+                *slash = '/';
+                base = slash + 1;
+        } else
+                parent_fd = openat2_in_root(root_fd, "/", O_PATH | O_DIRECTORY);
+        if (parent_fd < 0)
+                return parent_fd;
+        if (mkdirat(parent_fd, base, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
 int mkdir_parents_in_root(int root_fd, const char *path, mode_t mode) {
-        _cleanup_free_ char *copy = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        const char *parent, *base;
-        int r = split_path(path, &copy, &parent, &base);
-        if (r < 0)
-                return r;
-        return mkdir_p_mode(root_fd, parent, mode, mode, &fd);
+        _cleanup_free_ char *copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        /* As bwrap: every component followed by a slash, in order ("a/b/"
+         * makes "a/b" too); repeated slashes are one. */
+        for (char *c = copy + strspn(copy, "/"); (c = strchr(c, '/')); c += strspn(c, "/")) {
+                *c = '\0';
+                int r = ensure_dir_in_root(root_fd, copy, mode);
+                *c = '/';
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 mode_t parent_dir_mode(mode_t mode) {

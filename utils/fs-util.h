@@ -22,8 +22,10 @@ int open_file_in_root(int root_fd, const char *path, int flags, int *ret_fd);
 int create_file_in_root(int root_fd, const char *path, int flags, mode_t mode, int *ret_fd);
 /* mkdir -p; new directories get MODE (parents 0755). Returns an O_PATH fd. */
 int mkdir_p_in_root(int root_fd, const char *path, mode_t mode, int *ret_fd);
-/* mkdir -p of the directory that holds PATH's last component; the missing
- * directories get MODE. */
+/* bwrap's mkdir_with_parents(): each directory PATH names before its last
+ * component is made with MODE unless it exists (through symlinks, inside
+ * the root); a dangling symlink among them is walked past, as bwrap's
+ * mkdir() meeting EEXIST, and the next step fails. */
 int mkdir_parents_in_root(int root_fd, const char *path, mode_t mode);
 /* bwrap's mode for the parent directories made for a file of mode MODE:
  * 0755, without the group bits if MODE has none, without the other bits

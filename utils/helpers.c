@@ -20,21 +20,15 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-/* More than any helper needs; keeps the child free of allocations. */
-#define HELPER_MAX_FDS 16
+/* More than any helper needs (fuse-overlayfs: a connection and up to 240
+ * layers); keeps the child free of allocations. */
+#define HELPER_MAX_FDS 256
 
 int helper_find_executable(const char *name, char **ret_path) {
-        if (!name || !*name)
+        /* A bare name only: a path would be resolved against wherever the
+         * caller happens to be. */
+        if (!name || !*name || strchr(name, '/'))
                 return -EINVAL;
-        if (strchr(name, '/')) {
-                if (access(name, X_OK) < 0)
-                        return -errno;
-                char *p = strdup(name);
-                if (!p)
-                        return -ENOMEM;
-                *ret_path = p;
-                return 0;
-        }
 
         const char *path = getenv("PATH");
         if (!path || !*path)
@@ -42,8 +36,11 @@ int helper_find_executable(const char *name, char **ret_path) {
         for (const char *dir = path; dir; ) {
                 const char *colon = strchr(dir, ':');
                 size_t len = colon ? (size_t) (colon - dir) : strlen(dir);
-                /* Only absolute entries: the helper runs outside the
-                 * sandbox, with the user's rights. */
+                /* Only absolute entries. An empty entry means the current
+                 * directory to a shell, and a relative one is resolved
+                 * against it: a directory that a sandbox may well be able
+                 * to write, while the helper runs outside every sandbox,
+                 * with the user's rights. */
                 if (len > 0 && dir[0] == '/') {
                         char *candidate = NULL;
                         if (asprintf(&candidate, "%.*s/%s", (int) len, dir, name) < 0)
@@ -82,17 +79,38 @@ static void close_all_from(int first) {
                 (void) close(fd);
 }
 
-/* In the forked child: everything until exec. Only async-signal-safe calls. */
+/* What the child tells helper_start() when it could not exec. */
+typedef struct HelperFailure {
+        int error;              /* negative errno */
+        char message[HELPER_WHY_MAX];
+} HelperFailure;
+
+static _noreturn_ void child_fail(int err_pipe, int r, const char *what) {
+        HelperFailure f = { .error = r < 0 ? r : -EIO };
+        /* No stdio here: a plain copy of WHAT and the errno's text. */
+        size_t n = 0;
+        for (const char *s = what; s && *s && n < sizeof(f.message) - 1; s++)
+                f.message[n++] = *s;
+        const char *sep = ": ";
+        for (const char *s = sep; *s && n < sizeof(f.message) - 1; s++)
+                f.message[n++] = *s;
+        for (const char *s = strerrordesc_np(-f.error); s && *s && n < sizeof(f.message) - 1; s++)
+                f.message[n++] = *s;
+        f.message[n] = '\0';
+        (void) !write(err_pipe, &f, sizeof(f));
+        _exit(127);
+}
+
+/* In the forked child: everything until exec. Only what is safe after
+ * fork() in a single-threaded process (csand has no threads). */
 static _noreturn_ void helper_child(const HelperSpec *spec, pid_t parent, int null_fd, int out_fd, int err_pipe) {
         int high[HELPER_MAX_FDS];
         int err_fd, r = 0;
 
-        /* Die with csand, even when csand is SIGKILLed. If csand is already
+        /* Die with our parent, even when it is SIGKILLed. If it is already
          * gone, the signal was never armed: give up. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
-                r = -ESRCH;
-                goto fail;
-        }
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                child_fail(err_pipe, -ESRCH, "the parent is gone");
         (void) setsid();
 
         sigset_t none;
@@ -102,29 +120,34 @@ static _noreturn_ void helper_child(const HelperSpec *spec, pid_t parent, int nu
                 if (sig != SIGKILL && sig != SIGSTOP)
                         (void) signal(sig, SIG_DFL);
 
+        /* The caller's own preparations, while its fds are where it left
+         * them. */
+        if (spec->pre_exec) {
+                const char *what = "prepare";
+                r = spec->pre_exec(spec->userdata, &what);
+                if (r < 0)
+                        child_fail(err_pipe, r, what);
+        }
+
         /* Out of the way first: the fds may sit where 0..2 or 3.. go. */
         int base = 3 + (int) spec->n_fds + 3;
         for (size_t i = 0; i < spec->n_fds; i++) {
                 high[i] = fcntl(spec->fds[i], F_DUPFD_CLOEXEC, base);
-                if (high[i] < 0) {
-                        r = -errno;
-                        goto fail;
-                }
+                if (high[i] < 0)
+                        child_fail(err_pipe, -errno, "can't arrange fds");
         }
         if ((r = move_fd(null_fd, STDIN_FILENO)) < 0 ||
             (r = move_fd(out_fd >= 0 ? out_fd : null_fd, STDOUT_FILENO)) < 0 ||
             (r = move_fd(out_fd >= 0 ? out_fd : null_fd, STDERR_FILENO)) < 0)
-                goto fail;
+                child_fail(err_pipe, r, "can't set up stdio");
         /* err_pipe must survive until exec: keep it above everything. */
         err_fd = fcntl(err_pipe, F_DUPFD_CLOEXEC, base + (int) spec->n_fds);
-        if (err_fd < 0) {
-                r = -errno;
-                goto fail;
-        }
+        if (err_fd < 0)
+                child_fail(err_pipe, -errno, "can't arrange fds");
         err_pipe = err_fd;
         for (size_t i = 0; i < spec->n_fds; i++)
                 if ((r = move_fd(high[i], 3 + (int) i)) < 0)
-                        goto fail;
+                        child_fail(err_pipe, r, "can't arrange fds");
         /* Everything else goes; err_pipe only at exec (it is close-on-exec). */
         for (int fd = 3 + (int) spec->n_fds; fd < err_pipe; fd++)
                 (void) close(fd);
@@ -134,16 +157,17 @@ static _noreturn_ void helper_child(const HelperSpec *spec, pid_t parent, int nu
                 umask(spec->umask);
 
         execv(spec->path, spec->argv);
-        r = -errno;
-fail:
-        (void) !write(err_pipe, &r, sizeof(r));
-        _exit(127);
+        child_fail(err_pipe, -errno, spec->path);
 }
 
-int helper_start(const HelperSpec *spec, Helper **ret) {
+int helper_start(const HelperSpec *spec, Helper **ret, char *why, size_t why_size) {
         _cleanup_close_ int null_fd = -EBADF, out_fd = -EBADF;
         int pipefd[2];
 
+        if (why_size > 0)
+                why[0] = '\0';
+        if (!spec->path || spec->path[0] != '/')
+                return -EINVAL;
         if (spec->n_fds > HELPER_MAX_FDS)
                 return -E2BIG;
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
@@ -180,15 +204,18 @@ int helper_start(const HelperSpec *spec, Helper **ret) {
         h->pid = pid;
         h->output_fd = TAKE_FD(out_fd);
 
-        /* End-of-file: exec succeeded. An int: why it did not. */
-        int child_error = 0;
+        /* End-of-file: exec succeeded. A HelperFailure: why it did not. */
+        HelperFailure f = {};
         ssize_t n;
-        while ((n = read(pipefd[0], &child_error, sizeof(child_error))) < 0 && errno == EINTR)
+        while ((n = read(pipefd[0], &f, sizeof(f))) < 0 && errno == EINTR)
                 ;
         safe_close(pipefd[0]);
         if (n > 0) {
                 helper_free(h);
-                return child_error < 0 ? child_error : -EIO;
+                f.message[sizeof(f.message) - 1] = '\0';
+                if (why_size > 0)
+                        snprintf(why, why_size, "%s", (size_t) n == sizeof(f) ? f.message : "exec failed");
+                return (size_t) n == sizeof(f) && f.error < 0 ? f.error : -EIO;
         }
 
         h->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
@@ -228,6 +255,25 @@ static long long now_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int helper_wait(Helper *h, int timeout_ms) {
+        if (h->reaped)
+                return 0;
+        struct pollfd p = { .fd = h->pidfd, .events = POLLIN };
+        long long deadline = now_ms() + timeout_ms;
+        for (;;) {
+                long long left = deadline - now_ms();
+                int r = poll(&p, 1, left > 0 ? (int) left : 0);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        return -ETIMEDOUT;
+                reap(h);
+                return 0;
+        }
 }
 
 int helper_wait_fd(Helper *h, int fd, int timeout_ms) {

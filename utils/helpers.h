@@ -4,6 +4,10 @@
 /* External helper processes (slirp4netns, pasta, fuse-overlayfs, ...) that
  * csand starts outside the sandbox and that must never outlive it.
  *
+ * Every external program csand runs is found with helper_find_executable()
+ * and started with helper_start(): nothing else in csand searches PATH or
+ * execs a program of its own choosing (the command is the caller's).
+ *
  * A helper is forked and exec'd with:
  *  - PR_SET_PDEATHSIG(SIGKILL), so that it dies with csand even when csand
  *    is SIGKILLed (if the helper keeps running in the process that csand
@@ -12,7 +16,9 @@
  *    other fd above 2 is closed; stdin is /dev/null, stdout and stderr go to
  *    /dev/null or to a memory file that helper_read_output() returns;
  *  - a new session (no terminal signals), default signal dispositions and
- *    an empty signal mask (the monitor blocks the signals it supervises).
+ *    an empty signal mask (the monitor blocks the signals it supervises);
+ *  - whatever HelperSpec.pre_exec does first (joining a namespace, dropping
+ *    capabilities), with the caller's fds still where they were.
  *
  * The Helper is owned by the caller; helper_free() (or _cleanup_helper_)
  * kills it with SIGKILL and reaps it, so no error path leaves one behind.
@@ -24,6 +30,7 @@
 #include "macro.h"
 
 #define HELPER_UMASK_KEEP ((mode_t) -1)
+#define HELPER_WHY_MAX 256
 
 typedef struct HelperSpec {
         const char *path;       /* absolute path of the executable */
@@ -32,6 +39,11 @@ typedef struct HelperSpec {
         size_t n_fds;
         mode_t umask;           /* HELPER_UMASK_KEEP to inherit ours */
         bool capture_output;    /* stdout+stderr into a memory file */
+        /* Runs in the child before its fds are arranged; a negative errno
+         * stops the start, *what says which step failed. Must not print
+         * (stdio is still the caller's). */
+        int (*pre_exec)(void *userdata, const char **what);
+        void *userdata;
 } HelperSpec;
 
 typedef struct Helper {
@@ -42,11 +54,19 @@ typedef struct Helper {
         int status;             /* wait status, once reaped */
 } Helper;
 
-/* Looks NAME up in $PATH (or takes it as is when it has a slash). -ENOENT
- * when there is no executable of that name. */
+/* Looks the bare NAME up in $PATH, in absolute entries only: empty and
+ * relative entries (".", "bin") would make the current directory choose the
+ * program, which then runs outside every sandbox. -ENOENT when there is no
+ * executable of that name, -EINVAL for a NAME with a slash. */
 int helper_find_executable(const char *name, char **ret_path);
 
-int helper_start(const HelperSpec *spec, Helper **ret);
+/* Starts SPEC->path (absolute); returns once it has exec'd. On failure
+ * before exec, WHY (if WHY_SIZE > 0) says which step failed and why. */
+int helper_start(const HelperSpec *spec, Helper **ret, char *why, size_t why_size);
+
+/* Waits up to TIMEOUT_MS for the helper to exit; 0 once it has (it is
+ * reaped: h->status), -ETIMEDOUT. */
+int helper_wait(Helper *h, int timeout_ms);
 
 /* Waits until FD is readable (or hung up), the helper exits, or TIMEOUT_MS
  * passes. Returns 0 when FD is ready, -ECHILD when the helper exited first

@@ -10,6 +10,8 @@
 #include <inttypes.h>
 #include <linux/openat2.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -24,6 +26,7 @@
 #include "dlopen-util.h"
 #include "json-util.h"
 #include "log.h"
+#include "sha256.h"
 
 /* libarchive and libcrypto (with ICU, libxml2 and libstdc++ behind them)
  * are loaded only when an image option is used: linked, they cost every
@@ -41,7 +44,7 @@ static DLSYM_FUNCTION(archive_entry_pathname);
 static DLSYM_FUNCTION(archive_entry_mtime_nsec);
 static DLSYM_FUNCTION(archive_entry_mtime);
 static DLSYM_FUNCTION(archive_set_error);
-static DLSYM_FUNCTION(archive_read_open_fd);
+static DLSYM_FUNCTION(archive_read_open2);
 static DLSYM_FUNCTION(archive_read_open);
 static DLSYM_FUNCTION(archive_read_data_block);
 static DLSYM_FUNCTION(archive_read_data);
@@ -56,8 +59,11 @@ static DLSYM_FUNCTION(EVP_MD_CTX_free);
 static DLSYM_FUNCTION(EVP_MD_CTX_new);
 static DLSYM_FUNCTION(EVP_sha256);
 
-static int image_dlopen(Error *e) {
-        static void *archive, *crypto;
+/* libarchive (and the ~12 libraries behind it) only when a layer is
+ * unpacked or a tarball read: a run from cached layers of an OCI layout
+ * needs only libcrypto and json-c. */
+static int archive_dlopen(Error *e) {
+        static void *archive;
         static const DlSymbol archive_symbols[] = {
                 DLSYM_ARG(archive_error_string),
                 DLSYM_ARG(archive_entry_perm),
@@ -72,7 +78,7 @@ static int image_dlopen(Error *e) {
                 DLSYM_ARG(archive_entry_mtime_nsec),
                 DLSYM_ARG(archive_entry_mtime),
                 DLSYM_ARG(archive_set_error),
-                DLSYM_ARG(archive_read_open_fd),
+                DLSYM_ARG(archive_read_open2),
                 DLSYM_ARG(archive_read_open),
                 DLSYM_ARG(archive_read_data_block),
                 DLSYM_ARG(archive_read_data),
@@ -81,6 +87,15 @@ static int image_dlopen(Error *e) {
                 DLSYM_ARG(archive_entry_hardlink),
                 DLSYM_ARG(archive_entry_filetype),
         };
+        return dlopen_symbols(&archive, "libarchive.so.13", "container images", archive_symbols,
+                              ELEMENTSOF(archive_symbols), e);
+}
+
+/* libcrypto for the layers only: megabytes, where its SHA-NI code pays
+ * for loading and initialising it (~2-3 ms); index, manifest and config go
+ * through sha256.c. */
+static int crypto_dlopen(Error *e) {
+        static void *crypto;
         static const DlSymbol crypto_symbols[] = {
                 DLSYM_ARG(EVP_DigestFinal_ex),
                 DLSYM_ARG(EVP_DigestInit_ex),
@@ -89,14 +104,7 @@ static int image_dlopen(Error *e) {
                 DLSYM_ARG(EVP_MD_CTX_new),
                 DLSYM_ARG(EVP_sha256),
         };
-        int r = dlopen_symbols(&archive, "libarchive.so.13", "container images", archive_symbols,
-                               ELEMENTSOF(archive_symbols), e);
-        if (r < 0)
-                return r;
-        r = dlopen_symbols(&crypto, "libcrypto.so.3", "container images", crypto_symbols, ELEMENTSOF(crypto_symbols), e);
-        if (r < 0)
-                return r;
-        return json_dlopen("container images", e);
+        return dlopen_symbols(&crypto, "libcrypto.so.3", "container images", crypto_symbols, ELEMENTSOF(crypto_symbols), e);
 }
 
 /* From here on, the calls go through the pointers. */
@@ -113,7 +121,7 @@ static int image_dlopen(Error *e) {
 #define archive_entry_mtime_nsec sym_archive_entry_mtime_nsec
 #define archive_entry_mtime sym_archive_entry_mtime
 #define archive_set_error sym_archive_set_error
-#define archive_read_open_fd sym_archive_read_open_fd
+#define archive_read_open2 sym_archive_read_open2
 #define archive_read_open sym_archive_read_open
 #define archive_read_data_block sym_archive_read_data_block
 #define archive_read_data sym_archive_read_data
@@ -129,6 +137,7 @@ static int image_dlopen(Error *e) {
 #define EVP_sha256 sym_EVP_sha256
 
 #include "fd-util.h"
+#include "helpers.h"
 #include "image.h"
 #include "network.h"
 #include "overlay.h"
@@ -189,15 +198,18 @@ static void archive_freep(struct archive **a) {
 #define _cleanup_archive_ _cleanup_(archive_freep)
 
 /* A reader of tar, plain or compressed as image layers are (gzip, zstd). */
-static struct archive *tar_reader_new(void) {
+static int tar_reader_new(struct archive **ret, Error *e) {
+        if (archive_dlopen(e) < 0)
+                return -e->error;
         struct archive *a = archive_read_new();
         if (!a)
-                return NULL;
+                return error_setf(e, ENOMEM, "Out of memory");
         archive_read_support_format_tar(a);
         archive_read_support_filter_gzip(a);
         archive_read_support_filter_zstd(a);
         archive_read_support_filter_none(a);
-        return a;
+        *ret = a;
+        return 0;
 }
 
 static bool is_sha256_hex(const char *s) {
@@ -217,11 +229,8 @@ static int digest_to_hex(const char *digest, char ret[static 65]) {
         return 0;
 }
 
-static void sha256_final_hex(EVP_MD_CTX *ctx, char ret[static 65]) {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned n = 0;
-        EVP_DigestFinal_ex(ctx, md, &n);
-        for (unsigned i = 0; i < n && i < 32; i++)
+static void sha256_to_hex(const unsigned char md[static 32], char ret[static 65]) {
+        for (unsigned i = 0; i < 32; i++)
                 snprintf(ret + 2 * i, 3, "%02x", md[i]);
 }
 
@@ -290,7 +299,8 @@ static int random_suffix(char ret[static 17]) {
 typedef struct BlobStream {
         int fd;
         struct archive *outer;
-        EVP_MD_CTX *sha;
+        EVP_MD_CTX *evp;        /* a layer: libcrypto's SHA-256 */
+        Sha256 sha;             /* else */
         uint64_t n;
         uint64_t max;           /* more is an error; 0: no bound */
         bool too_big;
@@ -301,8 +311,8 @@ static void blob_stream_done(BlobStream *s) {
         safe_close(s->fd);
         if (s->outer)
                 archive_read_free(s->outer);
-        if (s->sha)
-                EVP_MD_CTX_free(s->sha);
+        if (s->evp)
+                EVP_MD_CTX_free(s->evp);
 }
 
 static la_ssize_t blob_stream_read(struct archive *a, void *userdata, const void **ret_buf) {
@@ -325,7 +335,10 @@ static la_ssize_t blob_stream_read(struct archive *a, void *userdata, const void
                         archive_set_error(a, EIO, "read error in the image");
                 return -1;
         }
-        EVP_DigestUpdate(s->sha, s->buf, (size_t) n);
+        if (s->evp)
+                EVP_DigestUpdate(s->evp, s->buf, (size_t) n);
+        else
+                sha256_update(&s->sha, s->buf, (size_t) n);
         s->n += (uint64_t) n;
         *ret_buf = s->buf;
         return n;
@@ -341,8 +354,13 @@ static int blob_stream_verify(BlobStream *s, const char *hex, Error *e) {
                 return error_setf(e, EFBIG, "blob sha256:%s is larger than its descriptor says (%" PRIu64 " bytes)", hex, s->max);
         if (n < 0)
                 return error_setf(e, EIO, "Can't read blob sha256:%s", hex);
+        unsigned char md[EVP_MAX_MD_SIZE];
+        if (s->evp)
+                EVP_DigestFinal_ex(s->evp, md, NULL);
+        else
+                sha256_final(&s->sha, md);
         char got[65];
-        sha256_final_hex(s->sha, got);
+        sha256_to_hex(md, got);
         if (strcmp(got, hex) != 0)
                 return error_setf(e, EBADMSG, "digest mismatch for blob sha256:%s (its content hashes to sha256:%s)", hex, got);
         return 0;
@@ -354,15 +372,53 @@ static const char *member_name(const char *name) {
         return name;
 }
 
+/* The tarball read with pread() from an offset of the reader's own: the
+ * layers being unpacked at the same time each read their member through
+ * one shared fd. */
+typedef struct TarballReader {
+        int fd;
+        off_t off;
+        unsigned char buf[1 << 16];
+} TarballReader;
+
+static la_ssize_t tarball_read(struct archive *a, void *userdata, const void **ret_buf) {
+        TarballReader *t = userdata;
+        ssize_t n;
+        do
+                n = pread(t->fd, t->buf, sizeof(t->buf), t->off);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+                archive_set_error(a, errno, "read error in the tarball");
+                return -1;
+        }
+        t->off += n;
+        *ret_buf = t->buf;
+        return n;
+}
+
+static la_int64_t tarball_skip(struct archive *a, void *userdata, la_int64_t request) {
+        TarballReader *t = userdata;
+        t->off += (off_t) request;
+        return request;
+}
+
+static int tarball_close(struct archive *a, void *userdata) {
+        free(userdata);
+        return ARCHIVE_OK;
+}
+
 /* An archive reader on the tarball positioned at member NAME. It reads the
- * image's fd from its start: one member is read at a time. */
+ * tarball from its start: one member is read at a time. */
 static int tarball_open_member(const Image *img, const char *name, struct archive **ret, Error *e) {
-        _cleanup_archive_ struct archive *a = tar_reader_new();
-        if (!a)
+        _cleanup_archive_ struct archive *a = NULL;
+        if (tar_reader_new(&a, e) < 0)
+                return -e->error;
+        TarballReader *t = malloc(sizeof(TarballReader));
+        if (!t)
                 return error_setf(e, ENOMEM, "Out of memory");
-        if (lseek(img->fd, 0, SEEK_SET) < 0)
-                return error_set_errno(e, errno, "%s: can't read the tarball", img->path);
-        if (archive_read_open_fd(a, img->fd, 1 << 16) != ARCHIVE_OK)
+        *t = (TarballReader) { .fd = img->fd };
+        /* archive_read_open2() frees T through tarball_close(), also when it fails */
+        if (archive_read_open2(a, t, NULL, tarball_read, tarball_skip, tarball_close) != ARCHIVE_OK)
                 return error_setf(e, EINVAL, "%s: not a docker save tarball: %s", img->path, archive_error_string(a));
         struct archive_entry *entry;
         int r;
@@ -387,8 +443,10 @@ static int check_regular(int fd, const Image *img, const char *what, Error *e) {
         return 0;
 }
 
-/* Opens blob HEX of the image (OCI: blobs/sha256/HEX; tarball: MEMBER). */
-static int blob_open(const Image *img, const char *hex, const char *member, uint64_t max, BlobStream *s, Error *e) {
+/* Opens blob HEX of the image (OCI: blobs/sha256/HEX; tarball: MEMBER).
+ * LAYER: hashed with libcrypto. */
+static int blob_open(const Image *img, const char *hex, const char *member, uint64_t max, bool layer, BlobStream *s,
+                     Error *e) {
         *s = (BlobStream) { .fd = -EBADF, .max = max };
         if (img->tarball) {
                 if (tarball_open_member(img, member, &s->outer, e) < 0)
@@ -403,8 +461,14 @@ static int blob_open(const Image *img, const char *hex, const char *member, uint
                 if (check_regular(s->fd, img, what, e) < 0)
                         return -e->error;
         }
-        s->sha = EVP_MD_CTX_new();
-        if (!s->sha || EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL) != 1)
+        if (!layer) {
+                sha256_init(&s->sha);
+                return 0;
+        }
+        if (crypto_dlopen(e) < 0)
+                return -e->error;
+        s->evp = EVP_MD_CTX_new();
+        if (!s->evp || EVP_DigestInit_ex(s->evp, EVP_sha256(), NULL) != 1)
                 return error_setf(e, ENOMEM, "Can't set up SHA-256");
         return 0;
 }
@@ -413,7 +477,7 @@ static int blob_open(const Image *img, const char *hex, const char *member, uint
  * manifest.json). */
 static int blob_read_small(const Image *img, const char *hex, const char *member, char **ret, Error *e) {
         _cleanup_(blob_stream_done) BlobStream s;
-        if (blob_open(img, hex ?: "", member, 0, &s, e) < 0)
+        if (blob_open(img, hex ?: "", member, 0, false, &s, e) < 0)
                 return -e->error;
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
@@ -1129,9 +1193,9 @@ static int unpack_apply_dir_modes(Unpack *u, Error *e) {
 }
 
 static int unpack_archive(Unpack *u, BlobStream *s, Error *e) {
-        _cleanup_archive_ struct archive *a = tar_reader_new();
-        if (!a)
-                return error_setf(e, ENOMEM, "Out of memory");
+        _cleanup_archive_ struct archive *a = NULL;
+        if (tar_reader_new(&a, e) < 0)
+                return -e->error;
         if (archive_read_open(a, s, NULL, blob_stream_read, NULL) != ARCHIVE_OK)
                 return error_setf(e, EINVAL, "layer %s: %s", u->layer, archive_error_string(a));
         struct archive_entry *entry;
@@ -1321,12 +1385,12 @@ static int layer_unpack(const Image *img, int cache_fd, const ImageLayer *l, con
         }
         _cleanup_(unpack_done) Unpack u = { .root_fd = fd, .layer = label };
         _cleanup_(blob_stream_done) BlobStream s;
-        r = blob_open(img, l->hex, l->member, l->size > 0 ? (uint64_t) l->size : 0, &s, e);
+        r = blob_open(img, l->hex, l->member, l->size > 0 ? (uint64_t) l->size : 0, true, &s, e);
         if (r >= 0)
                 r = unpack_archive(&u, &s, e);
         if (r >= 0)
                 r = blob_stream_verify(&s, l->hex, e);
-        else if (s.sha) {
+        else if (s.evp) {
                 /* A damaged blob is best reported as what it is. */
                 Error mismatch = {};
                 if (blob_stream_verify(&s, l->hex, &mismatch) < 0)
@@ -1377,6 +1441,98 @@ static int layer_ensure(const Image *img, int cache_fd, const ImageLayer *l, int
                         return -e->error;
         }
         return error_setf(e, EAGAIN, "Layer sha256:%s keeps disappearing from the cache", l->hex);
+}
+
+/* ==== unpacking the missing layers on every core ========================= */
+
+/* The layers that are not in the cache, unpacked by one thread per core
+ * (each reads, verifies and unpacks whole layers, largest first), so that
+ * a first run is not one core's gunzip and sha256 while the others idle.
+ * Memory stays bounded: a thread holds one layer's stream buffers, never a
+ * layer. The layers are locked and checked afterwards by layer_ensure(),
+ * as cached ones are (and a layer of an older format is redone there). */
+typedef struct UnpackJobs {
+        const Image *img;
+        int cache_fd;
+        size_t *order;          /* layer indexes, largest first */
+        size_t n;
+        size_t next;            /* the next in ORDER to take */
+        pthread_mutex_t lock;
+        bool failed;
+        Error *errors;          /* one per layer of the image */
+} UnpackJobs;
+
+static void *unpack_worker(void *userdata) {
+        UnpackJobs *j = userdata;
+        for (;;) {
+                pthread_mutex_lock(&j->lock);
+                size_t k = j->failed ? j->n : j->next++;
+                pthread_mutex_unlock(&j->lock);
+                if (k >= j->n)
+                        return NULL;
+                size_t i = j->order[k];
+                const ImageLayer *l = &j->img->layers[i];
+                char name[80];
+                snprintf(name, sizeof(name), "sha256-%s", l->hex);
+                if (layer_unpack(j->img, j->cache_fd, l, name, &j->errors[i]) < 0) {
+                        pthread_mutex_lock(&j->lock);
+                        j->failed = true;
+                        pthread_mutex_unlock(&j->lock);
+                }
+        }
+}
+
+static unsigned online_cpus(void) {
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof(set), &set) < 0)
+                return 1;
+        int n = CPU_COUNT(&set);
+        return n > 1 ? (unsigned) n : 1;
+}
+
+static int layers_unpack_missing(const Image *img, int cache_fd, Error *e) {
+        _cleanup_free_ size_t *order = calloc(img->n_layers, sizeof(size_t));
+        _cleanup_free_ Error *errors = calloc(img->n_layers, sizeof(Error));
+        if (!order || !errors)
+                return error_setf(e, ENOMEM, "Out of memory");
+        UnpackJobs j = { .img = img, .cache_fd = cache_fd, .order = order, .errors = errors,
+                         .lock = PTHREAD_MUTEX_INITIALIZER };
+        for (size_t i = 0; i < img->n_layers; i++) {
+                char name[80];
+                snprintf(name, sizeof(name), "sha256-%s", img->layers[i].hex);
+                if (faccessat(cache_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+                        order[j.n++] = i;
+        }
+        if (j.n <= 1)
+                return 0;       /* layer_ensure() unpacks a single one */
+        /* Largest first (insertion sort: a handful of layers). */
+        for (size_t a = 1; a < j.n; a++)
+                for (size_t b = a; b > 0 && img->layers[order[b]].size > img->layers[order[b - 1]].size; b--)
+                {
+                        size_t t = order[b];
+                        order[b] = order[b - 1];
+                        order[b - 1] = t;
+                }
+        pthread_t threads[64];
+        size_t n_threads = online_cpus();
+        if (n_threads > j.n)
+                n_threads = j.n;
+        if (n_threads > ELEMENTSOF(threads))
+                n_threads = ELEMENTSOF(threads);
+        size_t started = 0;
+        /* the calling thread is one of them */
+        for (; started + 1 < n_threads; started++)
+                if (pthread_create(&threads[started], NULL, unpack_worker, &j) != 0)
+                        break;  /* fewer threads: the work gets done all the same */
+        unpack_worker(&j);
+        for (size_t t = 0; t < started; t++)
+                pthread_join(threads[t], NULL);
+        for (size_t i = 0; i < img->n_layers; i++)
+                if (errors[i].error) {
+                        *e = errors[i];
+                        return -e->error;
+                }
+        return 0;
 }
 
 /* ==== the config as plan content ========================================= */
@@ -1622,16 +1778,62 @@ static int image_apply_mounts(SandboxPlan *p, const char *cache_path, const Imag
         return 0;
 }
 
-void image_plan_namespaces(SandboxPlan *p) {
-        if (!p->image || p->image_info)
-                return;
+/* As rootless podman: user-mode networking, pasta first (podman 5's
+ * default), then slirp4netns (podman 4's); loopback only where neither is
+ * installed, or with --userns (which user-mode networking can't join). */
+static NetworkMode image_default_network(const SandboxPlan *p) {
+        static const NetworkMode modes[] = { NETWORK_PASTA, NETWORK_SLIRP4NETNS };
+        for (size_t i = 0; p->userns_fd < 0 && i < ELEMENTSOF(modes); i++) {
+                _cleanup_free_ char *path = NULL;
+                if (helper_find_executable(network_mode_to_string(modes[i]), &path) >= 0)
+                        return modes[i];
+        }
+        return NETWORK_NONE;
+}
+
+/* A container engine's isolation, wherever the user did not choose:
+ * every namespace, a network of its own, a session of its own, death with
+ * csand's parent, the default seccomp profile. */
+static int image_plan_isolation(SandboxPlan *p) {
         /* The layers are the caller's files: in a user namespace of ours
          * they show as owned by the image's user. */
         if (p->userns_fd < 0)
                 p->unshare_user = true;
-        /* A procfs of its own needs a pid namespace of its own. */
-        if (p->pidns_fd < 0 && !plan_mounts(p, p->n_ops, "/proc"))
+        if (p->pidns_fd < 0 && !(p->share_ns & CLONE_NEWPID))
                 p->unshare_pid = true;
+        if (!(p->share_ns & CLONE_NEWIPC))
+                p->unshare_ipc = true;
+        if (!(p->share_ns & CLONE_NEWUTS))
+                p->unshare_uts = true;
+        if (!(p->share_ns & CLONE_NEWCGROUP) && !p->unshare_cgroup)
+                p->unshare_cgroup_try = true;
+        /* --share-net, --unshare-net and --network decide; else ours */
+        if (p->network.mode == NETWORK_UNSET && !(p->share_ns & CLONE_NEWNET) && !p->unshare_net) {
+                p->network.mode = image_default_network(p);
+                p->unshare_net = true;
+        }
+        if (!p->no_new_session)
+                p->new_session = true;
+        if (!p->no_die_with_parent)
+                p->die_with_parent = true;
+        if (!p->seccomp_profile && !(p->seccomp_profile = strdup("default")))
+                return -ENOMEM;
+        return 0;
+}
+
+int image_plan_defaults(SandboxPlan *p) {
+        if (!p->image || p->image_info)
+                return 0;
+        int r = image_plan_isolation(p);
+        if (r < 0)
+                return r;
+        /* As Docker: with user-mode networking, a resolv.conf made from
+         * the host's (images rarely have one that works), unless the user
+         * mounts their own. */
+        if (network_uses_helper(&p->network, p->unshare_net) && !plan_mounts(p, p->n_ops, "/etc/resolv.conf") &&
+            !plan_mounts(p, p->n_ops, "/etc"))
+                p->network.resolv_conf_from_host = true;
+        return 0;
 }
 
 static int image_apply(SandboxPlan *p, const char *cache_path, int cache_fd, const Image *img, Error *e) {
@@ -1640,11 +1842,7 @@ static int image_apply(SandboxPlan *p, const char *cache_path, int cache_fd, con
         _cleanup_free_ char *home = NULL;
         if (image_resolve_user(cache_fd, img, &uid, &gid, &home, e) < 0)
                 return -e->error;
-        /* (The namespaces were chosen by image_plan_namespaces().) As Docker: with user-mode networking, a resolv.conf made from the
-         * host's (images rarely have one that works), unless the user
-         * mounts their own. */
-        if (network_uses_helper(p) && !plan_mounts(p, p->n_ops, "/etc/resolv.conf") && !plan_mounts(p, p->n_ops, "/etc"))
-                p->resolv_conf_from_host = true;
+        /* (Namespaces, network and the rest: image_plan_defaults().) */
         if (!p->uid_set)
                 p->uid = uid;
         if (!p->gid_set)
@@ -1759,7 +1957,7 @@ int image_prepare(SandboxPlan *p, Error *e) {
 
         if (!p->image && !p->image_cache_list && !p->image_cache_prune)
                 return 0;
-        r = image_dlopen(e);
+        r = json_dlopen("container images", e);
         if (r < 0)
                 return r;
         if (cache_open(&cache_path, &cache_fd, e) < 0)
@@ -1777,6 +1975,8 @@ int image_prepare(SandboxPlan *p, Error *e) {
                 return 1;
         }
         if (image_check_overlay_dirs(p, e) < 0)
+                return -e->error;
+        if (layers_unpack_missing(&img, cache_fd, e) < 0)
                 return -e->error;
         for (size_t i = 0; i < img.n_layers; i++) {
                 int fd = -EBADF;

@@ -32,13 +32,15 @@
 #include "log.h"
 #include "plan.h"
 
-/* Before plan_validate(): the namespaces --image turns on (a user
- * namespace unless --userns, a pid namespace for its /proc unless --pidns
- * or the user mounts /proc), so that the options are checked against the
- * sandbox that will run (--as-pid-1 needs the pid namespace). Needs no
- * image data: nothing is read or unpacked for a command line that is
- * refused. */
-void image_plan_namespaces(SandboxPlan *p);
+/* Before plan_validate(), for --image: the isolation of a container
+ * engine wherever the user did not choose (every namespace, a network of
+ * its own: pasta, else slirp4netns, else loopback only; --new-session,
+ * --die-with-parent, --seccomp-profile default), so that the options are
+ * checked against the sandbox that will run (--as-pid-1 needs the pid
+ * namespace) and the plan is not changed after. Needs no image data:
+ * nothing is read or unpacked for a command line that is refused.
+ * -ENOMEM only. */
+int image_plan_defaults(SandboxPlan *p);
 
 /* After plan_validate(). Returns 0 to go on with the launch, 1 when an
  * action that ends here was done (--image-info, --image-cache-list,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
+#include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,12 +33,24 @@ int init_exit_code(int status) {
         return WEXITSTATUS(status);
 }
 
+static void stopped(Supervise *s, int sig) {
+        if (s->stops_out >= 0) {
+                unsigned char c = (unsigned char) sig;
+                /* Non-blocking: a monitor that does not read does not hold
+                 * us up. */
+                (void) !write(s->stops_out, &c, 1);
+        }
+        if (s->on_stop)
+                s->on_stop(s->userdata, sig);
+}
+
 /* Reaps what has exited (everything, with reap_all: pid 1 adopts the
- * orphans); returns 1 once PID was among it. */
-static int reap(pid_t pid, bool reap_all, bool *pid_done, int *ret_status) {
+ * orphans) and notes PID's stops; returns 1 once PID was among the dead. */
+static int reap(Supervise *s, bool *pid_done, int *ret_status) {
+        int flags = WNOHANG | (s->watch_stops || s->stops_out >= 0 ? WUNTRACED : 0);
         for (;;) {
                 int status;
-                pid_t r = waitpid(reap_all ? -1 : pid, &status, WNOHANG);
+                pid_t r = waitpid(s->reap_all ? -1 : s->pid, &status, flags);
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -47,19 +60,52 @@ static int reap(pid_t pid, bool reap_all, bool *pid_done, int *ret_status) {
                 }
                 if (r == 0)
                         return *pid_done;
-                if (r == pid) {
-                        *pid_done = true;
-                        *ret_status = status;
+                if (r != s->pid)
+                        continue;
+                if (WIFSTOPPED(status)) {
+                        if (!*pid_done)
+                                stopped(s, WSTOPSIG(status));
+                        continue;
                 }
+                *pid_done = true;
+                *ret_status = status;
         }
 }
 
-int init_supervise(pid_t pid, int signal_fd, bool reap_all, bool forward_tty_signals, int *ret_status) {
+/* Pid 1's reports of the command's stops. */
+static void read_stops(Supervise *s) {
+        unsigned char buf[16];
+        ssize_t n = read(s->stops_in, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0) {
+                /* Pid 1 is gone: its exit is on its way. (The fd is the
+                 * caller's to close.) */
+                s->stops_in = -EBADF;
+                return;
+        }
+        for (ssize_t i = 0; i < n; i++)
+                if (s->on_stop)
+                        s->on_stop(s->userdata, buf[i]);
+}
+
+static void forward(Supervise *s, const struct signalfd_siginfo *si) {
+        int sig = (int) si->ssi_signo;
+        if (sig == SIGCONT && s->on_continue) {
+                s->on_continue(s->userdata);
+                return;
+        }
+        if (si->ssi_code == SI_KERNEL && !s->forward_tty_signals)
+                return;
+        (void) kill(s->pid, sig);
+}
+
+int init_supervise(Supervise *s, int *ret_status) {
         bool done = false;
         int status = 0;
 
         for (;;) {
-                int r = reap(pid, reap_all, &done, &status);
+                int r = reap(s, &done, &status);
                 if (r < 0)
                         return r;
                 if (r > 0) {
@@ -67,17 +113,30 @@ int init_supervise(pid_t pid, int signal_fd, bool reap_all, bool forward_tty_sig
                         return 0;
                 }
 
-                struct signalfd_siginfo si;
-                ssize_t n = read(signal_fd, &si, sizeof(si));
-                if (n < 0) {
+                struct pollfd p[2] = {
+                        { .fd = s->signal_fd, .events = POLLIN },
+                        { .fd = s->stops_in, .events = POLLIN },
+                };
+                r = poll(p, 2, -1);
+                if (r < 0) {
                         if (errno == EINTR)
                                 continue;
                         return -errno;
                 }
-                if (si.ssi_signo == SIGCHLD || done)
+                if (p[1].revents)
+                        read_stops(s);
+                if (!p[0].revents)
                         continue;
-                if (si.ssi_code == SI_KERNEL && !forward_tty_signals)
+
+                struct signalfd_siginfo si;
+                ssize_t n = read(s->signal_fd, &si, sizeof(si));
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        return -errno;
+                }
+                if (si.ssi_signo == SIGCHLD)
                         continue;
-                (void) kill(pid, (int) si.ssi_signo);
+                forward(s, &si);
         }
 }

@@ -8,17 +8,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "caps.h"
+#include "cgroups.h"
 #include "fd-util.h"
 #include "init.h"
+#include "jobctl.h"
 #include "join.h"
+#include "landlock.h"
 #include "registry.h"
 #include "report.h"
 #include "seccomp.h"
@@ -36,11 +42,13 @@ typedef struct Target {
         struct rlimit limits[RLIM_NLIMITS];
         uint64_t cap_bnd;       /* its bounding set */
         unsigned long ns_flags; /* its namespaces that are not ours */
-        int cgroup_procs_fd;    /* the sandbox's cgroup.procs, -EBADF without a cgroup of its own */
+        int pidns_owner_fd;     /* the user namespace that owns its pid namespace, when not ours */
+        bool pidns_owner_is_its; /* ... and is the command's own (not one it is nested in) */
+        CgroupJoin *cgroup;     /* the sandbox's cgroup, NULL without one of its own */
 } Target;
 
 #define TARGET_NULL \
-        { .child_fd = -EBADF, .cmd_fd = -EBADF, .proc_fd = -EBADF, .root_fd = -EBADF, .cgroup_procs_fd = -EBADF }
+        { .child_fd = -EBADF, .cmd_fd = -EBADF, .proc_fd = -EBADF, .root_fd = -EBADF, .pidns_owner_fd = -EBADF }
 
 static void target_done(Target *t) {
         registry_entry_done(&t->entry);
@@ -48,16 +56,13 @@ static void target_done(Target *t) {
         safe_close(t->cmd_fd);
         safe_close(t->proc_fd);
         safe_close(t->root_fd);
-        safe_close(t->cgroup_procs_fd);
+        safe_close(t->pidns_owner_fd);
+        cgroup_join_free(t->cgroup);
         free(t->environ_data);
 }
 
-static bool pidfd_alive(int fd) {
-        return syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) == 0;
-}
-
-/* Fields 4 (ppid) and 22 (start time) of /proc/PID/stat. */
-static int proc_parent_and_start(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start) {
+/* Fields 3 (state) and 4 (ppid) of /proc/PID/stat. */
+static int proc_state_and_parent(pid_t pid, char *ret_state, pid_t *ret_ppid) {
         char path[64], buf[1024];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -69,10 +74,35 @@ static int proc_parent_and_start(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start
         buf[n] = '\0';
         char *c = strrchr(buf, ')');
         int ppid;
-        if (!c || sscanf(c + 1, " %*c %d", &ppid) != 1)
+        if (!c || sscanf(c + 1, " %c %d", ret_state, &ppid) != 2)
                 return -EIO;
         *ret_ppid = ppid;
-        return proc_start_time(pid, ret_start);
+        return 0;
+}
+
+/* Fields 4 (ppid) and 22 (start time) of /proc/PID/stat. */
+static int proc_parent_and_start(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start) {
+        char state;
+        int r = proc_state_and_parent(pid, &state, ret_ppid);
+        return r < 0 ? r : proc_start_time(pid, ret_start);
+}
+
+/* Not reaped, and not a zombie waiting to be: a sandbox's process whose
+ * monitor has not noticed its end yet has ended all the same. */
+static bool pidfd_alive(int fd) {
+        char path[64], state;
+        pid_t pid = 0, ppid;
+        /* EPERM: it exists, and is not ours. */
+        if (syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) < 0 && errno != EPERM)
+                return false;
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+        _cleanup_close_ int info_fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *info = NULL;
+        size_t len;
+        const char *c = info_fd >= 0 && read_full_fd(info_fd, 4096, (void **) &info, &len) >= 0 ? strstr(info, "\nPid:") : NULL;
+        if (!c || sscanf(c + 5, "%d", &pid) != 1)
+                return false;
+        return pid > 0 && proc_state_and_parent(pid, &state, &ppid) >= 0 && state != 'Z' && state != 'X';
 }
 
 /* With a pid 1, the command is its child; orphans that pid 1 adopted are
@@ -128,6 +158,28 @@ static int read_namespaces(Target *t) {
         return 0;
 }
 
+/* Entering a pid namespace takes CAP_SYS_ADMIN in the user namespace that
+ * owns it, which csand's sandboxes make (the command may live in another
+ * one nested in it). */
+static int read_pidns_owner(Target *t) {
+        if (!(t->ns_flags & CLONE_NEWPID))
+                return 0;
+        _cleanup_close_ int pidns_fd = openat(t->proc_fd, "ns/pid", O_RDONLY | O_CLOEXEC);
+        if (pidns_fd < 0)
+                return -errno;
+        _cleanup_close_ int owner_fd = ioctl(pidns_fd, NS_GET_USERNS);
+        if (owner_fd < 0)
+                return -errno;
+        struct stat owner, ours, its;
+        if (fstat(owner_fd, &owner) < 0 || stat("/proc/self/ns/user", &ours) < 0 || fstatat(t->proc_fd, "ns/user", &its, 0) < 0)
+                return -errno;
+        if (owner.st_ino == ours.st_ino && owner.st_dev == ours.st_dev)
+                return 0;
+        t->pidns_owner_is_its = owner.st_ino == its.st_ino && owner.st_dev == its.st_dev;
+        t->pidns_owner_fd = TAKE_FD(owner_fd);
+        return 0;
+}
+
 static int read_cap_bnd(Target *t) {
         _cleanup_close_ int fd = openat(t->proc_fd, "status", O_RDONLY | O_CLOEXEC);
         _cleanup_free_ char *data = NULL;
@@ -149,6 +201,10 @@ static int target_open(const SandboxPlan *p, Target *t, Error *e) {
         if (r < 0)
                 return r;
         name = t->entry.name;
+        /* Fail closed: without its rules, no domain like the command's. */
+        if (t->entry.landlock_error)
+                return error_setf(e, EOPNOTSUPP, "Can't join %s: its Landlock rules can't be rebuilt: %s", name,
+                                  t->entry.landlock_error);
         t->child_fd = pidfd_open_verified(t->entry.child_pid, t->entry.child_start);
         if (t->child_fd < 0)
                 return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
@@ -176,15 +232,19 @@ static int target_open(const SandboxPlan *p, Target *t, Error *e) {
                 return error_setf(e, EPERM, "Can't join %s: its command (pid %d) is not accessible to this user", name, (int) t->cmd_pid);
 
         t->root_fd = openat(t->proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (t->root_fd < 0 && !pidfd_alive(t->cmd_fd))
+                return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
         if (t->root_fd < 0)
                 return error_set_errno(e, errno, "Can't join %s: can't open its root", name);
         _cleanup_close_ int env_fd = openat(t->proc_fd, "environ", O_RDONLY | O_CLOEXEC);
-        if (env_fd < 0)
-                return error_set_errno(e, errno, "Can't join %s: can't read its environment", name);
-        r = read_full_fd(env_fd, 16 * 1024 * 1024, (void **) &t->environ_data, &t->environ_len);
+        r = env_fd < 0 ? -errno : read_full_fd(env_fd, 16 * 1024 * 1024, (void **) &t->environ_data, &t->environ_len);
+        if (r < 0 && !pidfd_alive(t->cmd_fd))
+                return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
         if (r < 0)
                 return error_set_errno(e, r, "Can't join %s: can't read its environment", name);
         r = read_namespaces(t);
+        if (r >= 0)
+                r = read_pidns_owner(t);
         if (r >= 0)
                 r = read_cap_bnd(t);
         for (int i = 0; r >= 0 && i < RLIM_NLIMITS; i++)
@@ -193,24 +253,43 @@ static int target_open(const SandboxPlan *p, Target *t, Error *e) {
         if (r < 0 || !pidfd_alive(t->cmd_fd))
                 return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);
 
+        /* Opened here, outside: the bus connection and the file are ours
+         * as csand made them for the sandbox. */
         if (t->entry.cgroup) {
-                _cleanup_free_ char *procs = NULL;
-                if (asprintf(&procs, "/sys/fs/cgroup%s/cgroup.procs", t->entry.cgroup) < 0)
-                        return error_setf(e, ENOMEM, "Out of memory");
-                t->cgroup_procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
-                if (t->cgroup_procs_fd < 0)
-                        return error_set_errno(e, errno, "Can't join the cgroup of %s", name);
+                Error why = {};
+                if (cgroup_join_prepare(t->entry.cgroup, t->entry.cgroup_unit, &t->cgroup, &why) < 0)
+                        return error_setf(e, why.error, "Can't join the cgroup of %s: %s", name, why.message);
         }
         return 0;
 }
 
-/* Into its namespaces and root, all at once: the pidfd names one process. */
-static int target_enter(const Target *t, Error *e) {
-        if (t->ns_flags && setns(t->cmd_fd, (int) t->ns_flags) < 0) {
+/* Into those of its namespaces that FLAGS name; the pidfd names one process. */
+static int target_enter(const Target *t, unsigned long flags, Error *e) {
+        if (flags && setns(t->cmd_fd, (int) flags) < 0) {
                 if (errno == ESRCH)
                         return error_setf(e, ESRCH, "The sandbox %s ended while being joined", t->entry.name);
                 return error_set_errno(e, errno, "Can't enter the namespaces of %s", t->entry.name);
         }
+        return 0;
+}
+
+/* The joined command, once its monitor has put it in the sandbox's cgroup:
+ * the other namespaces, all at once with the command's user namespace
+ * unless we are in it already (see enter_pidns()), so that the cgroup
+ * namespace has our cgroup inside it; then the root. */
+static int joined_enter(const Target *t, int report_fd, Error *e) {
+        char c;
+        ssize_t n;
+        while ((n = read(report_fd, &c, 1)) < 0 && errno == EINTR)
+                ;
+        /* End-of-file: the monitor failed, and says why. */
+        if (n != 1)
+                _exit(1);
+        unsigned long flags = t->ns_flags & ~(unsigned long) CLONE_NEWPID;
+        if (t->pidns_owner_is_its)
+                flags &= ~(unsigned long) CLONE_NEWUSER;
+        if (target_enter(t, flags, e) < 0)
+                return -e->error;
         if (fchdir(t->root_fd) < 0 || chroot(".") < 0)
                 return error_set_errno(e, errno, "Can't enter the root of %s", t->entry.name);
         return 0;
@@ -269,15 +348,34 @@ static int set_rlimits(const Target *t, Error *e) {
         return 0;
 }
 
-static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const sigset_t *saved_mask, int report_fd) {
+/* The sandbox's command's Landlock domain, rebuilt as it was built. */
+static int joined_landlock(const Target *t, Error *e) {
+        const RegistryEntry *en = &t->entry;
+        if (en->landlock.handled_fs == 0 && en->landlock.handled_net == 0 && en->landlock.scoped == 0)
+                return 0;
+        Error why = {};
+        if (landlock_apply_recorded(&en->landlock, en->landlock_paths, en->n_landlock_paths, &why) < 0)
+                return error_setf(e, why.error, "Can't join %s: %s", en->name, why.message);
+        return 0;
+}
+
+static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const JobControl *jobs,
+                                   const sigset_t *saved_mask, int report_fd) {
         const RegistryEntry *en = &t->entry;
         Error e = {};
         int r;
 
-        if (t->cgroup_procs_fd >= 0 && write(t->cgroup_procs_fd, "0", 1) != 1) {
-                error_set_errno(&e, errno, "Can't join the cgroup of %s", en->name);
+        /* A process group of its own, as the sandbox's command has (see
+         * jobctl.h): kill(0) from it must not reach the caller's. Before
+         * joined_enter()'s wait: the monitor hands the group the terminal
+         * before it lets us go on. */
+        r = jobctl_child_enter_group(jobs);
+        if (r < 0) {
+                error_set_errno(&e, r, "Can't create the joined command's process group");
                 goto fail;
         }
+        if (joined_enter(t, report_fd, &e) < 0)
+                goto fail;
         if (en->new_session && setsid() < 0) {
                 error_set_errno(&e, errno, "setsid");
                 goto fail;
@@ -301,6 +399,8 @@ static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const 
         }
         if (enter_working_directory(p, t, &e) < 0 || set_rlimits(t, &e) < 0)
                 goto fail;
+        if (joined_landlock(t, &e) < 0)
+                goto fail;
         sigprocmask(SIG_SETMASK, saved_mask, NULL);
         char *file = p->command[0];
         if (p->argv0)
@@ -319,6 +419,34 @@ fail:
 
 /* ---- csand --join: the joined command's monitor ---- */
 
+/* Only what the fork needs: the sandbox's pid namespace, for our children,
+ * and the user namespace that owns it. The joined command is put into the
+ * sandbox's cgroup from here (join_cgroup()) and enters the other
+ * namespaces itself after that. */
+static int enter_pidns(const Target *t, Error *e) {
+        if (t->pidns_owner_fd >= 0 && setns(t->pidns_owner_fd, CLONE_NEWUSER) < 0)
+                return error_set_errno(e, errno, "Can't enter the user namespace of %s", t->entry.name);
+        return target_enter(t, t->ns_flags & CLONE_NEWPID, e);
+}
+
+/* PID into the sandbox's cgroup, then it may go on (joined_enter()). */
+static int join_cgroup(const Target *t, pid_t pid, int report_fd, Error *e) {
+        if (t->cgroup) {
+                Error why = {};
+                if (cgroup_join_attach(t->cgroup, pid, &why) < 0) {
+                        if (!pidfd_alive(t->cmd_fd))
+                                return error_setf(e, ESRCH, "The sandbox %s ended while being joined", t->entry.name);
+                        return error_setf(e, why.error, "Can't join the cgroup of %s: %s", t->entry.name, why.message);
+                }
+        }
+        if (send(report_fd, "1", 1, MSG_NOSIGNAL) != 1) {
+                if (!pidfd_alive(t->cmd_fd))
+                        return error_setf(e, ESRCH, "The sandbox %s ended while being joined", t->entry.name);
+                return error_set_errno(e, errno, "Can't start the joined command");
+        }
+        return 0;
+}
+
 static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         int fds[2], status, r;
 
@@ -327,12 +455,20 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
                 return error_set_errno(e, r, "socketpair");
         _cleanup_close_ int report_fd = fds[0];
         _cleanup_close_ int child_report_fd = fds[1];
-        r = target_enter(t, e);
+        r = enter_pidns(t, e);
         if (r < 0)
                 return r;
 
+        /* The terminal goes to the joined command's group as to the
+         * sandbox's (see jobctl.h). */
+        _cleanup_(jobctl_done) JobControl jobs = JOB_CONTROL_INIT;
+        jobctl_init(&jobs, t->entry.new_session);
+
+        /* SIGTTOU too: as sandbox.c's monitor, we may set the terminal's
+         * foreground while the joined command's group has it. */
         sigset_t supervised, saved;
         init_supervised_signals(&supervised);
+        sigaddset(&supervised, SIGTTOU);
         sigprocmask(SIG_BLOCK, &supervised, &saved);
         _cleanup_close_ int sfd = -EBADF;
         r = init_signalfd(&sfd);
@@ -348,12 +484,22 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         }
         if (pid == 0) {
                 report_fd = safe_close(report_fd);
-                joined_exec(p, t, &saved, child_report_fd);
+                joined_exec(p, t, &jobs, &saved, child_report_fd);
         }
         child_report_fd = safe_close(child_report_fd);
+        jobctl_monitor_start(&jobs, pid);
+        /* Before join_cgroup() lets the command go on. */
+        jobctl_hand_terminal(&jobs);
 
-        /* Inside the sandbox's namespaces with every capability there: keep
-         * none of it, and let no process of the sandbox trace us. */
+        r = join_cgroup(t, pid, report_fd, e);
+        if (r < 0) {
+                kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        /* In the user namespace that owns the sandbox's pid namespace,
+         * with every capability there: keep none of it, and let no process
+         * of the sandbox trace us. */
         (void) caps_apply(0);
         (void) prctl(PR_SET_DUMPABLE, 0);
 
@@ -362,8 +508,18 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
                 r = report_receive(report_fd, &report, true);
         while (r == -EINTR);
         bool failed = r > 0;
+        if (failed)
+                jobctl_take_terminal_back(&jobs);
 
-        r = init_supervise(pid, sfd, false, t->entry.new_session, &status);
+        /* A group of its own: what the terminal sends to ours is for it
+         * too, and its stops are ours (job control). */
+        Supervise s = SUPERVISE_INIT;
+        s.pid = pid;
+        s.signal_fd = sfd;
+        s.forward_tty_signals = true;
+        jobctl_supervise(&jobs, &s, -EBADF);
+        r = init_supervise(&s, &status);
+        jobctl_take_terminal_back(&jobs);
         if (failed) {
                 *e = report;
                 return -report.error ?: -EINVAL;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <linux/landlock.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +10,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fs-util.h"
 #include "landlock.h"
 #include "macro.h"
 #include "parse-util.h"
-#include "plan.h"
+#include "mount-op.h"
 
 /* Debian 12's headers stop at ABI 2 (LANDLOCK_ACCESS_FS_REFER): what came
  * later is defined here, with the values of the kernel's UAPI. */
@@ -339,26 +341,6 @@ int landlock_prepare(LandlockSettings *s, Error *e) {
         return 0;
 }
 
-/* ---- Landlock-only mode ---- */
-
-bool landlock_runs_in_place(const SandboxPlan *p) {
-        if (!landlock_requested(&p->landlock))
-                return false;
-        /* Anything that needs a namespace, a new root or an id map. */
-        if (p->unshare_user || p->unshare_user_try || p->unshare_ipc || p->unshare_pid || p->unshare_net ||
-            p->unshare_uts || p->unshare_cgroup || p->unshare_cgroup_try)
-                return false;
-        if (p->n_ops > 0 || p->n_overlay_srcs > 0 || p->image || p->hostname || p->uid_set || p->gid_set)
-                return false;
-        if (p->userns_fd >= 0 || p->userns2_fd >= 0 || p->pidns_fd >= 0 || p->userns_block_fd >= 0)
-                return false;
-        if (p->disable_userns || p->assert_userns_disabled || p->as_pid_1)
-                return false;
-        if (p->network != NETWORK_UNSET || p->n_publish > 0 || p->n_dns > 0 || p->allow_host_loopback)
-                return false;
-        return true;
-}
-
 /* ---- building and applying the ruleset (the command's process) ---- */
 
 static int add_path_rule(int ruleset_fd, int fd, uint64_t access, uint64_t handled) {
@@ -398,7 +380,7 @@ static bool op_mounts(MountOpType t) {
 }
 
 /* The rights op I of the plan gives its destination; 0: no rule. */
-static uint64_t plan_op_access(const SandboxPlan *p, size_t i) {
+static uint64_t plan_op_access(const LandlockPlan *p, size_t i) {
         const MountOp *op = &p->ops[i];
         uint64_t access;
 
@@ -442,13 +424,58 @@ static uint64_t plan_op_access(const SandboxPlan *p, size_t i) {
         return access;
 }
 
-static int add_plan_rules(const LandlockSettings *s, const SandboxPlan *p, int ruleset_fd, Error *e) {
-        _cleanup_close_ int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+/* Where the path rules go: the ruleset, in the command's process; or, for
+ * --join, a record of them, resolved by the monitor in the command's root
+ * while the child waits at the gate (its mounts are final by then). */
+typedef struct RuleSink {
+        int ruleset_fd;         /* landlock_apply(); else -EBADF */
+        int root_fd;            /* landlock_resolve_rules(): the command's root */
+        const char *base;       /* ... the directory relative paths are in, NULL: not known */
+        LandlockRuleFn fn;
+        void *userdata;
+} RuleSink;
+
+/* PATH as the command sees it; PLAN: a destination of the plan, relative
+ * to the root. */
+static int sink_open(const RuleSink *k, int root_fd, const char *path, bool plan) {
+        _cleanup_free_ char *joined = NULL;
+        int fd;
+        if (k->ruleset_fd >= 0) {
+                fd = plan ? openat(root_fd, path, O_PATH | O_CLOEXEC) : open(path, O_PATH | O_CLOEXEC);
+                return fd < 0 ? -errno : fd;
+        }
+        if (!plan && path[0] != '/') {
+                if (!k->base)
+                        return -EADDRNOTAVAIL;
+                if (asprintf(&joined, "%s/%s", k->base, path) < 0)
+                        return -ENOMEM;
+                path = joined;
+        }
+        int r = open_in_root(k->root_fd, path, 0, &fd);
+        return r < 0 ? r : fd;
+}
+
+static int sink_add(const RuleSink *k, int fd, uint64_t access, uint64_t handled, const char *path) {
+        if (k->ruleset_fd >= 0)
+                return add_path_rule(k->ruleset_fd, fd, access, handled);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                access &= FS_FILE;
+        access &= handled;
+        if (access != 0)
+                k->fn(k->userdata, access, (uint64_t) st.st_dev, (uint64_t) st.st_ino, path);
+        return 0;
+}
+
+static int add_plan_rules(const LandlockSettings *s, const LandlockPlan *p, const RuleSink *k, Error *e) {
+        _cleanup_close_ int root_fd = k->ruleset_fd >= 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : dup(k->root_fd);
         if (root_fd < 0)
                 return error_set_errno(e, errno, "Landlock: can't open /");
         /* The root and the directories the plan made in it may be listed:
          * everything in them is the plan's. */
-        int r = add_path_rule(ruleset_fd, root_fd, LANDLOCK_ACCESS_FS_READ_DIR, s->handled_fs);
+        int r = sink_add(k, root_fd, LANDLOCK_ACCESS_FS_READ_DIR, s->handled_fs, "/");
         if (r < 0)
                 return error_set_errno(e, -r, "Landlock: can't add a rule for /");
 
@@ -459,28 +486,31 @@ static int add_plan_rules(const LandlockSettings *s, const SandboxPlan *p, int r
                 const char *rel = p->ops[i].dest;
                 while (*rel == '/')
                         rel++;
-                _cleanup_close_ int fd = openat(root_fd, *rel ? rel : ".", O_PATH | O_CLOEXEC);
+                _cleanup_close_ int fd = sink_open(k, root_fd, *rel ? rel : ".", true);
                 if (fd < 0) {
                         /* A -try bind that was skipped, a path the command can't reach. */
-                        if (errno == ENOENT || errno == EACCES || errno == ENOTDIR)
+                        if (fd == -ENOENT || fd == -EACCES || fd == -ENOTDIR)
                                 continue;
-                        return error_set_errno(e, errno, "Landlock: can't open %s", p->ops[i].dest);
+                        return error_set_errno(e, -fd, "Landlock: can't open %s", p->ops[i].dest);
                 }
-                r = add_path_rule(ruleset_fd, fd, access, s->handled_fs);
+                r = sink_add(k, fd, access, s->handled_fs, p->ops[i].dest);
                 if (r < 0)
                         return error_set_errno(e, -r, "Landlock: can't add a rule for %s", p->ops[i].dest);
         }
         return 0;
 }
 
-static int add_explicit_path_rules(const LandlockSettings *s, int ruleset_fd, Error *e) {
+static int add_explicit_path_rules(const LandlockSettings *s, const RuleSink *k, Error *e) {
         for (size_t i = 0; i < s->n_paths; i++) {
                 const LandlockPathRule *rule = &s->paths[i];
                 /* As the command sees it: relative to its working directory. */
-                _cleanup_close_ int fd = open(rule->path, O_PATH | O_CLOEXEC);
+                _cleanup_close_ int fd = sink_open(k, -EBADF, rule->path, false);
+                if (fd == -EADDRNOTAVAIL)
+                        return error_setf(e, EADDRNOTAVAIL, "%s %s is relative to the working directory the command started in",
+                                          path_kind_option[rule->kind], rule->path);
                 if (fd < 0)
-                        return error_set_errno(e, errno, "%s %s", path_kind_option[rule->kind], rule->path);
-                int r = add_path_rule(ruleset_fd, fd, path_kind_access[rule->kind], s->handled_fs);
+                        return error_set_errno(e, -fd, "%s %s", path_kind_option[rule->kind], rule->path);
+                int r = sink_add(k, fd, path_kind_access[rule->kind], s->handled_fs, rule->path);
                 if (r < 0)
                         return error_set_errno(e, -r, "%s %s: can't add the Landlock rule", path_kind_option[rule->kind], rule->path);
         }
@@ -503,10 +533,13 @@ static int add_port_rules(const LandlockSettings *s, int ruleset_fd, Error *e) {
         return 0;
 }
 
-int landlock_apply(const LandlockSettings *s, const SandboxPlan *p, Error *e) {
-        if (s->handled_fs == 0 && s->handled_net == 0 && s->scoped == 0)
-                return 0;
+static int add_path_rules(const LandlockSettings *s, const LandlockPlan *p, const RuleSink *k, Error *e) {
+        if (s->from_plan && !p->in_place && add_plan_rules(s, p, k, e) < 0)
+                return -e->error;
+        return add_explicit_path_rules(s, k, e);
+}
 
+static int create_ruleset(const LandlockSettings *s, Error *e) {
         struct csand_landlock_ruleset_attr attr = {
                 .handled_access_fs = s->handled_fs,
                 .handled_access_net = s->handled_net,
@@ -514,16 +547,66 @@ int landlock_apply(const LandlockSettings *s, const SandboxPlan *p, Error *e) {
         };
         /* Older kernels take the whole struct as long as what they don't
          * know is zero, which landlock_prepare() made sure of. */
-        _cleanup_close_ int ruleset_fd = (int) syscall(__NR_landlock_create_ruleset, &attr, sizeof(attr), 0);
+        int ruleset_fd = (int) syscall(__NR_landlock_create_ruleset, &attr, sizeof(attr), 0);
         if (ruleset_fd < 0)
                 return error_set_errno(e, errno, "Can't create the Landlock ruleset");
+        return ruleset_fd;
+}
+
+static int finish_ruleset(const LandlockSettings *s, int ruleset_fd, Error *e);
+
+int landlock_apply(const LandlockSettings *s, const LandlockPlan *p, Error *e) {
+        if (s->handled_fs == 0 && s->handled_net == 0 && s->scoped == 0)
+                return 0;
+
+        _cleanup_close_ int ruleset_fd = create_ruleset(s, e);
+        if (ruleset_fd < 0)
+                return ruleset_fd;
 
         if (s->handled_fs != 0) {
-                if (s->from_plan && !landlock_runs_in_place(p) && add_plan_rules(s, p, ruleset_fd, e) < 0)
-                        return -e->error;
-                if (add_explicit_path_rules(s, ruleset_fd, e) < 0)
+                const RuleSink k = { .ruleset_fd = ruleset_fd, .root_fd = -EBADF };
+                if (add_path_rules(s, p, &k, e) < 0)
                         return -e->error;
         }
+        return finish_ruleset(s, ruleset_fd, e);
+}
+
+int landlock_resolve_rules(const LandlockSettings *s, const LandlockPlan *p, int root_fd, LandlockRuleFn fn, void *userdata, Error *e) {
+        if (s->handled_fs == 0)
+                return 0;
+        /* With an absolute --chdir, the command's working directory is known
+         * here (else it is decided in the child). */
+        const RuleSink k = {
+                .ruleset_fd = -EBADF,
+                .root_fd = root_fd,
+                .base = p->chdir && p->chdir[0] == '/' ? p->chdir : NULL,
+                .fn = fn,
+                .userdata = userdata,
+        };
+        return add_path_rules(s, p, &k, e);
+}
+
+int landlock_apply_recorded(const LandlockSettings *s, const LandlockRecordedPath *paths, size_t n_paths, Error *e) {
+        _cleanup_close_ int ruleset_fd = create_ruleset(s, e);
+        if (ruleset_fd < 0)
+                return ruleset_fd;
+        for (size_t i = 0; i < n_paths; i++) {
+                const LandlockRecordedPath *rp = &paths[i];
+                struct stat st;
+                _cleanup_close_ int fd = open(rp->path, O_PATH | O_CLOEXEC);
+                if (fd < 0 || fstat(fd, &st) < 0)
+                        return error_set_errno(e, errno, "its Landlock rule for %s can't be rebuilt", rp->path);
+                if ((uint64_t) st.st_dev != rp->dev || (uint64_t) st.st_ino != rp->ino)
+                        return error_setf(e, ESTALE, "its Landlock rule for %s can't be rebuilt: that path names another file now",
+                                          rp->path);
+                struct landlock_path_beneath_attr attr = { .allowed_access = rp->access, .parent_fd = fd };
+                if (syscall(__NR_landlock_add_rule, ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &attr, 0) < 0)
+                        return error_set_errno(e, errno, "its Landlock rule for %s can't be rebuilt", rp->path);
+        }
+        return finish_ruleset(s, ruleset_fd, e);
+}
+
+static int finish_ruleset(const LandlockSettings *s, int ruleset_fd, Error *e) {
         if (add_port_rules(s, ruleset_fd, e) < 0)
                 return -e->error;
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "mount-op.h"
 
 /* Landlock (issue 20): a second wall the command puts up around itself,
  * last thing before seccomp, that holds whatever happens to the mounts.
@@ -26,9 +27,7 @@
  *
  * Any of them and no option that needs a namespace: the command runs in
  * place (no new root, no namespaces) under Landlock, no_new_privs and any
- * seccomp filter: landlock_runs_in_place(). */
-
-typedef struct SandboxPlan SandboxPlan;
+ * seccomp filter: plan_runs_in_place() (utils/plan.c). */
 
 typedef enum LandlockPathKind {
         LANDLOCK_PATH_RO,       /* read files, list directories */
@@ -83,16 +82,44 @@ int landlock_abi(void);
  * warns once. */
 int landlock_prepare(LandlockSettings *s, Error *e);
 
-/* Landlock asked for and nothing that needs a namespace or a new root:
- * the command runs in place. */
-bool landlock_runs_in_place(const SandboxPlan *p);
+/* What the rules derived from the plan (--landlock) are made from: the
+ * mount ops (none when the command runs in place: no new root, no plan
+ * rules) and --chdir, which relative explicit paths are resolved against
+ * for --join. plan_landlock() fills it in. */
+typedef struct LandlockPlan {
+        const MountOp *ops;
+        size_t n_ops;
+        bool in_place;
+        const char *chdir;
+} LandlockPlan;
 
 /* In the command's process, after capabilities, environment, working
  * directory and rlimits, just before seccomp: builds the ruleset (the
  * plan's destinations and the explicit paths, opened as the command sees
  * them) and restricts the process, with no_new_privs. No allocation: this
  * may run in a vfork()ed child. */
-int landlock_apply(const LandlockSettings *s, const SandboxPlan *p, Error *e);
+int landlock_apply(const LandlockSettings *s, const LandlockPlan *p, Error *e);
+
+/* --join (the joined command gets the sandbox's Landlock domain, rebuilt:
+ * a domain can't be copied from another process). In the monitor while the
+ * child waits at the gate: the path rules landlock_apply() will add, each
+ * opened in ROOT_FD (the child's root) as the command will open it, passed
+ * to FN with the rights that end up in the ruleset and the file's device
+ * and inode. Fails when a rule can't be resolved here: a relative path
+ * without an absolute --chdir. */
+typedef void (*LandlockRuleFn)(void *userdata, uint64_t access, uint64_t dev, uint64_t ino, const char *path);
+int landlock_resolve_rules(const LandlockSettings *s, const LandlockPlan *p, int root_fd, LandlockRuleFn fn, void *userdata,
+                           Error *e);
+
+typedef struct LandlockRecordedPath {
+        uint64_t access, dev, ino;
+        char *path;
+} LandlockRecordedPath;
+
+/* In the joined command, in the sandbox's root: S's handled rights, scopes
+ * and ports, and PATHS, each of which must still name the same file
+ * (else it fails: the domain would not be the sandbox's). */
+int landlock_apply_recorded(const LandlockSettings *s, const LandlockRecordedPath *paths, size_t n_paths, Error *e);
 
 /* ,"landlock": { "abi": N, "mode": ..., "enforced": [...], "not-enforced": [...] }
  * for --info-fd and --json-status-fd, when Landlock was asked for. */

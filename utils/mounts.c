@@ -18,6 +18,7 @@
 #include "fd-util.h"
 #include "fs-util.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "mounts.h"
 #include "overlay.h"
 
@@ -34,89 +35,7 @@ static int sys_open_tree(int dfd, const char *path, unsigned flags) {
         return RET_NERRNO(syscall(SYS_open_tree, dfd, path, flags | OPEN_TREE_CLOEXEC));
 }
 
-static int sys_mount_setattr(int fd, const char *path, unsigned flags, uint64_t attr_set) {
-        struct mount_attr attr = { .attr_set = attr_set };
-        return RET_NERRNO(syscall(SYS_mount_setattr, fd, path, flags, &attr, sizeof(attr)));
-}
-
-static int sys_move_mount(int from_fd, int to_fd) {
-        return RET_NERRNO(syscall(SYS_move_mount, from_fd, "", to_fd, "",
-                                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
-}
-
-/* mount_setattr(2) setting MOUNT_ATTR_* ATTRS on the mount FD is on (with
- * AT_RECURSIVE in FLAGS, on its submounts too). -ENOSYS on a kernel without
- * it (before 5.12), answered without asking again once it said so. */
-static int mounts_setattr(int fd, unsigned flags, uint64_t attrs) {
-        /* Whether mount_setattr() exists is the kernel's answer (or a
-         * seccomp filter's, which can only grow stricter, never looser), the
-         * same for the whole process, and every mount op and network.c's
-         * resolv.conf ask: a function-local static spares threading one
-         * bit through sandbox.c, and a cached "missing" can't go stale. */
-        static bool missing = false;
-        if (missing)
-                return -ENOSYS;
-        int r = sys_mount_setattr(fd, "", AT_EMPTY_PATH | flags, attrs);
-        if (r == -ENOSYS)
-                missing = true;
-        return r;
-}
-
 /* --- The fallback for kernels without mount_setattr() (before 5.12) -------- */
-
-typedef struct MountInfo {
-        uint64_t id, parent;
-        const char *mount_point;        /* unescaped, into MountTable.data */
-} MountInfo;
-
-typedef struct MountTable {
-        char *data;
-        MountInfo *mounts;
-        size_t n;
-} MountTable;
-
-static void mount_table_done(MountTable *t) {
-        free(t->data);
-        free(t->mounts);
-}
-
-/* mountinfo escapes " \t\n\\" in paths as \ooo. */
-static void unescape_octal(char *s) {
-        char *w = s;
-        for (const char *c = s; *c;) {
-                if (c[0] == '\\' && c[1] >= '0' && c[1] <= '3' && c[2] >= '0' && c[2] <= '7' && c[3] >= '0' && c[3] <= '7') {
-                        *w++ = (char) ((c[1] - '0') << 6 | (c[2] - '0') << 3 | (c[3] - '0'));
-                        c += 4;
-                } else
-                        *w++ = *c++;
-        }
-        *w = '\0';
-}
-
-/* "ID PARENT MAJ:MIN ROOT MOUNT-POINT ...": modifies LINE in place. */
-static bool parse_mountinfo_line(char *line, MountInfo *ret) {
-        char *end;
-        ret->id = strtoull(line, &end, 10);
-        if (*end != ' ')
-                return false;
-        ret->parent = strtoull(end + 1, &end, 10);
-        if (*end != ' ')
-                return false;
-        char *field = end + 1;
-        for (int skip = 0; skip < 2; skip++) {
-                field = strchr(field, ' ');
-                if (!field)
-                        return false;
-                field++;
-        }
-        char *space = strchr(field, ' ');
-        if (!space)
-                return false;
-        *space = '\0';
-        unescape_octal(field);
-        ret->mount_point = field;
-        return true;
-}
 
 /* The caller's view while the new root is built (see mounts_new_root()). */
 static int enter_caller_view(const NewRoot *root) {
@@ -157,27 +76,7 @@ static int mount_table_read(const NewRoot *root, MountTable *ret) {
         int r = open_mountinfo(root, &fd);
         if (r < 0)
                 return r;
-        _cleanup_(mount_table_done) MountTable t = {};
-        size_t len, lines = 0;
-        r = read_full_fd(fd, 64 << 20, (void **) &t.data, &len);
-        if (r < 0)
-                return r;
-        for (const char *c = t.data; *c; c++)
-                lines += *c == '\n';
-        t.mounts = calloc(lines + 1, sizeof(MountInfo));
-        if (!t.mounts)
-                return -ENOMEM;
-        for (char *line = t.data; *line;) {
-                char *nl = strchrnul(line, '\n');
-                bool last = !*nl;
-                *nl = '\0';
-                if (parse_mountinfo_line(line, &t.mounts[t.n]))
-                        t.n++;
-                line = last ? nl : nl + 1;
-        }
-        *ret = t;
-        t = (MountTable) {};
-        return 0;
+        return mount_table_read_fd(fd, ret);
 }
 
 static const MountInfo *mount_table_find(const MountTable *t, uint64_t id) {
@@ -223,42 +122,6 @@ static int fd_mount_id(int fd, uint64_t *ret) {
                 return -EOPNOTSUPP;
         *ret = strtoull(field + strlen("mnt_id:"), NULL, 10);
         return 0;
-}
-
-static unsigned long ms_flags_of_attrs(uint64_t attrs) {
-        return (attrs & MOUNT_ATTR_RDONLY ? MS_RDONLY : 0) | (attrs & MOUNT_ATTR_NOSUID ? MS_NOSUID : 0) |
-               (attrs & MOUNT_ATTR_NODEV ? MS_NODEV : 0) | (attrs & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0);
-}
-
-#ifndef ST_NOSYMFOLLOW
-#define ST_NOSYMFOLLOW 0x2000   /* the kernel's, not yet in glibc's statvfs.h */
-#endif
-
-/* The per-mount flags FD's mount has now. A bind remount replaces them all,
- * and the kernel refuses to clear those locked by a more privileged
- * namespace (EPERM): like bwrap, we keep them, so attributes are only ever
- * added, as mount_setattr() does. */
-static int current_ms_flags(int fd, unsigned long *ret) {
-        struct statvfs sv;
-        if (fstatvfs(fd, &sv) < 0)
-                return -errno;
-        *ret = (sv.f_flag & ST_RDONLY ? MS_RDONLY : 0) | (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) |
-               (sv.f_flag & ST_NODEV ? MS_NODEV : 0) | (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0) |
-               (sv.f_flag & ST_NOSYMFOLLOW ? MS_NOSYMFOLLOW : 0);
-        return 0;
-}
-
-/* mount(2) takes a path, and refuses detached mounts: FD's mount must be
- * attached in our namespace. The atime flags are left alone, as a remount
- * without any preserves them. */
-static int remount_one(int fd, unsigned long flags) {
-        unsigned long kept = 0;
-        int r = current_ms_flags(fd, &kept);
-        if (r < 0)
-                return r;
-        char p[64];
-        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-        return RET_NERRNO(mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | kept | flags, NULL));
 }
 
 /* M's mount point relative to ROOT's, or NULL when it is not below it. */
@@ -311,7 +174,7 @@ static int remount_submount(int fd, const MountTable *t, const MountInfo *root, 
         if (r < 0)
                 return r;
         if (id == m->id)
-                return remount_one(sub, flags);
+                return mount_remount_bind(sub, flags);
         /* Its path ended on one of its own ancestors, or on a mount that
          * came after mountinfo was read: things changed under us. Any other
          * mount there covers it (stacked on it, or on a directory above it):
@@ -346,12 +209,12 @@ static int remount_submounts(const NewRoot *nr, int fd, unsigned long flags) {
         return 0;
 }
 
-/* mounts_setattr() with mount(2) remounts, on a mount attached in our
+/* mount_setattr_fd() with mount(2) remounts, on a mount attached in our
  * namespace; with AT_RECURSIVE, its submounts are found by mount ID in one
  * read of /proc/self/mountinfo. Attributes the mounts have are kept. */
 static int mounts_remount(const NewRoot *root, int fd, unsigned flags, uint64_t attrs) {
-        unsigned long ms = ms_flags_of_attrs(attrs);
-        int r = remount_one(fd, ms);
+        unsigned long ms = mount_ms_flags_of_attrs(attrs);
+        int r = mount_remount_bind(fd, ms);
         if (r < 0 || !(flags & AT_RECURSIVE))
                 return r;
         return remount_submounts(root, fd, ms);
@@ -423,19 +286,21 @@ static bool path_is_root(const char *path) {
 
 /* Only "/" itself may be mounted over: a destination that a symlink turns
  * into the new root (--symlink / /data --ro-bind DIR /data) would leave the
- * sandbox without its "/". */
-static int check_dest(const NewRoot *root, int dst_fd, const char *dest, Error *e) {
-        if (!root || path_is_root(dest) || !is_new_root(root, dst_fd))
+ * sandbox without its "/". *RET_ONTO_ROOT: DST_FD is the new root's top
+ * (then DEST is "/"), for attach(): one statx per destination. */
+static int check_dest(const NewRoot *root, int dst_fd, const char *dest, bool *ret_onto_root, Error *e) {
+        *ret_onto_root = root && is_new_root(root, dst_fd);
+        if (!*ret_onto_root || path_is_root(dest))
                 return 0;
         return error_setf(e, ELOOP, "Can't mount on %s: it resolves to the sandbox's root", dest);
 }
 
-/* Attaches MNT_FD on DST_FD. Lookups starting at a dirfd do not cross a
- * mount stacked on that very directory, so a mount over the root becomes
- * the root fd later ops resolve from. */
-static int attach(NewRoot *root, int mnt_fd, int dst_fd) {
-        bool onto_root = is_new_root(root, dst_fd);
-        int r = sys_move_mount(mnt_fd, dst_fd);
+/* Attaches MNT_FD on DST_FD; ONTO_ROOT: DST_FD is the new root's top (as
+ * check_dest() or is_new_root() found). Lookups starting at a dirfd do not
+ * cross a mount stacked on that very directory, so a mount over the root
+ * becomes the root fd later ops resolve from. */
+static int attach(NewRoot *root, int mnt_fd, int dst_fd, bool onto_root) {
+        int r = mount_move(mnt_fd, dst_fd);
         if (r < 0)
                 return r;
         if (onto_root) {
@@ -449,15 +314,21 @@ static int attach(NewRoot *root, int mnt_fd, int dst_fd) {
         return 0;
 }
 
-int mounts_attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, unsigned flags, uint64_t attrs) {
-        int r = mounts_setattr(mnt_fd, flags, attrs);
+/* mounts_attach_with_attrs() where the caller knows whether DST_FD is the
+ * new root's top (ONTO_ROOT). */
+static int attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, bool onto_root, unsigned flags, uint64_t attrs) {
+        int r = mount_setattr_fd(mnt_fd, flags, attrs);
         bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
         if (r < 0 && !remount)
                 return r;
-        r = root ? attach(root, mnt_fd, dst_fd) : sys_move_mount(mnt_fd, dst_fd);
+        r = root ? attach(root, mnt_fd, dst_fd, onto_root) : mount_move(mnt_fd, dst_fd);
         if (r < 0 || !remount)
                 return r;
         return mounts_remount(root, mnt_fd, flags, attrs);
+}
+
+int mounts_attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, unsigned flags, uint64_t attrs) {
+        return attach_with_attrs(root, mnt_fd, dst_fd, root && is_new_root(root, dst_fd), flags, attrs);
 }
 
 /* Is there an entry at PATH, of any kind, without following a symlink
@@ -519,14 +390,14 @@ static int mount_error(Error *e, int r, const char *fstype, const char *dest) {
 
 /* The directory a new mount goes on, made before the mount, as bwrap's
  * order has it (a read-only parent is named before a refused mount). */
-static int make_mount_point(NewRoot *root, const char *dest, int *ret_fd, Error *e) {
+static int make_mount_point(NewRoot *root, const char *dest, int *ret_fd, bool *ret_onto_root, Error *e) {
         _cleanup_close_ int dst = -EBADF;
         int r = mkdir_p_in_root(root->fd, dest, 0755, &dst);
         if (r < 0 && parent_missing(root->fd, dest))
                 return error_set_errno(e, r, "Can't mkdir parents for %s", dest);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mkdir %s", dest);
-        r = check_dest(root, dst, dest, e);
+        r = check_dest(root, dst, dest, ret_onto_root, e);
         if (r < 0)
                 return r;
         *ret_fd = TAKE_FD(dst);
@@ -535,10 +406,11 @@ static int make_mount_point(NewRoot *root, const char *dest, int *ret_fd, Error 
 
 static int attach_new_mount_at_dir(NewRoot *root, int mnt_fd, const char *dest, Error *e) {
         _cleanup_close_ int dst = -EBADF;
-        int r = make_mount_point(root, dest, &dst, e);
+        bool onto_root;
+        int r = make_mount_point(root, dest, &dst, &onto_root, e);
         if (r < 0)
                 return r;
-        r = attach(root, mnt_fd, dst);
+        r = attach(root, mnt_fd, dst, onto_root);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount on %s", dest);
         return 0;
@@ -607,7 +479,7 @@ int mounts_new_root(NewRoot *ret) {
         r = open_mounted(scaffold, "newroot", &at);
         if (r < 0)
                 return r;
-        r = sys_move_mount(newroot, at);
+        r = mount_move(newroot, at);
         if (r < 0)
                 return r;
 
@@ -724,11 +596,12 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
                 if (r < 0)
                         return error_set_errno(e, r, "Can't create file at %s", op->dest);
         }
-        r = check_dest(root, dst, op->dest, e);
+        bool onto_root;
+        r = check_dest(root, dst, op->dest, &onto_root, e);
         if (r < 0)
                 return r;
 
-        r = mounts_attach_with_attrs(root, src, dst, AT_RECURSIVE, attrs);
+        r = attach_with_attrs(root, src, dst, onto_root, AT_RECURSIVE, attrs);
         if (r < 0)
                 return bind_error(e, r, op);
         return 0;
@@ -748,7 +621,7 @@ static int op_remount_ro(const MountOp *op, int root_fd, Error *e) {
         /* bwrap's remount is a bind remount without device access: it adds
          * nosuid and nodev too. */
         const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-        r = mounts_setattr(fd, 0, attrs);
+        r = mount_setattr_fd(fd, 0, attrs);
         if (r == -ENOSYS)
                 r = mounts_remount(NULL, fd, 0, attrs);
         if (r == -EINVAL)       /* not a mount point */
@@ -777,17 +650,18 @@ static int proc_mount(const SandboxPlan *p, int *ret_fd) {
 
 static int op_proc(const SandboxPlan *p, const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int proc = -EBADF, point = -EBADF;
-        int r = make_mount_point(root, op->dest, &point, e);
+        bool onto_root;
+        int r = make_mount_point(root, op->dest, &point, &onto_root, e);
         if (r < 0)
                 return r;
         r = proc_mount(p, &proc);
         if (r >= 0)
-                r = attach(root, proc, point);
+                r = attach(root, proc, point, onto_root);
         if (r < 0)
                 return mount_error(e, r, "proc", op->dest);
         if (!p->unshare_pid && p->pidns_fd < 0) {
                 /* nosuid,nodev as bwrap's binds have (by remount before Linux 5.12). */
-                r = mounts_setattr(proc, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+                r = mount_setattr_fd(proc, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
                 if (r == -ENOSYS)
                         r = mounts_remount(root, proc, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
                 if (r < 0)
@@ -807,7 +681,8 @@ static int op_proc(const SandboxPlan *p, const MountOp *op, NewRoot *root, Error
                         return error_set_errno(e, sub, "Can't bind %s/%s", op->dest, name);
                 const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
                 _cleanup_close_ int dst = openat(proc, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                r = dst < 0 ? -errno : mounts_attach_with_attrs(root, sub, dst, AT_RECURSIVE, attrs);
+                /* (inside the new procfs: never the root's top) */
+                r = dst < 0 ? -errno : attach_with_attrs(root, sub, dst, false, AT_RECURSIVE, attrs);
                 if (r < 0)
                         return error_set_errno(e, r, "Can't make %s/%s read-only", op->dest, name);
         }
@@ -844,12 +719,13 @@ static int bind_device(int dev, const char *host_path, const char *name, Error *
 
 static int op_dev(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int dev = -EBADF, dst = -EBADF;
-        int r = make_mount_point(root, op->dest, &dst, e);
+        bool onto_root;
+        int r = make_mount_point(root, op->dest, &dst, &onto_root, e);
         if (r < 0)
                 return r;
         r = new_tmpfs(0755, 0, &dev);
         if (r >= 0)
-                r = attach(root, dev, dst);
+                r = attach(root, dev, dst, onto_root);
         if (r < 0)
                 return mount_error(e, r, "tmpfs", op->dest);
 
@@ -874,7 +750,7 @@ static int op_dev(const MountOp *op, NewRoot *root, Error *e) {
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount devpts on %s/pts", op->dest);
         _cleanup_close_ int pts_dir = openat(dev, "pts", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (pts_dir < 0 || sys_move_mount(pts, pts_dir) < 0)
+        if (pts_dir < 0 || mount_move(pts, pts_dir) < 0)
                 return error_set_errno(e, errno, "Can't mount devpts on %s/pts", op->dest);
 
         /* As bwrap: a terminal on stdout is the sandbox's console. */
@@ -891,12 +767,13 @@ static int op_dev(const MountOp *op, NewRoot *root, Error *e) {
 
 static int op_tmpfs(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int fd = -EBADF, dst = -EBADF;
-        int r = make_mount_point(root, op->dest, &dst, e);
+        bool onto_root;
+        int r = make_mount_point(root, op->dest, &dst, &onto_root, e);
         if (r < 0)
                 return r;
         r = new_tmpfs(op->perms == MODE_UNSET ? 0755 : op->perms, op->size, &fd);
         if (r >= 0)
-                r = attach(root, fd, dst);
+                r = attach(root, fd, dst, onto_root);
         if (r < 0)
                 return mount_error(e, r, "tmpfs", op->dest);
         return 0;
@@ -904,13 +781,14 @@ static int op_tmpfs(const MountOp *op, NewRoot *root, Error *e) {
 
 static int op_mqueue(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int fd = -EBADF, dst = -EBADF;
-        int r = make_mount_point(root, op->dest, &dst, e);
+        bool onto_root;
+        int r = make_mount_point(root, op->dest, &dst, &onto_root, e);
         if (r < 0)
                 return r;
         /* No flags, as bwrap: an mqueue holds neither devices nor programs. */
         r = new_mount("mqueue", NULL, 0, &fd);
         if (r >= 0)
-                r = attach(root, fd, dst);
+                r = attach(root, fd, dst, onto_root);
         if (r < 0)
                 return mount_error(e, r, "mqueue", op->dest);
         return 0;
@@ -1001,33 +879,30 @@ static int op_file(const MountOp *op, int root_fd, Error *e) {
 }
 
 /* The data goes into a file on a scratch tmpfs that the sandbox never sees
- * (attached under a directory of the scaffold, BASE_FD, only while we take a
- * bind of the file), so DEST may sit on a read-only filesystem and may
- * already exist. */
+ * (attached under a directory of the scaffold, BASE_FD, a new one for each
+ * op, while we take a bind of the file; it goes with the scaffold at the
+ * pivot, which saves an RCU grace period per op), so DEST may sit on a
+ * read-only filesystem and may already exist. */
 static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e) {
-        static const char scratch_dir[] = ".csand-data";
+        static unsigned n_made;
+        char scratch_dir[32];
         _cleanup_close_ int scratch = -EBADF, scratch_at = -EBADF, file = -EBADF, dst = -EBADF;
         int r;
 
         r = new_tmpfs(0700, 0, &scratch);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount tmpfs for %s", op->dest);
+        snprintf(scratch_dir, sizeof(scratch_dir), ".csand-data-%u", n_made++);
         if (mkdirat(base_fd, scratch_dir, 0700) < 0)
                 return error_set_errno(e, errno, "Can't create scratch directory for %s", op->dest);
         scratch_at = openat(base_fd, scratch_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        r = scratch_at < 0 ? -errno : sys_move_mount(scratch, scratch_at);
+        r = scratch_at < 0 ? -errno : mount_move(scratch, scratch_at);
         if (r >= 0)
                 r = write_file_from_fd(scratch, "data", op->perms == MODE_UNSET ? 0600 : op->perms, op->fd);
         if (r >= 0) {
                 file = sys_open_tree(scratch, "data", OPEN_TREE_CLONE);
                 r = file;
         }
-        if (scratch_at >= 0) {
-                char p[64];
-                snprintf(p, sizeof(p), "/proc/self/fd/%d", scratch);
-                (void) umount2(p, MNT_DETACH);
-        }
-        (void) unlinkat(base_fd, scratch_dir, AT_REMOVEDIR);
         if (r < 0)
                 return error_set_errno(e, r, "Can't write data to file %s", op->dest);
 
@@ -1037,10 +912,11 @@ static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e)
                 return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create file at %s", op->dest);
-        r = check_dest(root, dst, op->dest, e);
+        bool onto_root;
+        r = check_dest(root, dst, op->dest, &onto_root, e);
         if (r < 0)
                 return r;
-        r = mounts_attach_with_attrs(root, file, dst, 0, attrs);
+        r = attach_with_attrs(root, file, dst, onto_root, 0, attrs);
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind data on %s", op->dest);
         return 0;
@@ -1099,9 +975,9 @@ static int check_source(const char *source, bool try_only, Error *e) {
                 return 0;
         return error_set_errno(e, errno, "Can't find source path %s", source);
 }
-/* The mode of what an op with --perms creates (bwrap's defaults when
- * --perms is not given), or MODE_UNSET for ops without one. */
-static mode_t op_mode(const MountOp *op) {
+/* The permissions bwrap's op carries: --perms, bwrap's default for the
+ * ops that take one, and 0 for the rest (its ops are zeroed). */
+static mode_t op_perms(const MountOp *op) {
         switch (op->type) {
         case MOUNT_OP_TMPFS:
         case MOUNT_OP_DIR:
@@ -1111,10 +987,26 @@ static mode_t op_mode(const MountOp *op) {
         case MOUNT_OP_BIND_DATA:
                 return op->perms != MODE_UNSET ? op->perms : 0600;
         default:
-                return MODE_UNSET;
+                return 0;
         }
 }
 
+/* bwrap makes the parents of every op's destination before the op runs,
+ * with parent_dir_mode() of the op's permissions (0700 for the ops without
+ * any), except where the op changes what exists (--chmod), --lock-file
+ * (not an op of bwrap's) and a -try bind whose source is missing (skipped
+ * before that). */
+static int make_op_parents(const MountOp *op, int root_fd, Error *e) {
+        struct stat st;
+        if (op->type == MOUNT_OP_CHMOD || op->type == MOUNT_OP_LOCK_FILE)
+                return 0;
+        if (op->type == MOUNT_OP_BIND && op->try_only && stat(op->source, &st) < 0 && errno == ENOENT)
+                return 0;
+        int r = mkdir_parents_in_root(root_fd, op->dest, parent_dir_mode(op_perms(op)));
+        if (r < 0)
+                return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
+        return 0;
+}
 
 /* As bwrap: every source is checked before the first operation runs, so
  * that of several problems the same one is named. */
@@ -1155,7 +1047,7 @@ static int hide_state_dirs(NewRoot *root, Error *e) {
                         int r = new_mount("tmpfs", options,
                                           MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &cover);
                         if (r >= 0)
-                                r = sys_move_mount(cover, at);
+                                r = mount_move(cover, at);
                         if (r < 0)
                                 return error_set_errno(e, r, "Can't hide %s from the sandbox", d->real);
                 }
@@ -1175,15 +1067,9 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
                 const MountOp *op = &p->ops[i];
                 r = 0;
 
-                /* Missing parents of a file with a mode: bwrap's rule
-                 * (parent_dir_mode()) rather than 0755. */
-                mode_t mode = op_mode(op);
-                if (mode != MODE_UNSET && parent_dir_mode(mode) != 0755) {
-                        r = mkdir_parents_in_root(root->fd, op->dest, parent_dir_mode(mode));
-                        if (r < 0)
-                                return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
-                }
-
+                r = make_op_parents(op, root->fd, e);
+                if (r < 0)
+                        return r;
                 switch (op->type) {
                 case MOUNT_OP_BIND:
                         r = op_bind(op, root, e);

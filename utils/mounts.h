@@ -11,7 +11,9 @@
  * created. mount_setattr() alone may be missing (Linux 5.6 to 5.11). */
 int mounts_check_kernel(Error *e);
 
-/* Stops mount events from propagating back to the host: rslave on "/". */
+/* Stops mount events from propagating back to the host: rslave on "/".
+ * Needed only when the mount namespace was not made with a user namespace
+ * of its own (the kernel makes that one's copies slaves itself). */
 int mounts_isolate(void);
 
 typedef struct MountPointId {

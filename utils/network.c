@@ -23,10 +23,9 @@
 #include "fs-util.h"
 #include "helpers.h"
 #include "macro.h"
-#include "mounts.h"
+#include "mount-util.h"
 #include "network.h"
 #include "parse-util.h"
-#include "plan.h"
 #include "state-dirs.h"
 
 /* How long a helper may take to configure the interface. Typically a few
@@ -38,6 +37,8 @@
 struct NetworkState {
         Helper *helper;
         int exit_fd;            /* slirp4netns --exit-fd: the write end, only ours */
+        int child_pidfd;        /* the sandbox's child */
+        int userns_fd;          /* the owner of its network namespace; -EBADF: ours */
 };
 
 static const char *const mode_names[_NETWORK_MODE_MAX] = {
@@ -73,14 +74,30 @@ static bool mode_uses_helper(NetworkMode m) {
         return m == NETWORK_SLIRP4NETNS || m == NETWORK_PASTA;
 }
 
-NetworkMode network_mode(const SandboxPlan *p) {
-        if (mode_uses_helper(p->network))
-                return p->network;
-        return p->unshare_net ? NETWORK_NONE : NETWORK_HOST;
+NetworkMode network_mode(const NetworkSettings *s, bool unshare_net) {
+        if (mode_uses_helper(s->mode))
+                return s->mode;
+        return unshare_net ? NETWORK_NONE : NETWORK_HOST;
 }
 
-bool network_uses_helper(const SandboxPlan *p) {
-        return mode_uses_helper(network_mode(p));
+bool network_uses_helper(const NetworkSettings *s, bool unshare_net) {
+        return mode_uses_helper(network_mode(s, unshare_net));
+}
+
+const char *network_resolver(const NetworkSettings *s, bool unshare_net) {
+        if (s->n_dns > 0)
+                return s->dns[0];
+        return network_mode(s, unshare_net) == NETWORK_SLIRP4NETNS ? SLIRP4NETNS_DNS : PASTA_DNS_FORWARD;
+}
+
+void network_settings_done(NetworkSettings *s) {
+        free(s->publish);
+        s->publish = NULL;
+        s->n_publish = 0;
+}
+
+bool network_settings_given(const NetworkSettings *s) {
+        return s->mode != NETWORK_UNSET || s->n_publish > 0 || s->n_dns > 0 || s->allow_host_loopback;
 }
 
 static int parse_port(const char *s, const char *what, const char *value, uint16_t *ret, Error *e) {
@@ -155,7 +172,7 @@ static void format_publish(const PortForward *f, char *buf, size_t size) {
                  f->host_ip, f->host_port, f->port, f->udp ? "udp" : "tcp");
 }
 
-static int add_publish(SandboxPlan *p, const char *value, Error *e) {
+static int add_publish(NetworkSettings *p, const char *value, Error *e) {
         PortForward f;
         int r = network_parse_publish(value, &f, e);
         if (r < 0)
@@ -175,7 +192,7 @@ static int add_publish(SandboxPlan *p, const char *value, Error *e) {
         return 0;
 }
 
-static int add_dns(SandboxPlan *p, const char *value, Error *e) {
+static int add_dns(NetworkSettings *p, const char *value, Error *e) {
         unsigned char addr[sizeof(struct in6_addr)];
         int family = strchr(value, ':') ? AF_INET6 : AF_INET;
         if (inet_pton(family, value, addr) != 1)
@@ -187,19 +204,19 @@ static int add_dns(SandboxPlan *p, const char *value, Error *e) {
         return 0;
 }
 
-int network_parse_option(SandboxPlan *p, const char *option, const char *value, Error *e) {
+int network_settings_parse(NetworkSettings *s, bool *unshare_net, const char *option, const char *value, Error *e) {
         if (strcmp(option, "--publish") == 0)
-                return add_publish(p, value, e);
+                return add_publish(s, value, e);
         if (strcmp(option, "--dns") == 0)
-                return add_dns(p, value, e);
+                return add_dns(s, value, e);
         if (strcmp(option, "--network") != 0)
                 return error_setf(e, EINVAL, "Unknown network option %s", option);
 
         for (NetworkMode m = NETWORK_NONE; m < _NETWORK_MODE_MAX; m++)
                 if (strcmp(value, mode_names[m]) == 0) {
-                        p->network = m;
+                        s->mode = m;
                         /* Like --unshare-net or --share-net, wherever it stands. */
-                        p->unshare_net = m != NETWORK_HOST;
+                        *unshare_net = m != NETWORK_HOST;
                         return 0;
                 }
         return error_setf(e, EINVAL, "--network: unknown mode \"%s\" (none, host, slirp4netns or pasta)", value);
@@ -222,13 +239,13 @@ static bool is_loopback_address(const char *s) {
         return false;
 }
 
-int network_validate(const SandboxPlan *p, Error *e) {
-        NetworkMode m = network_mode(p);
+int network_validate(const NetworkSettings *p, bool unshare_net, bool userns_given, Error *e) {
+        NetworkMode m = network_mode(p, unshare_net);
         const char *name = mode_names[m];
 
-        if (mode_uses_helper(p->network) && !p->unshare_net)
+        if (mode_uses_helper(p->mode) && !unshare_net)
                 return error_setf(e, EINVAL, "--network %s needs a network namespace of its own: it cannot be combined with --share-net",
-                                  mode_names[p->network]);
+                                  mode_names[p->mode]);
         if (!mode_uses_helper(m)) {
                 const char *opt = p->n_publish > 0 ? "--publish" : p->allow_host_loopback ? "--allow-host-loopback" :
                                   p->n_dns > 0 ? "--dns" : NULL;
@@ -236,7 +253,7 @@ int network_validate(const SandboxPlan *p, Error *e) {
                         return error_setf(e, EINVAL, "%s needs user-mode networking: --network slirp4netns or --network pasta", opt);
                 return 0;
         }
-        if (p->userns_fd >= 0)
+        if (userns_given)
                 return error_setf(e, EINVAL, "--network %s cannot be combined with --userns", name);
         for (size_t i = 0; i < p->n_publish; i++) {
                 const PortForward *f = &p->publish[i];
@@ -259,9 +276,9 @@ int network_validate(const SandboxPlan *p, Error *e) {
 
 /* ---- status ---- */
 
-void network_write_status_json(const SandboxPlan *p, FILE *f, bool one_line) {
+void network_write_status_json(const NetworkSettings *p, bool unshare_net, FILE *f, bool one_line) {
         const char *sep = one_line ? ", " : ",\n    ";
-        NetworkMode m = network_mode(p);
+        NetworkMode m = network_mode(p, unshare_net);
         fprintf(f, "%s\"network\": \"%s\"", sep, mode_names[m]);
         if (!mode_uses_helper(m))
                 return;
@@ -284,6 +301,8 @@ NetworkState *network_state_free(NetworkState *s) {
         if (s->helper)
                 helper_stop(s->helper, SIGTERM, HELPER_STOP_TIMEOUT_MS);
         helper_free(s->helper);
+        safe_close(s->child_pidfd);
+        safe_close(s->userns_fd);
         free(s);
         return NULL;
 }
@@ -292,8 +311,8 @@ static void network_state_freep(NetworkState **s) {
         network_state_free(*s);
 }
 
-void network_stop(SandboxPlan *p) {
-        p->network_state = network_state_free(p->network_state);
+int network_state_userns_fd(const NetworkState *s) {
+        return s->userns_fd;
 }
 
 /* What the helper said last, on one line: its last few lines that are not
@@ -418,29 +437,19 @@ static int read_id_map(pid_t child, const char *file, bool *ret_root) {
         return n > 0;
 }
 
-/* The helper must join the sandbox's user namespace only once the child has
- * written its id maps: unmapped, it could not create files in its own
- * mounts. Returns -ESRCH when the child died first. */
-static int wait_for_id_maps(pid_t child, int pidfd, bool *ret_root_mapped) {
-        long wait_ns = 20000;
-        for (;;) {
-                bool uid_root, gid_root;
-                int u = read_id_map(child, "uid_map", &uid_root);
-                int g = read_id_map(child, "gid_map", &gid_root);
-                if (u > 0 && g > 0) {
-                        *ret_root_mapped = uid_root && gid_root;
-                        return 0;
-                }
-                if (u < 0 && u != -ENOENT)
-                        return u;
-                struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-                struct timespec ts = { .tv_sec = 0, .tv_nsec = wait_ns };
-                int r = ppoll(&pfd, 1, &ts, NULL);
-                if (r > 0)
-                        return -ESRCH;
-                if (wait_ns < 10000000)
-                        wait_ns *= 2;
-        }
+/* Are the sandbox's id maps written, and is root mapped? The monitor
+ * calls this once the child has said so at the gate (sandbox.c): maps
+ * still empty mean the child died first (-ESRCH). */
+static int read_id_maps(pid_t child, bool *ret_root_mapped) {
+        bool uid_root, gid_root;
+        int u = read_id_map(child, "uid_map", &uid_root);
+        int g = read_id_map(child, "gid_map", &gid_root);
+        if (u < 0 && u != -ENOENT)
+                return u;
+        if (u <= 0 || g <= 0)
+                return -ESRCH;
+        *ret_root_mapped = uid_root && gid_root;
+        return 0;
 }
 
 /* slirp4netns' API socket lives in a private directory for as long as it
@@ -559,13 +568,16 @@ static int start_helper(const char *path, const char **argv, const int *fds, int
                 .umask = 0077,
                 .capture_output = true,
         };
-        int r = helper_start(&spec, ret);
+        char why[HELPER_WHY_MAX];
+        int r = helper_start(&spec, ret, why, sizeof(why));
+        if (r < 0 && why[0])
+                return error_setf(e, -r, "Can't start %s: %s", path, why);
         if (r < 0)
                 return error_set_errno(e, r, "Can't start %s", path);
         return 0;
 }
 
-static int start_slirp4netns(SandboxPlan *p, const char *path, int netns_fd, int userns_fd, bool root_mapped,
+static int start_slirp4netns(const NetworkSettings *p, const char *path, int netns_fd, int userns_fd, bool root_mapped,
                              NetworkState *s, Error *e) {
         _cleanup_(api_dir_removep) ApiDir api = {};
         _cleanup_close_ int ready_r = -EBADF, ready_w = -EBADF, exit_r = -EBADF;
@@ -647,7 +659,7 @@ static int start_slirp4netns(SandboxPlan *p, const char *path, int netns_fd, int
         return 0;
 }
 
-static int start_pasta(SandboxPlan *p, const char *path, int netns_fd, int userns_fd, NetworkState *s, Error *e) {
+static int start_pasta(const NetworkSettings *p, const char *path, int netns_fd, int userns_fd, NetworkState *s, Error *e) {
         _cleanup_close_ int pid_r = -EBADF, pid_w = -EBADF;
         char a_netns[32], a_userns[32], a_pid[32];
         char specs[64][80];
@@ -738,16 +750,20 @@ static int start_pasta(SandboxPlan *p, const char *path, int netns_fd, int usern
         return 0;
 }
 
-int network_start(SandboxPlan *p, pid_t child, Error *e) {
+bool network_state_child_gone(const NetworkState *s) {
+        return child_exits(s->child_pidfd, 0);
+}
+
+int network_start(const NetworkSettings *p, bool unshare_net, pid_t child, int netns_fd, NetworkState **ret, Error *e) {
         _cleanup_(network_state_freep) NetworkState *s = NULL;
-        _cleanup_close_ int child_pidfd = -EBADF, netns_fd = -EBADF, userns_fd = -EBADF, own_userns_fd = -EBADF;
+        _cleanup_close_ int own_userns_fd = -EBADF;
         _cleanup_free_ char *path = NULL;
-        NetworkMode m = network_mode(p);
+        NetworkMode m = network_mode(p, unshare_net);
         const char *name = mode_names[m];
         bool root_mapped = false;
-        char ns_path[64];
         int r;
 
+        *ret = NULL;
         if (!mode_uses_helper(m))
                 return 0;
 
@@ -772,52 +788,49 @@ int network_start(SandboxPlan *p, pid_t child, Error *e) {
                         return r;
         }
 
-        child_pidfd = (int) syscall(SYS_pidfd_open, child, 0);
-        if (child_pidfd < 0)
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return error_setf(e, ENOMEM, "Out of memory");
+        *s = (NetworkState) { .exit_fd = -EBADF, .child_pidfd = -EBADF, .userns_fd = -EBADF };
+        s->child_pidfd = (int) syscall(SYS_pidfd_open, child, 0);
+        if (s->child_pidfd < 0)
                 return error_set_errno(e, errno, "pidfd_open");
-        snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/net", (int) child);
-        netns_fd = open(ns_path, O_RDONLY | O_CLOEXEC);
         if (netns_fd < 0) {
-                r = -errno;
                 /* Gone: the child is on its way out, with its own report. */
-                if (child_exits(child_pidfd, 5000))
+                if (child_exits(s->child_pidfd, 5000))
                         return 0;
-                return error_set_errno(e, r, "Can't open %s", ns_path);
+                return error_setf(e, EIO, "The sandbox did not tell its network namespace");
         }
         /* The user namespace that owns the network namespace: the one the
          * helper needs capabilities in (not necessarily the child's current
          * one: --disable-userns nests another). */
-        userns_fd = ioctl(netns_fd, NS_GET_USERNS);
-        if (userns_fd < 0)
+        s->userns_fd = ioctl(netns_fd, NS_GET_USERNS);
+        if (s->userns_fd < 0)
                 return error_set_errno(e, errno, "Can't find the user namespace of the sandbox's network namespace");
         own_userns_fd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-        if (own_userns_fd >= 0 && same_namespace(userns_fd, own_userns_fd))
-                userns_fd = safe_close(userns_fd);
+        if (own_userns_fd >= 0 && same_namespace(s->userns_fd, own_userns_fd))
+                s->userns_fd = safe_close(s->userns_fd);
         else {
-                r = wait_for_id_maps(child, child_pidfd, &root_mapped);
+                r = read_id_maps(child, &root_mapped);
                 if (r == -ESRCH)
                         return 0;
                 if (r < 0)
                         return error_set_errno(e, r, "Can't read the sandbox's id maps");
         }
 
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return error_setf(e, ENOMEM, "Out of memory");
-        s->exit_fd = -EBADF;
         if (m == NETWORK_SLIRP4NETNS)
-                r = start_slirp4netns(p, path, netns_fd, userns_fd, root_mapped, s, e);
+                r = start_slirp4netns(p, path, netns_fd, s->userns_fd, root_mapped, s, e);
         else
-                r = start_pasta(p, path, netns_fd, userns_fd, s, e);
+                r = start_pasta(p, path, netns_fd, s->userns_fd, s, e);
         if (r < 0) {
                 /* A child that died of a setup error explains the failure
                  * better than the helper can: the monitor prints its report. */
-                if (child_exits(child_pidfd, 0))
+                if (child_exits(s->child_pidfd, 0))
                         return 0;
                 return r;
         }
-        p->network_state = TAKE_PTR(s);
-        return 0;
+        *ret = TAKE_PTR(s);
+        return 1;
 }
 
 /* ---- the child: resolv.conf ---- */
@@ -868,8 +881,8 @@ static void scan_nameservers(const char *text, bool *ret_any, bool *ret_loopback
 
 /* The new resolv.conf made from OLD (NULL: none), or NULL (and 0) when OLD
  * is fine as it is and ALWAYS is false. */
-static int generate_resolv_conf(const SandboxPlan *p, const char *old, bool always, char **ret) {
-        const char *forwarder = network_mode(p) == NETWORK_SLIRP4NETNS ? SLIRP4NETNS_DNS : PASTA_DNS_FORWARD;
+static int generate_resolv_conf(const NetworkSettings *p, bool unshare_net, const char *old, bool always, char **ret) {
+        const char *forwarder = network_mode(p, unshare_net) == NETWORK_SLIRP4NETNS ? SLIRP4NETNS_DNS : PASTA_DNS_FORWARD;
         bool any_ns, loopback_ns, forwarder_written = false;
         const char *line;
         char *buf = NULL;
@@ -886,7 +899,7 @@ static int generate_resolv_conf(const SandboxPlan *p, const char *old, bool alwa
         FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
-        fprintf(f, "# Generated by csand for --network %s\n", mode_names[network_mode(p)]);
+        fprintf(f, "# Generated by csand for --network %s\n", mode_names[network_mode(p, unshare_net)]);
         for (size_t i = 0; i < p->n_dns; i++)
                 fprintf(f, "nameserver %s\n", p->dns[i]);
         if (p->n_dns == 0 && !any_ns) {
@@ -914,36 +927,6 @@ static int generate_resolv_conf(const SandboxPlan *p, const char *old, bool alwa
         return 0;
 }
 
-/* A file holding DATA, as a detached mount: a file on a private tmpfs that
- * no path leads to, cloned with open_tree(). */
-static int data_file_mount(const char *data, int *ret_fd) {
-        _cleanup_close_ int fs_fd = -EBADF, mnt_fd = -EBADF, file_fd = -EBADF;
-
-        fs_fd = (int) syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-        if (fs_fd < 0)
-                return -errno;
-        if (syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
-            syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_STRING, "size", "65536", 0) < 0 ||
-            syscall(SYS_fsconfig, fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return -errno;
-        mnt_fd = (int) syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-        if (mnt_fd < 0)
-                return -errno;
-        file_fd = openat(mnt_fd, "resolv.conf", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (file_fd < 0)
-                return -errno;
-        if (fchmod(file_fd, 0644) < 0)
-                return -errno;
-        int r = write_all(file_fd, data, strlen(data));
-        if (r < 0)
-                return r;
-        int fd = (int) syscall(SYS_open_tree, mnt_fd, "resolv.conf", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        *ret_fd = fd;
-        return 0;
-}
-
 /* /etc/resolv.conf in the tree at ROOT_FD, symlinks resolved inside it;
  * NULL (and 0) when there is none. */
 static int read_resolv_conf(int root_fd, char **ret) {
@@ -961,7 +944,7 @@ static int read_resolv_conf(int root_fd, char **ret) {
 
 /* The resolv.conf the sandbox's is made from: the host's (before
  * pivot_root, "/" is still the host's root), or the sandbox's own. */
-static int read_old_resolv_conf(const SandboxPlan *p, int root_fd, char **ret, Error *e) {
+static int read_old_resolv_conf(const NetworkSettings *p, int root_fd, char **ret, Error *e) {
         _cleanup_close_ int host_fd = -EBADF;
         if (p->resolv_conf_from_host) {
                 host_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -974,33 +957,33 @@ static int read_old_resolv_conf(const SandboxPlan *p, int root_fd, char **ret, E
         return 0;
 }
 
-int network_setup_resolv_conf(const SandboxPlan *p, int *root_fd, Error *e) {
+int network_setup_resolv_conf(const NetworkSettings *p, bool unshare_net, int root_fd, Error *e) {
         _cleanup_free_ char *old = NULL, *new = NULL;
         _cleanup_close_ int mnt = -EBADF, dst = -EBADF;
         int r;
 
-        if (!network_uses_helper(p))
+        if (!network_uses_helper(p, unshare_net))
                 return 0;
-        if (read_old_resolv_conf(p, *root_fd, &old, e) < 0)
+        if (read_old_resolv_conf(p, root_fd, &old, e) < 0)
                 return -e->error;
         /* No resolver configured: not ours to invent one (unless the
          * sandbox's is to be made from the host's, as for images). */
         if (!old && p->n_dns == 0 && !p->resolv_conf_from_host)
                 return 0;
 
-        r = generate_resolv_conf(p, old, p->resolv_conf_from_host, &new);
+        r = generate_resolv_conf(p, unshare_net, old, p->resolv_conf_from_host, &new);
         if (r < 0)
                 return error_set_errno(e, r, "Can't generate %s", RESOLV_CONF);
         if (!new)
                 return 0;
 
-        r = data_file_mount(new, &mnt);
+        r = mount_data_file("resolv.conf", new, &mnt);
         if (r < 0)
                 return error_set_errno(e, r, "Can't prepare %s for the sandbox", RESOLV_CONF);
-        r = touch_in_root(*root_fd, RESOLV_CONF, 0644, &dst);
+        r = touch_in_root(root_fd, RESOLV_CONF, 0644, &dst);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create %s%s", RESOLV_CONF, p->n_dns > 0 ? " for --dns" : "");
-        r = mounts_attach_with_attrs(NULL, mnt, dst, 0, RESOLV_CONF_ATTRS);
+        r = mount_attach_with_attrs(mnt, dst, RESOLV_CONF_ATTRS);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount %s", RESOLV_CONF);
         return 0;

@@ -8,7 +8,8 @@
  * is attached to the sandbox's network namespace by the monitor, between
  * clone and exec (network_start(), at the monitor's gate): the command only
  * starts once the interface is configured and the ports are published. It
- * is stopped when the sandbox ends (network_stop()), and dies with csand if
+ * is stopped when the sandbox ends (network_state_free(), from sandbox.c's
+ * one teardown), and dies with csand if
  * csand is killed (slirp4netns: --exit-fd; both: PR_SET_PDEATHSIG, pasta
  * kept in the foreground so that the signal reaches it). */
 
@@ -40,10 +41,30 @@ typedef struct PortForward {
 
 #define NETWORK_MAX_DNS 3               /* resolv.conf's MAXNS */
 
+/* The options, part of the plan. Whether the sandbox has a network
+ * namespace of its own is the plan's unshare_net (--unshare-net,
+ * --share-net, and --network, which sets it): the functions below take it
+ * alongside. */
+typedef struct NetworkSettings {
+        NetworkMode mode;               /* --network; NETWORK_UNSET: unshare_net decides */
+        PortForward *publish;           /* --publish */
+        size_t n_publish;
+        bool allow_host_loopback;       /* --allow-host-loopback */
+        char dns[NETWORK_MAX_DNS][INET6_ADDRSTRLEN];    /* --dns */
+        size_t n_dns;
+        /* With a helper, /etc/resolv.conf is made from the host's rather
+         * than from the sandbox's own (set by --image unless the user
+         * mounts /etc/resolv.conf or /etc). */
+        bool resolv_conf_from_host;
+} NetworkSettings;
+
+void network_settings_done(NetworkSettings *s);
+/* Was any network option given (the mode, --publish, --dns,
+ * --allow-host-loopback)? */
+bool network_settings_given(const NetworkSettings *s);
+
 /* The monitor's record of a running helper. */
 typedef struct NetworkState NetworkState;
-
-struct SandboxPlan;
 
 /* The slirp4netns and pasta addresses the sandbox sees. */
 #define SLIRP4NETNS_GATEWAY "10.0.2.2"
@@ -54,37 +75,49 @@ struct SandboxPlan;
  * 127.0.0.1 and ::1 by itself. */
 int network_loopback_up(void);
 
-/* Option handlers: --network, --publish, --dns (the option name in OPTION). */
-int network_parse_option(struct SandboxPlan *p, const char *option, const char *value, Error *e);
+/* Option handlers: --network, --publish, --dns (the option name in OPTION).
+ * --network sets *UNSHARE_NET as --unshare-net or --share-net would. */
+int network_settings_parse(NetworkSettings *s, bool *unshare_net, const char *option, const char *value, Error *e);
 /* Parses one --publish value. */
 int network_parse_publish(const char *value, PortForward *ret, Error *e);
 
-/* Option combinations (part of plan_validate). Pure. */
-int network_validate(const struct SandboxPlan *p, Error *e);
+/* Option combinations (part of plan_validate). Pure. USERNS_GIVEN: --userns. */
+int network_validate(const NetworkSettings *s, bool unshare_net, bool userns_given, Error *e);
 
 /* The mode in effect: --network, or what --unshare-net/--share-net chose. */
-NetworkMode network_mode(const struct SandboxPlan *p);
+NetworkMode network_mode(const NetworkSettings *s, bool unshare_net);
 const char *network_mode_to_string(NetworkMode m);
 /* slirp4netns or pasta? */
-bool network_uses_helper(const struct SandboxPlan *p);
+bool network_uses_helper(const NetworkSettings *s, bool unshare_net);
+/* The nameserver the sandbox's lookups go to: the first --dns, else the
+ * helper's forwarder. */
+const char *network_resolver(const NetworkSettings *s, bool unshare_net);
 
 /* "network" and, with a helper, "published-ports" members for the
  * --info-fd/--json-status-fd JSON object: ",\n    \"network\": ...", or
  * ", \"network\": ..." with ONE_LINE (JSON lines). */
-void network_write_status_json(const struct SandboxPlan *p, FILE *f, bool one_line);
+void network_write_status_json(const NetworkSettings *s, bool unshare_net, FILE *f, bool one_line);
 
-/* Monitor, at the gate: starts the helper for CHILD's namespaces, waits
- * until the interface is configured, publishes the ports. The state goes
- * to p->network_state. */
-int network_start(struct SandboxPlan *p, pid_t child, Error *e);
+/* Monitor, at the gate, once the child has said its id maps are written:
+ * starts the helper for CHILD's network namespace NETNS_FD (as the child
+ * sent it: its /proc/PID/ns is not ours to open), waits until the
+ * interface is configured, publishes the ports. Returns 1 with the helper
+ * in *RET; 0 with nothing started (no helper asked for, or the child is
+ * gone: its report says why). */
+int network_start(const NetworkSettings *s, bool unshare_net, pid_t child, int netns_fd, NetworkState **ret, Error *e);
+/* The user namespace that owns the sandbox's network namespace, the one
+ * the helper joined (-EBADF: ours): utils/egress.c's guard joins it too. */
+int network_state_userns_fd(const NetworkState *s);
+/* Has the child died (of a setup error, which its report explains better
+ * than anything that failed after it)? */
+bool network_state_child_gone(const NetworkState *s);
 /* Monitor, when the sandbox is over: stops and reaps the helper. */
-void network_stop(struct SandboxPlan *p);
 NetworkState *network_state_free(NetworkState *s);
 
 /* Child, after the mount ops and before pivot_root: with user-mode
  * networking, mounts a generated /etc/resolv.conf when --dns is given or
  * when the sandbox's resolv.conf names a loopback nameserver (which the
  * sandbox cannot reach): it then points to the helper's DNS forwarder.
- * With p->resolv_conf_from_host (images), always, made from the host's
+ * With s->resolv_conf_from_host (images), always, made from the host's
  * resolv.conf by the same rules (only the forwarder when it has none). */
-int network_setup_resolv_conf(const struct SandboxPlan *p, int *root_fd, Error *e);
+int network_setup_resolv_conf(const NetworkSettings *s, bool unshare_net, int root_fd, Error *e);

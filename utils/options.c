@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -91,8 +92,31 @@ static int handle_unshare_all(SandboxPlan *p, const Option *o, char **args, Erro
         return 0;
 }
 
-static int handle_share_net(SandboxPlan *p, const Option *o, char **args, Error *e) {
-        p->unshare_net = false;
+/* --share-net (bwrap's) and csand's --share-ipc, --share-pid, --share-uts,
+ * --share-cgroup: the namespace (a CLONE_NEW* bit in .data) stays the
+ * caller's, whatever came before, and --image leaves it so; a later
+ * --unshare-X or --unshare-all unshares it again. */
+static int handle_share(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        p->share_ns |= o->data;
+        if (o->data == CLONE_NEWNET)
+                p->unshare_net = false;
+        else if (o->data == CLONE_NEWIPC)
+                p->unshare_ipc = false;
+        else if (o->data == CLONE_NEWPID)
+                p->unshare_pid = false;
+        else if (o->data == CLONE_NEWUTS)
+                p->unshare_uts = false;
+        else if (o->data == CLONE_NEWCGROUP)
+                p->unshare_cgroup = p->unshare_cgroup_try = false;
+        return 0;
+}
+
+/* --no-new-session, --no-die-with-parent: the flag (at .data) off, whatever
+ * came before, and marked (at .offset) so that --image leaves it off; a
+ * later --new-session or --die-with-parent turns it on again. */
+static int handle_no_flag(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        *(bool *) ((char *) p + o->offset) = true;
+        *(bool *) ((char *) p + o->data) = false;
         return 0;
 }
 
@@ -408,8 +432,14 @@ static int handle_overlay_driver(SandboxPlan *p, const Option *o, char **args, E
 
 /* network: --network, --publish, --dns (utils/network.c) */
 static int handle_network(SandboxPlan *p, const Option *o, char **args, Error *e) {
-        return network_parse_option(p, o->name, args[0], e);
+        return network_settings_parse(&p->network, &p->unshare_net, o->name, args[0], e);
 }
+
+/* egress by name (utils/egress.c) */
+static int handle_egress(SandboxPlan *p, const Option *o, char **args, Error *e) {
+        return egress_settings_parse(&p->egress, o->name, o->metavars ? args[0] : NULL, e);
+}
+#define EGRESS_ROW(n, m, h) { n, m, GROUP_NETWORK, handle_egress, .help = h },
 
 /* resources: cgroup limits and rlimits (utils/cgroups.c, utils/rlimits.c) */
 static int handle_cgroup(SandboxPlan *p, const Option *o, char **args, Error *e) {
@@ -450,6 +480,7 @@ static int handle_landlock(SandboxPlan *p, const Option *o, char **args, Error *
 
 #define FLAG(field) .handler = handle_flag, .offset = offsetof(SandboxPlan, field)
 #define FD(field) .handler = handle_fd, .offset = offsetof(SandboxPlan, field)
+#define NO_FLAG(no_field, field) .handler = handle_no_flag, .offset = offsetof(SandboxPlan, no_field), .data = offsetof(SandboxPlan, field)
 #define FD_OP(type, flags) .handler = handle_fd_op, .data = (type) | ((flags) << 8)
 
 static const Option options[] = {
@@ -461,8 +492,16 @@ static const Option options[] = {
 
         { "--unshare-all", NULL, GROUP_NAMESPACES, handle_unshare_all,
           .help = "Unshare every namespace we support by default" },
-        { "--share-net", NULL, GROUP_NAMESPACES, handle_share_net,
+        { "--share-net", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWNET,
           .help = "Retain the network namespace (can only combine with --unshare-all)" },
+        { "--share-ipc", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWIPC,
+          .help = "Retain the IPC namespace (undoes --unshare-all's and --image's)" },
+        { "--share-pid", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWPID,
+          .help = "Retain the pid namespace (undoes --unshare-all's and --image's)" },
+        { "--share-uts", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWUTS,
+          .help = "Retain the UTS namespace (undoes --unshare-all's and --image's)" },
+        { "--share-cgroup", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWCGROUP,
+          .help = "Retain the cgroup namespace (undoes --unshare-all's and --image's)" },
         { "--unshare-user", NULL, GROUP_NAMESPACES, FLAG(unshare_user), .help = "Create new user namespace (may be automatically implied if not setuid)" },
         { "--unshare-user-try", NULL, GROUP_NAMESPACES, FLAG(unshare_user_try), .help = "Create new user namespace if possible else continue by skipping it" },
         { "--unshare-ipc", NULL, GROUP_NAMESPACES, FLAG(unshare_ipc), .help = "Create new ipc namespace" },
@@ -518,6 +557,10 @@ static const Option options[] = {
         { "--die-with-parent", NULL, GROUP_PROCESS, FLAG(die_with_parent), .help = "Kills with SIGKILL child process (COMMAND) when csand or csand's parent dies." },
         { "--new-session", NULL, GROUP_PROCESS, FLAG(new_session), .help = "Create a new terminal session" },
         { "--as-pid-1", NULL, GROUP_PROCESS, FLAG(as_pid_1), .help = "Do not install a reaper process with PID=1" },
+        { "--no-new-session", NULL, GROUP_PROCESS, NO_FLAG(no_new_session, new_session),
+          .help = "Stay in the caller's terminal session (undoes --new-session, and --image's default)" },
+        { "--no-die-with-parent", NULL, GROUP_PROCESS, NO_FLAG(no_die_with_parent, die_with_parent),
+          .help = "Let the command outlive csand's parent (undoes --die-with-parent, and --image's default)" },
 
         { "--cap-add", "CAP", GROUP_SECURITY, handle_cap, .data = 1, .help = "Add cap CAP when running as privileged user (or ALL)" },
         { "--cap-drop", "CAP", GROUP_SECURITY, handle_cap, .data = 0, .help = "Drop cap CAP when running as privileged user (or ALL)" },
@@ -539,10 +582,11 @@ static const Option options[] = {
           .help = "none (own namespace, loopback only), host (the caller's), slirp4netns or pasta (user-mode networking)" },
         { "--publish", "[IP:]HOSTPORT:PORT[/tcp|/udp]", GROUP_NETWORK, handle_network,
           .help = "Forward host port HOSTPORT (on IP, default 127.0.0.1) to PORT in the sandbox (slirp4netns, pasta; repeatable)" },
-        { "--allow-host-loopback", NULL, GROUP_NETWORK, FLAG(allow_host_loopback),
+        { "--allow-host-loopback", NULL, GROUP_NETWORK, FLAG(network.allow_host_loopback),
           .help = "Let the sandbox reach the host's 127.0.0.1 through the gateway address (slirp4netns, pasta)" },
         { "--dns", "IP", GROUP_NETWORK, handle_network,
           .help = "Nameserver for the sandbox's resolv.conf (slirp4netns, pasta; repeatable, up to 3)" },
+        EGRESS_OPTIONS(EGRESS_ROW)
 
         /* resources */
         { "--memory", "SIZE", GROUP_RESOURCES, handle_cgroup, .help = "Memory limit of the sandbox's cgroup (MemoryMax); k, m, g suffixes" },

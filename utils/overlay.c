@@ -22,7 +22,9 @@
 #include "caps.h"
 #include "fd-util.h"
 #include "fs-util.h"
+#include "helpers.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "overlay.h"
 
 /* ==== parsing ============================================================ */
@@ -347,29 +349,29 @@ static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly
 }
 
 /* overlayfs won't take layers on a detached mount: --tmp-overlay's tmpfs
- * is attached under a directory of the scaffold (BASE_FD)
- * while the overlay is made, and detached again right after. */
+ * is attached under a directory of the scaffold (BASE_FD), a new one for
+ * each overlay. It stays there, out of the sandbox's sight, and goes with
+ * the scaffold at the pivot: detaching it here would cost an RCU grace
+ * period of its own (0.1 ms, at times several), the pivot's one umount
+ * takes it along. */
 static int kernel_mount_tmp(const Layers *l, int base_fd, int *ret_mnt, char *why, size_t why_size) {
-        static const char hidden[] = ".csand-overlay";
+        static unsigned n_made;
+        char hidden[32];
         _cleanup_close_ int scratch = -EBADF, at = -EBADF, upper = -EBADF, work = -EBADF;
         int r = scratch_tmpfs(l->tmp_mode, &scratch, why, why_size);
         if (r < 0)
                 return r;
+        snprintf(hidden, sizeof(hidden), ".csand-overlay-%u", n_made++);
         if (mkdirat(base_fd, hidden, 0700) < 0)
                 return -errno;
         at = openat(base_fd, hidden, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         r = at < 0 ? -errno : RET_NERRNO(syscall(SYS_move_mount, scratch, "", at, "",
                                                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
-        if (r >= 0) {
-                upper = openat(scratch, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                work = openat(scratch, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r = upper < 0 || work < 0 ? -errno : kernel_mount_with(l, upper, work, false, ret_mnt, why, why_size);
-                char p[64];
-                snprintf(p, sizeof(p), "/proc/self/fd/%d", scratch);
-                (void) umount2(p, MNT_DETACH);
-        }
-        (void) unlinkat(base_fd, hidden, AT_REMOVEDIR);
-        return r;
+        if (r < 0)
+                return r;
+        upper = openat(scratch, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        work = openat(scratch, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return upper < 0 || work < 0 ? -errno : kernel_mount_with(l, upper, work, false, ret_mnt, why, why_size);
 }
 
 /* Is something mounted below the directory FD (say /proc below /)? In a
@@ -384,14 +386,11 @@ static bool has_mounts_below(int fd) {
         dir[n] = '\0';
         size_t len = strcmp(dir, "/") == 0 ? 0 : (size_t) n;
         _cleanup_close_ int mi = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-        _cleanup_free_ char *data = NULL;
-        size_t size;
-        if (mi < 0 || read_full_fd(mi, 64 << 20, (void **) &data, &size) < 0)
+        _cleanup_(mount_table_done) MountTable t = {};
+        if (mi < 0 || mount_table_read_fd(mi, &t) < 0)
                 return false;
-        for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
-                char mp[PATH_MAX];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-                        continue;
+        for (size_t i = 0; i < t.n; i++) {
+                const char *mp = t.mounts[i].mount_point;
                 if (strncmp(mp, dir, len) == 0 && mp[len] == '/' && mp[len + 1] != '\0')
                         return true;
         }
@@ -577,7 +576,7 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
         }
 
         /* The daemon lives in another mount namespace: the layers go as
-         * detached copies of the directories we opened (see daemon_exec()). */
+         * detached copies of the directories we opened (see daemon_attach_layers()). */
         _cleanup_(fd_array_close) FdArray trees = {};
         for (size_t i = 0; i < l->n_lower; i++)
                 if ((r = clone_tree(l->lower[i], &trees)) < 0)
@@ -698,37 +697,6 @@ static bool plan_may_use_fuse(const SandboxPlan *p) {
         return false;
 }
 
-/* fuse-overlayfs in $PATH, as a shell would find it. */
-static int find_fuse_overlayfs(char *buf, size_t size) {
-        const char *path = getenv("PATH");
-        if (!path || !*path)
-                path = "/usr/local/bin:/usr/bin:/bin";
-        for (const char *s = path; *s;) {
-                const char *colon = strchrnul(s, ':');
-                size_t len = (size_t) (colon - s);
-                if (len > 0 && (size_t) snprintf(buf, size, "%.*s/fuse-overlayfs", (int) len, s) < size &&
-                    access(buf, X_OK) == 0)
-                        return 0;
-                s = *colon ? colon + 1 : colon;
-        }
-        return -ENOENT;
-}
-
-/* Moves FDS to 3, 4, ... and closes everything else above 2. */
-static int arrange_fds(int *fds, size_t n) {
-        int min = 3 + (int) n;
-        for (size_t i = 0; i < n; i++) {
-                int high = fcntl(fds[i], F_DUPFD_CLOEXEC, min);
-                if (high < 0)
-                        return -errno;
-                fds[i] = high;
-        }
-        for (size_t i = 0; i < n; i++)
-                if (dup2(fds[i], 3 + (int) i) < 0)
-                        return -errno;
-        return RET_NERRNO(close_range((unsigned) min, ~0U, 0));
-}
-
 static bool same_userns(int fd) {
         struct stat a, b;
         return fstat(fd, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
@@ -777,28 +745,31 @@ static int daemon_attach_layers(const FuseRequest *req, int *fds, size_t n_fds) 
         return 0;
 }
 
-/* The daemon, before exec: stdio to /dev/null and ERR_FD, the sandbox's
- * user namespace (so that ids mean inside what they mean to the kernel's
- * fuse connection), no capability (but see ns_root below), no new
- * privileges. It stays in the
+typedef struct DaemonPrep {
+        const FuseRequest *req;
+        int *fds;               /* as received (see start_daemon()) */
+        size_t n_fds;
+} DaemonPrep;
+
+/* The daemon, before exec (HelperSpec.pre_exec; helpers.c has set up its
+ * stdio, session and signals): the sandbox's user namespace (so that ids
+ * mean inside what they mean to the kernel's fuse connection), no
+ * capability (but see ns_root below), no new privileges. It stays in the
  * caller's pid namespace, out of the sandbox's sight, and sees the layers
  * the child opened, in a private mount namespace of its own. */
-static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, int *fds, size_t n_fds, int err_fd) {
-        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
-            dup2(err_fd, STDERR_FILENO) < 0)
-                _exit(126);
-
-        int userns = fds[1];
+static int daemon_pre_exec(void *userdata, const char **what) {
+        const DaemonPrep *d = userdata;
+        int userns = d->fds[1];
         bool join = !same_userns(userns);
         uid_t outside_uid = getuid();
         if (join && setns(userns, CLONE_NEWUSER) < 0) {
-                dprintf(STDERR_FILENO, "can't join the sandbox's user namespace: %s\n", strerror(errno));
-                _exit(126);
+                *what = "can't join the sandbox's user namespace";
+                return -errno;
         }
-        if (daemon_attach_layers(req, fds, n_fds) < 0) {
-                dprintf(STDERR_FILENO, "can't attach the layers: %s\n", strerror(errno));
-                _exit(126);
+        int r = daemon_attach_layers(d->req, d->fds, d->n_fds);
+        if (r < 0) {
+                *what = "can't attach the layers";
+                return r;
         }
         /* An ordinary caller who is root in the namespace joined (the
          * sandbox's first one maps the caller to 0 when there is a --dev,
@@ -807,30 +778,22 @@ static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, i
          * read-only files fail). It keeps them, as rootless podman runs
          * it: they cover only the caller's own files and namespaces. */
         bool ns_root = join && outside_uid != 0 && getuid() == 0;
-        int r = !ns_root && (join || geteuid() == 0) ? caps_apply(0) : RET_NERRNO(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+        r = !ns_root && (join || geteuid() == 0) ? caps_apply(0) : RET_NERRNO(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
         if (r < 0) {
-                dprintf(STDERR_FILENO, "can't drop capabilities: %s\n", strerror(-r));
-                _exit(126);
+                *what = "can't drop capabilities";
+                return r;
         }
+        return 0;
+}
 
-        /* The connection at 3, nothing else. */
-        r = arrange_fds(fds, 1);
-        if (r < 0) {
-                dprintf(STDERR_FILENO, "can't arrange fds: %s\n", strerror(-r));
-                _exit(126);
-        }
-
-        /* Modes arrive with the sandbox's umask already applied. */
-        umask(0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-
+/* fuse-overlayfs' -o: the layers where daemon_attach_layers() put them,
+ * --overlay's RWSRC and WORKDIR as the caller sees them. */
+static char *daemon_options(const FuseRequest *req) {
         size_t n_lower = req->n_lower;
         size_t size = 256 + n_lower * 24 + sizeof(req->upper) + sizeof(req->work);
         char *opts = malloc(size);
         if (!opts)
-                _exit(126);
+                return NULL;
         size_t len = (size_t) snprintf(opts, size, "lowerdir=");
         /* fuse-overlayfs lists the top layer first. */
         for (size_t i = n_lower; i-- > 0;)
@@ -841,11 +804,7 @@ static _noreturn_ void daemon_exec(const char *binary, const FuseRequest *req, i
                 len += (size_t) snprintf(opts + len, size - len, ",upperdir=%s,workdir=%s", req->upper, req->work);
         if (req->flags & FUSE_REQUEST_SQUASH)
                 snprintf(opts + len, size - len, ",squash_to_uid=%u,squash_to_gid=%u", req->uid, req->gid);
-
-        char *argv[] = { (char *) binary, (char *) "-o", opts, (char *) "/dev/fd/3", NULL };
-        execv(binary, argv);
-        dprintf(STDERR_FILENO, "can't execute %s: %s\n", binary, strerror(errno));
-        _exit(127);
+        return opts;
 }
 
 /* The first line of the daemon's stderr that says something. */
@@ -862,72 +821,60 @@ static void first_message(const char *out, char *buf, size_t size) {
         }
 }
 
-/* Starts one daemon and waits until it is serving: fuse-overlayfs forks
- * into the background (we are its subreaper) once it has opened its
- * layers, and its first process exits 0; any failure is on stderr. */
+/* Starts one daemon (through the one spawner, helpers.c) and waits until it
+ * is serving: fuse-overlayfs forks into the background (we are its
+ * subreaper) once it has opened its layers, and its first process exits 0;
+ * any failure is in its output. FDS as received: /dev/fuse, the user
+ * namespace, the lowers (detached trees), then upper and work or the
+ * tmpfs. Only the connection is passed on, at 3. */
 static void start_daemon(const char *binary, const FuseRequest *req, int *fds, size_t n_fds, FuseReply *reply) {
-        int pipe_fds[2];
-        if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
-                reply->error = errno;
-                snprintf(reply->message, sizeof(reply->message), "pipe: %s", strerror(errno));
+        DaemonPrep prep = { .req = req, .fds = fds, .n_fds = n_fds };
+        _cleanup_free_ char *opts = daemon_options(req);
+        if (!opts) {
+                reply->error = ENOMEM;
+                snprintf(reply->message, sizeof(reply->message), "Out of memory");
                 return;
         }
-        pid_t pid = fork();
-        if (pid < 0) {
-                reply->error = errno;
-                snprintf(reply->message, sizeof(reply->message), "fork: %s", strerror(errno));
-                safe_close(pipe_fds[0]);
-                safe_close(pipe_fds[1]);
+        char *argv[] = { (char *) binary, (char *) "-o", opts, (char *) "/dev/fd/3", NULL };
+        HelperSpec spec = {
+                .path = binary,
+                .argv = argv,
+                .fds = fds,
+                .n_fds = 1,
+                /* Modes arrive with the sandbox's umask already applied. */
+                .umask = 0,
+                .capture_output = true,
+                .pre_exec = daemon_pre_exec,
+                .userdata = &prep,
+        };
+        _cleanup_helper_ Helper *h = NULL;
+        char why[HELPER_WHY_MAX];
+        int r = helper_start(&spec, &h, why, sizeof(why));
+        if (r < 0) {
+                reply->error = -r;
+                snprintf(reply->message, sizeof(reply->message), "%s", why[0] ? why : strerror(-r));
                 return;
         }
-        if (pid == 0)
-                daemon_exec(binary, req, fds, n_fds, pipe_fds[1]);
-        safe_close(pipe_fds[1]);
-
-        _cleanup_close_ int rd = pipe_fds[0];
-        char out[4096];
-        size_t len = 0;
-        bool timed_out = false;
-        for (;;) {
-                struct pollfd pfd = { .fd = rd, .events = POLLIN };
-                int k = poll(&pfd, 1, 20000);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0) {
-                        timed_out = true;
-                        break;
-                }
-                /* Past a screenful we only wait for the end. */
-                char trash[512];
-                bool full = len == sizeof(out) - 1;
-                ssize_t n = full ? read(rd, trash, sizeof(trash)) : read(rd, out + len, sizeof(out) - 1 - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                if (!full)
-                        len += (size_t) n;
+        r = helper_wait(h, 20000);
+        if (r < 0) {
+                reply->error = -r;
+                snprintf(reply->message, sizeof(reply->message), "%s",
+                         r == -ETIMEDOUT ? "fuse-overlayfs did not start within 20 s" : strerror(-r));
+                return;
         }
-        out[len] = '\0';
-        if (timed_out)
-                kill(pid, SIGKILL);
-        int status = 0;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        if (WIFEXITED(h->status) && WEXITSTATUS(h->status) == 0)
                 return;
 
-        reply->error = timed_out ? ETIMEDOUT : WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ENOENT : EIO;
-        char msg[400] = "";
-        first_message(out, msg, sizeof(msg));
-        if (timed_out)
-                snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs did not start within 20 s");
-        else if (msg[0])
+        _cleanup_free_ char *out = NULL;
+        char msg[400] = "", status[96];
+        if (helper_read_output(h, 4096, &out) >= 0)
+                first_message(out, msg, sizeof(msg));
+        helper_describe_status(h->status, status, sizeof(status));
+        reply->error = EIO;
+        if (msg[0])
                 snprintf(reply->message, sizeof(reply->message), "%s", msg);
-        else if (WIFEXITED(status))
-                snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs exited with status %d", WEXITSTATUS(status));
         else
-                snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs killed by signal %d", WTERMSIG(status));
+                snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs %s", status);
 }
 
 static ssize_t recv_with_fds(int sock, void *data, size_t len, int *fds, size_t max_fds, size_t *ret_n_fds) {
@@ -983,8 +930,8 @@ static _noreturn_ void supervisor_main(int channel) {
         (void) close_range((unsigned) channel + 1, ~0U, 0);
         signal(SIGPIPE, SIG_IGN);
 
-        char binary[PATH_MAX];
-        bool have_binary = find_fuse_overlayfs(binary, sizeof(binary)) >= 0;
+        char *binary = NULL;
+        bool have_binary = helper_find_executable("fuse-overlayfs", &binary) >= 0;
 
         for (;;) {
                 FuseRequest req;

@@ -7,7 +7,6 @@
 
 #include "macro.h"
 #include "plan.h"
-#include "registry.h"
 
 int plan_new(SandboxPlan **ret) {
         SandboxPlan *p = calloc(1, sizeof(*p));
@@ -61,14 +60,11 @@ SandboxPlan *plan_free(SandboxPlan *p) {
                 free(p->seccomp[i].data);
         free(p->seccomp);
         free(p->seccomp_profile);
-        /* network */
-        network_state_free(p->network_state);
-        free(p->publish);
+        network_settings_done(&p->network);
+        egress_settings_done(&p->egress);
         /* resources: also removes the sandbox's cgroup */
         cgroup_settings_done(&p->cgroup);
         rlimits_done(&p->rlimits);
-        /* running sandboxes: the name is free again from here */
-        registry_release(p->registration);
         free(p->name);
         free(p->join_target);
         free(p->stop_name);
@@ -212,7 +208,8 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
         if (p->n_overlay_srcs > 0)
                 return error_setf(e, EINVAL, "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay");
         /* network */
-        if (network_validate(p, e) < 0)
+        if (network_validate(&p->network, p->unshare_net, p->userns_fd >= 0, e) < 0 ||
+            egress_validate(&p->egress, network_uses_helper(&p->network, p->unshare_net), p->caps, e) < 0)
                 return -e->error;
         /* resources */
         if (cgroup_settings_validate(&p->cgroup, e) < 0 || rlimits_validate(&p->rlimits, e) < 0)
@@ -221,6 +218,31 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
         if (landlock_settings_validate(&p->landlock, e) < 0)
                 return -e->error;
         return 0;
+}
+
+bool plan_runs_in_place(const SandboxPlan *p) {
+        if (!landlock_requested(&p->landlock))
+                return false;
+        /* Anything that needs a namespace, a new root or an id map. */
+        if (p->unshare_user || p->unshare_user_try || p->unshare_ipc || p->unshare_pid || p->unshare_net ||
+            p->unshare_uts || p->unshare_cgroup || p->unshare_cgroup_try)
+                return false;
+        if (p->n_ops > 0 || p->n_overlay_srcs > 0 || p->image || p->hostname || p->uid_set || p->gid_set)
+                return false;
+        if (p->userns_fd >= 0 || p->userns2_fd >= 0 || p->pidns_fd >= 0 || p->userns_block_fd >= 0)
+                return false;
+        if (p->disable_userns || p->assert_userns_disabled || p->as_pid_1)
+                return false;
+        return !network_settings_given(&p->network);
+}
+
+LandlockPlan plan_landlock(const SandboxPlan *p) {
+        return (LandlockPlan) {
+                .ops = p->ops,
+                .n_ops = p->n_ops,
+                .in_place = plan_runs_in_place(p),
+                .chdir = p->chdir_path,
+        };
 }
 
 bool plan_needs_init(const SandboxPlan *p) {

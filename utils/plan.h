@@ -7,30 +7,12 @@
 #include <sys/types.h>
 
 #include "cgroups.h"
+#include "egress.h"
 #include "landlock.h"
 #include "log.h"
+#include "mount-op.h"
 #include "network.h"
 #include "rlimits.h"
-
-/* One step in building the new root, executed in command-line order. */
-typedef enum MountOpType {
-        MOUNT_OP_BIND,          /* --bind, --ro-bind, --dev-bind and their -try forms */
-        MOUNT_OP_REMOUNT_RO,
-        MOUNT_OP_PROC,
-        MOUNT_OP_DEV,
-        MOUNT_OP_TMPFS,
-        MOUNT_OP_MQUEUE,
-        MOUNT_OP_DIR,
-        MOUNT_OP_SYMLINK,
-        MOUNT_OP_CHMOD,
-        MOUNT_OP_FILE,          /* --file FD DEST: copy the fd's data into a new file */
-        MOUNT_OP_BIND_DATA,     /* --bind-data/--ro-bind-data: a file with the data, bound */
-        MOUNT_OP_BIND_FD,       /* --bind-fd/--ro-bind-fd */
-        MOUNT_OP_LOCK_FILE,     /* --lock-file: held by pid 1 while the sandbox runs */
-        MOUNT_OP_OVERLAY,       /* --overlay (source: RWSRC), --tmp-overlay, --ro-overlay (readonly); utils/overlay.c */
-} MountOpType;
-
-#define MODE_UNSET ((mode_t) -1)
 
 /* --overlay-driver */
 typedef enum OverlayDriver {
@@ -38,22 +20,6 @@ typedef enum OverlayDriver {
         OVERLAY_DRIVER_KERNEL,
         OVERLAY_DRIVER_FUSE,
 } OverlayDriver;
-
-typedef struct MountOp {
-        MountOpType type;
-        char *source;           /* bind source, symlink target */
-        char *dest;             /* inside the new root */
-        int fd;                 /* data or bind fd, -EBADF when unused */
-        mode_t perms;           /* --perms/--chmod, MODE_UNSET when not given */
-        uint64_t size;          /* --size for tmpfs, 0 when not given */
-        bool readonly;
-        bool allow_devices;
-        bool try_only;          /* -try: a missing source is skipped */
-        /* MOUNT_OP_OVERLAY: the lower layers, lowest first, and --overlay's WORKDIR */
-        char **overlay_layers;
-        size_t n_overlay_layers;
-        char *overlay_workdir;
-} MountOp;
 
 typedef enum EnvOpType {
         ENV_SET,
@@ -79,6 +45,7 @@ typedef struct SandboxPlan {
         bool unshare_user, unshare_user_try;
         bool unshare_ipc, unshare_pid, unshare_net, unshare_uts;
         bool unshare_cgroup, unshare_cgroup_try;
+        int share_ns;           /* CLONE_NEW* of --share-net, --share-ipc, ...: --image keeps them too */
 
         uid_t uid;              /* ids inside; default: the caller's */
         gid_t gid;
@@ -97,6 +64,8 @@ typedef struct SandboxPlan {
         bool die_with_parent;
         bool new_session;
         bool as_pid_1;
+        /* --no-die-with-parent, --no-new-session: off even with --image */
+        bool no_die_with_parent, no_new_session;
 
         /* Namespaces handed over by the caller. -EBADF when unset. */
         int userns_fd, userns2_fd, pidns_fd;
@@ -142,8 +111,8 @@ typedef struct SandboxPlan {
         size_t n_owned_fds;
 
         /* resources (utils/cgroups.c, utils/rlimits.c): the cgroup limits
-         * and manager, with the monitor's cgroup once made (removed by
-         * plan_free()); the rlimits set on the command before exec. */
+         * and manager (the cgroup itself is the monitor's, in sandbox.c's
+         * Launch); the rlimits set on the command before exec. */
         CgroupSettings cgroup;
         RlimitSettings rlimits;
 
@@ -167,28 +136,16 @@ typedef struct SandboxPlan {
 
         bool show_help, show_version;
 
-        /* network (utils/network.c): --network (NETWORK_UNSET: --unshare-net
-         * and --share-net decide), --publish, --allow-host-loopback, --dns;
-         * and the monitor's running slirp4netns/pasta, stopped by plan_free(). */
-        NetworkMode network;
-        PortForward *publish;
-        size_t n_publish;
-        bool allow_host_loopback;
-        char dns[NETWORK_MAX_DNS][INET6_ADDRSTRLEN];
-        size_t n_dns;
-        /* With a helper, /etc/resolv.conf is made from the host's rather
-         * than from the sandbox's own (set by --image unless the user
-         * mounts /etc/resolv.conf or /etc). */
-        bool resolv_conf_from_host;
-        NetworkState *network_state;
+        /* network (utils/network.c, utils/egress.c): --network, --publish,
+         * --allow-host-loopback, --dns; egress by name: --allow-host,
+         * --allow-udp, --add-host, --quiet */
+        NetworkSettings network;
+        EgressSettings egress;
 
-        /* running sandboxes (utils/registry.c, utils/join.c): --name and
-         * the sandbox's registration (held by the monitor, released by
-         * plan_free()); the commands --join, --list [--json], --stop
-         * [--stop-timeout]; the first option given that builds a sandbox,
-         * which --join refuses. */
+        /* running sandboxes (utils/registry.c, utils/join.c): --name; the
+         * commands --join, --list [--json], --stop [--stop-timeout]; the
+         * first option given that builds a sandbox, which --join refuses. */
         char *name;
-        struct Registration *registration;
         char *join_target;
         bool list, list_json;
         char *stop_name;
@@ -221,6 +178,14 @@ int plan_add_seccomp(SandboxPlan *p, void *data, size_t len);
  * bwrap's name, csand then answers as bwrap does, with its usage. */
 #define PLAN_NO_COMMAND EDESTADDRREQ
 int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e);
+
+/* Landlock asked for and nothing that needs a namespace or a new root:
+ * the command runs in place (utils/landlock.h). A decision about the
+ * whole plan, hence here. */
+bool plan_runs_in_place(const SandboxPlan *p);
+
+/* What Landlock's rules derived from the plan (--landlock) are made from. */
+LandlockPlan plan_landlock(const SandboxPlan *p);
 
 /* Does the sandbox keep a pid 1 of csand's (reaper, lock holder,
  * --sync-fd) above the command? */

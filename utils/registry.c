@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "fd-util.h"
-#include "join.h"
 #include "network.h"
 #include "parse-util.h"
 #include "registry.h"
@@ -105,7 +104,7 @@ bool registry_is_command(const SandboxPlan *p) {
         return p->join_target || p->list || p->stop_name || p->list_json || p->stop_timeout_set;
 }
 
-static int validate_command(const SandboxPlan *p, Error *e) {
+int registry_validate_command(const SandboxPlan *p, Error *e) {
         int n = !!p->join_target + !!p->list + !!p->stop_name;
         if (n > 1)
                 return error_setf(e, EINVAL, "--join, --list and --stop cannot be combined");
@@ -216,39 +215,40 @@ static int lock_path(char *buf, size_t size, const char *name, const char *suffi
 
 /* ---- the monitor's side ---- */
 
-int registry_claim(SandboxPlan *p, Error *e) {
+int registry_claim(const char *name, Registration **ret, Error *e) {
         char lock[NAME_MAX_LEN + 8];
         int r;
 
-        if (!p->name)
+        if (!name)
                 return 0;
         Registration *reg = calloc(1, sizeof(*reg));
         if (!reg)
                 return error_setf(e, ENOMEM, "Out of memory");
-        *reg = (Registration) { .dir_fd = -EBADF, .lock_fd = -EBADF, .name = strdup(p->name) };
-        p->registration = reg;
+        *reg = (Registration) { .dir_fd = -EBADF, .lock_fd = -EBADF, .name = strdup(name) };
+        /* The caller's from here, to release however the claim ends. */
+        *ret = reg;
         if (!reg->name)
                 return error_setf(e, ENOMEM, "Out of memory");
         r = names_dir_open(true, &reg->dir_fd);
         if (r < 0)
-                return error_set_errno(e, r, "Can't register --name %s: no usable $XDG_RUNTIME_DIR/csand/names", p->name);
-        (void) lock_path(lock, sizeof(lock), p->name, "lock");
+                return error_set_errno(e, r, "Can't register --name %s: no usable $XDG_RUNTIME_DIR/csand/names", name);
+        (void) lock_path(lock, sizeof(lock), name, "lock");
 
         for (;;) {
                 _cleanup_close_ int fd = openat(reg->dir_fd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd < 0)
-                        return error_set_errno(e, errno, "Can't register --name %s", p->name);
+                        return error_set_errno(e, errno, "Can't register --name %s", name);
                 struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
                 if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
                         if (errno == EAGAIN || errno == EACCES)
-                                return error_setf(e, EEXIST, "A sandbox named %s is already running", p->name);
-                        return error_set_errno(e, errno, "Can't lock --name %s", p->name);
+                                return error_setf(e, EEXIST, "A sandbox named %s is already running", name);
+                        return error_set_errno(e, errno, "Can't lock --name %s", name);
                 }
                 /* The previous holder unlinks the file as it ends: a lock on
                  * an unlinked file protects nothing, try the new one. */
                 struct stat a, b;
                 if (fstat(fd, &a) < 0)
-                        return error_set_errno(e, errno, "Can't register --name %s", p->name);
+                        return error_set_errno(e, errno, "Can't register --name %s", name);
                 if (fstatat(reg->dir_fd, lock, &b, AT_SYMLINK_NOFOLLOW) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
                         continue;
                 reg->lock_fd = TAKE_FD(fd);
@@ -257,8 +257,7 @@ int registry_claim(SandboxPlan *p, Error *e) {
 }
 
 /* "a\nb" -> "a\\nb": one record line per value. */
-static void put_escaped(FILE *f, const char *key, const char *value) {
-        fprintf(f, "%s ", key);
+static void put_escaped_value(FILE *f, const char *value) {
         for (const char *c = value; *c; c++) {
                 if (*c == '\\')
                         fputs("\\\\", f);
@@ -268,6 +267,38 @@ static void put_escaped(FILE *f, const char *key, const char *value) {
                         fputc(*c, f);
         }
         fputc('\n', f);
+}
+
+static void put_escaped(FILE *f, const char *key, const char *value) {
+        fprintf(f, "%s ", key);
+        put_escaped_value(f, value);
+}
+
+static void put_landlock_path(void *userdata, uint64_t access, uint64_t dev, uint64_t ino, const char *path) {
+        FILE *f = userdata;
+        fprintf(f, "landlock-path %" PRIx64 " %" PRIu64 " %" PRIu64 " ", access, dev, ino);
+        put_escaped_value(f, path);
+}
+
+/* What --join needs to rebuild the command's Landlock domain: the child
+ * waits at the gate, and sent ROOT_FD, its final root. */
+static void write_landlock(const SandboxPlan *p, int root_fd, FILE *f) {
+        const LandlockSettings *s = &p->landlock;
+        LandlockPlan lp = plan_landlock(p);
+        Error e = {};
+
+        if (s->handled_fs == 0 && s->handled_net == 0 && s->scoped == 0)
+                return;
+        fprintf(f, "landlock %" PRIx64 " %" PRIx64 " %" PRIx64 "\n", s->handled_fs, s->handled_net, s->scoped);
+        for (size_t i = 0; i < s->n_ports; i++)
+                fprintf(f, "landlock-port %c %u %u\n", s->ports[i].bind ? 'b' : 'c', s->ports[i].first, s->ports[i].last);
+        if (root_fd < 0)
+                error_setf(&e, EBADMSG, "the sandbox did not send its root");
+        else
+                (void) landlock_resolve_rules(s, &lp, root_fd, put_landlock_path, f, &e);
+        /* The sandbox runs anyway; joining it is refused, saying why. */
+        if (e.error)
+                put_escaped(f, "landlock-error", e.message);
 }
 
 const RegistryNamespace registry_namespaces[] = {
@@ -301,7 +332,7 @@ static char *read_cgroup_path(pid_t pid) {
         return NULL;
 }
 
-static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_flags, FILE *f) {
+static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_flags, int root_fd, const char *unit, FILE *f) {
         uint64_t mstart, cstart;
         int r = proc_start_time(getpid(), &mstart);
         if (r < 0)
@@ -325,7 +356,7 @@ static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_f
                         fprintf(f, "%s%s", first ? "" : ",", registry_namespaces[i].name);
                         first = false;
                 }
-        fprintf(f, "\nnetwork %s\n", network_mode_to_string(network_mode(p)));
+        fprintf(f, "\nnetwork %s\n", network_mode_to_string(network_mode(&p->network, p->unshare_net)));
         fprintf(f, "limits ");
         for (size_t i = 0; i < p->cgroup.n_properties; i++) {
                 const CgroupProperty *cp = &p->cgroup.properties[i];
@@ -357,9 +388,12 @@ static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_f
                 _cleanup_free_ char *cg = read_cgroup_path(child);
                 if (cg)
                         put_escaped(f, "cgroup", cg);
+                if (unit)
+                        put_escaped(f, "cgroup-unit", unit);
         }
         for (size_t i = 0; i < p->n_command; i++)
                 put_escaped(f, "arg", p->command[i]);
+        write_landlock(p, root_fd, f);
         for (size_t i = 0; i < p->n_seccomp; i++) {
                 fprintf(f, "seccomp %u ", p->seccomp[i].flags);
                 for (size_t j = 0; j < p->seccomp[i].len; j++)
@@ -370,8 +404,8 @@ static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_f
         return 0;
 }
 
-int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, Error *e) {
-        Registration *reg = p->registration;
+int registry_publish(Registration *reg, const SandboxPlan *p, pid_t child, unsigned long clone_flags, int root_fd,
+                     const char *cgroup_unit, Error *e) {
         char rec[NAME_MAX_LEN + 8], tmp[NAME_MAX_LEN + 16];
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
@@ -381,7 +415,7 @@ int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, Err
         FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return error_setf(e, ENOMEM, "Out of memory");
-        int r = write_record(p, child, clone_flags, f);
+        int r = write_record(p, child, clone_flags, root_fd, cgroup_unit, f);
         if (fclose(f) != 0 && r >= 0)
                 r = -ENOMEM;
         if (r < 0)
@@ -433,6 +467,12 @@ void registry_entry_done(RegistryEntry *e) {
         free(e->network);
         free(e->limits);
         free(e->cgroup);
+        free(e->cgroup_unit);
+        landlock_settings_done(&e->landlock);
+        for (size_t i = 0; i < e->n_landlock_paths; i++)
+                free(e->landlock_paths[i].path);
+        free(e->landlock_paths);
+        free(e->landlock_error);
         strv_free(e->command);
         for (size_t i = 0; i < e->n_seccomp; i++)
                 free(e->seccomp[i].data);
@@ -475,6 +515,41 @@ static int hex_decode(const char *s, void **ret, size_t *ret_len) {
         return 0;
 }
 
+static int parse_landlock(RegistryEntry *e, const char *key, const char *value) {
+        LandlockSettings *s = &e->landlock;
+        int n = 0;
+        if (strcmp(key, "") == 0)
+                return sscanf(value, "%" SCNx64 " %" SCNx64 " %" SCNx64, &s->handled_fs, &s->handled_net, &s->scoped) == 3 ? 0 : -EINVAL;
+        if (strcmp(key, "-error") == 0)
+                return (e->landlock_error = unescape(value)) ? 0 : -ENOMEM;
+        if (strcmp(key, "-port") == 0) {
+                char kind;
+                unsigned first, last;
+                if (sscanf(value, "%c %u %u", &kind, &first, &last) != 3 || first > last || last > UINT16_MAX)
+                        return -EINVAL;
+                LandlockPortRule *ports = reallocarray(s->ports, s->n_ports + 1, sizeof(*ports));
+                if (!ports)
+                        return -ENOMEM;
+                s->ports = ports;
+                s->ports[s->n_ports++] = (LandlockPortRule) { .bind = kind == 'b', .first = (uint16_t) first, .last = (uint16_t) last };
+                return 0;
+        }
+        if (strcmp(key, "-path") == 0) {
+                LandlockRecordedPath rp = {};
+                if (sscanf(value, "%" SCNx64 " %" SCNu64 " %" SCNu64 " %n", &rp.access, &rp.dev, &rp.ino, &n) != 3 || n == 0)
+                        return -EINVAL;
+                LandlockRecordedPath *paths = reallocarray(e->landlock_paths, e->n_landlock_paths + 1, sizeof(*paths));
+                if (!paths)
+                        return -ENOMEM;
+                e->landlock_paths = paths;
+                if (!(rp.path = unescape(value + n)))
+                        return -ENOMEM;
+                paths[e->n_landlock_paths++] = rp;
+                return 0;
+        }
+        return 0;
+}
+
 static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) {
         int n = 0;
         if (strcmp(key, "version") == 0)
@@ -505,6 +580,8 @@ static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) 
                 return (e->limits = strdup(value)) ? 0 : -ENOMEM;
         if (strcmp(key, "cgroup") == 0)
                 return (e->cgroup = unescape(value)) ? 0 : -ENOMEM;
+        if (strcmp(key, "cgroup-unit") == 0)
+                return (e->cgroup_unit = unescape(value)) ? 0 : -ENOMEM;
         if (strcmp(key, "arg") == 0) {
                 char **l = realloc(e->command, (*n_args + 2) * sizeof(char *));
                 if (!l)
@@ -516,6 +593,8 @@ static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) 
                 (*n_args)++;
                 return 0;
         }
+        if (strncmp(key, "landlock", 8) == 0)
+                return parse_landlock(e, key + 8, value);
         if (strcmp(key, "seccomp") == 0) {
                 unsigned flags;
                 if (sscanf(value, "%u %n", &flags, &n) != 1)
@@ -786,7 +865,7 @@ static void print_lines(FILE *f, const RegistryEntry *list, size_t n) {
         }
 }
 
-static int run_list(const SandboxPlan *p) {
+int registry_run_list(const SandboxPlan *p) {
         RegistryEntry *list;
         size_t n;
         int r = read_all(&list, &n);
@@ -816,7 +895,7 @@ static int pidfd_signal(int fd, int sig) {
         return RET_NERRNO(syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0));
 }
 
-static int run_stop(const SandboxPlan *p) {
+int registry_run_stop(const SandboxPlan *p) {
         RegistryEntry entry;
         Error e = {};
         if (registry_lookup(p->stop_name, &entry, &e) < 0) {
@@ -851,15 +930,3 @@ static int run_stop(const SandboxPlan *p) {
         return 1;
 }
 
-int registry_run_command(SandboxPlan *p) {
-        Error e = {};
-        if (validate_command(p, &e) < 0) {
-                log_error("%s", e.message);
-                return 1;
-        }
-        if (p->list)
-                return run_list(p);
-        if (p->stop_name)
-                return run_stop(p);
-        return join_run(p);
-}

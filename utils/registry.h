@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "landlock.h"
 #include "plan.h"
 
 /* Running sandboxes, by name (--name, --list, --stop; --join in join.c).
@@ -43,7 +44,15 @@ typedef struct RegistryEntry {
         char *network;
         char *limits;           /* "memory=50M,pids-limit=10", "" for none */
         char *cgroup;           /* below /sys/fs/cgroup, NULL without its own */
+        char *cgroup_unit;      /* the systemd unit that holds it, NULL: cgroupfs */
         char **command;
+        /* Its Landlock ruleset, as the monitor resolved it (landlock_resolve_rules()):
+         * the handled rights, scopes and ports in landlock, the path rules in
+         * landlock_paths; or why it could not be resolved. */
+        LandlockSettings landlock;
+        LandlockRecordedPath *landlock_paths;
+        size_t n_landlock_paths;
+        char *landlock_error;
         SeccompProgram *seccomp;
         size_t n_seccomp;
 } RegistryEntry;
@@ -53,16 +62,24 @@ void registry_entry_done(RegistryEntry *e);
 /* --name, --join, --list, --json, --stop, --stop-timeout */
 int registry_parse_option(SandboxPlan *p, const char *option, const char *arg, Error *e);
 
-/* Is this run one of --join, --list, --stop rather than a sandbox? */
+/* Is this run one of --join, --list, --stop rather than a sandbox?
+ * (sandbox.c dispatches them; --join is utils/join.c's.) */
 bool registry_is_command(const SandboxPlan *p);
-/* Runs it; returns the exit status. Prints its own errors. */
-int registry_run_command(SandboxPlan *p);
+/* The options given with it, checked first. */
+int registry_validate_command(const SandboxPlan *p, Error *e);
+/* --list [--json] and --stop: return the exit status, print their own errors. */
+int registry_run_list(const SandboxPlan *p);
+int registry_run_stop(const SandboxPlan *p);
 
-/* The monitor, once the child exists: takes --name (an error when it is
- * taken) before anything is made outside for the sandbox... */
-int registry_claim(SandboxPlan *p, Error *e);
-/* ...and publishes the registration once it all is (cgroup, helpers). */
-int registry_publish(SandboxPlan *p, pid_t child, unsigned long clone_flags, Error *e);
+/* The monitor, once the child exists: takes --name NAME (an error when it
+ * is taken; nothing for NULL) before anything is made outside for the
+ * sandbox; *RET is set as soon as there is something to release... */
+int registry_claim(const char *name, Registration **ret, Error *e);
+/* ...and publishes the registration REG (NULL: none) once it all is
+ * (cgroup, helpers). ROOT_FD: the sandbox's final root, for Landlock
+ * rules (-EBADF without them); CGROUP_UNIT: cgroup_unit() of its cgroup. */
+int registry_publish(Registration *reg, const SandboxPlan *p, pid_t child, unsigned long clone_flags, int root_fd,
+                     const char *cgroup_unit, Error *e);
 /* Removes the registration and frees the name. NULL is fine. */
 void registry_release(Registration *r);
 

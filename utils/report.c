@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "macro.h"
 #include "report.h"
 
 int report_channel(int ret_fds[2]) {
@@ -42,4 +47,159 @@ int report_receive(int fd, Error *ret, bool blocking) {
                 return -EBADMSG;
         ret->message[sizeof(ret->message) - 1] = '\0';
         return REPORT_ERROR;
+}
+
+const char *const report_namespace_names[_REPORT_NS_MAX] = {
+        [REPORT_NS_CGROUP] = "cgroup",
+        [REPORT_NS_IPC] = "ipc",
+        [REPORT_NS_MNT] = "mnt",
+        [REPORT_NS_NET] = "net",
+        [REPORT_NS_PID] = "pid",
+        [REPORT_NS_USER] = "user",
+        [REPORT_NS_UTS] = "uts",
+};
+
+/* The namespaces message: which of them follow as SCM_RIGHTS, in order.
+ * Its size tells it from an Error. */
+typedef struct NamespacesMessage {
+        uint32_t magic;
+        uint32_t mask;
+} NamespacesMessage;
+#define NAMESPACES_MAGIC 0x6e737673u
+
+/* One sequenced packet of LEN bytes with N fds (SCM_RIGHTS). Best
+ * effort, as report_send(): without it the monitor does without, and says
+ * so where it matters. */
+static void send_with_fds(int fd, const void *data, size_t len, const int *fds, size_t n) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * _REPORT_NS_MAX)];
+        } control = {};
+        struct iovec iov = { .iov_base = (void *) data, .iov_len = len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct cmsghdr *c = NULL;
+        if (n > 0) {
+                mh.msg_control = &control;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+                c = CMSG_FIRSTHDR(&mh);
+        }
+        if (c) {
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+        }
+        (void) !sendmsg(fd, &mh, MSG_NOSIGNAL);
+}
+
+/* Receives one packet of exactly LEN bytes into DATA, with up to MAX fds
+ * (close-on-exec) into FDS; *N_FDS says how many came. 1 when it came, 0
+ * at end-of-file (the child died first), -EBADMSG for a packet of another
+ * size (its fds closed). */
+static int receive_with_fds(int fd, void *data, size_t len, int *fds, size_t max, size_t *n_fds) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * _REPORT_NS_MAX)];
+        } control;
+        struct iovec iov = { .iov_base = data, .iov_len = len };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof(control),
+        };
+        ssize_t n;
+        *n_fds = 0;
+        while ((n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+                ;
+        if (n < 0)
+                return -errno;
+        if (n == 0)
+                return 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t m_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < m_fds; i++) {
+                        int got;
+                        memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        if (*n_fds < max)
+                                fds[(*n_fds)++] = got;
+                        else
+                                safe_close(got);
+                }
+        }
+        if ((size_t) n != len) {
+                for (size_t i = 0; i < *n_fds; i++)
+                        safe_close(fds[i]);
+                *n_fds = 0;
+                return -EBADMSG;
+        }
+        return 1;
+}
+
+void report_send_namespaces(int fd) {
+        NamespacesMessage m = { .magic = NAMESPACES_MAGIC };
+        int fds[_REPORT_NS_MAX];
+        size_t n = 0;
+        for (size_t i = 0; i < _REPORT_NS_MAX; i++) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/self/ns/%s", report_namespace_names[i]);
+                int nsfd = open(path, O_RDONLY | O_CLOEXEC);
+                if (nsfd < 0)
+                        continue;
+                m.mask |= 1u << i;
+                fds[n++] = nsfd;
+        }
+        send_with_fds(fd, &m, sizeof(m), fds, n);
+        for (size_t i = 0; i < n; i++)
+                safe_close(fds[i]);
+}
+
+int report_receive_namespaces(int fd, int ret_fds[_REPORT_NS_MAX]) {
+        NamespacesMessage m = {};
+        int got[_REPORT_NS_MAX];
+        size_t k;
+        for (size_t i = 0; i < _REPORT_NS_MAX; i++)
+                ret_fds[i] = -EBADF;
+        int r = receive_with_fds(fd, &m, sizeof(m), got, _REPORT_NS_MAX, &k);
+        if (r <= 0)
+                return r;
+        if (m.magic != NAMESPACES_MAGIC) {
+                for (size_t i = 0; i < k; i++)
+                        safe_close(got[i]);
+                return -EBADMSG;
+        }
+        size_t j = 0;
+        for (size_t i = 0; i < _REPORT_NS_MAX && j < k; i++)
+                if (m.mask & (1u << i))
+                        ret_fds[i] = got[j++];
+        for (; j < k; j++)
+                safe_close(got[j]);
+        return 1;
+}
+
+#define ROOT_MAGIC 0x726f6f74u
+
+void report_send_root(int fd) {
+        uint32_t magic = ROOT_MAGIC;
+        _cleanup_close_ int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        send_with_fds(fd, &magic, sizeof(magic), &root_fd, root_fd >= 0);
+}
+
+int report_receive_root(int fd, int *ret_fd) {
+        uint32_t magic = 0;
+        size_t k;
+        int got = -EBADF;
+        *ret_fd = -EBADF;
+        int r = receive_with_fds(fd, &magic, sizeof(magic), &got, 1, &k);
+        if (r <= 0)
+                return r;
+        if (magic != ROOT_MAGIC || k != 1) {
+                if (k == 1)
+                        safe_close(got);
+                return -EBADMSG;
+        }
+        *ret_fd = got;
+        return 1;
 }

@@ -22,3 +22,33 @@ enum {
 /* REPORT_ERROR or REPORT_EXEC, 0 at end-of-file, -EAGAIN when nothing is
  * there yet. */
 int report_receive(int fd, Error *ret, bool blocking);
+
+/* The sandbox's namespaces, which the monitor needs (the info JSON, the
+ * network helpers) but may not open as /proc/CHILD/ns/ (the child is not
+ * dumpable during its setup, so that nobody outside can ptrace it): the
+ * child sends them, first thing, on the gate (see sandbox.c), a socket of
+ * sequenced packets. */
+enum {
+        REPORT_NS_CGROUP,
+        REPORT_NS_IPC,
+        REPORT_NS_MNT,
+        REPORT_NS_NET,
+        REPORT_NS_PID,
+        REPORT_NS_USER,
+        REPORT_NS_UTS,
+        _REPORT_NS_MAX,
+};
+extern const char *const report_namespace_names[_REPORT_NS_MAX];
+
+/* The child: its own /proc/self/ns/ entries (best effort, the ones it can
+ * open). */
+void report_send_namespaces(int fd);
+/* The monitor: fills RET_FDS (close-on-exec; -EBADF for those not sent).
+ * 1 when the message came, 0 at end-of-file (the child died first). */
+int report_receive_namespaces(int fd, int ret_fds[_REPORT_NS_MAX]);
+
+/* The child, at the gate once its root is final: that root (the monitor
+ * can't open /proc/CHILD/root of a child that is not dumpable). The
+ * monitor: *RET_FD (close-on-exec); 1 when it came, 0 at end-of-file. */
+void report_send_root(int fd);
+int report_receive_root(int fd, int *ret_fd);

@@ -48,7 +48,8 @@ int seccomp_add_profile(SandboxPlan *p, Error *e) {
         int caps[64];
         size_t n_caps = 0;
 
-        if (!p->seccomp_profile)
+        /* "unconfined" (Docker's word): no profile, not even --image's default */
+        if (!p->seccomp_profile || strcmp(p->seccomp_profile, SECCOMP_PROFILE_UNCONFINED) == 0)
                 return 0;
         for (int c = 0; c < 64; c++)
                 if (p->caps & (UINT64_C(1) << c))

@@ -10,6 +10,9 @@ int seccomp_program_read(int fd, SeccompProgram *ret, Error *e);
 /* seccomp_program_read(), then the program goes last into P's list. */
 int seccomp_add_from_fd(SandboxPlan *p, int fd, Error *e);
 
+/* --seccomp-profile unconfined: no profile (undoes --image's default). */
+#define SECCOMP_PROFILE_UNCONFINED "unconfined"
+
 /* Compiles --seccomp-profile (if any) for the capabilities the command will
  * hold and puts it first among the programs to load. Warns about syscall
  * names libseccomp does not know only for the user's own profile files:

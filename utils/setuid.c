@@ -15,7 +15,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,23 +47,16 @@ typedef struct CloneRequest {
         int32_t args_fd[MAX_ARGS_FDS];
 } CloneRequest;
 
-/* The namespace ids --info-fd and --json-status-fd report: the caller's
- * process can't read them from /proc/PID/ns of a root-owned namespace. */
-static const char *const ns_names[] = { "cgroup", "ipc", "mnt", "net", "pid", "uts" };
-#define N_NS (sizeof(ns_names) / sizeof(ns_names[0]))
-
 typedef struct CloneReply {
         int32_t pid;    /* the worker, or 0 */
         int32_t error;  /* positive errno, or 0 */
         char what[64];  /* the step that failed */
-        uint64_t ns_ino[N_NS];
 } CloneReply;
 
 static bool active, worker, maps_written;
 static int priv_fd = -EBADF;
 static pid_t priv_pid;
 static int worker_report_fd = -EBADF, worker_gate_fd = -EBADF;
-static uint64_t worker_ns_ino[N_NS];
 
 /* Before any of csand's own code: a setuid start (and the worker, which
  * runs with capabilities) is not dumpable, whatever fs.suid_dumpable says. */
@@ -137,13 +129,6 @@ typedef struct Priv {
 static int reply(int sock, pid_t pid, int err, const char *what) {
         CloneReply r = { .pid = pid, .error = err };
         snprintf(r.what, sizeof(r.what), "%s", what ?: "");
-        for (size_t i = 0; pid > 0 && err == 0 && i < N_NS; i++) {
-                char path[64];
-                struct stat st;
-                snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns_names[i]);
-                if (stat(path, &st) == 0)
-                        r.ns_ino[i] = st.st_ino;
-        }
         return send(sock, &r, sizeof(r), MSG_NOSIGNAL) == (ssize_t) sizeof(r) ? 0 : -errno;
 }
 
@@ -346,10 +331,8 @@ static _noreturn_ void privileged_main(int sock, char **argv) {
         pv.exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
         if (pv.proc_fd < 0 || pv.exe_fd < 0)
                 _exit(1);
-        /* clone(CLONE_NEWUSER) where only root may, the maps, and the
-         * namespace ids of our (not dumpable) child. */
-        if (caps_limit(UINT64_C(1) << CAP_SYS_ADMIN | UINT64_C(1) << CAP_SETUID | UINT64_C(1) << CAP_SETGID |
-                       UINT64_C(1) << CAP_SYS_PTRACE) < 0)
+        /* clone(CLONE_NEWUSER) where only root may, and the maps. */
+        if (caps_limit(UINT64_C(1) << CAP_SYS_ADMIN | UINT64_C(1) << CAP_SETUID | UINT64_C(1) << CAP_SETGID) < 0)
                 _exit(1);
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         /* One sandbox per start: done after the first request. */
@@ -479,15 +462,6 @@ bool setuid_worker(int *ret_report_fd, int *ret_gate_fd) {
         return worker;
 }
 
-int setuid_namespace_id(const char *name, uint64_t *ret) {
-        for (size_t i = 0; i < N_NS; i++)
-                if (strcmp(ns_names[i], name) == 0 && worker_ns_ino[i] != 0) {
-                        *ret = worker_ns_ino[i];
-                        return 0;
-                }
-        return -ENOENT;
-}
-
 bool setuid_maps_written(void) {
         return maps_written;
 }
@@ -523,7 +497,7 @@ int setuid_check_plan(const SandboxPlan *p, Error *e) {
                 return error_setf(e, EPERM, "Overlays (--overlay, --tmp-overlay, --ro-overlay) are not permitted in setuid mode");
         if (p->image || p->image_overlay_rwsrc)
                 return error_setf(e, EPERM, "--image is not permitted in setuid mode");
-        if (network_uses_helper(p))
+        if (network_uses_helper(&p->network, p->unshare_net))
                 return error_setf(e, EPERM, "--network is not permitted in setuid mode");
         if (cgroup_needed(&p->cgroup))
                 return error_setf(e, EPERM, "Resource limits (--memory, --cpus, --pids-limit, ...) are not permitted in setuid mode");
@@ -608,6 +582,5 @@ pid_t setuid_clone(const SandboxPlan *p, unsigned long flags, uid_t uid, gid_t g
                         return error_setf(e, rp.error, "clone");
                 return error_set_errno(e, rp.error, "%s", rp.what);
         }
-        memcpy(worker_ns_ino, rp.ns_ino, sizeof(worker_ns_ino));
         return rp.pid;
 }

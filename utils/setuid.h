@@ -2,7 +2,6 @@
 #pragma once
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <sys/types.h>
 
 #include "log.h"
@@ -51,10 +50,6 @@ bool setuid_maps_written(void);
  * pid, or -errno with E filled. */
 pid_t setuid_clone(const struct SandboxPlan *p, unsigned long flags, uid_t uid, gid_t gid, bool map_root,
                    int report_fd, int gate_fd, Error *e);
-
-/* The id of the worker's namespace NAME ("mnt", "pid", ...), which the
- * privileged part read for --info-fd: the caller's process may not. */
-int setuid_namespace_id(const char *name, uint64_t *ret);
 
 /* Not needed after all (a command such as --list, Landlock in place): the
  * privileged part exits. */

@@ -3,11 +3,12 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "fd-util.h"
 #include "network.h"
-#include "setuid.h"
+#include "report.h"
 #include "status.h"
 
 static const struct {
@@ -25,7 +26,16 @@ static const struct {
         { "uts", CLONE_NEWUTS },
 };
 
-int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags, bool json_lines) {
+/* NS_FDS's entry for the namespace NAME. */
+static int ns_fd(const int *ns_fds, const char *name) {
+        for (size_t i = 0; i < _REPORT_NS_MAX; i++)
+                if (strcmp(report_namespace_names[i], name) == 0)
+                        return ns_fds[i];
+        return -EBADF;
+}
+
+int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags, const int *ns_fds,
+                      bool json_lines) {
         /* --info-fd: one indented object; --json-status-fd: JSON lines,
          * the whole object on one line (bwrap's two formats). */
         const char *sep = json_lines ? ", " : ",\n    ";
@@ -37,21 +47,17 @@ int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long c
 
         fprintf(f, "{%s\"child-pid\": %d", json_lines ? " " : "\n    ", (int) child);
         for (size_t i = 0; i < ELEMENTSOF(namespaces); i++) {
-                char path[64];
                 struct stat st;
                 if (!(clone_flags & namespaces[i].flag))
                         continue;
-                uint64_t ino;
-                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int) child, namespaces[i].name);
-                if (stat(path, &st) == 0)
-                        ino = st.st_ino;
-                else if (setuid_namespace_id(namespaces[i].name, &ino) < 0)
+                int nsfd = ns_fd(ns_fds, namespaces[i].name);
+                if (nsfd < 0 || fstat(nsfd, &st) < 0)
                         continue;
-                fprintf(f, "%s\"%s-namespace\": %llu", sep, namespaces[i].name, (unsigned long long) ino);
+                fprintf(f, "%s\"%s-namespace\": %llu", sep, namespaces[i].name, (unsigned long long) st.st_ino);
         }
         /* csand's own members, after bwrap's. */
-        network_write_status_json(p, f, json_lines);
-        landlock_write_status_json(&p->landlock, landlock_runs_in_place(p), f, json_lines);
+        network_write_status_json(&p->network, p->unshare_net, f, json_lines);
+        landlock_write_status_json(&p->landlock, plan_runs_in_place(p), f, json_lines);
         fputs(json_lines ? " }\n" : "\n}\n", f);
         if (fclose(f) != 0)
                 return -ENOMEM;

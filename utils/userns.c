@@ -1,12 +1,228 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fd-util.h"
 #include "macro.h"
 #include "userns.h"
+
+/* Our /proc/self files belong to root while we are not dumpable, which is
+ * what keeps the user outside from ptracing the setup; but that way the id
+ * maps can't be opened either. So a stand-in does it: a fork of ours in the
+ * same user namespace, which first confines itself to read(), write(),
+ * exit() and that one prctl() with a seccomp filter, then becomes dumpable
+ * (its /proc files the user's) and waits to be killed. Ptrace it, and you
+ * get a process that can do nothing. We open its map files through a pinned
+ * /proc/PID directory, after checking its user namespace is ours. */
+
+#if defined(__x86_64__)
+#define STANDIN_ARCH AUDIT_ARCH_X86_64
+#elif defined(__i386__)
+#define STANDIN_ARCH AUDIT_ARCH_I386
+#elif defined(__aarch64__)
+#define STANDIN_ARCH AUDIT_ARCH_AARCH64
+#elif defined(__arm__) && __BYTE_ORDER == __LITTLE_ENDIAN
+#define STANDIN_ARCH AUDIT_ARCH_ARM
+#elif defined(__riscv) && __riscv_xlen == 64
+#define STANDIN_ARCH AUDIT_ARCH_RISCV64
+#elif defined(__s390x__)
+#define STANDIN_ARCH AUDIT_ARCH_S390X
+#elif defined(__powerpc64__) && __BYTE_ORDER == __LITTLE_ENDIAN
+#define STANDIN_ARCH AUDIT_ARCH_PPC64LE
+#endif
+
+#if __BYTE_ORDER == __LITTLE_ENDIAN
+#define ARG0_LOW offsetof(struct seccomp_data, args[0])
+#define ARG0_HIGH (offsetof(struct seccomp_data, args[0]) + 4)
+#else
+#define ARG0_LOW (offsetof(struct seccomp_data, args[0]) + 4)
+#define ARG0_HIGH offsetof(struct seccomp_data, args[0])
+#endif
+
+#ifdef STANDIN_ARCH
+static int confine_standin(void) {
+        struct sock_filter filter[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, STANDIN_ARCH, 1, 0),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#ifdef __x86_64__
+                /* x32 numbers alias others */
+                BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+#endif
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_read, 4, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 3, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit, 2, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 1, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_prctl, 1, 6),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                /* prctl(PR_SET_DUMPABLE, ...) only */
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_HIGH),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PR_SET_DUMPABLE, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        };
+        struct sock_fprog prog = { .len = ELEMENTSOF(filter), .filter = filter };
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return -errno;
+        return RET_NERRNO(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog));
+}
+
+static _noreturn_ void standin(int proc_fd, int sock, bool new_userns) {
+        char msg[40];
+        /* --disable-userns: the stand-in makes the nested namespace, which
+         * we then join, written. */
+        if (new_userns && unshare(CLONE_NEWUSER) < 0)
+                _exit(1);
+        /* Our pid where the maps are opened: that procfs's numbering, not
+         * the one of a pid namespace we may be in. Sent before anyone can
+         * attach to us. */
+        ssize_t n = readlinkat(proc_fd, proc_fd == AT_FDCWD ? "/proc/self" : "self", msg, sizeof(msg) - 2);
+        if (n <= 0)
+                _exit(1);
+        msg[n++] = '\n';
+        if (write(sock, msg, (size_t) n) != n)
+                _exit(1);
+        if (sock > 3)
+                (void) syscall(SYS_close_range, 3, (unsigned) sock - 1, 0);
+        (void) syscall(SYS_close_range, (unsigned) sock + 1, ~0U, 0);
+        if (confine_standin() < 0)
+                _exit(1);
+        char c = '1';
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(sock, &c, 1) != 1)
+                _exit(1);
+        /* Until killed. */
+        while (read(sock, &c, 1) > 0)
+                ;
+        _exit(0);
+}
+
+static bool same_file(int a, int b) {
+        struct stat sa, sb;
+        return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The stand-in's "PID\n1": its /proc directory, pinned, once it is ready,
+ * and its user namespace (ours, or with NEW_USERNS, a child of ours). */
+static int standin_dir(int proc_fd, int sock, bool new_userns, int *ret_userns) {
+        char buf[48];
+        size_t got = 0;
+        const char *nl = NULL;
+        while (!nl || (size_t) (nl - buf) + 1 >= got) {
+                if (got == sizeof(buf) - 1)
+                        return -EBADMSG;
+                ssize_t k = read(sock, buf + got, sizeof(buf) - 1 - got);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return -EIO;        /* it died: no seccomp, say */
+                got += (size_t) k;
+                buf[got] = '\0';
+                nl = strchr(buf, '\n');
+        }
+        if (nl[1] != '1')
+                return -EBADMSG;
+        char pid[24];
+        snprintf(pid, sizeof(pid), "%.*s", (int) (nl - buf), buf);
+        _cleanup_close_ int procdir = openat(proc_fd, proc_fd == AT_FDCWD ? "/proc" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (procdir < 0)
+                return -errno;
+        int dir = openat(procdir, pid, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return -errno;
+        /* The maps written must be those of our user namespace (or of the
+         * one nested in it): not of some other process of the user's. */
+        _cleanup_close_ int own_ns = openat(procdir, "self/ns/user", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int its_ns = openat(dir, "ns/user", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int parent_ns = its_ns >= 0 && new_userns ? ioctl(its_ns, NS_GET_PARENT) : -EBADF;
+        if (own_ns < 0 || its_ns < 0 || !same_file(own_ns, new_userns ? parent_ns : its_ns)) {
+                safe_close(dir);
+                return -ESRCH;
+        }
+        *ret_userns = TAKE_FD(its_ns);
+        return dir;
+}
+
+/* Opens NAMES[i] of a stand-in's /proc directory into FDS[i] (-errno for
+ * each that fails), and its user namespace into *RET_USERNS. -errno when
+ * there is no stand-in. */
+static int open_maps_via_standin(int proc_fd, bool new_userns, const char *const *names, int *fds, size_t n,
+                                 int *ret_userns) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                safe_close(sv[0]);
+                safe_close(sv[1]);
+                return r;
+        }
+        if (pid == 0) {
+                safe_close(sv[0]);
+                standin(proc_fd, sv[1], new_userns);
+        }
+        safe_close(sv[1]);
+        int dir = standin_dir(proc_fd, sv[0], new_userns, ret_userns);
+        for (size_t i = 0; dir >= 0 && i < n; i++) {
+                fds[i] = openat(dir, names[i], O_WRONLY | O_CLOEXEC);
+                if (fds[i] < 0)
+                        fds[i] = -errno;
+        }
+        safe_close(dir);
+        safe_close(sv[0]);
+        (void) kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        /* As the init of a new pid namespace we gave the stand-in pid 2:
+         * the next one is 2 again, so that the command is pid 2 as with
+         * bwrap. (Best effort: a read-only /proc/sys leaves it 3. Done in
+         * the user namespace that owns the pid namespace, whose
+         * capabilities this takes.) */
+        if (getpid() == 1) {
+                _cleanup_close_ int last = openat(proc_fd, proc_fd == AT_FDCWD ? "/proc/sys/kernel/ns_last_pid" :
+                                                  "sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+                if (last >= 0)
+                        (void) !write(last, "1", 1);
+        }
+        return dir < 0 ? dir : 0;
+}
+#endif
+
+static int write_all_fd(int fd, const char *data) {
+        size_t len = strlen(data);
+        ssize_t n = write(fd, data, len);
+        if (n < 0)
+                return -errno;
+        return (size_t) n == len ? 0 : -EIO;
+}
+
+/* The three files, opened in this order; written in bwrap's (uid map,
+ * setgroups, gid map), so that a failure is the step bwrap names. */
+enum { MAP_SETGROUPS, MAP_UID, MAP_GID, _MAP_MAX };
+static const char *const map_names[_MAP_MAX] = { "setgroups", "uid_map", "gid_map" };
 
 const char *userns_map_step_words(UsernsMapStep step) {
         static const char *const words[] = {
@@ -17,30 +233,89 @@ const char *userns_map_step_words(UsernsMapStep step) {
         return words[step];
 }
 
-int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
-        return userns_write_own_maps_step(proc_fd, inside_uid, outside_uid, inside_gid, outside_gid, NULL);
-}
-
-/* In bwrap's order (uid map, setgroups, gid map), so that a failure is the
- * step bwrap names; *RET_STEP says which failed. */
-int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid,
-                               UsernsMapStep *ret_step) {
+/* Writes the maps into FDS (each an fd, or the -errno its open failed
+ * with); *STEP says which step failed. */
+static int write_maps(const int *fds, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid,
+                      UsernsMapStep *step) {
         char line[64];
-        UsernsMapStep dummy;
-        UsernsMapStep *step = ret_step ?: &dummy;
         int r;
 
         *step = USERNS_MAP_UID;
         snprintf(line, sizeof(line), "%u %u 1\n", inside_uid, outside_uid);
-        r = write_string_at(proc_fd, proc_fd == AT_FDCWD ? "/proc/self/uid_map" : "self/uid_map", line);
+        r = fds[MAP_UID] < 0 ? fds[MAP_UID] : write_all_fd(fds[MAP_UID], line);
         if (r < 0)
                 return r;
         *step = USERNS_MAP_SETGROUPS;
-        r = write_string_at(proc_fd, proc_fd == AT_FDCWD ? "/proc/self/setgroups" : "self/setgroups", "deny");
         /* Kernels before 3.19 have no setgroups file; nothing to deny there. */
+        r = fds[MAP_SETGROUPS] < 0 ? fds[MAP_SETGROUPS] : write_all_fd(fds[MAP_SETGROUPS], "deny");
         if (r < 0 && r != -ENOENT)
                 return r;
         *step = USERNS_MAP_GID;
         snprintf(line, sizeof(line), "%u %u 1\n", inside_gid, outside_gid);
-        return write_string_at(proc_fd, proc_fd == AT_FDCWD ? "/proc/self/gid_map" : "self/gid_map", line);
+        return fds[MAP_GID] < 0 ? fds[MAP_GID] : write_all_fd(fds[MAP_GID], line);
+}
+
+static void close_maps(int *fds) {
+        for (size_t i = 0; i < _MAP_MAX; i++)
+                fds[i] = safe_close(fds[i]);
+}
+
+/* Without a stand-in (an architecture we have no filter for): dumpable for
+ * the three open()s (an attacher that stays is caught by the caller's
+ * tracer check). */
+static void open_own_maps_dumpable(int proc_fd, int *fds) {
+        (void) prctl(PR_SET_DUMPABLE, 1);
+        for (size_t i = 0; i < _MAP_MAX; i++) {
+                char path[32];
+                snprintf(path, sizeof(path), "%s%s", proc_fd == AT_FDCWD ? "/proc/self/" : "self/", map_names[i]);
+                fds[i] = openat(proc_fd, path, O_WRONLY | O_CLOEXEC);
+                if (fds[i] < 0)
+                        fds[i] = -errno;
+        }
+        (void) prctl(PR_SET_DUMPABLE, 0);
+}
+
+int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid,
+                               UsernsMapStep *ret_step) {
+        int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
+        UsernsMapStep dummy;
+        int r = -ENOSYS;
+#ifdef STANDIN_ARCH
+        _cleanup_close_ int userns = -EBADF;
+        r = open_maps_via_standin(proc_fd, false, map_names, fds, _MAP_MAX, &userns);
+#endif
+        if (r < 0)
+                open_own_maps_dumpable(proc_fd, fds);
+        r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, ret_step ?: &dummy);
+        close_maps(fds);
+        return r;
+}
+
+int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
+        return userns_write_own_maps_step(proc_fd, inside_uid, outside_uid, inside_gid, outside_gid, NULL);
+}
+
+int userns_enter_nested(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
+        int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
+        UsernsMapStep step;
+        int r;
+#ifdef STANDIN_ARCH
+        _cleanup_close_ int userns = -EBADF;
+        r = open_maps_via_standin(proc_fd, true, map_names, fds, _MAP_MAX, &userns);
+        if (r >= 0) {
+                /* Written from here, its parent namespace, where we still
+                 * have our capabilities; then joined. */
+                r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, &step);
+                close_maps(fds);
+                if (r < 0)
+                        return r;
+                return RET_NERRNO(setns(userns, CLONE_NEWUSER));
+        }
+#endif
+        if (unshare(CLONE_NEWUSER) < 0)
+                return -errno;
+        open_own_maps_dumpable(proc_fd, fds);
+        r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, &step);
+        close_maps(fds);
+        return r;
 }

@@ -4,8 +4,10 @@
 #include <sys/types.h>
 
 /* Maps INSIDE_UID/GID to the caller's OUTSIDE ids for the calling process,
- * which has just entered a new user namespace. setgroups is denied first,
- * as the kernel requires of an unprivileged writer. */
+ * which has just entered a new user namespace, and denies setgroups, as
+ * the kernel requires of an unprivileged writer. The map files are opened
+ * through a confined stand-in (see userns.c): the caller stays not
+ * dumpable, so that the user outside can't ptrace the setup. */
 /* PROC_FD: a procfs to find "self" in (AT_FDCWD: /proc), for when the
  * sandbox's own root no longer has one. */
 int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
@@ -16,7 +18,14 @@ typedef enum UsernsMapStep {
         USERNS_MAP_GID,
 } UsernsMapStep;
 
+/* The same, written in bwrap's order (uid map, setgroups, gid map);
+ * *RET_STEP says which step failed. */
 int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid,
                                UsernsMapStep *ret_step);
 /* bwrap's words for a failed STEP. */
 const char *userns_map_step_words(UsernsMapStep step);
+
+/* bwrap's second user namespace (--dev, --disable-userns): creates a user
+ * namespace nested in ours, maps INSIDE_UID/GID in it to OUTSIDE_UID/GID
+ * of ours, and joins it. */
+int userns_enter_nested(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);

@@ -21,11 +21,13 @@ function __csand_option_args
     switch $argv[1]
         case --help --version --level-prefix \
             --unshare-all --share-net --unshare-user --unshare-user-try \
+            --share-ipc --share-pid --share-uts --share-cgroup \
             --unshare-ipc --unshare-pid --unshare-net --unshare-uts \
             --unshare-cgroup --unshare-cgroup-try \
             --disable-userns --assert-userns-disabled \
             --clearenv --die-with-parent --new-session --as-pid-1 \
-            --allow-host-loopback --image-cache-list --image-cache-prune \
+            --no-new-session --no-die-with-parent \
+            --allow-host-loopback --quiet --image-cache-list --image-cache-prune \
             --list --json \
             --landlock --scope-abstract-sockets --scope-signals --landlock-best-effort
             return 0
@@ -39,7 +41,7 @@ function __csand_option_args
             --info-fd --json-status-fd --sync-fd --block-fd --userns-block-fd
             echo fd
         case --argv0 --uid --gid --hostname --exec-label --file-label --perms --size \
-            --publish --dns --entrypoint \
+            --publish --dns --allow-host --allow-udp --add-host --entrypoint \
             --memory --memory-swap --cpus --cpu-weight --pids-limit --io-weight \
             --landlock-tcp-connect --landlock-tcp-bind
             echo none
@@ -99,6 +101,10 @@ function __csand_options
         --level-prefix 'Prepend e.g. <3> to diagnostic messages' \
         --unshare-all 'Unshare every namespace we support by default' \
         --share-net 'Retain the network namespace' \
+        --share-ipc 'Retain the IPC namespace' \
+        --share-pid 'Retain the pid namespace' \
+        --share-uts 'Retain the UTS namespace' \
+        --share-cgroup 'Retain the cgroup namespace' \
         --unshare-user 'Create new user namespace' \
         --unshare-user-try 'Create new user namespace if possible' \
         --unshare-ipc 'Create new ipc namespace' \
@@ -148,6 +154,8 @@ function __csand_options
         --die-with-parent 'Kill the command when csand or its parent dies' \
         --new-session 'Create a new terminal session' \
         --as-pid-1 'Do not install a reaper process with PID=1' \
+        --no-new-session 'Stay in the caller\'s terminal session (undoes --image\'s default)' \
+        --no-die-with-parent 'Let the command outlive csand\'s parent (undoes --image\'s default)' \
         --cap-add 'Add capability CAP (or ALL)' \
         --cap-drop 'Drop capability CAP (or ALL)' \
         --seccomp 'Load and use seccomp rules from FD (not repeatable)' \
@@ -165,6 +173,10 @@ function __csand_options
         --publish 'Forward [IP:]HOSTPORT:PORT[/tcp|/udp] into the sandbox' \
         --allow-host-loopback "Let the sandbox reach the host's 127.0.0.1" \
         --dns 'Nameserver for the sandbox (repeatable, up to 3)' \
+        --allow-host 'Let the sandbox reach only these hosts (HOST[:PORT], *.example.org)' \
+        --allow-udp 'Let the sandbox send UDP to HOST:PORT' \
+        --add-host 'Resolve NAME to IP in the sandbox (NAME:IP)' \
+        --quiet 'Do not report denied network destinations' \
         --memory 'Memory limit of the sandbox (MemoryMax)' \
         --memory-swap 'Swap limit of the sandbox (MemorySwapMax)' \
         --cpus 'CPU time limit in CPUs (CPUQuota)' \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.0-or-later
 #
-# Container image benchmark (issue 11, DESIGN.md §5): the first run of an
+# Container image benchmark (issue 11; ARCHITECTURE.md, "Benchmarks"): the first run of an
 # image (layers unpacked into an empty cache) and the cached run, against
 # rootless podman on the same image when podman is installed and usable,
 # interleaved, as ratios from one run.
@@ -378,8 +378,9 @@ podman_cleanup() {
                 done
                 "${PODMAN_CMD[@]}" rm -a -f >/dev/null 2>&1 || true
                 "${PODMAN_CMD[@]}" rmi -a -f >/dev/null 2>&1 || true
-                # the storage holds files owned by the user's sub-uids
-                "${PODMAN_CMD[@]}" unshare rm -rf "$pod/root" "$pod/run" >/dev/null 2>&1 || true
+                # the storage holds files owned by the user's sub-uids (the
+                # first runs' storage too: root-first-N, rN)
+                "${PODMAN_CMD[@]}" unshare rm -rf "$pod"/root* "$pod"/run "$pod"/r[0-9]* >/dev/null 2>&1 || true
         fi
         # rootless podman leaves a pause process holding its user namespace;
         # it is this run's (our XDG_RUNTIME_DIR), so it goes too, by its pid.
@@ -468,22 +469,33 @@ timed() {
 }
 
 # Before each first run: sync, so that the writeback of what the last one
-# unpacked (~100 MB, either tool) does not land in this one's time.
+# unpacked (~100 MB, either tool) does not land in this one's time. Each
+# first run gets a new, empty place (a cache directory for csand, storage
+# for podman) and nothing is removed until the end: on these machines'
+# ext4, creating files where as many had just been removed was 10-40x
+# slower (0.7-3 ms a file instead of 0.07), for either tool, depending on
+# what ran just before.
 first_csand() {
-        rm_cache "$work/first"
         sync
-        XDG_CACHE_HOME=$work/first timed first_csand "$CSAND" "${CSAND_ARGS[@]}"
+        XDG_CACHE_HOME=$work/first-$round timed first_csand "$CSAND" "${CSAND_ARGS[@]}"
 }
 first_podman() {
-        # by id, all of them: removing one name of several only untags
-        "${PODMAN_CMD[@]}" rmi -a -f >/dev/null 2>&1 || true
-        [[ -z $("${PODMAN_CMD[@]}" images -q) ]] || die "podman rmi -a left images behind"
+        # storage of its own, empty, for this first run; the cached runs
+        # use the one podman_setup() filled
+        local cmd=() a prev=
+        for a in "${PODMAN_CMD[@]}"; do
+                # (podman wants a runroot of at most 50 characters)
+                case $prev in
+                --root) a=$a-first-$round ;;
+                --runroot) a=$pod/r$round ;;
+                esac
+                cmd+=("$a")
+                prev=$a
+        done
         sync
         # `podman run` of the layout itself: copy into storage, then run,
-        # in one command as csand's first run is; then the name for the
-        # cached runs
-        timed first_podman "${PODMAN_CMD[@]}" run --rm --network none "$PODMAN_OCI" true
-        "${PODMAN_CMD[@]}" tag "$("${PODMAN_CMD[@]}" images -q | head -n1)" "$PODMAN_REF" >/dev/null
+        # in one command as csand's first run is
+        timed first_podman "${cmd[@]}" run --rm --network none "$PODMAN_OCI" true
 }
 
 # Warm the cache of the cached runs (untimed).
@@ -505,7 +517,6 @@ for ((round = 1; round <= rounds; round++)); do
         [[ $have_podman == 0 ]] || cmds+=(::: podman_cached "${PODMAN_CMD[@]}" run --rm --network none "$PODMAN_REF" true)
         XDG_CACHE_HOME=$work/warm timed -n "$cached" -w $((round == 1 ? 2 : 0)) "${cmds[@]}"
 done
-rm_cache "$work/first"
 
 # ---------------------------------------------------------------------------
 # Report
@@ -542,11 +553,11 @@ awk '/^layer / { printf "    %-14s %s %s %s\n", $2, $3, $4, $5 }' "$META"
 echo "csand: $CSAND ($("$CSAND" --version 2>/dev/null | head -n1)), ${CSAND_ARGS[*]}"
 if [[ $have_podman == 1 ]]; then
         echo "podman: $podman_note"
-        echo "        podman run --rm --network none IMAGE true; first run: podman run ... oci:DIR:TAG true after podman rmi"
+        echo "        podman run --rm --network none IMAGE true; first run: podman run ... oci:DIR:TAG true with new, empty storage"
 else
         echo "podman: $podman_note"
 fi
-echo "first run: empty cache (a new XDG_CACHE_HOME) for csand, image removed (podman rmi) for podman;"
+echo "first run: empty cache (a new XDG_CACHE_HOME) for csand, new, empty storage (--root, --runroot) for podman;"
 echo "the blobs are in the page cache either way; sync before each. Times in ms, wall clock per launch (benchtime);"
 echo "each round: first runs, then cached runs interleaved; ratios are of medians from this run"
 echo

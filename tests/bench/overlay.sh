@@ -1,5 +1,5 @@
 #!/bin/bash
-# Overlay benchmark (issue 6, DESIGN.md §5): the same file workloads on a
+# Overlay benchmark (issue 6; ARCHITECTURE.md, "Benchmarks"): the same file workloads on a
 # plain directory (--bind), kernel overlayfs and fuse-overlayfs, run inside
 # csand, reported as ratios to the plain directory, all in one run.
 #

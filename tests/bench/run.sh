@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.0-or-later
 #
-# csand start-up benchmark (issue 4, DESIGN.md §5).
+# csand start-up benchmark (issue 4; ARCHITECTURE.md, "Benchmarks").
 #
 #   tests/bench/run.sh [BUILD_DIR]        (default BUILD_DIR: build)
 #
@@ -21,6 +21,9 @@
 #   CSAND_BENCH_NICE    niceness of the measurements when started as root
 #                       (default -20, so that other load on the machine
 #                       disturbs them less; 0 to leave it)
+#   CSAND_BENCH_STARTUP_ONLY=1   only the start-up cases here; by default
+#                       network.sh (start-up part) and image.sh run too,
+#                       and a table of issue 17's targets ends the output
 #
 # It reports; it never fails on a slow number, only when a command fails.
 set -euo pipefail
@@ -31,6 +34,61 @@ die() {
 }
 
 script=$(readlink -f "${BASH_SOURCE[0]}")
+
+# targets_table FILE: issue 17's targets, one row each, from the BENCH lines
+# in FILE (this script's, network.sh's and image.sh's of the same run). It
+# reports what was met; it asserts nothing.
+targets_table() {
+        awk '
+/^BENCH / {
+        delete fld
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); fld[kv[1]] = kv[2] }
+        id = fld["case"] "/" ("tool" in fld ? fld["tool"] : fld["mode"])
+        for (k in fld) v[id, k] = fld[k]
+        have[id] = 1
+}
+function row(what, measured, goal, met) {
+        printf "%-40s %-40s %-14s %s\n", what, measured, goal, met
+}
+function yn(ok) { return ok ? "yes" : "no" }
+function ms(us) { return sprintf("%.1f ms", us / 1000) }
+END {
+        print "issue 17 targets, all measured in this run (medians; ratios of medians from the same run)"
+        row("target", "measured", "goal", "met")
+        c = v["b/csand", "median_us"]; f = v["b/floor", "median_us"]; b = v["b/bwrap", "median_us"]
+        if (c != "" && f != "")
+                row("case b: csand / floor", sprintf("%.2fx (%.0f / %.0f us)", c / f, c, f), "<= 1.15x", yn(c / f <= 1.15))
+        if (c != "" && b != "")
+                row("case b: csand / bwrap", sprintf("%.2fx (%.0f / %.0f us)", c / b, c, b), "<= 0.75x", yn(c / b <= 0.75))
+        if (have["d1000/csand"]) {
+                add = v["d1000/csand", "median_us"] - v["d1000/csand", "base_median_us"]
+                row("1,000 --ro-bind-try added to case b", ms(add), "<= 15 ms", yn(add <= 15000))
+        }
+        split("e e1000", rc, " ")
+        for (k = 1; k <= 2; k++) {
+                c = v[rc[k] "/csand", "maxrss_kb"]; b = v[rc[k] "/bwrap", "maxrss_kb"]
+                if (c != "" && b != "")
+                        row("peak RSS, case " (k == 1 ? "b" : "d1000") ": csand / bwrap", sprintf("%s / %s kB", c, b), "<= bwrap", yn(c + 0 <= b + 0))
+        }
+        c = v["image-first/csand", "median_us"]; p = v["image-first/podman", "median_us"]
+        if (c != "" && p != "")
+                row("--image first run: csand / podman", sprintf("%.2fx (%.0f / %.0f ms)", c / p, c / 1000, p / 1000), "<= 0.5x", yn(c / p <= 0.5))
+        else if (c != "")
+                row("--image first run: csand / podman", sprintf("%.0f ms (no podman)", c / 1000), "<= 0.5x", "-")
+        c = v["image-cached/csand", "median_us"]
+        if (c != "")
+                row("--image cached run", ms(c), "<= 10 ms", yn(c <= 10000))
+        s = v["network-startup/slirp4netns", "added_us"]
+        if (s != "")
+                row("--network slirp4netns: added to true", ms(s), "<= 10 ms", yn(s <= 10000))
+        s = v["network-startup/pasta", "added_us"]; a = v["network-startup/pasta_alone", "median_us"]
+        if (s != "" && a != "")
+                row("--network pasta: added / pasta alone", sprintf("%s / %s", ms(s), ms(a)), "<= pasta alone", yn(s <= a + 0))
+        s = v["network-leftovers/slirp4netns", "left"]; a = v["network-leftovers/pasta", "left"]
+        if (s != "" && a != "")
+                row("helpers alive after csand exits", sprintf("slirp4netns %d, pasta %d (5 runs each)", s, a), "none", yn(s + a == 0))
+}' "$1"
+}
 
 # ---------------------------------------------------------------------------
 # Outer part: build, find the binaries, drop privileges.
@@ -43,6 +101,8 @@ if [[ ${CSAND_BENCH_INNER:-} != 1 ]]; then
         floor=$(readlink -f "${CSAND_BENCH_FLOOR:-$build_dir/tests/bench/floor}")
         timer=$(readlink -f "${CSAND_BENCH_TIMER:-$build_dir/tests/bench/benchtime}")
         bench_require_built "$build_dir" "$CSAND" "$floor" "$timer"
+        here=$(dirname "$script")
+        csand_built=$CSAND timer_built=$timer
 
         env_args=(PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 LC_ALL=C.UTF-8
                   CSAND_BENCH_INNER=1 CSAND_BENCH_QUICK="${CSAND_BENCH_QUICK:-}"
@@ -58,8 +118,24 @@ if [[ ${CSAND_BENCH_INNER:-} != 1 ]]; then
                         bench_stage_file CSAND=csand floor=floor timer=benchtime script=run.sh
                 fi
         fi
-        bench_exec_inner --nice --set-user "$script" "${env_args[@]}" \
-                CSAND="$CSAND" CSAND_BENCH_FLOOR="$floor" CSAND_BENCH_TIMER="$timer"
+        # every script's BENCH lines, for the table of targets at the end
+        all_out=$(mktemp)
+        trap 'rm -f "$all_out"; bench_cleanup_stage' EXIT
+        (bench_exec_inner --nice --set-user "$script" "${env_args[@]}" \
+                CSAND="$CSAND" CSAND_BENCH_FLOOR="$floor" CSAND_BENCH_TIMER="$timer") | tee "$all_out"
+        if [[ ${CSAND_BENCH_STARTUP_ONLY:-0} == 0 ]]; then
+                # The other targets, in the same run: networking (start-up
+                # only) and images, each by its own script (which drops to
+                # the user and stages copies itself).
+                echo
+                CSAND=$csand_built CSAND_BENCH_TIMER=$timer_built CSAND_BENCH_NETWORK_THROUGHPUT=0 \
+                        bash "$here/network.sh" "${1:-}" | tee -a "$all_out"
+                echo
+                CSAND=$csand_built CSAND_BENCH_TIMER=$timer_built bash "$here/image.sh" "${1:-}" | tee -a "$all_out"
+        fi
+        echo
+        targets_table "$all_out"
+        exit 0
 fi
 
 # ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ static void remove_jail(void) {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         Error e = {};
-        if (image_dlopen(&e) < 0) {
+        if (archive_dlopen(&e) < 0) {
                 fprintf(stderr, "fuzz-image-layer: %s\n", e.message);
                 abort();
         }
@@ -135,9 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         if (lseek(s.fd, 0, SEEK_SET) < 0)
                 abort();
-        s.sha = EVP_MD_CTX_new();
-        if (!s.sha || EVP_DigestInit_ex(s.sha, EVP_sha256(), NULL) != 1)
-                abort();
+        sha256_init(&s.sha);
 
         Error e = {};
         {

@@ -31,7 +31,7 @@ static void remove_jail(void) {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         Error e = {};
-        if (image_dlopen(&e) < 0) {
+        if (json_dlopen("container images", &e) < 0 || archive_dlopen(&e) < 0) {
                 fprintf(stderr, "fuzz-image-manifest: %s\n", e.message);
                 abort();
         }
@@ -46,12 +46,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static void sha256_hex(const void *data, size_t len, char ret[static 65]) {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-                abort();
-        EVP_DigestUpdate(ctx, data, len);
-        sha256_final_hex(ctx, ret);
-        EVP_MD_CTX_free(ctx);
+        Sha256 ctx;
+        unsigned char md[32];
+        sha256_init(&ctx);
+        sha256_update(&ctx, data, len);
+        sha256_final(&ctx, md);
+        sha256_to_hex(md, ret);
 }
 
 /* S with every PLACEHOLDER replaced by VALUE (a new string). */

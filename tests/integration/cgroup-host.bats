@@ -163,6 +163,13 @@ run_bad() {
         assert_equal "$msg" "csand: --cgroup-property KillMode is a systemd unit property without a cgroupfs equivalent; it needs --cgroup-manager systemd"
 }
 
+@test "--cgroup-property Delegate=no: error before anything starts (the sandbox lives in a sub-cgroup of its scope)" {
+        run_bad --cgroup-property Delegate=no --memory 50M
+        assert_equal "$msg" "csand: --cgroup-property Delegate=no: the sandbox's processes live in a sub-cgroup of its scope, which needs Delegate=yes (csand's default)"
+        run_bad --cgroup-manager systemd --cgroup-property Delegate=false
+        [[ "$msg" == "csand: --cgroup-property Delegate=false: the sandbox's processes live in a sub-cgroup"* ]] || fail "$msg"
+}
+
 # --- --rlimit ---------------------------------------------------------------
 
 @test "--rlimit NOFILE=SOFT sets soft and hard limits for the command" {

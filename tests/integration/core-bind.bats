@@ -194,3 +194,21 @@ setup() {
         assert_output --partial "Read-only file system"
         assert_equal "$(cat "$TESTDIR/rw/f")" w
 }
+
+@test "a bind of the caller's shared mount is a slave: a mount inside does not reach the caller" {
+        require_feature "unshare -Urm" unshare -Urm true
+        local d="$TESTDIR/shared"
+        mkdir -p "$d"
+        # A caller whose mount is shared (this machine's / is private): the
+        # sandbox's copy must receive from it and never send back, whether
+        # csand remounts the tree slave itself or the kernel made it so.
+        run unshare -Urm --propagation unchanged sh -c '
+                mount -t tmpfs t "$1" && mount --make-shared "$1" && mkdir "$1/sub" || exit 9
+                "$2" --setenv CSAND_TEST_TOKEN "$3" --unshare-user --ro-bind / / --bind "$1" "$1" --cap-add CAP_SYS_ADMIN \
+                        sh -c "mount -t tmpfs u \"\$0/sub\" && grep -F \" \$0 \" /proc/self/mountinfo" "$1" || exit 8
+                grep -F " $1/sub " /proc/self/mountinfo || echo "outside: nothing mounted on sub"' sh "$d" "$CSAND" "$CSAND_TOKEN"
+        assert_success
+        assert_output --regexp " $d .* master:[0-9]+ "
+        refute_output --partial "shared:"
+        assert_line "outside: nothing mounted on sub"
+}

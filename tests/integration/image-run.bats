@@ -117,9 +117,9 @@ mounts-ok"
 }
 
 @test "image: --as-pid-1 works with the pid namespace the image turns on" {
-        # refused where the image makes no pid namespace (the caller's /proc
-        # is bound), and then nothing is unpacked
-        run --separate-stderr csand --image "$IMG_OCI:v1" --ro-bind /proc /proc --as-pid-1 true
+        # refused where the image makes no pid namespace (--pidns: one
+        # given), and then nothing is unpacked
+        run --separate-stderr csand --image "$IMG_OCI:v1" --pidns 5 --as-pid-1 true 5</proc/self/ns/pid
         assert_csand_error
         assert_equal "$msg" "csand: Specifying --as-pid-1 requires --unshare-pid"
         [ -z "$(cache_layers 2>/dev/null)" ]
@@ -269,6 +269,47 @@ new
         # and the next run unpacks again
         run csand --image "$IMG_OCI:v1" cat /etc/motd
         assert_output "hello from layer 3"
+}
+
+# csand is not dumpable: strace sees its calls but can't read their
+# arguments in its memory. clone3() is glibc's pthread_create() (csand forks
+# with clone(), whose flags are in registers).
+count_threads() {
+        grep -cE '^[0-9]+ +clone3\(|CLONE_THREAD' "$1" || true
+}
+
+@test "image: a first run unpacks the missing layers on several threads (one per CPU)" {
+        require_feature "strace" command -v strace
+        run strace -f -qq -e trace=clone,clone3 -o "$TESTDIR/trace" \
+                "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --image "$IMG_OCI:v1" cat /etc/motd
+        assert_success
+        assert_output "hello from layer 3"
+        local threads
+        threads=$(count_threads "$TESTDIR/trace")
+        if [ "$(nproc)" -ge 2 ]; then
+                [ "$threads" -ge 1 ] || fail "no thread started for $(wc -w <<<"$IMG_LAYER_DIGESTS") layers on $(nproc) CPUs"
+        else
+                [ "$threads" -eq 0 ] || fail "$threads threads on 1 CPU"
+        fi
+        # the cached run starts none
+        run strace -f -qq -e trace=clone,clone3 -o "$TESTDIR/trace2" \
+                "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" --image "$IMG_OCI:v1" true
+        assert_success
+        assert_equal "$(count_threads "$TESTDIR/trace2")" 0
+}
+
+@test "image: a run from cached layers loads neither libarchive nor libcrypto" {
+        run csand --image "$IMG_OCI:v1" true
+        assert_success
+        # the dynamic loader's own account of what it loaded (LD_DEBUG=files:
+        # one file per process, csand's included)
+        mkdir "$TESTDIR/ld"
+        LD_DEBUG=files LD_DEBUG_OUTPUT="$TESTDIR/ld/log" run csand --image "$IMG_OCI:v1" true
+        assert_success
+        # control: the image's JSON was read with json-c
+        grep -qs 'file=libjson-c\.so' "$TESTDIR"/ld/log.* || fail "control: json-c not loaded: $(ls "$TESTDIR/ld")"
+        run grep -hE 'file=lib(archive|crypto)\.so' "$TESTDIR"/ld/log.*
+        assert_output ""
 }
 
 # --- --image-overlay: a persistent upper ------------------------------------

@@ -162,6 +162,44 @@ EOF
         assert_line "status 130"
 }
 
+@test "--join: the joined command is a process group of its own: kill -KILL 0 from it spares the caller" {
+        local opts
+        for opts in "--unshare-pid" ""; do
+                # shellcheck disable=SC2086
+                start grp "${join_root[@]}" $opts sleep 300
+                export_env
+                # a calling script in a group of its own, with a sibling in it
+                run setsid -w bash -c '
+                        sleep 120 & sibling=$!
+                        "$@"
+                        echo "join-status=$?"
+                        kill -0 $sibling && echo sibling-alive
+                        kill $sibling' caller "$CSAND" --join grp sh -c 'kill -KILL 0'
+                assert_line join-status=137
+                assert_line sibling-alive
+                XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --stop grp --stop-timeout 5
+        done
+}
+
+@test "--join: on a real terminal the joined command's group gets it, job control and Ctrl-C work, the caller gets it back" {
+        start tty2 "${join_root[@]}" --unshare-pid sleep 300
+        local cs
+        cs=$(printf '%q ' env TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --join tty2)
+        # (each line typed at a prompt; see tests/security/process-group.bats)
+        run python3 "$BATS_TEST_DIRNAME/../security/pty-session.py" 'expect:T\$ $' \
+                "send:$cs sh -c 'ps -o pgid=,tpgid= -p \$\$ | grep -qx \" *\$\$ *\$\$\" && echo own-foreground-group'\n" \
+                'expect:own-foreground-group' 'expect:T\$ $' \
+                "send:$cs env PS1='inner\$ ' sh -i\n" 'expect:inner\$ $' \
+                'send:read x; echo "got[$x]"\n' 'send:hello\n' 'expect:got\[hello\]' 'expect:inner\$ $' \
+                'send:case $- in *m*) echo job-control-on;; esac\n' 'expect:job-control-on' 'expect:inner\$ $' \
+                'send:sh -c \x27echo CAT-$((2+2)); exec cat\x27\n' 'expect:CAT-4' 'send:\x03' 'expect:inner\$ $' \
+                'send:exit 7\n' 'expect:T\$ $' 'send:echo status=$?\n' 'expect:status=7' \
+                "send:$cs sh -c 'echo READY-\$((1+1)); exec sleep 60'\n" 'expect:READY-2' 'send:\x03' 'expect:T\$ $' \
+                'send:echo status=$?\n' 'expect:status=130' \
+                -- env PS1='T$ ' bash --norc --noprofile -i
+        [ "$status" -eq 0 ] || fail "$output"
+}
+
 @test "--list: one line per running sandbox, --json for scripts; --stop ends it and cleans up" {
         start one "${join_root[@]}" --unshare-net sleep 300
         start two "${join_root[@]}" --unshare-pid --rlimit NOFILE=100:200 sleep 301
@@ -324,4 +362,146 @@ EOF
         assert_csand_error
         assert_equal "$msg" "csand: Can't read the registration of x: Operation not permitted"
         rmdir "$NAMES"
+}
+
+require_landlock() {
+        require_feature "Landlock" python3 -c "
+import ctypes, sys
+sys.exit(0 if ctypes.CDLL(None).syscall(444, None, 0, 1) >= 1 else 1)"
+}
+
+# r CMD...: "CMD allowed" or "CMD denied", for the Landlock checks below.
+landlock_checks='r() { if "$@" >/dev/null 2>&1; then echo "$* allowed"; else echo "$* denied"; fi; }
+r cat /etc/passwd; r cat /etc/group; r touch /tmp/f; r ls /usr; r ls /etc'
+landlock_expected="cat /etc/passwd allowed
+cat /etc/group denied
+touch /tmp/f allowed
+ls /usr allowed
+ls /etc denied"
+
+@test "--join: the joined command gets the sandbox's Landlock domain: denied where the command is, allowed where it is" {
+        require_landlock
+        mkfifo "$BATS_TEST_TMPDIR/checks"
+        start ll "${join_root[@]}" --ro-bind /etc /etc --tmpfs /tmp --unshare-pid --bind "$BATS_TEST_TMPDIR/checks" /checks \
+                --landlock-exec /usr --landlock-ro /etc/passwd --landlock-rw /tmp --landlock-rw /dev/null --landlock-rw /checks \
+                sh -c "{ $landlock_checks; } >/checks; exec sleep 300"
+        # The sandbox's command, side by side.
+        assert_equal "$(cat "$BATS_TEST_TMPDIR/checks")" "$landlock_expected"
+        export_env
+        run --separate-stderr "$CSAND" --join ll -- sh -c "$landlock_checks"
+        assert_success
+        assert_output "$landlock_expected"
+        # --landlock (the plan's rules) too: /etc is not in the plan.
+        start llplan "${join_root[@]}" --tmpfs /tmp --unshare-pid --landlock sh -c 'exec sleep 300'
+        run "$CSAND" --join llplan -- sh -c 'touch /tmp/f && echo tmp-ok; cat /proc/self/status >/dev/null && echo proc-ok; ls / >/dev/null && echo root-ok'
+        assert_success
+        assert_output "tmp-ok
+proc-ok
+root-ok"
+        run "$CSAND" --join llplan -- touch /usr/x
+        assert_failure
+}
+
+@test "--join with Landlock fails closed: a rule's path replaced since, a relative path" {
+        require_landlock
+        mkfifo "$BATS_TEST_TMPDIR/moved"
+        # The command moves the directory its rule names away and puts
+        # another in its place, then says so through the fifo.
+        start llmv "${join_root[@]}" --tmpfs /tmp --dir /tmp/sub --bind "$BATS_TEST_TMPDIR/moved" /moved --unshare-pid \
+                --landlock-exec /usr --landlock-rw /tmp --landlock-ro /tmp/sub --landlock-rw /moved \
+                sh -c 'mv /tmp/sub /tmp/old && mkdir /tmp/sub && echo >/moved; exec sleep 300'
+        read -r _ <"$BATS_TEST_TMPDIR/moved"
+        export_env
+        run --separate-stderr "$CSAND" --join llmv -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: Can't join llmv: its Landlock rule for /tmp/sub can't be rebuilt: that path names another file now"
+
+        # Relative to a working directory csand decides in the sandbox.
+        start llrel "${join_root[@]}" --unshare-pid --landlock-exec usr sleep 300
+        run --separate-stderr "$CSAND" --join llrel -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: Can't join llrel: its Landlock rules can't be rebuilt: --landlock-exec usr is relative to the working directory the command started in"
+        # With an absolute --chdir it is known.
+        start llchdir "${join_root[@]}" --unshare-pid --chdir / --landlock-exec usr sleep 300
+        run --separate-stderr "$CSAND" --join llchdir -- sh -c '[ -n "$(ls /usr)" ] && echo usr-ok; x=$(cat /proc/self/status 2>&1) || echo proc-denied'
+        assert_success
+        assert_output "usr-ok
+proc-denied"
+}
+
+@test "a sandbox that ends while being joined: one csand: line, exit 1, nothing left behind" {
+        export_env
+        mkfifo "$BATS_TEST_TMPDIR/end"
+        local ns n=0
+        # With a pid 1 of its own, and with the command as the sandbox's first process.
+        for ns in --unshare-pid --unshare-ipc; do
+                n=$((n + 1))
+                start "end$n" "${join_root[@]}" --bind "$BATS_TEST_TMPDIR/end" /end "$ns" cat /end
+                read -r monitor child < <(python3 -c 'import json, sys
+s = json.load(sys.stdin)[0]; print(s["monitor-pid"], s["pid"])' <<<"$("$CSAND" --list --json)")
+                # The monitor, stopped, does not notice the end: the registration
+                # stays while the sandbox's first process is a zombie.
+                kill -STOP "$monitor"
+                echo >"$BATS_TEST_TMPDIR/end"
+                local i
+                for ((i = 0; i < 600; i++)); do
+                        [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$child/stat")" = Z ] && break
+                        sleep 0.05
+                done
+                run --separate-stderr "$CSAND" --join "end$n" -- true
+                kill -CONT "$monitor"
+                assert_csand_error
+                assert_equal "$msg" "csand: The sandbox end$n ended while being joined"
+                wait "${BG_PIDS[-1]}"
+                [ ! -e "$NAMES/end$n.lock" ] && [ ! -e "$NAMES/end$n.rec" ]
+        done
+}
+
+@test "joining another user's process: by pid, and through a record that names it" {
+        export_env
+        [ "$(stat -c %u /proc/1)" != "$(id -u)" ] || fail "pid 1 is this user's: the test needs another user's process"
+        run --separate-stderr "$CSAND" --join 1 -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: No running sandbox of this user has pid 1 (see --list)"
+        # A record in our own registry (held by a live monitor) can name
+        # another user's process; its /proc entry is not ours to enter.
+        mkdir -p -m 0700 "$CSAND_RUNTIME_DIR/csand" "$NAMES"
+        start1=$(sed 's/.*) //' /proc/1/stat | cut -d" " -f20)
+        mkfifo "$NAMES/ready"
+        python3 - "$NAMES" "$start1" <<'EOF2' &
+import fcntl, os, sys, time
+d, start1 = sys.argv[1], sys.argv[2]
+f = open(d + "/other.lock", "w")
+fcntl.lockf(f, fcntl.LOCK_EX)
+pid = os.getpid()
+with open(f"/proc/{pid}/stat") as s:
+    mine = s.read().rsplit(")", 1)[1].split()[19]
+with open(d + "/other.rec", "w") as r:
+    r.write(f"version 1\nname other\nmonitor {pid} {mine}\nchild 1 {start1}\ninit 0\nstarted 0\narg init\nend\n")
+open(d + "/ready", "w").close()
+time.sleep(120)
+EOF2
+        local py=$!
+        BG_PIDS+=($py)
+        cat "$NAMES/ready" >/dev/null
+        run --separate-stderr "$CSAND" --join other -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: Can't join other: its command (pid 1) is not accessible to this user"
+        kill "$py"
+        wait "$py" || true
+        rm -f "$NAMES/other.lock" "$NAMES/other.rec" "$NAMES/ready"
+}
+
+@test "bad input: --join with options that build a sandbox" {
+        export_env
+        local -a cases=(
+                "--cap-add ALL" "--landlock-ro /" "--memory 10M" "--seccomp-profile default" "--uid 0" "--die-with-parent"
+        )
+        local c
+        for c in "${cases[@]}"; do
+                read -ra args <<<"$c"
+                run --separate-stderr "$CSAND" --join some "${args[@]}" -- true
+                assert_csand_error
+                assert_equal "$msg" "csand: --join cannot be combined with ${args[0]}: the sandbox exists already"
+        done
 }

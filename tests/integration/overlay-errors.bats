@@ -120,3 +120,15 @@ run_bad() {
         run_bad --overlay-driver kernel --overlay-src / --tmp-overlay / /usr/bin/true
         [[ "$msg" == *"with kernel overlayfs: a layer has mounts below it"* ]] || fail "$msg"
 }
+
+@test "kernel overlayfs: mounts below a layer whose path mountinfo escapes (a space) are found" {
+        require_userns
+        require_unprivileged "mounts below a layer are locked only in a user namespace of an unprivileged user"
+        # mountinfo writes the space in "a b" as \040: the layer's mounts
+        # must be found by the unescaped path. The outer csand mounts a
+        # tmpfs below the layer; for the inner one it is locked.
+        mkdir -p "$TESTDIR/a b/sub"
+        run_bad --dev-bind / / --tmpfs "$TESTDIR/a b/sub" -- \
+                "$CSAND" --overlay-driver kernel --overlay-src "$TESTDIR/a b" --tmp-overlay / /usr/bin/true
+        [[ "$msg" == *"with kernel overlayfs: a layer has mounts below it"* ]] || fail "$msg"
+}

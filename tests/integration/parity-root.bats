@@ -176,3 +176,36 @@ print("mapped")'
         assert_same "${root[@]}" --dir /a/../b --tmpfs /c/./d/.. sh -c 'ls -d /a /b /c; test -e /c/d || echo no-d'
         [ "$ours" = "0|$(printf '/a\n/b\n/c\nno-d')" ] || fail "$ours"
 }
+
+@test "7: parents made for an op without --perms are 0700, with --perms bwrap's rule, as bwrap" {
+        local show='stat -c "%n %a" /t/a /t/a/b'
+        # binds, --symlink, --proc, --dev, --bind-data, --tmp... carry perms 0 in bwrap
+        assert_same "${root[@]}" --tmpfs /t --ro-bind /etc/hostname /t/a/b/f sh -c "$show"
+        [ "$ours" = "0|/t/a 700
+/t/a/b 700" ] || fail "$ours"
+        assert_same "${root[@]}" --tmpfs /t --symlink x /t/a/b/l sh -c "$show"
+        assert_same "${root[@]}" --tmpfs /t --dev /t/a/b/d sh -c "$show"
+        assert_same "${root[@]}" --tmpfs /t --remount-ro /t/a/b/r true
+        assert_same "${root[@]}" --tmpfs /t --ro-bind-data 0 /t/a/b/f sh -c "$show" </dev/null
+        # ops with a mode: 0755 less the group/other bits the mode lacks
+        assert_same "${root[@]}" --tmpfs /t --dir /t/a/b/c sh -c "$show"
+        [ "$ours" = "0|/t/a 755
+/t/a/b 755" ] || fail "$ours"
+        assert_same "${root[@]}" --tmpfs /t --perms 0640 --tmpfs /t/a/b/c sh -c "$show"
+        assert_same "${root[@]}" --tmpfs /t --perms 0711 --dir /t/a/b/ sh -c "$show"
+        # a -try bind whose source is missing makes nothing
+        assert_same "${root[@]}" --tmpfs /t --ro-bind-try /nonexistent /t/a/b sh -c 'ls /t'
+}
+
+@test "7: a dangling symlink among the parents is walked past: the error is bwrap's" {
+        # the last parent dangles: the parents pass, the op's own mkdir fails
+        assert_same "${root[@]}" --tmpfs /t --symlink nowhere /t/d --ro-bind /usr /t/d/x true
+        [[ "$ours" == "1|bwrap: Can't mkdir /t/d/x: No such file or directory" ]] || fail "$ours"
+        assert_same "${root[@]}" --tmpfs /t --symlink nowhere /t/d --symlink y /t/d/x true
+        # one further down: the parents fail
+        assert_same "${root[@]}" --tmpfs /t --symlink nowhere /t/d --dir /t/d/x/y true
+        [[ "$ours" == "1|bwrap: Can't mkdir parents for /t/d/x/y: No such file or directory" ]] || fail "$ours"
+        assert_same "${root[@]}" --tmpfs /t --symlink loop /t/loop --ro-bind /usr /t/loop/x/y true
+        # a file among the parents
+        assert_same "${root[@]}" --tmpfs /t --ro-bind /etc/hostname /t/f --dir /t/f/x/y true
+}

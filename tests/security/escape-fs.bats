@@ -138,16 +138,25 @@ assert_host_file_untouched() {
                 [ /proc/1/root/ -ef / ] && echo same-root
                 $(probe open /proc/1/exe rw)
                 ls /proc/1/fd | tr '\n' ' '; echo
-                readlink /proc/1/fd/3" 7<"$TESTDIR/host-dir"
+                readlink /proc/1/fd/3
+                for fd in /proc/1/fd/*; do case \${fd##*/} in 0|1|2|3) ;; *) echo \"extra \$(readlink \$fd)\";; esac; done" 7<"$TESTDIR/host-dir"
         assert_success
         assert_line --index 0 /
         assert_line --index 1 /
         assert_line --index 2 same-root
         # csand's binary is running: never writable through the link
         assert_line --index 3 "open: errno=ETXTBSY"
-        # stdio and the signalfd: not the --bind-fd directory (fd 7)
-        assert_line --index 4 "0 1 2 3 "
+        # stdio and the signalfd, and (without --new-session) the pipe on
+        # which pid 1 tells csand that the command stopped (job control):
+        # writing to it only stops csand as the command stopping itself
+        # does. Not the --bind-fd directory (fd 7), nothing of the caller's.
+        assert_line --index 4 --regexp '^0 1 2 3 ([0-9]+ )?$'
         assert_line --index 5 "anon_inode:[signalfd]"
+        refute_line --partial host-dir
+        local extra
+        for extra in $(printf '%s\n' "${lines[@]}" | sed -n 's/^extra //p'); do
+                [[ $extra == pipe:* ]] || fail "pid 1 holds $extra"
+        done
 }
 
 @test "the monitor's binary can't be reached or replaced from inside (no /proc/<monitor>/exe)" {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "tap.h"
@@ -155,6 +156,31 @@ static void test_unshare_all_share_net(void) {
         r = PARSE(p, e, "--share-net", "--unshare-all", "true");
         CHECK_INT(r, 0, "--share-net --unshare-all parses");
         CHECK(p->unshare_net, "options apply in order: --unshare-all after --share-net unshares the network");
+        plan_free(p);
+}
+
+/* csand's --share-X (after bwrap's --share-net) and --no-new-session,
+ * --no-die-with-parent: the last of a pair wins, and the plan remembers
+ * the share/no for --image's defaults. */
+static void test_share_and_no_flags(void) {
+        SandboxPlan *p;
+        Error e;
+        int r = PARSE(p, e, "--unshare-all", "--unshare-cgroup", "--share-ipc", "--share-pid", "--share-uts", "--share-cgroup", "true");
+        CHECK_INT(r, 0, "--share-ipc, -pid, -uts, -cgroup parse");
+        CHECK(!p->unshare_ipc && !p->unshare_pid && !p->unshare_uts && !p->unshare_cgroup && !p->unshare_cgroup_try,
+              "--share-X after --unshare-all/--unshare-cgroup keeps those namespaces");
+        CHECK(p->unshare_net, "--share-X leaves the network");
+        CHECK_INT(p->share_ns, CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWCGROUP, "share_ns records them");
+        plan_free(p);
+
+        r = PARSE(p, e, "--share-ipc", "--unshare-ipc", "true");
+        CHECK(r == 0 && p->unshare_ipc, "a later --unshare-ipc wins");
+        plan_free(p);
+
+        r = PARSE(p, e, "--new-session", "--no-new-session", "--no-die-with-parent", "--die-with-parent", "true");
+        CHECK_INT(r, 0, "--no-new-session, --no-die-with-parent parse");
+        CHECK(!p->new_session && p->no_new_session, "--no-new-session after --new-session: off, and marked");
+        CHECK(p->die_with_parent && p->no_die_with_parent, "--die-with-parent after --no-die-with-parent: on");
         plan_free(p);
 }
 
@@ -345,17 +371,17 @@ static void test_landlock(void) {
                 CHECK(s->ports[2].bind && s->ports[2].first == 0 && s->ports[2].last == 0, "bind 0");
         }
         CHECK(landlock_requested(s), "Landlock is requested");
-        CHECK(landlock_runs_in_place(p), "no namespace option: in place");
+        CHECK(plan_runs_in_place(p), "no namespace option: in place");
         plan_free(p);
 
         r = PARSE(p, e, "--landlock", "--unshare-net", "true");
-        CHECK(r == 0 && !landlock_runs_in_place(p), "--unshare-net: not in place");
+        CHECK(r == 0 && !plan_runs_in_place(p), "--unshare-net: not in place");
         plan_free(p);
         r = PARSE(p, e, "--landlock", "--ro-bind", "/", "/", "true");
-        CHECK(r == 0 && !landlock_runs_in_place(p), "a filesystem option: not in place");
+        CHECK(r == 0 && !plan_runs_in_place(p), "a filesystem option: not in place");
         plan_free(p);
         r = PARSE(p, e, "--ro-bind", "/", "/", "true");
-        CHECK(r == 0 && !landlock_requested(&p->landlock) && !landlock_runs_in_place(p), "no Landlock option: never in place");
+        CHECK(r == 0 && !landlock_requested(&p->landlock) && !plan_runs_in_place(p), "no Landlock option: never in place");
         plan_free(p);
 
         static const char *const bad[] = { "", "x", "65536", "-1", "1-", "-", "1-2-3", "5-4", "99999999999" };
@@ -371,6 +397,7 @@ int main(void) {
         test_command_starts_at_first_non_option();
         test_flags();
         test_unshare_all_share_net();
+        test_share_and_no_flags();
         test_ids_and_strings();
         test_env_ops();
         test_perms_size();

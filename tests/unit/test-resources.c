@@ -107,7 +107,7 @@ int main(void) {
         CHECK_INT(cgroup_settings_parse(&s, "--cgroup-manager", "cgroupfs", &e), 0, "--cgroup-manager cgroupfs");
         CHECK_INT(cgroup_settings_validate(&s, &e), -EOPNOTSUPP, "a systemd-only property with cgroupfs is refused");
         CHECK(strstr(e.message, "KillMode") != NULL, "and the message names it: %s", e.message);
-        CHECK_INT(cgroup_oom_killed(&s, NULL), 0, "no cgroup, no OOM kill");
+        CHECK_INT(cgroup_oom_killed(NULL, &s, NULL), 0, "no cgroup, no OOM kill");
         cgroup_settings_done(&s);
 
         /* --rlimit */

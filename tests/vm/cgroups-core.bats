@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # The VM tier's core: limits land, the OOM killer and pids.max act, cgroupfs
-# inside a delegated scope. Run in both contexts (a login session, where pid 1
+# inside a delegated scope. The limits are on the sandbox's cgroup, its
+# processes in the leaf "sandbox" below it. Run in both contexts (a login session, where pid 1
 # moves the sandbox into the user's scope, and a user service, where the
 # user manager does it itself); cgroups.bats has the rest. See README.md.
 
@@ -48,9 +49,10 @@ load vm-helpers
         run --separate-stderr systemd-run --user --scope --quiet -p Delegate=yes \
                 "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${root[@]}" --unshare-pid --proc /proc \
                 --ro-bind /sys/fs/cgroup /sys/fs/cgroup --cgroup-manager cgroupfs --memory 30M --pids-limit 12 --cpus 0.5 \
-                sh -c 'cg=/sys/fs/cgroup$(sed -n "s/^0:://p" /proc/self/cgroup); echo "$cg"; cat "$cg/memory.max" "$cg/pids.max" "$cg/cpu.max"'
+                sh -c 'cg=/sys/fs/cgroup$(sed -n "s/^0:://p" /proc/self/cgroup); echo "$cg"; cat "$cg/../memory.max" "$cg/../pids.max" "$cg/../cpu.max"'
         assert_success
-        [[ "${lines[0]}" == */run-*.scope/csand-[0-9]* ]] || fail "not a sub-cgroup of the delegated scope: ${lines[0]}"
+        # the processes in the leaf, the limits on its parent
+        [[ "${lines[0]}" == */run-*.scope/csand-[0-9]*/sandbox ]] || fail "not in the leaf of a sub-cgroup of the delegated scope: ${lines[0]}"
         assert_equal "${lines[1]}" 31457280
         assert_equal "${lines[2]}" 12
         assert_equal "${lines[3]}" "50000 100000"

@@ -57,8 +57,8 @@ load vm-helpers
         assert_equal "$status" 3
         assert_equal "$stderr" ""
         local cg=${output#0::}
-        [[ "$cg" == */csand-*.scope ]] || fail "unexpected cgroup $cg"
-        assert_no_scope_left "/sys/fs/cgroup$cg"
+        [[ "$cg" == */csand-*.scope/sandbox ]] || fail "unexpected cgroup $cg"
+        assert_no_scope_left "/sys/fs/cgroup${cg%/sandbox}"
         run --separate-stderr csand_min --memory 50M sh -c 'kill -9 $$'
         assert_equal "$status" 137
         assert_equal "$stderr" ""

@@ -10,7 +10,7 @@ echo "# context ${VMTEST_CONTEXT:-?}: uid $(id -u), cgroup $(sed -n 's/^0:://p' 
         "user manager delegates: $(cat "/sys/fs/cgroup/user.slice/user-$(id -u).slice/user@$(id -u).service/cgroup.controllers" 2>/dev/null)"
 # The login session runs every test; the user service (the other way the
 # sandbox gets attached: by the user manager inside its own tree, without
-# pid 1's help) the core ones.
+# pid 1's help) the core ones and --join's.
 # Without unprivileged user namespaces (setuid mode): the diagnosis of the
 # plain csand, then the core suite against csand installed setuid root.
 case ${VMTEST_CONTEXT:-} in
@@ -24,7 +24,17 @@ nouserns-*)
         exec bats --tap /mnt/host/tests/vm/nouserns.bats $core
         ;;
 esac
+# VM_TESTS (tests-selected) narrows both to the files named.
+files=(/mnt/host/tests/vm/cgroups*.bats)
 if [ "${VMTEST_CONTEXT:-}" = service ]; then
-        exec bats --tap /mnt/host/tests/vm/cgroups-core.bats
+        files=(/mnt/host/tests/vm/cgroups-core.bats /mnt/host/tests/vm/cgroups-join.bats)
 fi
-exec bats --tap /mnt/host/tests/vm/cgroups*.bats
+if [ -s /mnt/host/tests-selected ]; then
+        selected=()
+        for f in "${files[@]}"; do
+                case " $(cat /mnt/host/tests-selected) " in *" ${f##*/} "*) selected+=("$f") ;; esac
+        done
+        files=("${selected[@]}")
+        [ ${#files[@]} -gt 0 ] || { printf 'ok 1 # SKIP none of VM_TESTS runs in this context\n1..1\n'; exit 0; }
+fi
+exec bats --tap "${files[@]}"

@@ -109,6 +109,23 @@ if [ -n "${RECONFIGURE:-}" ] || [ ! -e "$ROOTFS/.configured" ] ||
         done
         depmod -b "$R" "$KVER"
         mkdir -p "$R/usr/local/sbin" "$R/mnt/host"
+        # Tests switch the cgroup2 mount option nsdelegate on and off (the
+        # limits must hold either way); tester may run this one as root.
+        cat >"$R/usr/local/sbin/vmtest-nsdelegate" <<'EOF'
+#!/bin/sh
+# vmtest-nsdelegate on|off: remount /sys/fs/cgroup with or without nsdelegate.
+# A remount sets exactly the options it is given: the mount's flags and
+# systemd's other option, memory_recursiveprot, are given again.
+case $1 in
+on) opts=nosuid,nodev,noexec,relatime,nsdelegate,memory_recursiveprot ;;
+off) opts=nosuid,nodev,noexec,relatime,memory_recursiveprot ;;
+*) echo "usage: vmtest-nsdelegate on|off" >&2; exit 2 ;;
+esac
+exec mount -t cgroup2 -o "remount,$opts" cgroup2 /sys/fs/cgroup
+EOF
+        chmod 755 "$R/usr/local/sbin/vmtest-nsdelegate"
+        echo 'tester ALL=(root) NOPASSWD: /usr/local/sbin/vmtest-nsdelegate' >"$R/etc/sudoers.d/vmtest"
+        chmod 440 "$R/etc/sudoers.d/vmtest"
         # The runner: a system service that waits for user@1000 and its bus,
         # then runs the payload as tester in each context.
         cat >"$R/usr/local/sbin/vmtest-runner" <<'EOF'

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The VM tier (DESIGN.md §4): cgroup limits through a real systemd user
+# The VM tier (ARCHITECTURE.md, "Tests"): cgroup limits through a real systemd user
 # manager, which these machines (no systemd as PID 1, hybrid cgroups) cannot
 # give. Run as root:
 #
@@ -15,8 +15,9 @@
 # "# vm: N passed, N failed, N skipped" (a TAP comment). Exit status 0 when nothing failed.
 #
 # Env: VMTIER (default /var/cache/csand-vm), VM_CONTEXTS (default "session
-# service"), VM_TIMEOUT (default 1500 s) and run-vm-tests.sh's knobs
-# (REBUILD=1, RECONFIGURE=1, ...). As an ordinary user it only prints a TAP
+# service"), VM_TESTS (default: all; some of tests/vm's .bats file names, to
+# run only those while working on them), VM_TIMEOUT (default 1500 s) and
+# run-vm-tests.sh's knobs (REBUILD=1, RECONFIGURE=1, ...). As an ordinary user it only prints a TAP
 # skip.
 set -uo pipefail
 
@@ -85,7 +86,7 @@ share=$VMTIER/share
 rm -rf "$share"
 mkdir -p "$share/tests/vm" "$share/tests/lib"
 cp "$build/csand" "$share/csand"
-cp "$src"/tests/vm/*.bats "$src"/tests/vm/*.bash "$share/tests/vm/"
+cp "$src"/tests/vm/*.bats "$src"/tests/vm/*.bash "$src"/tests/vm/cgroup-attack.sh "$share/tests/vm/"
 cp "$src"/tests/lib/*.bash "$share/tests/lib/"
 # the nouserns-* contexts: the core suite (and what it runs from the
 # source and build trees) against csand installed setuid root
@@ -94,6 +95,12 @@ cp "$src"/tests/integration/core-*.bats "$share/tests/integration/"
 cp "$src"/tests/security/*.py "$share/tests/security/"
 cp "$build/tests/enosys" "$build/tests/try-syscall" "$share/tests/" 2>/dev/null || true
 install -m 0755 "$src/tests/vm/payload.sh" "$share/payload.sh"
+if [ -n "${VM_TESTS:-}" ]; then
+        for t in $VM_TESTS; do
+                [ -f "$src/tests/vm/$t" ] || infra_fail "VM_TESTS: no tests/vm/$t"
+        done
+        echo "$VM_TESTS" >"$share/tests-selected"
+fi
 
 # The guest gets the packages of the libraries csand links directly (their
 # own dependencies come with them) and of libsystemd.so.0, which it loads

@@ -7,6 +7,10 @@ setup() {
 }
 
 teardown() {
+        vm_teardown
+}
+
+vm_teardown() {
         local status=0
         [ -n "${SB_PID:-}" ] && kill "$SB_PID" 2>/dev/null && wait "$SB_PID" 2>/dev/null
         common_teardown || status=1
@@ -17,24 +21,30 @@ teardown() {
 root=("${csand_min_root[@]}" --dev /dev)
 
 # csand_bg ARGS...: starts csand ARGS... in the background (as csand_min
-# would), its --info-fd in $TESTDIR/info; waits until the sandbox is in a
+# would; after the words of the array csand_prefix, e.g. systemd-run), its
+# --info-fd in $TESTDIR/info; waits until the sandbox is in the leaf of a
 # cgroup of its own and sets SB_PID (csand), SB_CHILD (the sandbox's first
-# process), SB_CGPATH (its cgroup) and SB_CG (that cgroup's directory).
+# process), SB_CGPATH (the cgroup with the limits), SB_CG (that cgroup's
+# directory) and SB_LEAF (the leaf's directory, where the processes are).
 csand_bg() {
-        "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${root[@]}" --info-fd 3 "$@" \
+        "${csand_prefix[@]}" "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${root[@]}" --info-fd 3 "$@" \
                 3>"$TESTDIR/info" 2>"$TESTDIR/stderr" </dev/null &
         SB_PID=$!
         wait_for_file "$TESTDIR/info" || fail "csand wrote nothing to --info-fd: $(cat "$TESTDIR/stderr")"
         SB_CHILD=$(sed -n 's/.*"child-pid": *\([0-9]*\).*/\1/p' "$TESTDIR/info")
-        local i
+        local i path
         for ((i = 0; i < 300; i++)); do
-                SB_CGPATH=$(sed -n 's/^0:://p' "/proc/$SB_CHILD/cgroup" 2>/dev/null)
-                [[ "$SB_CGPATH" == */csand-* ]] && break
+                path=$(sed -n 's/^0:://p' "/proc/$SB_CHILD/cgroup" 2>/dev/null) || true
+                [[ "$path" == */csand-*/sandbox ]] && break
                 sleep 0.1
         done
-        [[ "$SB_CGPATH" == */csand-* ]] || fail "the sandbox did not get a cgroup of its own (it is in '$SB_CGPATH'): $(cat "$TESTDIR/stderr")"
+        [[ "$path" == */csand-*/sandbox ]] ||
+                fail "the sandbox is not in the leaf of a cgroup of its own (it is in '$path'): $(cat "$TESTDIR/stderr")"
+        SB_CGPATH=${path%/sandbox}
         SB_CG=/sys/fs/cgroup$SB_CGPATH
+        SB_LEAF=$SB_CG/sandbox
 }
+csand_prefix=()
 
 # Stops the background sandbox (SIGTERM is passed on to it) and waits.
 csand_bg_stop() {

@@ -1,0 +1,98 @@
+#!/usr/bin/env bats
+# --join into a sandbox with limits: the joined command lands in the
+# sandbox's cgroup, whichever way csand made it (systemd's unit, moved there
+# by the user manager, which asks pid 1 from a login session; cgroupfs in a
+# delegated scope, written to directly), and the limits count it. Run in
+# both contexts (see README.md).
+
+load ../lib/common
+load vm-helpers
+
+teardown() {
+        local n
+        for n in $(XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --list | cut -d" " -f1); do
+                XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --stop "$n" --stop-timeout 5 || true
+        done
+        [ -n "${BG:-}" ] && wait "$BG" 2>/dev/null
+        BG=
+        common_teardown
+}
+
+# start_named NAME [PREFIX... --] ARGS...: csand --name NAME ARGS... in the
+# background, after PREFIX (systemd-run); returns once --list shows it.
+start_named() {
+        local name=$1 i
+        shift
+        local -a prefix=()
+        if [ "$1" = systemd-run ]; then
+                while [ "$1" != -- ]; do
+                        prefix+=("$1")
+                        shift
+                done
+                shift
+        fi
+        "${prefix[@]}" env XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" \
+                --name "$name" "${root[@]}" --proc /proc "$@" </dev/null >/dev/null 2>"$TESTDIR/$name.err" &
+        BG=$!
+        for ((i = 0; i < 300; i++)); do
+                XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" --list | grep -q "^$name " && return 0
+                sleep 0.1
+        done
+        fail "sandbox $name never showed up in --list: $(cat "$TESTDIR/$name.err")"
+}
+
+# join [PREFIX...] -- ARGS...: csand ARGS... with the test's registry.
+join() {
+        local -a prefix=()
+        while [ "$1" != -- ]; do
+                prefix+=("$1")
+                shift
+        done
+        shift
+        "${prefix[@]}" env XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" "$CSAND" "$@"
+}
+
+# Two processes in the sandbox (its pid 1 and sleep) under --pids-limit 3:
+# a joined cat fits, and a joined sh takes the last place, so that it can't
+# fork.
+check_joined() {
+        local name=$1
+        shift
+        run --separate-stderr join "$@" -- --join "$name" -- cat /proc/self/cgroup /proc/2/cgroup
+        echo "$stderr"
+        assert_success
+        assert_equal "${#lines[@]}" 2
+        assert_equal "${lines[0]}" "${lines[1]}"
+        run --separate-stderr join "$@" -- --join "$name" -- sh -c '/bin/true; echo forked'
+        assert_failure
+        refute_output forked
+        [[ "$stderr" == *"fork"* ]] || fail "the joined sh could fork under --pids-limit 3: $stderr"
+}
+
+@test "--join (systemd): the joined command is in the sandbox's cgroup, its limits count it" {
+        start_named sd --unshare-pid --memory 64M --pids-limit 3 sleep 300
+        child=$(join -- --list --json | sed -n 's/.*"pid": \([0-9]*\),.*/\1/p')
+        cg=$(sed -n 's/^0:://p' "/proc/$child/cgroup")
+        [[ "$cg" == */csand.slice/csand-* ]] || fail "not in a csand scope: $cg"
+        check_joined sd
+        # Seen from outside too: the joined cat is in the sandbox's cgroup.
+        run --separate-stderr join -- --join sd -- cat /proc/self/cgroup
+        echo "$stderr"
+        assert_output "0::$cg"
+        # Joined commands leave nothing in it.
+        assert_equal "$(wc -l <"/sys/fs/cgroup$cg/cgroup.procs")" 2
+}
+
+@test "--join (systemd): with the sandbox's own cgroup namespace" {
+        start_named sdns --unshare-pid --unshare-cgroup --pids-limit 3 sleep 300
+        check_joined sdns
+}
+
+@test "--join (cgroupfs): into a sandbox in a delegated scope, from another scope" {
+        start_named cf systemd-run --user --scope --quiet -p Delegate=yes -- \
+                --cgroup-manager cgroupfs --unshare-pid --pids-limit 3 sleep 300
+        child=$(join -- --list --json | sed -n 's/.*"pid": \([0-9]*\),.*/\1/p')
+        cg=$(sed -n 's/^0:://p' "/proc/$child/cgroup")
+        [[ "$cg" == */run-*.scope/csand-* ]] || fail "not below the delegated scope: $cg"
+        check_joined cf systemd-run --user --scope --quiet
+}

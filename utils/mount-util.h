@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+#pragma once
+
+/* The low-level mount layer: the new mount API's calls as csand uses
+ * them, with the fallbacks for kernels that lack a part of it. Below
+ * every module that mounts (mounts, network, egress); it knows nothing
+ * of the plan. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* mount_setattr(2) setting MOUNT_ATTR_* ATTRS on the mount FD is on (with
+ * AT_RECURSIVE in FLAGS, on its submounts too). -ENOSYS on a kernel without
+ * it (before 5.12), answered without asking again once it said so. */
+int mount_setattr_fd(int fd, unsigned flags, uint64_t attrs);
+
+/* move_mount(2) of the detached or attached mount FROM_FD onto TO_FD. */
+int mount_move(int from_fd, int to_fd);
+
+/* The MS_* flags of MOUNT_ATTR_* ATTRS, for mount(2). */
+unsigned long mount_ms_flags_of_attrs(uint64_t attrs);
+
+/* A bind remount of FD's mount (attached in our namespace) adding the
+ * MS_* FLAGS to those it has: mount(2) replaces them all, and the kernel
+ * refuses to clear those a more privileged namespace locked. */
+int mount_remount_bind(int fd, unsigned long flags);
+
+/* Attaches the detached mount MNT_FD (no submounts) on DST_FD with ATTRS
+ * set: before attaching with mount_setattr(), or after with a remount on a
+ * kernel without it. */
+int mount_attach_with_attrs(int mnt_fd, int dst_fd, uint64_t attrs);
+
+/* A file NAME holding DATA, as a detached mount: a file on a private tmpfs
+ * that no path leads to, cloned with open_tree(). */
+int mount_data_file(const char *name, const char *data, int *ret_fd);
+
+/* /proc/PID/mountinfo, the one parser of it: each mount's ID, its
+ * parent's and its mount point, unescaped (the kernel writes " \t\n\\"
+ * in paths as \ooo). */
+typedef struct MountInfo {
+        uint64_t id, parent;
+        const char *mount_point;        /* into MountTable.data */
+} MountInfo;
+
+typedef struct MountTable {
+        char *data;
+        MountInfo *mounts;
+        size_t n;
+} MountTable;
+
+/* Reads the mountinfo file open at FD whole, into *RET. */
+int mount_table_read_fd(int fd, MountTable *ret);
+void mount_table_done(MountTable *t);
