@@ -45,6 +45,7 @@
 #include "utils/registry.h"
 #include "utils/report.h"
 #include "utils/seccomp.h"
+#include "utils/setuid.h"
 #include "utils/status.h"
 #include "utils/userns-diag.h"
 #include "utils/userns.h"
@@ -176,6 +177,13 @@ static bool gate_wait(int fd, char byte) {
         }
 }
 
+static bool plan_has_dev(const SandboxPlan *p) {
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].type == MOUNT_OP_DEV)
+                        return true;
+        return false;
+}
+
 /* The child's first step at the gate. With a cgroup of its own, the
  * sandbox's cgroup namespace is made once the monitor has put us in the
  * leaf of that cgroup: the leaf is then its root, and the cgroup with the
@@ -203,12 +211,11 @@ static void gate_monitor_first(const Launch *l, int gate_fd, int ns_fds[_REPORT_
 
 /* The ids the sandbox user has in the user namespace the clone made, as
  * in bwrap: root when there is a --dev (a devpts instance wants root
- * mapped where it is mounted), else the ids asked for. */
+ * mapped where it is mounted), else the ids asked for. In setuid mode the
+ * ids asked for, root being mapped besides (utils/setuid.h). */
 static void first_level_ids(const Launch *l, uid_t *ret_uid, gid_t *ret_gid) {
         const SandboxPlan *p = l->plan;
-        bool devpts = false;
-        for (size_t i = 0; i < p->n_ops && !devpts; i++)
-                devpts = p->ops[i].type == MOUNT_OP_DEV;
+        bool devpts = !setuid_maps_written() && plan_has_dev(p);
         *ret_uid = devpts ? 0 : p->uid;
         *ret_gid = devpts ? 0 : p->gid;
 }
@@ -236,9 +243,14 @@ static int enter_nested_userns(const Launch *l, int proc_fd, Error *e) {
         /* --disable-userns: this namespace's allowance of user namespaces
          * is the one nested namespace the command then lives in. */
         if (p->disable_userns) {
+                /* Setuid mode: the command has no capability in this
+                 * namespace (root owns it), so the limit is set here. */
+                const char *limit = setuid_maps_written() ? "0" : "1";
                 _cleanup_close_ int fd = openat(proc_fd, "sys/user/max_user_namespaces", O_WRONLY | O_CLOEXEC);
-                if (fd < 0 || write(fd, "1", 1) != 1)
+                if (fd < 0 || write(fd, limit, 1) != 1)
                         return error_set_errno(e, errno, "Can't limit user namespaces (--disable-userns)");
+                if (setuid_maps_written())
+                        return 0;
         }
         first_level_ids(l, &uid, &gid);
         int r = userns_enter_nested(proc_fd, p->uid, uid, p->gid, gid);
@@ -285,7 +297,7 @@ static int child_setup(const Launch *l, Error *e) {
         if (p->userns_block_fd >= 0) {
                 wait_for_fd(p->userns_block_fd);
                 (void) prctl(PR_SET_DUMPABLE, 0);
-        } else if (l->new_userns) {
+        } else if (l->new_userns && !setuid_maps_written()) {
                 uid_t uid;
                 gid_t gid;
                 first_level_ids(l, &uid, &gid);
@@ -892,6 +904,55 @@ static void log_clone_error(int err, bool new_userns, const char *causes) {
                 log_error("Creating new namespace failed: %s%s%s", strerror(err), causes ? ". Found: " : "", causes ?: "");
 }
 
+/* Setuid mode: the privileged part starts the sandbox's worker, our child,
+ * in the namespaces (utils/setuid.h); the rest is the monitor's as usual. */
+static int launch_setuid(Launch *l, JobControl *jobs, int report_fd, int gate[2], int stops[2]) {
+        const SandboxPlan *p = l->plan;
+        Error e = {};
+        pid_t pid = setuid_clone(p, l->clone_flags, p->uid, p->gid, plan_has_dev(p), l->report_fd, gate[0], &e);
+        safe_close(l->report_fd);
+        safe_close(gate[0]);
+        if (pid < 0) {
+                Error diag = {};
+                safe_close(gate[1]);
+                safe_close(stops[0]);
+                safe_close(stops[1]);
+                if (strcmp(e.message, "clone") == 0)
+                        log_clone_error(e.error, true, userns_diag_explain(e.error, &diag) > 0 ? diag.message : NULL);
+                else
+                        log_error("%s", e.message);
+                return 1;
+        }
+        (void) prctl(PR_SET_DUMPABLE, 0);
+        /* The worker's pid 1 does not report the command's stops (the
+         * worker gets no stops pipe yet): job control as without it. */
+        safe_close(stops[0]);
+        safe_close(stops[1]);
+        jobctl_monitor_start(jobs, pid);
+        return monitor(l->plan, l, jobs, pid, report_fd, gate[1], -EBADF);
+}
+
+/* Setuid mode's worker: already in the sandbox's namespaces, as the
+ * sandbox's user with that user namespace's capabilities; from here on
+ * what an unprivileged csand's child does (utils/setuid.h). */
+static _noreturn_ void worker_run(SandboxPlan *p) {
+        /* No process group of its own: the monitor's setpgid() of the
+         * worker, which has exec'd, fails (job control as without one). */
+        static const JobControl no_jobs = JOB_CONTROL_INIT;
+        Launch l = { .plan = p, .outside_uid = getuid(), .outside_gid = getgid(), .new_userns = true,
+                     .stops_fd = -EBADF, .jobs = &no_jobs };
+        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        sigset_t supervised;
+
+        (void) setuid_worker(&l.report_fd, &l.gate_fd);
+        l.outside_cwd = cwd;
+        l.clone_flags = namespace_flags(p, true);
+        init_supervised_signals(&supervised);
+        sigprocmask(SIG_BLOCK, &supervised, &l.saved_sigmask);
+        l.saved_umask = umask(0);
+        child_run(&l);
+}
+
 static int sandbox_launch(SandboxPlan *p) {
         _cleanup_(launch_done) Launch l = {
                 .plan = p,
@@ -918,8 +979,9 @@ static int sandbox_launch(SandboxPlan *p) {
                 log_error("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
                 return 1;
         }
-        /* Before anything is made: a namespace AppArmor strips would fail halfway. */
-        if (l.new_userns) {
+        /* Before anything is made: a namespace AppArmor strips would fail
+         * halfway. (Setuid mode: root makes it.) */
+        if (l.new_userns && !setuid_active()) {
                 Error e = {};
                 if (userns_diag_probe(&e) < 0) {
                         log_error("%s", e.message);
@@ -976,6 +1038,8 @@ static int sandbox_launch(SandboxPlan *p) {
         sigprocmask(SIG_BLOCK, &supervised, &l.saved_sigmask);
         l.saved_umask = umask(0);
 
+        if (setuid_active())
+                return launch_setuid(&l, &jobs, report_fd, gate, stops);
         pid_t pid = raw_clone(l.clone_flags);
         if (pid < 0 && (errno == EINVAL || errno == EPERM || errno == ENOSPC || errno == EUSERS) &&
             p->unshare_user_try && !p->unshare_user && l.outside_uid == 0) {
@@ -1043,11 +1107,14 @@ int main(int argc, char **argv) {
          * kernel behind our back, and the monitor and pid 1 would wait for
          * them forever. Blocked for the signalfd later, never ignored. */
         (void) signal(SIGCHLD, SIG_DFL);
+        /* Setuid: the privileged part forked, the rest of us the caller. */
+        if (setuid_init(&argc, &argv) < 0)
+                return 1;
         if (plan_new(&plan) < 0) {
                 log_error("Out of memory");
                 return 1;
         }
-        if (options_parse(plan, argc - 1, argv + 1, &e) < 0) {
+        if (options_parse(plan, argc - 1, argv + 1, &e) < 0 || setuid_check_plan(plan, &e) < 0) {
                 log_error("%s", e.message);
                 return 1;
         }
@@ -1102,5 +1169,7 @@ int main(int argc, char **argv) {
                 log_error("%s", e.message);
                 return 1;
         }
+        if (setuid_worker(NULL, NULL))
+                worker_run(plan);
         return sandbox_launch(plan);
 }

@@ -9,6 +9,8 @@
 # unprivileged user csandtest, /dev/fuse and /dev/net/tun 0666), copies the
 # source tree to a fresh directory owned by that user and runs, in order:
 #   1. the whole suite (meson test) as csandtest, csand's real situation;
+#   1b. the setuid suite as csandtest, against a setuid root copy of that
+#      build's csand (tests/setuid/run.sh);
 #   2. the root-meaningful subset (the cli suite, and the vm tier) as root,
 #      from a build of its own;
 #   3. the whole suite again as csandtest, built with ASan+UBSan.
@@ -49,6 +51,7 @@ as_user() {
                 HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash \
                 PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin \
                 LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="$ci" \
+                ${CSAND_SETUID:+CSAND_SETUID="$CSAND_SETUID"} \
                 ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
                 ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
                 "$@"
@@ -78,8 +81,9 @@ setup_and_test() {
                 build_failures=$((build_failures + 1))
                 return 1
         fi
-        # The vm suite boots a VM as root: it runs once, in the root pass.
-        run_meson_test "$name" "$runner" "$dir" "$build" testlog-"$name" "${timeout_multiplier:-1}" ${MESON_TEST_ARGS:---no-suite vm}
+        # The vm suite boots a VM as root: it runs once, in the root pass;
+        # the setuid suite once, after the user pass (needs root's copy).
+        run_meson_test "$name" "$runner" "$dir" "$build" testlog-"$name" "${timeout_multiplier:-1}" ${MESON_TEST_ARGS:---no-suite vm --no-suite setuid}
 }
 
 # run_meson_test NAME RUNNER WORKDIR BUILDDIR LOGBASE TIMEOUT_MULT [ARGS...]
@@ -201,6 +205,16 @@ if [ "$(id -u)" -eq 0 ]; then
         chown -R "$user:" "$work"
 
         setup_and_test user as_user "$work" build -Dman=enabled
+        if [ -x "$work/build/csand" ]; then
+                install -d -m 0755 "$work/setuid"
+                install -o root -g root -m 4755 "$work/build/csand" "$work/setuid/csand"
+                # the wrong way to install it, which csand refuses
+                install -d -m 0755 "$work/setuid/filecaps"
+                install -o root -g root -m 0755 "$work/build/csand" "$work/setuid/filecaps/csand"
+                setcap cap_sys_admin,cap_setuid,cap_setgid+ep "$work/setuid/filecaps/csand"
+                CSAND_SETUID="$work/setuid/csand" \
+                        run_meson_test setuid as_user "$work" build testlog-setuid 1 --suite setuid
+        fi
         # The cli suite means something as root too: no user namespace is
         # implied, and messages and exit codes must be the same. The vm
         # suite (real systemd, cgroup v2, in a qemu VM) needs root to boot.

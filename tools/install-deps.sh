@@ -17,6 +17,7 @@ CSAND_DEPS=(
         bats bats-assert bats-support
         bubblewrap slirp4netns passt fuse-overlayfs
         iproute2 curl procps time util-linux python3 strace
+        libcap2-bin  # setcap: the setuid suite checks that file capabilities are refused
         nftables openssl  # egress tests: nft trying to change the rules; a TLS server's certificate
         busybox-static  # image layers, and the flatpak tests' runtime (replaces busybox)
         golang-github-containers-common  # podman's seccomp.json, a real-world profile to accept

@@ -316,6 +316,19 @@ static int handle_selinux_label(SandboxPlan *p, const Option *o, char **args, Er
 
 static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_consumed, Error *e);
 
+static int args_data_keep(SandboxPlan *p, int fd, const char *data, size_t len) {
+        struct ArgsData *a = reallocarray(p->args_data, p->n_args_data + 1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        p->args_data = a;
+        char *copy = malloc(len ?: 1);
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, data, len);
+        p->args_data[p->n_args_data++] = (struct ArgsData) { .fd = fd, .data = copy, .len = len };
+        return 0;
+}
+
 /* NUL-separated options from an fd, parsed where --args stands. */
 static int handle_args(SandboxPlan *p, const Option *o, char **args, Error *e) {
         _cleanup_free_ char *data = NULL;
@@ -331,6 +344,9 @@ static int handle_args(SandboxPlan *p, const Option *o, char **args, Error *e) {
         if (r < 0)
                 return error_set_errno(e, r, "Can't read --args from fd %d", fd);
         close(fd);
+        r = args_data_keep(p, fd, data, len);
+        if (r < 0)
+                return error_set_errno(e, -r, "Can't keep --args data");
 
         for (size_t i = 0; i < len; i++)
                 n += data[i] == '\0';

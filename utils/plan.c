@@ -45,6 +45,9 @@ SandboxPlan *plan_free(SandboxPlan *p) {
         for (size_t i = 0; i < p->n_owned_fds; i++)
                 safe_close(p->owned_fds[i]);
         free(p->owned_fds);
+        for (size_t i = 0; i < p->n_args_data; i++)
+                free(p->args_data[i].data);
+        free(p->args_data);
         free(p->hostname);
         free(p->chdir_path);
         free(p->argv0);

@@ -124,6 +124,15 @@ typedef struct SandboxPlan {
          * many arguments were parsed in all (bwrap's limit is 9000). */
         bool in_args_data;
         size_t n_parsed_args;
+        /* --args data as read, by fd number: in setuid mode the sandbox's
+         * worker parses the same command line again and finds a copy of
+         * the data at the same number (utils/setuid.c). */
+        struct ArgsData {
+                int fd;
+                char *data;
+                size_t len;
+        } *args_data;
+        size_t n_args_data;
 
         bool show_help, show_version;
 

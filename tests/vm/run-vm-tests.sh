@@ -47,7 +47,7 @@ IMG=$VMTIER/disk.img
 IMG_SIZE=${IMG_SIZE:-1536M}
 SHARE=${1:?usage: run-vm-tests.sh SHARE_DIR}
 [ -r "$SHARE/payload.sh" ] || { echo "run-vm-tests: $SHARE/payload.sh is missing" >&2; exit 2; }
-PKGS=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,iproute2,procps,sudo${EXTRA_PKGS:+,$EXTRA_PKGS}
+PKGS=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,iproute2,procps,sudo,python3${EXTRA_PKGS:+,$EXTRA_PKGS}
 mkdir -p "$VMTIER"
 t0=$(date +%s)
 ts() { echo "[$(($(date +%s) - t0))s] $*"; }
@@ -157,6 +157,19 @@ for ctx in $(cat /mnt/host/contexts 2>/dev/null || echo session); do
         session)
                 runuser -l tester -c "VMTEST_CONTEXT=session bash $T" </dev/null
                 r=$? ;;
+        nouserns-clone|nouserns-max)
+                # No unprivileged user namespace: Debian's knob, or none at
+                # all. csand installed setuid root from the share's build.
+                knob=kernel.unprivileged_userns_clone
+                [ "$ctx" = nouserns-max ] && knob=user.max_user_namespaces
+                # (named csand: messages are "csand: ..." after argv[0])
+                install -d -m 0755 /usr/local/lib/csand-setuid
+                install -o root -g root -m 4755 /mnt/host/csand /usr/local/lib/csand-setuid/csand
+                old=$(sysctl -n "$knob")
+                sysctl -q -w "$knob=0"
+                runuser -l tester -c "VMTEST_CONTEXT=$ctx VMTEST_KNOB=$knob bash $T" </dev/null
+                r=$?
+                sysctl -q -w "$knob=$old" ;;
         *)
                 echo "unknown context $ctx"; r=97 ;;
         esac

@@ -23,7 +23,7 @@ set -uo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export VMTIER=${VMTIER:-/var/cache/csand-vm}
-export VM_CONTEXTS=${VM_CONTEXTS:-session service}
+export VM_CONTEXTS=${VM_CONTEXTS:-session service nouserns-clone nouserns-max}
 export VM_TIMEOUT=${VM_TIMEOUT:-1500}   # the VM's own run; ~4-8 min on a busy 2-core machine
 started=$SECONDS
 
@@ -77,7 +77,7 @@ if [ ! -d "$build/meson-private" ]; then
                 { cat "$VMTIER/build-setup.log" >&2; infra_fail "meson setup failed"; }
         echo "$src" >"$build/.csand-source"
 fi
-meson compile -C "$build" csand >"$VMTIER/build.log" 2>&1 ||
+meson compile -C "$build" csand enosys try-syscall >"$VMTIER/build.log" 2>&1 ||
         { tail -40 "$VMTIER/build.log" >&2; infra_fail "building csand failed"; }
 say "csand built at $((SECONDS - started)) s"
 
@@ -88,6 +88,13 @@ mkdir -p "$share/tests/vm" "$share/tests/lib"
 cp "$build/csand" "$share/csand"
 cp "$src"/tests/vm/*.bats "$src"/tests/vm/*.bash "$src"/tests/vm/cgroup-attack.sh "$share/tests/vm/"
 cp "$src"/tests/lib/*.bash "$share/tests/lib/"
+# the nouserns-* contexts: the core suite (and what it runs from the
+# source and build trees) against csand installed setuid root
+mkdir -p "$share/tests/integration" "$share/tests/security"
+cp "$src"/tests/integration/core-*.bats "$share/tests/integration/"
+cp "$src"/tests/security/*.py "$share/tests/security/"
+cp "$build/tests/enosys" "$build/tests/try-syscall" "$share/tests/" 2>/dev/null || true
+[ -n "${VM_SETUID_CORE:-}" ] && touch "$share/setuid-core"
 install -m 0755 "$src/tests/vm/payload.sh" "$share/payload.sh"
 if [ -n "${VM_TESTS:-}" ]; then
         for t in $VM_TESTS; do

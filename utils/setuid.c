@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: LGPL-2.0-or-later */
+/* Setuid mode: the privileged part and the worker (see setuid.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroups.h"
+#include "fd-util.h"
+#include "network.h"
+#include "plan.h"
+#include "report.h"
+#include "setuid.h"
+
+/* argv[1] of the worker: "--privsep-worker=REPORT,GATE,UID,GID". The
+ * privileged part puts it there; anyone else who passes it gets nothing
+ * from it (a setuid start refuses it, an unprivileged csand has nothing
+ * to give away). */
+#define WORKER_OPTION "--privsep-worker="
+#define MAX_ARGS_FDS 16
+
+/* The privileged part accepts only these namespaces from the caller;
+ * CLONE_NEWUSER it adds itself. */
+#define ALLOWED_FLAGS \
+        ((uint64_t) (CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWCGROUP))
+
+typedef struct CloneRequest {
+        uint64_t flags;
+        uint32_t uid, gid;
+        uint32_t map_root;
+        uint32_t has_gate;
+        uint32_t n_args;
+        int32_t args_fd[MAX_ARGS_FDS];
+} CloneRequest;
+
+typedef struct CloneReply {
+        int32_t pid;    /* the worker, or 0 */
+        int32_t error;  /* positive errno, or 0 */
+        char what[64];  /* the step that failed */
+} CloneReply;
+
+static bool active, worker, maps_written;
+static int priv_fd = -EBADF;
+static pid_t priv_pid;
+static int worker_report_fd = -EBADF, worker_gate_fd = -EBADF;
+
+/* Before any of csand's own code: a setuid start (and the worker, which
+ * runs with capabilities) is not dumpable, whatever fs.suid_dumpable says. */
+__attribute__((constructor)) static void setuid_early(void) {
+        if (getauxval(AT_SECURE))
+                (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static int caps_get(struct __user_cap_data_struct data[2]) {
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        return syscall(SYS_capget, &hdr, data) < 0 ? -errno : 0;
+}
+
+static int caps_put(struct __user_cap_data_struct data[2]) {
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
+}
+
+static uint64_t caps_set_of(const struct __user_cap_data_struct data[2], size_t offset) {
+        uint32_t lo, hi;
+        memcpy(&lo, (const char *) &data[0] + offset, sizeof(lo));
+        memcpy(&hi, (const char *) &data[1] + offset, sizeof(hi));
+        return (uint64_t) hi << 32 | lo;
+}
+
+static unsigned cap_last(void) {
+        for (unsigned c = 63; c > 0; c--)
+                if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) >= 0)
+                        return c;
+        return 0;
+}
+
+/* Capabilities that came from neither the ambient set nor a uid of 0: a
+ * binary installed with file capabilities, which csand refuses (bwrap did
+ * too): privileges with no privileged part to keep them in. */
+static bool has_file_caps(void) {
+        struct __user_cap_data_struct d[2] = {};
+        if (caps_get(d) < 0)
+                return true;
+        uint64_t permitted = caps_set_of(d, offsetof(struct __user_cap_data_struct, permitted));
+        for (unsigned c = 0; c <= cap_last(); c++)
+                if ((permitted & (UINT64_C(1) << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) != 1)
+                        return true;
+        return false;
+}
+
+/* Keeps exactly KEEP in the permitted and effective sets (and nothing
+ * inheritable); the bounding set first, while CAP_SETPCAP is there. */
+static int caps_limit(uint64_t keep) {
+        for (unsigned c = 0; c <= cap_last(); c++)
+                if (!(keep & (UINT64_C(1) << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+                        return -errno;
+        struct __user_cap_data_struct d[2] = {
+                { .effective = (uint32_t) keep, .permitted = (uint32_t) keep },
+                { .effective = (uint32_t) (keep >> 32), .permitted = (uint32_t) (keep >> 32) },
+        };
+        return caps_put(d);
+}
+
+/* ---- the privileged part ---- */
+
+typedef struct Priv {
+        int sock, proc_fd, exe_fd;
+        uid_t uid;      /* the real ids: the only ones ever mapped */
+        gid_t gid;
+        char **argv;    /* the worker's command line: the caller's, not the request's */
+        char **env;     /* the command's environment, passed on, never read */
+} Priv;
+
+static int reply(int sock, pid_t pid, int err, const char *what) {
+        CloneReply r = { .pid = pid, .error = err };
+        snprintf(r.what, sizeof(r.what), "%s", what ?: "");
+        return send(sock, &r, sizeof(r), MSG_NOSIGNAL) == (ssize_t) sizeof(r) ? 0 : -errno;
+}
+
+static int write_map(const Priv *pv, pid_t pid, const char *file, const char *line) {
+        char path[64];
+        snprintf(path, sizeof(path), "%d/%s", pid, file);
+        return write_string_at(pv->proc_fd, path, line);
+}
+
+/* The worker's maps: the sandbox's ids to the real ones, and, when devpts
+ * needs a root inside (--dev), root to the overflow ids (bwrap's setuid
+ * mode did the same): owned by nobody, reachable only with capabilities
+ * the command never has. */
+static int write_maps(const Priv *pv, pid_t pid, const CloneRequest *rq, const char **what) {
+        char line[96];
+        int r;
+        *what = "setting up uid map";
+        if (rq->map_root && rq->uid != 0 && pv->uid != 0)
+                snprintf(line, sizeof(line), "0 65534 1\n%u %u 1\n", rq->uid, pv->uid);
+        else
+                snprintf(line, sizeof(line), "%u %u 1\n", rq->uid, pv->uid);
+        r = write_map(pv, pid, "uid_map", line);
+        if (r < 0)
+                return r;
+        /* As for an unprivileged writer: dropping groups must not open what
+         * a group was denied. */
+        *what = "error writing to setgroups";
+        r = write_map(pv, pid, "setgroups", "deny");
+        if (r < 0)
+                return r;
+        *what = "setting up gid map";
+        if (rq->map_root && rq->gid != 0 && pv->gid != 0)
+                snprintf(line, sizeof(line), "0 65534 1\n%u %u 1\n", rq->gid, pv->gid);
+        else
+                snprintf(line, sizeof(line), "%u %u 1\n", rq->gid, pv->gid);
+        return write_map(pv, pid, "gid_map", line);
+}
+
+/* In the new namespaces, as root of nowhere: the global uid 0 is not
+ * mapped in this user namespace, so this process holds capabilities over
+ * the sandbox's namespaces only, and the caller (another uid, and not the
+ * owner of the namespace) can neither ptrace nor signal it. The worker's
+ * first act is to become the sandbox's user (setuid_init()). */
+static _noreturn_ void worker_exec(const Priv *pv, const CloneRequest *rq, int sync_fd, int *fds, size_t n_fds) {
+        char c = 0;
+        while (read(sync_fd, &c, 1) < 0 && errno == EINTR)
+                ;
+        if (c != '1')
+                _exit(1);
+
+        int report = fds[0], gate = rq->has_gate ? fds[1] : -EBADF;
+        size_t first_args = rq->has_gate ? 2 : 1;
+        Error e = {};
+        /* Ours alone: every capability of the new namespace, kept across
+         * exec by the ambient set, which needs them inheritable. */
+        struct __user_cap_data_struct d[2] = {};
+        if (caps_get(d) < 0 || (d[0].inheritable = d[0].permitted, d[1].inheritable = d[1].permitted, caps_put(d) < 0)) {
+                error_set_errno(&e, errno, "Can't set the worker's capabilities");
+                goto fail;
+        }
+        for (unsigned cap = 0; cap <= cap_last(); cap++)
+                if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
+                        error_set_errno(&e, errno, "Can't set the worker's capabilities");
+                        goto fail;
+                }
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+                error_set_errno(&e, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+                goto fail;
+        }
+        /* The --args data where the caller's fds were (already read). */
+        for (size_t i = 0; i < rq->n_args; i++)
+                if (dup2(fds[first_args + i], rq->args_fd[i]) < 0) {
+                        error_set_errno(&e, errno, "Can't pass --args data on");
+                        goto fail;
+                }
+        if (fcntl(report, F_SETFD, 0) < 0 || (gate >= 0 && fcntl(gate, F_SETFD, 0) < 0)) {
+                error_set_errno(&e, errno, "fcntl");
+                goto fail;
+        }
+        size_t argc = 0;
+        while (pv->argv[argc])
+                argc++;
+        char **argv = calloc(argc + 2, sizeof(char *));
+        char opt[128];
+        if (!argv) {
+                error_set_errno(&e, ENOMEM, "Out of memory");
+                goto fail;
+        }
+        snprintf(opt, sizeof(opt), WORKER_OPTION "%d,%d,%u,%u", report, gate, rq->uid, rq->gid);
+        argv[0] = pv->argv[0];
+        argv[1] = opt;
+        memcpy(argv + 2, pv->argv + 1, (argc - 1) * sizeof(char *));
+        syscall(SYS_execveat, pv->exe_fd, "", argv, pv->env, AT_EMPTY_PATH);
+        error_set_errno(&e, errno, "Can't start csand's worker in the sandbox");
+fail:
+        report_send(report, &e);
+        _exit(1);
+}
+
+static int receive_request(int sock, CloneRequest *rq, int fds[static MAX_ARGS_FDS + 2], size_t *ret_n) {
+        union {
+                char buf[CMSG_SPACE(sizeof(int) * (MAX_ARGS_FDS + 2))];
+                struct cmsghdr align;
+        } control = {};
+        struct iovec iov = { .iov_base = rq, .iov_len = sizeof(*rq) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+        ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        if (n == 0)
+                return 0;
+        if (n < 0)
+                return -errno;
+        size_t got = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        for (size_t i = 0; i < k && got < MAX_ARGS_FDS + 2; i++)
+                                memcpy(&fds[got++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                }
+        *ret_n = got;
+        /* A caller's RLIMIT_NOFILE can cut fds off: refuse, never guess. */
+        if ((size_t) n != sizeof(*rq) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+                return -EBADMSG;
+        return 1;
+}
+
+static int check_request(const Priv *pv, const CloneRequest *rq, const int *fds, size_t n_fds) {
+        if ((rq->flags & ~ALLOWED_FLAGS) || !(rq->flags & CLONE_NEWNS))
+                return -EINVAL;
+        if (rq->uid == (uint32_t) -1 || rq->gid == (uint32_t) -1 || rq->n_args > MAX_ARGS_FDS || rq->has_gate > 1)
+                return -EINVAL;
+        if (n_fds != 1 + rq->has_gate + rq->n_args)
+                return -EBADMSG;
+        /* Each --args copy goes where the caller's fd was: never onto an fd
+         * of ours. */
+        for (size_t i = 0; i < rq->n_args; i++) {
+                int t = rq->args_fd[i];
+                if (t < 0 || t == pv->sock || t == pv->proc_fd || t == pv->exe_fd)
+                        return -EINVAL;
+                for (size_t j = 0; j < n_fds; j++)
+                        if (t == fds[j])
+                                return -EINVAL;
+        }
+        return 0;
+}
+
+/* One request: clone the worker into new namespaces (our caller's child,
+ * CLONE_PARENT), write its maps, let it go, reply with its pid. */
+static int serve_one(const Priv *pv) {
+        CloneRequest rq = {};
+        int fds[MAX_ARGS_FDS + 2];
+        size_t n_fds = 0;
+        int r = receive_request(pv->sock, &rq, fds, &n_fds);
+        if (r <= 0) {
+                if (r < 0)
+                        (void) reply(pv->sock, 0, -r, "Can't receive the request");
+                return r;
+        }
+        r = check_request(pv, &rq, fds, n_fds);
+        if (r < 0)
+                return reply(pv->sock, 0, -r, "Invalid request");
+
+        int sync[2];
+        if (pipe2(sync, O_CLOEXEC) < 0)
+                return reply(pv->sock, 0, errno, "pipe");
+        pid_t pid = (pid_t) syscall(SYS_clone, (unsigned long) rq.flags | CLONE_NEWUSER | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+        if (pid < 0) {
+                int err = errno;
+                close(sync[0]);
+                close(sync[1]);
+                return reply(pv->sock, 0, err, "clone");
+        }
+        if (pid == 0) {
+                close(sync[1]);
+                close(pv->sock);
+                worker_exec(pv, &rq, sync[0], fds, n_fds);
+        }
+        close(sync[0]);
+        const char *what = NULL;
+        r = write_maps(pv, pid, &rq, &what);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                close(sync[1]);
+                return reply(pv->sock, pid, -r, what);
+        }
+        (void) write(sync[1], "1", 1);
+        close(sync[1]);
+        return reply(pv->sock, pid, 0, NULL);
+}
+
+static _noreturn_ void privileged_main(int sock, char **argv) {
+        Priv pv = { .sock = sock, .argv = argv, .env = environ, .uid = getuid(), .gid = getgid() };
+        /* Nothing of the caller's environment decides anything here. */
+        environ = NULL;
+        /* Real uid 0: the caller may no longer signal us (kill(2) checks
+         * the real and saved uid); no core dumps. */
+        struct rlimit no_core = {};
+        if (setresuid(0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &no_core) < 0)
+                _exit(1);
+        pv.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        pv.exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+        if (pv.proc_fd < 0 || pv.exe_fd < 0)
+                _exit(1);
+        /* clone(CLONE_NEWUSER) where only root may, and the maps. */
+        if (caps_limit(UINT64_C(1) << CAP_SYS_ADMIN | UINT64_C(1) << CAP_SETUID | UINT64_C(1) << CAP_SETGID) < 0)
+                _exit(1);
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* One sandbox per start: done after the first request. */
+        _exit(serve_one(&pv) < 0);
+}
+
+/* ---- the caller's process ---- */
+
+static int drop_to_real_user(uid_t uid, gid_t gid) {
+        if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+                return -errno;
+        uid_t ru, eu, su;
+        gid_t rg, eg, sg;
+        struct __user_cap_data_struct d[2] = {};
+        if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || caps_get(d) < 0)
+                return -errno;
+        if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid ||
+            d[0].permitted || d[1].permitted || d[0].effective || d[1].effective)
+                return -EPERM;
+        /* Nothing privileged is left here: as reachable as an unprivileged
+         * csand (it becomes the monitor, made not dumpable after the clone). */
+        (void) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        return 0;
+}
+
+static int start_setuid(char **argv) {
+        uid_t uid = getuid();
+        gid_t gid = getgid();
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                log_error("socketpair: %s", strerror(errno));
+                return -1;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                log_error("Can't start the privileged part: %s", strerror(errno));
+                return -1;
+        }
+        if (pid == 0) {
+                close(sv[0]);
+                privileged_main(sv[1], argv);
+        }
+        close(sv[1]);
+        priv_fd = sv[0];
+        priv_pid = pid;
+        int r = drop_to_real_user(uid, gid);
+        if (r < 0) {
+                log_error("Can't drop root privileges: %s", strerror(-r));
+                return -1;
+        }
+        active = true;
+        return 0;
+}
+
+static int start_worker(int *argc, char ***argv) {
+        const char *arg = (*argv)[1] + strlen(WORKER_OPTION);
+        int report, gate;
+        unsigned uid, gid;
+        if (sscanf(arg, "%d,%d,%u,%u", &report, &gate, &uid, &gid) != 4 || report < 0) {
+                log_error("Invalid %s", WORKER_OPTION);
+                return -1;
+        }
+        /* First: the sandbox's user, before any file is opened (the
+         * process starts as the global root, unmapped here, which the
+         * file system would still take for the owner of root's files). */
+        if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+                Error e = {};
+                error_set_errno(&e, errno, "Can't switch to uid %u", uid);
+                report_send(report, &e);
+                return -1;
+        }
+        /* The uid change made us dumpable if fs.suid_dumpable says so. */
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        worker = maps_written = true;
+        worker_report_fd = report;
+        worker_gate_fd = gate;
+        (void) fcntl(report, F_SETFD, FD_CLOEXEC);
+        if (gate >= 0)
+                (void) fcntl(gate, F_SETFD, FD_CLOEXEC);
+        (*argv)[1] = (*argv)[0];
+        (*argv)++;
+        (*argc)--;
+        return 0;
+}
+
+int setuid_init(int *argc, char ***argv) {
+        uid_t ruid, euid, suid;
+        gid_t rgid, egid, sgid;
+        if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0) {
+                log_error("getresuid: %s", strerror(errno));
+                return -1;
+        }
+        bool marker = *argc > 1 && strncmp((*argv)[1], WORKER_OPTION, strlen(WORKER_OPTION)) == 0;
+        if (euid != ruid || egid != rgid) {
+                if (euid != ruid && euid != 0) {
+                        log_error("Unexpected setuid user %u, should be 0", euid);
+                        return -1;
+                }
+                if (euid == ruid) {
+                        log_error("csand is setgid: install it setuid root (meson -Dsetuid=true) or without privileges");
+                        return -1;
+                }
+                if (marker) {
+                        log_error("%s is csand's own", WORKER_OPTION);
+                        return -1;
+                }
+                return start_setuid(*argv);
+        }
+        if (ruid != 0 && has_file_caps()) {
+                log_error("csand has file capabilities: install it setuid root (meson -Dsetuid=true) or without privileges");
+                return -1;
+        }
+        if (marker)
+                return start_worker(argc, argv);
+        return 0;
+}
+
+bool setuid_active(void) {
+        return active;
+}
+
+bool setuid_worker(int *ret_report_fd, int *ret_gate_fd) {
+        if (ret_report_fd)
+                *ret_report_fd = worker_report_fd;
+        if (ret_gate_fd)
+                *ret_gate_fd = worker_gate_fd;
+        return worker;
+}
+
+bool setuid_maps_written(void) {
+        return maps_written;
+}
+
+void setuid_release(void) {
+        if (priv_fd < 0)
+                return;
+        priv_fd = safe_close(priv_fd);
+        (void) waitpid(priv_pid, NULL, 0);
+}
+
+static bool plan_has_overlay(const SandboxPlan *p) {
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].type == MOUNT_OP_OVERLAY)
+                        return true;
+        return p->n_overlay_srcs > 0;
+}
+
+int setuid_check_plan(const SandboxPlan *p, Error *e) {
+        if (!active && !worker)
+                return 0;
+        if (p->caps != 0)
+                return error_setf(e, EPERM, "--cap-add in setuid mode can be used only by root");
+        if (p->userns_fd >= 0)
+                return error_setf(e, EPERM, "--userns doesn't work in setuid mode");
+        if (p->userns2_fd >= 0)
+                return error_setf(e, EPERM, "--userns2 doesn't work in setuid mode");
+        if (p->pidns_fd >= 0)
+                return error_setf(e, EPERM, "--pidns doesn't work in setuid mode");
+        if (p->userns_block_fd >= 0)
+                return error_setf(e, EPERM, "--userns-block-fd doesn't work in setuid mode");
+        if (plan_has_overlay(p))
+                return error_setf(e, EPERM, "Overlays (--overlay, --tmp-overlay, --ro-overlay) are not permitted in setuid mode");
+        if (p->image || p->image_overlay_rwsrc)
+                return error_setf(e, EPERM, "--image is not permitted in setuid mode");
+        if (network_uses_helper(&p->network, p->unshare_net))
+                return error_setf(e, EPERM, "--network is not permitted in setuid mode");
+        if (cgroup_needed(&p->cgroup))
+                return error_setf(e, EPERM, "Resource limits (--memory, --cpus, --pids-limit, ...) are not permitted in setuid mode");
+        if (p->join_target)
+                return error_setf(e, EPERM, "--join doesn't work in setuid mode");
+        return 0;
+}
+
+static int send_request(const CloneRequest *rq, const int *fds, size_t n_fds) {
+        union {
+                char buf[CMSG_SPACE(sizeof(int) * (MAX_ARGS_FDS + 2))];
+                struct cmsghdr align;
+        } control = {};
+        struct iovec iov = { .iov_base = (void *) rq, .iov_len = sizeof(*rq) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                              .msg_controllen = CMSG_SPACE(sizeof(int) * n_fds) };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        if (!c)
+                return -EINVAL;
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        return sendmsg(priv_fd, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static int args_memfd(const struct ArgsData *a) {
+        _cleanup_close_ int fd = memfd_create("csand-args", MFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = write_all(fd, a->data, a->len);
+        if (r < 0)
+                return r;
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+pid_t setuid_clone(const SandboxPlan *p, unsigned long flags, uid_t uid, gid_t gid, bool map_root, int report_fd,
+                   int gate_fd, Error *e) {
+        CloneRequest rq = {
+                .flags = flags & ~(unsigned long) CLONE_NEWUSER,
+                .uid = uid,
+                .gid = gid,
+                .map_root = map_root,
+                .has_gate = gate_fd >= 0,
+        };
+        int fds[MAX_ARGS_FDS + 2];
+        size_t n = 0;
+        int r = 0;
+
+        if (p->n_args_data > MAX_ARGS_FDS)
+                return error_setf(e, E2BIG, "At most %d --args in setuid mode", MAX_ARGS_FDS);
+        fds[n++] = report_fd;
+        if (gate_fd >= 0)
+                fds[n++] = gate_fd;
+        for (size_t i = 0; i < p->n_args_data && r >= 0; i++) {
+                r = args_memfd(&p->args_data[i]);
+                if (r >= 0) {
+                        fds[n++] = r;
+                        rq.args_fd[rq.n_args++] = p->args_data[i].fd;
+                }
+        }
+        if (r >= 0)
+                r = send_request(&rq, fds, n);
+        for (size_t i = 1 + rq.has_gate; i < n; i++)
+                close(fds[i]);
+        if (r < 0)
+                return error_set_errno(e, -r, "Can't reach csand's privileged part");
+
+        CloneReply rp = {};
+        ssize_t k = recv(priv_fd, &rp, sizeof(rp), 0);
+        setuid_release();
+        if (k != (ssize_t) sizeof(rp))
+                return error_setf(e, EPROTO, "csand's privileged part failed");
+        if (rp.error != 0) {
+                if (rp.pid > 0)
+                        (void) waitpid(rp.pid, NULL, 0);
+                rp.what[sizeof(rp.what) - 1] = 0;
+                /* "clone" alone: the caller explains (no namespace for anyone?). */
+                if (strcmp(rp.what, "clone") == 0)
+                        return error_setf(e, rp.error, "clone");
+                return error_set_errno(e, rp.error, "%s", rp.what);
+        }
+        return rp.pid;
+}
