@@ -370,11 +370,18 @@ typedef struct Learned {
         char name[254];
 } Learned;
 
+/* Where a DNS reply goes: back over the proxy's UDP socket LISTEN to
+ * ADDR, or (DNS over TCP) into the relay's connection with the id CONN. */
+typedef struct DnsClient {
+        int listen;
+        struct sockaddr_storage addr;
+        socklen_t addr_len;
+        uint64_t conn;          /* 0: UDP */
+} DnsClient;
+
 typedef struct Query {
         int fd;                 /* to the resolver; -1: free slot */
-        int listen;             /* the proxy socket it came in on */
-        struct sockaddr_storage client;
-        socklen_t client_len;
+        DnsClient client;
         uint16_t id;
         char name[256];
         long long deadline;
@@ -395,6 +402,9 @@ typedef struct Conn {
         unsigned char addr[16];
         uint16_t port;
         Buf *up, *down;         /* in -> out, out -> in */
+        uint64_t id;            /* unique, for the DNS replies it waits for */
+        bool dns;               /* DNS over TCP: the guard answers, out is -1 */
+        unsigned pending;       /* DNS: questions sent on to the resolver */
 } Conn;
 
 typedef struct Guard {
@@ -413,6 +423,7 @@ typedef struct Guard {
         size_t n_packets;
         Query queries[MAX_QUERIES];
         Conn *conns[MAX_CONNS];
+        uint64_t last_conn_id;
 } Guard;
 
 static long long now_ms(void) {
@@ -676,17 +687,38 @@ static void learn_from_answer(Guard *g, const unsigned char *m, size_t len, cons
         }
 }
 
-static void dns_query(Guard *g, int listen_fd) {
-        unsigned char m[4096], out[4096];
-        struct sockaddr_storage from;
-        socklen_t from_len = sizeof(from);
+static Conn *conn_by_id(Guard *g, uint64_t id) {
+        for (size_t i = 0; i < MAX_CONNS; i++)
+                if (g->conns[i] && g->conns[i]->id == id)
+                        return g->conns[i];
+        return NULL;
+}
+
+/* A reply to CLIENT: a datagram, or a length-prefixed message queued on
+ * the TCP connection (dropped when it does not fit: the client asks
+ * again). */
+static void dns_reply(Guard *g, const DnsClient *client, const unsigned char *m, size_t len) {
+        if (client->conn == 0) {
+                (void) sendto(client->listen, m, len, MSG_DONTWAIT, (const struct sockaddr *) &client->addr, client->addr_len);
+                return;
+        }
+        Conn *c = conn_by_id(g, client->conn);
+        if (!c || len > 65535 || c->down->len + 2 + len > sizeof(c->down->data))
+                return;
+        c->down->data[c->down->len] = (unsigned char) (len >> 8);
+        c->down->data[c->down->len + 1] = (unsigned char) len;
+        memcpy(c->down->data + c->down->len + 2, m, len);
+        c->down->len += 2 + len;
+}
+
+/* One DNS message M from CLIENT: answered here, or sent on to the
+ * resolver (true: a reply will follow from dns_answer()). */
+static bool dns_question_in(Guard *g, const unsigned char *m, size_t n, const DnsClient *client) {
+        unsigned char out[4096];
         char name[256];
         uint16_t type;
 
-        ssize_t n = recvfrom(listen_fd, m, sizeof(m), MSG_DONTWAIT, (struct sockaddr *) &from, &from_len);
-        if (n <= 0)
-                return;
-        int qend = dns_question(m, (size_t) n, name, sizeof(name), &type);
+        int qend = dns_question(m, n, name, sizeof(name), &type);
         if (qend < 0) {
                 /* Not a question we can judge: refused (format error). */
                 if (n >= DNS_HEADER) {
@@ -694,9 +726,9 @@ static void dns_query(Guard *g, int listen_fd) {
                         out[2] = 0x80 | (m[2] & 0x79);
                         out[3] = 0x80 | 1;
                         memset(out + 4, 0, 8);
-                        (void) sendto(listen_fd, out, DNS_HEADER, MSG_DONTWAIT, (struct sockaddr *) &from, from_len);
+                        dns_reply(g, client, out, DNS_HEADER);
                 }
-                return;
+                return false;
         }
         bool allowed = name_allowed(g->settings, name);
         if (!allowed || is_added_host(g->settings, name)) {
@@ -704,8 +736,8 @@ static void dns_query(Guard *g, int listen_fd) {
                         report_denial(g, name, 53, "dns");
                 size_t len = dns_local_reply(g, m, qend, name, type, allowed ? 0 : 3, out, sizeof(out));
                 if (len > 0)
-                        (void) sendto(listen_fd, out, len, MSG_DONTWAIT, (struct sockaddr *) &from, from_len);
-                return;
+                        dns_reply(g, client, out, len);
+                return false;
         }
 
         Query *q = NULL;
@@ -713,23 +745,48 @@ static void dns_query(Guard *g, int listen_fd) {
                 if (g->queries[i].fd < 0)
                         q = &g->queries[i];
         if (!q)
-                return;         /* the client retries */
+                return false;   /* the client retries */
         int fd = marked_socket(g->resolver.ss_family, SOCK_DGRAM);
         if (fd < 0)
-                return;
-        if (connect(fd, (struct sockaddr *) &g->resolver, g->resolver_len) < 0 || send(fd, m, (size_t) n, 0) != n) {
+                return false;
+        if (connect(fd, (struct sockaddr *) &g->resolver, g->resolver_len) < 0 || send(fd, m, n, 0) != (ssize_t) n) {
                 close(fd);
-                return;
+                return false;
         }
         *q = (Query) {
                 .fd = fd,
-                .listen = listen_fd,
-                .client = from,
-                .client_len = from_len,
+                .client = *client,
                 .id = (uint16_t) (m[0] << 8 | m[1]),
                 .deadline = now_ms() + DNS_TIMEOUT_MS,
         };
         snprintf(q->name, sizeof(q->name), "%s", name);
+        return true;
+}
+
+static void dns_query(Guard *g, int listen_fd) {
+        unsigned char m[4096];
+        DnsClient client = { .listen = listen_fd, .addr_len = sizeof(client.addr) };
+
+        ssize_t n = recvfrom(listen_fd, m, sizeof(m), MSG_DONTWAIT, (struct sockaddr *) &client.addr, &client.addr_len);
+        if (n > 0)
+                (void) dns_question_in(g, m, (size_t) n, &client);
+}
+
+static void conn_free(Guard *g, size_t i, bool reset);
+
+static void query_done(Guard *g, Query *q) {
+        q->fd = safe_close(q->fd);
+        for (size_t i = 0; q->client.conn && i < MAX_CONNS; i++) {
+                Conn *c = g->conns[i];
+                if (!c || c->id != q->client.conn)
+                        continue;
+                if (c->pending > 0)
+                        c->pending--;
+                /* Timed out, the client gone: nothing else would end it. */
+                if (c->in_eof && c->pending == 0 && c->down->len == 0)
+                        conn_free(g, i, false);
+                break;
+        }
 }
 
 static void dns_answer(Guard *g, Query *q) {
@@ -739,9 +796,9 @@ static void dns_answer(Guard *g, Query *q) {
                 return;
         if (n >= DNS_HEADER && (uint16_t) (m[0] << 8 | m[1]) == q->id) {
                 learn_from_answer(g, m, (size_t) n, q->name);
-                (void) sendto(q->listen, m, (size_t) n, MSG_DONTWAIT, (struct sockaddr *) &q->client, q->client_len);
+                dns_reply(g, &q->client, m, (size_t) n);
         }
-        q->fd = safe_close(q->fd);
+        query_done(g, q);
 }
 
 /* ---- the relay ---- */
@@ -871,7 +928,9 @@ static void relay_accept(Guard *g, int listen_fd, int family) {
         }
         const unsigned char *addr = family == AF_INET ? (const unsigned char *) &dst.in.sin_addr : dst.in6.sin6_addr.s6_addr;
         uint16_t port = ntohs(family == AF_INET ? dst.in.sin_port : dst.in6.sin6_port);
-        if (!address_allowed(g, family, addr, port)) {
+        /* DNS over TCP, to whatever server: answered as over UDP. */
+        bool dns = port == 53;
+        if (!dns && !address_allowed(g, family, addr, port)) {
                 const char *name = learned_name(g, family, addr);
                 addr_text(family, addr, text, sizeof(text));
                 report_denial(g, name ?: text, port, "tcp");
@@ -901,8 +960,14 @@ static void relay_accept(Guard *g, int listen_fd, int family) {
         c->family = family;
         memcpy(c->addr, addr, family == AF_INET ? 4 : 16);
         c->port = port;
-        c->out = marked_socket(family, SOCK_STREAM);
+        c->id = ++g->last_conn_id;
         g->conns[slot] = c;
+        if (dns) {
+                c->dns = c->connected = c->checked = true;
+                c->out = -EBADF;
+                return;
+        }
+        c->out = marked_socket(family, SOCK_STREAM);
         if (c->out < 0 || (connect(c->out, (struct sockaddr *) &dst, len) < 0 && errno != EINPROGRESS))
                 conn_free(g, slot, true);
 }
@@ -949,9 +1014,50 @@ static bool drain(int to, Buf *b) {
         return true;
 }
 
+/* DNS over TCP: each message, two bytes of length and a question, is
+ * answered in order of the replies; the connection ends when the client's
+ * has and every reply is written. */
+static void dns_conn_step(Guard *g, size_t i, short in_ev) {
+        Conn *c = g->conns[i];
+        if ((in_ev & (POLLIN | POLLHUP | POLLERR)) && c->up->len < sizeof(c->up->data) && !c->in_eof &&
+            !fill(c->in, c->up, &c->in_eof)) {
+                conn_free(g, i, true);
+                return;
+        }
+        if (in_ev & POLLERR) {
+                conn_free(g, i, true);
+                return;
+        }
+        for (;;) {
+                size_t len = c->up->len >= 2 ? (size_t) (c->up->data[0] << 8 | c->up->data[1]) : SIZE_MAX;
+                if (len == SIZE_MAX || c->up->len < 2 + len)
+                        break;
+                DnsClient client = { .conn = c->id };
+                if (dns_question_in(g, c->up->data + 2, len, &client))
+                        c->pending++;
+                memmove(c->up->data, c->up->data + 2 + len, c->up->len - 2 - len);
+                c->up->len -= 2 + len;
+        }
+        /* A message longer than the buffer can never be answered. */
+        if (c->up->len == sizeof(c->up->data)) {
+                conn_free(g, i, true);
+                return;
+        }
+        if (c->down->len > c->down->off && !drain(c->in, c->down)) {
+                conn_free(g, i, true);
+                return;
+        }
+        if (c->in_eof && c->pending == 0 && c->down->len == 0)
+                conn_free(g, i, false);
+}
+
 /* After poll: one step for each direction of connection I. */
 static void conn_step(Guard *g, size_t i, short in_ev, short out_ev) {
         Conn *c = g->conns[i];
+        if (c->dns) {
+                dns_conn_step(g, i, in_ev);
+                return;
+        }
         if (!c->connected && out_ev) {
                 int err = 0;
                 socklen_t l = sizeof(err);
@@ -1008,6 +1114,9 @@ static void conn_step(Guard *g, size_t i, short in_ev, short out_ev) {
 
 static short in_events(const Conn *c) {
         short ev = 0;
+        if (c->dns)
+                return (short) ((!c->in_eof && c->up->len < sizeof(c->up->data) ? POLLIN : 0) |
+                                (c->down->len > c->down->off ? POLLOUT : 0));
         if (!c->in_eof && c->up->len < sizeof(c->up->data) && (c->up->len == 0 || !c->checked))
                 ev |= POLLIN;
         if (c->down->len > c->down->off)
@@ -1016,6 +1125,8 @@ static short in_events(const Conn *c) {
 }
 
 static short out_events(const Conn *c) {
+        if (c->dns)
+                return 0;
         if (!c->connected)
                 return POLLOUT;
         short ev = 0;
@@ -1077,7 +1188,7 @@ static _noreturn_ void guard_loop(Guard *g) {
                 long long now = now_ms();
                 for (size_t i = 0; i < MAX_QUERIES; i++)
                         if (g->queries[i].fd >= 0 && g->queries[i].deadline < now)
-                                g->queries[i].fd = safe_close(g->queries[i].fd);
+                                query_done(g, &g->queries[i]);
         }
 }
 

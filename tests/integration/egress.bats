@@ -264,6 +264,54 @@ except OSError as e:
         assert_output 'udp echo:hi'
 }
 
+@test "DNS over TCP: the proxy answers it as over UDP, whatever the server" {
+        egress_setup pasta
+        # QUESTION NAME to SERVER port 53 over PROTO (tcp or udp): prints
+        # the reply's RCODE and answer count.
+        local dns_client='import socket, struct, sys
+name, server, proto = sys.argv[1:4]
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+for label in name.split("."):
+    q += bytes([len(label)]) + label.encode()
+q += b"\0" + struct.pack(">HH", 1, 1)
+try:
+    if proto == "tcp":
+        s = socket.create_connection((server, 53), timeout=5)
+        s.sendall(struct.pack(">H", len(q)) + q)
+        r = b""
+        while len(r) < 2 or len(r) < 2 + struct.unpack(">H", r[:2])[0]:
+            d = s.recv(4096)
+            if not d:
+                break
+            r += d
+        r = r[2:]
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(5)
+        s.sendto(q, (server, 53))
+        r = s.recv(4096)
+    print(name, server, proto, "rcode=%d" % (r[3] & 15), "answers=%d" % struct.unpack(">H", r[6:8])[0])
+except (OSError, IndexError) as e:
+    print(name, server, proto, "error:", e.__class__.__name__)'
+        run --separate-stderr egress_csand pasta --allow-host ok.test --allow-host example.org sh -c "
+                python3 -c '$dns_client' ok.test 169.254.1.1 tcp
+                python3 -c '$dns_client' ok.test 192.0.2.53 tcp
+                python3 -c '$dns_client' bad.test 192.0.2.53 tcp
+                python3 -c '$dns_client' example.org 169.254.1.1 tcp
+                python3 -c '$dns_client' example.org 169.254.1.1 udp"
+        assert_success
+        assert_line 'ok.test 169.254.1.1 tcp rcode=0 answers=1'
+        # Another server: the proxy answers, the server never sees it.
+        assert_line 'ok.test 192.0.2.53 tcp rcode=0 answers=1'
+        assert_line 'bad.test 192.0.2.53 tcp rcode=3 answers=0'
+        # An allowed name goes on to the resolver: the same answer both ways.
+        local udp tcp
+        udp=$(sed -n 's/^example.org 169.254.1.1 udp //p' <<<"$output")
+        tcp=$(sed -n 's/^example.org 169.254.1.1 tcp //p' <<<"$output")
+        [[ "$udp" == rcode=* && "$tcp" == "$udp" ]] || fail "udp: $udp, tcp: $tcp"
+        assert_equal "$stderr" "csand: network: denied DNS lookup of bad.test (not allowed by --allow-host)"
+}
+
 # Sends one datagram to ARGV[1]:ARGV[2], twice; prints how each went.
 udp_twice='import errno, socket, sys
 s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
