@@ -114,14 +114,12 @@ static int parse_ip(const char *s, int *ret_family, unsigned char *addr) {
         return -EINVAL;
 }
 
-static int parse_port(const char *option, const char *value, const char *s, uint16_t *ret, Error *e) {
-        uint64_t v;
-        int r = parse_uint64(s, &v);
-        if (r == -ERANGE || (r == 0 && (v == 0 || v > 65535)))
+static int parse_port_of(const char *option, const char *value, const char *s, uint16_t *ret, Error *e) {
+        int r = parse_port(s, ret);
+        if (r == -ERANGE)
                 return error_setf(e, ERANGE, "%s %s: port %s is out of range (1-65535)", option, value, s);
         if (r < 0)
                 return error_setf(e, EINVAL, "%s %s: not a port number: \"%s\"", option, value, s);
-        *ret = (uint16_t) v;
         return 0;
 }
 
@@ -147,7 +145,7 @@ static int parse_rule(const char *option, const char *value, bool port_required,
                 *port++ = '\0';
         }
         if (port) {
-                int k = parse_port(option, value, port, &r.port, e);
+                int k = parse_port_of(option, value, port, &r.port, e);
                 if (k < 0)
                         return k;
         } else if (port_required)
