@@ -1461,12 +1461,7 @@ static _noreturn_ void guard_main(const GuardArgs *a) {
 static void guard_prepare(pid_t parent, const int *keep, size_t n_keep) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                 _exit(1);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) signal(sig, SIG_DFL);
+        helper_reset_signals();
         (void) signal(SIGPIPE, SIG_IGN);
         (void) setsid();
         /* close_range() over the gaps between the kept fds, in order. */
