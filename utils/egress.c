@@ -123,14 +123,12 @@ static int parse_ip(const char *s, int *ret_family, unsigned char *addr) {
         return -EINVAL;
 }
 
-static int parse_port(const char *option, const char *value, const char *s, uint16_t *ret, Error *e) {
-        uint64_t v;
-        int r = parse_uint64(s, &v);
-        if (r == -ERANGE || (r == 0 && (v == 0 || v > 65535)))
+static int parse_port_of(const char *option, const char *value, const char *s, uint16_t *ret, Error *e) {
+        int r = parse_port(s, ret);
+        if (r == -ERANGE)
                 return error_setf(e, ERANGE, "%s %s: port %s is out of range (1-65535)", option, value, s);
         if (r < 0)
                 return error_setf(e, EINVAL, "%s %s: not a port number: \"%s\"", option, value, s);
-        *ret = (uint16_t) v;
         return 0;
 }
 
@@ -156,7 +154,7 @@ static int parse_rule(const char *option, const char *value, bool port_required,
                 *port++ = '\0';
         }
         if (port) {
-                int k = parse_port(option, value, port, &r.port, e);
+                int k = parse_port_of(option, value, port, &r.port, e);
                 if (k < 0)
                         return k;
         } else if (port_required)
@@ -1748,12 +1746,7 @@ static _noreturn_ void guard_main(const GuardArgs *a) {
 static void guard_prepare(pid_t parent, const int *keep, size_t n_keep) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                 _exit(1);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) signal(sig, SIG_DFL);
+        helper_reset_signals();
         (void) signal(SIGPIPE, SIG_IGN);
         (void) setsid();
         /* close_range() over the gaps between the kept fds, in order. */

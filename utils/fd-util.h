@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -18,3 +19,11 @@ int write_string_at(int dir_fd, const char *name, const char *data);
 
 /* Is FD open? */
 int fd_validate(int fd);
+
+/* One message of LEN bytes with N_FDS fds (SCM_RIGHTS, at most 253) on a
+ * socket: 0 when all of it went, -errno, or -EIO for a short send. */
+int fd_send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds);
+/* Receives one message into DATA (at most LEN bytes) and its fds
+ * (close-on-exec) into FDS, those beyond MAX_FDS closed; *RET_N_FDS says
+ * how many were kept. The message's length (0: end-of-file), or -errno. */
+ssize_t fd_recv_with_fds(int sock, void *data, size_t len, int *fds, size_t max_fds, size_t *ret_n_fds);

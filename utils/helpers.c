@@ -113,12 +113,7 @@ static _noreturn_ void helper_child(const HelperSpec *spec, pid_t parent, int nu
                 child_fail(err_pipe, -ESRCH, "the parent is gone");
         (void) setsid();
 
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) signal(sig, SIG_DFL);
+        helper_reset_signals();
 
         /* The caller's own preparations, while its fds are where it left
          * them. */
@@ -257,10 +252,19 @@ static long long now_ms(void) {
         return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int helper_wait(Helper *h, int timeout_ms) {
-        if (h->reaped)
-                return 0;
-        struct pollfd p = { .fd = h->pidfd, .events = POLLIN };
+void helper_reset_signals(void) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) signal(sig, SIG_DFL);
+}
+
+/* Waits up to TIMEOUT_MS for PIDFD's process to exit: 0 once it has,
+ * -ETIMEDOUT, or -errno. */
+static int poll_exit(int pidfd, int timeout_ms) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
         long long deadline = now_ms() + timeout_ms;
         for (;;) {
                 long long left = deadline - now_ms();
@@ -269,11 +273,18 @@ int helper_wait(Helper *h, int timeout_ms) {
                         continue;
                 if (r < 0)
                         return -errno;
-                if (r == 0)
-                        return -ETIMEDOUT;
-                reap(h);
-                return 0;
+                return r == 0 ? -ETIMEDOUT : 0;
         }
+}
+
+int helper_wait(Helper *h, int timeout_ms) {
+        if (h->reaped)
+                return 0;
+        int r = poll_exit(h->pidfd, timeout_ms);
+        if (r < 0)
+                return r;
+        reap(h);
+        return 0;
 }
 
 int helper_wait_fd(Helper *h, int fd, int timeout_ms) {
@@ -338,17 +349,8 @@ void helper_stop(Helper *h, int sig, int timeout_ms) {
         /* The pid is ours and unreaped: it cannot have been reused. */
         if (sig != 0)
                 (void) kill(h->pid, sig);
-        if (sig != SIGKILL && timeout_ms > 0 && h->pidfd >= 0) {
-                struct pollfd p = { .fd = h->pidfd, .events = POLLIN };
-                long long deadline = now_ms() + timeout_ms;
-                for (;;) {
-                        long long left = deadline - now_ms();
-                        int r = poll(&p, 1, left > 0 ? (int) left : 0);
-                        if (r < 0 && errno == EINTR)
-                                continue;
-                        break;
-                }
-        }
+        if (sig != SIGKILL && timeout_ms > 0 && h->pidfd >= 0)
+                (void) poll_exit(h->pidfd, timeout_ms);
         if (!helper_exited(h)) {
                 (void) kill(h->pid, SIGKILL);
                 reap(h);

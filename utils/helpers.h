@@ -60,6 +60,11 @@ typedef struct Helper {
  * executable of that name, -EINVAL for a NAME with a slash. */
 int helper_find_executable(const char *name, char **ret_path);
 
+/* In a child that csand forked to be a helper (with or without an exec):
+ * nothing blocked, every signal's default action, as a new program
+ * expects them. */
+void helper_reset_signals(void);
+
 /* Starts SPEC->path (absolute); returns once it has exec'd. On failure
  * before exec, WHY (if WHY_SIZE > 0) says which step failed and why. */
 int helper_start(const HelperSpec *spec, Helper **ret, char *why, size_t why_size);

@@ -100,14 +100,12 @@ bool network_settings_given(const NetworkSettings *s) {
         return s->mode != NETWORK_UNSET || s->n_publish > 0 || s->n_dns > 0 || s->allow_host_loopback;
 }
 
-static int parse_port(const char *s, const char *what, const char *value, uint16_t *ret, Error *e) {
-        uint64_t v;
-        int r = parse_uint64(s, &v);
-        if (r == -ERANGE || (r == 0 && (v == 0 || v > 65535)))
+static int parse_publish_port(const char *s, const char *what, const char *value, uint16_t *ret, Error *e) {
+        int r = parse_port(s, ret);
+        if (r == -ERANGE)
                 return error_setf(e, ERANGE, "--publish %s: %s %s is out of range (1-65535)", value, what, s);
         if (r < 0)
                 return error_setf(e, EINVAL, "--publish %s: %s is not a port number: \"%s\"", value, what, s);
-        *ret = (uint16_t) v;
         return 0;
 }
 
@@ -157,10 +155,10 @@ int network_parse_publish(const char *value, PortForward *ret, Error *e) {
                                   f.family == AF_INET6 ? "IPv6" : "IPv4", ip);
         inet_ntop(f.family, addr, f.host_ip, sizeof(f.host_ip));
 
-        int r = parse_port(ports, "host port", value, &f.host_port, e);
+        int r = parse_publish_port(ports, "host port", value, &f.host_port, e);
         if (r < 0)
                 return r;
-        r = parse_port(colon + 1, "port", value, &f.port, e);
+        r = parse_publish_port(colon + 1, "port", value, &f.port, e);
         if (r < 0)
                 return r;
         *ret = f;

@@ -439,31 +439,6 @@ typedef struct FuseReply {
 /* SCM_RIGHTS carries at most 253 fds. */
 #define FUSE_MAX_LOWER 240
 
-static int send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds) {
-        struct iovec iov = { .iov_base = (void *) data, .iov_len = len };
-        size_t control_len = CMSG_SPACE(sizeof(int) * n_fds);
-        _cleanup_free_ void *control = calloc(1, control_len);
-        if (!control)
-                return -ENOMEM;
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = control,
-                .msg_controllen = control_len,
-        };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        ssize_t n;
-        while ((n = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-                ;
-        if (n < 0)
-                return -errno;
-        return (size_t) n == len ? 0 : -EIO;
-}
-
 typedef struct FdArray {
         int fds[FUSE_MAX_LOWER + 2];
         size_t n;
@@ -610,7 +585,7 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
                 fds[n++] = l->upper;    /* checked by the daemon against the paths */
                 fds[n++] = l->work;
         }
-        r = send_with_fds(p->overlay_fuse_fd, &req, sizeof(req), fds, n);
+        r = fd_send_with_fds(p->overlay_fuse_fd, &req, sizeof(req), fds, n);
         if (r < 0) {
                 snprintf(why, why_size, "can't reach the fuse-overlayfs supervisor: %s", strerror(-r));
                 return r;
@@ -877,40 +852,6 @@ static void start_daemon(const char *binary, const FuseRequest *req, int *fds, s
                 snprintf(reply->message, sizeof(reply->message), "fuse-overlayfs %s", status);
 }
 
-static ssize_t recv_with_fds(int sock, void *data, size_t len, int *fds, size_t max_fds, size_t *ret_n_fds) {
-        struct iovec iov = { .iov_base = data, .iov_len = len };
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * (FUSE_MAX_LOWER + 4))];
-        } control;
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof(control),
-        };
-        ssize_t n;
-        while ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-                ;
-        if (n < 0)
-                return -errno;
-        size_t k = 0;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                size_t m = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                int *in = (int *) CMSG_DATA(c);
-                for (size_t i = 0; i < m; i++) {
-                        if (k < max_fds)
-                                fds[k++] = in[i];
-                        else
-                                safe_close(in[i]);
-                }
-        }
-        *ret_n_fds = k;
-        return n;
-}
-
 static _noreturn_ void supervisor_main(int channel) {
         /* Out of the caller's session (terminal signals are not for us or
          * the daemons), parent of orphaned daemons, not ptrace-able. */
@@ -937,7 +878,7 @@ static _noreturn_ void supervisor_main(int channel) {
                 FuseRequest req;
                 int fds[FUSE_MAX_LOWER + 4];
                 size_t n_fds = 0;
-                ssize_t n = recv_with_fds(channel, &req, sizeof(req), fds, ELEMENTSOF(fds), &n_fds);
+                ssize_t n = fd_recv_with_fds(channel, &req, sizeof(req), fds, ELEMENTSOF(fds), &n_fds);
                 if (n <= 0)
                         break;  /* the child exec'd or died */
 

@@ -98,3 +98,14 @@ int parse_size(const char *s, uint64_t *ret) {
         *ret = v * factor;
         return 0;
 }
+
+int parse_port(const char *s, uint16_t *ret) {
+        uint64_t v;
+        int r = parse_uint64(s, &v);
+        if (r == -ERANGE || (r == 0 && (v == 0 || v > 65535)))
+                return -ERANGE;
+        if (r < 0)
+                return -EINVAL;
+        *ret = (uint16_t) v;
+        return 0;
+}

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "fd-util.h"
 #include "macro.h"
 #include "report.h"
 
@@ -67,75 +68,19 @@ typedef struct NamespacesMessage {
 } NamespacesMessage;
 #define NAMESPACES_MAGIC 0x6e737673u
 
-/* One sequenced packet of LEN bytes with N fds (SCM_RIGHTS). Best
- * effort, as report_send(): without it the monitor does without, and says
- * so where it matters. */
-static void send_with_fds(int fd, const void *data, size_t len, const int *fds, size_t n) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * _REPORT_NS_MAX)];
-        } control = {};
-        struct iovec iov = { .iov_base = (void *) data, .iov_len = len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        struct cmsghdr *c = NULL;
-        if (n > 0) {
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-                c = CMSG_FIRSTHDR(&mh);
-        }
-        if (c) {
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * n);
-                memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
-        }
-        (void) !sendmsg(fd, &mh, MSG_NOSIGNAL);
-}
-
-/* Receives one packet of exactly LEN bytes into DATA, with up to MAX fds
- * (close-on-exec) into FDS; *N_FDS says how many came. 1 when it came, 0
- * at end-of-file (the child died first), -EBADMSG for a packet of another
- * size (its fds closed). */
+/* A message of exactly LEN bytes with its fds: 1, 0 at end-of-file (the
+ * child died first), or -EBADMSG for one of another size (its fds
+ * closed). */
 static int receive_with_fds(int fd, void *data, size_t len, int *fds, size_t max, size_t *n_fds) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * _REPORT_NS_MAX)];
-        } control;
-        struct iovec iov = { .iov_base = data, .iov_len = len };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof(control),
-        };
-        ssize_t n;
-        *n_fds = 0;
-        while ((n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-                ;
+        ssize_t n = fd_recv_with_fds(fd, data, len, fds, max, n_fds);
         if (n < 0)
-                return -errno;
-        if (n == 0)
-                return 0;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                size_t m_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < m_fds; i++) {
-                        int got;
-                        memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                        if (*n_fds < max)
-                                fds[(*n_fds)++] = got;
-                        else
-                                safe_close(got);
-                }
-        }
-        if ((size_t) n != len) {
-                for (size_t i = 0; i < *n_fds; i++)
-                        safe_close(fds[i]);
-                *n_fds = 0;
-                return -EBADMSG;
-        }
-        return 1;
+                return (int) n;
+        if ((size_t) n == len && n > 0)
+                return 1;
+        for (size_t i = 0; i < *n_fds; i++)
+                safe_close(fds[i]);
+        *n_fds = 0;
+        return n == 0 ? 0 : -EBADMSG;
 }
 
 void report_send_namespaces(int fd) {
@@ -151,7 +96,7 @@ void report_send_namespaces(int fd) {
                 m.mask |= 1u << i;
                 fds[n++] = nsfd;
         }
-        send_with_fds(fd, &m, sizeof(m), fds, n);
+        (void) fd_send_with_fds(fd, &m, sizeof(m), fds, n);
         for (size_t i = 0; i < n; i++)
                 safe_close(fds[i]);
 }
@@ -184,7 +129,7 @@ int report_receive_namespaces(int fd, int ret_fds[_REPORT_NS_MAX]) {
 void report_send_root(int fd) {
         uint32_t magic = ROOT_MAGIC;
         _cleanup_close_ int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        send_with_fds(fd, &magic, sizeof(magic), &root_fd, root_fd >= 0);
+        (void) fd_send_with_fds(fd, &magic, sizeof(magic), &root_fd, root_fd >= 0);
 }
 
 int report_receive_root(int fd, int *ret_fd) {
