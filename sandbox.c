@@ -939,14 +939,14 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
         /* No process group of its own: the monitor's setpgid() of the
          * worker, which has exec'd, fails (job control as without one). */
         static const JobControl no_jobs = JOB_CONTROL_INIT;
-        Launch l = { .plan = p, .outside_uid = getuid(), .outside_gid = getgid(), .new_userns = true,
+        Launch l = { .plan = p, .outside_uid = getuid(), .outside_gid = getgid(), .new_userns = !setuid_nouserns(),
                      .stops_fd = -EBADF, .jobs = &no_jobs };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         sigset_t supervised;
 
         (void) setuid_worker(&l.report_fd, &l.gate_fd);
         l.outside_cwd = cwd;
-        l.clone_flags = namespace_flags(p, true);
+        l.clone_flags = namespace_flags(p, l.new_userns);
         init_supervised_signals(&supervised);
         sigprocmask(SIG_BLOCK, &supervised, &l.saved_sigmask);
         l.saved_umask = umask(0);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -25,6 +26,7 @@
 #include "plan.h"
 #include "report.h"
 #include "setuid.h"
+#include "userns-diag.h"
 
 /* argv[1] of the worker: "--privsep-worker=REPORT,GATE,UID,GID". The
  * privileged part puts it there; anyone else who passes it gets nothing
@@ -43,6 +45,7 @@ typedef struct CloneRequest {
         uint32_t uid, gid;
         uint32_t map_root;
         uint32_t has_gate;
+        uint32_t needs_userns;  /* no fallback without one (a hint: the worker checks again) */
         uint32_t n_args;
         int32_t args_fd[MAX_ARGS_FDS];
 } CloneRequest;
@@ -54,6 +57,7 @@ typedef struct CloneReply {
 } CloneReply;
 
 static bool active, worker, maps_written;
+static int nouserns;    /* the worker's: errno of the user namespace refused, or 0 */
 static int priv_fd = -EBADF;
 static pid_t priv_pid;
 static int worker_report_fd = -EBADF, worker_gate_fd = -EBADF;
@@ -107,18 +111,30 @@ static bool has_file_caps(void) {
         return false;
 }
 
-/* Keeps exactly KEEP in the permitted and effective sets (and nothing
- * inheritable); the bounding set first, while CAP_SETPCAP is there. */
-static int caps_limit(uint64_t keep) {
+/* Keeps exactly KEEP in the bounding and permitted sets, EFFECTIVE of
+ * them in the effective set, nothing inheritable; the bounding set first,
+ * while CAP_SETPCAP is there. */
+static int caps_limit(uint64_t keep, uint64_t effective) {
         for (unsigned c = 0, last = cap_last(); c <= last; c++)
                 if (!(keep & (UINT64_C(1) << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
                         return -errno;
+        effective &= keep;
         struct __user_cap_data_struct d[2] = {
-                { .effective = (uint32_t) keep, .permitted = (uint32_t) keep },
-                { .effective = (uint32_t) (keep >> 32), .permitted = (uint32_t) (keep >> 32) },
+                { .effective = (uint32_t) effective, .permitted = (uint32_t) keep },
+                { .effective = (uint32_t) (effective >> 32), .permitted = (uint32_t) (keep >> 32) },
         };
         return caps_put(d);
 }
+
+#define CAP(c) (UINT64_C(1) << (c))
+/* The privileged part's own work: clone, the maps, the worker's ids. */
+#define PRIV_EFFECTIVE (CAP(CAP_SYS_ADMIN) | CAP(CAP_SETUID) | CAP(CAP_SETGID))
+/* What a worker without a user namespace keeps (worker_caps_nouserns()):
+ * mounts, pivot_root and sethostname; chroot between the caller's tree and
+ * the scaffold while the root is built (mounts.c); the loopback; dropping
+ * the bounding set at the end. Never one that overrides file permissions. */
+#define WORKER_NOUSERNS_CAPS \
+        (CAP(CAP_SYS_ADMIN) | CAP(CAP_SYS_CHROOT) | CAP(CAP_NET_ADMIN) | CAP(CAP_SETPCAP))
 
 /* ---- the privileged part ---- */
 
@@ -176,7 +192,43 @@ static int write_maps(const Priv *pv, pid_t pid, const CloneRequest *rq, const c
  * the sandbox's namespaces only, and the caller (another uid, and not the
  * owner of the namespace) can neither ptrace nor signal it. The worker's
  * first act is to become the sandbox's user (setuid_init()). */
-static _noreturn_ void worker_exec(const Priv *pv, const CloneRequest *rq, int sync_fd, int *fds, size_t n_fds) {
+static int worker_caps_userns(void) {
+        /* Ours alone: every capability of the new namespace, kept across
+         * exec by the ambient set, which needs them inheritable. */
+        struct __user_cap_data_struct d[2] = {};
+        if (caps_get(d) < 0)
+                return -errno;
+        d[0].inheritable = d[0].permitted;
+        d[1].inheritable = d[1].permitted;
+        if (caps_put(d) < 0)
+                return -errno;
+        for (unsigned cap = 0, last = cap_last(); cap <= last; cap++)
+                if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+                        return -errno;
+        return 0;
+}
+
+/* No user namespace (user.max_user_namespaces=0): the namespaces belong to
+ * the initial one, and the worker needs real capabilities there:
+ * WORKER_NOUSERNS_CAPS and nothing else, in every set including the
+ * bounding set, so that root's exec of the worker grants no more; and
+ * CAP_SETUID and CAP_SETGID to become the caller, its first act
+ * (start_worker()), which drops them. */
+static int worker_caps_nouserns(void) {
+        struct __user_cap_data_struct d[2] = {};
+        if (caps_get(d) < 0)
+                return -errno;
+        /* CAP_SETPCAP for the bounding set, held permitted until now. */
+        d[0].effective = d[0].permitted;
+        d[1].effective = d[1].permitted;
+        if (caps_put(d) < 0)
+                return -errno;
+        return caps_limit(WORKER_NOUSERNS_CAPS | CAP(CAP_SETUID) | CAP(CAP_SETGID),
+                          WORKER_NOUSERNS_CAPS | CAP(CAP_SETUID) | CAP(CAP_SETGID));
+}
+
+static _noreturn_ void worker_exec(const Priv *pv, const CloneRequest *rq, int no_userns, int sync_fd, int *fds,
+                                   size_t n_fds) {
         char c = 0;
         while (read(sync_fd, &c, 1) < 0 && errno == EINTR)
                 ;
@@ -186,18 +238,11 @@ static _noreturn_ void worker_exec(const Priv *pv, const CloneRequest *rq, int s
         int report = fds[0], gate = rq->has_gate ? fds[1] : -EBADF;
         size_t first_args = rq->has_gate ? 2 : 1;
         Error e = {};
-        /* Ours alone: every capability of the new namespace, kept across
-         * exec by the ambient set, which needs them inheritable. */
-        struct __user_cap_data_struct d[2] = {};
-        if (caps_get(d) < 0 || (d[0].inheritable = d[0].permitted, d[1].inheritable = d[1].permitted, caps_put(d) < 0)) {
-                error_set_errno(&e, errno, "Can't set the worker's capabilities");
+        int r = no_userns ? worker_caps_nouserns() : worker_caps_userns();
+        if (r < 0) {
+                error_set_errno(&e, -r, "Can't set the worker's capabilities");
                 goto fail;
         }
-        for (unsigned cap = 0, last = cap_last(); cap <= last; cap++)
-                if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
-                        error_set_errno(&e, errno, "Can't set the worker's capabilities");
-                        goto fail;
-                }
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
                 error_set_errno(&e, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
                 goto fail;
@@ -221,7 +266,9 @@ static _noreturn_ void worker_exec(const Priv *pv, const CloneRequest *rq, int s
                 error_set_errno(&e, ENOMEM, "Out of memory");
                 goto fail;
         }
-        snprintf(opt, sizeof(opt), WORKER_OPTION "%d,%d,%u,%u", report, gate, rq->uid, rq->gid);
+        /* Without a user namespace the sandbox's ids are the real ones. */
+        snprintf(opt, sizeof(opt), WORKER_OPTION "%d,%d,%u,%u,%d", report, gate, no_userns ? pv->uid : rq->uid,
+                 no_userns ? pv->gid : rq->gid, no_userns);
         argv[0] = pv->argv[0];
         argv[1] = opt;
         memcpy(argv + 2, pv->argv + 1, (argc - 1) * sizeof(char *));
@@ -298,6 +345,19 @@ static int serve_one(const Priv *pv) {
         if (pipe2(sync, O_CLOEXEC) < 0)
                 return reply(pv->sock, 0, errno, "pipe");
         pid_t pid = (pid_t) syscall(SYS_clone, (unsigned long) rq.flags | CLONE_NEWUSER | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+        /* Nobody may have a user namespace (user.max_user_namespaces=0
+         * says ENOSPC, an LSM or seccomp filter EPERM): without one, as
+         * bwrap's setuid mode ran, unless the sandbox can't do without. */
+        int no_userns = 0;
+        if (pid < 0 && (errno == ENOSPC || errno == EPERM || errno == EUSERS)) {
+                no_userns = errno;
+                if (rq.needs_userns) {
+                        close(sync[0]);
+                        close(sync[1]);
+                        return reply(pv->sock, 0, no_userns, "needs-userns");
+                }
+                pid = (pid_t) syscall(SYS_clone, (unsigned long) rq.flags | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+        }
         if (pid < 0) {
                 int err = errno;
                 close(sync[0]);
@@ -307,11 +367,11 @@ static int serve_one(const Priv *pv) {
         if (pid == 0) {
                 close(sync[1]);
                 close(pv->sock);
-                worker_exec(pv, &rq, sync[0], fds, n_fds);
+                worker_exec(pv, &rq, no_userns, sync[0], fds, n_fds);
         }
         close(sync[0]);
         const char *what = NULL;
-        r = write_maps(pv, pid, &rq, &what);
+        r = no_userns ? 0 : write_maps(pv, pid, &rq, &what);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
                 close(sync[1]);
@@ -322,8 +382,26 @@ static int serve_one(const Priv *pv) {
         return reply(pv->sock, pid, 0, NULL);
 }
 
+/* The environment the worker is started with, which is the command's:
+ * the caller's, less what the dynamic linker and glibc read before main().
+ * The worker starts as root, and not in secure mode (it is no set-user-ID
+ * exec): glibc's secure start of this process has dropped most of them
+ * already, but not GLIBC_TUNABLES' settings it only ignored. */
+static char **worker_environment(char **env) {
+        size_t n = 0, k = 0;
+        while (env && env[n])
+                n++;
+        char **out = calloc(n + 1, sizeof(char *));
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(env[i], "LD_", 3) != 0 && strncmp(env[i], "GLIBC_TUNABLES=", 15) != 0)
+                        out[k++] = env[i];
+        return out;
+}
+
 static _noreturn_ void privileged_main(int sock, char **argv) {
-        Priv pv = { .sock = sock, .argv = argv, .env = environ, .uid = getuid(), .gid = getgid() };
+        Priv pv = { .sock = sock, .argv = argv, .env = worker_environment(environ), .uid = getuid(), .gid = getgid() };
         /* Nothing of the caller's environment decides anything here. */
         environ = NULL;
         /* Real uid 0: the caller may no longer signal us (kill(2) checks
@@ -333,10 +411,11 @@ static _noreturn_ void privileged_main(int sock, char **argv) {
                 _exit(1);
         pv.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
         pv.exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
-        if (pv.proc_fd < 0 || pv.exe_fd < 0)
+        if (pv.proc_fd < 0 || pv.exe_fd < 0 || !pv.env)
                 _exit(1);
-        /* clone(CLONE_NEWUSER) where only root may, and the maps. */
-        if (caps_limit(UINT64_C(1) << CAP_SYS_ADMIN | UINT64_C(1) << CAP_SETUID | UINT64_C(1) << CAP_SETGID) < 0)
+        /* clone(CLONE_NEWUSER) where only root may, and the maps; the
+         * worker's capabilities without a user namespace, permitted only. */
+        if (caps_limit(PRIV_EFFECTIVE | WORKER_NOUSERNS_CAPS, PRIV_EFFECTIVE) < 0)
                 _exit(1);
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         /* One sandbox per start: done after the first request. */
@@ -391,23 +470,60 @@ static int start_setuid(char **argv) {
         return 0;
 }
 
+/* The worker without a user namespace, started as root with
+ * WORKER_NOUSERNS_CAPS: it becomes the caller, every uid and gid the
+ * caller's (the file system ids too, so every path it opens is opened with
+ * the caller's rights: it holds no capability that overrides file
+ * permissions, and keeps the caller's groups), keeping those capabilities
+ * and no other. Checked after the change: anything else is refused. */
+static int become_caller_nouserns(uid_t uid, gid_t gid) {
+        if (uid == 0 || getuid() != 0 || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                return -EPERM;
+        if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+                return -errno;
+        (void) prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+        /* The uid change emptied the effective set, kept the permitted:
+         * CAP_SETUID and CAP_SETGID go from every set. */
+        struct __user_cap_data_struct d[2] = {
+                { .effective = (uint32_t) WORKER_NOUSERNS_CAPS, .permitted = (uint32_t) WORKER_NOUSERNS_CAPS },
+                { .effective = (uint32_t) (WORKER_NOUSERNS_CAPS >> 32), .permitted = (uint32_t) (WORKER_NOUSERNS_CAPS >> 32) },
+        };
+        if (caps_put(d) < 0 || prctl(PR_CAPBSET_DROP, CAP_SETUID, 0, 0, 0) < 0 ||
+            prctl(PR_CAPBSET_DROP, CAP_SETGID, 0, 0, 0) < 0 || caps_get(d) < 0)
+                return -errno;
+        uid_t ru, eu, su;
+        gid_t rg, eg, sg;
+        if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+                return -errno;
+        if (ru != uid || eu != uid || su != uid || (uid_t) setfsuid((uid_t) -1) != uid || rg != gid || eg != gid ||
+            sg != gid || (gid_t) setfsgid((gid_t) -1) != gid)
+                return -EPERM;
+        uint64_t eff = caps_set_of(d, offsetof(struct __user_cap_data_struct, effective));
+        uint64_t prm = caps_set_of(d, offsetof(struct __user_cap_data_struct, permitted));
+        uint64_t inh = caps_set_of(d, offsetof(struct __user_cap_data_struct, inheritable));
+        return eff == WORKER_NOUSERNS_CAPS && prm == WORKER_NOUSERNS_CAPS && inh == 0 ? 0 : -EPERM;
+}
+
 static int start_worker(int *argc, char ***argv) {
         const char *arg = (*argv)[1] + strlen(WORKER_OPTION);
-        int report, gate;
+        int report, gate, no_userns;
         unsigned uid, gid;
-        if (sscanf(arg, "%d,%d,%u,%u", &report, &gate, &uid, &gid) != 4 || report < 0) {
+        if (sscanf(arg, "%d,%d,%u,%u,%d", &report, &gate, &uid, &gid, &no_userns) != 5 || report < 0) {
                 log_error("Invalid %s", WORKER_OPTION);
                 return -1;
         }
         /* First: the sandbox's user, before any file is opened (the
          * process starts as the global root, unmapped here, which the
          * file system would still take for the owner of root's files). */
-        if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+        int r = no_userns ? become_caller_nouserns(uid, gid) :
+                (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) ? -errno : 0;
+        if (r < 0) {
                 Error e = {};
-                error_set_errno(&e, errno, "Can't switch to uid %u", uid);
+                error_set_errno(&e, -r, "Can't switch to uid %u", uid);
                 report_send(report, &e);
                 return -1;
         }
+        nouserns = no_userns;
         /* The uid change made us dumpable if fs.suid_dumpable says so. */
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         worker = maps_written = true;
@@ -466,6 +582,10 @@ bool setuid_worker(int *ret_report_fd, int *ret_gate_fd) {
         return worker;
 }
 
+bool setuid_nouserns(void) {
+        return nouserns != 0;
+}
+
 bool setuid_maps_written(void) {
         return maps_written;
 }
@@ -484,9 +604,34 @@ static bool plan_has_overlay(const SandboxPlan *p) {
         return p->n_overlay_srcs > 0;
 }
 
+/* The option that can't do without a user namespace, or NULL. UID and GID
+ * are the real ids. */
+static const char *needs_userns(const SandboxPlan *p, uid_t uid, gid_t gid) {
+        if (p->unshare_user)
+                return "--unshare-user";
+        if (p->uid != uid)
+                return "--uid";
+        if (p->gid != gid)
+                return "--gid";
+        if (p->disable_userns)
+                return "--disable-userns";
+        return NULL;
+}
+
+static int error_no_userns(Error *e, const char *option, int err) {
+        Error diag = {};
+        return error_setf(e, EPERM, "%s needs a user namespace, and none can be made here%s%s", option,
+                          userns_diag_explain(err, &diag) > 0 ? ": " : "", diag.message);
+}
+
 int setuid_check_plan(const SandboxPlan *p, Error *e) {
         if (!active && !worker)
                 return 0;
+        /* Checked again by the worker: the caller's hint to the privileged
+         * part decides nothing. */
+        const char *option = nouserns ? needs_userns(p, getuid(), getgid()) : NULL;
+        if (option)
+                return error_no_userns(e, option, nouserns);
         if (p->caps != 0)
                 return error_setf(e, EPERM, "--cap-add in setuid mode can be used only by root");
         if (p->userns_fd >= 0)
@@ -548,6 +693,7 @@ pid_t setuid_clone(const SandboxPlan *p, unsigned long flags, uid_t uid, gid_t g
                 .gid = gid,
                 .map_root = map_root,
                 .has_gate = gate_fd >= 0,
+                .needs_userns = needs_userns(p, getuid(), getgid()) != NULL,
         };
         int fds[MAX_ARGS_FDS + 2];
         size_t n = 0;
@@ -581,6 +727,8 @@ pid_t setuid_clone(const SandboxPlan *p, unsigned long flags, uid_t uid, gid_t g
                 if (rp.pid > 0)
                         (void) waitpid(rp.pid, NULL, 0);
                 rp.what[sizeof(rp.what) - 1] = 0;
+                if (strcmp(rp.what, "needs-userns") == 0)
+                        return error_no_userns(e, needs_userns(p, getuid(), getgid()) ?: "The sandbox", rp.error);
                 /* "clone" alone: the caller explains (no namespace for anyone?). */
                 if (strcmp(rp.what, "clone") == 0)
                         return error_setf(e, rp.error, "clone");

@@ -21,6 +21,8 @@ struct SandboxPlan;
  *     namespaces with a user namespace owned by root, writes that
  *     namespace's maps for the real uid and gid only, and starts the
  *     worker in it; then it exits. It never opens a path the caller named.
+ *     Where no user namespace can be made at all, it starts the worker in
+ *     namespaces of the initial one instead (setuid_nouserns()).
  *   - the worker: csand again, exec'd in the new namespaces as the real
  *     user with the capabilities of that user namespace only (ambient) and
  *     no_new_privs, so not dumpable (AT_SECURE) and out of the caller's
@@ -34,6 +36,13 @@ int setuid_init(int *argc, char ***argv);
 bool setuid_active(void);
 /* Running as the worker: its report and gate fds (-EBADF: none). */
 bool setuid_worker(int *ret_report_fd, int *ret_gate_fd);
+/* The worker runs without a user namespace: nobody, root included, may
+ * make one here (user.max_user_namespaces=0). Its namespaces belong to the
+ * initial user namespace; it holds CAP_SYS_ADMIN, CAP_NET_ADMIN and
+ * CAP_SETPCAP there as the caller (every uid and gid the caller's), and
+ * options that need a user namespace are refused (SECURITY.md, "Setuid
+ * mode without user namespaces"). */
+bool setuid_nouserns(void);
 
 /* The options setuid mode refuses, with the reason in one message. */
 int setuid_check_plan(const struct SandboxPlan *p, Error *e);
