@@ -11,6 +11,8 @@
 #   1. the whole suite (meson test) as csandtest, csand's real situation;
 #   1b. the setuid suite as csandtest, against a setuid root copy of that
 #      build's csand (tests/setuid/run.sh);
+#      once as it is, once where nobody may make a user namespace
+#      (tests/setuid/nouserns-run.c, a seccomp filter set as root);
 #   2. the root-meaningful subset (the cli suite, and the vm tier) as root,
 #      from a build of its own;
 #   3. the whole suite again as csandtest, built with ASan+UBSan.
@@ -52,6 +54,7 @@ as_user() {
                 PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin \
                 LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="$ci" \
                 ${CSAND_SETUID:+CSAND_SETUID="$CSAND_SETUID"} \
+                ${CSAND_NOUSERNS_RUN:+CSAND_NOUSERNS_RUN="$CSAND_NOUSERNS_RUN"} \
                 ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
                 ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
                 "$@"
@@ -212,7 +215,12 @@ if [ "$(id -u)" -eq 0 ]; then
                 install -d -m 0755 "$work/setuid/filecaps"
                 install -o root -g root -m 0755 "$work/build/csand" "$work/setuid/filecaps/csand"
                 setcap cap_sys_admin,cap_setuid,cap_setgid+ep "$work/setuid/filecaps/csand"
-                CSAND_SETUID="$work/setuid/csand" \
+                # the same files where nobody may make a user namespace:
+                # a seccomp filter installed as root (tests/setuid/run.sh)
+                cc -O2 -o "$work/setuid/nouserns-run.tmp" "$work/tests/setuid/nouserns-run.c"
+                install -o root -g "$(id -g "$user")" -m 4750 "$work/setuid/nouserns-run.tmp" "$work/setuid/nouserns-run"
+                rm -f "$work/setuid/nouserns-run.tmp"
+                CSAND_SETUID="$work/setuid/csand" CSAND_NOUSERNS_RUN="$work/setuid/nouserns-run" \
                         run_meson_test setuid as_user "$work" build testlog-setuid 1 --suite setuid
         fi
         # The cli suite means something as root too: no user namespace is

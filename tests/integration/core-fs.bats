@@ -223,6 +223,15 @@ print(\"mq_open\", \"ok\" if fd >= 0 else os.strerror(ctypes.get_errno()))
 
 @test "--mqueue without --unshare-ipc fails as bwrap's does, when it is mounted" {
         # the kernel refuses a mqueue mount for the caller's IPC namespace
+        # Setuid without user namespaces: root's privilege covers the
+        # caller's IPC namespace; the queues shown are the ones the command
+        # can open anyway, in a mount of the sandbox's only.
+        if nouserns_mode; then
+                run csand_min --mqueue /dev/mqueue -- stat -f -c %T /dev/mqueue
+                assert_success
+                assert_output mqueue
+                return
+        fi
         run --separate-stderr csand_min --mqueue /dev/mqueue -- true
         assert_failure 1
         assert_equal "${#stderr_lines[@]}" 1

@@ -257,21 +257,38 @@ assert_no_caps() {
 }
 
 @test "no capabilities even as uid 0 inside" {
+        if nouserns_mode; then
+                run --separate-stderr csand_min --unshare-user --uid 0 --gid 0 true
+                assert_needs_userns --unshare-user
+                return
+        fi
         run csand_min --unshare-user --uid 0 --gid 0 --ro-bind /proc /proc -- grep -E '^(Cap|NoNewPrivs)' /proc/self/status
         assert_success
         assert_no_caps
 }
 
 @test "no capabilities with --unshare-all, pid 1 included" {
-        run csand_min --unshare-all --uid 0 --proc /proc -- grep -E '^(Cap|NoNewPrivs)' /proc/self/status
+        # setuid without user namespaces: the caller's uid, --uid is refused
+        local uid=(--uid 0)
+        if nouserns_mode; then
+                run --separate-stderr csand_min --unshare-all --uid 0 true
+                assert_needs_userns --uid
+                uid=()
+        fi
+        run csand_min --unshare-all "${uid[@]}" --proc /proc -- grep -E '^(Cap|NoNewPrivs)' /proc/self/status
         assert_success
         assert_no_caps
-        run csand_min --unshare-all --uid 0 --proc /proc -- grep -E '^(Cap|NoNewPrivs)' /proc/1/status
+        run csand_min --unshare-all "${uid[@]}" --proc /proc -- grep -E '^(Cap|NoNewPrivs)' /proc/1/status
         assert_success
         assert_no_caps
 }
 
 @test "uid 0 inside cannot do what capabilities allow (mount, chown)" {
+        if nouserns_mode; then
+                run --separate-stderr csand_min --unshare-all --uid 0 --gid 0 true
+                assert_needs_userns --uid
+                return
+        fi
         run csand_min --unshare-all --uid 0 --gid 0 --tmpfs /t -- sh -c '
                 touch /t/f; chown 1:1 /t/f 2>&1 || echo chown-refused
                 mount -t tmpfs none /t 2>&1 || echo mount-refused'

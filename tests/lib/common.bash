@@ -101,6 +101,19 @@ assert_csand_error() {
         [[ "$msg" == "csand: "* ]] || fail "message not prefixed 'csand: ': $msg"
 }
 
+# Setuid mode where nobody may make a user namespace (tests/setuid/run.sh
+# --nouserns): the sandbox's namespaces belong to the initial user
+# namespace, and options that need one of their own are refused.
+nouserns_mode() {
+        [ -n "${CSAND_SETUID_NOUSERNS:-}" ]
+}
+
+# After `run --separate-stderr ...` in that mode: OPTION was refused.
+assert_needs_userns() {
+        assert_csand_error
+        [[ "$msg" == "csand: $1 needs a user namespace, and none can be made here"* ]] || fail "not the refusal of $1: $msg"
+}
+
 # Unprivileged csand needs user namespaces; as root it does not, nor
 # installed setuid root (its privileged part makes the namespace).
 require_userns() {

@@ -40,6 +40,36 @@ setup() {
 }
 
 @test "the sandbox's user namespace belongs to root: no process of the sandbox lets the caller in" {
+        # Setuid without user namespaces: the namespaces belong to the
+        # initial one, pid 1 and the command are the caller's with nothing;
+        # the caller may look at their namespaces but not enter them.
+        if nouserns_mode; then
+                run csand_min --unshare-all --proc /proc python3 -c '
+import os
+print("user", "host" if os.readlink("/proc/self/ns/user") == os.readlink("/proc/1/ns/user") else "own")'
+                assert_success
+                assert_output "user host"
+                csand_min --unshare-all sh -c 'sleep 30; true' 3>&- &
+                local pid
+                pid=$(wait_for_process "$CSAND_TOKEN.*sleep 30") || fail "no sandbox"
+                run python3 -c '
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for pid in sys.argv[1:]:
+    for ns in ("mnt", "pid", "net"):
+        try:
+            fd = os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY)
+        except PermissionError:
+            print(ns, "refused"); continue
+        if libc.setns(fd, 0) == 0:
+            print(ns, "ALLOWED")
+        else:
+            print(ns, "refused", os.strerror(ctypes.get_errno()))' $(pgrep -P "$pid") $(pgrep -f -- "$CSAND_TOKEN")
+                kill_leftover_processes
+                assert_success
+                refute_line --partial ALLOWED
+                return
+        fi
         # Inside, the owner is someone the namespace doesn't map (not the caller).
         run csand_min --unshare-pid --proc /proc python3 -c '
 import fcntl, os, struct
@@ -152,6 +182,17 @@ for pid in sys.argv[1:]:
 
 @test "--uid 0 (or any uid) is the caller outside: files it makes are the caller's" {
         mkdir "$TESTDIR/w"
+        # Setuid without user namespaces: no other ids than the caller's
+        if nouserns_mode; then
+                run --separate-stderr csand_min --uid 0 --gid 0 true
+                assert_needs_userns --uid
+                run csand_min --bind "$TESTDIR/w" /w sh -c 'touch /w/f0; id -u; id -g'
+                assert_success
+                assert_output "$(id -u)
+$(id -g)"
+                [ "$(stat -c %u:%g "$TESTDIR/w/f0")" = "$(id -u):$(id -g)" ]
+                return
+        fi
         run csand_min --uid 0 --gid 0 --bind "$TESTDIR/w" /w sh -c 'touch /w/f0; id -u; id -g'
         assert_success
         assert_output "0
