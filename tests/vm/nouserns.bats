@@ -15,18 +15,27 @@ load ../lib/common
         [[ "$stderr" == *"sysctl $VMTEST_KNOB="* ]] || fail "no fix in: $stderr"
 }
 
-@test "no user namespace: setuid csand runs the sandbox as the caller, or says why it can't" {
+@test "no user namespace: setuid csand runs the sandbox as the caller, with nothing" {
         run --separate-stderr csand_min --unshare-all --proc /proc --dev /dev sh -c '
-                id -u; grep -E "^Cap(Prm|Eff|Bnd|Amb):" /proc/self/status'
+                id -u; readlink /proc/self/ns/user; grep -E "^(Cap(Prm|Eff|Bnd|Amb)|NoNewPrivs):" /proc/self/status /proc/1/status'
+        assert_success
+        assert_line "$(id -u)"
+        refute_line --regexp 'Cap...:[[:space:]]+0*[1-9a-f]'
+        refute_line --regexp 'NoNewPrivs:[[:space:]]+0'
         if [ "$VMTEST_KNOB" = kernel.unprivileged_userns_clone ]; then
                 # root may still make one: the privileged part does
-                assert_success
-                assert_line "$(id -u)"
-                refute_line --regexp 'Cap...:[[:space:]]+0*[1-9a-f]'
+                refute_line "$(readlink /proc/self/ns/user)"
         else
-                # no one may: setuid mode has nothing to build on (it
-                # needs a user namespace owned by root; README, "Setuid mode")
-                assert_csand_error
-                [[ "$stderr" == *"(user.max_user_namespaces=0)"* ]] || fail "no knob in: $stderr"
+                # no one may: the namespaces belong to the initial user
+                # namespace (SECURITY.md, "Setuid mode without user namespaces")
+                assert_line "$(readlink /proc/self/ns/user)"
         fi
+}
+
+@test "no user namespace: setuid csand refuses what needs one, naming the knob" {
+        [ "$VMTEST_KNOB" = user.max_user_namespaces ] || return 0
+        run --separate-stderr csand_min --unshare-user --uid 0 true
+        assert_csand_error
+        [[ "$msg" == "csand: --unshare-user needs a user namespace, and none can be made here: "*"(user.max_user_namespaces=0)"* ]] ||
+                fail "$msg"
 }

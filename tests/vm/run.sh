@@ -92,7 +92,7 @@ cp "$src"/tests/lib/*.bash "$share/tests/lib/"
 # source and build trees) against csand installed setuid root
 mkdir -p "$share/tests/integration" "$share/tests/security"
 cp "$src"/tests/integration/core-*.bats "$share/tests/integration/"
-cp "$src"/tests/security/*.py "$share/tests/security/"
+cp "$src"/tests/security/*.py "$src"/tests/security/setuid-mounts.bats "$share/tests/security/"
 cp "$build/tests/enosys" "$build/tests/try-syscall" "$share/tests/" 2>/dev/null || true
 [ -n "${VM_SETUID_CORE:-}" ] && touch "$share/setuid-core"
 install -m 0755 "$src/tests/vm/payload.sh" "$share/payload.sh"
