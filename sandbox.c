@@ -909,14 +909,15 @@ static void log_clone_error(int err, bool new_userns, const char *causes) {
 static int launch_setuid(Launch *l, JobControl *jobs, int report_fd, int gate[2], int stops[2]) {
         const SandboxPlan *p = l->plan;
         Error e = {};
-        pid_t pid = setuid_clone(p, l->clone_flags, p->uid, p->gid, plan_has_dev(p), l->report_fd, gate[0], &e);
+        pid_t pid = setuid_clone(p, l->clone_flags, p->uid, p->gid, plan_has_dev(p), l->report_fd, gate[0], stops[1],
+                                 &e);
         safe_close(l->report_fd);
         safe_close(gate[0]);
+        safe_close(stops[1]);
         if (pid < 0) {
                 Error diag = {};
                 safe_close(gate[1]);
                 safe_close(stops[0]);
-                safe_close(stops[1]);
                 if (strcmp(e.message, "clone") == 0)
                         log_clone_error(e.error, true, userns_diag_explain(e.error, &diag) > 0 ? diag.message : NULL);
                 else
@@ -924,27 +925,28 @@ static int launch_setuid(Launch *l, JobControl *jobs, int report_fd, int gate[2]
                 return 1;
         }
         (void) prctl(PR_SET_DUMPABLE, 0);
-        /* The worker's pid 1 does not report the command's stops (the
-         * worker gets no stops pipe yet): job control as without it. */
-        safe_close(stops[0]);
-        safe_close(stops[1]);
         jobctl_monitor_start(jobs, pid);
-        return monitor(l->plan, l, jobs, pid, report_fd, gate[1], -EBADF);
+        int r = monitor(l->plan, l, jobs, pid, report_fd, gate[1], stops[0]);
+        safe_close(stops[0]);
+        return r;
 }
 
 /* Setuid mode's worker: already in the sandbox's namespaces, as the
- * sandbox's user with that user namespace's capabilities; from here on
- * what an unprivileged csand's child does (utils/setuid.h). */
+ * sandbox's user with that user namespace's capabilities (or, where none
+ * can be made, as the caller with the few it needs); from here on what an
+ * unprivileged csand's child does (utils/setuid.h). */
 static _noreturn_ void worker_run(SandboxPlan *p) {
-        /* No process group of its own: the monitor's setpgid() of the
-         * worker, which has exec'd, fails (job control as without one). */
-        static const JobControl no_jobs = JOB_CONTROL_INIT;
+        /* Its process group, as the child makes it (the monitor's
+         * setpgid() comes after our exec and fails); the terminal is the
+         * monitor's to hand over. */
+        JobControl jobs = JOB_CONTROL_INIT;
+        jobs.own_group = !p->new_session;
         Launch l = { .plan = p, .outside_uid = getuid(), .outside_gid = getgid(), .new_userns = !setuid_nouserns(),
-                     .stops_fd = -EBADF, .jobs = &no_jobs };
+                     .jobs = &jobs };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         sigset_t supervised;
 
-        (void) setuid_worker(&l.report_fd, &l.gate_fd);
+        (void) setuid_worker(&l.report_fd, &l.gate_fd, &l.stops_fd);
         l.outside_cwd = cwd;
         l.clone_flags = namespace_flags(p, l.new_userns);
         init_supervised_signals(&supervised);
@@ -1169,7 +1171,7 @@ int main(int argc, char **argv) {
                 log_error("%s", e.message);
                 return 1;
         }
-        if (setuid_worker(NULL, NULL))
+        if (setuid_worker(NULL, NULL, NULL))
                 worker_run(plan);
         return sandbox_launch(plan);
 }

@@ -34,6 +34,7 @@
  * to give away). */
 #define WORKER_OPTION "--privsep-worker="
 #define MAX_ARGS_FDS 16
+#define MAX_FDS (MAX_ARGS_FDS + 3)      /* report, gate, stops, --args copies */
 
 /* The privileged part accepts only these namespaces from the caller;
  * CLONE_NEWUSER it adds itself. */
@@ -45,6 +46,7 @@ typedef struct CloneRequest {
         uint32_t uid, gid;
         uint32_t map_root;
         uint32_t has_gate;
+        uint32_t has_stops;     /* pid 1's end of the stops pipe follows the gate */
         uint32_t needs_userns;  /* no fallback without one (a hint: the worker checks again) */
         uint32_t n_args;
         int32_t args_fd[MAX_ARGS_FDS];
@@ -60,7 +62,7 @@ static bool active, worker, maps_written;
 static int nouserns;    /* the worker's: errno of the user namespace refused, or 0 */
 static int priv_fd = -EBADF;
 static pid_t priv_pid;
-static int worker_report_fd = -EBADF, worker_gate_fd = -EBADF;
+static int worker_report_fd = -EBADF, worker_gate_fd = -EBADF, worker_stops_fd = -EBADF;
 
 /* Before any of csand's own code: a setuid start (and the worker, which
  * runs with capabilities) is not dumpable, whatever fs.suid_dumpable says. */
@@ -236,7 +238,8 @@ static _noreturn_ void worker_exec(const Priv *pv, const CloneRequest *rq, int n
                 _exit(1);
 
         int report = fds[0], gate = rq->has_gate ? fds[1] : -EBADF;
-        size_t first_args = rq->has_gate ? 2 : 1;
+        int stops = rq->has_stops ? fds[1 + rq->has_gate] : -EBADF;
+        size_t first_args = 1 + rq->has_gate + rq->has_stops;
         Error e = {};
         int r = no_userns ? worker_caps_nouserns() : worker_caps_userns();
         if (r < 0) {
@@ -253,7 +256,8 @@ static _noreturn_ void worker_exec(const Priv *pv, const CloneRequest *rq, int n
                         error_set_errno(&e, errno, "Can't pass --args data on");
                         goto fail;
                 }
-        if (fcntl(report, F_SETFD, 0) < 0 || (gate >= 0 && fcntl(gate, F_SETFD, 0) < 0)) {
+        if (fcntl(report, F_SETFD, 0) < 0 || (gate >= 0 && fcntl(gate, F_SETFD, 0) < 0) ||
+            (stops >= 0 && fcntl(stops, F_SETFD, 0) < 0)) {
                 error_set_errno(&e, errno, "fcntl");
                 goto fail;
         }
@@ -267,8 +271,8 @@ static _noreturn_ void worker_exec(const Priv *pv, const CloneRequest *rq, int n
                 goto fail;
         }
         /* Without a user namespace the sandbox's ids are the real ones. */
-        snprintf(opt, sizeof(opt), WORKER_OPTION "%d,%d,%u,%u,%d", report, gate, no_userns ? pv->uid : rq->uid,
-                 no_userns ? pv->gid : rq->gid, no_userns);
+        snprintf(opt, sizeof(opt), WORKER_OPTION "%d,%d,%d,%u,%u,%d", report, gate, stops,
+                 no_userns ? pv->uid : rq->uid, no_userns ? pv->gid : rq->gid, no_userns);
         argv[0] = pv->argv[0];
         argv[1] = opt;
         memcpy(argv + 2, pv->argv + 1, (argc - 1) * sizeof(char *));
@@ -279,9 +283,9 @@ fail:
         _exit(1);
 }
 
-static int receive_request(int sock, CloneRequest *rq, int fds[static MAX_ARGS_FDS + 2], size_t *ret_n) {
+static int receive_request(int sock, CloneRequest *rq, int fds[static MAX_FDS], size_t *ret_n) {
         union {
-                char buf[CMSG_SPACE(sizeof(int) * (MAX_ARGS_FDS + 2))];
+                char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
                 struct cmsghdr align;
         } control = {};
         struct iovec iov = { .iov_base = rq, .iov_len = sizeof(*rq) };
@@ -295,7 +299,7 @@ static int receive_request(int sock, CloneRequest *rq, int fds[static MAX_ARGS_F
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
                 if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
                         size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        for (size_t i = 0; i < k && got < MAX_ARGS_FDS + 2; i++)
+                        for (size_t i = 0; i < k && got < MAX_FDS; i++)
                                 memcpy(&fds[got++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
                 }
         *ret_n = got;
@@ -308,9 +312,10 @@ static int receive_request(int sock, CloneRequest *rq, int fds[static MAX_ARGS_F
 static int check_request(const Priv *pv, const CloneRequest *rq, const int *fds, size_t n_fds) {
         if ((rq->flags & ~ALLOWED_FLAGS) || !(rq->flags & CLONE_NEWNS))
                 return -EINVAL;
-        if (rq->uid == (uint32_t) -1 || rq->gid == (uint32_t) -1 || rq->n_args > MAX_ARGS_FDS || rq->has_gate > 1)
+        if (rq->uid == (uint32_t) -1 || rq->gid == (uint32_t) -1 || rq->n_args > MAX_ARGS_FDS || rq->has_gate > 1 ||
+            rq->has_stops > 1)
                 return -EINVAL;
-        if (n_fds != 1 + rq->has_gate + rq->n_args)
+        if (n_fds != 1 + rq->has_gate + rq->has_stops + rq->n_args)
                 return -EBADMSG;
         /* Each --args copy goes where the caller's fd was: never onto an fd
          * of ours. */
@@ -329,7 +334,7 @@ static int check_request(const Priv *pv, const CloneRequest *rq, const int *fds,
  * CLONE_PARENT), write its maps, let it go, reply with its pid. */
 static int serve_one(const Priv *pv) {
         CloneRequest rq = {};
-        int fds[MAX_ARGS_FDS + 2];
+        int fds[MAX_FDS];
         size_t n_fds = 0;
         int r = receive_request(pv->sock, &rq, fds, &n_fds);
         if (r <= 0) {
@@ -506,9 +511,9 @@ static int become_caller_nouserns(uid_t uid, gid_t gid) {
 
 static int start_worker(int *argc, char ***argv) {
         const char *arg = (*argv)[1] + strlen(WORKER_OPTION);
-        int report, gate, no_userns;
+        int report, gate, stops, no_userns;
         unsigned uid, gid;
-        if (sscanf(arg, "%d,%d,%u,%u,%d", &report, &gate, &uid, &gid, &no_userns) != 5 || report < 0) {
+        if (sscanf(arg, "%d,%d,%d,%u,%u,%d", &report, &gate, &stops, &uid, &gid, &no_userns) != 6 || report < 0) {
                 log_error("Invalid %s", WORKER_OPTION);
                 return -1;
         }
@@ -529,9 +534,12 @@ static int start_worker(int *argc, char ***argv) {
         worker = maps_written = true;
         worker_report_fd = report;
         worker_gate_fd = gate;
+        worker_stops_fd = stops;
         (void) fcntl(report, F_SETFD, FD_CLOEXEC);
         if (gate >= 0)
                 (void) fcntl(gate, F_SETFD, FD_CLOEXEC);
+        if (stops >= 0)
+                (void) fcntl(stops, F_SETFD, FD_CLOEXEC);
         (*argv)[1] = (*argv)[0];
         (*argv)++;
         (*argc)--;
@@ -574,11 +582,13 @@ bool setuid_active(void) {
         return active;
 }
 
-bool setuid_worker(int *ret_report_fd, int *ret_gate_fd) {
+bool setuid_worker(int *ret_report_fd, int *ret_gate_fd, int *ret_stops_fd) {
         if (ret_report_fd)
                 *ret_report_fd = worker_report_fd;
         if (ret_gate_fd)
                 *ret_gate_fd = worker_gate_fd;
+        if (ret_stops_fd)
+                *ret_stops_fd = worker_stops_fd;
         return worker;
 }
 
@@ -657,7 +667,7 @@ int setuid_check_plan(const SandboxPlan *p, Error *e) {
 
 static int send_request(const CloneRequest *rq, const int *fds, size_t n_fds) {
         union {
-                char buf[CMSG_SPACE(sizeof(int) * (MAX_ARGS_FDS + 2))];
+                char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
                 struct cmsghdr align;
         } control = {};
         struct iovec iov = { .iov_base = (void *) rq, .iov_len = sizeof(*rq) };
@@ -686,16 +696,17 @@ static int args_memfd(const struct ArgsData *a) {
 }
 
 pid_t setuid_clone(const SandboxPlan *p, unsigned long flags, uid_t uid, gid_t gid, bool map_root, int report_fd,
-                   int gate_fd, Error *e) {
+                   int gate_fd, int stops_fd, Error *e) {
         CloneRequest rq = {
                 .flags = flags & ~(unsigned long) CLONE_NEWUSER,
                 .uid = uid,
                 .gid = gid,
                 .map_root = map_root,
                 .has_gate = gate_fd >= 0,
+                .has_stops = stops_fd >= 0,
                 .needs_userns = needs_userns(p, getuid(), getgid()) != NULL,
         };
-        int fds[MAX_ARGS_FDS + 2];
+        int fds[MAX_FDS];
         size_t n = 0;
         int r = 0;
 
@@ -704,6 +715,8 @@ pid_t setuid_clone(const SandboxPlan *p, unsigned long flags, uid_t uid, gid_t g
         fds[n++] = report_fd;
         if (gate_fd >= 0)
                 fds[n++] = gate_fd;
+        if (stops_fd >= 0)
+                fds[n++] = stops_fd;
         for (size_t i = 0; i < p->n_args_data && r >= 0; i++) {
                 r = args_memfd(&p->args_data[i]);
                 if (r >= 0) {
@@ -713,7 +726,7 @@ pid_t setuid_clone(const SandboxPlan *p, unsigned long flags, uid_t uid, gid_t g
         }
         if (r >= 0)
                 r = send_request(&rq, fds, n);
-        for (size_t i = 1 + rq.has_gate; i < n; i++)
+        for (size_t i = 1 + rq.has_gate + rq.has_stops; i < n; i++)
                 close(fds[i]);
         if (r < 0)
                 return error_set_errno(e, -r, "Can't reach csand's privileged part");

@@ -34,8 +34,8 @@ int setuid_init(int *argc, char ***argv);
 
 /* Running setuid (the caller's process, after the drop). */
 bool setuid_active(void);
-/* Running as the worker: its report and gate fds (-EBADF: none). */
-bool setuid_worker(int *ret_report_fd, int *ret_gate_fd);
+/* Running as the worker: its report, gate and stops fds (-EBADF: none). */
+bool setuid_worker(int *ret_report_fd, int *ret_gate_fd, int *ret_stops_fd);
 /* The worker runs without a user namespace: nobody, root included, may
  * make one here (user.max_user_namespaces=0). Its namespaces belong to the
  * initial user namespace; it holds CAP_SYS_ADMIN, CAP_NET_ADMIN and
@@ -55,10 +55,11 @@ bool setuid_maps_written(void);
 
 /* Asks the privileged part to create namespaces FLAGS (CLONE_NEWUSER is
  * always added) with UID/GID mapped to the real ids, and to start the
- * worker there, a child of ours, with REPORT_FD and GATE_FD. Returns its
- * pid, or -errno with E filled. */
+ * worker there, a child of ours, with REPORT_FD, GATE_FD and STOPS_FD
+ * (pid 1's end of the stops pipe). Returns its pid, or -errno with E
+ * filled. */
 pid_t setuid_clone(const struct SandboxPlan *p, unsigned long flags, uid_t uid, gid_t gid, bool map_root,
-                   int report_fd, int gate_fd, Error *e);
+                   int report_fd, int gate_fd, int stops_fd, Error *e);
 
 /* Not needed after all (a command such as --list, Landlock in place): the
  * privileged part exits. */
