@@ -189,6 +189,16 @@ static int write_maps(const Priv *pv, pid_t pid, const CloneRequest *rq, const c
         return write_map(pv, pid, "gid_map", line);
 }
 
+/* Copies the permitted set into the effective or the inheritable set. */
+static int caps_permitted_into(bool inheritable) {
+        struct __user_cap_data_struct d[2] = {};
+        if (caps_get(d) < 0)
+                return -errno;
+        for (size_t i = 0; i < 2; i++)
+                *(inheritable ? &d[i].inheritable : &d[i].effective) = d[i].permitted;
+        return caps_put(d);
+}
+
 /* In the new namespaces, as root of nowhere: the global uid 0 is not
  * mapped in this user namespace, so this process holds capabilities over
  * the sandbox's namespaces only, and the caller (another uid, and not the
@@ -197,13 +207,9 @@ static int write_maps(const Priv *pv, pid_t pid, const CloneRequest *rq, const c
 static int worker_caps_userns(void) {
         /* Ours alone: every capability of the new namespace, kept across
          * exec by the ambient set, which needs them inheritable. */
-        struct __user_cap_data_struct d[2] = {};
-        if (caps_get(d) < 0)
-                return -errno;
-        d[0].inheritable = d[0].permitted;
-        d[1].inheritable = d[1].permitted;
-        if (caps_put(d) < 0)
-                return -errno;
+        int r = caps_permitted_into(true);
+        if (r < 0)
+                return r;
         for (unsigned cap = 0, last = cap_last(); cap <= last; cap++)
                 if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
                         return -errno;
@@ -217,14 +223,10 @@ static int worker_caps_userns(void) {
  * CAP_SETUID and CAP_SETGID to become the caller, its first act
  * (start_worker()), which drops them. */
 static int worker_caps_nouserns(void) {
-        struct __user_cap_data_struct d[2] = {};
-        if (caps_get(d) < 0)
-                return -errno;
         /* CAP_SETPCAP for the bounding set, held permitted until now. */
-        d[0].effective = d[0].permitted;
-        d[1].effective = d[1].permitted;
-        if (caps_put(d) < 0)
-                return -errno;
+        int r = caps_permitted_into(false);
+        if (r < 0)
+                return r;
         return caps_limit(WORKER_NOUSERNS_CAPS | CAP(CAP_SETUID) | CAP(CAP_SETGID),
                           WORKER_NOUSERNS_CAPS | CAP(CAP_SETUID) | CAP(CAP_SETGID));
 }

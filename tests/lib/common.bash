@@ -101,6 +101,13 @@ assert_csand_error() {
         [[ "$msg" == "csand: "* ]] || fail "message not prefixed 'csand: ': $msg"
 }
 
+# The setuid batteries: CSAND is a setuid copy (tests/setuid/run.sh), the
+# attacker an ordinary user.
+require_setuid_attacker() {
+        [ -u "$CSAND" ] || fail "CSAND=$CSAND is not setuid (run through tests/setuid/run.sh)"
+        [ "$(id -u)" -ne 0 ] || fail "the attacker must be an ordinary user"
+}
+
 # Setuid mode where nobody may make a user namespace (tests/setuid/run.sh
 # --nouserns): the sandbox's namespaces belong to the initial user
 # namespace, and options that need one of their own are refused.

@@ -9,8 +9,7 @@ load ../lib/common
 
 setup() {
         common_setup
-        [ -u "$CSAND" ] || fail "CSAND=$CSAND is not setuid (run through tests/setuid/run.sh)"
-        [ "$(id -u)" -ne 0 ] || fail "the attacker must be an ordinary user"
+        require_setuid_attacker
 }
 
 @test "sources the caller can't reach are refused, whatever path leads there" {
