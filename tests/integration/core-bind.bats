@@ -201,7 +201,7 @@ setup() {
         # (the VM tier's / is shared, and every test checks the caller's
         # mount table is unchanged after it)
         if nouserns_mode; then
-                run csand_min --bind "$TESTDIR" "$TESTDIR" cat /proc/self/mountinfo
+                run csand_min --proc /proc --bind "$TESTDIR" "$TESTDIR" cat /proc/self/mountinfo
                 assert_success
                 refute_output --partial "shared:"
                 return
