@@ -407,14 +407,13 @@ static char **worker_environment(char **env) {
         return out;
 }
 
-static _noreturn_ void privileged_main(int sock, char **argv) {
-        Priv pv = { .sock = sock, .argv = argv, .env = worker_environment(environ), .uid = getuid(), .gid = getgid() };
+static _noreturn_ void privileged_main(int sock, char **argv, uid_t uid, gid_t gid) {
+        Priv pv = { .sock = sock, .argv = argv, .env = worker_environment(environ), .uid = uid, .gid = gid };
         /* Nothing of the caller's environment decides anything here. */
         environ = NULL;
-        /* Real uid 0: the caller may no longer signal us (kill(2) checks
-         * the real and saved uid); no core dumps. */
+        /* No core dumps. (Real uid 0 since before the fork.) */
         struct rlimit no_core = {};
-        if (setresuid(0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &no_core) < 0)
+        if (setrlimit(RLIMIT_CORE, &no_core) < 0)
                 _exit(1);
         pv.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
         pv.exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
@@ -456,6 +455,13 @@ static int start_setuid(char **argv) {
                 log_error("socketpair: %s", strerror(errno));
                 return -1;
         }
+        /* Real uid 0 before the fork: the caller may not signal the
+         * privileged part (kill(2) checks the real and saved uid) from its
+         * first instant, nor this process until it drops to the caller. */
+        if (setresuid(0, 0, 0) < 0) {
+                log_error("Can't start the privileged part: %s", strerror(errno));
+                return -1;
+        }
         pid_t pid = fork();
         if (pid < 0) {
                 log_error("Can't start the privileged part: %s", strerror(errno));
@@ -463,7 +469,7 @@ static int start_setuid(char **argv) {
         }
         if (pid == 0) {
                 close(sv[0]);
-                privileged_main(sv[1], argv);
+                privileged_main(sv[1], argv, uid, gid);
         }
         close(sv[1]);
         priv_fd = sv[0];
