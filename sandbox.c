@@ -306,8 +306,10 @@ static int child_setup(const Launch *l, Error *e) {
                 if (r < 0)
                         return error_set_errno(e, r, "%s", userns_map_step_words(step));
         }
-        if (l->gate_fd >= 0 && gate_has_maps_step(p))
+        if (l->gate_fd >= 0 && gate_has_maps_step(p)) {
+                network_prepare_interface(&p->network, p->unshare_net);
                 gate_send(l->gate_fd, GATE_MAPS);
+        }
         /* With --userns-block-fd (or where userns.c has no stand-in) the
          * setup was ptrace-able by the user outside until now: whoever
          * attached then and is still attached is not ours. */
