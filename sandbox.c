@@ -77,6 +77,9 @@ typedef struct Launch {
         int stops_fd;           /* pid 1: where it reports the command's stops */
         const JobControl *jobs;
         pid_t tracer;           /* the monitor's tracer (strace -f), which may trace us too */
+        /* The fuse-overlayfs supervisor, started before the clone; its
+         * channel's child end is what the child's overlays ask it on. */
+        OverlaySupervisor overlay;
         /* The monitor's, NULL until made: the --name registration, the
          * sandbox's cgroup, the network helper, the egress guard. */
         Registration *registration;
@@ -97,6 +100,7 @@ static void launch_stop_helpers(Launch *l) {
 static void launch_done(Launch *l) {
         launch_stop_helpers(l);
         l->cgroup = cgroup_scope_free(l->cgroup);
+        overlay_supervisor_done(&l->overlay);
         registry_release(l->registration);
         l->registration = NULL;
 }
@@ -339,7 +343,7 @@ static int child_setup(const Launch *l, Error *e) {
         r = mounts_new_root(&root);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create the new root");
-        r = mounts_execute(p, &root, e);
+        r = mounts_execute(p, &root, l->overlay.child_end, e);
         if (r < 0)
                 return r;
         /* --add-host's /etc/hosts, then resolv.conf: files only a helper's
@@ -533,11 +537,11 @@ fail:
  * the command's own code runs, so that it never finds pid 1 unreachable
  * or reachable too early. If the filters can't be loaded, pid 1 is not
  * made dumpable again. */
-static int init_make_reachable(SandboxPlan *p) {
+static int init_make_reachable(SandboxPlan *p, int fuse_fd) {
         for (size_t i = p->n_owned_fds; i-- > 0;)
                 if (p->owned_fds[i] != p->sync_fd)
                         plan_close_fd(p, p->owned_fds[i]);
-        p->overlay_fuse_fd = safe_close(p->overlay_fuse_fd);
+        safe_close(fuse_fd);
         /* Dumpable first: after the filters, prctl() may be what they
          * refuse. Nothing of the command's runs yet to use the gap. */
         if (prctl(PR_SET_DUMPABLE, 1) < 0)
@@ -592,7 +596,7 @@ static _noreturn_ void init_run(const Launch *l) {
                         error_set_errno(&e, r, "Can't drop capabilities");
                         goto fail;
                 }
-                r = init_make_reachable(p);
+                r = init_make_reachable(p, l->overlay.child_end);
                 if (r < 0) {
                         error_set_errno(&e, r, "prctl(PR_SET_DUMPABLE)");
                         goto fail;
@@ -620,7 +624,7 @@ static _noreturn_ void init_run(const Launch *l) {
                 if (pid > 0) {
                         r = caps_apply(0);
                         if (r >= 0)
-                                r = init_make_reachable(p);
+                                r = init_make_reachable(p, l->overlay.child_end);
                         if (r < 0) {
                                 /* The command would have what pid 1 lacks. */
                                 (void) kill(pid, SIGKILL);
@@ -942,7 +946,7 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
          * worker, which has exec'd, fails (job control as without one). */
         static const JobControl no_jobs = JOB_CONTROL_INIT;
         Launch l = { .plan = p, .outside_uid = getuid(), .outside_gid = getgid(), .new_userns = true,
-                     .stops_fd = -EBADF, .jobs = &no_jobs };
+                     .stops_fd = -EBADF, .jobs = &no_jobs, .overlay = OVERLAY_SUPERVISOR_INIT };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         sigset_t supervised;
 
@@ -963,6 +967,7 @@ static int sandbox_launch(SandboxPlan *p) {
                 .report_fd = -EBADF,
                 .gate_fd = -EBADF,
                 .stops_fd = -EBADF,
+                .overlay = OVERLAY_SUPERVISOR_INIT,
         };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         _cleanup_(jobctl_done) JobControl jobs = JOB_CONTROL_INIT;
@@ -991,8 +996,7 @@ static int sandbox_launch(SandboxPlan *p) {
                 }
         }
         /* Before joining --userns/--pidns: it stays outside the sandbox. */
-        _cleanup_(overlay_supervisor_done) OverlaySupervisor overlay_sup = OVERLAY_SUPERVISOR_INIT;
-        r = overlay_supervisor_start(p, &overlay_sup);
+        r = overlay_supervisor_start(p, &l.overlay);
         if (r < 0) {
                 log_error("Can't start the fuse-overlayfs supervisor: %s", strerror(-r));
                 return 1;
@@ -1072,7 +1076,7 @@ static int sandbox_launch(SandboxPlan *p) {
         safe_close(gate[0]);
         safe_close(stops[1]);
         jobctl_monitor_start(&jobs, pid);
-        overlay_supervisor_forget_child_end(p);
+        overlay_supervisor_forget_child_end(&l.overlay);
         r = monitor(p, &l, &jobs, pid, report_fd, gate[1], stops[0]);
         safe_close(stops[0]);
         return r;

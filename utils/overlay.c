@@ -477,10 +477,11 @@ static int clone_tree(int fd, FdArray *a) {
         return 0;
 }
 
-static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int *ret_mnt, char *why, size_t why_size) {
+static int fuse_mount(const SandboxPlan *p, int fuse_fd, const Layers *l, bool readonly, int *ret_mnt, char *why,
+                      size_t why_size) {
         int r;
 
-        if (p->overlay_fuse_fd < 0) {
+        if (fuse_fd < 0) {
                 snprintf(why, why_size, "no fuse-overlayfs supervisor");
                 return -ENOTCONN;
         }
@@ -585,7 +586,7 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
                 fds[n++] = l->upper;    /* checked by the daemon against the paths */
                 fds[n++] = l->work;
         }
-        r = fd_send_with_fds(p->overlay_fuse_fd, &req, sizeof(req), fds, n);
+        r = fd_send_with_fds(fuse_fd, &req, sizeof(req), fds, n);
         if (r < 0) {
                 snprintf(why, why_size, "can't reach the fuse-overlayfs supervisor: %s", strerror(-r));
                 return r;
@@ -596,7 +597,7 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
 
         FuseReply reply;
         ssize_t k;
-        while ((k = recv(p->overlay_fuse_fd, &reply, sizeof(reply), 0)) < 0 && errno == EINTR)
+        while ((k = recv(fuse_fd, &reply, sizeof(reply), 0)) < 0 && errno == EINTR)
                 ;
         if (k != (ssize_t) sizeof(reply)) {
                 snprintf(why, why_size, "the fuse-overlayfs supervisor is gone");
@@ -613,7 +614,7 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
 
 /* ==== the child: choosing the driver ====================================== */
 
-int overlay_mount(const SandboxPlan *p, const MountOp *op, int base_fd, int *ret_mnt_fd, Error *e) {
+int overlay_mount(const SandboxPlan *p, const MountOp *op, int fuse_fd, int base_fd, int *ret_mnt_fd, Error *e) {
         _cleanup_(layers_done) Layers l = { .upper = -EBADF, .work = -EBADF };
         bool readonly = op->readonly;
         int r = open_layers(op, &l, e);
@@ -639,7 +640,7 @@ int overlay_mount(const SandboxPlan *p, const MountOp *op, int base_fd, int *ret
         for (size_t i = 0; i < n_order; i++) {
                 _cleanup_close_ int mnt = -EBADF;
                 r = order[i] == OVERLAY_DRIVER_KERNEL ? kernel_mount(&l, readonly, base_fd, &mnt, why[i], sizeof(why[i])) :
-                                                        fuse_mount(p, &l, readonly, &mnt, why[i], sizeof(why[i]));
+                                                        fuse_mount(p, fuse_fd, &l, readonly, &mnt, why[i], sizeof(why[i]));
                 if (r >= 0) {
                         *ret_mnt_fd = TAKE_FD(mnt);
                         return 0;
@@ -909,7 +910,7 @@ static _noreturn_ void supervisor_main(int channel) {
         _exit(0);
 }
 
-int overlay_supervisor_start(SandboxPlan *p, OverlaySupervisor *ret) {
+int overlay_supervisor_start(const SandboxPlan *p, OverlaySupervisor *ret) {
         if (!plan_may_use_fuse(p))
                 return 0;
 
@@ -928,8 +929,7 @@ int overlay_supervisor_start(SandboxPlan *p, OverlaySupervisor *ret) {
                 supervisor_main(fds[0]);
         }
         safe_close(fds[0]);
-        p->overlay_fuse_fd = fds[1];
-        ret->child_end = &p->overlay_fuse_fd;
+        ret->child_end = fds[1];
         ret->pid = pid;
         ret->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (ret->pidfd >= 0)
@@ -939,15 +939,14 @@ int overlay_supervisor_start(SandboxPlan *p, OverlaySupervisor *ret) {
         return 0;
 }
 
-void overlay_supervisor_forget_child_end(SandboxPlan *p) {
-        p->overlay_fuse_fd = safe_close(p->overlay_fuse_fd);
+void overlay_supervisor_forget_child_end(OverlaySupervisor *s) {
+        s->child_end = safe_close(s->child_end);
 }
 
 void overlay_supervisor_done(OverlaySupervisor *s) {
+        s->child_end = safe_close(s->child_end);
         if (s->pid <= 0)
                 return;
-        if (s->child_end)
-                *s->child_end = safe_close(*s->child_end);
         /* Normally a matter of milliseconds: the mounts went with the
          * sandbox's last process. */
         const int timeout_ms = 5000;
