@@ -996,7 +996,7 @@ static int sandbox_launch(SandboxPlan *p) {
                 }
         }
         /* Before joining --userns/--pidns: it stays outside the sandbox. */
-        r = overlay_supervisor_start(p, &l.overlay);
+        r = overlay_supervisor_start(p, p->userns_fd < 0 && p->pidns_fd < 0, &l.overlay);
         if (r < 0) {
                 log_error("Can't start the fuse-overlayfs supervisor: %s", strerror(-r));
                 return 1;

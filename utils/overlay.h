@@ -21,6 +21,7 @@
  * mount namespace goes away (last process of the sandbox gone), whether
  * csand exited normally or was killed. */
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -52,14 +53,23 @@ typedef struct OverlaySupervisor {
         pid_t pid;              /* 0 when none was started */
         int pidfd;
         int child_end;          /* the child's end of the channel (-EBADF: none) */
+        /* Lazy start: a thread that forks the supervisor on the child's
+         * first request, on this end of the channel. */
+        int waiting_end;
+        pthread_t waiter;
+        bool have_waiter;
 } OverlaySupervisor;
-#define OVERLAY_SUPERVISOR_INIT { .pid = 0, .pidfd = -EBADF, .child_end = -EBADF }
+#define OVERLAY_SUPERVISOR_INIT { .pid = 0, .pidfd = -EBADF, .child_end = -EBADF, .waiting_end = -EBADF }
 
-/* Before clone (and before joining --userns/--pidns): starts the supervisor
- * when the plan has overlays that may use fuse-overlayfs, with
- * ret->child_end the child's end of the channel (for overlay_mount()). 0
- * and nothing started when it is not needed. */
-int overlay_supervisor_start(const SandboxPlan *p, OverlaySupervisor *ret);
+/* Before clone (and before joining --userns/--pidns): when the plan has
+ * overlays that may use fuse-overlayfs, makes the channel, ret->child_end
+ * being the child's end (for overlay_mount()), and starts the supervisor:
+ * at once, or with LAZY only once the child asks for a daemon (the usual
+ * kernel overlayfs mount never does), from a thread of ours that waits for
+ * that request; so LAZY only when we won't join a user namespace, which
+ * the kernel refuses to a process with threads. 0 and nothing made when
+ * fuse-overlayfs can't be used. */
+int overlay_supervisor_start(const SandboxPlan *p, bool lazy, OverlaySupervisor *ret);
 /* In the parent after clone: drops the parent's copy of the child's end, so
  * that the supervisor sees end-of-file once the child has exec'd or died. */
 void overlay_supervisor_forget_child_end(OverlaySupervisor *s);
