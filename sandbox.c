@@ -422,25 +422,31 @@ static int enter_working_directory(const Launch *l, Error *e) {
 /* GO_FD (or -EBADF): the command waits for its end-of-file before its
  * seccomp filters and exec, while pid 1 makes itself reachable (see
  * init_make_reachable()). */
-static _noreturn_ void child_exec(const Launch *l, int go_fd) {
+/* What the command's process takes from pid 1 when pid 1 has done it
+ * already (see init_run()): no capabilities, the environment, the working
+ * directory. */
+static int child_exec_common(const Launch *l, Error *e) {
+        const SandboxPlan *p = l->plan;
+        /* child_run() has dropped the bounding set already. */
+        int r = caps_set(p->caps);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't drop capabilities");
+        r = plan_apply_env_ops(p);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't set up the environment");
+        return enter_working_directory(l, e);
+}
+
+/* PREPARED: pid 1 did child_exec_common() (the command is its vfork
+ * child: system calls only from here, in pid 1's memory). */
+static _noreturn_ void child_exec(const Launch *l, int go_fd, bool prepared) {
         const SandboxPlan *p = l->plan;
         Error e = {};
         int r;
 
         if (p->die_with_parent)
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        /* child_run() has dropped the bounding set already. */
-        r = caps_set(p->caps);
-        if (r < 0) {
-                error_set_errno(&e, r, "Can't drop capabilities");
-                goto fail;
-        }
-        r = plan_apply_env_ops(p);
-        if (r < 0) {
-                error_set_errno(&e, r, "Can't set up the environment");
-                goto fail;
-        }
-        if (enter_working_directory(l, &e) < 0)
+        if (!prepared && child_exec_common(l, &e) < 0)
                 goto fail;
         umask(l->saved_umask);
         sigprocmask(SIG_SETMASK, &l->saved_sigmask, NULL);
@@ -515,7 +521,7 @@ static _noreturn_ void child_run(const Launch *l) {
                 goto fail;
         }
         if (!plan_needs_init(p))
-                child_exec(l, -EBADF);
+                child_exec(l, -EBADF, false);
         init_run(l);
 fail:
         report_send(l->report_fd, &e);
@@ -585,17 +591,19 @@ static _noreturn_ void init_run(const Launch *l) {
 
         pid_t pid;
         _cleanup_close_ int go = -EBADF;
-        if (p->caps == 0 && p->n_seccomp == 0) {
+        if (p->caps == 0 && p->n_seccomp == 0 && !landlock_requested(&p->landlock)) {
                 /* Nothing to keep for the command: pid 1 is made reachable
                  * first, then the command starts with vfork, as
                  * posix_spawn does: it borrows our memory until it execs,
                  * so no page tables are copied and neither side takes
-                 * copy-on-write faults; we resume once it has exec'd. */
-                r = caps_set(0);
-                if (r < 0) {
-                        error_set_errno(&e, r, "Can't drop capabilities");
+                 * copy-on-write faults; we resume once it has exec'd. So
+                 * the child makes system calls only: what allocates or
+                 * writes our memory (libcap's cap_init(), setenv(), and
+                 * Landlock's rules, hence not with them) is done here
+                 * first, the working directory too, as bwrap's pid 1 has
+                 * the command's. */
+                if (child_exec_common(l, &e) < 0)
                         goto fail;
-                }
                 r = init_make_reachable(p, l->overlay.child_end);
                 if (r < 0) {
                         error_set_errno(&e, r, "prctl(PR_SET_DUMPABLE)");
@@ -603,7 +611,7 @@ static _noreturn_ void init_run(const Launch *l) {
                 }
                 pid = vfork();
                 if (pid == 0)
-                        child_exec(l, -EBADF);
+                        child_exec(l, -EBADF, true);
         } else {
                 /* The command inherits our capabilities (--cap-add), and
                  * the filters would bind its setup: it forks with them,
@@ -618,7 +626,7 @@ static _noreturn_ void init_run(const Launch *l) {
                 pid = fork();
                 if (pid == 0) {
                         safe_close(go);
-                        child_exec(l, fds[0]);
+                        child_exec(l, fds[0], false);
                 }
                 safe_close(fds[0]);
                 if (pid > 0) {
