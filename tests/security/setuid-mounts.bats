@@ -77,7 +77,7 @@ while time.monotonic() < end and not os.path.exists(d + "/stop"):
         local m
         for m in /dev/shm /run /dev/mqueue /proc /sys /tmp; do
                 grep -qE "^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ $m [^ ]*nodev" /proc/self/mountinfo || continue
-                run csand_min --dev-bind "$m" /p grep -E '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ /p ' /proc/self/mountinfo
+                run csand_min --proc /proc --dev-bind "$m" /p grep -E '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ /p ' /proc/self/mountinfo
                 assert_success
                 assert_output --regexp '^[^ ]+ [^ ]+ [^ ]+ [^ ]+ /p [^ ]*nodev'
         done
