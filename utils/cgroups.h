@@ -82,7 +82,10 @@ const char *cgroup_unit(const CgroupScope *sc);
 /* --join: puts a joined process into a running sandbox's cgroup, the way
  * its manager wants it: through the systemd unit when it has one (the
  * user's manager moves it, asking pid 1 when the caller's cgroup is not
- * the user's), else by a write to the cgroup's cgroup.procs. Prepared
+ * the user's), else by a write to the cgroup's cgroup.procs where the
+ * caller may move a process there (its cgroup and the sandbox's meet in a
+ * cgroup the user owns), else through the systemd unit the cgroup is in
+ * (cgroupfs in a delegated scope, joined from a login session). Prepared
  * (the bus connected, the file opened) before the caller enters the
  * sandbox's user namespace, attached once the process exists. PATH is the
  * cgroup as /proc/PID/cgroup names it, UNIT from cgroup_unit() or NULL. */

@@ -2,7 +2,8 @@
 # --join into a sandbox with limits: the joined command lands in the
 # sandbox's cgroup, whichever way csand made it (systemd's unit, moved there
 # by the user manager, which asks pid 1 from a login session; cgroupfs in a
-# delegated scope, written to directly), and the limits count it. Run in
+# delegated scope, written to directly where the caller may, else moved by
+# the user manager that holds the scope), and the limits count it. Run in
 # both contexts (see README.md).
 
 load ../lib/common
@@ -96,3 +97,33 @@ check_joined() {
         [[ "$cg" == */run-*.scope/csand-* ]] || fail "not below the delegated scope: $cg"
         check_joined cf systemd-run --user --scope --quiet
 }
+
+# From the caller's own cgroup: in a login session (session-N.scope, owned
+# by root) it meets the delegated scope only at the root-owned
+# user-UID.slice, so no write to cgroup.procs can move it there; the user's
+# systemd, which holds the scope, can (it asks pid 1). In a user service
+# the write works.
+@test "--join (cgroupfs): into a sandbox in a delegated scope, from the caller's own cgroup" {
+        start_named cfown systemd-run --user --scope --quiet -p Delegate=yes -- \
+                --cgroup-manager cgroupfs --unshare-pid --pids-limit 3 sleep 300
+        check_joined cfown
+}
+
+# Without the user bus only a write can move it: in a user service it
+# does; in a login session neither can, and csand says so in one line.
+@test "--join (cgroupfs): without the user bus, a write where one may, else one line and nothing left" {
+        start_named cfnobus systemd-run --user --scope --quiet -p Delegate=yes -- \
+                --cgroup-manager cgroupfs --unshare-pid sleep 300
+        run --separate-stderr join env DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent -- \
+                --join cfnobus -- cat /proc/self/cgroup
+        if [ "${VMTEST_CONTEXT:-}" = session ]; then
+                assert_csand_error
+                [[ "$msg" == "csand: Can't join the cgroup of cfnobus: its cgroup /"*"/csand-"*"/sandbox and csand's meet at /user.slice/user-$(id -u).slice, which this user may not write to, and the user's systemd can't move it there (no user bus: "*")" ]] ||
+                        fail "unexpected message: $msg"
+        else
+                echo "$stderr"
+                assert_success
+                [[ "$output" == 0::*/run-*.scope/csand-*/sandbox ]] || fail "not in the sandbox's cgroup: $output"
+        fi
+}
+
