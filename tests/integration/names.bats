@@ -429,6 +429,33 @@ root-ok"
 proc-denied"
 }
 
+@test "--join in place (Landlock only, no namespaces): the joined command gets the sandbox's Landlock domain" {
+        require_landlock
+        local d=$BATS_TEST_TMPDIR/ll
+        mkdir -p "$d/rw" "$d/ro" "$d/no"
+        echo x >"$d/ro/f"
+        echo x >"$d/no/f"
+        mkfifo "$d/rw/checks"
+        local checks="r() { if \"\$@\" >/dev/null 2>&1; then echo \"\$* allowed\"; else echo \"\$* denied\"; fi; }
+r cat $d/ro/f; r cat $d/no/f; r touch $d/rw/new; r touch $d/ro/new; r ls /usr; r cat /proc/self/status"
+        start llin --landlock-exec /usr --landlock-ro "$d/ro" --landlock-rw "$d/rw" --landlock-rw /dev/null \
+                sh -c "{ $checks; } >$d/rw/checks; exec sleep 300"
+        # The sandbox's command, side by side.
+        run cat "$d/rw/checks"
+        local command_saw=$output
+        assert_equal "$(grep -c allowed <<<"$command_saw")" 3
+        assert_line "cat $d/no/f denied"
+        assert_line "cat /proc/self/status denied"
+        export_env
+        run "$CSAND" --list
+        assert_output --regexp "^llin [0-9]+ [0-9T:+-]+ ns=- network=host "
+        rm -f "$d/rw/new"
+        run --separate-stderr "$CSAND" --join llin -- sh -c "$checks"
+        echo "$stderr"
+        assert_success
+        assert_output "$command_saw"
+}
+
 @test "a sandbox that ends while being joined: one csand: line, exit 1, nothing left behind" {
         export_env
         mkfifo "$BATS_TEST_TMPDIR/end"
