@@ -29,6 +29,11 @@
 #include "report.h"
 #include "seccomp.h"
 
+/* The exit status when COMMAND can't be run, as podman exec and nsenter
+ * have it (and the shells): 127 not found, 126 found but not runnable. */
+#define JOIN_EXIT_CANNOT_RUN 126
+#define JOIN_EXIT_NOT_FOUND 127
+
 /* What the joined command takes from the running sandbox. */
 typedef struct Target {
         RegistryEntry entry;
@@ -441,7 +446,11 @@ static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const 
                 goto fail;
         }
         execvp(file, p->command);
-        error_set_errno(&e, errno, "execvp %s", file);
+        r = errno;
+        error_set_errno(&e, r, "execvp %s", file);
+        report_send(report_fd, &e);
+        /* As podman exec and nsenter: not found, or found but not runnable. */
+        _exit(r == ENOENT ? JOIN_EXIT_NOT_FOUND : JOIN_EXIT_CANNOT_RUN);
 fail:
         report_send(report_fd, &e);
         _exit(1);
@@ -550,6 +559,12 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         jobctl_supervise(&jobs, &s, -EBADF);
         r = init_supervise(&s, &status);
         jobctl_take_terminal_back(&jobs);
+        if (failed && r >= 0 && WIFEXITED(status) &&
+            (WEXITSTATUS(status) == JOIN_EXIT_NOT_FOUND || WEXITSTATUS(status) == JOIN_EXIT_CANNOT_RUN)) {
+                /* All was joined, only the command could not run: its status. */
+                log_error("%s", report.message);
+                return WEXITSTATUS(status);
+        }
         if (failed) {
                 *e = report;
                 return -report.error ?: -EINVAL;

@@ -100,6 +100,22 @@ echo done
 PWD=/"
 }
 
+@test "--join: a command that can't be found exits 127, one that can't be run 126, side by side with nsenter" {
+        start ex "${join_root[@]}" --unshare-pid sleep 300
+        export_env
+        local cmd want
+        for cmd in nosuch-command /usr /dev/null; do
+                # nsenter with no namespace to enter runs it here, as podman
+                # exec does in a container: 127 not found, 126 not runnable
+                want=0
+                env PATH=/usr/bin:/bin nsenter --wd=/ "$cmd" 2>/dev/null || want=$?
+                [ "$want" = 126 ] || [ "$want" = 127 ] || fail "nsenter $cmd: $want"
+                run -"$want" --separate-stderr "$CSAND" --join ex -- "$cmd"
+                assert_equal "${#stderr_lines[@]}" 1
+                [[ "${stderr_lines[0]}" == "csand: execvp $cmd: "* ]] || fail "${stderr_lines[0]}"
+        done
+}
+
 @test "--join: a network helper's namespace (--network slirp4netns), and --list names the mode" {
         require_feature slirp4netns command -v slirp4netns
         require_feature "a usable /dev/net/tun" test -r /dev/net/tun -a -w /dev/net/tun
