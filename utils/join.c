@@ -556,6 +556,7 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         s.pid = pid;
         s.signal_fd = sfd;
         s.forward_tty_signals = true;
+        s.end_fd = t->child_fd;
         jobctl_supervise(&jobs, &s, -EBADF);
         r = init_supervise(&s, &status);
         jobctl_take_terminal_back(&jobs);

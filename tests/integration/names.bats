@@ -258,6 +258,30 @@ assert l[0]["namespaces"] == ["user", "mnt", "net"] and l[0]["network"] == "none
         [ ! -e "$NAMES/stubborn.lock" ]
 }
 
+@test "--stop: joined commands end with the sandbox, with a pid namespace and without" {
+        export_env
+        mkfifo "$BATS_TEST_TMPDIR/ready"
+        local opts n=0
+        for opts in --unshare-pid --unshare-ipc; do
+                n=$((n + 1))
+                start "j$n" "${join_root[@]}" --bind "$BATS_TEST_TMPDIR/ready" /ready "$opts" sleep 300
+                closefds "$CSAND" --join "j$n" -- sh -c 'echo >/ready; exec sleep 300' </dev/null &
+                local joined=$!
+                read -r _ <"$BATS_TEST_TMPDIR/ready"
+                run "$CSAND" --stop "j$n" --stop-timeout 5
+                assert_success
+                # SIGKILL, as the end of a pid namespace kills what is in it.
+                local i rc=0
+                for ((i = 0; i < 300; i++)); do
+                        kill -0 "$joined" 2>/dev/null || break
+                        sleep 0.1
+                done
+                kill -0 "$joined" 2>/dev/null && { kill "$joined"; fail "the joined command outlived --stop ($opts)"; }
+                wait "$joined" || rc=$?
+                assert_equal "$rc" 137
+        done
+}
+
 @test "a name is unique: a second start fails, concurrent starts have exactly one winner" {
         start once "${join_root[@]}" sleep 300
         run --separate-stderr csand_min --name once true

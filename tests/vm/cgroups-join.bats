@@ -127,3 +127,37 @@ check_joined() {
         fi
 }
 
+# --stop takes everything of the sandbox: a joined command in it, its
+# cgroup (removed by csand with cgroupfs; systemd collects the empty scope).
+@test "--stop: joined commands end, and the cgroup goes (systemd and cgroupfs)" {
+        local cg
+        start_named stsd --unshare-pid --pids-limit 10 sleep 300
+        join -- --join stsd -- sleep 300 </dev/null &
+        local joined=$!
+        cg=$(sed -n 's/^0:://p' "/proc/$(join -- --list --json | sed -n 's/.*"pid": \([0-9]*\),.*/\1/p')/cgroup")
+        wait_joined "$cg"
+        join -- --stop stsd --stop-timeout 5
+        wait "$joined" || true
+        assert_no_scope_left "/sys/fs/cgroup${cg%/sandbox}"
+
+        start_named stcf systemd-run --user --scope --quiet -p Delegate=yes -- \
+                --cgroup-manager cgroupfs --unshare-pid --pids-limit 10 sleep 300
+        join -- --join stcf -- sleep 300 </dev/null &
+        joined=$!
+        cg=$(sed -n 's/^0:://p' "/proc/$(join -- --list --json | sed -n 's/.*"pid": \([0-9]*\),.*/\1/p')/cgroup")
+        wait_joined "$cg"
+        join -- --stop stcf --stop-timeout 5
+        wait "$joined" || true
+        # csand removed it before --stop returned.
+        [ ! -e "/sys/fs/cgroup${cg%/sandbox}" ] || fail "the cgroup ${cg%/sandbox} is left"
+}
+
+# wait_joined CGROUP: until the joined command (a third process) is in it.
+wait_joined() {
+        local i
+        for ((i = 0; i < 300; i++)); do
+                [ "$(wc -l <"/sys/fs/cgroup$1/cgroup.procs")" -ge 3 ] && return 0
+                sleep 0.1
+        done
+        fail "the joined command never showed up in $1"
+}
