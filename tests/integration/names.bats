@@ -258,6 +258,26 @@ assert l[0]["namespaces"] == ["user", "mnt", "net"] and l[0]["network"] == "none
         [ ! -e "$NAMES/stubborn.lock" ]
 }
 
+@test "--stop: a stopped sandbox is continued after SIGTERM (as systemd and a shell's kill do) and ends by itself" {
+        export_env
+        local opts n=0 child cmd
+        for opts in --unshare-pid --unshare-ipc; do
+                n=$((n + 1))
+                start "s$n" "${join_root[@]}" "$opts" sh -c 'trap "exit 5" TERM; while :; do sleep 0.1; done'
+                child=$(python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["pid"])' <<<"$("$CSAND" --list --json)")
+                # the command: pid 1's child, or the sandbox's first process
+                cmd=$(ps -o pid= --ppid "$child" | grep -v "^ *$" | head -1 || true)
+                [ "$opts" = --unshare-pid ] || cmd=$child
+                kill -STOP "$cmd"
+                run "$CSAND" --stop "s$n" --stop-timeout 60
+                assert_success
+                local rc=0
+                wait "${BG_PIDS[-1]}" || rc=$?
+                # its own status, not 137 from SIGKILL after the grace time
+                assert_equal "$rc" 5
+        done
+}
+
 @test "--stop: joined commands end with the sandbox, with a pid namespace and without" {
         export_env
         mkfifo "$BATS_TEST_TMPDIR/ready"
