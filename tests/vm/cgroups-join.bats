@@ -72,6 +72,9 @@ check_joined() {
 
 @test "--join (systemd): the joined command is in the sandbox's cgroup, its limits count it" {
         start_named sd --unshare-pid --memory 64M --pids-limit 3 sleep 300
+        # --list names the limits as they were given.
+        run join -- --list
+        assert_output --regexp "^sd [0-9]+ [0-9T:+-]+ ns=user,mnt,pid network=host limits=memory=64M,pids-limit=3 sleep 300$"
         child=$(join -- --list --json | sed -n 's/.*"pid": \([0-9]*\),.*/\1/p')
         cg=$(sed -n 's/^0:://p' "/proc/$child/cgroup")
         [[ "$cg" == */csand.slice/csand-* ]] || fail "not in a csand scope: $cg"
