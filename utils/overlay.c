@@ -93,47 +93,6 @@ OverlayKind overlay_op_kind(const MountOp *op) {
         return op->source ? OVERLAY_KIND_RW : OVERLAY_KIND_TMP;
 }
 
-/* ==== the new mount API ================================================== */
-
-static int sys_fsopen(const char *fstype) {
-        return RET_NERRNO(syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC));
-}
-
-static int sys_fsconfig(int fs_fd, unsigned cmd, const char *key, const void *value, int aux) {
-        return RET_NERRNO(syscall(SYS_fsconfig, fs_fd, cmd, key, value, aux));
-}
-
-static int sys_fsmount(int fs_fd, uint64_t attrs) {
-        return RET_NERRNO(syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, attrs));
-}
-
-/* The kernel's own words for a failed fsconfig(): "e overlayfs: ..." lines
- * queued on the context fd. Appends the error lines to BUF. */
-static void fs_context_messages(int fs_fd, char *buf, size_t size) {
-        char m[512];
-        ssize_t n;
-        while ((n = read(fs_fd, m, sizeof(m) - 1)) > 0) {
-                m[n] = '\0';
-                if (m[0] != 'e' || m[1] != ' ')
-                        continue;
-                size_t len = strlen(buf);
-                snprintf(buf + len, size - len, "%s%s", len ? "; " : "", m + 2);
-        }
-}
-
-static int fs_create_and_mount(int fs_fd, uint64_t attrs, int *ret_mnt, char *why, size_t why_size) {
-        int r = sys_fsconfig(fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
-        if (r < 0) {
-                fs_context_messages(fs_fd, why, why_size);
-                return r;
-        }
-        int fd = sys_fsmount(fs_fd, attrs);
-        if (fd < 0)
-                return fd;
-        *ret_mnt = fd;
-        return 0;
-}
-
 /* ==== the layers, opened in the caller's view ============================= */
 
 typedef struct Layers {
@@ -199,19 +158,13 @@ static bool owner_unmapped(int fd) {
                st.st_gid == overflow_id("/proc/sys/kernel/overflowgid");
 }
 
-/* A private tmpfs for --tmp-overlay's upper and work directories, as a
- * detached mount: whatever it is attached to later, the overlay (or the
- * fuse-overlayfs daemon) is all that keeps it alive once setup is done, and
- * nothing else can reach it. */
-static int scratch_tmpfs(mode_t mode, int *ret_mnt, char *why, size_t why_size) {
-        _cleanup_close_ int fs = sys_fsopen("tmpfs");
-        if (fs < 0)
-                return fs;
-        int r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0);
-        if (r < 0)
-                return r;
+/* A private tmpfs for --tmp-overlay's upper and work directories: attached
+ * under BASE_FD (the scaffold) for kernel overlayfs, detached for the
+ * fuse-overlayfs daemon; either way the overlay is all that keeps it alive
+ * once setup is done, and nothing else can reach it. */
+static int scratch_upper_work(int base_fd, mode_t mode, int *ret_mnt) {
         _cleanup_close_ int mnt = -EBADF;
-        r = fs_create_and_mount(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &mnt, why, why_size);
+        int r = mount_scratch_tmpfs(base_fd, "csand-overlay", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &mnt);
         if (r < 0)
                 return r;
         /* The upper's top directory is the merged top directory: it gets
@@ -287,10 +240,10 @@ typedef enum LayerPassing {
  * opened, and never a ':', ',' or '\' to escape. */
 static int set_layer(int fs, LayerPassing how, const char *key, int fd) {
         if (how == PASS_FD)
-                return sys_fsconfig(fs, FSCONFIG_SET_FD, key, NULL, fd);
+                return mount_fs_set_fd(fs, key, fd);
         char path[64];
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-        return sys_fsconfig(fs, FSCONFIG_SET_STRING, key, path, 0);
+        return mount_fs_set(fs, key, path);
 }
 
 static int kernel_configure(int fs, const Layers *l, int upper, int work, LayerPassing how) {
@@ -305,7 +258,7 @@ static int kernel_configure(int fs, const Layers *l, int upper, int work, LayerP
                         size_t len = strlen(list);
                         snprintf(list + len, size - len, "%s/proc/self/fd/%d", len ? ":" : "", l->lower[i]);
                 }
-                r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", list, 0);
+                r = mount_fs_set(fs, "lowerdir", list);
         } else {
                 r = 0;
                 /* Appended layers stack downwards: the top one first. */
@@ -324,7 +277,7 @@ static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly
         int r = -EINVAL;
 
         for (LayerPassing how = 0; how < _PASS_MAX; how++) {
-                _cleanup_close_ int fs = sys_fsopen("overlay");
+                _cleanup_close_ int fs = mount_fs_open("overlay");
                 if (fs < 0) {
                         snprintf(why, why_size, "%s", fs == -ENODEV ? "overlayfs is not available" : strerror(-fs));
                         return fs;
@@ -332,9 +285,9 @@ static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly
                 /* Always userxattr: in a user namespace trusted.* xattrs are
                  * out of reach, and without it deleting a lower directory
                  * fails with EIO. */
-                r = sys_fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0);
+                r = mount_fs_set(fs, "userxattr", NULL);
                 if (r < 0) {
-                        fs_context_messages(fs, why, why_size);
+                        mount_fs_messages(fs, why, why_size);
                         return r;
                 }
                 r = kernel_configure(fs, l, upper, work, how);
@@ -342,7 +295,7 @@ static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly
                         return r;
                 if (r < 0)
                         continue;       /* this kernel wants layers another way */
-                return fs_create_and_mount(fs, attrs, ret_mnt, why, why_size);
+                return mount_fs_create(fs, attrs, ret_mnt, why, why_size);
         }
         snprintf(why, why_size, "%s", "the kernel takes none of the ways to pass layers");
         return r;
@@ -355,18 +308,8 @@ static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly
  * period of its own (0.1 ms, at times several), the pivot's one umount
  * takes it along. */
 static int kernel_mount_tmp(const Layers *l, int base_fd, int *ret_mnt, char *why, size_t why_size) {
-        static unsigned n_made;
-        char hidden[32];
-        _cleanup_close_ int scratch = -EBADF, at = -EBADF, upper = -EBADF, work = -EBADF;
-        int r = scratch_tmpfs(l->tmp_mode, &scratch, why, why_size);
-        if (r < 0)
-                return r;
-        snprintf(hidden, sizeof(hidden), ".csand-overlay-%u", n_made++);
-        if (mkdirat(base_fd, hidden, 0700) < 0)
-                return -errno;
-        at = openat(base_fd, hidden, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        r = at < 0 ? -errno : RET_NERRNO(syscall(SYS_move_mount, scratch, "", at, "",
-                                                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+        _cleanup_close_ int scratch = -EBADF, upper = -EBADF, work = -EBADF;
+        int r = scratch_upper_work(base_fd, l->tmp_mode, &scratch);
         if (r < 0)
                 return r;
         upper = openat(scratch, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -470,7 +413,7 @@ static int option_path_of(int fd, char *buf, size_t size) {
 static int clone_tree(int fd, FdArray *a) {
         if (a->n >= ELEMENTSOF(a->fds))
                 return -E2BIG;
-        int t = RET_NERRNO(syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH));
+        int t = mount_open_tree(fd, "", OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH);
         if (t < 0)
                 return t;
         a->fds[a->n++] = t;
@@ -498,7 +441,7 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
                 snprintf(why, why_size, "can't open /dev/fuse: %s", strerror(-r));
                 return r;
         }
-        _cleanup_close_ int fs = sys_fsopen("fuse");
+        _cleanup_close_ int fs = mount_fs_open("fuse");
         if (fs < 0) {
                 snprintf(why, why_size, "%s", fs == -ENODEV ? "fuse is not available" : strerror(-fs));
                 return fs;
@@ -516,23 +459,22 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
                 { "group_id", gid_s },
         };
         for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
-                r = sys_fsconfig(fs, FSCONFIG_SET_STRING, strings[i][0], strings[i][1], 0);
+                r = mount_fs_set(fs, strings[i][0], strings[i][1]);
                 if (r < 0) {
-                        fs_context_messages(fs, why, why_size);
+                        mount_fs_messages(fs, why, why_size);
                         return r;
                 }
         }
         /* allow_other: nested user namespaces of the sandbox can use it too
          * (the kernel still confines it to our user namespace);
          * default_permissions: the kernel checks modes, as on any fs. */
-        if ((r = sys_fsconfig(fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0)) < 0 ||
-            (r = sys_fsconfig(fs, FSCONFIG_SET_FLAG, "default_permissions", NULL, 0)) < 0) {
-                fs_context_messages(fs, why, why_size);
+        if ((r = mount_fs_set(fs, "allow_other", NULL)) < 0 || (r = mount_fs_set(fs, "default_permissions", NULL)) < 0) {
+                mount_fs_messages(fs, why, why_size);
                 return r;
         }
         _cleanup_close_ int mnt = -EBADF;
         uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (readonly ? MOUNT_ATTR_RDONLY : 0);
-        r = fs_create_and_mount(fs, attrs, &mnt, why, why_size);
+        r = mount_fs_create(fs, attrs, &mnt, why, why_size);
         if (r < 0)
                 return r;
 
@@ -545,7 +487,7 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
 
         _cleanup_close_ int scratch = -EBADF;
         if (l->tmp) {
-                r = scratch_tmpfs(l->tmp_mode, &scratch, why, why_size);
+                r = scratch_upper_work(-EBADF, l->tmp_mode, &scratch);
                 if (r < 0)
                         return r;
         }
