@@ -430,10 +430,11 @@ static int handle_overlay_driver(SandboxPlan *p, const Option *o, char **args, E
         return 0;
 }
 
-/* network: --network, --publish, --dns (utils/network.c) */
+/* network (utils/network.c): its rows are NETWORK_OPTIONS */
 static int handle_network(SandboxPlan *p, const Option *o, char **args, Error *e) {
-        return network_settings_parse(&p->network, &p->unshare_net, o->name, args[0], e);
+        return network_settings_parse(&p->network, &p->unshare_net, (NetworkOption) o->data, o->metavars ? args[0] : NULL, e);
 }
+#define NETWORK_ROW(n, m, which, h) { n, m, GROUP_NETWORK, handle_network, .data = which, .help = h },
 
 /* egress by name (utils/egress.c) */
 static int handle_egress(SandboxPlan *p, const Option *o, char **args, Error *e) {
@@ -578,14 +579,7 @@ static const Option options[] = {
         { "--lock-file", "DEST", GROUP_STATUS, handle_lock_file, .help = "Take a lock on DEST while sandbox is running" },
 
         /* network */
-        { "--network", "MODE", GROUP_NETWORK, handle_network,
-          .help = "none (own namespace, loopback only), host (the caller's), slirp4netns or pasta (user-mode networking)" },
-        { "--publish", "[IP:]HOSTPORT:PORT[/tcp|/udp]", GROUP_NETWORK, handle_network,
-          .help = "Forward host port HOSTPORT (on IP, default 127.0.0.1) to PORT in the sandbox (slirp4netns, pasta; repeatable)" },
-        { "--allow-host-loopback", NULL, GROUP_NETWORK, FLAG(network.allow_host_loopback),
-          .help = "Let the sandbox reach the host's 127.0.0.1 through the gateway address (slirp4netns, pasta)" },
-        { "--dns", "IP", GROUP_NETWORK, handle_network,
-          .help = "Nameserver for the sandbox's resolv.conf (slirp4netns, pasta; repeatable, up to 3)" },
+        NETWORK_OPTIONS(NETWORK_ROW)
         EGRESS_OPTIONS(EGRESS_ROW)
 
         /* resources */
