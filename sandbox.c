@@ -1114,17 +1114,18 @@ int main(int argc, char **argv) {
                 log_error("Out of memory");
                 return 1;
         }
-        if (options_parse(plan, argc - 1, argv + 1, &e) < 0 || setuid_check_plan(plan, &e) < 0) {
+        OptionsCommand command;
+        if (options_parse(plan, argc - 1, argv + 1, &command, &e) < 0 || setuid_check_plan(plan, &e) < 0) {
                 log_error("%s", e.message);
                 return 1;
         }
-        if (plan->show_help) {
+        if (command == OPTIONS_HELP) {
                 options_print_help(stdout, argv[0]);
                 return 0;
         }
         /* The bwrap release whose behaviour csand follows: first, as
          * bwrap (scripts parse "bubblewrap X.Y.Z"), or after csand's own. */
-        if (plan->show_version) {
+        if (command == OPTIONS_VERSION) {
                 if (strcmp(log_program_name(), "bwrap") == 0)
                         printf("bubblewrap %s (csand %s)\n", CSAND_BWRAP_VERSION, CSAND_VERSION);
                 else

@@ -48,26 +48,42 @@ const char *overlay_driver_to_string(OverlayDriver d) {
         return (size_t) d < ELEMENTSOF(driver_names) ? driver_names[d] : "unknown";
 }
 
-int overlay_plan_add_src(SandboxPlan *p, const char *src) {
-        char **v = reallocarray(p->overlay_srcs, p->n_overlay_srcs + 1, sizeof(char *));
+int overlay_sources_add(OverlaySources *s, const char *src) {
+        char **v = reallocarray(s->v, s->n + 1, sizeof(char *));
         if (!v)
                 return -ENOMEM;
-        p->overlay_srcs = v;
-        if (!(v[p->n_overlay_srcs] = strdup(src)))
+        s->v = v;
+        if (!(v[s->n] = strdup(src)))
                 return -ENOMEM;
-        p->n_overlay_srcs++;
+        s->n++;
         return 0;
 }
 
-int overlay_plan_add_mount(SandboxPlan *p, OverlayKind kind, const char *rwsrc, const char *workdir,
-                           const char *dest, Error *e) {
+void overlay_sources_done(OverlaySources *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->v[i]);
+        free(s->v);
+        *s = (OverlaySources) {};
+}
+
+int overlay_sources_check_taken(const OverlaySources *s, const char *next, Error *e) {
+        if (s->n == 0)
+                return 0;
+        /* bwrap's words; csand names the option that came instead. */
+        return error_setf(e, EINVAL,
+                          "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay%s%s",
+                          next ? ", not " : "", next ?: "");
+}
+
+int overlay_plan_add_mount(SandboxPlan *p, OverlaySources *srcs, OverlayKind kind, const char *rwsrc,
+                           const char *workdir, const char *dest, Error *e) {
         static const char *const names[] = {
                 [OVERLAY_KIND_RW] = "--overlay",
                 [OVERLAY_KIND_TMP] = "--tmp-overlay",
                 [OVERLAY_KIND_RO] = "--ro-overlay",
         };
         size_t need = kind == OVERLAY_KIND_RO ? 2 : 1;
-        if (p->n_overlay_srcs < need)
+        if (srcs->n < need)
                 return error_setf(e, EINVAL, "%s requires at least %s --overlay-src", names[kind],
                                   need == 1 ? "one" : "two");
 
@@ -80,10 +96,10 @@ int overlay_plan_add_mount(SandboxPlan *p, OverlayKind kind, const char *rwsrc, 
                 return r;
         op->readonly = kind == OVERLAY_KIND_RO;
         op->overlay_workdir = TAKE_PTR(wd);
-        /* The op takes the pending list as it is. */
-        op->overlay_layers = TAKE_PTR(p->overlay_srcs);
-        op->n_overlay_layers = p->n_overlay_srcs;
-        p->n_overlay_srcs = 0;
+        /* The op takes the list as it is. */
+        op->overlay_layers = TAKE_PTR(srcs->v);
+        op->n_overlay_layers = srcs->n;
+        srcs->n = 0;
         return 0;
 }
 

@@ -14,7 +14,6 @@ int plan_new(SandboxPlan **ret) {
                 return -ENOMEM;
         p->uid = getuid();
         p->gid = getgid();
-        p->next_perms = MODE_UNSET;
         p->userns_fd = p->userns2_fd = p->pidns_fd = -EBADF;
         p->sync_fd = p->block_fd = p->userns_block_fd = p->info_fd = p->json_status_fd = -EBADF;
         p->overlay_fuse_fd = p->seccomp_fd = -EBADF;
@@ -34,9 +33,6 @@ SandboxPlan *plan_free(SandboxPlan *p) {
                 free(p->ops[i].overlay_workdir);
         }
         free(p->ops);
-        for (size_t i = 0; i < p->n_overlay_srcs; i++)
-                free(p->overlay_srcs[i]);
-        free(p->overlay_srcs);
         for (size_t i = 0; i < p->n_env_ops; i++) {
                 free(p->env_ops[i].name);
                 free(p->env_ops[i].value);
@@ -204,9 +200,6 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
                 return error_setf(e, EINVAL, "--userns2 requires --userns");
         /* --mqueue without --unshare-ipc: the mount fails, with bwrap's
          * message, when its turn comes (mounts.c). */
-        /* bwrap's rule: a pending --overlay-src list must be consumed. */
-        if (p->n_overlay_srcs > 0)
-                return error_setf(e, EINVAL, "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay");
         /* network */
         if (network_validate(&p->network, p->unshare_net, p->userns_fd >= 0, e) < 0 ||
             egress_validate(&p->egress, network_uses_helper(&p->network, p->unshare_net), p->caps, e) < 0)
@@ -227,7 +220,7 @@ bool plan_runs_in_place(const SandboxPlan *p) {
         if (p->unshare_user || p->unshare_user_try || p->unshare_ipc || p->unshare_pid || p->unshare_net ||
             p->unshare_uts || p->unshare_cgroup || p->unshare_cgroup_try)
                 return false;
-        if (p->n_ops > 0 || p->n_overlay_srcs > 0 || p->image || p->hostname || p->uid_set || p->gid_set)
+        if (p->n_ops > 0 || p->image || p->hostname || p->uid_set || p->gid_set)
                 return false;
         if (p->userns_fd >= 0 || p->userns2_fd >= 0 || p->pidns_fd >= 0 || p->userns_block_fd >= 0)
                 return false;

@@ -85,15 +85,8 @@ typedef struct SandboxPlan {
                                                  * does; -EBADF when unset */
         char *seccomp_profile;                  /* --seccomp-profile, compiled before clone */
 
-        /* Modifiers that apply to the next operation (--perms, --size). */
-        mode_t next_perms;
-        uint64_t next_size;
-
-        /* Overlays (utils/overlay.c): the pending --overlay-src list that
-         * the next overlay op takes, the driver, and the child's channel to
+        /* Overlays (utils/overlay.c): the driver, and the child's channel to
          * the fuse-overlayfs supervisor (-EBADF when none was started). */
-        char **overlay_srcs;
-        size_t n_overlay_srcs;
         OverlayDriver overlay_driver;
         int overlay_fuse_fd;
 
@@ -120,10 +113,6 @@ typedef struct SandboxPlan {
         char **command;
         size_t n_command;
 
-        /* Parse state: inside --args data (which may not nest), and how
-         * many arguments were parsed in all (bwrap's limit is 9000). */
-        bool in_args_data;
-        size_t n_parsed_args;
         /* --args data as read, by fd number: in setuid mode the sandbox's
          * worker parses the same command line again and finds a copy of
          * the data at the same number (utils/setuid.c). */
@@ -133,8 +122,6 @@ typedef struct SandboxPlan {
                 size_t len;
         } *args_data;
         size_t n_args_data;
-
-        bool show_help, show_version;
 
         /* network (utils/network.c, utils/egress.c): --network, --publish,
          * --allow-host-loopback, --dns; egress by name: --allow-host,
