@@ -1140,6 +1140,7 @@ int main(int argc, char **argv) {
                 log_error("Out of memory");
                 return 1;
         }
+        /* The options as given, before anything is read or made. */
         if (plan_validate(plan, getuid(), &e) < 0) {
                 /* bwrap prints its usage on stderr; scripts see that line */
                 if (e.error == PLAN_NO_COMMAND && strcmp(log_program_name(), "bwrap") == 0)
@@ -1153,23 +1154,23 @@ int main(int argc, char **argv) {
                 log_error("%s", e.message);
                 return 1;
         }
-        /* --image: layers, config and command into the plan; or an image action that ends here. */
+        /* The plan is completed: --image's layers, config and command (or
+         * an image action that ends here), the seccomp profile (it depends
+         * on the capabilities kept), the kernel's Landlock ABI against the
+         * rules asked for. */
         int r = image_prepare(plan, &e);
         if (r != 0) {
                 if (r < 0)
                         log_error("%s", e.message);
                 return r < 0;
         }
-        /* After parsing: the profile depends on the capabilities kept. */
-        if (seccomp_add_profile(plan, &e) < 0) {
+        if (seccomp_add_profile(plan, &e) < 0 || landlock_prepare(&plan->landlock, &e) < 0 ||
+            plan_validate(plan, getuid(), &e) < 0) {
                 log_error("%s", e.message);
                 return 1;
         }
-        /* The kernel's Landlock ABI against the rules asked for. */
-        if (landlock_prepare(&plan->landlock, &e) < 0) {
-                log_error("%s", e.message);
-                return 1;
-        }
+        /* From here on the plan is read only (sandbox_launch() takes it
+         * as it is; pid 1 closes its copies of the owned fds). */
         if (setuid_worker(NULL, NULL))
                 worker_run(plan);
         return sandbox_launch(plan);
