@@ -464,6 +464,8 @@ static int handle_cgroup(SandboxPlan *p, ParseState *st, const Option *o, char *
         return cgroup_settings_parse(&p->cgroup, o->name, args[0], e);
 }
 
+#define CGROUP_ROW(n, m, property, cpus, h) { n, m, GROUP_RESOURCES, handle_cgroup, .help = h },
+
 static int handle_rlimit(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return rlimits_add(&p->rlimits, args[0], e);
 }
@@ -600,15 +602,7 @@ static const Option options[] = {
         EGRESS_OPTIONS(EGRESS_ROW)
 
         /* resources */
-        { "--memory", "SIZE", GROUP_RESOURCES, handle_cgroup, .help = "Memory limit of the sandbox's cgroup (MemoryMax); k, m, g suffixes" },
-        { "--memory-swap", "SIZE", GROUP_RESOURCES, handle_cgroup, .help = "Swap limit of the sandbox's cgroup (MemorySwapMax); 0 for no swap" },
-        { "--cpus", "N", GROUP_RESOURCES, handle_cgroup, .help = "CPU time limit in CPUs, fractions allowed, e.g. 1.5 (CPUQuota)" },
-        { "--cpu-weight", "N", GROUP_RESOURCES, handle_cgroup, .help = "CPU weight from 1 to 10000, default 100 (CPUWeight)" },
-        { "--pids-limit", "N", GROUP_RESOURCES, handle_cgroup, .help = "Maximum number of processes and threads (TasksMax)" },
-        { "--io-weight", "N", GROUP_RESOURCES, handle_cgroup, .help = "IO weight from 1 to 10000, default 100 (IOWeight)" },
-        { "--cgroup-property", "NAME=VALUE", GROUP_RESOURCES, handle_cgroup, .help = "Set another systemd unit property on the sandbox's cgroup" },
-        { "--cgroup-manager", "MANAGER", GROUP_RESOURCES, handle_cgroup,
-          .help = "auto (default), systemd (a scope through the user's systemd) or cgroupfs (a sub-cgroup of a delegated cgroup)" },
+        CGROUP_OPTIONS(CGROUP_ROW)
         { "--rlimit", "NAME=SOFT[:HARD]", GROUP_RESOURCES, handle_rlimit, .help = "Set resource limit NAME (NOFILE, NPROC, AS, CPU, ...) for the command" },
 
         /* images */
