@@ -532,9 +532,9 @@ fail:
  * or reachable too early. If the filters can't be loaded, pid 1 is not
  * made dumpable again. */
 static int init_make_reachable(SandboxPlan *p) {
-        for (size_t i = p->n_owned_fds; i-- > 0;)
-                if (p->owned_fds[i] != p->sync_fd)
-                        plan_close_fd(p, p->owned_fds[i]);
+        for (size_t i = p->owned->n; i-- > 0;)
+                if (p->owned->fds[i] != p->sync_fd)
+                        plan_close_fd(p, p->owned->fds[i]);
         p->overlay_fuse_fd = safe_close(p->overlay_fuse_fd);
         /* Dumpable first: after the filters, prctl() may be what they
          * refuse. Nothing of the command's runs yet to use the gap. */
@@ -722,7 +722,7 @@ static unsigned long sandbox_ns_flags(const Launch *l) {
 }
 
 /* --info-fd and the start of --json-status-fd: the namespace ids. */
-static void monitor_write_info(SandboxPlan *p, const Launch *l, pid_t child, const int *ns_fds) {
+static void monitor_write_info(const SandboxPlan *p, const Launch *l, pid_t child, const int *ns_fds) {
         if (p->info_fd >= 0) {
                 (void) status_write_info(p->info_fd, p, child, sandbox_ns_flags(l), ns_fds, false);
                 plan_close_fd(p, p->info_fd);
@@ -748,7 +748,7 @@ static int monitor_start_network(const SandboxPlan *p, Launch *l, pid_t child, i
 
 /* The monitor's work outside the sandbox between clone and exec, in step
  * with the child (see "the gate" above); then it opens the gate. */
-static int monitor_before_exec(SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int gate_fd,
+static int monitor_before_exec(const SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int gate_fd,
                                int ns_fds[_REPORT_NS_MAX], Error *e) {
         /* --name first: a taken name leaves nothing made outside. */
         if (registry_claim(p->name, &l->registration, e) < 0)
@@ -806,7 +806,7 @@ static void close_namespaces(int (*fds)[_REPORT_NS_MAX]) {
  * signals on. Returns the exit status csand should end with. STOPS_FD: pid
  * 1's reports of the command's stops, or -EBADF when the child is the
  * command. */
-static int monitor(SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int report_fd, int gate_fd,
+static int monitor(const SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int report_fd, int gate_fd,
                    int stops_fd) {
         _cleanup_close_ int sfd = -EBADF;
         _cleanup_(close_namespaces) int ns_fds[_REPORT_NS_MAX];

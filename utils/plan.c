@@ -12,6 +12,11 @@ int plan_new(SandboxPlan **ret) {
         SandboxPlan *p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
+        p->owned = calloc(1, sizeof(*p->owned));
+        if (!p->owned) {
+                free(p);
+                return -ENOMEM;
+        }
         p->uid = getuid();
         p->gid = getgid();
         p->userns_fd = p->userns2_fd = p->pidns_fd = -EBADF;
@@ -38,9 +43,10 @@ SandboxPlan *plan_free(SandboxPlan *p) {
                 free(p->env_ops[i].value);
         }
         free(p->env_ops);
-        for (size_t i = 0; i < p->n_owned_fds; i++)
-                safe_close(p->owned_fds[i]);
-        free(p->owned_fds);
+        for (size_t i = 0; i < p->owned->n; i++)
+                safe_close(p->owned->fds[i]);
+        free(p->owned->fds);
+        free(p->owned);
         for (size_t i = 0; i < p->n_args_data; i++)
                 free(p->args_data[i].data);
         free(p->args_data);
@@ -123,22 +129,24 @@ int plan_own_fd(SandboxPlan *p, int fd) {
         if (fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
                 return -errno;
         /* The same fd may be named twice (--info-fd 3 --json-status-fd 3). */
-        for (size_t i = 0; i < p->n_owned_fds; i++)
-                if (p->owned_fds[i] == fd)
+        struct OwnedFds *o = p->owned;
+        for (size_t i = 0; i < o->n; i++)
+                if (o->fds[i] == fd)
                         return 0;
-        int *fds = grow(p->owned_fds, p->n_owned_fds, sizeof(int));
+        int *fds = grow(o->fds, o->n, sizeof(int));
         if (!fds)
                 return -ENOMEM;
-        p->owned_fds = fds;
-        p->owned_fds[p->n_owned_fds++] = fd;
+        o->fds = fds;
+        o->fds[o->n++] = fd;
         return 0;
 }
 
-void plan_close_fd(SandboxPlan *p, int fd) {
-        for (size_t i = 0; i < p->n_owned_fds; i++)
-                if (p->owned_fds[i] == fd) {
+void plan_close_fd(const SandboxPlan *p, int fd) {
+        struct OwnedFds *o = p->owned;
+        for (size_t i = 0; i < o->n; i++)
+                if (o->fds[i] == fd) {
                         safe_close(fd);
-                        p->owned_fds[i] = p->owned_fds[--p->n_owned_fds];
+                        o->fds[i] = o->fds[--o->n];
                         return;
                 }
 }

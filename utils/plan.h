@@ -99,9 +99,14 @@ typedef struct SandboxPlan {
         char *image_overlay_rwsrc, *image_overlay_workdir;
         bool image_info, image_cache_list, image_cache_prune;
 
-        /* fds handed over by the caller that must not reach the command. */
-        int *owned_fds;
-        size_t n_owned_fds;
+        /* fds csand owns (handed over by the caller, --image's layer
+         * locks) that must not reach the command. An object of its own:
+         * closing one early (the monitor, pid 1) is the fds' lifetime, not
+         * a change to the plan, which is read only by then. */
+        struct OwnedFds {
+                int *fds;
+                size_t n;
+        } *owned;
 
         /* resources (utils/cgroups.c, utils/rlimits.c): the cgroup limits
          * and manager (the cgroup itself is the monitor's, in sandbox.c's
@@ -157,7 +162,7 @@ int plan_add_env(SandboxPlan *p, EnvOpType type, const char *name, const char *v
  * reaches the command, and closed with the plan. */
 int plan_own_fd(SandboxPlan *p, int fd);
 /* Closes an owned fd early (and forgets it). */
-void plan_close_fd(SandboxPlan *p, int fd);
+void plan_close_fd(const SandboxPlan *p, int fd);
 int plan_add_seccomp(SandboxPlan *p, void *data, size_t len);
 
 /* Option combinations, checked before anything happens. Pure. */
