@@ -20,15 +20,15 @@ else
         mapfile -t files < <(cd "$src" && find . -name '*.[ch]' -not -path './build*' | sed 's|^\./||' | sort)
 fi
 
-status=0
-for f in "${files[@]}"; do
-        if $check; then
-                if ! "$cf" --style=file "$src/$f" | cmp -s - "$src/$f"; then
-                        echo "$f"
-                        status=1
-                fi
-        else
-                "$cf" --style=file -i "$src/$f"
-        fi
-done
-exit $status
+paths=("${files[@]/#/$src/}")
+if ! $check; then
+        exec "$cf" --style=file -i "${paths[@]}"
+fi
+# One clang-format for every file; it names each one that would change
+# (and fails then: hence no pipefail here).
+set +o pipefail
+bad=$("$cf" --style=file --dry-run -Werror "${paths[@]}" 2>&1 |
+        sed -n "s|^$src/\([^:]*\):[0-9]*:[0-9]*: error: code should be clang-formatted.*|\1|p" | sort -u)
+[ -z "$bad" ] && exit 0
+echo "$bad"
+exit 1
