@@ -85,10 +85,9 @@ typedef struct SandboxPlan {
                                                  * does; -EBADF when unset */
         char *seccomp_profile;                  /* --seccomp-profile, compiled before clone */
 
-        /* Overlays (utils/overlay.c): the driver, and the child's channel to
-         * the fuse-overlayfs supervisor (-EBADF when none was started). */
+        /* Overlays (utils/overlay.c): the driver. (The channel to the
+         * fuse-overlayfs supervisor is the launch's: sandbox.c's Launch.) */
         OverlayDriver overlay_driver;
-        int overlay_fuse_fd;
 
         /* images (utils/image.c): --image PATH[:TAG] (also set by
          * --image-info, which prints instead of running), --entrypoint
