@@ -1157,7 +1157,8 @@ int main(int argc, char **argv) {
                 return 1;
         }
         /* The options as given, before anything is read or made. */
-        if (plan_validate(plan, getuid(), &e) < 0) {
+        uid_t real_uid = getuid();
+        if (plan_validate(plan, real_uid, &e) < 0) {
                 /* bwrap prints its usage on stderr; scripts see that line */
                 if (e.error == PLAN_NO_COMMAND && strcmp(log_program_name(), "bwrap") == 0)
                         options_print_help(stderr, argv[0]);
@@ -1181,7 +1182,7 @@ int main(int argc, char **argv) {
                 return r < 0;
         }
         if (seccomp_add_profile(plan, &e) < 0 || landlock_prepare(&plan->landlock, &e) < 0 ||
-            plan_validate(plan, getuid(), &e) < 0) {
+            plan_validate(plan, real_uid, &e) < 0) {
                 log_error("%s", e.message);
                 return 1;
         }
