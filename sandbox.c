@@ -292,6 +292,7 @@ static int child_setup(const Launch *l, Error *e) {
         plan_close_fd(l->plan, p->info_fd);
         plan_close_fd(l->plan, p->json_status_fd);
 
+        bool nested = nested_userns_needed(l);
         /* --userns-block-fd: the caller writes our maps (it has our pid
          * from --info-fd), for which we were dumpable until now. */
         if (p->userns_block_fd >= 0) {
@@ -302,7 +303,7 @@ static int child_setup(const Launch *l, Error *e) {
                 gid_t gid;
                 first_level_ids(l, &uid, &gid);
                 UsernsMapStep step;
-                r = userns_write_own_maps_step(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid, &step);
+                r = userns_write_own_maps_step(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid, nested, &step);
                 if (r < 0)
                         return error_set_errno(e, r, "%s", userns_map_step_words(step));
         }
@@ -317,7 +318,6 @@ static int child_setup(const Launch *l, Error *e) {
 
         /* The host's /proc, for what must still be done there after pivot_root. */
         _cleanup_close_ int proc_fd = -EBADF;
-        bool nested = nested_userns_needed(l);
         if (nested) {
                 proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (proc_fd < 0)
@@ -360,7 +360,8 @@ static int child_setup(const Launch *l, Error *e) {
                 return error_set_errno(e, errno, "Can't set hostname %s", p->hostname);
 
         /* User namespace changes come last: they cost us the capabilities
-         * over everything set up above. */
+         * over everything set up above (ns_last_pid's too). */
+        userns_reap_standins();
         if (nested && enter_nested_userns(l, proc_fd, e) < 0)
                 return -e->error;
         if (p->userns2_fd >= 0 && setns(p->userns2_fd, CLONE_NEWUSER) < 0)
@@ -495,6 +496,7 @@ static _noreturn_ void child_run(const Launch *l) {
                         goto fail;
         } else if (child_setup(l, &e) < 0)
                 goto fail;
+        userns_standins_done();
         /* --seccomp's program, read where bwrap reads it: after setup. */
         if (p->seccomp_fd >= 0 && seccomp_add_from_fd(l->plan, p->seccomp_fd, &e) < 0)
                 goto fail;
