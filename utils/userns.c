@@ -40,8 +40,12 @@
  * be our mount namespace, the caller's whole view (and ".." from anywhere
  * in it climbs to its top). So before that it makes its root and working
  * directory an empty read-only tmpfs that is mounted nowhere (".." can't
- * leave a detached mount), which also empties its mountinfo, and it wipes
- * the caller's environment from its copy of our memory.
+ * leave a detached mount), which also empties its mountinfo, closes every
+ * fd but its socket (stdio too) and wipes the caller's environment from
+ * its copy of our memory. (Who can reach it: processes of the user's in
+ * the initial user namespace, which owns ours; some of them see less than
+ * the caller: a service running as the user in a mount namespace of its
+ * own. Other sandboxes' processes lack CAP_SYS_PTRACE over our namespace.)
  *
  * The stand-ins of one launch (two when the nested namespace is needed)
  * are forked together first thing, so that the second forks while the
@@ -127,8 +131,9 @@ static int standin_hide(int root_fd, int sock) {
                 return -errno;
         for (char **e = environ; e && *e; e++)
                 explicit_bzero(*e, strlen(*e));
-        if (sock > 3)
-                (void) syscall(SYS_close_range, 3, (unsigned) sock - 1, 0);
+        /* stdio too: the caller's files, reopened by path from /proc/PID/fd */
+        if (sock > 0)
+                (void) syscall(SYS_close_range, 0, (unsigned) sock - 1, 0);
         (void) syscall(SYS_close_range, (unsigned) sock + 1, ~0U, 0);
         return 0;
 }
