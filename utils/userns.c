@@ -383,20 +383,21 @@ int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid,
         if (r >= 0)
                 r = open_maps_via_standin(proc_fd, &s, false, map_names, fds, _MAP_MAX, &userns);
 #endif
-        if (r < 0)
+        bool dumpable = r < 0;
+        if (dumpable)
                 open_own_maps_dumpable(proc_fd, fds);
         r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, ret_step ?: &dummy);
         close_maps(fds);
         /* Our maps are written: the nested namespace may be made. */
         if (r >= 0 && nested_standin.pid > 0 && write(nested_standin.sock, "g", 1) != 1)
                 standin_stop(&nested_standin);
-        return r;
+        return r < 0 ? r : dumpable;
 }
 
 int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
         int r = userns_write_own_maps_step(proc_fd, inside_uid, outside_uid, inside_gid, outside_gid, false, NULL);
         userns_reap_standins();
-        return r;
+        return r < 0 ? r : 0;
 }
 
 int userns_enter_nested(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {

@@ -20,7 +20,8 @@ typedef enum UsernsMapStep {
 } UsernsMapStep;
 
 /* The same, written in bwrap's order (uid map, setgroups, gid map);
- * *RET_STEP says which step failed. With NESTED, the nested namespace that
+ * *RET_STEP says which step failed; 1 when we had to be dumpable to open
+ * the maps (no stand-in: see userns.c), else 0. With NESTED, the nested namespace that
  * userns_enter_nested() joins later is made meanwhile (see userns.c).
  * The stand-ins are killed, not waited for: userns_reap_standins() reaps
  * those used, and must be called while we still have our capabilities
