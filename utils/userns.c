@@ -138,26 +138,26 @@ static int standin_hide(int root_fd, int sock) {
         return 0;
 }
 
-/* The stand-in: sends "PID\n" (its pid in /proc's numbering, not the one of
- * a pid namespace we may be in), with NEW_USERNS waits for our word that
- * our maps are written and makes the nested namespace, then sends '1' once
- * confined, hidden and dumpable, and waits to be killed. */
+/* The stand-in: with NEW_USERNS waits for our word that our maps are
+ * written and makes the nested namespace; then, confined, hidden and
+ * dumpable, sends "PID\n1" (its pid in /proc's numbering, not the one of a
+ * pid namespace we may be in: read first, while it still sees /proc; one
+ * message, one wake-up of ours) and waits to be killed. */
 static _noreturn_ void standin(int proc_fd, int sock, int root_fd, bool new_userns) {
         char msg[40];
-        ssize_t n = readlinkat(proc_fd, proc_fd == AT_FDCWD ? "/proc/self" : "self", msg, sizeof(msg) - 2);
+        ssize_t n = readlinkat(proc_fd, proc_fd == AT_FDCWD ? "/proc/self" : "self", msg, sizeof(msg) - 3);
         if (n <= 0)
                 _exit(1);
         msg[n++] = '\n';
-        if (write(sock, msg, (size_t) n) != n)
-                _exit(1);
+        msg[n++] = '1';
         /* Before the chroot: the kernel lets no chrooted process make a
          * user namespace. */
-        if (new_userns && (read(sock, msg, 1) != 1 || unshare(CLONE_NEWUSER) < 0))
+        char c;
+        if (new_userns && (read(sock, &c, 1) != 1 || unshare(CLONE_NEWUSER) < 0))
                 _exit(1);
         if (standin_hide(root_fd, sock) < 0 || confine_standin() < 0)
                 _exit(1);
-        char c = '1';
-        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(sock, &c, 1) != 1)
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(sock, msg, (size_t) n) != n)
                 _exit(1);
         /* Until killed. */
         while (read(sock, &c, 1) > 0)
