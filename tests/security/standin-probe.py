@@ -93,10 +93,10 @@ def errname(e):
 def held(ctl, secret, envsecret):
     want = open_secret_content(ctl)
     pidfile = os.path.join(ctl, "pid")
-    for _ in range(600):
+    for _ in range(1200):
         if os.path.exists(pidfile) and os.path.getsize(pidfile):
             break
-        time.sleep(0.05)
+        time.sleep(0.1)
     pid = int(open(pidfile).read())
     # positive control: it is dumpable, so its namespaces can be opened
     try:

@@ -55,16 +55,17 @@ race: tries some"
                 --tmpfs /tmp --file 9 /tmp/x true 9<"$TESTDIR/fifo" &
         local cpid=$!
         exec 8>"$TESTDIR/fifo"
-        # csand's monitor -> the child -> its stand-ins: the one alive
-        # under seccomp (the first is killed once used)
+        # this test's csand processes (the token in their arguments): the
+        # stand-in is the one alive under seccomp (the first is killed
+        # once used; the attacker carries the token too, without seccomp)
         local standin p i
-        for ((i = 0; i < 200; i++)); do
-                for p in $(pgrep -P "$(pgrep -P "$(pgrep -P "$cpid")")"); do
+        for ((i = 0; i < 300; i++)); do
+                for p in $(pgrep -f -- "--setenv CSAND_TEST_TOKEN $CSAND_TOKEN "); do
                         grep -q '^Seccomp:[[:space:]]*2' "/proc/$p/status" 2>/dev/null &&
                                 ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" && standin=$p
                 done
                 [ -n "$standin" ] && break
-                sleep 0.05
+                sleep 0.1
         done
         if [ -z "$standin" ]; then
                 exec 8>&-
