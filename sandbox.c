@@ -305,7 +305,7 @@ static int child_setup(const Launch *l, Error *e) {
                 gid_t gid;
                 first_level_ids(l, &uid, &gid);
                 UsernsMapStep step;
-                r = userns_write_own_maps_step(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid, nested, &step);
+                r = userns_write_own_maps_step(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid, &step);
                 if (r < 0)
                         return error_set_errno(e, r, "%s", userns_map_step_words(step));
                 was_dumpable = r > 0;

@@ -47,12 +47,11 @@
  * the caller: a service running as the user in a mount namespace of its
  * own. Other sandboxes' processes lack CAP_SYS_PTRACE over our namespace.)
  *
- * The stand-ins of one launch (two when the nested namespace is needed)
- * are forked together first thing, so that the second forks while the
- * first gets ready; the second makes the nested namespace once our maps
- * are written and gets ready while we build the root. Both are killed, not
- * waited for, once used: userns_reap_standins() reaps them before the
- * command starts. */
+ * The first stand-in is killed, not waited for, once used:
+ * userns_reap_standins() reaps it later. The nested namespace's is made
+ * only once the root is built and pivoted into: a stand-in's namespaces are
+ * open to the same processes (/proc/PID/ns), and its mount namespace while
+ * the root is built is the caller's whole tree. */
 
 #if defined(__x86_64__)
 #define STANDIN_ARCH AUDIT_ARCH_X86_64
@@ -138,11 +137,11 @@ static int standin_hide(int root_fd, int sock) {
         return 0;
 }
 
-/* The stand-in: with NEW_USERNS waits for our word that our maps are
- * written and makes the nested namespace; then, confined, hidden and
- * dumpable, sends "PID\n1" (its pid in /proc's numbering, not the one of a
- * pid namespace we may be in: read first, while it still sees /proc; one
- * message, one wake-up of ours) and waits to be killed. */
+/* The stand-in: with NEW_USERNS makes the nested namespace; then,
+ * confined, hidden and dumpable, sends "PID\n1" (its pid in /proc's
+ * numbering, not the one of a pid namespace we may be in: read first,
+ * while it still sees /proc; one message, one wake-up of ours) and waits
+ * to be killed. */
 static _noreturn_ void standin(int proc_fd, int sock, int root_fd, bool new_userns) {
         char msg[40];
         ssize_t n = readlinkat(proc_fd, proc_fd == AT_FDCWD ? "/proc/self" : "self", msg, sizeof(msg) - 3);
@@ -152,14 +151,14 @@ static _noreturn_ void standin(int proc_fd, int sock, int root_fd, bool new_user
         msg[n++] = '1';
         /* Before the chroot: the kernel lets no chrooted process make a
          * user namespace. */
-        char c;
-        if (new_userns && (read(sock, &c, 1) != 1 || unshare(CLONE_NEWUSER) < 0))
+        if (new_userns && unshare(CLONE_NEWUSER) < 0)
                 _exit(1);
         if (standin_hide(root_fd, sock) < 0 || confine_standin() < 0)
                 _exit(1);
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(sock, msg, (size_t) n) != n)
                 _exit(1);
         /* Until killed. */
+        char c;
         while (read(sock, &c, 1) > 0)
                 ;
         _exit(0);
@@ -218,16 +217,15 @@ typedef struct Standin {
 
 #define STANDIN_NULL ((Standin) { .pid = 0, .sock = -EBADF })
 
-/* The nested namespace's stand-in, from userns_write_own_maps_step() to
- * userns_enter_nested(); the stand-ins killed and not yet reaped. */
-static Standin nested_standin = STANDIN_NULL;
+/* The stand-ins killed and not yet reaped. */
 static pid_t standins_killed[2];
 static size_t n_standins_killed;
 /* As the init of a new pid namespace we give the stand-ins pids 2 and 3:
  * ns_last_pid is set back to 1 once they are gone, so that the command is
  * pid 2 as with bwrap. (Best effort: a read-only /proc/sys leaves it 3.
  * Written in the user namespace that owns the pid namespace, whose
- * capabilities this takes: before the nested one is entered.) */
+ * capabilities this takes: before the nested one is entered.) Kept open
+ * from the first stand-in to userns_standins_done(). */
 static int ns_last_pid_fd = -EBADF;
 
 static int standin_start(int proc_fd, int root_fd, bool new_userns, Standin *ret) {
@@ -351,21 +349,21 @@ void userns_reap_standins(void) {
                 while (waitpid(standins_killed[i], NULL, 0) < 0 && errno == EINTR)
                         ;
         n_standins_killed = 0;
+        /* At offset 0 each time: a sysctl ignores writes past it. */
         if (ns_last_pid_fd >= 0)
-                (void) !write(ns_last_pid_fd, "1", 1);
-        ns_last_pid_fd = safe_close(ns_last_pid_fd);
+                (void) !pwrite(ns_last_pid_fd, "1", 1, 0);
 #endif
 }
 
 void userns_standins_done(void) {
-#ifdef STANDIN_ARCH
-        standin_stop(&nested_standin);
-#endif
         userns_reap_standins();
+#ifdef STANDIN_ARCH
+        ns_last_pid_fd = safe_close(ns_last_pid_fd);
+#endif
 }
 
 int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid,
-                               bool nested, UsernsMapStep *ret_step) {
+                               UsernsMapStep *ret_step) {
         int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
         UsernsMapStep dummy;
         int r = -ENOSYS;
@@ -373,11 +371,7 @@ int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid,
         _cleanup_close_ int userns = -EBADF, root = empty_root();
         Standin s = STANDIN_NULL;
         r = root < 0 ? root : standin_start(proc_fd, root, false, &s);
-        /* The nested namespace's stand-in forks while ours gets ready.
-         * Failing, userns_enter_nested() tries again. */
-        if (r >= 0 && nested)
-                (void) standin_start(proc_fd, root, true, &nested_standin);
-        if (r >= 0 && getpid() == 1)
+        if (r >= 0 && getpid() == 1 && ns_last_pid_fd < 0)
                 ns_last_pid_fd = openat(proc_fd, proc_fd == AT_FDCWD ? "/proc/sys/kernel/ns_last_pid" :
                                         "sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
         if (r >= 0)
@@ -388,15 +382,12 @@ int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid,
                 open_own_maps_dumpable(proc_fd, fds);
         r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, ret_step ?: &dummy);
         close_maps(fds);
-        /* Our maps are written: the nested namespace may be made. */
-        if (r >= 0 && nested_standin.pid > 0 && write(nested_standin.sock, "g", 1) != 1)
-                standin_stop(&nested_standin);
         return r < 0 ? r : dumpable;
 }
 
 int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
-        int r = userns_write_own_maps_step(proc_fd, inside_uid, outside_uid, inside_gid, outside_gid, false, NULL);
-        userns_reap_standins();
+        int r = userns_write_own_maps_step(proc_fd, inside_uid, outside_uid, inside_gid, outside_gid, NULL);
+        userns_standins_done();
         return r < 0 ? r : 0;
 }
 
@@ -405,17 +396,14 @@ int userns_enter_nested(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t 
         UsernsMapStep step;
         int r;
 #ifdef STANDIN_ARCH
-        _cleanup_close_ int userns = -EBADF;
-        if (nested_standin.pid <= 0) {
-                /* None ready (userns_write_own_maps_step() was not told,
-                 * or could not fork it): one now. */
-                _cleanup_close_ int root = empty_root();
-                r = root < 0 ? root : standin_start(proc_fd, root, true, &nested_standin);
-                if (r >= 0 && write(nested_standin.sock, "g", 1) != 1)
-                        standin_stop(&nested_standin);
+        _cleanup_close_ int userns = -EBADF, root = empty_root();
+        Standin s = STANDIN_NULL;
+        r = root < 0 ? root : standin_start(proc_fd, root, true, &s);
+        if (r >= 0) {
+                r = open_maps_via_standin(proc_fd, &s, true, map_names, fds, _MAP_MAX, &userns);
+                /* Gone before the nested namespace costs us ns_last_pid. */
+                userns_reap_standins();
         }
-        r = nested_standin.pid > 0 ?
-                open_maps_via_standin(proc_fd, &nested_standin, true, map_names, fds, _MAP_MAX, &userns) : -ESRCH;
         if (r >= 0) {
                 /* Written from here, its parent namespace, where we still
                  * have our capabilities; then joined. */

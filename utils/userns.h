@@ -21,14 +21,13 @@ typedef enum UsernsMapStep {
 
 /* The same, written in bwrap's order (uid map, setgroups, gid map);
  * *RET_STEP says which step failed; 1 when we had to be dumpable to open
- * the maps (no stand-in: see userns.c), else 0. With NESTED, the nested namespace that
- * userns_enter_nested() joins later is made meanwhile (see userns.c).
- * The stand-ins are killed, not waited for: userns_reap_standins() reaps
- * those used, and must be called while we still have our capabilities
- * here (before userns_enter_nested()); userns_standins_done() ends them
- * all, before the command starts. */
+ * the maps (no stand-in: see userns.c), else 0. The stand-in is killed,
+ * not waited for: userns_reap_standins() reaps it, and must be called
+ * while we still have our capabilities here (before
+ * userns_enter_nested()); userns_standins_done() before the command
+ * starts. */
 int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid,
-                               bool nested, UsernsMapStep *ret_step);
+                               UsernsMapStep *ret_step);
 /* bwrap's words for a failed STEP. */
 const char *userns_map_step_words(UsernsMapStep step);
 
@@ -39,5 +38,5 @@ int userns_enter_nested(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t 
 
 /* Reaps the stand-ins used so far and, as pid 1, sets ns_last_pid back. */
 void userns_reap_standins(void);
-/* Kills the nested namespace's stand-in if it is still waiting, and reaps. */
+/* The same, and closes what was kept for it. */
 void userns_standins_done(void);

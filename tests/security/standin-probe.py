@@ -3,21 +3,15 @@
 """What a process of the same user gets from csand's id-map stand-ins
 while they are dumpable (standin.bats).
 
-  standin-probe.py race CTL SECRET TOKEN
+  standin-probe.py race CTL SECRET TOKEN ENVSECRET
       Spins until CTL/done exists, trying each new process's
       /proc/PID/root and /proc/PID/cwd (also with ".." climbing out) for
-      the file SECRET; prints "race: got N" (how many times SECRET's
-      content was read through a stand-in: a process with TOKEN in its
-      arguments, under seccomp) and whether it tried.
-
-  standin-probe.py held CTL SECRET ENVSECRET
-      Waits for CTL/pid (a stand-in held dumpable by the test), then
-      reports, one line each, what its /proc files give: the host file
-      SECRET through root and cwd (with ".." too), its root's entries, its
-      mountinfo, its fds, ENVSECRET in its environment or anywhere in its
-      memory.
+      the file SECRET (its content copied in CTL/expect); of those that
+      are stand-ins (TOKEN in their arguments, under seccomp) also opens
+      every fd and reads the environment, looking for ENVSECRET. Prints how
+      often each gave something ("race: root/cwd N", "race: fds N",
+      "race: environ N") and how many stand-ins were caught dumpable.
 """
-import errno
 import os
 import sys
 import time
@@ -60,23 +54,44 @@ def last_pid():
         return int(f.read().split()[-1])
 
 
-def race(ctl, secret, token):
+def caught(pid, secret, want, envsecret, counts):
+    """Counts what PID (a stand-in) gives; returns whether it was dumpable."""
+    try:
+        os.close(os.open(f"/proc/{pid}/ns/user", os.O_RDONLY))
+    except OSError:
+        return False
+    counts["root/cwd"] += sum(try_read(p)[0] == want for p in paths(pid, secret))
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        fds = []
+    for fd in fds:
+        try:
+            os.close(os.open(f"/proc/{pid}/fd/{fd}", os.O_RDONLY | os.O_NONBLOCK))
+            counts["fds"] += 1
+        except OSError:
+            pass
+    env, _ = try_read(f"/proc/{pid}/environ")
+    counts["environ"] += env is not None and envsecret.encode() in env
+    return True
+
+
+def race(ctl, secret, token, envsecret):
     want = open_secret_content(ctl)
-    got = tries = 0
+    counts = {"root/cwd": 0, "fds": 0, "environ": 0}
+    dumpable = 0
     done = os.path.join(ctl, "done")
     deadline = time.monotonic() + 300
     while not os.path.exists(done) and time.monotonic() < deadline:
         last = last_pid()
         for pid in range(last - 2, last + 2):
-            for path in paths(pid, secret):
-                tries += 1
-                data, _ = try_read(path)
-                # every process of the user's shows its root: only the
-                # stand-ins count
-                if data is not None and data == want and is_standin(pid, token):
-                    got += 1
-    print(f"race: got {got}")
-    print(f"race: tries {'some' if tries else 'none'}")
+            # every process of the user's shows its root: only the
+            # stand-ins count
+            if is_standin(pid, token) and caught(pid, secret, want, envsecret, counts):
+                dumpable += 1
+    for what, n in counts.items():
+        print(f"race: {what} {n}")
+    print(f"race: caught dumpable {'some' if dumpable else 'none'}")
 
 
 def open_secret_content(ctl):
@@ -86,60 +101,5 @@ def open_secret_content(ctl):
         return f.read()
 
 
-def errname(e):
-    return errno.errorcode.get(e, str(e))
-
-
-def held(ctl, secret, envsecret):
-    want = open_secret_content(ctl)
-    pidfile = os.path.join(ctl, "pid")
-    for _ in range(1200):
-        if os.path.exists(pidfile) and os.path.getsize(pidfile):
-            break
-        time.sleep(0.1)
-    pid = int(open(pidfile).read())
-    # positive control: it is dumpable, so its namespaces can be opened
-    try:
-        os.close(os.open(f"/proc/{pid}/ns/user", os.O_RDONLY))
-        print("ns/user: opened (dumpable)")
-    except OSError as e:
-        print(f"ns/user: {errname(e.errno)}")
-    leaked = [p for p in paths(pid, secret) if try_read(p)[0] == want]
-    print(f"secret via root/cwd: {len(leaked)} of {len(CLIMBS) * 2}")
-    for link in ("root", "cwd"):
-        try:
-            print(f"{link} entries: {len(os.listdir(f'/proc/{pid}/{link}'))}")
-        except OSError as e:
-            print(f"{link} entries: {errname(e.errno)}")
-    data, e = try_read(f"/proc/{pid}/mountinfo")
-    print(f"mountinfo lines: {len(data.splitlines()) if data is not None else errname(e)}")
-    opened = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            os.close(os.open(f"/proc/{pid}/fd/{fd}", os.O_RDONLY | os.O_NONBLOCK))
-            opened += 1
-        except OSError:
-            pass
-    print(f"fds opened: {opened}")
-    env, e = try_read(f"/proc/{pid}/environ")
-    print(f"environ has it: {'yes' if env is not None and envsecret.encode() in env else 'no'}")
-    found = 0
-    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
-        for line in maps:
-            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-            if "r" not in line.split()[1]:
-                continue
-            try:
-                mem.seek(lo)
-                if envsecret.encode() in mem.read(hi - lo):
-                    found += 1
-            except OSError:
-                pass
-    print(f"memory has it: {'yes' if found else 'no'}")
-
-
 if __name__ == "__main__":
-    if sys.argv[1] == "race":
-        race(sys.argv[2], sys.argv[3], sys.argv[4])
-    else:
-        held(sys.argv[2], sys.argv[3], sys.argv[4])
+    race(*sys.argv[2:6])
