@@ -294,7 +294,7 @@ static int child_setup(const Launch *l, Error *e) {
         plan_close_fd(l->plan, p->info_fd);
         plan_close_fd(l->plan, p->json_status_fd);
 
-        bool nested = nested_userns_needed(l), was_dumpable = p->userns_block_fd >= 0;
+        bool was_dumpable = p->userns_block_fd >= 0;
         /* --userns-block-fd: the caller writes our maps (it has our pid
          * from --info-fd), for which we were dumpable until now. */
         if (p->userns_block_fd >= 0) {
@@ -321,6 +321,7 @@ static int child_setup(const Launch *l, Error *e) {
 
         /* The host's /proc, for what must still be done there after pivot_root. */
         _cleanup_close_ int proc_fd = -EBADF;
+        bool nested = nested_userns_needed(l);
         if (nested) {
                 proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (proc_fd < 0)
