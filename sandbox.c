@@ -76,7 +76,7 @@ typedef struct Launch {
                                  * once it is in its cgroup's leaf */
         int stops_fd;           /* pid 1: where it reports the command's stops */
         const JobControl *jobs;
-        pid_t tracer;           /* the monitor's tracer (strace -f), which may trace us too */
+        pid_t monitor_pid;      /* whose tracer (strace -f) may trace the child too */
         /* The fuse-overlayfs supervisor, started before the clone; its
          * channel's child end is what the child's overlays ask it on. */
         OverlaySupervisor overlay;
@@ -271,10 +271,12 @@ static int assert_userns_disabled(Error *e) {
         return 0;
 }
 
-/* The pid that traces us (0: none), from /proc/self/status. */
-static pid_t tracer_pid(void) {
-        char buf[4096];
-        _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+/* The pid that traces PID (0: us; the result 0: none), from its status
+ * file (which anyone may read). */
+static pid_t tracer_pid(pid_t pid) {
+        char buf[4096], path[32];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        _cleanup_close_ int fd = open(pid == 0 ? "/proc/self/status" : path, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
         if (n <= 0)
                 return 0;
@@ -296,6 +298,7 @@ static int child_setup(const Launch *l, Error *e) {
         plan_close_fd(l->plan, p->info_fd);
         plan_close_fd(l->plan, p->json_status_fd);
 
+        bool was_dumpable = p->userns_block_fd >= 0;
         /* --userns-block-fd: the caller writes our maps (it has our pid
          * from --info-fd), for which we were dumpable until now. */
         if (p->userns_block_fd >= 0) {
@@ -309,16 +312,17 @@ static int child_setup(const Launch *l, Error *e) {
                 r = userns_write_own_maps_step(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid, &step);
                 if (r < 0)
                         return error_set_errno(e, r, "%s", userns_map_step_words(step));
+                was_dumpable = r > 0;
         }
         if (l->gate_fd >= 0 && gate_has_maps_step(p)) {
                 network_prepare_interface(&p->network, p->unshare_net);
                 gate_send(l->gate_fd, GATE_MAPS);
         }
-        /* With --userns-block-fd (or where userns.c has no stand-in) the
+        /* With --userns-block-fd (or where userns.c had no stand-in) the
          * setup was ptrace-able by the user outside until now: whoever
          * attached then and is still attached is not ours. */
-        pid_t tracer = tracer_pid();
-        if (tracer != 0 && tracer != l->tracer)
+        pid_t tracer = was_dumpable ? tracer_pid(0) : 0;
+        if (tracer != 0 && tracer != tracer_pid(l->monitor_pid))
                 return error_setf(e, EPERM, "The sandbox's setup is being traced by process %d", (int) tracer);
 
         /* The host's /proc, for what must still be done there after pivot_root. */
@@ -366,7 +370,8 @@ static int child_setup(const Launch *l, Error *e) {
                 return error_set_errno(e, errno, "Can't set hostname %s", p->hostname);
 
         /* User namespace changes come last: they cost us the capabilities
-         * over everything set up above. */
+         * over everything set up above (ns_last_pid's too). */
+        userns_reap_standins();
         if (nested && enter_nested_userns(l, proc_fd, e) < 0)
                 return -e->error;
         if (p->userns2_fd >= 0 && setns(p->userns2_fd, CLONE_NEWUSER) < 0)
@@ -507,6 +512,7 @@ static _noreturn_ void child_run(const Launch *l) {
                         goto fail;
         } else if (child_setup(l, &e) < 0)
                 goto fail;
+        userns_standins_done();
         /* --seccomp's program, read where bwrap reads it: after setup. */
         if (p->seccomp_fd >= 0 && seccomp_add_from_fd(l->plan, p->seccomp_fd, &e) < 0)
                 goto fail;
@@ -1024,7 +1030,7 @@ static int sandbox_launch(const SandboxPlan *p) {
 
         jobctl_init(&jobs, p->new_session);
         l.jobs = &jobs;
-        l.tracer = tracer_pid();
+        l.monitor_pid = getpid();
 
         /* A socket rather than a pipe: see "the gate" above. */
         int gate[2] = { -EBADF, -EBADF };
