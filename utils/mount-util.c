@@ -118,6 +118,10 @@ int mount_move(int from_fd, int to_fd) {
                                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
 }
 
+int mount_move_to_path(int from_fd, int dir_fd, const char *path) {
+        return RET_NERRNO(syscall(SYS_move_mount, from_fd, "", dir_fd, path, MOVE_MOUNT_F_EMPTY_PATH));
+}
+
 unsigned long mount_ms_flags_of_attrs(uint64_t attrs) {
         return (attrs & MOUNT_ATTR_RDONLY ? MS_RDONLY : 0) | (attrs & MOUNT_ATTR_NOSUID ? MS_NOSUID : 0) |
                (attrs & MOUNT_ATTR_NODEV ? MS_NODEV : 0) | (attrs & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0);

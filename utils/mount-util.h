@@ -50,6 +50,8 @@ int mount_setattr_fd(int fd, unsigned flags, uint64_t attrs);
 
 /* move_mount(2) of the detached or attached mount FROM_FD onto TO_FD. */
 int mount_move(int from_fd, int to_fd);
+/* The same onto PATH, relative to the directory DIR_FD (or AT_FDCWD). */
+int mount_move_to_path(int from_fd, int dir_fd, const char *path);
 
 /* The MS_* flags of MOUNT_ATTR_* ATTRS, for mount(2). */
 unsigned long mount_ms_flags_of_attrs(uint64_t attrs);

@@ -425,7 +425,7 @@ int mounts_new_root(NewRoot *ret) {
                 return r;
         if (mkdirat(scaffold, "oldroot", 0700) < 0 || mkdirat(scaffold, "newroot", 0700) < 0)
                 return -errno;
-        r = RET_NERRNO(syscall(SYS_move_mount, scaffold, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH));
+        r = mount_move_to_path(scaffold, AT_FDCWD, "/");
         if (r < 0)
                 return r;
         /* The caller's tree moves under the scaffold, and nothing of ours is

@@ -672,9 +672,11 @@ static int daemon_attach_layers(const FuseRequest *req, int *fds, size_t n_fds) 
                         snprintf(name, sizeof(name), "%zu", k);
                 else
                         snprintf(name, sizeof(name), "tmp");
-                if (mkdirat(dir, name, 0700) < 0 ||
-                    syscall(SYS_move_mount, fds[i], "", dir, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                if (mkdirat(dir, name, 0700) < 0)
                         return -errno;
+                int r = mount_move_to_path(fds[i], dir, name);
+                if (r < 0)
+                        return r;
                 fds[i] = safe_close(fds[i]);
         }
         return 0;

@@ -24,6 +24,7 @@
 
 #include "fd-util.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "userns.h"
 
 /* Our /proc/self files belong to root while we are not dumpable, which is
@@ -111,14 +112,12 @@ static int confine_standin(void) {
 
 /* An empty read-only tmpfs, mounted nowhere: the stand-ins' root. */
 static int empty_root(void) {
-        _cleanup_close_ int fs = RET_NERRNO(syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC));
+        _cleanup_close_ int fs = mount_fs_open("tmpfs");
         if (fs < 0)
                 return fs;
-        int r = RET_NERRNO(syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0));
-        if (r < 0)
-                return r;
-        return RET_NERRNO(syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
-                                  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+        int fd = -EBADF;
+        int r = mount_fs_create(fs, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &fd, NULL, 0);
+        return r < 0 ? r : fd;
 }
 
 /* Nothing of value is left where a dumpable stand-in shows it: its root
