@@ -94,7 +94,7 @@ mkdir -p "$share/tests/integration" "$share/tests/security"
 cp "$src"/tests/integration/core-*.bats "$share/tests/integration/"
 cp "$src"/tests/security/*.py "$share/tests/security/"
 cp "$build/tests/enosys" "$build/tests/try-syscall" "$share/tests/" 2>/dev/null || true
-[ -n "${VM_SETUID_CORE:-}" ] && touch "$share/setuid-core"
+[ "${VM_SETUID_CORE:-1}" = 0 ] && touch "$share/no-setuid-core"
 install -m 0755 "$src/tests/vm/payload.sh" "$share/payload.sh"
 if [ -n "${VM_TESTS:-}" ]; then
         for t in $VM_TESTS; do
