@@ -15,10 +15,12 @@
 # "# vm: N passed, N failed, N skipped" (a TAP comment). Exit status 0 when nothing failed.
 #
 # Env: VMTIER (default /var/cache/csand-vm), VM_CONTEXTS (default "session
-# service"), VM_TESTS (default: all; some of tests/vm's .bats file names, to
-# run only those while working on them), VM_TIMEOUT (default 1500 s) and
-# run-vm-tests.sh's knobs (REBUILD=1, RECONFIGURE=1, ...). As an ordinary user it only prints a TAP
-# skip.
+# service nouserns-clone nouserns-max"), VM_TESTS (default: all; some of
+# tests/vm's .bats file names, to run only those while working on them),
+# VM_SETUID_CORE=0 (the nouserns contexts without the core suite),
+# VM_TIMEOUT (default 1500 s) and run-vm-tests.sh's knobs (REBUILD=1,
+# RECONFIGURE=1, ACCEL, VM_CPUS, ...). As an ordinary user it only prints a
+# TAP skip.
 set -uo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
