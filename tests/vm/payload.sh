@@ -14,16 +14,14 @@ echo "# context ${VMTEST_CONTEXT:-?}: uid $(id -u), cgroup $(sed -n 's/^0:://p' 
 # bats stopped before its plan's end (or never printed one) gets one failing
 # test that says so. Fails when any file failed.
 run_bats() {
-        local jobs=$1 out i pid f rc=0
+        local jobs=$1 out i f rc=0
         local -A index=()
         shift
         out=$(mktemp -d) || return 1
         i=0
         for f in "$@"; do
                 while [ ${#index[@]} -ge "$jobs" ]; do
-                        wait -n -p pid
-                        report_bats "${index[$pid]}" || rc=1
-                        unset "index[$pid]"
+                        reap_bats || rc=1
                 done
                 (start=$SECONDS; bats --tap "$f" >"$out/$i.tap" 2>&1; r=$?
                         echo "$r $((SECONDS - start))" >"$out/$i.rc"; exit $r) &
@@ -31,12 +29,20 @@ run_bats() {
                 i=$((i + 1))
         done
         while [ ${#index[@]} -gt 0 ]; do
-                wait -n -p pid
-                report_bats "${index[$pid]}" || rc=1
-                unset "index[$pid]"
+                reap_bats || rc=1
         done
         rm -rf "$out"
         return $rc
+}
+
+# reap_bats: waits for one of run_bats's files (its $index) to end and
+# reports it.
+reap_bats() {
+        local pid status=0
+        wait -n -p pid
+        report_bats "${index[$pid]}" || status=1
+        unset "index[$pid]"
+        return $status
 }
 
 # report_bats N:FILE: prints file N's TAP (from run_bats's $out).
