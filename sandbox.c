@@ -76,7 +76,10 @@ typedef struct Launch {
                                  * once it is in its cgroup's leaf */
         int stops_fd;           /* pid 1: where it reports the command's stops */
         const JobControl *jobs;
-        pid_t tracer;           /* the monitor's tracer (strace -f), which may trace us too */
+        pid_t monitor_pid;      /* whose tracer (strace -f) may trace the child too */
+        /* The fuse-overlayfs supervisor, started before the clone; its
+         * channel's child end is what the child's overlays ask it on. */
+        OverlaySupervisor overlay;
         /* The monitor's, NULL until made: the --name registration, the
          * sandbox's cgroup, the network helper, the egress guard. */
         Registration *registration;
@@ -97,6 +100,7 @@ static void launch_stop_helpers(Launch *l) {
 static void launch_done(Launch *l) {
         launch_stop_helpers(l);
         l->cgroup = cgroup_scope_free(l->cgroup);
+        overlay_supervisor_done(&l->overlay);
         registry_release(l->registration);
         l->registration = NULL;
 }
@@ -267,10 +271,12 @@ static int assert_userns_disabled(Error *e) {
         return 0;
 }
 
-/* The pid that traces us (0: none), from /proc/self/status. */
-static pid_t tracer_pid(void) {
-        char buf[4096];
-        _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+/* The pid that traces PID (0: us; the result 0: none), from its status
+ * file (which anyone may read). */
+static pid_t tracer_pid(pid_t pid) {
+        char buf[4096], path[32];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        _cleanup_close_ int fd = open(pid == 0 ? "/proc/self/status" : path, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
         if (n <= 0)
                 return 0;
@@ -292,6 +298,7 @@ static int child_setup(const Launch *l, Error *e) {
         plan_close_fd(l->plan, p->info_fd);
         plan_close_fd(l->plan, p->json_status_fd);
 
+        bool was_dumpable = p->userns_block_fd >= 0;
         /* --userns-block-fd: the caller writes our maps (it has our pid
          * from --info-fd), for which we were dumpable until now. */
         if (p->userns_block_fd >= 0) {
@@ -305,14 +312,17 @@ static int child_setup(const Launch *l, Error *e) {
                 r = userns_write_own_maps_step(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid, &step);
                 if (r < 0)
                         return error_set_errno(e, r, "%s", userns_map_step_words(step));
+                was_dumpable = r > 0;
         }
-        if (l->gate_fd >= 0 && gate_has_maps_step(p))
+        if (l->gate_fd >= 0 && gate_has_maps_step(p)) {
+                network_prepare_interface(&p->network, p->unshare_net);
                 gate_send(l->gate_fd, GATE_MAPS);
-        /* With --userns-block-fd (or where userns.c has no stand-in) the
+        }
+        /* With --userns-block-fd (or where userns.c had no stand-in) the
          * setup was ptrace-able by the user outside until now: whoever
          * attached then and is still attached is not ours. */
-        pid_t tracer = tracer_pid();
-        if (tracer != 0 && tracer != l->tracer)
+        pid_t tracer = was_dumpable ? tracer_pid(0) : 0;
+        if (tracer != 0 && tracer != tracer_pid(l->monitor_pid))
                 return error_setf(e, EPERM, "The sandbox's setup is being traced by process %d", (int) tracer);
 
         /* The host's /proc, for what must still be done there after pivot_root. */
@@ -337,7 +347,7 @@ static int child_setup(const Launch *l, Error *e) {
         r = mounts_new_root(&root);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create the new root");
-        r = mounts_execute(p, &root, e);
+        r = mounts_execute(p, &root, l->overlay.child_end, e);
         if (r < 0)
                 return r;
         /* --add-host's /etc/hosts, then resolv.conf: files only a helper's
@@ -360,7 +370,8 @@ static int child_setup(const Launch *l, Error *e) {
                 return error_set_errno(e, errno, "Can't set hostname %s", p->hostname);
 
         /* User namespace changes come last: they cost us the capabilities
-         * over everything set up above. */
+         * over everything set up above (ns_last_pid's too). */
+        userns_reap_standins();
         if (nested && enter_nested_userns(l, proc_fd, e) < 0)
                 return -e->error;
         if (p->userns2_fd >= 0 && setns(p->userns2_fd, CLONE_NEWUSER) < 0)
@@ -416,25 +427,31 @@ static int enter_working_directory(const Launch *l, Error *e) {
 /* GO_FD (or -EBADF): the command waits for its end-of-file before its
  * seccomp filters and exec, while pid 1 makes itself reachable (see
  * init_make_reachable()). */
-static _noreturn_ void child_exec(const Launch *l, int go_fd) {
+/* What the command's process takes from pid 1 when pid 1 has done it
+ * already (see init_run()): no capabilities, the environment, the working
+ * directory. */
+static int child_exec_common(const Launch *l, Error *e) {
+        const SandboxPlan *p = l->plan;
+        /* child_run() has dropped the bounding set already. */
+        int r = caps_set(p->caps);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't drop capabilities");
+        r = plan_apply_env_ops(p);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't set up the environment");
+        return enter_working_directory(l, e);
+}
+
+/* PREPARED: pid 1 did child_exec_common() (the command is its vfork
+ * child: system calls only from here, in pid 1's memory). */
+static _noreturn_ void child_exec(const Launch *l, int go_fd, bool prepared) {
         const SandboxPlan *p = l->plan;
         Error e = {};
         int r;
 
         if (p->die_with_parent)
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        /* child_run() has dropped the bounding set already. */
-        r = caps_set(p->caps);
-        if (r < 0) {
-                error_set_errno(&e, r, "Can't drop capabilities");
-                goto fail;
-        }
-        r = plan_apply_env_ops(p);
-        if (r < 0) {
-                error_set_errno(&e, r, "Can't set up the environment");
-                goto fail;
-        }
-        if (enter_working_directory(l, &e) < 0)
+        if (!prepared && child_exec_common(l, &e) < 0)
                 goto fail;
         umask(l->saved_umask);
         sigprocmask(SIG_SETMASK, &l->saved_sigmask, NULL);
@@ -495,6 +512,7 @@ static _noreturn_ void child_run(const Launch *l) {
                         goto fail;
         } else if (child_setup(l, &e) < 0)
                 goto fail;
+        userns_standins_done();
         /* --seccomp's program, read where bwrap reads it: after setup. */
         if (p->seccomp_fd >= 0 && seccomp_add_from_fd(l->plan, p->seccomp_fd, &e) < 0)
                 goto fail;
@@ -509,7 +527,7 @@ static _noreturn_ void child_run(const Launch *l) {
                 goto fail;
         }
         if (!plan_needs_init(p))
-                child_exec(l, -EBADF);
+                child_exec(l, -EBADF, false);
         init_run(l);
 fail:
         report_send(l->report_fd, &e);
@@ -531,11 +549,11 @@ fail:
  * the command's own code runs, so that it never finds pid 1 unreachable
  * or reachable too early. If the filters can't be loaded, pid 1 is not
  * made dumpable again. */
-static int init_make_reachable(SandboxPlan *p) {
+static int init_make_reachable(SandboxPlan *p, int fuse_fd) {
         for (size_t i = p->n_owned_fds; i-- > 0;)
                 if (p->owned_fds[i] != p->sync_fd)
                         plan_close_fd(p, p->owned_fds[i]);
-        p->overlay_fuse_fd = safe_close(p->overlay_fuse_fd);
+        safe_close(fuse_fd);
         /* Dumpable first: after the filters, prctl() may be what they
          * refuse. Nothing of the command's runs yet to use the gap. */
         if (prctl(PR_SET_DUMPABLE, 1) < 0)
@@ -579,25 +597,27 @@ static _noreturn_ void init_run(const Launch *l) {
 
         pid_t pid;
         _cleanup_close_ int go = -EBADF;
-        if (p->caps == 0 && p->n_seccomp == 0) {
+        if (p->caps == 0 && p->n_seccomp == 0 && !landlock_requested(&p->landlock)) {
                 /* Nothing to keep for the command: pid 1 is made reachable
                  * first, then the command starts with vfork, as
                  * posix_spawn does: it borrows our memory until it execs,
                  * so no page tables are copied and neither side takes
-                 * copy-on-write faults; we resume once it has exec'd. */
-                r = caps_set(0);
-                if (r < 0) {
-                        error_set_errno(&e, r, "Can't drop capabilities");
+                 * copy-on-write faults; we resume once it has exec'd. So
+                 * the child makes system calls only: what allocates or
+                 * writes our memory (libcap's cap_init(), setenv(), and
+                 * Landlock's rules, hence not with them) is done here
+                 * first, the working directory too, as bwrap's pid 1 has
+                 * the command's. */
+                if (child_exec_common(l, &e) < 0)
                         goto fail;
-                }
-                r = init_make_reachable(p);
+                r = init_make_reachable(p, l->overlay.child_end);
                 if (r < 0) {
                         error_set_errno(&e, r, "prctl(PR_SET_DUMPABLE)");
                         goto fail;
                 }
                 pid = vfork();
                 if (pid == 0)
-                        child_exec(l, -EBADF);
+                        child_exec(l, -EBADF, true);
         } else {
                 /* The command inherits our capabilities (--cap-add), and
                  * the filters would bind its setup: it forks with them,
@@ -612,13 +632,13 @@ static _noreturn_ void init_run(const Launch *l) {
                 pid = fork();
                 if (pid == 0) {
                         safe_close(go);
-                        child_exec(l, fds[0]);
+                        child_exec(l, fds[0], false);
                 }
                 safe_close(fds[0]);
                 if (pid > 0) {
                         r = caps_apply(0);
                         if (r >= 0)
-                                r = init_make_reachable(p);
+                                r = init_make_reachable(p, l->overlay.child_end);
                         if (r < 0) {
                                 /* The command would have what pid 1 lacks. */
                                 (void) kill(pid, SIGKILL);
@@ -940,7 +960,7 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
          * worker, which has exec'd, fails (job control as without one). */
         static const JobControl no_jobs = JOB_CONTROL_INIT;
         Launch l = { .plan = p, .outside_uid = getuid(), .outside_gid = getgid(), .new_userns = true,
-                     .stops_fd = -EBADF, .jobs = &no_jobs };
+                     .stops_fd = -EBADF, .jobs = &no_jobs, .overlay = OVERLAY_SUPERVISOR_INIT };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         sigset_t supervised;
 
@@ -961,6 +981,7 @@ static int sandbox_launch(SandboxPlan *p) {
                 .report_fd = -EBADF,
                 .gate_fd = -EBADF,
                 .stops_fd = -EBADF,
+                .overlay = OVERLAY_SUPERVISOR_INIT,
         };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         _cleanup_(jobctl_done) JobControl jobs = JOB_CONTROL_INIT;
@@ -989,8 +1010,7 @@ static int sandbox_launch(SandboxPlan *p) {
                 }
         }
         /* Before joining --userns/--pidns: it stays outside the sandbox. */
-        _cleanup_(overlay_supervisor_done) OverlaySupervisor overlay_sup = OVERLAY_SUPERVISOR_INIT;
-        r = overlay_supervisor_start(p, &overlay_sup);
+        r = overlay_supervisor_start(p, p->userns_fd < 0 && p->pidns_fd < 0, &l.overlay);
         if (r < 0) {
                 log_error("Can't start the fuse-overlayfs supervisor: %s", strerror(-r));
                 return 1;
@@ -1008,7 +1028,7 @@ static int sandbox_launch(SandboxPlan *p) {
 
         jobctl_init(&jobs, p->new_session);
         l.jobs = &jobs;
-        l.tracer = tracer_pid();
+        l.monitor_pid = getpid();
 
         /* A socket rather than a pipe: see "the gate" above. */
         int gate[2] = { -EBADF, -EBADF };
@@ -1070,7 +1090,7 @@ static int sandbox_launch(SandboxPlan *p) {
         safe_close(gate[0]);
         safe_close(stops[1]);
         jobctl_monitor_start(&jobs, pid);
-        overlay_supervisor_forget_child_end(p);
+        overlay_supervisor_forget_child_end(&l.overlay);
         r = monitor(p, &l, &jobs, pid, report_fd, gate[1], stops[0]);
         safe_close(stops[0]);
         return r;

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,10 @@
 /* More than any helper needs (fuse-overlayfs: a connection and up to 240
  * layers); keeps the child free of allocations. */
 #define HELPER_MAX_FDS 256
+
+/* The vfork-style child's stack: helper_child() needs about
+ * HELPER_MAX_FDS ints and a few frames (more under AddressSanitizer). */
+#define HELPER_STACK_SIZE (128 * 1024)
 
 int helper_find_executable(const char *name, char **ret_path) {
         /* A bare name only: a path would be resolved against wherever the
@@ -57,6 +63,40 @@ int helper_find_executable(const char *name, char **ret_path) {
         return -ENOENT;
 }
 
+/* What the child leaves for helper_start() when it could not exec: the
+ * step (a string of ours or the caller's, at the same address in a forked
+ * child) and the negative errno. The parent writes the message. */
+typedef struct HelperFailure {
+        int error;
+        const char *what;
+} HelperFailure;
+
+/* The child's side of helper_start(), in the child's own memory after a
+ * fork (a spec with a pre_exec hook) or, without one, on its own small
+ * stack in *our* memory while we wait (posix_spawn's vfork-style clone):
+ * so it makes system calls only, no allocation and no libc state, and
+ * leaves our memory as it found it except for errno, which we restore. */
+typedef struct HelperChild {
+        const HelperSpec *spec;
+        pid_t parent;
+        int null_fd, out_fd, err_pipe;
+} HelperChild;
+
+/* The kernel's struct sigaction, for rt_sigaction() without libc's
+ * wrapper. */
+struct kernel_sigaction {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+};
+
+static _noreturn_ void child_fail(int err_pipe, int r, const char *what) {
+        HelperFailure f = { .error = r < 0 ? r : -EIO, .what = what };
+        (void) !write(err_pipe, &f, sizeof(f));
+        _exit(127);
+}
+
 /* dup2() that also works when FROM == TO (then only the close-on-exec flag
  * is cleared, which dup2() would leave set). */
 static int move_fd(int from, int to) {
@@ -72,51 +112,36 @@ static int move_fd(int from, int to) {
 static void close_all_from(int first) {
         if (syscall(SYS_close_range, (unsigned) first, ~0U, 0) == 0)
                 return;
-        long max = sysconf(_SC_OPEN_MAX);
-        if (max < 0 || max > 65536)
-                max = 65536;
-        for (int fd = first; fd < max; fd++)
+        for (int fd = first; fd < 65536; fd++)
                 (void) close(fd);
 }
 
-/* What the child tells helper_start() when it could not exec. */
-typedef struct HelperFailure {
-        int error;              /* negative errno */
-        char message[HELPER_WHY_MAX];
-} HelperFailure;
-
-static _noreturn_ void child_fail(int err_pipe, int r, const char *what) {
-        HelperFailure f = { .error = r < 0 ? r : -EIO };
-        /* No stdio here: a plain copy of WHAT and the errno's text. */
-        size_t n = 0;
-        for (const char *s = what; s && *s && n < sizeof(f.message) - 1; s++)
-                f.message[n++] = *s;
-        const char *sep = ": ";
-        for (const char *s = sep; *s && n < sizeof(f.message) - 1; s++)
-                f.message[n++] = *s;
-        for (const char *s = strerrordesc_np(-f.error); s && *s && n < sizeof(f.message) - 1; s++)
-                f.message[n++] = *s;
-        f.message[n] = '\0';
-        (void) !write(err_pipe, &f, sizeof(f));
-        _exit(127);
+/* Every signal to its default action: a handler of ours must not run
+ * here (in our memory, with the vfork-style clone) before exec. Signals
+ * stay blocked, as the parent blocked them for the clone, until just
+ * before exec. */
+static void child_default_signals(void) {
+        const struct kernel_sigaction dfl = { .handler = SIG_DFL };
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
 }
 
-/* In the forked child: everything until exec. Only what is safe after
- * fork() in a single-threaded process (csand has no threads). */
-static _noreturn_ void helper_child(const HelperSpec *spec, pid_t parent, int null_fd, int out_fd, int err_pipe) {
+static int helper_child(void *userdata) {
+        const HelperChild *c = userdata;
+        const HelperSpec *spec = c->spec;
         int high[HELPER_MAX_FDS];
-        int err_fd, r = 0;
+        int err_pipe = c->err_pipe, r = 0;
 
         /* Die with our parent, even when it is SIGKILLed. If it is already
          * gone, the signal was never armed: give up. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != c->parent)
                 child_fail(err_pipe, -ESRCH, "the parent is gone");
         (void) setsid();
+        child_default_signals();
 
-        helper_reset_signals();
-
-        /* The caller's own preparations, while its fds are where it left
-         * them. */
+        /* The caller's own preparations (a forked child only), while its
+         * fds are where it left them. */
         if (spec->pre_exec) {
                 const char *what = "prepare";
                 r = spec->pre_exec(spec->userdata, &what);
@@ -131,12 +156,12 @@ static _noreturn_ void helper_child(const HelperSpec *spec, pid_t parent, int nu
                 if (high[i] < 0)
                         child_fail(err_pipe, -errno, "can't arrange fds");
         }
-        if ((r = move_fd(null_fd, STDIN_FILENO)) < 0 ||
-            (r = move_fd(out_fd >= 0 ? out_fd : null_fd, STDOUT_FILENO)) < 0 ||
-            (r = move_fd(out_fd >= 0 ? out_fd : null_fd, STDERR_FILENO)) < 0)
+        int out_fd = c->out_fd >= 0 ? c->out_fd : c->null_fd;
+        if ((r = move_fd(c->null_fd, STDIN_FILENO)) < 0 || (r = move_fd(out_fd, STDOUT_FILENO)) < 0 ||
+            (r = move_fd(out_fd, STDERR_FILENO)) < 0)
                 child_fail(err_pipe, r, "can't set up stdio");
         /* err_pipe must survive until exec: keep it above everything. */
-        err_fd = fcntl(err_pipe, F_DUPFD_CLOEXEC, base + (int) spec->n_fds);
+        int err_fd = fcntl(err_pipe, F_DUPFD_CLOEXEC, base + (int) spec->n_fds);
         if (err_fd < 0)
                 child_fail(err_pipe, -errno, "can't arrange fds");
         err_pipe = err_fd;
@@ -150,9 +175,34 @@ static _noreturn_ void helper_child(const HelperSpec *spec, pid_t parent, int nu
 
         if (spec->umask != HELPER_UMASK_KEEP)
                 umask(spec->umask);
-
-        execv(spec->path, spec->argv);
+        const uint64_t none = 0;
+        (void) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
+        execve(spec->path, spec->argv, environ);
         child_fail(err_pipe, -errno, spec->path);
+}
+
+/* Starts helper_child(): a fork when the spec has a pre_exec hook (which
+ * may do anything, and may join a user namespace, which the kernel refuses
+ * to a process that shares its memory), else a clone that shares our
+ * memory and suspends us until it has exec'd or failed: no page tables
+ * copied, no copy-on-write faults on either side. */
+static pid_t spawn_child(HelperChild *c) {
+        if (c->spec->pre_exec) {
+                pid_t pid = fork();
+                if (pid == 0)
+                        _exit(helper_child(c));
+                return pid;
+        }
+        const size_t stack_size = HELPER_STACK_SIZE;
+        void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED)
+                return -1;
+        int saved_errno = errno;
+        pid_t pid = clone(helper_child, (char *) stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+        int r = pid < 0 ? errno : saved_errno;
+        (void) munmap(stack, stack_size);
+        errno = r;
+        return pid;
 }
 
 int helper_start(const HelperSpec *spec, Helper **ret, char *why, size_t why_size) {
@@ -182,20 +232,21 @@ int helper_start(const HelperSpec *spec, Helper **ret, char *why, size_t why_siz
                 return -errno;
         }
 
-        pid_t parent = getpid();
-        pid_t pid = fork();
+        /* Everything blocked until the child has reset every disposition
+         * (see child_default_signals()). */
+        HelperChild c = { .spec = spec, .parent = getpid(), .null_fd = null_fd, .out_fd = out_fd, .err_pipe = pipefd[1] };
+        sigset_t all, saved;
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, &saved);
+        pid_t pid = spawn_child(&c);
+        int r = pid < 0 ? -errno : 0;
+        sigprocmask(SIG_SETMASK, &saved, NULL);
+        safe_close(pipefd[1]);
         if (pid < 0) {
-                int r = -errno;
                 safe_close(pipefd[0]);
-                safe_close(pipefd[1]);
                 free(h);
                 return r;
         }
-        if (pid == 0) {
-                safe_close(pipefd[0]);
-                helper_child(spec, parent, null_fd, out_fd, pipefd[1]);
-        }
-        safe_close(pipefd[1]);
         h->pid = pid;
         h->output_fd = TAKE_FD(out_fd);
 
@@ -207,15 +258,17 @@ int helper_start(const HelperSpec *spec, Helper **ret, char *why, size_t why_siz
         safe_close(pipefd[0]);
         if (n > 0) {
                 helper_free(h);
-                f.message[sizeof(f.message) - 1] = '\0';
-                if (why_size > 0)
-                        snprintf(why, why_size, "%s", (size_t) n == sizeof(f) ? f.message : "exec failed");
-                return (size_t) n == sizeof(f) && f.error < 0 ? f.error : -EIO;
+                r = (size_t) n == sizeof(f) && f.error < 0 ? f.error : -EIO;
+                if (why_size > 0 && (size_t) n == sizeof(f))
+                        snprintf(why, why_size, "%s: %s", f.what ? f.what : "exec", strerror(-r));
+                else if (why_size > 0)
+                        snprintf(why, why_size, "exec failed");
+                return r;
         }
 
         h->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (h->pidfd < 0) {
-                int r = -errno;
+                r = -errno;
                 helper_free(h);
                 return r;
         }

@@ -8,17 +8,23 @@
  * and started with helper_start(): nothing else in csand searches PATH or
  * execs a program of its own choosing (the command is the caller's).
  *
- * A helper is forked and exec'd with:
+ * A helper is started as posix_spawn() starts a program: by a child that
+ * shares our memory, on a small stack of its own, while we wait until it
+ * has exec'd (no page tables copied, no copy-on-write faults), which makes
+ * only system calls; forked instead when HelperSpec.pre_exec is given
+ * (which runs csand's code and may join a user namespace, refused to a
+ * process sharing memory). Either way with:
  *  - PR_SET_PDEATHSIG(SIGKILL), so that it dies with csand even when csand
  *    is SIGKILLed (if the helper keeps running in the process that csand
- *    forked: helpers that daemonize must be told not to);
+ *    started: helpers that daemonize must be told not to);
  *  - only the fds it is given: HelperSpec.fds[i] becomes fd 3 + i, every
  *    other fd above 2 is closed; stdin is /dev/null, stdout and stderr go to
  *    /dev/null or to a memory file that helper_read_output() returns;
  *  - a new session (no terminal signals), default signal dispositions and
  *    an empty signal mask (the monitor blocks the signals it supervises);
  *  - whatever HelperSpec.pre_exec does first (joining a namespace, dropping
- *    capabilities), with the caller's fds still where they were.
+ *    capabilities), with the caller's fds still where they were, and every
+ *    signal blocked and at its default action.
  *
  * The Helper is owned by the caller; helper_free() (or _cleanup_helper_)
  * kills it with SIGKILL and reaps it, so no error path leaves one behind.

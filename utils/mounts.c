@@ -1055,7 +1055,7 @@ static int hide_state_dirs(NewRoot *root, Error *e) {
         return 0;
 }
 
-int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
+int mounts_execute(const SandboxPlan *p, NewRoot *root, int fuse_fd, Error *e) {
         int r = check_sources(p, e);
         if (r < 0)
                 return r;
@@ -1111,7 +1111,7 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e) {
                         break;  /* below */
                 case MOUNT_OP_OVERLAY: {
                         _cleanup_close_ int mnt = -EBADF;
-                        r = overlay_mount(p, op, base_fd, &mnt, e);
+                        r = overlay_mount(p, op, fuse_fd, base_fd, &mnt, e);
                         if (r >= 0)
                                 r = attach_new_mount_at_dir(root, mnt, op->dest, e);
                         break;

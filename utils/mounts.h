@@ -59,8 +59,9 @@ int mounts_new_root(NewRoot *ret);
 
 /* Executes the plan's mount ops in order. root->fd is replaced when an op
  * mounts over the root itself (e.g. --ro-bind / /), so that later ops land
- * on top. */
-int mounts_execute(const SandboxPlan *p, NewRoot *root, Error *e);
+ * on top. FUSE_FD: the channel to the fuse-overlayfs supervisor for the
+ * overlays, -EBADF when there is none (utils/overlay.h). */
+int mounts_execute(const SandboxPlan *p, NewRoot *root, int fuse_fd, Error *e);
 
 /* Makes ROOT's topmost mount the process root and detaches everything
  * else: the scaffold, the caller's tree, what the top is stacked on. */

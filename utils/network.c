@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <arpa/inet.h>
+#include <linux/if_tun.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>
@@ -32,7 +33,6 @@
  * milliseconds; generous for loaded CI machines and sanitizer builds. */
 #define HELPER_READY_TIMEOUT_MS 10000
 #define HELPER_API_TIMEOUT_MS 5000
-#define HELPER_STOP_TIMEOUT_MS 1000
 
 struct NetworkState {
         Helper *helper;
@@ -62,6 +62,23 @@ int network_loopback_up(void) {
         if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
                 return -errno;
         return 0;
+}
+
+/* slirp4netns' interface in the sandbox. */
+#define SLIRP_INTERFACE "tap0"
+
+void network_prepare_interface(const NetworkSettings *s, bool unshare_net) {
+        if (network_mode(s, unshare_net) != NETWORK_SLIRP4NETNS)
+                return;
+        _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+        memcpy(ifr.ifr_name, SLIRP_INTERFACE, sizeof(SLIRP_INTERFACE));
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+                return;
+        /* Without it, our close() below would remove the device again. */
+        (void) ioctl(fd, TUNSETPERSIST, 1);
 }
 
 /* ---- options ---- */
@@ -294,10 +311,12 @@ void network_write_status_json(const NetworkSettings *p, bool unshare_net, FILE 
 NetworkState *network_state_free(NetworkState *s) {
         if (!s)
                 return NULL;
-        /* slirp4netns leaves at once when its --exit-fd hangs up. */
+        /* Neither helper keeps anything worth a graceful end (slirp4netns'
+         * API socket directory is gone already, pasta's pid file is our
+         * pipe), and the sandbox they served has ended: SIGKILL, and reap.
+         * (slirp4netns would also leave when its --exit-fd hangs up, which
+         * is what ends it if csand is killed.) */
         s->exit_fd = safe_close(s->exit_fd);
-        if (s->helper)
-                helper_stop(s->helper, SIGTERM, HELPER_STOP_TIMEOUT_MS);
         helper_free(s->helper);
         safe_close(s->child_pidfd);
         safe_close(s->userns_fd);
@@ -630,7 +649,7 @@ static int start_slirp4netns(const NetworkSettings *p, const char *path, int net
         }
         argv[n++] = "--netns-type=path";
         argv[n++] = a_netns;
-        argv[n++] = "tap0";
+        argv[n++] = SLIRP_INTERFACE;
         argv[n] = NULL;
 
         r = start_helper(path, argv, fds, n_fds, &s->helper, e);

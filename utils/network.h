@@ -114,6 +114,16 @@ bool network_state_child_gone(const NetworkState *s);
 /* Monitor, when the sandbox is over: stops and reaps the helper. */
 NetworkState *network_state_free(NetworkState *s);
 
+/* Child, in the sandbox's network namespace, before it lets the helper
+ * start (GATE_MAPS): makes slirp4netns' tap device there, persistent, for
+ * slirp4netns to attach to. A tap device that is not persistent is
+ * unregistered by the close() of its last fd, in the helper's exit, which
+ * the monitor waits for (~15 ms here: the kernel waits for RCU grace
+ * periods); a persistent one goes with the network namespace, in the
+ * kernel's own time, after csand is done. Best effort: where it fails,
+ * slirp4netns makes the device itself, as before. */
+void network_prepare_interface(const NetworkSettings *s, bool unshare_net);
+
 /* Child, after the mount ops and before pivot_root: with user-mode
  * networking, mounts a generated /etc/resolv.conf when --dns is given or
  * when the sandbox's resolv.conf names a loopback nameserver (which the

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <linux/mount.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -477,10 +478,11 @@ static int clone_tree(int fd, FdArray *a) {
         return 0;
 }
 
-static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int *ret_mnt, char *why, size_t why_size) {
+static int fuse_mount(const SandboxPlan *p, int fuse_fd, const Layers *l, bool readonly, int *ret_mnt, char *why,
+                      size_t why_size) {
         int r;
 
-        if (p->overlay_fuse_fd < 0) {
+        if (fuse_fd < 0) {
                 snprintf(why, why_size, "no fuse-overlayfs supervisor");
                 return -ENOTCONN;
         }
@@ -585,7 +587,7 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
                 fds[n++] = l->upper;    /* checked by the daemon against the paths */
                 fds[n++] = l->work;
         }
-        r = fd_send_with_fds(p->overlay_fuse_fd, &req, sizeof(req), fds, n);
+        r = fd_send_with_fds(fuse_fd, &req, sizeof(req), fds, n);
         if (r < 0) {
                 snprintf(why, why_size, "can't reach the fuse-overlayfs supervisor: %s", strerror(-r));
                 return r;
@@ -596,7 +598,7 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
 
         FuseReply reply;
         ssize_t k;
-        while ((k = recv(p->overlay_fuse_fd, &reply, sizeof(reply), 0)) < 0 && errno == EINTR)
+        while ((k = recv(fuse_fd, &reply, sizeof(reply), 0)) < 0 && errno == EINTR)
                 ;
         if (k != (ssize_t) sizeof(reply)) {
                 snprintf(why, why_size, "the fuse-overlayfs supervisor is gone");
@@ -613,7 +615,7 @@ static int fuse_mount(const SandboxPlan *p, const Layers *l, bool readonly, int 
 
 /* ==== the child: choosing the driver ====================================== */
 
-int overlay_mount(const SandboxPlan *p, const MountOp *op, int base_fd, int *ret_mnt_fd, Error *e) {
+int overlay_mount(const SandboxPlan *p, const MountOp *op, int fuse_fd, int base_fd, int *ret_mnt_fd, Error *e) {
         _cleanup_(layers_done) Layers l = { .upper = -EBADF, .work = -EBADF };
         bool readonly = op->readonly;
         int r = open_layers(op, &l, e);
@@ -639,7 +641,7 @@ int overlay_mount(const SandboxPlan *p, const MountOp *op, int base_fd, int *ret
         for (size_t i = 0; i < n_order; i++) {
                 _cleanup_close_ int mnt = -EBADF;
                 r = order[i] == OVERLAY_DRIVER_KERNEL ? kernel_mount(&l, readonly, base_fd, &mnt, why[i], sizeof(why[i])) :
-                                                        fuse_mount(p, &l, readonly, &mnt, why[i], sizeof(why[i]));
+                                                        fuse_mount(p, fuse_fd, &l, readonly, &mnt, why[i], sizeof(why[i]));
                 if (r >= 0) {
                         *ret_mnt_fd = TAKE_FD(mnt);
                         return 0;
@@ -909,45 +911,93 @@ static _noreturn_ void supervisor_main(int channel) {
         _exit(0);
 }
 
-int overlay_supervisor_start(SandboxPlan *p, OverlaySupervisor *ret) {
+/* Forks the supervisor on CHANNEL (which it takes). */
+static int supervisor_fork(OverlaySupervisor *s, int channel) {
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                safe_close(channel);
+                return r;
+        }
+        if (pid == 0)
+                supervisor_main(channel);       /* closes every other fd */
+        safe_close(channel);
+        s->pid = pid;
+        s->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (s->pidfd >= 0)
+                (void) fcntl(s->pidfd, F_SETFD, FD_CLOEXEC);
+        else
+                s->pidfd = -EBADF;
+        return 0;
+}
+
+/* The waiter thread: forks the supervisor once the child asks for a
+ * daemon; ends without when the child's end closes unused (the child
+ * exec'd or died), which is what a kernel overlayfs mount leads to. */
+static void *supervisor_waiter(void *userdata) {
+        OverlaySupervisor *s = userdata;
+        char c;
+        ssize_t n;
+        while ((n = recv(s->waiting_end, &c, sizeof(c), MSG_PEEK)) < 0 && errno == EINTR)
+                ;
+        int channel = TAKE_FD(s->waiting_end);
+        if (n > 0)
+                (void) supervisor_fork(s, channel);     /* a failure: the child sees end-of-file */
+        else
+                safe_close(channel);
+        return NULL;
+}
+
+int overlay_supervisor_start(const SandboxPlan *p, bool lazy, OverlaySupervisor *ret) {
         if (!plan_may_use_fuse(p))
                 return 0;
 
         int fds[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
                 return -errno;
-        pid_t pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-                safe_close(fds[0]);
-                safe_close(fds[1]);
-                return r;
-        }
-        if (pid == 0) {
-                safe_close(fds[1]);
-                supervisor_main(fds[0]);
-        }
-        safe_close(fds[0]);
-        p->overlay_fuse_fd = fds[1];
-        ret->child_end = &p->overlay_fuse_fd;
-        ret->pid = pid;
-        ret->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (ret->pidfd >= 0)
-                (void) fcntl(ret->pidfd, F_SETFD, FD_CLOEXEC);
-        else
-                ret->pidfd = -EBADF;
+        ret->child_end = fds[1];
+        if (!lazy)
+                return supervisor_fork(ret, fds[0]);
+
+        /* The thread starts with every signal blocked: they are the main
+         * thread's (the monitor's signalfd). A small stack: it only waits,
+         * and forks. */
+        ret->waiting_end = fds[0];
+        pthread_attr_t attr;
+        sigset_t all, saved;
+        int r = -pthread_attr_init(&attr);
+        if (r < 0)
+                goto fail;
+        (void) pthread_attr_setstacksize(&attr, 256 * 1024);
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &saved);
+        r = -pthread_create(&ret->waiter, &attr, supervisor_waiter, ret);
+        pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        pthread_attr_destroy(&attr);
+        if (r < 0)
+                goto fail;
+        ret->have_waiter = true;
         return 0;
+fail:
+        ret->waiting_end = safe_close(ret->waiting_end);
+        ret->child_end = safe_close(ret->child_end);
+        return r;
 }
 
-void overlay_supervisor_forget_child_end(SandboxPlan *p) {
-        p->overlay_fuse_fd = safe_close(p->overlay_fuse_fd);
+void overlay_supervisor_forget_child_end(OverlaySupervisor *s) {
+        s->child_end = safe_close(s->child_end);
 }
 
 void overlay_supervisor_done(OverlaySupervisor *s) {
+        s->child_end = safe_close(s->child_end);
+        /* The child's end is closed everywhere by now (its last process is
+         * gone): the waiter has forked the supervisor or sees end-of-file. */
+        if (s->have_waiter) {
+                (void) pthread_join(s->waiter, NULL);
+                s->have_waiter = false;
+        }
         if (s->pid <= 0)
                 return;
-        if (s->child_end)
-                *s->child_end = safe_close(*s->child_end);
         /* Normally a matter of milliseconds: the mounts went with the
          * sandbox's last process. */
         const int timeout_ms = 5000;

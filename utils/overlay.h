@@ -21,6 +21,7 @@
  * mount namespace goes away (last process of the sandbox gone), whether
  * csand exited normally or was killed. */
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -51,18 +52,27 @@ OverlayKind overlay_op_kind(const MountOp *op);
 typedef struct OverlaySupervisor {
         pid_t pid;              /* 0 when none was started */
         int pidfd;
-        int *child_end;         /* &plan->overlay_fuse_fd */
+        int child_end;          /* the child's end of the channel (-EBADF: none) */
+        /* Lazy start: a thread that forks the supervisor on the child's
+         * first request, on this end of the channel. */
+        int waiting_end;
+        pthread_t waiter;
+        bool have_waiter;
 } OverlaySupervisor;
-#define OVERLAY_SUPERVISOR_INIT { .pid = 0, .pidfd = -EBADF, .child_end = NULL }
+#define OVERLAY_SUPERVISOR_INIT { .pid = 0, .pidfd = -EBADF, .child_end = -EBADF, .waiting_end = -EBADF }
 
-/* Before clone (and before joining --userns/--pidns): starts the supervisor
- * when the plan has overlays that may use fuse-overlayfs, and sets
- * p->overlay_fuse_fd, the child's end of the channel. 0 and nothing started
- * when it is not needed. */
-int overlay_supervisor_start(SandboxPlan *p, OverlaySupervisor *ret);
+/* Before clone (and before joining --userns/--pidns): when the plan has
+ * overlays that may use fuse-overlayfs, makes the channel, ret->child_end
+ * being the child's end (for overlay_mount()), and starts the supervisor:
+ * at once, or with LAZY only once the child asks for a daemon (the usual
+ * kernel overlayfs mount never does), from a thread of ours that waits for
+ * that request; so LAZY only when we won't join a user namespace, which
+ * the kernel refuses to a process with threads. 0 and nothing made when
+ * fuse-overlayfs can't be used. */
+int overlay_supervisor_start(const SandboxPlan *p, bool lazy, OverlaySupervisor *ret);
 /* In the parent after clone: drops the parent's copy of the child's end, so
  * that the supervisor sees end-of-file once the child has exec'd or died. */
-void overlay_supervisor_forget_child_end(SandboxPlan *p);
+void overlay_supervisor_forget_child_end(OverlaySupervisor *s);
 /* After the sandbox ended (or failed to start; the child's end is closed
  * here if still open): waits (bounded) for the daemons to go, which
  * they do as soon as their mounts are gone. A daemon that still serves
@@ -75,4 +85,4 @@ void overlay_supervisor_done(OverlaySupervisor *s);
 /* Mounts the overlay of OP and returns it as a detached mount in
  * *ret_mnt_fd, for the caller to attach at op->dest. BASE_FD is the bottom
  * root tmpfs (never visible to the sandbox once setup is done). */
-int overlay_mount(const SandboxPlan *p, const MountOp *op, int base_fd, int *ret_mnt_fd, Error *e);
+int overlay_mount(const SandboxPlan *p, const MountOp *op, int fuse_fd, int base_fd, int *ret_mnt_fd, Error *e);

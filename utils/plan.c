@@ -17,7 +17,7 @@ int plan_new(SandboxPlan **ret) {
         p->next_perms = MODE_UNSET;
         p->userns_fd = p->userns2_fd = p->pidns_fd = -EBADF;
         p->sync_fd = p->block_fd = p->userns_block_fd = p->info_fd = p->json_status_fd = -EBADF;
-        p->overlay_fuse_fd = p->seccomp_fd = -EBADF;
+        p->seccomp_fd = -EBADF;
         *ret = p;
         return 0;
 }

@@ -90,12 +90,11 @@ typedef struct SandboxPlan {
         uint64_t next_size;
 
         /* Overlays (utils/overlay.c): the pending --overlay-src list that
-         * the next overlay op takes, the driver, and the child's channel to
-         * the fuse-overlayfs supervisor (-EBADF when none was started). */
+         * the next overlay op takes, and the driver. (The channel to the
+         * fuse-overlayfs supervisor is the launch's: sandbox.c's Launch.) */
         char **overlay_srcs;
         size_t n_overlay_srcs;
         OverlayDriver overlay_driver;
-        int overlay_fuse_fd;
 
         /* images (utils/image.c): --image PATH[:TAG] (also set by
          * --image-info, which prints instead of running), --entrypoint

@@ -413,3 +413,19 @@ PY
         assert_line "ns/user: ok"
         assert_line "nsenter user+mnt+pid 0 ['inside', 'proc'] "
 }
+
+# pid 1 (csand's: it starts the command with vfork, after doing in its own
+# process what would write its memory) has the command's working
+# directory and environment, as bwrap's does: bwrap changes directory
+# before it forks the command off its pid 1.
+@test "the sandbox's pid 1 has the command's working directory, as bwrap's" {
+        require_bwrap
+        local d
+        for d in /usr/share /usr/lib; do
+                run_both --unshare-pid --proc /proc --chdir "$d" --setenv PID1TEST yes \
+                        sh -c 'readlink /proc/1/cwd; echo "$PWD $PID1TEST"'
+                assert_same rc out err
+                assert_equal "$(cat "$TESTDIR/csand.out")" "$d
+$d yes"
+        done
+}

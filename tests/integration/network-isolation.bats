@@ -108,6 +108,17 @@ first_command_sees_interface() {
         first_command_sees_interface pasta 'inet [0-9.]+/[0-9]+'
 }
 
+# slirp4netns attaches to a tap0 that csand's child made persistent: a tap
+# device that is not is unregistered by the helper's exit (~15 ms of RCU
+# grace periods here), which csand waits for; a persistent one goes with
+# the network namespace, after csand has returned.
+@test "slirp4netns: its tap0 is persistent (its removal is not waited for)" {
+        require_net_helper slirp4netns
+        run csand "${net_root[@]}" --network slirp4netns ip -d link show tap0
+        assert_success
+        assert_output --partial "persist on"
+}
+
 # The sandbox ends: normally (its command exits 3 when the test says so),
 # by a signal (the command kills itself), csand killed by SIGTERM, csand
 # SIGKILLed.  Each time the helper goes too.

@@ -238,6 +238,30 @@ check_upper_fs() {
         assert_equal "$(fstype_at /m <<<"$output")" overlay
 }
 
+# The fuse-overlayfs supervisor (the process that starts the daemons, outside
+# the sandbox) makes itself a subreaper, and nothing else of csand does:
+# strace decodes prctl()'s arguments, from registers, although csand is not
+# dumpable.
+supervisor_started() {
+        grep -c 'PR_SET_CHILD_SUBREAPER' "$1" || true
+}
+
+@test "--overlay-driver auto: no fuse-overlayfs supervisor is started when kernel overlayfs mounts" {
+        require_feature "strace" command -v strace
+        run strace -f -qq -e trace=prctl -o "$TESTDIR/trace" env CSAND_TEST_TOKEN="$CSAND_TOKEN" "$CSAND" \
+                "${csand_min_root[@]}" --overlay-src "$L1" --tmp-overlay /m -- cat /m/a
+        assert_success
+        assert_output one
+        assert_equal "$(supervisor_started "$TESTDIR/trace")" 0
+        # the control: with fuse-overlayfs it is started, on the child's request
+        require_driver fuse
+        run strace -f -qq -e trace=prctl -o "$TESTDIR/trace-fuse" env CSAND_TEST_TOKEN="$CSAND_TOKEN" "$CSAND" \
+                "${csand_min_root[@]}" --overlay-driver fuse --overlay-src "$L1" --tmp-overlay /m -- cat /m/a
+        assert_success
+        assert_output one
+        assert_equal "$(supervisor_started "$TESTDIR/trace-fuse")" 1
+}
+
 @test "--overlay-src / --tmp-overlay /: a throw-away writable copy of the host root" {
         require_driver fuse
         local probe="/tmp/ovl-probe-$$-$RANDOM"

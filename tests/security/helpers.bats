@@ -108,3 +108,44 @@ assert_planted_never_ran() {
                 done
         done
 }
+
+# The spawner's child shares csand's memory until it execs, with every
+# signal blocked meanwhile: the helper must still start as a new program
+# expects, even when csand's caller ignores signals (nohup, a shell's
+# background job) and csand blocks those it supervises and ignores SIGPIPE.
+@test "helpers: start with every signal at its default action, none blocked, in a session of their own" {
+        require_userns
+        require_feature "a usable /dev/net/tun" test -r /dev/net/tun -a -w /dev/net/tun
+        require_feature "perl" test -x /usr/bin/perl
+        mkdir -p "$TESTDIR/bin"
+        # A stand-in slirp4netns: records its state, says it is ready. In
+        # perl, which leaves the signal state as exec left it (a shell
+        # clears the mask).
+        cat >"$TESTDIR/bin/slirp4netns" <<EOF
+#!/usr/bin/perl
+open(my \$in, "<", "/proc/self/status") or die;
+open(my \$out, ">", "$TESTDIR/state") or die;
+print \$out grep { /^(SigBlk|SigIgn):/ } <\$in>;
+open(my \$stat, "<", "/proc/self/stat") or die;
+my @f = split(/ /, <\$stat>);
+print \$out "session \$f[5] pid \$\$\n";
+close(\$out);
+for (@ARGV) { if (/^--ready-fd=(\d+)\$/) { open(my \$r, ">&=", \$1) or die; syswrite(\$r, "1"); } }
+exec("sleep", "60");
+EOF
+        chmod +x "$TESTDIR/bin/slirp4netns"
+        run sh -c 'trap "" INT HUP QUIT; PATH="$0:/usr/bin:/bin" exec "$@"' "$TESTDIR/bin" "$CSAND" \
+                --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" --proc /proc --unshare-all --network slirp4netns \
+                sh -c 'grep SigIgn /proc/self/status'
+        assert_success
+        # the caller's ignored signals reach the command, as in bwrap
+        refute_output "SigIgn:	0000000000000000"
+        run cat "$TESTDIR/state"
+        assert_line "SigBlk:	0000000000000000"
+        # SIGHUP, SIGINT, SIGQUIT (the caller's) and SIGPIPE (csand's) not
+        # ignored (perl ignores SIGFPE itself)
+        local ign
+        ign=$(sed -n 's/^SigIgn:\t//p' "$TESTDIR/state")
+        (( (16#$ign & 0x1007) == 0 )) || fail "the helper ignores signals: SigIgn $ign"
+        assert_line --regexp '^session ([0-9]+) pid \1$'
+}
