@@ -99,19 +99,14 @@ static const CgroupPropertyInfo property_table[] = {
         { "RuntimeMaxSec", "RuntimeMaxUSec", VALUE_USEC, 1, NULL, NULL },
 };
 
-/* The shorthand options and the property each one sets. */
+/* The shorthand options and the property each one sets: the rows of
+ * CGROUP_OPTIONS that name one. */
+#define LIMIT_ROW(name, metavars, property, cpus, help) { name, property, cpus },
 static const struct {
         const char *option;
-        const char *property;
+        const char *property;   /* NULL: --cgroup-property, --cgroup-manager */
         bool cpus;              /* --cpus: a number of CPUs, not a percentage */
-} limit_options[] = {
-        { "--memory", "MemoryMax", false },
-        { "--memory-swap", "MemorySwapMax", false },
-        { "--cpus", "CPUQuota", true },
-        { "--cpu-weight", "CPUWeight", false },
-        { "--pids-limit", "TasksMax", false },
-        { "--io-weight", "IOWeight", false },
-};
+} limit_options[] = { CGROUP_OPTIONS(LIMIT_ROW) };
 
 static const CgroupPropertyInfo *property_find(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(property_table); i++)
@@ -444,7 +439,7 @@ int cgroup_settings_parse(CgroupSettings *s, const char *option, const char *arg
         }
 
         for (size_t i = 0; i < ELEMENTSOF(limit_options); i++) {
-                if (strcmp(limit_options[i].option, option) != 0)
+                if (!limit_options[i].property || strcmp(limit_options[i].option, option) != 0)
                         continue;
                 const CgroupPropertyInfo *info = property_find(limit_options[i].property);
                 /* The shorthands take finite values only. */
