@@ -1466,11 +1466,11 @@ static int unit_of_cgroup(CgroupJoin *j, const char *path, Error *e) {
         if (r >= 0)
                 r = sym_sd_bus_message_read(reply, "o", &object);
         if (r >= 0)
-                r = sym_sd_bus_get_property_string(j->bus, "org.freedesktop.systemd1", object, "org.freedesktop.systemd1.Unit",
-                                                   "Id", &err, &id);
+                r = sym_sd_bus_get_property_string(j->bus, "org.freedesktop.systemd1", object,
+                                                   "org.freedesktop.systemd1.Unit", "Id", &err, &id);
         if (r < 0)
-                return error_setf(e, sym_sd_bus_error_get_errno(&err) ?: -r, "no unit of the user's systemd holds it: %s",
-                                  err.message ?: strerror(-r));
+                return error_setf(e, sym_sd_bus_error_get_errno(&err) ?: -r,
+                                  "no unit of the user's systemd holds it: %s", err.message ?: strerror(-r));
         const char *below = path_below_unit(path, id);
         if (!below)
                 return error_setf(e, EINVAL, "it is not below the cgroup of %s", id);
@@ -1501,8 +1501,10 @@ static int prepare_cgroupfs(CgroupJoin *j, const char *path, Error *e) {
         r = error_setf(&why, EOPNOTSUPP, "csand was built without libsystemd");
 #endif
         if (r < 0)
-                return error_setf(e, EACCES, "its cgroup %s and csand's meet at %s, which this user may not write to, "
-                                  "and the user's systemd can't move it there (%s)", path, *meet ? meet : "/", why.message);
+                return error_setf(e, EACCES,
+                                  "its cgroup %s and csand's meet at %s, which this user may not write to, "
+                                  "and the user's systemd can't move it there (%s)",
+                                  path, *meet ? meet : "/", why.message);
         return 0;
 }
 

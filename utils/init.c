@@ -128,7 +128,7 @@ int init_supervise(Supervise *s, int *ret_status) {
                         read_stops(s);
                 if (p[2].revents) {
                         (void) kill(-s->pid, SIGKILL);
-                        s->end_fd = -EBADF;     /* once; the caller closes it */
+                        s->end_fd = -EBADF; /* once; the caller closes it */
                 }
                 if (!p[0].revents)
                         continue;
