@@ -18,7 +18,7 @@
 # service nouserns-clone nouserns-max"), VM_TESTS (default: all; some of
 # tests/vm's .bats file names, to run only those while working on them),
 # VM_SETUID_CORE=0 (the nouserns contexts without the core suite),
-# VM_TIMEOUT (default 1500 s) and run-vm-tests.sh's knobs (REBUILD=1,
+# VM_TIMEOUT (default 2400 s) and run-vm-tests.sh's knobs (REBUILD=1,
 # RECONFIGURE=1, ACCEL, VM_CPUS, ...). As an ordinary user it only prints a
 # TAP skip.
 set -uo pipefail
@@ -26,7 +26,7 @@ set -uo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export VMTIER=${VMTIER:-/var/cache/csand-vm}
 export VM_CONTEXTS=${VM_CONTEXTS:-session service nouserns-clone nouserns-max}
-export VM_TIMEOUT=${VM_TIMEOUT:-1500}   # the VM's own run; ~4-8 min on a busy 2-core machine
+export VM_TIMEOUT=${VM_TIMEOUT:-2400}   # the VM's own run: the cgroup tests and the core suite twice; ~12-20 min idle under TCG
 started=$SECONDS
 
 say() { echo "vm: $*" >&2; }
