@@ -76,7 +76,7 @@ typedef struct Launch {
                                  * once it is in its cgroup's leaf */
         int stops_fd;           /* pid 1: where it reports the command's stops */
         const JobControl *jobs;
-        pid_t tracer;           /* the monitor's tracer (strace -f), which may trace us too */
+        pid_t monitor_pid;      /* whose tracer (strace -f) may trace the child too */
         /* The fuse-overlayfs supervisor, started before the clone; its
          * channel's child end is what the child's overlays ask it on. */
         OverlaySupervisor overlay;
@@ -271,10 +271,12 @@ static int assert_userns_disabled(Error *e) {
         return 0;
 }
 
-/* The pid that traces us (0: none), from /proc/self/status. */
-static pid_t tracer_pid(void) {
-        char buf[4096];
-        _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+/* The pid that traces PID (0: us; the result 0: none), from its status
+ * file (which anyone may read). */
+static pid_t tracer_pid(pid_t pid) {
+        char buf[4096], path[32];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        _cleanup_close_ int fd = open(pid == 0 ? "/proc/self/status" : path, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
         if (n <= 0)
                 return 0;
@@ -296,6 +298,7 @@ static int child_setup(const Launch *l, Error *e) {
         plan_close_fd(l->plan, p->info_fd);
         plan_close_fd(l->plan, p->json_status_fd);
 
+        bool was_dumpable = p->userns_block_fd >= 0;
         /* --userns-block-fd: the caller writes our maps (it has our pid
          * from --info-fd), for which we were dumpable until now. */
         if (p->userns_block_fd >= 0) {
@@ -309,16 +312,17 @@ static int child_setup(const Launch *l, Error *e) {
                 r = userns_write_own_maps_step(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid, &step);
                 if (r < 0)
                         return error_set_errno(e, r, "%s", userns_map_step_words(step));
+                was_dumpable = r > 0;
         }
         if (l->gate_fd >= 0 && gate_has_maps_step(p)) {
                 network_prepare_interface(&p->network, p->unshare_net);
                 gate_send(l->gate_fd, GATE_MAPS);
         }
-        /* With --userns-block-fd (or where userns.c has no stand-in) the
+        /* With --userns-block-fd (or where userns.c had no stand-in) the
          * setup was ptrace-able by the user outside until now: whoever
          * attached then and is still attached is not ours. */
-        pid_t tracer = tracer_pid();
-        if (tracer != 0 && tracer != l->tracer)
+        pid_t tracer = was_dumpable ? tracer_pid(0) : 0;
+        if (tracer != 0 && tracer != tracer_pid(l->monitor_pid))
                 return error_setf(e, EPERM, "The sandbox's setup is being traced by process %d", (int) tracer);
 
         /* The host's /proc, for what must still be done there after pivot_root. */
@@ -366,7 +370,8 @@ static int child_setup(const Launch *l, Error *e) {
                 return error_set_errno(e, errno, "Can't set hostname %s", p->hostname);
 
         /* User namespace changes come last: they cost us the capabilities
-         * over everything set up above. */
+         * over everything set up above (ns_last_pid's too). */
+        userns_reap_standins();
         if (nested && enter_nested_userns(l, proc_fd, e) < 0)
                 return -e->error;
         if (p->userns2_fd >= 0 && setns(p->userns2_fd, CLONE_NEWUSER) < 0)
@@ -507,6 +512,7 @@ static _noreturn_ void child_run(const Launch *l) {
                         goto fail;
         } else if (child_setup(l, &e) < 0)
                 goto fail;
+        userns_standins_done();
         /* --seccomp's program, read where bwrap reads it: after setup. */
         if (p->seccomp_fd >= 0 && seccomp_add_from_fd(l->plan, p->seccomp_fd, &e) < 0)
                 goto fail;
@@ -544,9 +550,9 @@ fail:
  * or reachable too early. If the filters can't be loaded, pid 1 is not
  * made dumpable again. */
 static int init_make_reachable(SandboxPlan *p, int fuse_fd) {
-        for (size_t i = p->n_owned_fds; i-- > 0;)
-                if (p->owned_fds[i] != p->sync_fd)
-                        plan_close_fd(p, p->owned_fds[i]);
+        for (size_t i = p->owned->n; i-- > 0;)
+                if (p->owned->fds[i] != p->sync_fd)
+                        plan_close_fd(p, p->owned->fds[i]);
         safe_close(fuse_fd);
         /* Dumpable first: after the filters, prctl() may be what they
          * refuse. Nothing of the command's runs yet to use the gap. */
@@ -736,7 +742,7 @@ static unsigned long sandbox_ns_flags(const Launch *l) {
 }
 
 /* --info-fd and the start of --json-status-fd: the namespace ids. */
-static void monitor_write_info(SandboxPlan *p, const Launch *l, pid_t child, const int *ns_fds) {
+static void monitor_write_info(const SandboxPlan *p, const Launch *l, pid_t child, const int *ns_fds) {
         if (p->info_fd >= 0) {
                 (void) status_write_info(p->info_fd, p, child, sandbox_ns_flags(l), ns_fds, false);
                 plan_close_fd(p, p->info_fd);
@@ -762,7 +768,7 @@ static int monitor_start_network(const SandboxPlan *p, Launch *l, pid_t child, i
 
 /* The monitor's work outside the sandbox between clone and exec, in step
  * with the child (see "the gate" above); then it opens the gate. */
-static int monitor_before_exec(SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int gate_fd,
+static int monitor_before_exec(const SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int gate_fd,
                                int ns_fds[_REPORT_NS_MAX], Error *e) {
         /* --name first: a taken name leaves nothing made outside. */
         if (registry_claim(p->name, &l->registration, e) < 0)
@@ -820,7 +826,7 @@ static void close_namespaces(int (*fds)[_REPORT_NS_MAX]) {
  * signals on. Returns the exit status csand should end with. STOPS_FD: pid
  * 1's reports of the command's stops, or -EBADF when the child is the
  * command. */
-static int monitor(SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int report_fd, int gate_fd,
+static int monitor(const SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int report_fd, int gate_fd,
                    int stops_fd) {
         _cleanup_close_ int sfd = -EBADF;
         _cleanup_(close_namespaces) int ns_fds[_REPORT_NS_MAX];
@@ -969,9 +975,11 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
         child_run(&l);
 }
 
-static int sandbox_launch(SandboxPlan *p) {
+static int sandbox_launch(const SandboxPlan *p) {
         _cleanup_(launch_done) Launch l = {
-                .plan = p,
+                /* Writable only for the child, in its own copy after the
+                 * clone (--seccomp's program); the monitor reads it. */
+                .plan = (SandboxPlan *) p,
                 .outside_uid = geteuid(),
                 .outside_gid = getegid(),
                 .report_fd = -EBADF,
@@ -1024,7 +1032,7 @@ static int sandbox_launch(SandboxPlan *p) {
 
         jobctl_init(&jobs, p->new_session);
         l.jobs = &jobs;
-        l.tracer = tracer_pid();
+        l.monitor_pid = getpid();
 
         /* A socket rather than a pipe: see "the gate" above. */
         int gate[2] = { -EBADF, -EBADF };
@@ -1130,17 +1138,18 @@ int main(int argc, char **argv) {
                 log_error("Out of memory");
                 return 1;
         }
-        if (options_parse(plan, argc - 1, argv + 1, &e) < 0 || setuid_check_plan(plan, &e) < 0) {
+        OptionsCommand command;
+        if (options_parse(plan, argc - 1, argv + 1, &command, &e) < 0 || setuid_check_plan(plan, &e) < 0) {
                 log_error("%s", e.message);
                 return 1;
         }
-        if (plan->show_help) {
+        if (command == OPTIONS_HELP) {
                 options_print_help(stdout, argv[0]);
                 return 0;
         }
         /* The bwrap release whose behaviour csand follows: first, as
          * bwrap (scripts parse "bubblewrap X.Y.Z"), or after csand's own. */
-        if (plan->show_version) {
+        if (command == OPTIONS_VERSION) {
                 if (strcmp(log_program_name(), "bwrap") == 0)
                         printf("bubblewrap %s (csand %s)\n", CSAND_BWRAP_VERSION, CSAND_VERSION);
                 else
@@ -1155,7 +1164,9 @@ int main(int argc, char **argv) {
                 log_error("Out of memory");
                 return 1;
         }
-        if (plan_validate(plan, getuid(), &e) < 0) {
+        /* The options as given, before anything is read or made. */
+        uid_t real_uid = getuid();
+        if (plan_validate(plan, real_uid, &e) < 0) {
                 /* bwrap prints its usage on stderr; scripts see that line */
                 if (e.error == PLAN_NO_COMMAND && strcmp(log_program_name(), "bwrap") == 0)
                         options_print_help(stderr, argv[0]);
@@ -1168,23 +1179,23 @@ int main(int argc, char **argv) {
                 log_error("%s", e.message);
                 return 1;
         }
-        /* --image: layers, config and command into the plan; or an image action that ends here. */
+        /* The plan is completed: --image's layers, config and command (or
+         * an image action that ends here), the seccomp profile (it depends
+         * on the capabilities kept), the kernel's Landlock ABI against the
+         * rules asked for. */
         int r = image_prepare(plan, &e);
         if (r != 0) {
                 if (r < 0)
                         log_error("%s", e.message);
                 return r < 0;
         }
-        /* After parsing: the profile depends on the capabilities kept. */
-        if (seccomp_add_profile(plan, &e) < 0) {
+        if (seccomp_add_profile(plan, &e) < 0 || landlock_prepare(&plan->landlock, &e) < 0 ||
+            plan_validate(plan, real_uid, &e) < 0) {
                 log_error("%s", e.message);
                 return 1;
         }
-        /* The kernel's Landlock ABI against the rules asked for. */
-        if (landlock_prepare(&plan->landlock, &e) < 0) {
-                log_error("%s", e.message);
-                return 1;
-        }
+        /* From here on the plan is read only (sandbox_launch() takes it
+         * as it is; pid 1 closes its copies of the owned fds). */
         if (setuid_worker(NULL, NULL, NULL))
                 worker_run(plan);
         return sandbox_launch(plan);

@@ -14,7 +14,9 @@
 #      once as it is, once where nobody may make a user namespace
 #      (tests/setuid/nouserns-run.c, a seccomp filter set as root);
 #   2. the root-meaningful subset (the cli suite, and the vm tier) as root,
-#      from a build of its own;
+#      from a build of its own; the vm tier (tests/vm/README.md) runs the
+#      cgroup tests under a real systemd and, with unprivileged user
+#      namespaces off, the core suite against setuid csand;
 #   3. the whole suite again as csandtest, built with ASan+UBSan.
 # As an ordinary user it runs 1 and 3 in the source tree (build-tests/,
 # build-asan/).

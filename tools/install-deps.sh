@@ -33,6 +33,8 @@ CSAND_DEPS=(
         podman uidmap runc  # rootless podman, image.sh's comparison (runc: crun 1.8 refuses hybrid cgroups)
         # sanitizer builds
         clang libclang-rt-14-dev
+        # formatting: tools/format.sh, the cli test format-check
+        clang-format-14
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -99,19 +99,14 @@ static const CgroupPropertyInfo property_table[] = {
         { "RuntimeMaxSec", "RuntimeMaxUSec", VALUE_USEC, 1, NULL, NULL },
 };
 
-/* The shorthand options and the property each one sets. */
+/* The shorthand options and the property each one sets: the rows of
+ * CGROUP_OPTIONS that name one. */
+#define LIMIT_ROW(name, metavars, property, cpus, help) { name, property, cpus },
 static const struct {
         const char *option;
-        const char *property;
+        const char *property;   /* NULL: --cgroup-property, --cgroup-manager */
         bool cpus;              /* --cpus: a number of CPUs, not a percentage */
-} limit_options[] = {
-        { "--memory", "MemoryMax", false },
-        { "--memory-swap", "MemorySwapMax", false },
-        { "--cpus", "CPUQuota", true },
-        { "--cpu-weight", "CPUWeight", false },
-        { "--pids-limit", "TasksMax", false },
-        { "--io-weight", "IOWeight", false },
-};
+} limit_options[] = { CGROUP_OPTIONS(LIMIT_ROW) };
 
 static const CgroupPropertyInfo *property_find(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(property_table); i++)
@@ -444,7 +439,7 @@ int cgroup_settings_parse(CgroupSettings *s, const char *option, const char *arg
         }
 
         for (size_t i = 0; i < ELEMENTSOF(limit_options); i++) {
-                if (strcmp(limit_options[i].option, option) != 0)
+                if (!limit_options[i].property || strcmp(limit_options[i].option, option) != 0)
                         continue;
                 const CgroupPropertyInfo *info = property_find(limit_options[i].property);
                 /* The shorthands take finite values only. */
@@ -679,6 +674,7 @@ static DLSYM_FUNCTION(sd_bus_message_close_container);
 static DLSYM_FUNCTION(sd_bus_message_read);
 static DLSYM_FUNCTION(sd_bus_error_free);
 static DLSYM_FUNCTION(sd_bus_error_get_errno);
+static DLSYM_FUNCTION(sd_bus_get_property_string);
 
 /* -ENOMEDIUM when it can't be loaded: this way is not available here. */
 static int dlopen_libsystemd(Error *e) {
@@ -700,6 +696,7 @@ static int dlopen_libsystemd(Error *e) {
                 DLSYM_ARG(sd_bus_message_read),
                 DLSYM_ARG(sd_bus_error_free),
                 DLSYM_ARG(sd_bus_error_get_errno),
+                DLSYM_ARG(sd_bus_get_property_string),
         };
         int r = dlopen_symbols(&dl, "libsystemd.so.0", "the systemd cgroup manager", symbols, ELEMENTSOF(symbols), e);
         if (r < 0)
@@ -1416,6 +1413,101 @@ void cgroup_join_free(CgroupJoin *j) {
         free(j);
 }
 
+/* Where PATH and our own cgroup meet: a cgroupfs write that moves one of
+ * our processes into PATH needs write access to its cgroup.procs (the
+ * kernel's rule for delegated subtrees). */
+static int meeting_point(const char *path, char **ret) {
+        _cleanup_free_ char *own = NULL;
+        int r = cgroup_of_pid(0, &own);
+        if (r < 0)
+                return r;
+        /* The longest common prefix that ends a component in both:
+         * "/a/b" and "/a/bc" meet at "/a". */
+        size_t n = 0;
+        for (size_t i = 0;; i++) {
+                bool end_own = own[i] == '\0' || own[i] == '/', end_path = path[i] == '\0' || path[i] == '/';
+                if (i > 0 && end_own && end_path)
+                        n = i;
+                if (own[i] != path[i] || own[i] == '\0')
+                        break;
+        }
+        *ret = strndup(own, n);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static bool cgroupfs_can_move(const char *meet) {
+        _cleanup_free_ char *procs = NULL;
+        if (asprintf(&procs, CGROUP_ROOT "%s/cgroup.procs", meet) < 0)
+                return false;
+        return faccessat(AT_FDCWD, procs, W_OK, AT_EACCESS) == 0;
+}
+
+#if HAVE_LIBSYSTEMD
+/* The unit of the user's systemd that holds PATH (csand's cgroupfs cgroup
+ * in a scope delegated to the user): it can move a process there for us. */
+static int unit_of_cgroup(CgroupJoin *j, const char *path, Error *e) {
+        _cleanup_(bus_error_freep) sd_bus_error err = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *id = NULL;
+        const char *object;
+        int r = dlopen_libsystemd(e);
+        if (r < 0)
+                return r;
+        r = sym_sd_bus_open_user(&j->bus);
+        if (r < 0)
+                return error_set_errno(e, r, "no user bus");
+        _cleanup_(bus_message_unrefp) sd_bus_message *m = NULL;
+        r = sym_sd_bus_message_new_method_call(j->bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                               "org.freedesktop.systemd1.Manager", "GetUnitByControlGroup");
+        if (r >= 0)
+                r = sym_sd_bus_message_append(m, "s", path);
+        if (r >= 0)
+                r = sym_sd_bus_call(j->bus, m, 0, &err, &reply);
+        if (r >= 0)
+                r = sym_sd_bus_message_read(reply, "o", &object);
+        if (r >= 0)
+                r = sym_sd_bus_get_property_string(j->bus, "org.freedesktop.systemd1", object,
+                                                   "org.freedesktop.systemd1.Unit", "Id", &err, &id);
+        if (r < 0)
+                return error_setf(e, sym_sd_bus_error_get_errno(&err) ?: -r,
+                                  "no unit of the user's systemd holds it: %s", err.message ?: strerror(-r));
+        const char *below = path_below_unit(path, id);
+        if (!below)
+                return error_setf(e, EINVAL, "it is not below the cgroup of %s", id);
+        j->unit = TAKE_PTR(id);
+        j->subcgroup = strdup(below);
+        return j->subcgroup ? 0 : error_setf(e, ENOMEM, "Out of memory");
+}
+#endif
+
+/* cgroupfs: a write to PATH's cgroup.procs where we may, else through the
+ * systemd unit PATH is in: a scope delegated to the user, joined from a
+ * login session, meets it only at the root-owned user-UID.slice. */
+static int prepare_cgroupfs(CgroupJoin *j, const char *path, Error *e) {
+        _cleanup_free_ char *procs = NULL, *meet = NULL;
+        int r = meeting_point(path, &meet);
+        if (r < 0)
+                return error_set_errno(e, r, "can't read csand's own cgroup");
+        if (cgroupfs_can_move(meet)) {
+                if (asprintf(&procs, CGROUP_ROOT "%s/cgroup.procs", path) < 0)
+                        return error_setf(e, ENOMEM, "Out of memory");
+                j->procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
+                return j->procs_fd < 0 ? error_set_errno(e, errno, "can't open %s", procs) : 0;
+        }
+        Error why = {};
+#if HAVE_LIBSYSTEMD
+        r = unit_of_cgroup(j, path, &why);
+#else
+        r = error_setf(&why, EOPNOTSUPP, "csand was built without libsystemd");
+#endif
+        if (r < 0)
+                return error_setf(e, EACCES,
+                                  "its cgroup %s and csand's meet at %s, which this user may not write to, "
+                                  "and the user's systemd can't move it there (%s)",
+                                  path, *meet ? meet : "/", why.message);
+        return 0;
+}
+
 int cgroup_join_prepare(const char *path, const char *unit, CgroupJoin **ret, Error *e) {
         CgroupJoin *j = calloc(1, sizeof(*j));
         int r;
@@ -1435,14 +1527,8 @@ int cgroup_join_prepare(const char *path, const char *unit, CgroupJoin **ret, Er
 #else
                 r = error_setf(e, EOPNOTSUPP, "systemd holds it in %s, and csand was built without libsystemd", unit);
 #endif
-        } else {
-                _cleanup_free_ char *procs = NULL;
-                r = asprintf(&procs, CGROUP_ROOT "%s/cgroup.procs", path) < 0 ? -ENOMEM : 0;
-                if (r >= 0 && (j->procs_fd = open(procs, O_WRONLY | O_CLOEXEC)) < 0)
-                        r = -errno;
-                if (r < 0)
-                        error_set_errno(e, r, "can't open %s", procs ?: path);
-        }
+        } else
+                r = prepare_cgroupfs(j, path, e);
         if (r < 0) {
                 cgroup_join_free(j);
                 return r;

@@ -47,9 +47,23 @@ typedef struct CgroupSettings {
         size_t n_properties;
 } CgroupSettings;
 
-/* Parses --memory, --memory-swap, --cpus, --cpu-weight, --pids-limit,
- * --io-weight, --cgroup-property and --cgroup-manager (OPTION is the name
- * as typed, with the dashes). */
+/* The cgroup's rows of the option table (options.c assembles it):
+ * ROW(name, metavars, the unit property a shorthand sets or NULL, whether
+ * the value is a number of CPUs, help). */
+#define CGROUP_OPTIONS(ROW)                                                                                             \
+        ROW("--memory", "SIZE", "MemoryMax", false, "Memory limit of the sandbox's cgroup (MemoryMax); k, m, g suffixes") \
+        ROW("--memory-swap", "SIZE", "MemorySwapMax", false,                                                            \
+            "Swap limit of the sandbox's cgroup (MemorySwapMax); 0 for no swap")                                        \
+        ROW("--cpus", "N", "CPUQuota", true, "CPU time limit in CPUs, fractions allowed, e.g. 1.5 (CPUQuota)")          \
+        ROW("--cpu-weight", "N", "CPUWeight", false, "CPU weight from 1 to 10000, default 100 (CPUWeight)")             \
+        ROW("--pids-limit", "N", "TasksMax", false, "Maximum number of processes and threads (TasksMax)")               \
+        ROW("--io-weight", "N", "IOWeight", false, "IO weight from 1 to 10000, default 100 (IOWeight)")                 \
+        ROW("--cgroup-property", "NAME=VALUE", NULL, false, "Set another systemd unit property on the sandbox's cgroup") \
+        ROW("--cgroup-manager", "MANAGER", NULL, false,                                                                 \
+            "auto (default), systemd (a scope through the user's systemd) or cgroupfs (a sub-cgroup of a delegated cgroup)")
+
+/* Option handler for the rows above (OPTION is the name as typed, with
+ * the dashes). */
 int cgroup_settings_parse(CgroupSettings *s, const char *option, const char *arg, Error *e);
 
 /* Combinations that cannot work, found before anything starts. */
@@ -82,7 +96,10 @@ const char *cgroup_unit(const CgroupScope *sc);
 /* --join: puts a joined process into a running sandbox's cgroup, the way
  * its manager wants it: through the systemd unit when it has one (the
  * user's manager moves it, asking pid 1 when the caller's cgroup is not
- * the user's), else by a write to the cgroup's cgroup.procs. Prepared
+ * the user's), else by a write to the cgroup's cgroup.procs where the
+ * caller may move a process there (its cgroup and the sandbox's meet in a
+ * cgroup the user owns), else through the systemd unit the cgroup is in
+ * (cgroupfs in a delegated scope, joined from a login session). Prepared
  * (the bus connected, the file opened) before the caller enters the
  * sandbox's user namespace, attached once the process exists. PATH is the
  * cgroup as /proc/PID/cgroup names it, UNIT from cgroup_unit() or NULL. */

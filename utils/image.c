@@ -1753,17 +1753,18 @@ static bool plan_mounts(const SandboxPlan *p, size_t n, const char *dest) {
  * working directory: before every op of the user's. */
 static int image_apply_mounts(SandboxPlan *p, const char *cache_path, const Image *img, const char *workdir, Error *e) {
         size_t before = p->n_ops;
+        _cleanup_(overlay_sources_done) OverlaySources srcs = {};
         MountOp *op;
         int r = 0;
         for (size_t i = 0; r >= 0 && i < img->n_layers; i++) {
                 char dir[PATH_MAX];
                 snprintf(dir, sizeof(dir), "%s/sha256-%s", cache_path, img->layers[i].hex);
-                r = overlay_plan_add_src(p, dir);
+                r = overlay_sources_add(&srcs, dir);
         }
         if (r < 0)
                 return error_setf(e, ENOMEM, "Out of memory");
         OverlayKind kind = p->image_overlay_rwsrc ? OVERLAY_KIND_RW : OVERLAY_KIND_TMP;
-        if (overlay_plan_add_mount(p, kind, p->image_overlay_rwsrc, p->image_overlay_workdir, "/", e) < 0)
+        if (overlay_plan_add_mount(p, &srcs, kind, p->image_overlay_rwsrc, p->image_overlay_workdir, "/", e) < 0)
                 return -e->error;
         static const struct { const char *dest; MountOpType type; } std[] = {
                 { "/proc", MOUNT_OP_PROC }, { "/dev", MOUNT_OP_DEV }, { "/tmp", MOUNT_OP_TMPFS },

@@ -42,7 +42,10 @@
  * -ENOMEM only. */
 int image_plan_defaults(SandboxPlan *p);
 
-/* After plan_validate(). Returns 0 to go on with the launch, 1 when an
- * action that ends here was done (--image-info, --image-cache-list,
+/* Completes the plan from the image (ids, environment, working
+ * directory, the root's mounts, the command): after the options were
+ * checked (plan_validate(), so a refused command line never unpacks a
+ * layer), before the completed plan is validated and launched. Returns 0
+ * to go on with the launch, 1 when an action that ends here was done (--image-info, --image-cache-list,
  * --image-cache-prune print to stdout), a negative errno with E set. */
 int image_prepare(SandboxPlan *p, Error *e);

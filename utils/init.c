@@ -113,11 +113,12 @@ int init_supervise(Supervise *s, int *ret_status) {
                         return 0;
                 }
 
-                struct pollfd p[2] = {
+                struct pollfd p[3] = {
                         { .fd = s->signal_fd, .events = POLLIN },
                         { .fd = s->stops_in, .events = POLLIN },
+                        { .fd = s->end_fd, .events = POLLIN },
                 };
-                r = poll(p, 2, -1);
+                r = poll(p, 3, -1);
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -125,6 +126,10 @@ int init_supervise(Supervise *s, int *ret_status) {
                 }
                 if (p[1].revents)
                         read_stops(s);
+                if (p[2].revents) {
+                        (void) kill(-s->pid, SIGKILL);
+                        s->end_fd = -EBADF; /* once; the caller closes it */
+                }
                 if (!p[0].revents)
                         continue;
 

@@ -33,8 +33,12 @@ typedef struct Supervise {
         void (*on_stop)(void *userdata, int sig);
         void (*on_continue)(void *userdata);    /* we got SIGCONT */
         void *userdata;
+        /* A pidfd: once that process has ended, PID's process group is
+         * killed (a joined command ends with its sandbox, as a pid
+         * namespace would end it). */
+        int end_fd;
 } Supervise;
-#define SUPERVISE_INIT { .stops_out = -EBADF, .stops_in = -EBADF }
+#define SUPERVISE_INIT { .stops_out = -EBADF, .stops_in = -EBADF, .end_fd = -EBADF }
 
 /* Waits for s->pid while passing supervised signals on to it (SIGCONT to
  * its whole process group when on_continue is set, the job-control view).

@@ -29,6 +29,11 @@
 #include "report.h"
 #include "seccomp.h"
 
+/* The exit status when COMMAND can't be run, as podman exec and nsenter
+ * have it (and the shells): 127 not found, 126 found but not runnable. */
+#define JOIN_EXIT_CANNOT_RUN 126
+#define JOIN_EXIT_NOT_FOUND 127
+
 /* What the joined command takes from the running sandbox. */
 typedef struct Target {
         RegistryEntry entry;
@@ -273,6 +278,16 @@ static int target_enter(const Target *t, unsigned long flags, Error *e) {
         return 0;
 }
 
+/* The same directory on the same mount as our "/". */
+static bool is_our_root(int fd) {
+        struct statx a, b;
+        unsigned mask = STATX_INO | STATX_MNT_ID;
+        if (statx(fd, "", AT_EMPTY_PATH, mask, &a) < 0 || statx(AT_FDCWD, "/", 0, mask, &b) < 0)
+                return false;
+        return a.stx_dev_major == b.stx_dev_major && a.stx_dev_minor == b.stx_dev_minor && a.stx_ino == b.stx_ino &&
+               (a.stx_mask & b.stx_mask & STATX_MNT_ID) && a.stx_mnt_id == b.stx_mnt_id;
+}
+
 /* The joined command, once its monitor has put it in the sandbox's cgroup:
  * the other namespaces, all at once with the command's user namespace
  * unless we are in it already (see enter_pidns()), so that the cgroup
@@ -290,6 +305,10 @@ static int joined_enter(const Target *t, int report_fd, Error *e) {
                 flags &= ~(unsigned long) CLONE_NEWUSER;
         if (target_enter(t, flags, e) < 0)
                 return -e->error;
+        /* In place (Landlock only) its root is ours, where an unprivileged
+         * caller may not chroot. */
+        if (!(t->ns_flags & CLONE_NEWNS) && is_our_root(t->root_fd))
+                return 0;
         if (fchdir(t->root_fd) < 0 || chroot(".") < 0)
                 return error_set_errno(e, errno, "Can't enter the root of %s", t->entry.name);
         return 0;
@@ -359,6 +378,18 @@ static int joined_landlock(const Target *t, Error *e) {
         return 0;
 }
 
+static uint64_t our_cap_bnd(void) {
+        uint64_t set = 0;
+        for (unsigned c = 0; c < 64; c++) {
+                int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+                if (r < 0)
+                        break;  /* EINVAL: past the kernel's last one */
+                if (r > 0)
+                        set |= UINT64_C(1) << c;
+        }
+        return set;
+}
+
 static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const JobControl *jobs,
                                    const sigset_t *saved_mask, int report_fd) {
         const RegistryEntry *en = &t->entry;
@@ -386,6 +417,10 @@ static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const 
         }
         uint64_t keep = en->caps & t->cap_bnd;
         r = caps_drop_bounding(keep);
+        /* In place an unprivileged caller may not drop from the bounding
+         * set, nor could the sandbox: then ours must be no wider than its. */
+        if (r == -EPERM && (our_cap_bnd() & ~t->cap_bnd) == 0)
+                r = 0;
         if (r >= 0)
                 r = caps_set(keep);     /* and no_new_privs */
         if (r < 0) {
@@ -411,7 +446,11 @@ static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const 
                 goto fail;
         }
         execvp(file, p->command);
-        error_set_errno(&e, errno, "execvp %s", file);
+        r = errno;
+        error_set_errno(&e, r, "execvp %s", file);
+        report_send(report_fd, &e);
+        /* As podman exec and nsenter: not found, or found but not runnable. */
+        _exit(r == ENOENT ? JOIN_EXIT_NOT_FOUND : JOIN_EXIT_CANNOT_RUN);
 fail:
         report_send(report_fd, &e);
         _exit(1);
@@ -517,9 +556,16 @@ static int join_and_wait(SandboxPlan *p, Target *t, Error *e) {
         s.pid = pid;
         s.signal_fd = sfd;
         s.forward_tty_signals = true;
+        s.end_fd = t->child_fd;
         jobctl_supervise(&jobs, &s, -EBADF);
         r = init_supervise(&s, &status);
         jobctl_take_terminal_back(&jobs);
+        if (failed && r >= 0 && WIFEXITED(status) &&
+            (WEXITSTATUS(status) == JOIN_EXIT_NOT_FOUND || WEXITSTATUS(status) == JOIN_EXIT_CANNOT_RUN)) {
+                /* All was joined, only the command could not run: its status. */
+                log_error("%s", report.message);
+                return WEXITSTATUS(status);
+        }
         if (failed) {
                 *e = report;
                 return -report.error ?: -EINVAL;

@@ -16,6 +16,83 @@
 #include "macro.h"
 #include "mount-util.h"
 
+int mount_fs_open(const char *fstype) {
+        return RET_NERRNO(syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC));
+}
+
+int mount_fs_set(int fs_fd, const char *key, const char *value) {
+        if (!value)
+                return RET_NERRNO(syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_FLAG, key, NULL, 0));
+        return RET_NERRNO(syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_STRING, key, value, 0));
+}
+
+int mount_fs_set_fd(int fs_fd, const char *key, int fd) {
+        return RET_NERRNO(syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_FD, key, NULL, fd));
+}
+
+void mount_fs_messages(int fs_fd, char *buf, size_t size) {
+        char m[512];
+        ssize_t n;
+        while ((n = read(fs_fd, m, sizeof(m) - 1)) > 0) {
+                m[n] = '\0';
+                if (m[0] != 'e' || m[1] != ' ')
+                        continue;
+                size_t len = strlen(buf);
+                snprintf(buf + len, size - len, "%s%s", len ? "; " : "", m + 2);
+        }
+}
+
+int mount_fs_create(int fs_fd, uint64_t attrs, int *ret_mnt, char *why, size_t why_size) {
+        int r = RET_NERRNO(syscall(SYS_fsconfig, fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0));
+        if (r < 0) {
+                if (why)
+                        mount_fs_messages(fs_fd, why, why_size);
+                return r;
+        }
+        int fd = RET_NERRNO(syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, attrs));
+        if (fd < 0)
+                return fd;
+        *ret_mnt = fd;
+        return 0;
+}
+
+int mount_new(const char *fstype, const char *const *options, uint64_t attrs, int *ret_fd) {
+        _cleanup_close_ int fs_fd = mount_fs_open(fstype);
+        if (fs_fd < 0)
+                return fs_fd;
+        int r = mount_fs_set(fs_fd, "source", fstype);
+        for (const char *const *o = options; r >= 0 && o && *o; o += 2)
+                r = mount_fs_set(fs_fd, o[0], o[1]);
+        if (r < 0)
+                return r;
+        return mount_fs_create(fs_fd, attrs, ret_fd, NULL, 0);
+}
+
+int mount_open_tree(int dfd, const char *path, unsigned flags) {
+        return RET_NERRNO(syscall(SYS_open_tree, dfd, path, flags | OPEN_TREE_CLOEXEC));
+}
+
+int mount_scratch_tmpfs(int base_fd, const char *name, uint64_t attrs, int *ret_fd) {
+        static unsigned n_made;
+        static const char *const options[] = { "mode", "0700", NULL };
+        _cleanup_close_ int mnt = -EBADF;
+        int r = mount_new("tmpfs", options, attrs, &mnt);
+        if (r < 0)
+                return r;
+        if (base_fd >= 0) {
+                char dir[64];
+                snprintf(dir, sizeof(dir), ".%s-%u", name, n_made++);
+                if (mkdirat(base_fd, dir, 0700) < 0)
+                        return -errno;
+                _cleanup_close_ int at = openat(base_fd, dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                r = at < 0 ? -errno : mount_move(mnt, at);
+                if (r < 0)
+                        return r;
+        }
+        *ret_fd = TAKE_FD(mnt);
+        return 0;
+}
+
 static int sys_mount_setattr(int fd, const char *path, unsigned flags, uint64_t attr_set) {
         struct mount_attr attr = { .attr_set = attr_set };
         return RET_NERRNO(syscall(SYS_mount_setattr, fd, path, flags, &attr, sizeof(attr)));
@@ -39,6 +116,10 @@ int mount_setattr_fd(int fd, unsigned flags, uint64_t attrs) {
 int mount_move(int from_fd, int to_fd) {
         return RET_NERRNO(syscall(SYS_move_mount, from_fd, "", to_fd, "",
                                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+}
+
+int mount_move_to_path(int from_fd, int dir_fd, const char *path) {
+        return RET_NERRNO(syscall(SYS_move_mount, from_fd, "", dir_fd, path, MOVE_MOUNT_F_EMPTY_PATH));
 }
 
 unsigned long mount_ms_flags_of_attrs(uint64_t attrs) {
@@ -89,29 +170,21 @@ int mount_attach_with_attrs(int mnt_fd, int dst_fd, uint64_t attrs) {
 }
 
 int mount_data_file(const char *name, const char *data, int *ret_fd) {
-        _cleanup_close_ int fs_fd = -EBADF, mnt_fd = -EBADF, file_fd = -EBADF;
-
-        fs_fd = (int) syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-        if (fs_fd < 0)
-                return -errno;
-        if (syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
-            syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_STRING, "size", "65536", 0) < 0 ||
-            syscall(SYS_fsconfig, fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return -errno;
-        mnt_fd = (int) syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-        if (mnt_fd < 0)
-                return -errno;
+        _cleanup_close_ int mnt_fd = -EBADF, file_fd = -EBADF;
+        int r = mount_scratch_tmpfs(-EBADF, NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &mnt_fd);
+        if (r < 0)
+                return r;
         file_fd = openat(mnt_fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (file_fd < 0)
                 return -errno;
         if (fchmod(file_fd, 0644) < 0)
                 return -errno;
-        int r = write_all(file_fd, data, strlen(data));
+        r = write_all(file_fd, data, strlen(data));
         if (r < 0)
                 return r;
-        int fd = (int) syscall(SYS_open_tree, mnt_fd, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        int fd = mount_open_tree(mnt_fd, name, OPEN_TREE_CLONE);
         if (fd < 0)
-                return -errno;
+                return fd;
         *ret_fd = fd;
         return 0;
 }

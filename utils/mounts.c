@@ -22,19 +22,6 @@
 #include "mounts.h"
 #include "overlay.h"
 
-/* The new mount API, through syscall(2) so that no libc wrapper is needed. */
-static int sys_fsopen(const char *fstype) {
-        return RET_NERRNO(syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC));
-}
-
-static int sys_fsconfig_string(int fs_fd, const char *key, const char *value) {
-        return RET_NERRNO(syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_STRING, key, value, 0));
-}
-
-static int sys_open_tree(int dfd, const char *path, unsigned flags) {
-        return RET_NERRNO(syscall(SYS_open_tree, dfd, path, flags | OPEN_TREE_CLOEXEC));
-}
-
 /* --- The fallback for kernels without mount_setattr() (before 5.12) -------- */
 
 /* The caller's view while the new root is built (see mounts_new_root()). */
@@ -220,36 +207,12 @@ static int mounts_remount(const NewRoot *root, int fd, unsigned flags, uint64_t 
         return remount_submounts(root, fd, ms);
 }
 
-/* A detached mount of a new FSTYPE instance; OPTIONS is NULL-terminated
- * key, value pairs. */
-static int new_mount(const char *fstype, const char *const *options, uint64_t attrs, int *ret_fd) {
-        _cleanup_close_ int fs_fd = sys_fsopen(fstype);
-        if (fs_fd < 0)
-                return fs_fd;
-        /* The source mountinfo shows: the type, as bwrap's mount(2) calls say. */
-        int k = sys_fsconfig_string(fs_fd, "source", fstype);
-        if (k < 0)
-                return k;
-        for (const char *const *o = options; o && *o; o += 2) {
-                int r = sys_fsconfig_string(fs_fd, o[0], o[1]);
-                if (r < 0)
-                        return r;
-        }
-        if (syscall(SYS_fsconfig, fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return -errno;
-        int fd = RET_NERRNO(syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, attrs));
-        if (fd < 0)
-                return fd;
-        *ret_fd = fd;
-        return 0;
-}
-
 static int new_tmpfs(mode_t mode, uint64_t size, int *ret_fd) {
         char mode_s[16], size_s[32];
         snprintf(mode_s, sizeof(mode_s), "%04o", (unsigned) mode);
         snprintf(size_s, sizeof(size_s), "%" PRIu64, size);
         const char *options[] = { "mode", mode_s, size ? "size" : NULL, size_s, NULL };
-        return new_mount("tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, ret_fd);
+        return mount_new("tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, ret_fd);
 }
 
 /* Identity of a directory as a mount point: its mount and inode. */
@@ -462,7 +425,7 @@ int mounts_new_root(NewRoot *ret) {
                 return r;
         if (mkdirat(scaffold, "oldroot", 0700) < 0 || mkdirat(scaffold, "newroot", 0700) < 0)
                 return -errno;
-        r = RET_NERRNO(syscall(SYS_move_mount, scaffold, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH));
+        r = mount_move_to_path(scaffold, AT_FDCWD, "/");
         if (r < 0)
                 return r;
         /* The caller's tree moves under the scaffold, and nothing of ours is
@@ -548,7 +511,7 @@ static int touch_file_in_root(int root_fd, const char *dest, int *ret_fd) {
  * Before Linux 5.12 the attributes follow the attach, as remounts (no one
  * runs in the sandbox yet to see it writable in between). */
 static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) {
-        _cleanup_close_ int src = sys_open_tree(AT_FDCWD, op->source, OPEN_TREE_CLONE | AT_RECURSIVE);
+        _cleanup_close_ int src = mount_open_tree(AT_FDCWD, op->source, OPEN_TREE_CLONE | AT_RECURSIVE);
         if (src == -ENOENT && op->try_only)
                 return 0;
         if (src < 0)
@@ -640,8 +603,8 @@ static const char *const proc_read_only[] = { "sys", "sysrq-trigger", "irq", "bu
  * caller's /proc, as bwrap does. */
 static int proc_mount(const SandboxPlan *p, int *ret_fd) {
         if (p->unshare_pid || p->pidns_fd >= 0)
-                return new_mount("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, ret_fd);
-        int fd = sys_open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE | AT_RECURSIVE);
+                return mount_new("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, ret_fd);
+        int fd = mount_open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE | AT_RECURSIVE);
         if (fd < 0)
                 return fd;
         *ret_fd = fd;
@@ -674,7 +637,7 @@ static int op_proc(const SandboxPlan *p, const MountOp *op, NewRoot *root, Error
          * csand always does (a deliberate difference: defence in depth). */
         for (size_t i = 0; i < ELEMENTSOF(proc_read_only); i++) {
                 const char *name = proc_read_only[i];
-                _cleanup_close_ int sub = sys_open_tree(proc, name, OPEN_TREE_CLONE | AT_RECURSIVE);
+                _cleanup_close_ int sub = mount_open_tree(proc, name, OPEN_TREE_CLONE | AT_RECURSIVE);
                 if (sub == -ENOENT)
                         continue;
                 if (sub < 0)
@@ -702,7 +665,7 @@ static const char *const dev_links[][2] = {
 /* A host device node bound onto a fresh file in DEV (mknod is not allowed
  * in a user namespace; a bind of the host's node is). */
 static int bind_device(int dev, const char *host_path, const char *name, Error *e) {
-        _cleanup_close_ int src = sys_open_tree(AT_FDCWD, host_path, OPEN_TREE_CLONE);
+        _cleanup_close_ int src = mount_open_tree(AT_FDCWD, host_path, OPEN_TREE_CLONE);
         if (src < 0)
                 return error_set_errno(e, src, "Can't find device %s", host_path);
         _cleanup_close_ int dst = -EBADF;
@@ -746,7 +709,7 @@ static int op_dev(const MountOp *op, NewRoot *root, Error *e) {
         /* A private devpts instance: the sandbox's ptys are its own. */
         _cleanup_close_ int pts = -EBADF;
         const char *pts_options[] = { "ptmxmode", "0666", "mode", "620", NULL };
-        r = new_mount("devpts", pts_options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &pts);
+        r = mount_new("devpts", pts_options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &pts);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount devpts on %s/pts", op->dest);
         _cleanup_close_ int pts_dir = openat(dev, "pts", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -786,7 +749,7 @@ static int op_mqueue(const MountOp *op, NewRoot *root, Error *e) {
         if (r < 0)
                 return r;
         /* No flags, as bwrap: an mqueue holds neither devices nor programs. */
-        r = new_mount("mqueue", NULL, 0, &fd);
+        r = mount_new("mqueue", NULL, 0, &fd);
         if (r >= 0)
                 r = attach(root, fd, dst, onto_root);
         if (r < 0)
@@ -884,23 +847,13 @@ static int op_file(const MountOp *op, int root_fd, Error *e) {
  * pivot, which saves an RCU grace period per op), so DEST may sit on a
  * read-only filesystem and may already exist. */
 static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e) {
-        static unsigned n_made;
-        char scratch_dir[32];
-        _cleanup_close_ int scratch = -EBADF, scratch_at = -EBADF, file = -EBADF, dst = -EBADF;
-        int r;
-
-        r = new_tmpfs(0700, 0, &scratch);
+        _cleanup_close_ int scratch = -EBADF, file = -EBADF, dst = -EBADF;
+        int r = mount_scratch_tmpfs(base_fd, "csand-data", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &scratch);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount tmpfs for %s", op->dest);
-        snprintf(scratch_dir, sizeof(scratch_dir), ".csand-data-%u", n_made++);
-        if (mkdirat(base_fd, scratch_dir, 0700) < 0)
-                return error_set_errno(e, errno, "Can't create scratch directory for %s", op->dest);
-        scratch_at = openat(base_fd, scratch_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        r = scratch_at < 0 ? -errno : mount_move(scratch, scratch_at);
-        if (r >= 0)
-                r = write_file_from_fd(scratch, "data", op->perms == MODE_UNSET ? 0600 : op->perms, op->fd);
+        r = write_file_from_fd(scratch, "data", op->perms == MODE_UNSET ? 0600 : op->perms, op->fd);
         if (r >= 0) {
-                file = sys_open_tree(scratch, "data", OPEN_TREE_CLONE);
+                file = mount_open_tree(scratch, "data", OPEN_TREE_CLONE);
                 r = file;
         }
         if (r < 0)
@@ -1044,7 +997,7 @@ static int hide_state_dirs(NewRoot *root, Error *e) {
                             st.st_dev != d->st.st_dev || st.st_ino != d->st.st_ino)
                                 continue;       /* not (or no longer) shown there */
                         const char *options[] = { "mode", "0700", NULL };
-                        int r = new_mount("tmpfs", options,
+                        int r = mount_new("tmpfs", options,
                                           MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &cover);
                         if (r >= 0)
                                 r = mount_move(cover, at);

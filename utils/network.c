@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <linux/if_tun.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -219,14 +220,7 @@ static int add_dns(NetworkSettings *p, const char *value, Error *e) {
         return 0;
 }
 
-int network_settings_parse(NetworkSettings *s, bool *unshare_net, const char *option, const char *value, Error *e) {
-        if (strcmp(option, "--publish") == 0)
-                return add_publish(s, value, e);
-        if (strcmp(option, "--dns") == 0)
-                return add_dns(s, value, e);
-        if (strcmp(option, "--network") != 0)
-                return error_setf(e, EINVAL, "Unknown network option %s", option);
-
+static int set_mode(NetworkSettings *s, bool *unshare_net, const char *value, Error *e) {
         for (NetworkMode m = NETWORK_NONE; m < _NETWORK_MODE_MAX; m++)
                 if (strcmp(value, mode_names[m]) == 0) {
                         s->mode = m;
@@ -235,6 +229,21 @@ int network_settings_parse(NetworkSettings *s, bool *unshare_net, const char *op
                         return 0;
                 }
         return error_setf(e, EINVAL, "--network: unknown mode \"%s\" (none, host, slirp4netns or pasta)", value);
+}
+
+int network_settings_parse(NetworkSettings *s, bool *unshare_net, NetworkOption which, const char *value, Error *e) {
+        switch (which) {
+        case NETWORK_OPTION_MODE:
+                return set_mode(s, unshare_net, value, e);
+        case NETWORK_OPTION_PUBLISH:
+                return add_publish(s, value, e);
+        case NETWORK_OPTION_ALLOW_HOST_LOOPBACK:
+                s->allow_host_loopback = true;
+                return 0;
+        case NETWORK_OPTION_DNS:
+                return add_dns(s, value, e);
+        }
+        return -EINVAL;
 }
 
 /* 127.0.0.0/8, ::1, ::ffff:127.x, and the unspecified addresses (which
@@ -270,6 +279,8 @@ int network_validate(const NetworkSettings *p, bool unshare_net, bool userns_giv
         }
         if (userns_given)
                 return error_setf(e, EINVAL, "--network %s cannot be combined with --userns", name);
+        if (m == NETWORK_PASTA && p->n_publish > NETWORK_MAX_PASTA_PORTS)
+                return error_setf(e, E2BIG, "--network pasta: at most %d ports can be published", NETWORK_MAX_PASTA_PORTS);
         for (size_t i = 0; i < p->n_publish; i++) {
                 const PortForward *f = &p->publish[i];
                 char spec[96];
@@ -679,12 +690,11 @@ static int start_slirp4netns(const NetworkSettings *p, const char *path, int net
 static int start_pasta(const NetworkSettings *p, const char *path, int netns_fd, int userns_fd, NetworkState *s, Error *e) {
         _cleanup_close_ int pid_r = -EBADF, pid_w = -EBADF;
         char a_netns[32], a_userns[32], a_pid[32];
-        char specs[64][80];
+        char specs[NETWORK_MAX_PASTA_PORTS][80];
         int fds[3], n_fds = 0, pfd[2], r;
         size_t n_specs = 0;
 
-        if (p->n_publish > ELEMENTSOF(specs))
-                return error_setf(e, E2BIG, "--network pasta: at most %zu ports can be published", ELEMENTSOF(specs));
+        assert(p->n_publish <= ELEMENTSOF(specs));      /* network_validate() */
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return error_set_errno(e, errno, "pipe");
         pid_r = pfd[0];

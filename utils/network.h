@@ -40,6 +40,7 @@ typedef struct PortForward {
 } PortForward;
 
 #define NETWORK_MAX_DNS 3               /* resolv.conf's MAXNS */
+#define NETWORK_MAX_PASTA_PORTS 64      /* --publish with pasta: the argument vector csand builds */
 
 /* The options, part of the plan. Whether the sandbox has a network
  * namespace of its own is the plan's unshare_net (--unshare-net,
@@ -75,9 +76,29 @@ typedef struct NetworkState NetworkState;
  * 127.0.0.1 and ::1 by itself. */
 int network_loopback_up(void);
 
-/* Option handlers: --network, --publish, --dns (the option name in OPTION).
- * --network sets *UNSHARE_NET as --unshare-net or --share-net would. */
-int network_settings_parse(NetworkSettings *s, bool *unshare_net, const char *option, const char *value, Error *e);
+/* The network's rows of the option table (options.c assembles it): ROW(name,
+ * metavars, which NetworkOption, help). */
+typedef enum NetworkOption {
+        NETWORK_OPTION_MODE,
+        NETWORK_OPTION_PUBLISH,
+        NETWORK_OPTION_ALLOW_HOST_LOOPBACK,
+        NETWORK_OPTION_DNS,
+} NetworkOption;
+
+#define NETWORK_OPTIONS(ROW)                                                                                            \
+        ROW("--network", "MODE", NETWORK_OPTION_MODE,                                                                   \
+            "none (own namespace, loopback only), host (the caller's), slirp4netns or pasta (user-mode networking)")    \
+        ROW("--publish", "[IP:]HOSTPORT:PORT[/tcp|/udp]", NETWORK_OPTION_PUBLISH,                                       \
+            "Forward host port HOSTPORT (on IP, default 127.0.0.1) to PORT in the sandbox (slirp4netns, pasta; repeatable)") \
+        ROW("--allow-host-loopback", NULL, NETWORK_OPTION_ALLOW_HOST_LOOPBACK,                                          \
+            "Let the sandbox reach the host's 127.0.0.1 through the gateway address (slirp4netns, pasta)")              \
+        ROW("--dns", "IP", NETWORK_OPTION_DNS,                                                                          \
+            "Nameserver for the sandbox's resolv.conf (slirp4netns, pasta; repeatable, up to 3)")
+
+/* Option handler for the rows above (VALUE is NULL for
+ * --allow-host-loopback). --network sets *UNSHARE_NET as --unshare-net or
+ * --share-net would. */
+int network_settings_parse(NetworkSettings *s, bool *unshare_net, NetworkOption which, const char *value, Error *e);
 /* Parses one --publish value. */
 int network_parse_publish(const char *value, PortForward *ret, Error *e);
 

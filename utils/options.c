@@ -50,8 +50,23 @@ static const char *const group_titles[_GROUP_MAX] = {
         [GROUP_LANDLOCK] = "Landlock",
 };
 
+/* What the parser carries from one option to the next: never part of
+ * the plan, which holds only what the options said. */
+typedef struct ParseState {
+        mode_t next_perms;              /* --perms for the op that follows; MODE_UNSET */
+        uint64_t next_size;             /* --size for the --tmpfs that follows; 0 */
+        OverlaySources overlay_srcs;    /* --overlay-src for the overlay that follows */
+        bool in_args_data;              /* inside --args data, which may not nest */
+        size_t n_parsed_args;           /* in all, --args data included (bwrap's limit) */
+        OptionsCommand command;         /* --help, --version */
+} ParseState;
+
+static void parse_state_done(ParseState *st) {
+        overlay_sources_done(&st->overlay_srcs);
+}
+
 typedef struct Option Option;
-typedef int (*OptionHandler)(SandboxPlan *p, const Option *o, char **args, Error *e);
+typedef int (*OptionHandler)(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e);
 
 struct Option {
         const char *name;
@@ -69,22 +84,24 @@ enum {
         BIND_TRY = 1 << 2,
 };
 
-static int handle_flag(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_flag(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         *(bool *) ((char *) p + o->offset) = true;
         return 0;
 }
 
-static int handle_help(SandboxPlan *p, const Option *o, char **args, Error *e) {
-        p->show_help = true;
+/* --help wins over --version, wherever each stands. */
+static int handle_help(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
+        st->command = OPTIONS_HELP;
         return 0;
 }
 
-static int handle_version(SandboxPlan *p, const Option *o, char **args, Error *e) {
-        p->show_version = true;
+static int handle_version(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
+        if (st->command != OPTIONS_HELP)
+                st->command = OPTIONS_VERSION;
         return 0;
 }
 
-static int handle_unshare_all(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_unshare_all(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         /* As bwrap: the -try forms of user and cgroup, so that --unshare-all
          * works on kernels without them. */
         p->unshare_user_try = p->unshare_ipc = p->unshare_pid = true;
@@ -96,7 +113,7 @@ static int handle_unshare_all(SandboxPlan *p, const Option *o, char **args, Erro
  * --share-cgroup: the namespace (a CLONE_NEW* bit in .data) stays the
  * caller's, whatever came before, and --image leaves it so; a later
  * --unshare-X or --unshare-all unshares it again. */
-static int handle_share(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_share(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         p->share_ns |= o->data;
         if (o->data == CLONE_NEWNET)
                 p->unshare_net = false;
@@ -114,7 +131,7 @@ static int handle_share(SandboxPlan *p, const Option *o, char **args, Error *e) 
 /* --no-new-session, --no-die-with-parent: the flag (at .data) off, whatever
  * came before, and marked (at .offset) so that --image leaves it off; a
  * later --new-session or --die-with-parent turns it on again. */
-static int handle_no_flag(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_no_flag(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         *(bool *) ((char *) p + o->offset) = true;
         *(bool *) ((char *) p + o->data) = false;
         return 0;
@@ -125,7 +142,7 @@ static void warn_only_last(const Option *o) {
         log_warning("Only the last %s option will take effect", o->name);
 }
 
-static int handle_id(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_id(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         uint32_t v;
         bool is_uid = o->data;
         if (is_uid ? p->uid_set : p->gid_set)
@@ -151,7 +168,7 @@ static int replace_string(char **field, const char *value) {
         return 0;
 }
 
-static int handle_hostname(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_hostname(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         if (p->hostname)
                 warn_only_last(o);
         if (strlen(args[0]) > 64)
@@ -159,33 +176,33 @@ static int handle_hostname(SandboxPlan *p, const Option *o, char **args, Error *
         return replace_string(&p->hostname, args[0]);
 }
 
-static int handle_chdir(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_chdir(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         if (p->chdir_path)
                 log_warning("Only the last --chdir option will take effect");
         return replace_string(&p->chdir_path, args[0]);
 }
 
-static int handle_setenv(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_setenv(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         if (!*args[0] || strchr(args[0], '='))
                 return error_setf(e, EINVAL, "Invalid --setenv variable name: %s", args[0]);
         return plan_add_env(p, ENV_SET, args[0], args[1]);
 }
 
-static int handle_unsetenv(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_unsetenv(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return plan_add_env(p, ENV_UNSET, args[0], NULL);
 }
 
-static int handle_clearenv(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_clearenv(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return plan_add_env(p, ENV_CLEAR, NULL, NULL);
 }
 
 /* Takes the pending --perms for an op that supports it. */
-static void take_perms(SandboxPlan *p, MountOp *op) {
-        op->perms = p->next_perms;
-        p->next_perms = MODE_UNSET;
+static void take_perms(ParseState *st, MountOp *op) {
+        op->perms = st->next_perms;
+        st->next_perms = MODE_UNSET;
 }
 
-static int handle_bind(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_bind(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         MountOp *op;
         int r = plan_add_op(p, MOUNT_OP_BIND, args[0], args[1], &op);
         if (r < 0)
@@ -196,17 +213,17 @@ static int handle_bind(SandboxPlan *p, const Option *o, char **args, Error *e) {
         return 0;
 }
 
-static int handle_dest_op(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_dest_op(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         MountOp *op;
         int r = plan_add_op(p, (MountOpType) o->data, NULL, args[0], &op);
         if (r < 0)
                 return r;
         if (op->type == MOUNT_OP_TMPFS) {
-                op->size = p->next_size;
-                p->next_size = 0;
+                op->size = st->next_size;
+                st->next_size = 0;
         }
         if (op->type == MOUNT_OP_TMPFS || op->type == MOUNT_OP_DIR)
-                take_perms(p, op);
+                take_perms(st, op);
         return 0;
 }
 
@@ -226,7 +243,7 @@ static int take_fd(SandboxPlan *p, const char *option, const char *arg, int *ret
         return 0;
 }
 
-static int handle_fd(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_fd(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         int *field = (int *) ((char *) p + o->offset);
         if (*field >= 0)
                 warn_only_last(o);
@@ -234,7 +251,7 @@ static int handle_fd(SandboxPlan *p, const Option *o, char **args, Error *e) {
 }
 
 /* --file, --bind-data, --ro-bind-data, --bind-fd, --ro-bind-fd: FD DEST. */
-static int handle_fd_op(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_fd_op(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         MountOp *op;
         int fd;
         int r = take_fd(p, o->name, args[0], &fd, e);
@@ -246,24 +263,24 @@ static int handle_fd_op(SandboxPlan *p, const Option *o, char **args, Error *e) 
         op->fd = fd;
         op->readonly = o->data & (BIND_READONLY << 8);
         if (op->type != MOUNT_OP_BIND_FD)
-                take_perms(p, op);
+                take_perms(st, op);
         return 0;
 }
 
-static int handle_lock_file(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_lock_file(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return plan_add_op(p, MOUNT_OP_LOCK_FILE, NULL, args[0], NULL);
 }
 
-static int handle_argv0(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_argv0(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return replace_string(&p->argv0, args[0]);
 }
 
-static int handle_level_prefix(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_level_prefix(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         log_set_level_prefix(true);
         return 0;
 }
 
-static int handle_seccomp(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_seccomp(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         bool exclusive = o->data;
         int fd;
 
@@ -285,13 +302,13 @@ static int handle_seccomp(SandboxPlan *p, const Option *o, char **args, Error *e
         return seccomp_add_from_fd(p, fd, e);
 }
 
-static int handle_seccomp_profile(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_seccomp_profile(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         if (p->seccomp_profile)
                 log_warning("Only the last --seccomp-profile option will take effect");
         return replace_string(&p->seccomp_profile, args[0]);
 }
 
-static int handle_cap(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_cap(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         bool add = o->data;
         uint64_t set;
         int cap;
@@ -309,12 +326,12 @@ static int handle_cap(SandboxPlan *p, const Option *o, char **args, Error *e) {
         return 0;
 }
 
-static int handle_selinux_label(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_selinux_label(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         /* bwrap's words where SELinux is not enabled: the same case */
         return error_setf(e, EOPNOTSUPP, "labeling not supported on this system");
 }
 
-static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_consumed, Error *e);
+static int parse_vector(SandboxPlan *p, ParseState *st, char **argv, size_t argc, size_t *ret_consumed, Error *e);
 
 static int args_data_keep(SandboxPlan *p, int fd, const char *data, size_t len) {
         struct ArgsData *a = reallocarray(p->args_data, p->n_args_data + 1, sizeof(*a));
@@ -330,13 +347,13 @@ static int args_data_keep(SandboxPlan *p, int fd, const char *data, size_t len) 
 }
 
 /* NUL-separated options from an fd, parsed where --args stands. */
-static int handle_args(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_args(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         _cleanup_free_ char *data = NULL;
         _cleanup_free_ char **vector = NULL;
         size_t len, n = 0, consumed;
         int fd;
 
-        if (p->in_args_data)
+        if (st->in_args_data)
                 return error_setf(e, EINVAL, "--args not supported in arguments file");
         if (parse_fd(args[0], &fd) < 0)
                 return error_setf(e, EINVAL, "Invalid fd: %s", args[0]);
@@ -362,9 +379,9 @@ static int handle_args(SandboxPlan *p, const Option *o, char **args, Error *e) {
                 i += strlen(data + i) + 1;
         }
 
-        p->in_args_data = true;
-        r = parse_vector(p, vector, n, &consumed, e);
-        p->in_args_data = false;
+        st->in_args_data = true;
+        r = parse_vector(p, st, vector, n, &consumed, e);
+        st->in_args_data = false;
         if (r < 0)
                 return r;
         if (consumed < n)
@@ -372,11 +389,11 @@ static int handle_args(SandboxPlan *p, const Option *o, char **args, Error *e) {
         return 0;
 }
 
-static int handle_symlink(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_symlink(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return plan_add_op(p, MOUNT_OP_SYMLINK, args[0], args[1], NULL);
 }
 
-static int handle_chmod(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_chmod(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         MountOp *op;
         mode_t mode;
         if (parse_mode(args[0], &mode) < 0)
@@ -388,80 +405,83 @@ static int handle_chmod(SandboxPlan *p, const Option *o, char **args, Error *e) 
         return 0;
 }
 
-static int handle_perms(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_perms(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         mode_t mode;
-        if (p->next_perms != MODE_UNSET)
+        if (st->next_perms != MODE_UNSET)
                 return error_setf(e, EINVAL, "--perms given twice for the same action");
         if (parse_mode(args[0], &mode) < 0)
                 return error_setf(e, EINVAL, "--perms takes an octal argument <= 07777");
-        p->next_perms = mode;
+        st->next_perms = mode;
         return 0;
 }
 
 /* bwrap's limit: what fits in a signed 64-bit size. */
 #define MAX_TMPFS_BYTES (UINT64_MAX >> 1)
 
-static int handle_size(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_size(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         uint64_t size;
-        if (p->next_size != 0)
+        if (st->next_size != 0)
                 return error_setf(e, EINVAL, "--size given twice for the same action");
         if (parse_size(args[0], &size) < 0 || size == 0)
                 return error_setf(e, EINVAL, "--size takes a non-zero number of bytes");
         if (size > MAX_TMPFS_BYTES)
                 return error_setf(e, EINVAL, "--size (for tmpfs) is limited to %" PRIu64, MAX_TMPFS_BYTES);
-        p->next_size = size;
+        st->next_size = size;
         return 0;
 }
 
-/* Overlays: the pending list and the ops live in utils/overlay.c. */
-static int handle_overlay_src(SandboxPlan *p, const Option *o, char **args, Error *e) {
-        return overlay_plan_add_src(p, args[0]);
+/* Overlays: the rules and the ops live in utils/overlay.c. */
+static int handle_overlay_src(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
+        return overlay_sources_add(&st->overlay_srcs, args[0]);
 }
 
-static int handle_overlay(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_overlay(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         OverlayKind kind = (OverlayKind) o->data;
         bool rw = kind == OVERLAY_KIND_RW;
-        return overlay_plan_add_mount(p, kind, rw ? args[0] : NULL, rw ? args[1] : NULL, args[rw ? 2 : 0], e);
+        return overlay_plan_add_mount(p, &st->overlay_srcs, kind, rw ? args[0] : NULL, rw ? args[1] : NULL, args[rw ? 2 : 0], e);
 }
 
-static int handle_overlay_driver(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_overlay_driver(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         if (overlay_driver_from_string(args[0], &p->overlay_driver) < 0)
                 return error_setf(e, EINVAL, "--overlay-driver takes auto, kernel or fuse, not %s", args[0]);
         return 0;
 }
 
-/* network: --network, --publish, --dns (utils/network.c) */
-static int handle_network(SandboxPlan *p, const Option *o, char **args, Error *e) {
-        return network_settings_parse(&p->network, &p->unshare_net, o->name, args[0], e);
+/* network (utils/network.c): its rows are NETWORK_OPTIONS */
+static int handle_network(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
+        return network_settings_parse(&p->network, &p->unshare_net, (NetworkOption) o->data, o->metavars ? args[0] : NULL, e);
 }
+#define NETWORK_ROW(n, m, which, h) { n, m, GROUP_NETWORK, handle_network, .data = which, .help = h },
 
 /* egress by name (utils/egress.c) */
-static int handle_egress(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_egress(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return egress_settings_parse(&p->egress, o->name, o->metavars ? args[0] : NULL, e);
 }
 #define EGRESS_ROW(n, m, h) { n, m, GROUP_NETWORK, handle_egress, .help = h },
 
 /* resources: cgroup limits and rlimits (utils/cgroups.c, utils/rlimits.c) */
-static int handle_cgroup(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_cgroup(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return cgroup_settings_parse(&p->cgroup, o->name, args[0], e);
 }
 
-static int handle_rlimit(SandboxPlan *p, const Option *o, char **args, Error *e) {
+#define CGROUP_ROW(n, m, property, cpus, h) { n, m, GROUP_RESOURCES, handle_cgroup, .help = h },
+
+static int handle_rlimit(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return rlimits_add(&p->rlimits, args[0], e);
 }
 
 /* images (utils/image.c): --image and --image-info set the image; data 1: print it */
-static int handle_image(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_image(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         if (o->data)
                 p->image_info = true;
         return replace_string(&p->image, args[0]);
 }
 
-static int handle_entrypoint(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_entrypoint(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return replace_string(&p->image_entrypoint, args[0]);
 }
 
-static int handle_image_overlay(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_image_overlay(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         if (p->image_overlay_rwsrc)
                 log_warning("Only the last --image-overlay option will take effect");
         int r = replace_string(&p->image_overlay_rwsrc, args[0]);
@@ -469,12 +489,12 @@ static int handle_image_overlay(SandboxPlan *p, const Option *o, char **args, Er
 }
 
 /* running sandboxes (utils/registry.c, utils/join.c) */
-static int handle_running(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_running(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return registry_parse_option(p, o->name, args ? args[0] : NULL, e);
 }
 
 /* Landlock (utils/landlock.c) */
-static int handle_landlock(SandboxPlan *p, const Option *o, char **args, Error *e) {
+static int handle_landlock(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         return landlock_settings_parse(&p->landlock, o->name, o->metavars ? args[0] : NULL, e);
 }
 
@@ -578,26 +598,11 @@ static const Option options[] = {
         { "--lock-file", "DEST", GROUP_STATUS, handle_lock_file, .help = "Take a lock on DEST while sandbox is running" },
 
         /* network */
-        { "--network", "MODE", GROUP_NETWORK, handle_network,
-          .help = "none (own namespace, loopback only), host (the caller's), slirp4netns or pasta (user-mode networking)" },
-        { "--publish", "[IP:]HOSTPORT:PORT[/tcp|/udp]", GROUP_NETWORK, handle_network,
-          .help = "Forward host port HOSTPORT (on IP, default 127.0.0.1) to PORT in the sandbox (slirp4netns, pasta; repeatable)" },
-        { "--allow-host-loopback", NULL, GROUP_NETWORK, FLAG(network.allow_host_loopback),
-          .help = "Let the sandbox reach the host's 127.0.0.1 through the gateway address (slirp4netns, pasta)" },
-        { "--dns", "IP", GROUP_NETWORK, handle_network,
-          .help = "Nameserver for the sandbox's resolv.conf (slirp4netns, pasta; repeatable, up to 3)" },
+        NETWORK_OPTIONS(NETWORK_ROW)
         EGRESS_OPTIONS(EGRESS_ROW)
 
         /* resources */
-        { "--memory", "SIZE", GROUP_RESOURCES, handle_cgroup, .help = "Memory limit of the sandbox's cgroup (MemoryMax); k, m, g suffixes" },
-        { "--memory-swap", "SIZE", GROUP_RESOURCES, handle_cgroup, .help = "Swap limit of the sandbox's cgroup (MemorySwapMax); 0 for no swap" },
-        { "--cpus", "N", GROUP_RESOURCES, handle_cgroup, .help = "CPU time limit in CPUs, fractions allowed, e.g. 1.5 (CPUQuota)" },
-        { "--cpu-weight", "N", GROUP_RESOURCES, handle_cgroup, .help = "CPU weight from 1 to 10000, default 100 (CPUWeight)" },
-        { "--pids-limit", "N", GROUP_RESOURCES, handle_cgroup, .help = "Maximum number of processes and threads (TasksMax)" },
-        { "--io-weight", "N", GROUP_RESOURCES, handle_cgroup, .help = "IO weight from 1 to 10000, default 100 (IOWeight)" },
-        { "--cgroup-property", "NAME=VALUE", GROUP_RESOURCES, handle_cgroup, .help = "Set another systemd unit property on the sandbox's cgroup" },
-        { "--cgroup-manager", "MANAGER", GROUP_RESOURCES, handle_cgroup,
-          .help = "auto (default), systemd (a scope through the user's systemd) or cgroupfs (a sub-cgroup of a delegated cgroup)" },
+        CGROUP_OPTIONS(CGROUP_ROW)
         { "--rlimit", "NAME=SOFT[:HARD]", GROUP_RESOURCES, handle_rlimit, .help = "Set resource limit NAME (NOFILE, NPROC, AS, CPU, ...) for the command" },
 
         /* images */
@@ -650,7 +655,7 @@ static const Option *option_find(const char *name) {
 
 static const char *const arity_words[] = { "no", "an", "two", "three" };
 
-static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_consumed, Error *e) {
+static int parse_vector(SandboxPlan *p, ParseState *st, char **argv, size_t argc, size_t *ret_consumed, Error *e) {
         size_t i = 0;
 
         while (i < argc) {
@@ -667,15 +672,15 @@ static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_co
                 if (!o)
                         return error_setf(e, EINVAL, "Unknown option %s", arg);
                 unsigned n = option_arity(o);
-                p->n_parsed_args += 1 + n;
-                if (p->n_parsed_args > MAX_ARGS)
+                st->n_parsed_args += 1 + n;
+                if (st->n_parsed_args > MAX_ARGS)
                         return error_setf(e, E2BIG, "Exceeded maximum number of arguments %u", MAX_ARGS);
                 if (argc - i - 1 < n)
                         return error_setf(e, EINVAL, "%s takes %s argument%s", arg, arity_words[n], n > 1 ? "s" : "");
 
-                bool perms_pending = p->next_perms != MODE_UNSET, size_pending = p->next_size != 0;
-                bool overlay_src_pending = p->n_overlay_srcs > 0;
-                int r = o->handler(p, o, argv + i + 1, e);
+                bool perms_pending = st->next_perms != MODE_UNSET, size_pending = st->next_size != 0;
+                bool overlay_src_pending = st->overlay_srcs.n > 0;
+                int r = o->handler(p, st, o, argv + i + 1, e);
                 if (r == -ENOMEM)
                         return error_setf(e, ENOMEM, "Out of memory");
                 if (r < 0)
@@ -684,27 +689,33 @@ static int parse_vector(SandboxPlan *p, char **argv, size_t argc, size_t *ret_co
                 if (!p->sandbox_option && o->group != GROUP_GENERAL && o->group != GROUP_ENVIRONMENT && o->group != GROUP_RUNNING)
                         p->sandbox_option = o->name;
                 /* --perms and --size modify only the operation that follows them. */
-                if (perms_pending && p->next_perms != MODE_UNSET && o->handler != handle_perms && o->handler != handle_size)
+                if (perms_pending && st->next_perms != MODE_UNSET && o->handler != handle_perms && o->handler != handle_size)
                         return error_setf(e, EINVAL, "--perms must be followed by an option that creates a file");
-                if (size_pending && p->next_size != 0 && o->handler != handle_size && o->handler != handle_perms)
+                if (size_pending && st->next_size != 0 && o->handler != handle_size && o->handler != handle_perms)
                         return error_setf(e, EINVAL, "--size must be followed by --tmpfs");
-                if (overlay_src_pending && p->n_overlay_srcs > 0 && o->handler != handle_overlay_src)
-                        return error_setf(e, EINVAL, "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay, not %s", arg);
+                if (overlay_src_pending && o->handler != handle_overlay_src &&
+                    overlay_sources_check_taken(&st->overlay_srcs, arg, e) < 0)
+                        return -e->error;
                 i += 1 + n;
         }
         *ret_consumed = i;
         return 0;
 }
 
-int options_parse(SandboxPlan *p, int argc, char **argv, Error *e) {
+int options_parse(SandboxPlan *p, int argc, char **argv, OptionsCommand *ret_command, Error *e) {
+        _cleanup_(parse_state_done) ParseState st = { .next_perms = MODE_UNSET };
         size_t consumed = 0;
-        int r = parse_vector(p, argv, (size_t) argc, &consumed, e);
+        int r = parse_vector(p, &st, argv, (size_t) argc, &consumed, e);
         if (r < 0)
                 return r;
-        if (p->next_perms != MODE_UNSET)
+        if (st.next_perms != MODE_UNSET)
                 return error_setf(e, EINVAL, "--perms must be followed by an option that creates a file");
-        if (p->next_size != 0)
+        if (st.next_size != 0)
                 return error_setf(e, EINVAL, "--size must be followed by --tmpfs");
+        if (overlay_sources_check_taken(&st.overlay_srcs, NULL, e) < 0)
+                return -e->error;
+        if (ret_command)
+                *ret_command = st.command;
 
         p->n_command = (size_t) argc - consumed;
         p->command = calloc(p->n_command + 1, sizeof(char *));

@@ -49,26 +49,42 @@ const char *overlay_driver_to_string(OverlayDriver d) {
         return (size_t) d < ELEMENTSOF(driver_names) ? driver_names[d] : "unknown";
 }
 
-int overlay_plan_add_src(SandboxPlan *p, const char *src) {
-        char **v = reallocarray(p->overlay_srcs, p->n_overlay_srcs + 1, sizeof(char *));
+int overlay_sources_add(OverlaySources *s, const char *src) {
+        char **v = reallocarray(s->v, s->n + 1, sizeof(char *));
         if (!v)
                 return -ENOMEM;
-        p->overlay_srcs = v;
-        if (!(v[p->n_overlay_srcs] = strdup(src)))
+        s->v = v;
+        if (!(v[s->n] = strdup(src)))
                 return -ENOMEM;
-        p->n_overlay_srcs++;
+        s->n++;
         return 0;
 }
 
-int overlay_plan_add_mount(SandboxPlan *p, OverlayKind kind, const char *rwsrc, const char *workdir,
-                           const char *dest, Error *e) {
+void overlay_sources_done(OverlaySources *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->v[i]);
+        free(s->v);
+        *s = (OverlaySources) {};
+}
+
+int overlay_sources_check_taken(const OverlaySources *s, const char *next, Error *e) {
+        if (s->n == 0)
+                return 0;
+        /* bwrap's words; csand names the option that came instead. */
+        return error_setf(e, EINVAL,
+                          "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay%s%s",
+                          next ? ", not " : "", next ?: "");
+}
+
+int overlay_plan_add_mount(SandboxPlan *p, OverlaySources *srcs, OverlayKind kind, const char *rwsrc,
+                           const char *workdir, const char *dest, Error *e) {
         static const char *const names[] = {
                 [OVERLAY_KIND_RW] = "--overlay",
                 [OVERLAY_KIND_TMP] = "--tmp-overlay",
                 [OVERLAY_KIND_RO] = "--ro-overlay",
         };
         size_t need = kind == OVERLAY_KIND_RO ? 2 : 1;
-        if (p->n_overlay_srcs < need)
+        if (srcs->n < need)
                 return error_setf(e, EINVAL, "%s requires at least %s --overlay-src", names[kind],
                                   need == 1 ? "one" : "two");
 
@@ -81,10 +97,10 @@ int overlay_plan_add_mount(SandboxPlan *p, OverlayKind kind, const char *rwsrc, 
                 return r;
         op->readonly = kind == OVERLAY_KIND_RO;
         op->overlay_workdir = TAKE_PTR(wd);
-        /* The op takes the pending list as it is. */
-        op->overlay_layers = TAKE_PTR(p->overlay_srcs);
-        op->n_overlay_layers = p->n_overlay_srcs;
-        p->n_overlay_srcs = 0;
+        /* The op takes the list as it is. */
+        op->overlay_layers = TAKE_PTR(srcs->v);
+        op->n_overlay_layers = srcs->n;
+        srcs->n = 0;
         return 0;
 }
 
@@ -92,47 +108,6 @@ OverlayKind overlay_op_kind(const MountOp *op) {
         if (op->readonly)
                 return OVERLAY_KIND_RO;
         return op->source ? OVERLAY_KIND_RW : OVERLAY_KIND_TMP;
-}
-
-/* ==== the new mount API ================================================== */
-
-static int sys_fsopen(const char *fstype) {
-        return RET_NERRNO(syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC));
-}
-
-static int sys_fsconfig(int fs_fd, unsigned cmd, const char *key, const void *value, int aux) {
-        return RET_NERRNO(syscall(SYS_fsconfig, fs_fd, cmd, key, value, aux));
-}
-
-static int sys_fsmount(int fs_fd, uint64_t attrs) {
-        return RET_NERRNO(syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, attrs));
-}
-
-/* The kernel's own words for a failed fsconfig(): "e overlayfs: ..." lines
- * queued on the context fd. Appends the error lines to BUF. */
-static void fs_context_messages(int fs_fd, char *buf, size_t size) {
-        char m[512];
-        ssize_t n;
-        while ((n = read(fs_fd, m, sizeof(m) - 1)) > 0) {
-                m[n] = '\0';
-                if (m[0] != 'e' || m[1] != ' ')
-                        continue;
-                size_t len = strlen(buf);
-                snprintf(buf + len, size - len, "%s%s", len ? "; " : "", m + 2);
-        }
-}
-
-static int fs_create_and_mount(int fs_fd, uint64_t attrs, int *ret_mnt, char *why, size_t why_size) {
-        int r = sys_fsconfig(fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
-        if (r < 0) {
-                fs_context_messages(fs_fd, why, why_size);
-                return r;
-        }
-        int fd = sys_fsmount(fs_fd, attrs);
-        if (fd < 0)
-                return fd;
-        *ret_mnt = fd;
-        return 0;
 }
 
 /* ==== the layers, opened in the caller's view ============================= */
@@ -200,19 +175,13 @@ static bool owner_unmapped(int fd) {
                st.st_gid == overflow_id("/proc/sys/kernel/overflowgid");
 }
 
-/* A private tmpfs for --tmp-overlay's upper and work directories, as a
- * detached mount: whatever it is attached to later, the overlay (or the
- * fuse-overlayfs daemon) is all that keeps it alive once setup is done, and
- * nothing else can reach it. */
-static int scratch_tmpfs(mode_t mode, int *ret_mnt, char *why, size_t why_size) {
-        _cleanup_close_ int fs = sys_fsopen("tmpfs");
-        if (fs < 0)
-                return fs;
-        int r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0);
-        if (r < 0)
-                return r;
+/* A private tmpfs for --tmp-overlay's upper and work directories: attached
+ * under BASE_FD (the scaffold) for kernel overlayfs, detached for the
+ * fuse-overlayfs daemon; either way the overlay is all that keeps it alive
+ * once setup is done, and nothing else can reach it. */
+static int scratch_upper_work(int base_fd, mode_t mode, int *ret_mnt) {
         _cleanup_close_ int mnt = -EBADF;
-        r = fs_create_and_mount(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &mnt, why, why_size);
+        int r = mount_scratch_tmpfs(base_fd, "csand-overlay", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &mnt);
         if (r < 0)
                 return r;
         /* The upper's top directory is the merged top directory: it gets
@@ -288,10 +257,10 @@ typedef enum LayerPassing {
  * opened, and never a ':', ',' or '\' to escape. */
 static int set_layer(int fs, LayerPassing how, const char *key, int fd) {
         if (how == PASS_FD)
-                return sys_fsconfig(fs, FSCONFIG_SET_FD, key, NULL, fd);
+                return mount_fs_set_fd(fs, key, fd);
         char path[64];
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-        return sys_fsconfig(fs, FSCONFIG_SET_STRING, key, path, 0);
+        return mount_fs_set(fs, key, path);
 }
 
 static int kernel_configure(int fs, const Layers *l, int upper, int work, LayerPassing how) {
@@ -306,7 +275,7 @@ static int kernel_configure(int fs, const Layers *l, int upper, int work, LayerP
                         size_t len = strlen(list);
                         snprintf(list + len, size - len, "%s/proc/self/fd/%d", len ? ":" : "", l->lower[i]);
                 }
-                r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", list, 0);
+                r = mount_fs_set(fs, "lowerdir", list);
         } else {
                 r = 0;
                 /* Appended layers stack downwards: the top one first. */
@@ -325,7 +294,7 @@ static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly
         int r = -EINVAL;
 
         for (LayerPassing how = 0; how < _PASS_MAX; how++) {
-                _cleanup_close_ int fs = sys_fsopen("overlay");
+                _cleanup_close_ int fs = mount_fs_open("overlay");
                 if (fs < 0) {
                         snprintf(why, why_size, "%s", fs == -ENODEV ? "overlayfs is not available" : strerror(-fs));
                         return fs;
@@ -333,9 +302,9 @@ static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly
                 /* Always userxattr: in a user namespace trusted.* xattrs are
                  * out of reach, and without it deleting a lower directory
                  * fails with EIO. */
-                r = sys_fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0);
+                r = mount_fs_set(fs, "userxattr", NULL);
                 if (r < 0) {
-                        fs_context_messages(fs, why, why_size);
+                        mount_fs_messages(fs, why, why_size);
                         return r;
                 }
                 r = kernel_configure(fs, l, upper, work, how);
@@ -343,7 +312,7 @@ static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly
                         return r;
                 if (r < 0)
                         continue;       /* this kernel wants layers another way */
-                return fs_create_and_mount(fs, attrs, ret_mnt, why, why_size);
+                return mount_fs_create(fs, attrs, ret_mnt, why, why_size);
         }
         snprintf(why, why_size, "%s", "the kernel takes none of the ways to pass layers");
         return r;
@@ -356,18 +325,8 @@ static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly
  * period of its own (0.1 ms, at times several), the pivot's one umount
  * takes it along. */
 static int kernel_mount_tmp(const Layers *l, int base_fd, int *ret_mnt, char *why, size_t why_size) {
-        static unsigned n_made;
-        char hidden[32];
-        _cleanup_close_ int scratch = -EBADF, at = -EBADF, upper = -EBADF, work = -EBADF;
-        int r = scratch_tmpfs(l->tmp_mode, &scratch, why, why_size);
-        if (r < 0)
-                return r;
-        snprintf(hidden, sizeof(hidden), ".csand-overlay-%u", n_made++);
-        if (mkdirat(base_fd, hidden, 0700) < 0)
-                return -errno;
-        at = openat(base_fd, hidden, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        r = at < 0 ? -errno : RET_NERRNO(syscall(SYS_move_mount, scratch, "", at, "",
-                                                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+        _cleanup_close_ int scratch = -EBADF, upper = -EBADF, work = -EBADF;
+        int r = scratch_upper_work(base_fd, l->tmp_mode, &scratch);
         if (r < 0)
                 return r;
         upper = openat(scratch, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -471,7 +430,7 @@ static int option_path_of(int fd, char *buf, size_t size) {
 static int clone_tree(int fd, FdArray *a) {
         if (a->n >= ELEMENTSOF(a->fds))
                 return -E2BIG;
-        int t = RET_NERRNO(syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH));
+        int t = mount_open_tree(fd, "", OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH);
         if (t < 0)
                 return t;
         a->fds[a->n++] = t;
@@ -500,7 +459,7 @@ static int fuse_mount(const SandboxPlan *p, int fuse_fd, const Layers *l, bool r
                 snprintf(why, why_size, "can't open /dev/fuse: %s", strerror(-r));
                 return r;
         }
-        _cleanup_close_ int fs = sys_fsopen("fuse");
+        _cleanup_close_ int fs = mount_fs_open("fuse");
         if (fs < 0) {
                 snprintf(why, why_size, "%s", fs == -ENODEV ? "fuse is not available" : strerror(-fs));
                 return fs;
@@ -518,23 +477,22 @@ static int fuse_mount(const SandboxPlan *p, int fuse_fd, const Layers *l, bool r
                 { "group_id", gid_s },
         };
         for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
-                r = sys_fsconfig(fs, FSCONFIG_SET_STRING, strings[i][0], strings[i][1], 0);
+                r = mount_fs_set(fs, strings[i][0], strings[i][1]);
                 if (r < 0) {
-                        fs_context_messages(fs, why, why_size);
+                        mount_fs_messages(fs, why, why_size);
                         return r;
                 }
         }
         /* allow_other: nested user namespaces of the sandbox can use it too
          * (the kernel still confines it to our user namespace);
          * default_permissions: the kernel checks modes, as on any fs. */
-        if ((r = sys_fsconfig(fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0)) < 0 ||
-            (r = sys_fsconfig(fs, FSCONFIG_SET_FLAG, "default_permissions", NULL, 0)) < 0) {
-                fs_context_messages(fs, why, why_size);
+        if ((r = mount_fs_set(fs, "allow_other", NULL)) < 0 || (r = mount_fs_set(fs, "default_permissions", NULL)) < 0) {
+                mount_fs_messages(fs, why, why_size);
                 return r;
         }
         _cleanup_close_ int mnt = -EBADF;
         uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (readonly ? MOUNT_ATTR_RDONLY : 0);
-        r = fs_create_and_mount(fs, attrs, &mnt, why, why_size);
+        r = mount_fs_create(fs, attrs, &mnt, why, why_size);
         if (r < 0)
                 return r;
 
@@ -547,7 +505,7 @@ static int fuse_mount(const SandboxPlan *p, int fuse_fd, const Layers *l, bool r
 
         _cleanup_close_ int scratch = -EBADF;
         if (l->tmp) {
-                r = scratch_tmpfs(l->tmp_mode, &scratch, why, why_size);
+                r = scratch_upper_work(-EBADF, l->tmp_mode, &scratch);
                 if (r < 0)
                         return r;
         }
@@ -714,9 +672,11 @@ static int daemon_attach_layers(const FuseRequest *req, int *fds, size_t n_fds) 
                         snprintf(name, sizeof(name), "%zu", k);
                 else
                         snprintf(name, sizeof(name), "tmp");
-                if (mkdirat(dir, name, 0700) < 0 ||
-                    syscall(SYS_move_mount, fds[i], "", dir, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                if (mkdirat(dir, name, 0700) < 0)
                         return -errno;
+                int r = mount_move_to_path(fds[i], dir, name);
+                if (r < 0)
+                        return r;
                 fds[i] = safe_close(fds[i]);
         }
         return 0;

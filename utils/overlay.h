@@ -6,7 +6,8 @@
  * with fuse-overlayfs (--overlay-driver).
  *
  * Three places take part:
- *   parsing    the pending --overlay-src list and the MOUNT_OP_OVERLAY ops
+ *   parsing    the --overlay-src rules and the MOUNT_OP_OVERLAY ops (the
+ *              pending list itself is the option parser's state)
  *   the child  overlay_mount(): opens the layers (host paths, as every
  *              source), mounts kernel overlayfs from fds, or mounts a fuse
  *              filesystem itself (fsopen("fuse") on a /dev/fuse fd) and has
@@ -39,12 +40,23 @@ typedef enum OverlayKind {
 int overlay_driver_from_string(const char *s, OverlayDriver *ret);
 const char *overlay_driver_to_string(OverlayDriver d);
 
-/* --overlay-src: appends to the pending list. 0 or -ENOMEM. */
-int overlay_plan_add_src(SandboxPlan *p, const char *src);
-/* --overlay/--tmp-overlay/--ro-overlay: a MOUNT_OP_OVERLAY op that takes the
- * pending list (bwrap's rules: at least one source, two for --ro-overlay). */
-int overlay_plan_add_mount(SandboxPlan *p, OverlayKind kind, const char *rwsrc, const char *workdir,
-                           const char *dest, Error *e);
+/* The --overlay-src list the next overlay takes, lowest layer first. */
+typedef struct OverlaySources {
+        char **v;
+        size_t n;
+} OverlaySources;
+
+/* --overlay-src: appends SRC. 0 or -ENOMEM. */
+int overlay_sources_add(OverlaySources *s, const char *src);
+void overlay_sources_done(OverlaySources *s);
+/* bwrap's rule: a list must be taken by an overlay before any other
+ * option (NEXT, the option that came instead; NULL at the end of the
+ * options). Fails with bwrap's message when SRCS is not empty. */
+int overlay_sources_check_taken(const OverlaySources *s, const char *next, Error *e);
+/* --overlay/--tmp-overlay/--ro-overlay: a MOUNT_OP_OVERLAY op that takes
+ * the list SRCS (bwrap's rules: at least one source, two for --ro-overlay). */
+int overlay_plan_add_mount(SandboxPlan *p, OverlaySources *srcs, OverlayKind kind, const char *rwsrc,
+                           const char *workdir, const char *dest, Error *e);
 OverlayKind overlay_op_kind(const MountOp *op);
 
 /* ---- the parent: the fuse-overlayfs supervisor ---- */

@@ -12,9 +12,13 @@ int plan_new(SandboxPlan **ret) {
         SandboxPlan *p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
+        p->owned = calloc(1, sizeof(*p->owned));
+        if (!p->owned) {
+                free(p);
+                return -ENOMEM;
+        }
         p->uid = getuid();
         p->gid = getgid();
-        p->next_perms = MODE_UNSET;
         p->userns_fd = p->userns2_fd = p->pidns_fd = -EBADF;
         p->sync_fd = p->block_fd = p->userns_block_fd = p->info_fd = p->json_status_fd = -EBADF;
         p->seccomp_fd = -EBADF;
@@ -34,17 +38,15 @@ SandboxPlan *plan_free(SandboxPlan *p) {
                 free(p->ops[i].overlay_workdir);
         }
         free(p->ops);
-        for (size_t i = 0; i < p->n_overlay_srcs; i++)
-                free(p->overlay_srcs[i]);
-        free(p->overlay_srcs);
         for (size_t i = 0; i < p->n_env_ops; i++) {
                 free(p->env_ops[i].name);
                 free(p->env_ops[i].value);
         }
         free(p->env_ops);
-        for (size_t i = 0; i < p->n_owned_fds; i++)
-                safe_close(p->owned_fds[i]);
-        free(p->owned_fds);
+        for (size_t i = 0; i < p->owned->n; i++)
+                safe_close(p->owned->fds[i]);
+        free(p->owned->fds);
+        free(p->owned);
         for (size_t i = 0; i < p->n_args_data; i++)
                 free(p->args_data[i].data);
         free(p->args_data);
@@ -127,22 +129,24 @@ int plan_own_fd(SandboxPlan *p, int fd) {
         if (fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
                 return -errno;
         /* The same fd may be named twice (--info-fd 3 --json-status-fd 3). */
-        for (size_t i = 0; i < p->n_owned_fds; i++)
-                if (p->owned_fds[i] == fd)
+        struct OwnedFds *o = p->owned;
+        for (size_t i = 0; i < o->n; i++)
+                if (o->fds[i] == fd)
                         return 0;
-        int *fds = grow(p->owned_fds, p->n_owned_fds, sizeof(int));
+        int *fds = grow(o->fds, o->n, sizeof(int));
         if (!fds)
                 return -ENOMEM;
-        p->owned_fds = fds;
-        p->owned_fds[p->n_owned_fds++] = fd;
+        o->fds = fds;
+        o->fds[o->n++] = fd;
         return 0;
 }
 
-void plan_close_fd(SandboxPlan *p, int fd) {
-        for (size_t i = 0; i < p->n_owned_fds; i++)
-                if (p->owned_fds[i] == fd) {
+void plan_close_fd(const SandboxPlan *p, int fd) {
+        struct OwnedFds *o = p->owned;
+        for (size_t i = 0; i < o->n; i++)
+                if (o->fds[i] == fd) {
                         safe_close(fd);
-                        p->owned_fds[i] = p->owned_fds[--p->n_owned_fds];
+                        o->fds[i] = o->fds[--o->n];
                         return;
                 }
 }
@@ -204,9 +208,6 @@ int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e) {
                 return error_setf(e, EINVAL, "--userns2 requires --userns");
         /* --mqueue without --unshare-ipc: the mount fails, with bwrap's
          * message, when its turn comes (mounts.c). */
-        /* bwrap's rule: a pending --overlay-src list must be consumed. */
-        if (p->n_overlay_srcs > 0)
-                return error_setf(e, EINVAL, "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay");
         /* network */
         if (network_validate(&p->network, p->unshare_net, p->userns_fd >= 0, e) < 0 ||
             egress_validate(&p->egress, network_uses_helper(&p->network, p->unshare_net), p->caps, e) < 0)
@@ -227,7 +228,7 @@ bool plan_runs_in_place(const SandboxPlan *p) {
         if (p->unshare_user || p->unshare_user_try || p->unshare_ipc || p->unshare_pid || p->unshare_net ||
             p->unshare_uts || p->unshare_cgroup || p->unshare_cgroup_try)
                 return false;
-        if (p->n_ops > 0 || p->n_overlay_srcs > 0 || p->image || p->hostname || p->uid_set || p->gid_set)
+        if (p->n_ops > 0 || p->image || p->hostname || p->uid_set || p->gid_set)
                 return false;
         if (p->userns_fd >= 0 || p->userns2_fd >= 0 || p->pidns_fd >= 0 || p->userns_block_fd >= 0)
                 return false;

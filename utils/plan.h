@@ -85,15 +85,8 @@ typedef struct SandboxPlan {
                                                  * does; -EBADF when unset */
         char *seccomp_profile;                  /* --seccomp-profile, compiled before clone */
 
-        /* Modifiers that apply to the next operation (--perms, --size). */
-        mode_t next_perms;
-        uint64_t next_size;
-
-        /* Overlays (utils/overlay.c): the pending --overlay-src list that
-         * the next overlay op takes, and the driver. (The channel to the
+        /* Overlays (utils/overlay.c): the driver. (The channel to the
          * fuse-overlayfs supervisor is the launch's: sandbox.c's Launch.) */
-        char **overlay_srcs;
-        size_t n_overlay_srcs;
         OverlayDriver overlay_driver;
 
         /* images (utils/image.c): --image PATH[:TAG] (also set by
@@ -105,9 +98,14 @@ typedef struct SandboxPlan {
         char *image_overlay_rwsrc, *image_overlay_workdir;
         bool image_info, image_cache_list, image_cache_prune;
 
-        /* fds handed over by the caller that must not reach the command. */
-        int *owned_fds;
-        size_t n_owned_fds;
+        /* fds csand owns (handed over by the caller, --image's layer
+         * locks) that must not reach the command. An object of its own:
+         * closing one early (the monitor, pid 1) is the fds' lifetime, not
+         * a change to the plan, which is read only by then. */
+        struct OwnedFds {
+                int *fds;
+                size_t n;
+        } *owned;
 
         /* resources (utils/cgroups.c, utils/rlimits.c): the cgroup limits
          * and manager (the cgroup itself is the monitor's, in sandbox.c's
@@ -119,10 +117,6 @@ typedef struct SandboxPlan {
         char **command;
         size_t n_command;
 
-        /* Parse state: inside --args data (which may not nest), and how
-         * many arguments were parsed in all (bwrap's limit is 9000). */
-        bool in_args_data;
-        size_t n_parsed_args;
         /* --args data as read, by fd number: in setuid mode the sandbox's
          * worker parses the same command line again and finds a copy of
          * the data at the same number (utils/setuid.c). */
@@ -132,8 +126,6 @@ typedef struct SandboxPlan {
                 size_t len;
         } *args_data;
         size_t n_args_data;
-
-        bool show_help, show_version;
 
         /* network (utils/network.c, utils/egress.c): --network, --publish,
          * --allow-host-loopback, --dns; egress by name: --allow-host,
@@ -169,7 +161,7 @@ int plan_add_env(SandboxPlan *p, EnvOpType type, const char *name, const char *v
  * reaches the command, and closed with the plan. */
 int plan_own_fd(SandboxPlan *p, int fd);
 /* Closes an owned fd early (and forgets it). */
-void plan_close_fd(SandboxPlan *p, int fd);
+void plan_close_fd(const SandboxPlan *p, int fd);
 int plan_add_seccomp(SandboxPlan *p, void *data, size_t len);
 
 /* Option combinations, checked before anything happens. Pure. */

@@ -915,6 +915,11 @@ int registry_run_stop(const SandboxPlan *p) {
                 log_error("Can't stop %s: %s", p->stop_name, strerror(-r));
                 return 1;
         }
+        /* Then SIGCONT, as systemd and a shell's kill do: a stopped
+         * sandbox (or its csand, stopped with it) gets to act on SIGTERM
+         * now instead of being killed after the grace time. The monitor
+         * passes SIGCONT on to the sandbox's process group. */
+        (void) pidfd_signal(monitor, SIGCONT);
         unsigned timeout = p->stop_timeout_set ? p->stop_timeout : STOP_TIMEOUT_DEFAULT;
         if (wait_pidfd(monitor, (int) timeout * 1000))
                 return 0;

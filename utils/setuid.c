@@ -619,7 +619,7 @@ static bool plan_has_overlay(const SandboxPlan *p) {
         for (size_t i = 0; i < p->n_ops; i++)
                 if (p->ops[i].type == MOUNT_OP_OVERLAY)
                         return true;
-        return p->n_overlay_srcs > 0;
+        return false;
 }
 
 /* The option that can't do without a user namespace, or NULL. UID and GID

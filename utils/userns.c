@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/mount.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 
 #include "fd-util.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "userns.h"
 
 /* Our /proc/self files belong to root while we are not dumpable, which is
@@ -32,7 +34,25 @@
  * exit() and that one prctl() with a seccomp filter, then becomes dumpable
  * (its /proc files the user's) and waits to be killed. Ptrace it, and you
  * get a process that can do nothing. We open its map files through a pinned
- * /proc/PID directory, after checking its user namespace is ours. */
+ * /proc/PID directory, after checking its user namespace is ours.
+ *
+ * Dumpable, it also opens its /proc/PID/root and cwd to any process of the
+ * user's, another sandbox's without a pid namespace included: they would
+ * be our mount namespace, the caller's whole view (and ".." from anywhere
+ * in it climbs to its top). So before that it makes its root and working
+ * directory an empty read-only tmpfs that is mounted nowhere (".." can't
+ * leave a detached mount), which also empties its mountinfo, closes every
+ * fd but its socket (stdio too) and wipes the caller's environment from
+ * its copy of our memory. (Who can reach it: processes of the user's in
+ * the initial user namespace, which owns ours; some of them see less than
+ * the caller: a service running as the user in a mount namespace of its
+ * own. Other sandboxes' processes lack CAP_SYS_PTRACE over our namespace.)
+ *
+ * The first stand-in is killed, not waited for, once used:
+ * userns_reap_standins() reaps it later. The nested namespace's is made
+ * only once the root is built and pivoted into: a stand-in's namespaces are
+ * open to the same processes (/proc/PID/ns), and its mount namespace while
+ * the root is built is the caller's whole tree. */
 
 #if defined(__x86_64__)
 #define STANDIN_ARCH AUDIT_ARCH_X86_64
@@ -90,30 +110,54 @@ static int confine_standin(void) {
         return RET_NERRNO(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog));
 }
 
-static _noreturn_ void standin(int proc_fd, int sock, bool new_userns) {
+/* An empty read-only tmpfs, mounted nowhere: the stand-ins' root. */
+static int empty_root(void) {
+        _cleanup_close_ int fs = mount_fs_open("tmpfs");
+        if (fs < 0)
+                return fs;
+        int fd = -EBADF;
+        int r = mount_fs_create(fs, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &fd, NULL, 0);
+        return r < 0 ? r : fd;
+}
+
+/* Nothing of value is left where a dumpable stand-in shows it: its root
+ * and directory, its mountinfo (only what is below its root), its fds,
+ * its environment. (Its memory, through ptrace or /proc/PID/mem, is our
+ * copy of the plan: what pid 1, reachable by design, shows later too.) */
+static int standin_hide(int root_fd, int sock) {
+        if (fchdir(root_fd) < 0 || chroot(".") < 0)
+                return -errno;
+        for (char **e = environ; e && *e; e++)
+                explicit_bzero(*e, strlen(*e));
+        /* stdio too: the caller's files, reopened by path from /proc/PID/fd */
+        if (sock > 0)
+                (void) syscall(SYS_close_range, 0, (unsigned) sock - 1, 0);
+        (void) syscall(SYS_close_range, (unsigned) sock + 1, ~0U, 0);
+        return 0;
+}
+
+/* The stand-in: with NEW_USERNS makes the nested namespace; then,
+ * confined, hidden and dumpable, sends "PID\n1" (its pid in /proc's
+ * numbering, not the one of a pid namespace we may be in: read first,
+ * while it still sees /proc; one message, one wake-up of ours) and waits
+ * to be killed. */
+static _noreturn_ void standin(int proc_fd, int sock, int root_fd, bool new_userns) {
         char msg[40];
-        /* --disable-userns: the stand-in makes the nested namespace, which
-         * we then join, written. */
-        if (new_userns && unshare(CLONE_NEWUSER) < 0)
-                _exit(1);
-        /* Our pid where the maps are opened: that procfs's numbering, not
-         * the one of a pid namespace we may be in. Sent before anyone can
-         * attach to us. */
-        ssize_t n = readlinkat(proc_fd, proc_fd == AT_FDCWD ? "/proc/self" : "self", msg, sizeof(msg) - 2);
+        ssize_t n = readlinkat(proc_fd, proc_fd == AT_FDCWD ? "/proc/self" : "self", msg, sizeof(msg) - 3);
         if (n <= 0)
                 _exit(1);
         msg[n++] = '\n';
-        if (write(sock, msg, (size_t) n) != n)
+        msg[n++] = '1';
+        /* Before the chroot: the kernel lets no chrooted process make a
+         * user namespace. */
+        if (new_userns && unshare(CLONE_NEWUSER) < 0)
                 _exit(1);
-        if (sock > 3)
-                (void) syscall(SYS_close_range, 3, (unsigned) sock - 1, 0);
-        (void) syscall(SYS_close_range, (unsigned) sock + 1, ~0U, 0);
-        if (confine_standin() < 0)
+        if (standin_hide(root_fd, sock) < 0 || confine_standin() < 0)
                 _exit(1);
-        char c = '1';
-        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(sock, &c, 1) != 1)
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(sock, msg, (size_t) n) != n)
                 _exit(1);
         /* Until killed. */
+        char c;
         while (read(sock, &c, 1) > 0)
                 ;
         _exit(0);
@@ -165,11 +209,25 @@ static int standin_dir(int proc_fd, int sock, bool new_userns, int *ret_userns) 
         return dir;
 }
 
-/* Opens NAMES[i] of a stand-in's /proc directory into FDS[i] (-errno for
- * each that fails), and its user namespace into *RET_USERNS. -errno when
- * there is no stand-in. */
-static int open_maps_via_standin(int proc_fd, bool new_userns, const char *const *names, int *fds, size_t n,
-                                 int *ret_userns) {
+typedef struct Standin {
+        pid_t pid;
+        int sock;
+} Standin;
+
+#define STANDIN_NULL ((Standin) { .pid = 0, .sock = -EBADF })
+
+/* The stand-ins killed and not yet reaped. */
+static pid_t standins_killed[2];
+static size_t n_standins_killed;
+/* As the init of a new pid namespace we give the stand-ins pids 2 and 3:
+ * ns_last_pid is set back to 1 once they are gone, so that the command is
+ * pid 2 as with bwrap. (Best effort: a read-only /proc/sys leaves it 3.
+ * Written in the user namespace that owns the pid namespace, whose
+ * capabilities this takes: before the nested one is entered.) Kept open
+ * from the first stand-in to userns_standins_done(). */
+static int ns_last_pid_fd = -EBADF;
+
+static int standin_start(int proc_fd, int root_fd, bool new_userns, Standin *ret) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
@@ -182,31 +240,40 @@ static int open_maps_via_standin(int proc_fd, bool new_userns, const char *const
         }
         if (pid == 0) {
                 safe_close(sv[0]);
-                standin(proc_fd, sv[1], new_userns);
+                standin(proc_fd, sv[1], root_fd, new_userns);
         }
         safe_close(sv[1]);
-        int dir = standin_dir(proc_fd, sv[0], new_userns, ret_userns);
+        *ret = (Standin) { .pid = pid, .sock = sv[0] };
+        return 0;
+}
+
+/* Killed, and reaped later (userns_reap_standins()): its exit takes
+ * nothing from the setup's time. */
+static void standin_stop(Standin *s) {
+        if (s->pid <= 0)
+                return;
+        s->sock = safe_close(s->sock);
+        (void) kill(s->pid, SIGKILL);
+        if (n_standins_killed < ELEMENTSOF(standins_killed))
+                standins_killed[n_standins_killed++] = s->pid;
+        else
+                while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        s->pid = 0;
+}
+
+/* Opens NAMES[i] of a ready stand-in's /proc directory into FDS[i] (-errno
+ * for each that fails), and its user namespace into *RET_USERNS. */
+static int open_maps_via_standin(int proc_fd, Standin *s, bool new_userns, const char *const *names, int *fds,
+                                 size_t n, int *ret_userns) {
+        int dir = standin_dir(proc_fd, s->sock, new_userns, ret_userns);
         for (size_t i = 0; dir >= 0 && i < n; i++) {
                 fds[i] = openat(dir, names[i], O_WRONLY | O_CLOEXEC);
                 if (fds[i] < 0)
                         fds[i] = -errno;
         }
         safe_close(dir);
-        safe_close(sv[0]);
-        (void) kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-        /* As the init of a new pid namespace we gave the stand-in pid 2:
-         * the next one is 2 again, so that the command is pid 2 as with
-         * bwrap. (Best effort: a read-only /proc/sys leaves it 3. Done in
-         * the user namespace that owns the pid namespace, whose
-         * capabilities this takes.) */
-        if (getpid() == 1) {
-                _cleanup_close_ int last = openat(proc_fd, proc_fd == AT_FDCWD ? "/proc/sys/kernel/ns_last_pid" :
-                                                  "sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
-                if (last >= 0)
-                        (void) !write(last, "1", 1);
-        }
+        standin_stop(s);
         return dir < 0 ? dir : 0;
 }
 #endif
@@ -275,24 +342,52 @@ static void open_own_maps_dumpable(int proc_fd, int *fds) {
         (void) prctl(PR_SET_DUMPABLE, 0);
 }
 
+void userns_reap_standins(void) {
+#ifdef STANDIN_ARCH
+        for (size_t i = 0; i < n_standins_killed; i++)
+                while (waitpid(standins_killed[i], NULL, 0) < 0 && errno == EINTR)
+                        ;
+        n_standins_killed = 0;
+        /* At offset 0 each time: a sysctl ignores writes past it. */
+        if (ns_last_pid_fd >= 0)
+                (void) !pwrite(ns_last_pid_fd, "1", 1, 0);
+#endif
+}
+
+void userns_standins_done(void) {
+        userns_reap_standins();
+#ifdef STANDIN_ARCH
+        ns_last_pid_fd = safe_close(ns_last_pid_fd);
+#endif
+}
+
 int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid,
                                UsernsMapStep *ret_step) {
         int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
         UsernsMapStep dummy;
         int r = -ENOSYS;
 #ifdef STANDIN_ARCH
-        _cleanup_close_ int userns = -EBADF;
-        r = open_maps_via_standin(proc_fd, false, map_names, fds, _MAP_MAX, &userns);
+        _cleanup_close_ int userns = -EBADF, root = empty_root();
+        Standin s = STANDIN_NULL;
+        r = root < 0 ? root : standin_start(proc_fd, root, false, &s);
+        if (r >= 0 && getpid() == 1 && ns_last_pid_fd < 0)
+                ns_last_pid_fd = openat(proc_fd, proc_fd == AT_FDCWD ? "/proc/sys/kernel/ns_last_pid" :
+                                        "sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+        if (r >= 0)
+                r = open_maps_via_standin(proc_fd, &s, false, map_names, fds, _MAP_MAX, &userns);
 #endif
-        if (r < 0)
+        bool dumpable = r < 0;
+        if (dumpable)
                 open_own_maps_dumpable(proc_fd, fds);
         r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, ret_step ?: &dummy);
         close_maps(fds);
-        return r;
+        return r < 0 ? r : dumpable;
 }
 
 int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
-        return userns_write_own_maps_step(proc_fd, inside_uid, outside_uid, inside_gid, outside_gid, NULL);
+        int r = userns_write_own_maps_step(proc_fd, inside_uid, outside_uid, inside_gid, outside_gid, NULL);
+        userns_standins_done();
+        return r < 0 ? r : 0;
 }
 
 int userns_enter_nested(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
@@ -300,8 +395,14 @@ int userns_enter_nested(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t 
         UsernsMapStep step;
         int r;
 #ifdef STANDIN_ARCH
-        _cleanup_close_ int userns = -EBADF;
-        r = open_maps_via_standin(proc_fd, true, map_names, fds, _MAP_MAX, &userns);
+        _cleanup_close_ int userns = -EBADF, root = empty_root();
+        Standin s = STANDIN_NULL;
+        r = root < 0 ? root : standin_start(proc_fd, root, true, &s);
+        if (r >= 0) {
+                r = open_maps_via_standin(proc_fd, &s, true, map_names, fds, _MAP_MAX, &userns);
+                /* Gone before the nested namespace costs us ns_last_pid. */
+                userns_reap_standins();
+        }
         if (r >= 0) {
                 /* Written from here, its parent namespace, where we still
                  * have our capabilities; then joined. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* Maps INSIDE_UID/GID to the caller's OUTSIDE ids for the calling process,
@@ -19,7 +20,12 @@ typedef enum UsernsMapStep {
 } UsernsMapStep;
 
 /* The same, written in bwrap's order (uid map, setgroups, gid map);
- * *RET_STEP says which step failed. */
+ * *RET_STEP says which step failed; 1 when we had to be dumpable to open
+ * the maps (no stand-in: see userns.c), else 0. The stand-in is killed,
+ * not waited for: userns_reap_standins() reaps it, and must be called
+ * while we still have our capabilities here (before
+ * userns_enter_nested()); userns_standins_done() before the command
+ * starts. */
 int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid,
                                UsernsMapStep *ret_step);
 /* bwrap's words for a failed STEP. */
@@ -29,3 +35,8 @@ const char *userns_map_step_words(UsernsMapStep step);
  * namespace nested in ours, maps INSIDE_UID/GID in it to OUTSIDE_UID/GID
  * of ours, and joins it. */
 int userns_enter_nested(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
+
+/* Reaps the stand-ins used so far and, as pid 1, sets ns_last_pid back. */
+void userns_reap_standins(void);
+/* The same, and closes what was kept for it. */
+void userns_standins_done(void);

@@ -283,16 +283,36 @@ function __csand_complete_command
     end
 end
 
+# After --join, --list or --stop ($argv[1]): only the options it takes
+# (csand refuses the rest).
+function __csand_running_options
+    set -l keep --help --version --level-prefix
+    switch $argv[1]
+        case --join
+            set keep $keep --args --argv0 --chdir --setenv --unsetenv --clearenv
+        case --list
+            set keep $keep --json
+        case --stop
+            set keep $keep --stop-timeout
+    end
+    for line in (__csand_options)
+        contains -- (string split -m1 \t -- $line)[1] $keep; and printf '%s\n' $line
+    end
+    test $argv[1] = --join; and printf '%s\t%s\n' -- 'End of options'
+end
+
 function __csand_complete
     set -l tokens (commandline -opc)
     set -l n (count $tokens)
     set -l i 2
+    set -l running
     while test $i -le $n
         set -l word $tokens[$i]
         if test "$word" = --
             __csand_complete_command $tokens[(math $i + 1)..-1]
             return
         end
+        contains -- $word --join --list --stop; and set running $word
         if not string match -q -- '-*' $word
             __csand_complete_command $tokens[$i..-1]
             return
@@ -307,7 +327,9 @@ function __csand_complete
         set i (math $i + 1 + $k)
     end
 
-    if string match -q -- '-*' (commandline -ct)
+    if string match -q -- '-*' (commandline -ct); and set -q running[1]
+        __csand_running_options $running
+    else if string match -q -- '-*' (commandline -ct)
         __csand_options
         printf '%s\t%s\n' -- 'End of options'
     else

@@ -133,3 +133,7 @@ candidates() {
 @test "bash: --join and --stop complete the names of the running sandboxes" {
         completion_case_running_names
 }
+
+@test "bash: after --join, --list and --stop only the options they take" {
+        completion_case_running_options
+}

@@ -118,3 +118,7 @@ completion_cap_suffix_match=CAP_SYS_ADMIN
 @test "fish: --join and --stop complete the names of the running sandboxes" {
         completion_case_running_names
 }
+
+@test "fish: after --join, --list and --stop only the options they take" {
+        completion_case_running_options
+}

@@ -172,3 +172,7 @@ completion_exclusive_options=(--help --version)
 @test "zsh: --join and --stop complete the names of the running sandboxes" {
         completion_case_running_names
 }
+
+@test "zsh: after --join, --list and --stop only the options they take" {
+        completion_case_running_options
+}

@@ -153,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         SandboxPlan *p = NULL;
         if (plan_new(&p) >= 0) {
                 Error e = {};
-                if (options_parse(p, (int) n, words, &e) >= 0) {
+                if (options_parse(p, (int) n, words, NULL, &e) >= 0) {
                         Error e2 = {};
                         (void) plan_validate(p, 1000, &e2);
                         (void) plan_validate(p, 0, &e2);

@@ -163,6 +163,11 @@ assert_ns_differ() {
         assert_line --index 0 "pid 2"
         [ "${lines[1]}" != "$(readlink /proc/self/ns/pid)" ] || fail "pid namespace is the host's"
         assert_line --index 2 csand
+        # with bwrap's nested user namespace (--dev), whose stand-in also
+        # took a pid: still 2
+        run csand_min --unshare-pid --proc /proc --dev /dev -- sh -c 'echo "pid $$"'
+        assert_success
+        assert_output "pid 2"
 }
 
 @test "--unshare-net: only lo, and it is up" {

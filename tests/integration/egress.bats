@@ -116,13 +116,7 @@ v6_setup() {
         require_net_tool curl
         PORT6=$(free_port)
         echo "egress-hello6" >"$TESTDIR/index.txt"
-        bg_run python3 -m http.server "$PORT6" --bind ::1 --directory "$TESTDIR"
-        local i
-        for ((i = 0; i < 100; i++)); do
-                curl -sf --max-time 2 "http://[::1]:$PORT6/index.txt" >/dev/null && return 0
-                sleep 0.2
-        done
-        fail "the host's test HTTP server on [::1]:$PORT6 did not start"
+        start_host_http_server "$PORT6" "$TESTDIR" ::1
 }
 
 @test "pasta: IPv6 follows the same rules (an allowed name's AAAA works; a denied name, its address and a raw address are reset; UDP refused)" {
@@ -188,11 +182,8 @@ ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(sys.argv[2] + "/cert.pem", sys.argv[2] + "/key.pem")
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 srv.serve_forever()' "$tls_port" "$TESTDIR"
-        local i
-        for ((i = 0; i < 100; i++)); do
-                curl -sfk --max-time 2 "https://127.0.0.1:$tls_port/index.txt" >/dev/null && break
-                sleep 0.2
-        done
+        http_get_retry "https://127.0.0.1:$tls_port/index.txt" -k >/dev/null ||
+                fail "the host's test HTTPS server on 127.0.0.1:$tls_port did not start"
         # bad.test resolves to the same address as ok.test: only the name
         # in the ClientHello tells them apart.
         run --separate-stderr egress_csand slirp4netns --allow-host ok.test:$tls_port sh -c "

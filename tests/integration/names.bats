@@ -100,6 +100,22 @@ echo done
 PWD=/"
 }
 
+@test "--join: a command that can't be found exits 127, one that can't be run 126, side by side with nsenter" {
+        start ex "${join_root[@]}" --unshare-pid sleep 300
+        export_env
+        local cmd want
+        for cmd in nosuch-command /usr /dev/null; do
+                # nsenter with no namespace to enter runs it here, as podman
+                # exec does in a container: 127 not found, 126 not runnable
+                want=0
+                env PATH=/usr/bin:/bin nsenter --wd=/ "$cmd" 2>/dev/null || want=$?
+                [ "$want" = 126 ] || [ "$want" = 127 ] || fail "nsenter $cmd: $want"
+                run -"$want" --separate-stderr "$CSAND" --join ex -- "$cmd"
+                assert_equal "${#stderr_lines[@]}" 1
+                [[ "${stderr_lines[0]}" == "csand: execvp $cmd: "* ]] || fail "${stderr_lines[0]}"
+        done
+}
+
 @test "--join: a network helper's namespace (--network slirp4netns), and --list names the mode" {
         require_feature slirp4netns command -v slirp4netns
         require_feature "a usable /dev/net/tun" test -r /dev/net/tun -a -w /dev/net/tun
@@ -240,6 +256,50 @@ assert l[0]["namespaces"] == ["user", "mnt", "net"] and l[0]["network"] == "none
         wait "${BG_PIDS[0]}" || status=$?
         assert_equal "$status" 137
         [ ! -e "$NAMES/stubborn.lock" ]
+}
+
+@test "--stop: a stopped sandbox is continued after SIGTERM (as systemd and a shell's kill do) and ends by itself" {
+        export_env
+        local opts n=0 child cmd
+        for opts in --unshare-pid --unshare-ipc; do
+                n=$((n + 1))
+                start "s$n" "${join_root[@]}" "$opts" sh -c 'trap "exit 5" TERM; while :; do sleep 0.1; done'
+                child=$(python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["pid"])' <<<"$("$CSAND" --list --json)")
+                # the command: pid 1's child, or the sandbox's first process
+                cmd=$(ps -o pid= --ppid "$child" | grep -v "^ *$" | head -1 || true)
+                [ "$opts" = --unshare-pid ] || cmd=$child
+                kill -STOP "$cmd"
+                run "$CSAND" --stop "s$n" --stop-timeout 60
+                assert_success
+                local rc=0
+                wait "${BG_PIDS[-1]}" || rc=$?
+                # its own status, not 137 from SIGKILL after the grace time
+                assert_equal "$rc" 5
+        done
+}
+
+@test "--stop: joined commands end with the sandbox, with a pid namespace and without" {
+        export_env
+        mkfifo "$BATS_TEST_TMPDIR/ready"
+        local opts n=0
+        for opts in --unshare-pid --unshare-ipc; do
+                n=$((n + 1))
+                start "j$n" "${join_root[@]}" --bind "$BATS_TEST_TMPDIR/ready" /ready "$opts" sleep 300
+                closefds "$CSAND" --join "j$n" -- sh -c 'echo >/ready; exec sleep 300' </dev/null &
+                local joined=$!
+                read -r _ <"$BATS_TEST_TMPDIR/ready"
+                run "$CSAND" --stop "j$n" --stop-timeout 5
+                assert_success
+                # SIGKILL, as the end of a pid namespace kills what is in it.
+                local i rc=0
+                for ((i = 0; i < 300; i++)); do
+                        kill -0 "$joined" 2>/dev/null || break
+                        sleep 0.1
+                done
+                kill -0 "$joined" 2>/dev/null && { kill "$joined"; fail "the joined command outlived --stop ($opts)"; }
+                wait "$joined" || rc=$?
+                assert_equal "$rc" 137
+        done
 }
 
 @test "a name is unique: a second start fails, concurrent starts have exactly one winner" {
@@ -427,6 +487,33 @@ root-ok"
         assert_success
         assert_output "usr-ok
 proc-denied"
+}
+
+@test "--join in place (Landlock only, no namespaces): the joined command gets the sandbox's Landlock domain" {
+        require_landlock
+        local d=$BATS_TEST_TMPDIR/ll
+        mkdir -p "$d/rw" "$d/ro" "$d/no"
+        echo x >"$d/ro/f"
+        echo x >"$d/no/f"
+        mkfifo "$d/rw/checks"
+        local checks="r() { if \"\$@\" >/dev/null 2>&1; then echo \"\$* allowed\"; else echo \"\$* denied\"; fi; }
+r cat $d/ro/f; r cat $d/no/f; r touch $d/rw/new; r touch $d/ro/new; r ls /usr; r cat /proc/self/status"
+        start llin --landlock-exec /usr --landlock-ro "$d/ro" --landlock-rw "$d/rw" --landlock-rw /dev/null \
+                sh -c "{ $checks; } >$d/rw/checks; exec sleep 300"
+        # The sandbox's command, side by side.
+        run cat "$d/rw/checks"
+        local command_saw=$output
+        assert_equal "$(grep -c allowed <<<"$command_saw")" 3
+        assert_line "cat $d/no/f denied"
+        assert_line "cat /proc/self/status denied"
+        export_env
+        run "$CSAND" --list
+        assert_output --regexp "^llin [0-9]+ [0-9T:+-]+ ns=- network=host "
+        rm -f "$d/rw/new"
+        run --separate-stderr "$CSAND" --join llin -- sh -c "$checks"
+        echo "$stderr"
+        assert_success
+        assert_output "$command_saw"
 }
 
 @test "a sandbox that ends while being joined: one csand: line, exit 1, nothing left behind" {

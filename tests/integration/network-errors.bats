@@ -76,6 +76,20 @@ assert_one_error() {
         assert_one_error '--dns takes an IPv4 or IPv6 address: "not-an-ip"$'
 }
 
+@test "--publish: pasta's limit of 64 ports is checked before anything starts" {
+        # No pasta in PATH: the limit is told before the helper is looked
+        # for, so nothing is started to find it out.
+        local ports=() i
+        for i in $(seq 1 65); do
+                ports+=(--publish "$((20000 + i)):$i")
+        done
+        PATH=/nonexistent run csand "${net_root[@]}" --network pasta "${ports[@]}" /usr/bin/true
+        assert_one_line "--network pasta: at most 64 ports can be published"
+        # 64 pass the check: then the missing helper is what is reported.
+        PATH=/nonexistent run csand "${net_root[@]}" --network pasta "${ports[@]:2}" /usr/bin/true
+        assert_one_error "--network pasta: pasta is missing"
+}
+
 host_port_in_use() {
         local helper=$1 proto=$2 port
         require_net_helper "$helper"

@@ -49,6 +49,14 @@ run_bad() {
         [[ "$msg" == *"--overlay-src must be followed by"* ]] || fail "$msg"
 }
 
+@test "dangling --overlay-src is told before a missing command, as bwrap 0.11 does" {
+        # bwrap checks the list at the end of its options (parse_args()),
+        # before it looks for a command.
+        run_bad --overlay-src "$TESTDIR/l1"
+        [[ "$msg" == *"--overlay-src must be followed by"* ]] || fail "$msg"
+        [[ "$msg" != *", not "* ]] || fail "$msg"
+}
+
 @test "--overlay-src followed by an option that is not an overlay" {
         run_bad --overlay-src "$TESTDIR/l1" --bind /usr /usr --tmp-overlay /m true
         [[ "$msg" == *"--overlay-src must be followed by"*"--bind"* ]] || fail "$msg"

@@ -227,24 +227,13 @@ start_xvfb() {
 
 # Polls (up to ~20 s) until PATH is a socket.
 wait_for_socket() {
-        local i
-        for ((i = 0; i < 200; i++)); do
-                [ -S "$1" ] && return 0
-                sleep 0.1
-        done
-        return 1
+        poll_until 200 test -S "$1"
 }
 
 stop_client_daemons() {
-        local pid i
+        local pid
         for pid in "${CLIENT_PIDS[@]}"; do
-                kill -TERM "$pid" 2>/dev/null || continue
-                for ((i = 0; i < 100; i++)); do
-                        kill -0 "$pid" 2>/dev/null || break
-                        sleep 0.1
-                done
-                kill -KILL "$pid" 2>/dev/null || true
-                wait "$pid" 2>/dev/null || true
+                stop_pid "$pid"
         done
         CLIENT_PIDS=()
 }

@@ -147,15 +147,14 @@ csand_token_pids() {
 
 # Waits (generously) for the processes of this test to go away.  Succeeds
 # when none is left; otherwise prints them and fails.
+no_token_pids() {
+        [ -z "$(csand_token_pids)" ]
+}
+
 assert_no_leftover_processes() {
-        local pids i
-        for ((i = 0; i < 100; i++)); do
-                pids=$(csand_token_pids)
-                [ -z "$pids" ] && return 0
-                sleep 0.1
-        done
+        poll_until 100 no_token_pids && return 0
         local pid
-        for pid in $pids; do
+        for pid in $(csand_token_pids); do
                 echo "leftover process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
         done
         fail "processes left behind by this test"
@@ -246,24 +245,28 @@ mount_options_of() {
         awk -v mp="$mp" '$5 == mp { opts = $6 } END { print opts }' <<<"$mountinfo"
 }
 
-# Polls (up to ~20 s) until no process matches pgrep -f PATTERN.
-wait_for_no_process() {
-        local i
-        for ((i = 0; i < 200; i++)); do
-                pgrep -f -- "$1" >/dev/null || return 0
+# The one polling loop of the test library.  poll_until TENTHS COMMAND...:
+# runs COMMAND every 0.1 s until it succeeds, at most TENTHS times (bounds
+# are generous: the machine may be loaded; no test asserts on time).
+poll_until() {
+        local n=$1 i
+        shift
+        for ((i = 0; i < n; i++)); do
+                "$@" && return 0
                 sleep 0.1
         done
-        pgrep -af -- "$1" || true
         return 1
 }
 
-# Polls (up to ~20 s) until some process matches pgrep -f PATTERN; prints its pid.
-wait_for_process() {
-        local i pid
-        for ((i = 0; i < 200; i++)); do
-                pid=$(pgrep -f -- "$1" | head -n1)
-                if [ -n "$pid" ]; then
-                        echo "$pid"
+# poll_output TENTHS COMMAND...: as poll_until, until COMMAND prints
+# something; prints that.
+poll_output() {
+        local n=$1 i out
+        shift
+        for ((i = 0; i < n; i++)); do
+                out=$("$@")
+                if [ -n "$out" ]; then
+                        echo "$out"
                         return 0
                 fi
                 sleep 0.1
@@ -271,12 +274,41 @@ wait_for_process() {
         return 1
 }
 
+# Has process PID ended (or been reaped)?
+pid_gone() {
+        ! kill -0 "$1" 2>/dev/null
+}
+
+# stop_pid PID [TENTHS]: SIGTERM, then SIGKILL if it has not ended within
+# TENTHS/10 s (default 10 s); reaps it when it is our child.
+stop_pid() {
+        local pid=$1
+        kill -TERM "$pid" 2>/dev/null || return 0
+        poll_until "${2:-100}" pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+}
+
+no_process_matches() {
+        ! pgrep -f -- "$1" >/dev/null
+}
+
+first_process_matching() {
+        pgrep -f -- "$1" | head -n1
+}
+
+# Polls (up to ~20 s) until no process matches pgrep -f PATTERN.
+wait_for_no_process() {
+        poll_until 200 no_process_matches "$1" && return 0
+        pgrep -af -- "$1" || true
+        return 1
+}
+
+# Polls (up to ~20 s) until some process matches pgrep -f PATTERN; prints its pid.
+wait_for_process() {
+        poll_output 200 first_process_matching "$1"
+}
+
 # Polls (up to ~20 s) until FILE exists and is not empty.
 wait_for_file() {
-        local i
-        for ((i = 0; i < 200; i++)); do
-                [ -s "$1" ] && return 0
-                sleep 0.1
-        done
-        return 1
+        poll_until 200 test -s "$1"
 }

@@ -233,3 +233,17 @@ completion_case_running_names() {
         assert_equal "$(candidates "csand --stop ")" alpha-box
         assert_equal "$(candidates "csand --name al")" ""
 }
+
+# After --join, --list or --stop only the options it takes (the man page:
+# "Only --chdir, the environment options, --argv0, --args and
+# --level-prefix go with --join"; --list takes --json, --stop
+# --stop-timeout), and --help and --version, which go with anything.
+completion_case_running_options() {
+        run_completion "csand --join box --" "csand --list --" "csand --stop box --" "csand --join box --chdir / --se"
+        local common="--help --level-prefix --version"
+        assert_equal "$(candidates "csand --join box --" | grep -vx -- --)" \
+                "$(printf '%s\n' $common --args --argv0 --chdir --clearenv --setenv --unsetenv | sort)"
+        assert_equal "$(candidates "csand --list --")" "$(printf '%s\n' $common --json | sort)"
+        assert_equal "$(candidates "csand --stop box --")" "$(printf '%s\n' $common --stop-timeout | sort)"
+        assert_equal "$(candidates "csand --join box --chdir / --se")" --setenv
+}

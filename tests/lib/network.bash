@@ -70,12 +70,8 @@ bg_run() {
 # Waits for background pid PID and sets BG_STATUS to its exit status.
 # Bounded: fails after ~20 s.
 wait_bg() {
-        local pid=$1 i
-        for ((i = 0; i < 200; i++)); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
+        local pid=$1
+        if ! poll_until 200 pid_gone "$pid"; then
                 fail "process $pid did not exit within 20 s"
                 return 1
         fi
@@ -104,16 +100,7 @@ net_helper_pids() {
 
 # Polls (up to ~10 s) until csand PID has a helper child; prints its pid.
 wait_for_net_helper() {
-        local i pids
-        for ((i = 0; i < 100; i++)); do
-                pids=$(net_helper_pids "$1")
-                if [ -n "$pids" ]; then
-                        echo "$pids"
-                        return 0
-                fi
-                sleep 0.1
-        done
-        return 1
+        poll_output 100 net_helper_pids "$1"
 }
 
 # Is PID a live (not zombie) helper process?
@@ -161,15 +148,14 @@ orphan_net_helpers() {
 }
 
 # No helper started during this test outlives its csand (polls ~10 s).
+no_orphan_net_helpers() {
+        [ -z "$(orphan_net_helpers)" ]
+}
+
 assert_no_orphan_helpers() {
-        local i pids
-        for ((i = 0; i < 100; i++)); do
-                pids=$(orphan_net_helpers)
-                [ -z "$pids" ] && return 0
-                sleep 0.1
-        done
+        poll_until 100 no_orphan_net_helpers && return 0
         local pid
-        for pid in $pids; do
+        for pid in $(orphan_net_helpers); do
                 echo "orphaned helper $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
         done
         fail "a network helper outlived its csand"
@@ -182,11 +168,12 @@ helper_cmdline() {
 
 # --- traffic ------------------------------------------------------------------
 
-# http_get_retry URL: curl URL until it answers (up to ~20 s); prints the body.
+# http_get_retry URL [CURL-OPTION...]: curl URL until it answers (up to
+# ~20 s); prints the body.
 http_get_retry() {
         local i
         for ((i = 0; i < 100; i++)); do
-                if curl -sf --max-time 2 "$1"; then
+                if curl -sf --max-time 2 "${@:2}" "$1"; then
                         return 0
                 fi
                 sleep 0.2
@@ -222,13 +209,15 @@ while True:
     data, peer = s.recvfrom(4096)
     s.sendto(b"echo:" + data, peer)'
 
-# A host-side HTTP server on 127.0.0.1:PORT serving DIR; waits until it
-# answers.
+# A host-side HTTP server on ADDRESS (default 127.0.0.1):PORT serving DIR;
+# waits until it answers.
 start_host_http_server() {
-        local port=$1 dir=$2
-        bg_run python3 -m http.server "$port" --bind 127.0.0.1 --directory "$dir"
-        http_get_retry "http://127.0.0.1:$port/" >/dev/null ||
-                fail "the host's test HTTP server on 127.0.0.1:$port did not start"
+        local port=$1 dir=$2 address=${3:-127.0.0.1} host
+        host=$address
+        [[ "$address" == *:* ]] && host="[$address]"
+        bg_run python3 -m http.server "$port" --bind "$address" --directory "$dir"
+        http_get_retry "http://$host:$port/" >/dev/null ||
+                fail "the host's test HTTP server on $host:$port did not start"
 }
 
 # A TCP listener on 127.0.0.1:PORT (PROTO tcp or udp) that only holds the
@@ -256,17 +245,13 @@ net_setup() {
 }
 
 net_teardown() {
-        local status=0 pid i
+        local status=0 pid
         # TERM first: csand passes it on and stops its helper.
         for pid in "${NET_BG_PIDS[@]}"; do
                 kill -TERM "$pid" 2>/dev/null || true
         done
         for pid in "${NET_BG_PIDS[@]}"; do
-                for ((i = 0; i < 50; i++)); do
-                        kill -0 "$pid" 2>/dev/null || break
-                        sleep 0.1
-                done
-                kill -KILL "$pid" 2>/dev/null || true
+                poll_until 50 pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
                 wait "$pid" 2>/dev/null || true
         done
         assert_no_orphan_helpers || status=1

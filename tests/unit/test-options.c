@@ -10,7 +10,10 @@
 #define ARGV(...) ((char *[]) { __VA_ARGS__, NULL })
 #define ARGC(argv) ((int) (sizeof(argv) / sizeof((argv)[0])) - 1)
 
-/* Parses ARGV into a fresh plan; returns options_parse's result. */
+static OptionsCommand command;
+
+/* Parses ARGV into a fresh plan; returns options_parse's result (the
+ * command in COMMAND). */
 static int parse(SandboxPlan **ret, char **argv, int argc, Error *e) {
         SandboxPlan *p = NULL;
         if (plan_new(&p) < 0) {
@@ -18,7 +21,7 @@ static int parse(SandboxPlan **ret, char **argv, int argc, Error *e) {
                 exit(1);
         }
         *e = (Error) {};
-        int r = options_parse(p, argc, argv, e);
+        int r = options_parse(p, argc, argv, &command, e);
         *ret = p;
         return r;
 }
@@ -130,10 +133,10 @@ static void test_flags(void) {
         plan_free(p);
 
         r = PARSE(p, e, "--help");
-        CHECK(r == 0 && p->show_help, "--help sets show_help");
+        CHECK(r == 0 && command == OPTIONS_HELP, "--help sets show_help");
         plan_free(p);
         r = PARSE(p, e, "--version");
-        CHECK(r == 0 && p->show_version, "--version sets show_version");
+        CHECK(r == 0 && command == OPTIONS_VERSION, "--version sets show_version");
         plan_free(p);
 }
 

@@ -17,7 +17,7 @@ static int validate(uid_t real_uid, Error *e, char **argv) {
                 exit(1);
         }
         *e = (Error) {};
-        int r = options_parse(p, argc, argv, e);
+        int r = options_parse(p, argc, argv, NULL, e);
         if (r < 0) {
                 printf("# options_parse failed: %s\n", e->message);
                 plan_free(p);

@@ -2,7 +2,8 @@
 # --join into a sandbox with limits: the joined command lands in the
 # sandbox's cgroup, whichever way csand made it (systemd's unit, moved there
 # by the user manager, which asks pid 1 from a login session; cgroupfs in a
-# delegated scope, written to directly), and the limits count it. Run in
+# delegated scope, written to directly where the caller may, else moved by
+# the user manager that holds the scope), and the limits count it. Run in
 # both contexts (see README.md).
 
 load ../lib/common
@@ -71,6 +72,9 @@ check_joined() {
 
 @test "--join (systemd): the joined command is in the sandbox's cgroup, its limits count it" {
         start_named sd --unshare-pid --memory 64M --pids-limit 3 sleep 300
+        # --list names the limits as they were given.
+        run join -- --list
+        assert_output --regexp "^sd [0-9]+ [0-9T:+-]+ ns=user,mnt,pid network=host limits=memory=64M,pids-limit=3 sleep 300$"
         child=$(join -- --list --json | sed -n 's/.*"pid": \([0-9]*\),.*/\1/p')
         cg=$(sed -n 's/^0:://p' "/proc/$child/cgroup")
         [[ "$cg" == */csand.slice/csand-* ]] || fail "not in a csand scope: $cg"
@@ -95,4 +99,68 @@ check_joined() {
         cg=$(sed -n 's/^0:://p' "/proc/$child/cgroup")
         [[ "$cg" == */run-*.scope/csand-* ]] || fail "not below the delegated scope: $cg"
         check_joined cf systemd-run --user --scope --quiet
+}
+
+# From the caller's own cgroup: in a login session (session-N.scope, owned
+# by root) it meets the delegated scope only at the root-owned
+# user-UID.slice, so no write to cgroup.procs can move it there; the user's
+# systemd, which holds the scope, can (it asks pid 1). In a user service
+# the write works.
+@test "--join (cgroupfs): into a sandbox in a delegated scope, from the caller's own cgroup" {
+        start_named cfown systemd-run --user --scope --quiet -p Delegate=yes -- \
+                --cgroup-manager cgroupfs --unshare-pid --pids-limit 3 sleep 300
+        check_joined cfown
+}
+
+# Without the user bus only a write can move it: in a user service it
+# does; in a login session neither can, and csand says so in one line.
+@test "--join (cgroupfs): without the user bus, a write where one may, else one line and nothing left" {
+        start_named cfnobus systemd-run --user --scope --quiet -p Delegate=yes -- \
+                --cgroup-manager cgroupfs --unshare-pid sleep 300
+        run --separate-stderr join env DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent -- \
+                --join cfnobus -- cat /proc/self/cgroup
+        if [ "${VMTEST_CONTEXT:-}" = session ]; then
+                assert_csand_error
+                [[ "$msg" == "csand: Can't join the cgroup of cfnobus: its cgroup /"*"/csand-"*"/sandbox and csand's meet at /user.slice/user-$(id -u).slice, which this user may not write to, and the user's systemd can't move it there (no user bus: "*")" ]] ||
+                        fail "unexpected message: $msg"
+        else
+                echo "$stderr"
+                assert_success
+                [[ "$output" == 0::*/run-*.scope/csand-*/sandbox ]] || fail "not in the sandbox's cgroup: $output"
+        fi
+}
+
+# --stop takes everything of the sandbox: a joined command in it, its
+# cgroup (removed by csand with cgroupfs; systemd collects the empty scope).
+@test "--stop: joined commands end, and the cgroup goes (systemd and cgroupfs)" {
+        local cg
+        start_named stsd --unshare-pid --pids-limit 10 sleep 300
+        join -- --join stsd -- sleep 300 </dev/null &
+        local joined=$!
+        cg=$(sed -n 's/^0:://p' "/proc/$(join -- --list --json | sed -n 's/.*"pid": \([0-9]*\),.*/\1/p')/cgroup")
+        wait_joined "$cg"
+        join -- --stop stsd --stop-timeout 5
+        wait "$joined" || true
+        assert_no_scope_left "/sys/fs/cgroup${cg%/sandbox}"
+
+        start_named stcf systemd-run --user --scope --quiet -p Delegate=yes -- \
+                --cgroup-manager cgroupfs --unshare-pid --pids-limit 10 sleep 300
+        join -- --join stcf -- sleep 300 </dev/null &
+        joined=$!
+        cg=$(sed -n 's/^0:://p' "/proc/$(join -- --list --json | sed -n 's/.*"pid": \([0-9]*\),.*/\1/p')/cgroup")
+        wait_joined "$cg"
+        join -- --stop stcf --stop-timeout 5
+        wait "$joined" || true
+        # csand removed it before --stop returned.
+        [ ! -e "/sys/fs/cgroup${cg%/sandbox}" ] || fail "the cgroup ${cg%/sandbox} is left"
+}
+
+# wait_joined CGROUP: until the joined command (a third process) is in it.
+wait_joined() {
+        local i
+        for ((i = 0; i < 300; i++)); do
+                [ "$(wc -l <"/sys/fs/cgroup$1/cgroup.procs")" -ge 3 ] && return 0
+                sleep 0.1
+        done
+        fail "the joined command never showed up in $1"
 }

@@ -8,25 +8,84 @@ export CSAND=/mnt/host/csand CSAND_SOURCE_DIR=/mnt/host CSAND_BUILD_DIR=/mnt/hos
 cd "$HOME" || cd /tmp || exit 1
 echo "# context ${VMTEST_CONTEXT:-?}: uid $(id -u), cgroup $(sed -n 's/^0:://p' /proc/self/cgroup)," \
         "user manager delegates: $(cat "/sys/fs/cgroup/user.slice/user-$(id -u).slice/user@$(id -u).service/cgroup.controllers" 2>/dev/null)"
-# The login session runs every test; the user service (the other way the
-# sandbox gets attached: by the user manager inside its own tree, without
-# pid 1's help) the core ones and --join's.
-# Without unprivileged user namespaces (setuid mode): the diagnosis of the
-# plain csand, then the core suite against csand installed setuid root.
+# run_bats JOBS FILE...: runs the files with bats, JOBS at a time (each file
+# its own bats, as meson runs the host's files), and prints each file's TAP
+# when it is done, with a comment saying how long it took. A file whose
+# bats stopped before its plan's end (or never printed one) gets one failing
+# test that says so. Fails when any file failed.
+run_bats() {
+        local jobs=$1 out i f rc=0
+        local -A index=()
+        shift
+        out=$(mktemp -d) || return 1
+        i=0
+        for f in "$@"; do
+                while [ ${#index[@]} -ge "$jobs" ]; do
+                        reap_bats || rc=1
+                done
+                (start=$SECONDS; bats --tap "$f" >"$out/$i.tap" 2>&1; r=$?
+                        echo "$r $((SECONDS - start))" >"$out/$i.rc"; exit $r) &
+                index[$!]=$i:$f
+                i=$((i + 1))
+        done
+        while [ ${#index[@]} -gt 0 ]; do
+                reap_bats || rc=1
+        done
+        rm -rf "$out"
+        return $rc
+}
+
+# reap_bats: waits for one of run_bats's files (its $index) to end and
+# reports it.
+reap_bats() {
+        local pid status=0
+        wait -n -p pid
+        report_bats "${index[$pid]}" || status=1
+        unset "index[$pid]"
+        return $status
+}
+
+# report_bats N:FILE: prints file N's TAP (from run_bats's $out).
+report_bats() {
+        local n=${1%%:*} f=${1#*:} r secs plan ran
+        read -r r secs <"$out/$n.rc" || { r=1; secs=?; }
+        cat "$out/$n.tap"
+        echo "# ${f##*/}: exit $r in $secs s"
+        plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out/$n.tap" | head -1)
+        ran=$(grep -cE '^(not )?ok [0-9]+' "$out/$n.tap")
+        if [ -z "$plan" ] || [ "$ran" -lt "$plan" ]; then
+                echo "not ok 0 ${f##*/}: bats stopped after $ran of ${plan:-?} tests (exit $r)"
+                return 1
+        fi
+        [ "$r" = 0 ]
+}
+
+# Without unprivileged user namespaces (setuid mode; the runner has set the
+# knob): the diagnosis of the plain csand, then the core suite against csand
+# installed setuid root, as the host's setuid suite runs it (without
+# core-old-kernel, which the host runs as it is), one file per guest CPU at
+# a time, the longest first. VM_SETUID_CORE=0 leaves the core suite out.
 case ${VMTEST_CONTEXT:-} in
 nouserns-*)
         export CSAND_PLAIN=$CSAND CSAND=/usr/local/lib/csand-setuid/csand
-        core=
-        # Debian's knob leaves root able to make the namespace; with no
-        # user namespace for anyone setuid mode runs without one, and the
-        # core files expect that mode's refusals (tests/lib/common.bash).
-        # The core suite there only with VM_SETUID_CORE=1: ~20 min in TCG.
+        # With no user namespace for anyone setuid mode runs without one,
+        # and the core files expect that mode's refusals (tests/lib/common.bash).
         [ "$VMTEST_CONTEXT" = nouserns-max ] && export CSAND_SETUID_NOUSERNS=1
-        [ -e /mnt/host/setuid-core ] &&
-                core="$(ls /mnt/host/tests/integration/core-*.bats | grep -v old-kernel) /mnt/host/tests/security/setuid-mounts.bats"
-        exec bats --tap /mnt/host/tests/vm/nouserns.bats $core
+        files=(/mnt/host/tests/vm/nouserns.bats)
+        [ -e /mnt/host/no-setuid-core ] ||
+                files+=($(grep -c '^@test' /mnt/host/tests/integration/core-*.bats |
+                        grep -v old-kernel | sort -t: -k2,2nr | cut -d: -f1)
+                        /mnt/host/tests/security/setuid-mounts.bats)
+        run_bats "$(nproc)" "${files[@]}"
+        exit
         ;;
 esac
+
+# The login session runs every test; the user service (the other way the
+# sandbox gets attached: by the user manager inside its own tree, without
+# pid 1's help) the core ones and --join's. One file at a time: the cgroup
+# tests check that no csand scope at all is left, and switch nsdelegate for
+# the whole hierarchy.
 # VM_TESTS (tests-selected) narrows both to the files named.
 files=(/mnt/host/tests/vm/cgroups*.bats)
 if [ "${VMTEST_CONTEXT:-}" = service ]; then
@@ -40,4 +99,4 @@ if [ -s /mnt/host/tests-selected ]; then
         files=("${selected[@]}")
         [ ${#files[@]} -gt 0 ] || { printf 'ok 1 # SKIP none of VM_TESTS runs in this context\n1..1\n'; exit 0; }
 fi
-exec bats --tap "${files[@]}"
+run_bats 1 "${files[@]}"

@@ -15,16 +15,18 @@
 # "# vm: N passed, N failed, N skipped" (a TAP comment). Exit status 0 when nothing failed.
 #
 # Env: VMTIER (default /var/cache/csand-vm), VM_CONTEXTS (default "session
-# service"), VM_TESTS (default: all; some of tests/vm's .bats file names, to
-# run only those while working on them), VM_TIMEOUT (default 1500 s) and
-# run-vm-tests.sh's knobs (REBUILD=1, RECONFIGURE=1, ...). As an ordinary user it only prints a TAP
-# skip.
+# service nouserns-clone nouserns-max"), VM_TESTS (default: all; some of
+# tests/vm's .bats file names, to run only those while working on them),
+# VM_SETUID_CORE=0 (the nouserns contexts without the core suite),
+# VM_TIMEOUT (default 2400 s) and run-vm-tests.sh's knobs (REBUILD=1,
+# RECONFIGURE=1, ACCEL, VM_CPUS, ...). As an ordinary user it only prints a
+# TAP skip.
 set -uo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export VMTIER=${VMTIER:-/var/cache/csand-vm}
 export VM_CONTEXTS=${VM_CONTEXTS:-session service nouserns-clone nouserns-max}
-export VM_TIMEOUT=${VM_TIMEOUT:-1500}   # the VM's own run; ~4-8 min on a busy 2-core machine
+export VM_TIMEOUT=${VM_TIMEOUT:-2400}   # the VM's own run: the cgroup tests and the core suite twice; ~12-20 min idle under TCG
 started=$SECONDS
 
 say() { echo "vm: $*" >&2; }
@@ -94,7 +96,7 @@ mkdir -p "$share/tests/integration" "$share/tests/security"
 cp "$src"/tests/integration/core-*.bats "$share/tests/integration/"
 cp "$src"/tests/security/*.py "$src"/tests/security/setuid-mounts.bats "$share/tests/security/"
 cp "$build/tests/enosys" "$build/tests/try-syscall" "$share/tests/" 2>/dev/null || true
-[ -n "${VM_SETUID_CORE:-}" ] && touch "$share/setuid-core"
+[ "${VM_SETUID_CORE:-1}" = 0 ] && touch "$share/no-setuid-core"
 install -m 0755 "$src/tests/vm/payload.sh" "$share/payload.sh"
 if [ -n "${VM_TESTS:-}" ]; then
         for t in $VM_TESTS; do

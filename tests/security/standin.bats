@@ -1,0 +1,48 @@
+#!/usr/bin/env bats
+# The id-map stand-ins (utils/userns.c) are dumpable while the sandbox's
+# child opens their map files. Dumpable, their /proc/PID/root and cwd,
+# mountinfo, fds, environment and memory are open to the processes of the
+# user's that the kernel lets ptrace-read them: those in the initial user
+# namespace (which own the sandbox's). Some of those see less than the
+# caller: a system service running as the user with its own mount
+# namespace (ProtectHome=, InaccessiblePaths=), a sandbox made without a
+# user namespace. They must find nothing of the caller's view there (the
+# child's mount namespace is a copy of it) nor of its environment. Such a
+# process can't be made without privileges: the probe runs as the test
+# user and reads a file through the stand-ins' root, which shows the view
+# is reachable; it races them, since they are dumpable only for a moment. (Another sandbox's processes, in a user namespace of their
+# own, are refused by the kernel: no CAP_SYS_PTRACE over the stand-in's.)
+# Probe: standin-probe.py.
+
+load ../lib/common
+
+setup() {
+        common_setup
+        require_unprivileged "as root the probe could read anything anyway"
+        require_userns
+        mkdir -p "$TESTDIR/secret" "$TESTDIR/ctl"
+        echo "standin-secret-$RANDOM$RANDOM" >"$TESTDIR/secret/file"
+        cp "$TESTDIR/secret/file" "$TESTDIR/ctl/expect"
+}
+
+attacker() {
+        python3 "$BATS_TEST_DIRNAME/standin-probe.py" "$1" "$TESTDIR/ctl" "$TESTDIR/secret/file" "${@:2}"
+}
+
+@test "stand-in: racing it over many launches gives neither the caller's files, nor its fds, nor its environment" {
+        STANDIN_SECRET="standin-env-$CSAND_TOKEN" attacker race "$CSAND_TOKEN" "standin-env-$CSAND_TOKEN" >"$TESTDIR/out" 2>&1 &
+        local apid=$! i
+        # let the attacker start spinning
+        sleep 1
+        for ((i = 0; i < 100; i++)); do
+                STANDIN_SECRET="standin-env-$CSAND_TOKEN" csand --ro-bind / / true </dev/null
+                STANDIN_SECRET="standin-env-$CSAND_TOKEN" csand_min --unshare-all --dev /dev true </dev/null
+        done
+        touch "$TESTDIR/ctl/done"
+        wait "$apid"
+        run cat "$TESTDIR/out"
+        assert_output "race: root/cwd 0
+race: fds 0
+race: environ 0
+race: caught dumpable some"
+}
