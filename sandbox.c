@@ -956,11 +956,13 @@ static int launch_setuid(Launch *l, JobControl *jobs, int report_fd, int gate[2]
  * can be made, as the caller with the few it needs); from here on what an
  * unprivileged csand's child does (utils/setuid.h). */
 static _noreturn_ void worker_run(SandboxPlan *p) {
-        /* Its process group, as the child makes it (the monitor's
-         * setpgid() comes after our exec and fails); the terminal is the
-         * monitor's to hand over. */
+        /* Its process group, made here, before the gate's first message
+         * (the monitor's setpgid() comes after our exec and fails, and the
+         * monitor tells --info-fd our pid once it has our namespaces);
+         * the terminal is the monitor's to hand over. */
         JobControl jobs = JOB_CONTROL_INIT;
         jobs.own_group = !p->new_session;
+        (void) jobctl_child_enter_group(&jobs);
         Launch l = { .plan = p, .outside_uid = getuid(), .outside_gid = getgid(), .new_userns = !setuid_nouserns(),
                      .jobs = &jobs, .overlay = OVERLAY_SUPERVISOR_INIT };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
