@@ -61,22 +61,22 @@
  * runtime handles: what it started or took outside for this sandbox, all
  * released by launch_done(), the one teardown path (the plan is data). */
 typedef struct Launch {
-        SandboxPlan *plan;      /* the child's is its own copy: --seccomp's program joins it */
+        SandboxPlan *plan; /* the child's is its own copy: --seccomp's program joins it */
         uid_t outside_uid;
         gid_t outside_gid;
-        bool new_userns;        /* we create the user namespace (and write its maps) */
-        bool in_place;          /* Landlock only: no namespaces, no new root (utils/landlock.h) */
+        bool new_userns; /* we create the user namespace (and write its maps) */
+        bool in_place;   /* Landlock only: no namespaces, no new root (utils/landlock.h) */
         unsigned long clone_flags;
-        char *outside_cwd;      /* the caller's directory, tried inside when there is no --chdir */
+        char *outside_cwd; /* the caller's directory, tried inside when there is no --chdir */
         sigset_t saved_sigmask;
         mode_t saved_umask;
         int report_fd;
-        int gate_fd;            /* child: its end of the gate (see below) */
-        bool cgroupns_in_leaf;  /* CLONE_NEWCGROUP is left to the child, to make
+        int gate_fd;           /* child: its end of the gate (see below) */
+        bool cgroupns_in_leaf; /* CLONE_NEWCGROUP is left to the child, to make
                                  * once it is in its cgroup's leaf */
-        int stops_fd;           /* pid 1: where it reports the command's stops */
+        int stops_fd;          /* pid 1: where it reports the command's stops */
         const JobControl *jobs;
-        pid_t monitor_pid;      /* whose tracer (strace -f) may trace the child too */
+        pid_t monitor_pid; /* whose tracer (strace -f) may trace the child too */
         /* The fuse-overlayfs supervisor, started before the clone; its
          * channel's child end is what the child's overlays ask it on. */
         OverlaySupervisor overlay;
@@ -826,8 +826,7 @@ static void close_namespaces(int (*fds)[_REPORT_NS_MAX]) {
  * signals on. Returns the exit status csand should end with. STOPS_FD: pid
  * 1's reports of the command's stops, or -EBADF when the child is the
  * command. */
-static int monitor(const SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int report_fd, int gate_fd,
-                   int stops_fd) {
+static int monitor(const SandboxPlan *p, Launch *l, JobControl *jobs, pid_t child, int report_fd, int gate_fd, int stops_fd) {
         _cleanup_close_ int sfd = -EBADF;
         _cleanup_(close_namespaces) int ns_fds[_REPORT_NS_MAX];
         Error report = {};
@@ -909,15 +908,16 @@ static int monitor(const SandboxPlan *p, Launch *l, JobControl *jobs, pid_t chil
 /* bwrap's words for a failed clone(), which scripts match, then the causes
  * found (utils/userns-diag.c) with their fixes, on the same line. */
 static void log_clone_error(int err, bool new_userns, const char *causes) {
-        const char *words = new_userns && err == EINVAL ?
-                                    "Creating new namespace failed, likely because the kernel does not support user namespaces." :
-                            new_userns && err == EPERM ?
-                                    "No permissions to create a new namespace, likely because the kernel does not allow "
-                                    "non-privileged user namespaces. On e.g. debian this can be enabled with "
-                                    "'sysctl kernel.unprivileged_userns_clone=1'." :
-                            err == ENOSPC ?
-                                    "Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)" :
-                                    NULL;
+        const char *words =
+                new_userns && err == EINVAL ?
+                        "Creating new namespace failed, likely because the kernel does not support user namespaces." :
+                new_userns && err == EPERM ?
+                        "No permissions to create a new namespace, likely because the kernel does not allow "
+                        "non-privileged user namespaces. On e.g. debian this can be enabled with "
+                        "'sysctl kernel.unprivileged_userns_clone=1'." :
+                err == ENOSPC ?
+                        "Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)" :
+                        NULL;
         if (words)
                 log_error("%s%s%s", words, causes ? " Found: " : "", causes ?: "");
         else
@@ -929,8 +929,7 @@ static void log_clone_error(int err, bool new_userns, const char *causes) {
 static int launch_setuid(Launch *l, JobControl *jobs, int report_fd, int gate[2], int stops[2]) {
         const SandboxPlan *p = l->plan;
         Error e = {};
-        pid_t pid = setuid_clone(p, l->clone_flags, p->uid, p->gid, plan_has_dev(p), l->report_fd, gate[0], stops[1],
-                                 &e);
+        pid_t pid = setuid_clone(p, l->clone_flags, p->uid, p->gid, plan_has_dev(p), l->report_fd, gate[0], stops[1], &e);
         safe_close(l->report_fd);
         safe_close(gate[0]);
         safe_close(stops[1]);
@@ -963,8 +962,12 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
         JobControl jobs = JOB_CONTROL_INIT;
         jobs.own_group = !p->new_session;
         (void) jobctl_child_enter_group(&jobs);
-        Launch l = { .plan = p, .outside_uid = getuid(), .outside_gid = getgid(), .new_userns = !setuid_nouserns(),
-                     .jobs = &jobs, .overlay = OVERLAY_SUPERVISOR_INIT };
+        Launch l = { .plan = p,
+                     .outside_uid = getuid(),
+                     .outside_gid = getgid(),
+                     .new_userns = !setuid_nouserns(),
+                     .jobs = &jobs,
+                     .overlay = OVERLAY_SUPERVISOR_INIT };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         sigset_t supervised;
 

@@ -60,8 +60,12 @@ static const struct {
         const char *name;
         int nr;
 } known[] = {
-        { "fsopen", SYS_fsopen },       { "fsconfig", SYS_fsconfig },     { "fsmount", SYS_fsmount },
-        { "open_tree", SYS_open_tree }, { "move_mount", SYS_move_mount }, { "mount_setattr", SYS_mount_setattr },
+        { "fsopen", SYS_fsopen },
+        { "fsconfig", SYS_fsconfig },
+        { "fsmount", SYS_fsmount },
+        { "open_tree", SYS_open_tree },
+        { "move_mount", SYS_move_mount },
+        { "mount_setattr", SYS_mount_setattr },
         { "landlock_create_ruleset", __NR_landlock_create_ruleset },
         { "landlock_add_rule", __NR_landlock_add_rule },
         { "landlock_restrict_self", __NR_landlock_restrict_self },
@@ -136,7 +140,7 @@ static void supervise(int listener, int abi) {
                 if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return;         /* ENOENT or similar: nobody is left */
+                        return; /* ENOENT or similar: nobody is left */
                 }
                 long v = pretend(abi, &req);
                 memset(&resp, 0, sizeof(resp));
@@ -211,7 +215,7 @@ static int enter_own_userns(void) {
 int main(int argc, char **argv) {
         struct sock_filter insns[4 + 2 * 16 + 8] = { BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)) };
         unsigned short n = 1;
-        int abi = 0;            /* > 0: pretend this Landlock ABI */
+        int abi = 0; /* > 0: pretend this Landlock ABI */
         bool off = false;
         bool userns_eperm = false;
 
@@ -301,7 +305,8 @@ int main(int argc, char **argv) {
                 }
                 int listener;
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-                    (listener = (int) syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog)) < 0) {
+                    (listener = (int) syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                                              &prog)) < 0) {
                         perror("enosys: seccomp");
                         _exit(1);
                 }

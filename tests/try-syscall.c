@@ -293,7 +293,7 @@ static long probe_tcgets(const char *arg) {
 }
 
 static long probe_personality(const char *arg) {
-        unsigned long persona = 0xffffffffUL;   /* the query */
+        unsigned long persona = 0xffffffffUL; /* the query */
         if (arg && parse_ulong(arg, &persona) < 0)
                 return -EINVAL;
         return ret_errno(syscall(SYS_personality, persona));
@@ -307,14 +307,10 @@ static const struct {
         const char *name;
         int family, type, protocol;
 } socket_families[] = {
-        { "unix", AF_UNIX, SOCK_STREAM, 0 },
-        { "inet", AF_INET, SOCK_STREAM, 0 },
-        { "inet6", AF_INET6, SOCK_STREAM, 0 },
-        { "netlink", AF_NETLINK, SOCK_RAW, 0 /* NETLINK_ROUTE */ },
-        { "packet", AF_PACKET, SOCK_RAW, 0 },
-        { "vsock", AF_VSOCK, SOCK_STREAM, 0 },
-        { "alg", AF_ALG, SOCK_SEQPACKET, 0 },
-        { "bluetooth", AF_BLUETOOTH, SOCK_RAW, 0 },
+        { "unix", AF_UNIX, SOCK_STREAM, 0 },   { "inet", AF_INET, SOCK_STREAM, 0 },
+        { "inet6", AF_INET6, SOCK_STREAM, 0 }, { "netlink", AF_NETLINK, SOCK_RAW, 0 /* NETLINK_ROUTE */ },
+        { "packet", AF_PACKET, SOCK_RAW, 0 },  { "vsock", AF_VSOCK, SOCK_STREAM, 0 },
+        { "alg", AF_ALG, SOCK_SEQPACKET, 0 },  { "bluetooth", AF_BLUETOOTH, SOCK_RAW, 0 },
 };
 
 /* socket-FAMILY: a name above or a number; -EINVAL when it is neither. */
@@ -345,8 +341,8 @@ static long uring_socket(unsigned long domain, int type, int protocol) {
         long r = 0;
         char *sq = mmap(NULL, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
         char *cq = mmap(NULL, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
-        struct io_uring_sqe *sqes = mmap(NULL, sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
-                                         IORING_OFF_SQES);
+        struct io_uring_sqe *sqes =
+                mmap(NULL, sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
         if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) {
                 r = -errno;
                 goto out;
@@ -367,7 +363,7 @@ static long uring_socket(unsigned long domain, int type, int protocol) {
         unsigned head = __atomic_load_n((unsigned *) (cq + p.cq_off.head), __ATOMIC_ACQUIRE);
         unsigned cq_mask = *(unsigned *) (cq + p.cq_off.ring_mask);
         if (head == __atomic_load_n((unsigned *) (cq + p.cq_off.tail), __ATOMIC_ACQUIRE)) {
-                r = -EAGAIN;    /* no completion: cannot happen with GETEVENTS */
+                r = -EAGAIN; /* no completion: cannot happen with GETEVENTS */
                 goto out;
         }
         int res = ((struct io_uring_cqe *) (cq + p.cq_off.cqes))[head & cq_mask].res;
@@ -420,7 +416,7 @@ static long probe_sethostname(const char *arg) {
 }
 
 static long probe_io_uring_setup(const char *arg) {
-        unsigned char params[120] = {};        /* struct io_uring_params */
+        unsigned char params[120] = {}; /* struct io_uring_params */
         return ret_fd(syscall(SYS_io_uring_setup, 1, params));
 }
 
@@ -520,8 +516,7 @@ static int usage(void) {
 
 static void list(void) {
         for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
-                printf("%s%s%s\n", probes[i].name, probes[i].arg_help ? " " : "",
-                       probes[i].arg_help ? probes[i].arg_help : "");
+                printf("%s%s%s\n", probes[i].name, probes[i].arg_help ? " " : "", probes[i].arg_help ? probes[i].arg_help : "");
         for (size_t i = 0; i < sizeof(socket_families) / sizeof(socket_families[0]); i++)
                 printf("socket-%s\n", socket_families[i].name);
         printf("socket-NUMBER\n");

@@ -38,25 +38,25 @@
 #define SANDBOX_LEAF "sandbox"
 #define USEC_PER_SEC UINT64_C(1000000)
 #define JOB_TIMEOUT_USEC (60 * USEC_PER_SEC)
-#define CPU_PERIOD_USEC UINT64_C(100000)     /* the kernel's and systemd's default period */
+#define CPU_PERIOD_USEC UINT64_C(100000) /* the kernel's and systemd's default period */
 
 /* ---- the property table ---- */
 
 typedef enum ValueKind {
-        VALUE_BYTES,            /* size with k, m, g suffix, or "infinity" -> t */
-        VALUE_COUNT,            /* number or "infinity" -> t */
-        VALUE_WEIGHT,           /* 1..10000 -> t */
-        VALUE_CPU_QUOTA,        /* "150%" -> µs of CPU time per second, t */
-        VALUE_USEC,             /* time span: N[us|ms|s|min|h] (seconds by default) or "infinity" -> t */
-        VALUE_BOOL,             /* yes/no, true/false, on/off, 1/0 -> b */
-        VALUE_STRING,           /* -> s */
-        VALUE_SIGNAL,           /* SIGTERM, TERM or a number -> i */
-        VALUE_CPU_SET,          /* "0-3,6" -> ay (a bitmask) */
+        VALUE_BYTES,     /* size with k, m, g suffix, or "infinity" -> t */
+        VALUE_COUNT,     /* number or "infinity" -> t */
+        VALUE_WEIGHT,    /* 1..10000 -> t */
+        VALUE_CPU_QUOTA, /* "150%" -> µs of CPU time per second, t */
+        VALUE_USEC,      /* time span: N[us|ms|s|min|h] (seconds by default) or "infinity" -> t */
+        VALUE_BOOL,      /* yes/no, true/false, on/off, 1/0 -> b */
+        VALUE_STRING,    /* -> s */
+        VALUE_SIGNAL,    /* SIGTERM, TERM or a number -> i */
+        VALUE_CPU_SET,   /* "0-3,6" -> ay (a bitmask) */
 } ValueKind;
 
 struct CgroupPropertyInfo {
-        const char *name;       /* as the user writes it (systemd's unit file name) */
-        const char *dbus_name;  /* as systemd's D-Bus API calls it */
+        const char *name;      /* as the user writes it (systemd's unit file name) */
+        const char *dbus_name; /* as systemd's D-Bus API calls it */
         ValueKind kind;
         uint64_t min;           /* the smallest number allowed */
         const char *controller; /* cgroup v2 controller it needs, NULL for none */
@@ -104,8 +104,8 @@ static const CgroupPropertyInfo property_table[] = {
 #define LIMIT_ROW(name, metavars, property, cpus, help) { name, property, cpus },
 static const struct {
         const char *option;
-        const char *property;   /* NULL: --cgroup-property, --cgroup-manager */
-        bool cpus;              /* --cpus: a number of CPUs, not a percentage */
+        const char *property; /* NULL: --cgroup-property, --cgroup-manager */
+        bool cpus;            /* --cpus: a number of CPUs, not a percentage */
 } limit_options[] = { CGROUP_OPTIONS(LIMIT_ROW) };
 
 static const CgroupPropertyInfo *property_find(const char *name) {
@@ -162,7 +162,7 @@ static int parse_micro(const char *s, const char **ret_end, uint64_t *ret) {
                         return -EINVAL;
                 for (; isdigit((unsigned char) *c); c++) {
                         if (scale == 0)
-                                return -EINVAL;         /* finer than a millionth */
+                                return -EINVAL; /* finer than a millionth */
                         v += (uint64_t) (*c - '0') * scale;
                         scale /= 10;
                 }
@@ -177,8 +177,8 @@ static int parse_usec(const char *s, uint64_t *ret) {
                 const char *suffix;
                 uint64_t usec;
         } units[] = {
-                { "", USEC_PER_SEC }, { "s", USEC_PER_SEC }, { "sec", USEC_PER_SEC },
-                { "ms", 1000 }, { "us", 1 }, { "min", 60 * USEC_PER_SEC }, { "h", 3600 * USEC_PER_SEC },
+                { "", USEC_PER_SEC }, { "s", USEC_PER_SEC },        { "sec", USEC_PER_SEC },      { "ms", 1000 },
+                { "us", 1 },          { "min", 60 * USEC_PER_SEC }, { "h", 3600 * USEC_PER_SEC },
         };
         uint64_t v;
         char *end;
@@ -310,7 +310,7 @@ static int parse_value(const CgroupPropertyInfo *info, bool cpus, const char *te
                                 return r;
                         if (strcmp(end, "%") != 0)
                                 return -EINVAL;
-                        v /= 100;       /* millionths of a percent -> µs per second */
+                        v /= 100; /* millionths of a percent -> µs per second */
                         break;
                 }
                 case VALUE_USEC:
@@ -375,8 +375,7 @@ static const char *value_hint(const CgroupPropertyInfo *info, bool cpus) {
 
 /* ---- settings ---- */
 
-static int add_property(CgroupSettings *s, const CgroupPropertyInfo *info, const char *option, const char *text,
-                        uint64_t value) {
+static int add_property(CgroupSettings *s, const CgroupPropertyInfo *info, const char *option, const char *text, uint64_t value) {
         char *copy = strdup(text);
         if (!copy)
                 return -ENOMEM;
@@ -517,7 +516,6 @@ static int read_at(int dir_fd, const char *name, char **ret) {
         return 0;
 }
 
-
 static bool word_in(const char *list, const char *word) {
         size_t len = strlen(word);
         for (const char *c = list; c && *c;) {
@@ -630,14 +628,14 @@ _unused_ static int check_controllers(const CgroupSettings *s, int dir_fd, const
 
 struct CgroupScope {
         const struct CgroupBackend *backend;
-        char *path;             /* the sandbox's cgroup below CGROUP_ROOT */
-        int dir_fd;             /* O_PATH of it */
-        int memory_events_fd;   /* its memory.events, kept open to read after the end */
-        int parent_events_fd;   /* systemd: the slice's memory.events (the scope may be gone) */
-        uint64_t parent_oom_kills;      /* ... and its oom_kill count when we started */
+        char *path;                /* the sandbox's cgroup below CGROUP_ROOT */
+        int dir_fd;                /* O_PATH of it */
+        int memory_events_fd;      /* its memory.events, kept open to read after the end */
+        int parent_events_fd;      /* systemd: the slice's memory.events (the scope may be gone) */
+        uint64_t parent_oom_kills; /* ... and its oom_kill count when we started */
         /* cgroupfs */
-        int base_fd;            /* the delegated cgroup we made ours in */
-        char *name;             /* ours, in base_fd */
+        int base_fd; /* the delegated cgroup we made ours in */
+        char *name;  /* ours, in base_fd */
 #if HAVE_LIBSYSTEMD
         sd_bus *bus;
 #endif
@@ -864,8 +862,8 @@ static int start_scope(CgroupScope *sc, const CgroupSettings *s, pid_t child, co
                         return error_setf(e, EEXIST, "systemd refused to start %s: %s", unit, err.message);
                 /* A real answer: the manager refused. Its messages name the
                  * property ("Cannot set property X, or unknown property."). */
-                return error_setf(e, sym_sd_bus_error_get_errno(&err) ?: EINVAL, "systemd refused to start %s: %s", unit,
-                                  err.message ?: err.name);
+                return error_setf(e, sym_sd_bus_error_get_errno(&err) ?: EINVAL, "systemd refused to start %s: %s",
+                                  unit, err.message ?: err.name);
         }
         r = sym_sd_bus_message_read(reply, "o", &w->job);
         if (r < 0)
@@ -1053,12 +1051,11 @@ static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, _unused_ pi
         if (slash && strcmp(slash + 1, LEAF_NAME) == 0)
                 *slash = '\0';
         if (strcmp(base, "/") == 0)
-                base[0] = '\0';        /* the root of (a namespace's) hierarchy */
+                base[0] = '\0'; /* the root of (a namespace's) hierarchy */
         r = open_cgroup(base, &sc->base_fd);
         if (r < 0)
                 return error_set_errno(e, r, "Can't open the current cgroup %s", *base ? base : "/");
-        if (faccessat(sc->base_fd, ".", W_OK, AT_EACCESS) < 0 ||
-            faccessat(sc->base_fd, "cgroup.procs", W_OK, AT_EACCESS) < 0 ||
+        if (faccessat(sc->base_fd, ".", W_OK, AT_EACCESS) < 0 || faccessat(sc->base_fd, "cgroup.procs", W_OK, AT_EACCESS) < 0 ||
             faccessat(sc->base_fd, "cgroup.subtree_control", W_OK, AT_EACCESS) < 0)
                 return error_setf(e, ENOMEDIUM, "the current cgroup %s is not delegated to this user", *base ? base : "/");
 
@@ -1100,13 +1097,15 @@ static int cgroupfs_create(CgroupScope *sc, const CgroupSettings *s, _unused_ pi
                                 return error_set_errno(e, errno, "Can't open the cgroup %s/" LEAF_NAME, base);
                         r = move_all_processes(sc->base_fd, leaf_fd);
                         if (r < 0)
-                                return error_set_errno(e, r, "Can't move the processes of cgroup %s to its leaf " LEAF_NAME, *base ? base : "/");
+                                return error_set_errno(e, r, "Can't move the processes of cgroup %s to its leaf " LEAF_NAME,
+                                                       *base ? base : "/");
                         r = write_string_at(sc->base_fd, "cgroup.subtree_control", buf);
                         if (r >= 0)
                                 break;
                         /* EBUSY: a process appeared meanwhile. */
                         if (r != -EBUSY || tries >= 5)
-                                return error_set_errno(e, r, "Can't enable the controllers %s in cgroup %s", needed, *base ? base : "/");
+                                return error_set_errno(e, r, "Can't enable the controllers %s in cgroup %s", needed,
+                                                       *base ? base : "/");
                 }
         }
 
@@ -1241,7 +1240,8 @@ static int try_backend(const CgroupBackend *b, const CgroupSettings *s, pid_t ch
         return 0;
 }
 
-#define HINT_SYSTEMD "run csand in a login session with a systemd user manager (or enable lingering: loginctl enable-linger)"
+#define HINT_SYSTEMD \
+        "run csand in a login session with a systemd user manager (or enable lingering: loginctl enable-linger)"
 #define HINT_CGROUPFS \
         "run it inside a cgroup delegated to you (systemd-run --user --scope -p Delegate=yes csand ..., or a container with its own cgroup v2)"
 
@@ -1255,7 +1255,8 @@ int cgroup_setup(const CgroupSettings *s, pid_t child, CgroupScope **ret, Error 
 #if HAVE_LIBSYSTEMD
                 r = try_backend(&systemd_backend, s, child, &sc, &why);
                 if (r == -ENOMEDIUM)
-                        return error_setf(e, EHOSTUNREACH, "--cgroup-manager systemd: can't reach the systemd user manager: %s; %s",
+                        return error_setf(e, EHOSTUNREACH,
+                                          "--cgroup-manager systemd: can't reach the systemd user manager: %s; %s",
                                           why.message, HINT_SYSTEMD);
                 break;
 #else
@@ -1264,8 +1265,8 @@ int cgroup_setup(const CgroupSettings *s, pid_t child, CgroupScope **ret, Error 
         case CGROUP_MANAGER_CGROUPFS:
                 r = try_backend(&cgroupfs_backend, s, child, &sc, &why);
                 if (r == -ENOMEDIUM)
-                        return error_setf(e, EOPNOTSUPP, "--cgroup-manager cgroupfs: can't make a cgroup: %s; %s", why.message,
-                                          HINT_CGROUPFS);
+                        return error_setf(e, EOPNOTSUPP, "--cgroup-manager cgroupfs: can't make a cgroup: %s; %s",
+                                          why.message, HINT_CGROUPFS);
                 break;
         case CGROUP_MANAGER_AUTO:
         default: {
@@ -1369,9 +1370,9 @@ void cgroup_settings_done(CgroupSettings *s) {
 /* ---- --join ---- */
 
 struct CgroupJoin {
-        char *unit;             /* systemd's unit, NULL: cgroupfs */
-        char *subcgroup;        /* below the unit's own cgroup, "" for itself */
-        int procs_fd;           /* cgroupfs: the cgroup's cgroup.procs */
+        char *unit;      /* systemd's unit, NULL: cgroupfs */
+        char *subcgroup; /* below the unit's own cgroup, "" for itself */
+        int procs_fd;    /* cgroupfs: the cgroup's cgroup.procs */
 #if HAVE_LIBSYSTEMD
         sd_bus *bus;
 #endif
@@ -1552,8 +1553,8 @@ static int attach_through_systemd(CgroupJoin *j, pid_t pid, Error *e) {
                 return error_set_errno(e, r, "can't build the D-Bus request for %s", j->unit);
         r = sym_sd_bus_call(j->bus, m, 0, &err, &reply);
         if (r < 0)
-                return error_setf(e, sym_sd_bus_error_get_errno(&err) ?: -r, "systemd did not move it into %s: %s", j->unit,
-                                  err.message ?: strerror(-r));
+                return error_setf(e, sym_sd_bus_error_get_errno(&err) ?: -r, "systemd did not move it into %s: %s",
+                                  j->unit, err.message ?: strerror(-r));
         return 0;
 }
 #endif

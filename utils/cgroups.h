@@ -29,37 +29,36 @@ typedef enum CgroupManager {
         CGROUP_MANAGER_CGROUPFS,
 } CgroupManager;
 
-typedef struct CgroupPropertyInfo CgroupPropertyInfo;  /* a row of the property table */
-typedef struct CgroupScope CgroupScope;                /* the cgroup made for one sandbox */
+typedef struct CgroupPropertyInfo CgroupPropertyInfo; /* a row of the property table */
+typedef struct CgroupScope CgroupScope;               /* the cgroup made for one sandbox */
 
 /* One limit, parsed and checked when the option is parsed. */
 typedef struct CgroupProperty {
         const CgroupPropertyInfo *info;
-        const char *option;     /* the option that set it, for messages */
-        char *text;             /* the value as given */
-        uint64_t value;         /* numbers, booleans and signals; UINT64_MAX: "infinity" */
+        const char *option; /* the option that set it, for messages */
+        char *text;         /* the value as given */
+        uint64_t value;     /* numbers, booleans and signals; UINT64_MAX: "infinity" */
 } CgroupProperty;
 
 typedef struct CgroupSettings {
         CgroupManager manager;
-        bool manager_given;     /* --cgroup-manager: make a cgroup even without limits */
-        CgroupProperty *properties;     /* in order; a later value for the same property replaces the earlier */
+        bool manager_given;         /* --cgroup-manager: make a cgroup even without limits */
+        CgroupProperty *properties; /* in order; a later value for the same property replaces the earlier */
         size_t n_properties;
 } CgroupSettings;
 
 /* The cgroup's rows of the option table (options.c assembles it):
  * ROW(name, metavars, the unit property a shorthand sets or NULL, whether
  * the value is a number of CPUs, help). */
-#define CGROUP_OPTIONS(ROW)                                                                                             \
-        ROW("--memory", "SIZE", "MemoryMax", false, "Memory limit of the sandbox's cgroup (MemoryMax); k, m, g suffixes") \
-        ROW("--memory-swap", "SIZE", "MemorySwapMax", false,                                                            \
-            "Swap limit of the sandbox's cgroup (MemorySwapMax); 0 for no swap")                                        \
-        ROW("--cpus", "N", "CPUQuota", true, "CPU time limit in CPUs, fractions allowed, e.g. 1.5 (CPUQuota)")          \
-        ROW("--cpu-weight", "N", "CPUWeight", false, "CPU weight from 1 to 10000, default 100 (CPUWeight)")             \
-        ROW("--pids-limit", "N", "TasksMax", false, "Maximum number of processes and threads (TasksMax)")               \
-        ROW("--io-weight", "N", "IOWeight", false, "IO weight from 1 to 10000, default 100 (IOWeight)")                 \
-        ROW("--cgroup-property", "NAME=VALUE", NULL, false, "Set another systemd unit property on the sandbox's cgroup") \
-        ROW("--cgroup-manager", "MANAGER", NULL, false,                                                                 \
+#define CGROUP_OPTIONS(ROW)                                                                                                       \
+        ROW("--memory", "SIZE", "MemoryMax", false, "Memory limit of the sandbox's cgroup (MemoryMax); k, m, g suffixes")         \
+        ROW("--memory-swap", "SIZE", "MemorySwapMax", false, "Swap limit of the sandbox's cgroup (MemorySwapMax); 0 for no swap") \
+        ROW("--cpus", "N", "CPUQuota", true, "CPU time limit in CPUs, fractions allowed, e.g. 1.5 (CPUQuota)")                    \
+        ROW("--cpu-weight", "N", "CPUWeight", false, "CPU weight from 1 to 10000, default 100 (CPUWeight)")                       \
+        ROW("--pids-limit", "N", "TasksMax", false, "Maximum number of processes and threads (TasksMax)")                         \
+        ROW("--io-weight", "N", "IOWeight", false, "IO weight from 1 to 10000, default 100 (IOWeight)")                           \
+        ROW("--cgroup-property", "NAME=VALUE", NULL, false, "Set another systemd unit property on the sandbox's cgroup")          \
+        ROW("--cgroup-manager", "MANAGER", NULL, false,                                                                           \
             "auto (default), systemd (a scope through the user's systemd) or cgroupfs (a sub-cgroup of a delegated cgroup)")
 
 /* Option handler for the rows above (OPTION is the name as typed, with

@@ -4,8 +4,7 @@
 
 #include "dlopen-util.h"
 
-int dlopen_symbols(void **dl, const char *soname, const char *feature, const DlSymbol *symbols, size_t n_symbols,
-                   Error *e) {
+int dlopen_symbols(void **dl, const char *soname, const char *feature, const DlSymbol *symbols, size_t n_symbols, Error *e) {
         if (*dl)
                 return 0;
         void *h = dlopen(soname, RTLD_NOW | RTLD_NODELETE);

@@ -17,7 +17,8 @@
  * calls through sym_archive_read_new (or redirects the name with a
  * function-like macro, which leaves typeof(name) and &name alone). */
 #define DLSYM_FUNCTION(name) typeof(name) *sym_##name
-#define DLSYM_ARG(name) { (void **) &sym_##name, #name }
+#define DLSYM_ARG(name) \
+        { (void **) &sym_##name, #name }
 
 typedef struct DlSymbol {
         void **ptr;
@@ -27,5 +28,4 @@ typedef struct DlSymbol {
 /* Loads SONAME (once: *dl is the handle, kept for the process's life) and
  * resolves every symbol. FEATURE names what needs it, for the message:
  * "FEATURE needs SONAME: why" or "FEATURE: SONAME lacks NAME". */
-int dlopen_symbols(void **dl, const char *soname, const char *feature, const DlSymbol *symbols, size_t n_symbols,
-                   Error *e);
+int dlopen_symbols(void **dl, const char *soname, const char *feature, const DlSymbol *symbols, size_t n_symbols, Error *e);

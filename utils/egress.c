@@ -45,18 +45,18 @@
 #define GUARD_MARK 0x63736e64u
 #define GUARD_READY_TIMEOUT_MS 10000
 #define RELAY_BUF (64 * 1024)
-#define PEEK_MAX (16 * 1024 + 5)        /* a TLS record, or an HTTP head */
+#define PEEK_MAX (16 * 1024 + 5) /* a TLS record, or an HTTP head */
 #define MAX_CONNS 512
 #define MAX_QUERIES 128
 #define DNS_TIMEOUT_MS 5000
 /* The NFLOG group the rules send refused UDP and ICMP to: the sandbox's
  * network namespace is its own, so any number will do. */
 #define LOG_GROUP 1
-#define LOG_SNAPLEN 64          /* an IPv6 header and a UDP header */
+#define LOG_SNAPLEN 64 /* an IPv6 header and a UDP header */
 
 struct Egress {
         Helper *guard;
-        int stop_fd;            /* closed: the guard reports what is left and exits */
+        int stop_fd; /* closed: the guard reports what is left and exits */
 };
 
 /* How long the guard may take to report the last refused packets. */
@@ -204,14 +204,14 @@ static int parse_add_host(const char *value, EgressHost *ret, Error *e) {
         return 0;
 }
 
-#define APPEND(array, n, item)                                                    \
-        ({                                                                        \
+#define APPEND(array, n, item)                                                       \
+        ({                                                                           \
                 typeof(array) _a = reallocarray((array), (n) + 1, sizeof(*(array))); \
-                if (_a) {                                                         \
-                        (array) = _a;                                             \
-                        (array)[(n)++] = (item);                                  \
-                }                                                                 \
-                _a ? 0 : -ENOMEM;                                                 \
+                if (_a) {                                                            \
+                        (array) = _a;                                                \
+                        (array)[(n)++] = (item);                                     \
+                }                                                                    \
+                _a ? 0 : -ENOMEM;                                                    \
         })
 
 int egress_settings_parse(EgressSettings *s, const char *option, const char *value, Error *e) {
@@ -222,8 +222,8 @@ int egress_settings_parse(EgressSettings *s, const char *option, const char *val
         }
         if (!s->first)
                 s->first = strcmp(option, "--allow-host") == 0 ? "--allow-host" :
-                           strcmp(option, "--allow-udp") == 0   ? "--allow-udp" :
-                                                                  "--add-host";
+                           strcmp(option, "--allow-udp") == 0  ? "--allow-udp" :
+                                                                 "--add-host";
         if (strcmp(option, "--add-host") == 0) {
                 EgressHost h;
                 r = parse_add_host(value, &h, e);
@@ -249,7 +249,8 @@ int egress_validate(const EgressSettings *s, bool uses_helper, uint64_t caps, Er
         if (!s->first)
                 return 0;
         if (!uses_helper)
-                return error_setf(e, EINVAL, "%s needs user-mode networking: --network slirp4netns or --network pasta", s->first);
+                return error_setf(e, EINVAL, "%s needs user-mode networking: --network slirp4netns or --network pasta",
+                                  s->first);
         if (!egress_enabled(s))
                 return 0;
         /* Either would let the command change the rules or mark its
@@ -257,7 +258,8 @@ int egress_validate(const EgressSettings *s, bool uses_helper, uint64_t caps, Er
         static const int forbidden[] = { CAP_NET_ADMIN, CAP_NET_RAW };
         for (size_t i = 0; i < ELEMENTSOF(forbidden); i++)
                 if (caps & (UINT64_C(1) << forbidden[i]))
-                        return error_setf(e, EINVAL, "%s cannot be combined with --cap-add %s: the command could change or step around the rules",
+                        return error_setf(e, EINVAL,
+                                          "%s cannot be combined with --cap-add %s: the command could change or step around the rules",
                                           s->first, forbidden[i] == CAP_NET_ADMIN ? "CAP_NET_ADMIN" : "CAP_NET_RAW");
         return 0;
 }
@@ -340,8 +342,8 @@ static int resolve_udp(const EgressSettings *s, UdpDest **ret, size_t *ret_n, Er
                 int k = getaddrinfo(u->host, NULL, &hints, &res);
                 if (k != 0) {
                         free(d);
-                        return error_setf(e, EHOSTUNREACH, "--allow-udp %s:%u: can't resolve %s: %s", u->host, u->port, u->host,
-                                          gai_strerror(k));
+                        return error_setf(e, EHOSTUNREACH, "--allow-udp %s:%u: can't resolve %s: %s", u->host, u->port,
+                                          u->host, gai_strerror(k));
                 }
                 for (struct addrinfo *a = res; a && r >= 0; a = a->ai_next) {
                         if (a->ai_family == AF_INET)
@@ -374,11 +376,11 @@ typedef struct DnsClient {
         int listen;
         struct sockaddr_storage addr;
         socklen_t addr_len;
-        uint64_t conn;          /* 0: UDP */
+        uint64_t conn; /* 0: UDP */
 } DnsClient;
 
 typedef struct Query {
-        int fd;                 /* to the resolver; -1: free slot */
+        int fd; /* to the resolver; -1: free slot */
         DnsClient client;
         uint16_t id;
         char name[256];
@@ -399,25 +401,25 @@ typedef struct Conn {
         int family;
         unsigned char addr[16];
         uint16_t port;
-        Buf *up, *down;         /* in -> out, out -> in */
-        uint64_t id;            /* unique, for the DNS replies it waits for */
-        bool dns;               /* DNS over TCP: the guard answers, out is -1 */
-        unsigned pending;       /* DNS: questions sent on to the resolver */
+        Buf *up, *down;   /* in -> out, out -> in */
+        uint64_t id;      /* unique, for the DNS replies it waits for */
+        bool dns;         /* DNS over TCP: the guard answers, out is -1 */
+        unsigned pending; /* DNS: questions sent on to the resolver */
 } Conn;
 
 typedef struct Guard {
         const EgressSettings *settings;
-        int listen[4];          /* TCP v4, TCP v6, UDP v4, UDP v6; -1 when absent */
+        int listen[4]; /* TCP v4, TCP v6, UDP v4, UDP v6; -1 when absent */
         struct sockaddr_storage resolver;
         socklen_t resolver_len;
-        int status_fd;          /* --json-status-fd, or -1 */
-        int log_fd;             /* NFLOG: the refused UDP and ICMP; -1 if none */
-        int stop_fd;            /* end-of-file: the sandbox has ended */
+        int status_fd; /* --json-status-fd, or -1 */
+        int log_fd;    /* NFLOG: the refused UDP and ICMP; -1 if none */
+        int stop_fd;   /* end-of-file: the sandbox has ended */
         Learned *learned;
         size_t n_learned;
         char **reported;
         size_t n_reported;
-        char **packets;         /* "PROTOCOL HOST PORT" of refused packets seen */
+        char **packets; /* "PROTOCOL HOST PORT" of refused packets seen */
         size_t n_packets;
         Query queries[MAX_QUERIES];
         Conn *conns[MAX_CONNS];
@@ -481,7 +483,7 @@ static void report_packet(Guard *g, const unsigned char *p, size_t len) {
                 proto = p[9];
                 inet_ntop(AF_INET, p + 16, host, sizeof(host));
         } else if (len >= 40 && p[0] >> 4 == 6) {
-                l4 = 40;        /* the rules log no packet with extension headers */
+                l4 = 40; /* the rules log no packet with extension headers */
                 proto = p[6];
                 inet_ntop(AF_INET6, p + 24, host, sizeof(host));
         } else
@@ -620,21 +622,22 @@ static int dns_question(const unsigned char *m, size_t len, char *name, size_t s
 
 /* A reply made from the query (header and question): RCODE, and the
  * --add-host addresses of the asked type as answers. */
-static size_t dns_local_reply(const Guard *g, const unsigned char *q, int qend, const char *name, uint16_t type, int rcode,
-                              unsigned char *out, size_t size) {
+static size_t dns_local_reply(const Guard *g, const unsigned char *q, int qend, const char *name, uint16_t type,
+                              int rcode, unsigned char *out, size_t size) {
         if ((size_t) qend > size)
                 return 0;
         memcpy(out, q, (size_t) qend);
-        out[2] = 0x80 | (q[2] & 0x79);  /* QR, opcode, RD */
+        out[2] = 0x80 | (q[2] & 0x79); /* QR, opcode, RD */
         out[3] = 0x80 | (unsigned char) rcode;
-        memset(out + 6, 0, 6);          /* no answer, authority, additional */
+        memset(out + 6, 0, 6); /* no answer, authority, additional */
         size_t n = (size_t) qend, answers = 0;
         for (size_t i = 0; rcode == 0 && i < g->settings->n_hosts; i++) {
                 const EgressHost *h = &g->settings->hosts[i];
                 size_t alen = h->family == AF_INET ? 4 : 16;
                 if (strcmp(h->name, name) != 0 || type != (h->family == AF_INET ? 1 : 28) || n + 12 + alen > size)
                         continue;
-                unsigned char rr[12] = { 0xc0, DNS_HEADER, 0, (unsigned char) type, 0, 1, 0, 0, 0, 60, 0, (unsigned char) alen };
+                unsigned char rr[12] = { 0xc0, DNS_HEADER, 0, (unsigned char) type, 0, 1, 0, 0,
+                                         0,    60,         0, (unsigned char) alen };
                 memcpy(out + n, rr, sizeof(rr));
                 memcpy(out + n + sizeof(rr), h->addr, alen);
                 n += sizeof(rr) + alen;
@@ -743,7 +746,7 @@ static bool dns_question_in(Guard *g, const unsigned char *m, size_t n, const Dn
                 if (g->queries[i].fd < 0)
                         q = &g->queries[i];
         if (!q)
-                return false;   /* the client retries */
+                return false; /* the client retries */
         int fd = marked_socket(g->resolver.ss_family, SOCK_DGRAM);
         if (fd < 0)
                 return false;
@@ -818,13 +821,13 @@ static int tls_sni(const unsigned char *d, size_t len, char *name, size_t size) 
         const unsigned char *p = h + 4 + 2 + 32;
         if (p + 1 > end)
                 return 0;
-        p += 1 + p[0];                                  /* session id */
+        p += 1 + p[0]; /* session id */
         if (p + 2 > end)
                 return 0;
-        p += 2 + (p[0] << 8 | p[1]);                    /* cipher suites */
+        p += 2 + (p[0] << 8 | p[1]); /* cipher suites */
         if (p + 1 > end)
                 return 0;
-        p += 1 + p[0];                                  /* compression */
+        p += 1 + p[0]; /* compression */
         if (p + 2 > end)
                 return 0;
         const unsigned char *ext_end = p + 2 + (p[0] << 8 | p[1]);
@@ -861,7 +864,8 @@ static int http_host(const unsigned char *d, size_t len, char *name, size_t size
         const char *head_end = memmem(text, len, "\r\n\r\n", 4);
         if (!head_end)
                 return len < PEEK_MAX ? -EAGAIN : 0;
-        for (const char *l = memmem(text, len, "\r\n", 2); l && l < head_end; l = memmem(l + 2, (size_t) (head_end - l), "\r\n", 2)) {
+        for (const char *l = memmem(text, len, "\r\n", 2); l && l < head_end;
+             l = memmem(l + 2, (size_t) (head_end - l), "\r\n", 2)) {
                 const char *v = l + 2;
                 if ((size_t) (head_end - v) < 5 || strncasecmp(v, "host:", 5) != 0)
                         continue;
@@ -919,8 +923,8 @@ static void relay_accept(Guard *g, int listen_fd, int family) {
         int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
                 return;
-        if (getsockopt(fd, family == AF_INET ? SOL_IP : SOL_IPV6, family == AF_INET ? SO_ORIGINAL_DST : IP6T_SO_ORIGINAL_DST,
-                       &dst, &len) < 0) {
+        if (getsockopt(fd, family == AF_INET ? SOL_IP : SOL_IPV6,
+                       family == AF_INET ? SO_ORIGINAL_DST : IP6T_SO_ORIGINAL_DST, &dst, &len) < 0) {
                 reset_close(fd);
                 return;
         }
@@ -976,7 +980,7 @@ static bool conn_check(Guard *g, size_t i) {
         char name[256];
         int r = shown_name(c->up, name, sizeof(name));
         if (r == -EAGAIN && !c->in_eof && c->up->len < sizeof(c->up->data))
-                return true;    /* wait for more */
+                return true; /* wait for more */
         c->checked = true;
         /* An address allowed as such needs no name. */
         if (r <= 0 || literal_allowed_tcp(g->settings, c->family, c->addr, c->port))
@@ -1228,8 +1232,8 @@ static int keep_net_admin(void) {
         cap_t caps = cap_init();
         if (!caps)
                 return -errno;
-        int r = cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET) < 0 || cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET) < 0 ||
-                                cap_set_proc(caps) < 0 ?
+        int r = cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET) < 0 ||
+                                cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET) < 0 || cap_set_proc(caps) < 0 ?
                         -errno :
                         0;
         cap_free(caps);
@@ -1242,11 +1246,11 @@ static int keep_net_admin(void) {
 typedef struct Batch {
         unsigned char buf[32768];
         size_t len;
-        size_t msg;             /* offset of the open message */
-        size_t nest[8];         /* offsets of the open nested attributes */
+        size_t msg;     /* offset of the open message */
+        size_t nest[8]; /* offsets of the open nested attributes */
         int depth;
         uint32_t seq;
-        unsigned n_acks;        /* messages that ask for one */
+        unsigned n_acks; /* messages that ask for one */
         bool overflow;
 } Batch;
 
@@ -1285,8 +1289,8 @@ static void msg_end(Batch *b) {
 
 /* An nf_tables object in the inet family (both IP versions). */
 static void nft_msg(Batch *b, uint16_t type) {
-        msg_begin(b, (uint16_t) (NFNL_SUBSYS_NFTABLES << 8 | type), NLM_F_CREATE | NLM_F_ACK | (type == NFT_MSG_NEWRULE ? NLM_F_APPEND : 0),
-                  NFPROTO_INET, 0);
+        msg_begin(b, (uint16_t) (NFNL_SUBSYS_NFTABLES << 8 | type),
+                  NLM_F_CREATE | NLM_F_ACK | (type == NFT_MSG_NEWRULE ? NLM_F_APPEND : 0), NFPROTO_INET, 0);
 }
 
 static void attr(Batch *b, uint16_t type, const void *data, size_t len) {
@@ -1443,7 +1447,7 @@ static void m_u8(Batch *b, uint32_t key, uint8_t v) {
 
 /* The matches every rule starts with: the guard's own mark, loopback. */
 static void rule_mark_and_lo(Batch *b, const char *chain) {
-        uint32_t mark = GUARD_MARK, lo = 1;    /* "lo" is ifindex 1 in every network namespace */
+        uint32_t mark = GUARD_MARK, lo = 1; /* "lo" is ifindex 1 in every network namespace */
         rule_begin(b, chain);
         e_meta(b, NFT_META_MARK);
         e_cmp(b, NFT_CMP_EQ, &mark, sizeof(mark));
@@ -1778,8 +1782,8 @@ static void egress_freep(Egress **g) {
         egress_free(*g);
 }
 
-int egress_start(const EgressSettings *s, const char *resolver, int status_fd, int netns_fd, int userns_fd, Egress **ret,
-                 Error *e) {
+int egress_start(const EgressSettings *s, const char *resolver, int status_fd, int netns_fd, int userns_fd,
+                 Egress **ret, Error *e) {
         _cleanup_(egress_freep) Egress *g = NULL;
         _cleanup_free_ UdpDest *udp = NULL;
         _cleanup_close_ int ready_r = -EBADF, ready_w = -EBADF, stop_r = -EBADF;

@@ -28,11 +28,11 @@
 #include "log.h"
 
 typedef struct EgressRule {
-        char *host;             /* lower case; for a wildcard without "*." */
-        bool wildcard;          /* *.example.org: names below host */
-        int family;             /* an IP literal: AF_INET/AF_INET6, else 0 */
+        char *host;    /* lower case; for a wildcard without "*." */
+        bool wildcard; /* *.example.org: names below host */
+        int family;    /* an IP literal: AF_INET/AF_INET6, else 0 */
         unsigned char addr[16];
-        uint16_t port;          /* 0: any */
+        uint16_t port; /* 0: any */
 } EgressRule;
 
 typedef struct EgressHost {
@@ -42,14 +42,14 @@ typedef struct EgressHost {
 } EgressHost;
 
 typedef struct EgressSettings {
-        EgressRule *allow;      /* --allow-host */
+        EgressRule *allow; /* --allow-host */
         size_t n_allow;
-        EgressRule *udp;        /* --allow-udp */
+        EgressRule *udp; /* --allow-udp */
         size_t n_udp;
-        EgressHost *hosts;      /* --add-host */
+        EgressHost *hosts; /* --add-host */
         size_t n_hosts;
-        bool quiet;             /* --quiet: denials not on stderr */
-        const char *first;      /* the first egress option given, for messages */
+        bool quiet;        /* --quiet: denials not on stderr */
+        const char *first; /* the first egress option given, for messages */
 } EgressSettings;
 
 /* Rows of options.c's table: ROW(name, metavars, help). */
@@ -78,8 +78,8 @@ int egress_validate(const EgressSettings *s, bool uses_helper, uint64_t caps, Er
  * when the rules are in place. RESOLVER: where allowed lookups go
  * (network_resolver()); STATUS_FD: --json-status-fd, for denials, or -1.
  * *RET is NULL without filtering. */
-int egress_start(const EgressSettings *s, const char *resolver, int status_fd, int netns_fd, int userns_fd, Egress **ret,
-                 Error *e);
+int egress_start(const EgressSettings *s, const char *resolver, int status_fd, int netns_fd, int userns_fd,
+                 Egress **ret, Error *e);
 Egress *egress_free(Egress *g);
 
 /* Child, before pivot_root: with --add-host, an /etc/hosts holding the

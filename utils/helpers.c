@@ -39,7 +39,7 @@ int helper_find_executable(const char *name, char **ret_path) {
         const char *path = getenv("PATH");
         if (!path || !*path)
                 path = "/usr/local/bin:/usr/bin:/bin";
-        for (const char *dir = path; dir; ) {
+        for (const char *dir = path; dir;) {
                 const char *colon = strchr(dir, ':');
                 size_t len = colon ? (size_t) (colon - dir) : strlen(dir);
                 /* Only absolute entries. An empty entry means the current

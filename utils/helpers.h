@@ -39,12 +39,12 @@
 #define HELPER_WHY_MAX 256
 
 typedef struct HelperSpec {
-        const char *path;       /* absolute path of the executable */
-        char *const *argv;      /* argv[0] included, NULL-terminated */
-        const int *fds;         /* passed to the helper as 3, 4, ... */
+        const char *path;  /* absolute path of the executable */
+        char *const *argv; /* argv[0] included, NULL-terminated */
+        const int *fds;    /* passed to the helper as 3, 4, ... */
         size_t n_fds;
-        mode_t umask;           /* HELPER_UMASK_KEEP to inherit ours */
-        bool capture_output;    /* stdout+stderr into a memory file */
+        mode_t umask;        /* HELPER_UMASK_KEEP to inherit ours */
+        bool capture_output; /* stdout+stderr into a memory file */
         /* Runs in the child before its fds are arranged; a negative errno
          * stops the start, *what says which step failed. Must not print
          * (stdio is still the caller's). */
@@ -55,9 +55,9 @@ typedef struct HelperSpec {
 typedef struct Helper {
         pid_t pid;
         int pidfd;
-        int output_fd;          /* memfd with the helper's output, or -EBADF */
+        int output_fd; /* memfd with the helper's output, or -EBADF */
         bool reaped;
-        int status;             /* wait status, once reaped */
+        int status; /* wait status, once reaped */
 } Helper;
 
 /* Looks the bare NAME up in $PATH, in absolute entries only: empty and

@@ -97,12 +97,8 @@ static int archive_dlopen(Error *e) {
 static int crypto_dlopen(Error *e) {
         static void *crypto;
         static const DlSymbol crypto_symbols[] = {
-                DLSYM_ARG(EVP_DigestFinal_ex),
-                DLSYM_ARG(EVP_DigestInit_ex),
-                DLSYM_ARG(EVP_DigestUpdate),
-                DLSYM_ARG(EVP_MD_CTX_free),
-                DLSYM_ARG(EVP_MD_CTX_new),
-                DLSYM_ARG(EVP_sha256),
+                DLSYM_ARG(EVP_DigestFinal_ex), DLSYM_ARG(EVP_DigestInit_ex), DLSYM_ARG(EVP_DigestUpdate),
+                DLSYM_ARG(EVP_MD_CTX_free),    DLSYM_ARG(EVP_MD_CTX_new),    DLSYM_ARG(EVP_sha256),
         };
         return dlopen_symbols(&crypto, "libcrypto.so.3", "container images", crypto_symbols, ELEMENTSOF(crypto_symbols), e);
 }
@@ -142,7 +138,7 @@ static int crypto_dlopen(Error *e) {
 #include "network.h"
 #include "overlay.h"
 
-#define BLOB_MAX (16u << 20)            /* index, manifest, config, manifest.json */
+#define BLOB_MAX (16u << 20) /* index, manifest, config, manifest.json */
 #define XATTR_WHITEOUT "user.overlay.whiteout"
 #define XATTR_OPAQUE "user.overlay.opaque"
 /* The image's mode of a file that lost its setuid/setgid bits in the cache. */
@@ -155,21 +151,21 @@ static int crypto_dlopen(Error *e) {
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 typedef struct ImageLayer {
-        char hex[65];           /* the blob's sha256, also the cache key */
-        char *media_type;       /* NULL for docker save layers */
-        char *member;           /* docker save: the layer's name in the tarball */
-        int64_t size;           /* -1 when unknown */
+        char hex[65];     /* the blob's sha256, also the cache key */
+        char *media_type; /* NULL for docker save layers */
+        char *member;     /* docker save: the layer's name in the tarball */
+        int64_t size;     /* -1 when unknown */
 } ImageLayer;
 
 typedef struct Image {
         char *path;
-        char *tag;              /* NULL: default */
-        int fd;                 /* the OCI layout's directory, or the tarball */
+        char *tag; /* NULL: default */
+        int fd;    /* the OCI layout's directory, or the tarball */
         bool tarball;
         char manifest_hex[65], config_hex[65];
         ImageLayer *layers;
         size_t n_layers;
-        char **env, **entrypoint, **cmd;        /* NULL-terminated; NULL when absent */
+        char **env, **entrypoint, **cmd; /* NULL-terminated; NULL when absent */
         char *workdir, *user;
 } Image;
 
@@ -299,10 +295,10 @@ static int random_suffix(char ret[static 17]) {
 typedef struct BlobStream {
         int fd;
         struct archive *outer;
-        EVP_MD_CTX *evp;        /* a layer: libcrypto's SHA-256 */
-        Sha256 sha;             /* else */
+        EVP_MD_CTX *evp; /* a layer: libcrypto's SHA-256 */
+        Sha256 sha;      /* else */
         uint64_t n;
-        uint64_t max;           /* more is an error; 0: no bound */
+        uint64_t max; /* more is an error; 0: no bound */
         bool too_big;
         unsigned char buf[1 << 16];
 } BlobStream;
@@ -351,7 +347,8 @@ static int blob_stream_verify(BlobStream *s, const char *hex, Error *e) {
         while ((n = blob_stream_read(NULL, s, &b)) > 0)
                 ;
         if (s->too_big)
-                return error_setf(e, EFBIG, "blob sha256:%s is larger than its descriptor says (%" PRIu64 " bytes)", hex, s->max);
+                return error_setf(e, EFBIG, "blob sha256:%s is larger than its descriptor says (%" PRIu64 " bytes)",
+                                  hex, s->max);
         if (n < 0)
                 return error_setf(e, EIO, "Can't read blob sha256:%s", hex);
         unsigned char md[EVP_MAX_MD_SIZE];
@@ -445,8 +442,7 @@ static int check_regular(int fd, const Image *img, const char *what, Error *e) {
 
 /* Opens blob HEX of the image (OCI: blobs/sha256/HEX; tarball: MEMBER).
  * LAYER: hashed with libcrypto. */
-static int blob_open(const Image *img, const char *hex, const char *member, uint64_t max, bool layer, BlobStream *s,
-                     Error *e) {
+static int blob_open(const Image *img, const char *hex, const char *member, uint64_t max, bool layer, BlobStream *s, Error *e) {
         *s = (BlobStream) { .fd = -EBADF, .max = max };
         if (img->tarball) {
                 if (tarball_open_member(img, member, &s->outer, e) < 0)
@@ -643,9 +639,9 @@ static int oci_parse_manifest(Image *img, json_object *m, Error *e) {
 
 static const char *oci_arch(void) {
         static const char *const map[][2] = {
-                { "x86_64", "amd64" }, { "aarch64", "arm64" }, { "i686", "386" }, { "i386", "386" },
-                { "armv7l", "arm" }, { "armv6l", "arm" }, { "ppc64le", "ppc64le" }, { "s390x", "s390x" },
-                { "riscv64", "riscv64" },
+                { "x86_64", "amd64" },    { "aarch64", "arm64" }, { "i686", "386" },
+                { "i386", "386" },        { "armv7l", "arm" },    { "armv6l", "arm" },
+                { "ppc64le", "ppc64le" }, { "s390x", "s390x" },   { "riscv64", "riscv64" },
         };
         static struct utsname u;
         if (uname(&u) < 0)
@@ -691,8 +687,8 @@ static int oci_resolve(Image *img, json_object *desc, unsigned depth, Error *e) 
                 char avail[512];
                 json_object *m = ms ? index_pick_platform(ms, avail, sizeof(avail)) : NULL;
                 if (!m)
-                        return error_setf(e, ENOENT, "%s: no manifest for linux/%s (available: %s)", img->path, oci_arch(),
-                                          *avail ? avail : "none");
+                        return error_setf(e, ENOENT, "%s: no manifest for linux/%s (available: %s)", img->path,
+                                          oci_arch(), *avail ? avail : "none");
                 return oci_resolve(img, m, depth + 1, e);
         }
         if (!is_manifest_type(mt) && !(mt == NULL && json_array(o, "layers")))
@@ -828,7 +824,9 @@ static int image_open(const char *spec, Image *img, Error *e) {
                 return oci_load(img, e);
         /* A tarball is read once per blob: a FIFO or a device can't be. */
         if (fstat(img->fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return error_setf(e, EINVAL, "Image %s is neither an OCI layout directory nor a docker save tarball (a regular file)", img->path);
+                return error_setf(e, EINVAL,
+                                  "Image %s is neither an OCI layout directory nor a docker save tarball (a regular file)",
+                                  img->path);
         return tarball_load(img, e);
 }
 
@@ -841,7 +839,7 @@ typedef struct DirMode {
 
 typedef struct Unpack {
         int root_fd;
-        const char *layer;      /* for messages: "sha256:..." */
+        const char *layer; /* for messages: "sha256:..." */
         DirMode *dirs;
         size_t n_dirs;
 } Unpack;
@@ -927,9 +925,9 @@ static void unpack_forget_dirs(Unpack *u, const char *path) {
 
 /* What make_room() found. */
 enum {
-        ROOM_EMPTY,             /* nothing */
-        ROOM_DIR_KEPT,          /* a directory, kept (KEEP_DIR) */
-        ROOM_REPLACED,          /* something else, removed */
+        ROOM_EMPTY,    /* nothing */
+        ROOM_DIR_KEPT, /* a directory, kept (KEEP_DIR) */
+        ROOM_REPLACED, /* something else, removed */
 };
 
 /* Makes room for a new entry PATH (NAME in DIR_FD). Entries apply in tar
@@ -969,7 +967,8 @@ static int drop_whiteouts(int dir_fd) {
                 return safe_close(dfd), -errno;
         for (struct dirent *de; (de = readdir(d));) {
                 struct stat st;
-                if (de->d_type == DT_CHR && fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && is_whiteout_stat(&st)) {
+                if (de->d_type == DT_CHR && fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    is_whiteout_stat(&st)) {
                         (void) unlinkat(dir_fd, de->d_name, 0);
                         continue;
                 }
@@ -1008,7 +1007,7 @@ static int unpack_whiteout(Unpack *u, const char *dir, int dir_fd, const char *n
         if (r < 0)
                 return r;
         if (xattr_is(dir_fd, XATTR_OPAQUE, "y"))
-                return 0;       /* nothing below to hide */
+                return 0; /* nothing below to hide */
         /* The classic whiteout, a 0/0 character device: anyone may make
          * one since Linux 5.8, and both overlay drivers read it. */
         if (mknodat(dir_fd, name, S_IFCHR | 0000, makedev(0, 0)) == 0)
@@ -1122,7 +1121,7 @@ static int unpack_new(Unpack *u, struct archive *a, struct archive_entry *entry,
         mode_t type = archive_entry_filetype(entry);
         const char *hardlink = archive_entry_hardlink(entry);
         if (!hardlink && type != AE_IFDIR && type != AE_IFREG && type != AE_IFLNK && type != AE_IFIFO)
-                return 0;       /* device nodes and sockets: skipped */
+                return 0; /* device nodes and sockets: skipped */
         int room = make_room(u, path, dir_fd, base, type == AE_IFDIR && !hardlink);
         if (room < 0)
                 return room;
@@ -1150,9 +1149,11 @@ static int unpack_entry(Unpack *u, struct archive *a, struct archive_entry *entr
                 return error_set_errno(e, r, "layer %s: %s", u->layer, name);
         mode_t type = archive_entry_filetype(entry);
         const char *hardlink = archive_entry_hardlink(entry);
-        if (!*path) {           /* the layer's root */
+        if (!*path) { /* the layer's root */
                 if (type == AE_IFDIR)
-                        return unpack_dir(u, "", u->root_fd, ".", archive_entry_perm(entry), ROOM_DIR_KEPT) < 0 ? error_setf(e, ENOMEM, "Out of memory") : 0;
+                        return unpack_dir(u, "", u->root_fd, ".", archive_entry_perm(entry), ROOM_DIR_KEPT) < 0 ?
+                                       error_setf(e, ENOMEM, "Out of memory") :
+                                       0;
                 return error_setf(e, EINVAL, "layer %s: the root is not a directory", u->layer);
         }
         _cleanup_free_ char *full = strdup(path);
@@ -1163,7 +1164,8 @@ static int unpack_entry(Unpack *u, struct archive *a, struct archive_entry *entr
         _cleanup_close_ int dir_fd = -EBADF;
         r = layer_open_dir(u->root_fd, dir, true, &dir_fd);
         if (r < 0)
-                return error_set_errno(e, r, "layer %s: refusing %s (its directory is missing, a symlink or not a directory)", u->layer, name);
+                return error_set_errno(e, r, "layer %s: refusing %s (its directory is missing, a symlink or not a directory)",
+                                       u->layer, name);
 
         if (strcmp(base, ".wh..wh..opq") == 0)
                 r = unpack_opaque(dir_fd);
@@ -1254,7 +1256,7 @@ static int cache_base_resolve(const char *base, char **ret) {
                         tail = t;
                 }
                 if (slash == head)
-                        slash[1] = 0;   /* up to "/" itself */
+                        slash[1] = 0; /* up to "/" itself */
                 else
                         *slash = 0;
         }
@@ -1285,12 +1287,10 @@ static int cache_check_dir(int fd, const char *path, bool private, const char *b
         /* Parents may be root's, or (nested in a user namespace) an owner's
          * outside it, who set up that namespace's files as root does. */
         if (st.st_uid != geteuid() && (private || (st.st_uid != 0 && st.st_uid != overflow_uid())))
-                return error_setf(e, EPERM,
-                                  "Refusing the image cache in %s: %s belongs to uid %u, not to you (set XDG_CACHE_HOME to a directory of yours)",
+                return error_setf(e, EPERM, "Refusing the image cache in %s: %s belongs to uid %u, not to you (set XDG_CACHE_HOME to a directory of yours)",
                                   base, path, (unsigned) st.st_uid);
         if ((st.st_mode & 022) && (private || !(st.st_mode & S_ISVTX)))
-                return error_setf(e, EPERM,
-                                  "Refusing the image cache in %s: others can write to %s (chmod go-w it, or set XDG_CACHE_HOME)",
+                return error_setf(e, EPERM, "Refusing the image cache in %s: others can write to %s (chmod go-w it, or set XDG_CACHE_HOME)",
                                   base, path);
         return 0;
 }
@@ -1416,7 +1416,7 @@ static void layer_retire(int cache_fd, const char *name) {
                 return;
         snprintf(trash, sizeof(trash), ".trash-%s", rnd);
         if (renameat(cache_fd, name, cache_fd, trash) < 0)
-                return;         /* a concurrent run retired it */
+                return; /* a concurrent run retired it */
         _cleanup_close_ int fd = openat(cache_fd, trash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
                 (void) rm_rf_at(cache_fd, trash);
@@ -1454,12 +1454,12 @@ static int layer_ensure(const Image *img, int cache_fd, const ImageLayer *l, int
 typedef struct UnpackJobs {
         const Image *img;
         int cache_fd;
-        size_t *order;          /* layer indexes, largest first */
+        size_t *order; /* layer indexes, largest first */
         size_t n;
-        size_t next;            /* the next in ORDER to take */
+        size_t next; /* the next in ORDER to take */
         pthread_mutex_t lock;
         bool failed;
-        Error *errors;          /* one per layer of the image */
+        Error *errors; /* one per layer of the image */
 } UnpackJobs;
 
 static void *unpack_worker(void *userdata) {
@@ -1495,8 +1495,7 @@ static int layers_unpack_missing(const Image *img, int cache_fd, Error *e) {
         _cleanup_free_ Error *errors = calloc(img->n_layers, sizeof(Error));
         if (!order || !errors)
                 return error_setf(e, ENOMEM, "Out of memory");
-        UnpackJobs j = { .img = img, .cache_fd = cache_fd, .order = order, .errors = errors,
-                         .lock = PTHREAD_MUTEX_INITIALIZER };
+        UnpackJobs j = { .img = img, .cache_fd = cache_fd, .order = order, .errors = errors, .lock = PTHREAD_MUTEX_INITIALIZER };
         for (size_t i = 0; i < img->n_layers; i++) {
                 char name[80];
                 snprintf(name, sizeof(name), "sha256-%s", img->layers[i].hex);
@@ -1504,11 +1503,10 @@ static int layers_unpack_missing(const Image *img, int cache_fd, Error *e) {
                         order[j.n++] = i;
         }
         if (j.n <= 1)
-                return 0;       /* layer_ensure() unpacks a single one */
+                return 0; /* layer_ensure() unpacks a single one */
         /* Largest first (insertion sort: a handful of layers). */
         for (size_t a = 1; a < j.n; a++)
-                for (size_t b = a; b > 0 && img->layers[order[b]].size > img->layers[order[b - 1]].size; b--)
-                {
+                for (size_t b = a; b > 0 && img->layers[order[b]].size > img->layers[order[b - 1]].size; b--) {
                         size_t t = order[b];
                         order[b] = order[b - 1];
                         order[b - 1] = t;
@@ -1523,7 +1521,7 @@ static int layers_unpack_missing(const Image *img, int cache_fd, Error *e) {
         /* the calling thread is one of them */
         for (; started + 1 < n_threads; started++)
                 if (pthread_create(&threads[started], NULL, unpack_worker, &j) != 0)
-                        break;  /* fewer threads: the work gets done all the same */
+                        break; /* fewer threads: the work gets done all the same */
         unpack_worker(&j);
         for (size_t t = 0; t < started; t++)
                 pthread_join(threads[t], NULL);
@@ -1561,7 +1559,7 @@ static int layer_read_file(int layer_fd, const char *file, char **ret) {
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return -EINVAL;         /* swapped since */
+                return -EINVAL; /* swapped since */
         if (fgetxattr(fd, XATTR_WHITEOUT, NULL, 0) >= 0)
                 return -ESRCH;
         size_t len;
@@ -1629,8 +1627,7 @@ static int image_read_db(int cache_fd, const Image *img, const char *file, char 
 }
 
 /* User "name|uid[:group|gid]" -> ids and home, through the image's files. */
-static int image_resolve_user(int cache_fd, const Image *img, uid_t *ret_uid, gid_t *ret_gid, char **ret_home,
-                              Error *e) {
+static int image_resolve_user(int cache_fd, const Image *img, uid_t *ret_uid, gid_t *ret_gid, char **ret_home, Error *e) {
         _cleanup_free_ char *spec = strdup(img->user ?: "0"), *passwd = NULL, *group = NULL;
         if (!spec)
                 return error_setf(e, ENOMEM, "Out of memory");
@@ -1716,7 +1713,8 @@ static int image_apply_command(SandboxPlan *p, const Image *img, Error *e) {
         for (char **v = cmd; v && *v; v++, n++)
                 bytes += strlen(*v) + 1;
         if (n == 0)
-                return error_setf(e, EINVAL, "%s: the image has no Entrypoint or Cmd: give a command (or --entrypoint)", img->path);
+                return error_setf(e, EINVAL, "%s: the image has no Entrypoint or Cmd: give a command (or --entrypoint)",
+                                  img->path);
         char **out = malloc((n + 1) * sizeof(char *) + bytes);
         if (!out)
                 return error_setf(e, ENOMEM, "Out of memory");
@@ -1766,8 +1764,13 @@ static int image_apply_mounts(SandboxPlan *p, const char *cache_path, const Imag
         OverlayKind kind = p->image_overlay_rwsrc ? OVERLAY_KIND_RW : OVERLAY_KIND_TMP;
         if (overlay_plan_add_mount(p, &srcs, kind, p->image_overlay_rwsrc, p->image_overlay_workdir, "/", e) < 0)
                 return -e->error;
-        static const struct { const char *dest; MountOpType type; } std[] = {
-                { "/proc", MOUNT_OP_PROC }, { "/dev", MOUNT_OP_DEV }, { "/tmp", MOUNT_OP_TMPFS },
+        static const struct {
+                const char *dest;
+                MountOpType type;
+        } std[] = {
+                { "/proc", MOUNT_OP_PROC },
+                { "/dev", MOUNT_OP_DEV },
+                { "/tmp", MOUNT_OP_TMPFS },
         };
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(std); i++)
                 if (!plan_mounts(p, before, std[i].dest))

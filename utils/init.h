@@ -14,8 +14,8 @@ void init_supervised_signals(sigset_t *ret);
 int init_signalfd(int *ret_fd);
 
 typedef struct Supervise {
-        pid_t pid;              /* the process waited for */
-        int signal_fd;          /* from init_signalfd() */
+        pid_t pid;     /* the process waited for */
+        int signal_fd; /* from init_signalfd() */
         /* As pid 1, also reap orphans. Returns as soon as PID has exited:
          * pid 1 then exits too, and whatever the command left behind dies
          * with the pid namespace. */
@@ -31,14 +31,15 @@ typedef struct Supervise {
         int stops_in;
         bool watch_stops;
         void (*on_stop)(void *userdata, int sig);
-        void (*on_continue)(void *userdata);    /* we got SIGCONT */
+        void (*on_continue)(void *userdata); /* we got SIGCONT */
         void *userdata;
         /* A pidfd: once that process has ended, PID's process group is
          * killed (a joined command ends with its sandbox, as a pid
          * namespace would end it). */
         int end_fd;
 } Supervise;
-#define SUPERVISE_INIT { .stops_out = -EBADF, .stops_in = -EBADF, .end_fd = -EBADF }
+#define SUPERVISE_INIT \
+        { .stops_out = -EBADF, .stops_in = -EBADF, .end_fd = -EBADF }
 
 /* Waits for s->pid while passing supervised signals on to it (SIGCONT to
  * its whole process group when on_continue is set, the job-control view).

@@ -36,13 +36,14 @@
 #include "macro.h"
 
 typedef struct JobControl {
-        int tty_fd;             /* the controlling terminal (stdin, close-on-exec copy), or -EBADF */
-        pid_t own_pgid;         /* csand's process group */
-        pid_t pgid;             /* the sandbox's process group (the child's pid), 0 before clone */
-        bool own_group;         /* the child makes a process group of its own (no --new-session) */
-        bool handed;            /* the sandbox's group holds the terminal: take it back */
+        int tty_fd;     /* the controlling terminal (stdin, close-on-exec copy), or -EBADF */
+        pid_t own_pgid; /* csand's process group */
+        pid_t pgid;     /* the sandbox's process group (the child's pid), 0 before clone */
+        bool own_group; /* the child makes a process group of its own (no --new-session) */
+        bool handed;    /* the sandbox's group holds the terminal: take it back */
 } JobControl;
-#define JOB_CONTROL_INIT { .tty_fd = -EBADF }
+#define JOB_CONTROL_INIT \
+        { .tty_fd = -EBADF }
 
 /* Before clone. NEW_SESSION: --new-session (the child calls setsid()). */
 void jobctl_init(JobControl *j, bool new_session);

@@ -37,19 +37,19 @@
 /* What the joined command takes from the running sandbox. */
 typedef struct Target {
         RegistryEntry entry;
-        int child_fd;           /* pidfd: the sandbox's child (pid 1 or the command) */
+        int child_fd; /* pidfd: the sandbox's child (pid 1 or the command) */
         pid_t cmd_pid;
-        int cmd_fd;             /* pidfd: the sandbox's command */
-        int proc_fd;            /* /proc/CMD */
-        int root_fd;            /* its root */
-        char *environ_data;     /* its environment at exec, NUL-separated */
+        int cmd_fd;         /* pidfd: the sandbox's command */
+        int proc_fd;        /* /proc/CMD */
+        int root_fd;        /* its root */
+        char *environ_data; /* its environment at exec, NUL-separated */
         size_t environ_len;
         struct rlimit limits[RLIM_NLIMITS];
-        uint64_t cap_bnd;       /* its bounding set */
-        unsigned long ns_flags; /* its namespaces that are not ours */
-        int pidns_owner_fd;     /* the user namespace that owns its pid namespace, when not ours */
+        uint64_t cap_bnd;        /* its bounding set */
+        unsigned long ns_flags;  /* its namespaces that are not ours */
+        int pidns_owner_fd;      /* the user namespace that owns its pid namespace, when not ours */
         bool pidns_owner_is_its; /* ... and is the command's own (not one it is nested in) */
-        CgroupJoin *cgroup;     /* the sandbox's cgroup, NULL without one of its own */
+        CgroupJoin *cgroup;      /* the sandbox's cgroup, NULL without one of its own */
 } Target;
 
 #define TARGET_NULL \
@@ -151,7 +151,7 @@ static int read_namespaces(Target *t) {
                 snprintf(path, sizeof(path), "ns/%s", registry_namespaces[i].name);
                 if (fstatat(t->proc_fd, path, &theirs, 0) < 0) {
                         if (errno == ENOENT)
-                                continue;       /* a kernel without it */
+                                continue; /* a kernel without it */
                         return -errno;
                 }
                 snprintf(path, sizeof(path), "/proc/self/ns/%s", registry_namespaces[i].name);
@@ -234,7 +234,8 @@ static int target_open(const SandboxPlan *p, Target *t, Error *e) {
         /* Owned by us unless not dumpable: then it is not ours to enter. */
         struct stat st;
         if (fstat(t->proc_fd, &st) < 0 || st.st_uid != geteuid())
-                return error_setf(e, EPERM, "Can't join %s: its command (pid %d) is not accessible to this user", name, (int) t->cmd_pid);
+                return error_setf(e, EPERM, "Can't join %s: its command (pid %d) is not accessible to this user", name,
+                                  (int) t->cmd_pid);
 
         t->root_fd = openat(t->proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (t->root_fd < 0 && !pidfd_alive(t->cmd_fd))
@@ -383,7 +384,7 @@ static uint64_t our_cap_bnd(void) {
         for (unsigned c = 0; c < 64; c++) {
                 int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
                 if (r < 0)
-                        break;  /* EINVAL: past the kernel's last one */
+                        break; /* EINVAL: past the kernel's last one */
                 if (r > 0)
                         set |= UINT64_C(1) << c;
         }
@@ -422,7 +423,7 @@ static _noreturn_ void joined_exec(const SandboxPlan *p, const Target *t, const 
         if (r == -EPERM && (our_cap_bnd() & ~t->cap_bnd) == 0)
                 r = 0;
         if (r >= 0)
-                r = caps_set(keep);     /* and no_new_privs */
+                r = caps_set(keep); /* and no_new_privs */
         if (r < 0) {
                 error_set_errno(&e, r, "Can't drop capabilities");
                 goto fail;

@@ -19,14 +19,14 @@
 /* Debian 12's headers stop at ABI 2 (LANDLOCK_ACCESS_FS_REFER): what came
  * later is defined here, with the values of the kernel's UAPI. */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
-#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)        /* ABI 3 */
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14) /* ABI 3 */
 #endif
 #ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
-#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)       /* ABI 5 */
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
 #endif
 #ifndef LANDLOCK_ACCESS_NET_BIND_TCP
-#define LANDLOCK_ACCESS_NET_BIND_TCP (1ULL << 0)        /* ABI 4 */
-#define LANDLOCK_ACCESS_NET_CONNECT_TCP (1ULL << 1)     /* ABI 4 */
+#define LANDLOCK_ACCESS_NET_BIND_TCP (1ULL << 0)    /* ABI 4 */
+#define LANDLOCK_ACCESS_NET_CONNECT_TCP (1ULL << 1) /* ABI 4 */
 #endif
 #ifndef LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
 #define LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0) /* ABI 6 */
@@ -46,8 +46,8 @@
  * zero. */
 struct csand_landlock_ruleset_attr {
         uint64_t handled_access_fs;
-        uint64_t handled_access_net;    /* ABI 4 */
-        uint64_t scoped;                /* ABI 6 */
+        uint64_t handled_access_net; /* ABI 4 */
+        uint64_t scoped;             /* ABI 6 */
 };
 
 struct csand_landlock_net_port_attr {
@@ -63,14 +63,15 @@ struct csand_landlock_net_port_attr {
 
 /* The rights that apply to a file that is not a directory: a rule on one
  * may name no other (EINVAL). */
-#define FS_FILE (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | \
-                 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
+#define FS_FILE                                                                                      \
+        (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | \
+         LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
 
 #define FS_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
-#define FS_WRITE (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE | \
-                  LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK | \
-                  LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_SYM | LANDLOCK_ACCESS_FS_REFER | \
-                  LANDLOCK_ACCESS_FS_TRUNCATE)
+#define FS_WRITE                                                                                          \
+        (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE | \
+         LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |       \
+         LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_SYM | LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
 /* Devices: ioctls on them, and making them where a --dev-bind allows it. */
 #define FS_DEVICES (LANDLOCK_ACCESS_FS_IOCTL_DEV | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK)
 
@@ -211,7 +212,7 @@ void landlock_settings_done(LandlockSettings *s) {
 /* ---- the kernel's ABI ---- */
 
 int landlock_abi(void) {
-        static int abi = 0;     /* 0: not asked yet */
+        static int abi = 0; /* 0: not asked yet */
         if (abi == 0) {
                 long r = syscall(__NR_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
                 abi = r > 0 ? (int) r : r == 0 ? -EINVAL : -errno;
@@ -374,9 +375,8 @@ static bool same_dest(const char *a, const char *b) {
 }
 
 static bool op_mounts(MountOpType t) {
-        return t == MOUNT_OP_BIND || t == MOUNT_OP_PROC || t == MOUNT_OP_DEV || t == MOUNT_OP_TMPFS ||
-               t == MOUNT_OP_MQUEUE || t == MOUNT_OP_FILE || t == MOUNT_OP_BIND_DATA || t == MOUNT_OP_BIND_FD ||
-               t == MOUNT_OP_OVERLAY;
+        return t == MOUNT_OP_BIND || t == MOUNT_OP_PROC || t == MOUNT_OP_DEV || t == MOUNT_OP_TMPFS || t == MOUNT_OP_MQUEUE ||
+               t == MOUNT_OP_FILE || t == MOUNT_OP_BIND_DATA || t == MOUNT_OP_BIND_FD || t == MOUNT_OP_OVERLAY;
 }
 
 /* The rights op I of the plan gives its destination; 0: no rule. */
@@ -388,7 +388,7 @@ static uint64_t plan_op_access(const LandlockPlan *p, size_t i) {
         case MOUNT_OP_BIND:
         case MOUNT_OP_BIND_FD:
         case MOUNT_OP_BIND_DATA:
-        case MOUNT_OP_OVERLAY:  /* --ro-overlay is readonly; --overlay, --tmp-overlay write to their upper */
+        case MOUNT_OP_OVERLAY: /* --ro-overlay is readonly; --overlay, --tmp-overlay write to their upper */
                 access = op->readonly ? PLAN_RO : PLAN_RW;
                 if (op->allow_devices)
                         access |= FS_DEVICES;
@@ -408,7 +408,7 @@ static uint64_t plan_op_access(const LandlockPlan *p, size_t i) {
         case MOUNT_OP_LOCK_FILE:
                 access = FS_READ;
                 break;
-        default:        /* --dir, --symlink, --chmod, --remount-ro: no mount of their own */
+        default: /* --dir, --symlink, --chmod, --remount-ro: no mount of their own */
                 return 0;
         }
         /* A later mount on the same destination hides this one; a later
@@ -428,9 +428,9 @@ static uint64_t plan_op_access(const LandlockPlan *p, size_t i) {
  * --join, a record of them, resolved by the monitor in the command's root
  * while the child waits at the gate (its mounts are final by then). */
 typedef struct RuleSink {
-        int ruleset_fd;         /* landlock_apply(); else -EBADF */
-        int root_fd;            /* landlock_resolve_rules(): the command's root */
-        const char *base;       /* ... the directory relative paths are in, NULL: not known */
+        int ruleset_fd;   /* landlock_apply(); else -EBADF */
+        int root_fd;      /* landlock_resolve_rules(): the command's root */
+        const char *base; /* ... the directory relative paths are in, NULL: not known */
         LandlockRuleFn fn;
         void *userdata;
 } RuleSink;
@@ -512,7 +512,8 @@ static int add_explicit_path_rules(const LandlockSettings *s, const RuleSink *k,
                         return error_set_errno(e, -fd, "%s %s", path_kind_option[rule->kind], rule->path);
                 int r = sink_add(k, fd, path_kind_access[rule->kind], s->handled_fs, rule->path);
                 if (r < 0)
-                        return error_set_errno(e, -r, "%s %s: can't add the Landlock rule", path_kind_option[rule->kind], rule->path);
+                        return error_set_errno(e, -r, "%s %s: can't add the Landlock rule",
+                                               path_kind_option[rule->kind], rule->path);
         }
         return 0;
 }
@@ -571,7 +572,8 @@ int landlock_apply(const LandlockSettings *s, const LandlockPlan *p, Error *e) {
         return finish_ruleset(s, ruleset_fd, e);
 }
 
-int landlock_resolve_rules(const LandlockSettings *s, const LandlockPlan *p, int root_fd, LandlockRuleFn fn, void *userdata, Error *e) {
+int landlock_resolve_rules(const LandlockSettings *s, const LandlockPlan *p, int root_fd, LandlockRuleFn fn,
+                           void *userdata, Error *e) {
         if (s->handled_fs == 0)
                 return 0;
         /* With an absolute --chdir, the command's working directory is known
@@ -597,7 +599,8 @@ int landlock_apply_recorded(const LandlockSettings *s, const LandlockRecordedPat
                 if (fd < 0 || fstat(fd, &st) < 0)
                         return error_set_errno(e, errno, "its Landlock rule for %s can't be rebuilt", rp->path);
                 if ((uint64_t) st.st_dev != rp->dev || (uint64_t) st.st_ino != rp->ino)
-                        return error_setf(e, ESTALE, "its Landlock rule for %s can't be rebuilt: that path names another file now",
+                        return error_setf(e, ESTALE,
+                                          "its Landlock rule for %s can't be rebuilt: that path names another file now",
                                           rp->path);
                 struct landlock_path_beneath_attr attr = { .allowed_access = rp->access, .parent_fd = fd };
                 if (syscall(__NR_landlock_add_rule, ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &attr, 0) < 0)
@@ -634,8 +637,9 @@ static void write_feature_list(FILE *f, const char *name, unsigned set, bool one
 void landlock_write_status_json(const LandlockSettings *s, bool in_place, FILE *f, bool one_line) {
         if (!s->prepared || s->requested == 0)
                 return;
-        fprintf(f, one_line ? ", \"landlock\": { \"abi\": %d, \"mode\": \"%s\"" :
-                              ",\n    \"landlock\": {\n        \"abi\": %d,\n        \"mode\": \"%s\"",
+        fprintf(f,
+                one_line ? ", \"landlock\": { \"abi\": %d, \"mode\": \"%s\"" :
+                           ",\n    \"landlock\": {\n        \"abi\": %d,\n        \"mode\": \"%s\"",
                 s->abi, in_place ? "in-place" : "namespaces");
         write_feature_list(f, "enforced", s->enforced, one_line);
         write_feature_list(f, "not-enforced", s->requested & ~s->enforced, one_line);

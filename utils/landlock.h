@@ -30,9 +30,9 @@
  * seccomp filter: plan_runs_in_place() (utils/plan.c). */
 
 typedef enum LandlockPathKind {
-        LANDLOCK_PATH_RO,       /* read files, list directories */
-        LANDLOCK_PATH_EXEC,     /* the same and execute */
-        LANDLOCK_PATH_RW,       /* read, write, create, remove, rename, truncate; no execute */
+        LANDLOCK_PATH_RO,   /* read files, list directories */
+        LANDLOCK_PATH_EXEC, /* the same and execute */
+        LANDLOCK_PATH_RW,   /* read, write, create, remove, rename, truncate; no execute */
         _LANDLOCK_PATH_KIND_MAX,
 } LandlockPathKind;
 
@@ -42,12 +42,12 @@ typedef struct LandlockPathRule {
 } LandlockPathRule;
 
 typedef struct LandlockPortRule {
-        bool bind;              /* else connect */
+        bool bind; /* else connect */
         uint16_t first, last;
 } LandlockPortRule;
 
 typedef struct LandlockSettings {
-        bool from_plan;         /* --landlock */
+        bool from_plan; /* --landlock */
         LandlockPathRule *paths;
         size_t n_paths;
         LandlockPortRule *ports;
@@ -58,10 +58,10 @@ typedef struct LandlockSettings {
         /* Filled in by landlock_prepare() in csand's own process, before
          * anything is created; the child only builds and applies. */
         bool prepared;
-        int abi;                /* the kernel's ABI version; 0: none */
-        int abi_error;          /* why there is none (positive errno) */
+        int abi;       /* the kernel's ABI version; 0: none */
+        int abi_error; /* why there is none (positive errno) */
         uint64_t handled_fs, handled_net, scoped;
-        unsigned requested, enforced;   /* LandlockFeature bits */
+        unsigned requested, enforced; /* LandlockFeature bits */
 } LandlockSettings;
 
 /* Parses the rows of the option table (OPTION as typed, ARG NULL for flags). */
@@ -108,8 +108,8 @@ int landlock_apply(const LandlockSettings *s, const LandlockPlan *p, Error *e);
  * and inode. Fails when a rule can't be resolved here: a relative path
  * without an absolute --chdir. */
 typedef void (*LandlockRuleFn)(void *userdata, uint64_t access, uint64_t dev, uint64_t ino, const char *path);
-int landlock_resolve_rules(const LandlockSettings *s, const LandlockPlan *p, int root_fd, LandlockRuleFn fn, void *userdata,
-                           Error *e);
+int landlock_resolve_rules(const LandlockSettings *s, const LandlockPlan *p, int root_fd, LandlockRuleFn fn,
+                           void *userdata, Error *e);
 
 typedef struct LandlockRecordedPath {
         uint64_t access, dev, ino;

@@ -9,7 +9,7 @@
  * it in and return a negative errno; only main() and the child's reporter
  * print. */
 typedef struct Error {
-        int error;              /* positive errno */
+        int error; /* positive errno */
         char message[1024];
 } Error;
 

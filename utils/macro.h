@@ -53,23 +53,23 @@ static inline void strv_freep(char ***l) {
 }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
-#define TAKE_FD(fd)                     \
-        ({                              \
-                int _fd_ = (fd);        \
-                (fd) = -EBADF;          \
-                _fd_;                   \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _fd_ = (fd); \
+                (fd) = -EBADF;   \
+                _fd_;            \
         })
 
-#define TAKE_PTR(p)                     \
-        ({                              \
-                typeof(p) _p_ = (p);    \
-                (p) = NULL;             \
-                _p_;                    \
+#define TAKE_PTR(p)                  \
+        ({                           \
+                typeof(p) _p_ = (p); \
+                (p) = NULL;          \
+                _p_;                 \
         })
 
 /* For syscalls that return -1 and set errno: evaluate to -errno on failure. */
-#define RET_NERRNO(expr)                          \
-        ({                                        \
-                long _r_ = (long) (expr);         \
-                _r_ < 0 ? -errno : (int) _r_;     \
+#define RET_NERRNO(expr)                      \
+        ({                                    \
+                long _r_ = (long) (expr);     \
+                _r_ < 0 ? -errno : (int) _r_; \
         })

@@ -114,8 +114,7 @@ int mount_setattr_fd(int fd, unsigned flags, uint64_t attrs) {
 }
 
 int mount_move(int from_fd, int to_fd) {
-        return RET_NERRNO(syscall(SYS_move_mount, from_fd, "", to_fd, "",
-                                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+        return RET_NERRNO(syscall(SYS_move_mount, from_fd, "", to_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
 }
 
 int mount_move_to_path(int from_fd, int dir_fd, const char *path) {
@@ -128,7 +127,7 @@ unsigned long mount_ms_flags_of_attrs(uint64_t attrs) {
 }
 
 #ifndef ST_NOSYMFOLLOW
-#define ST_NOSYMFOLLOW 0x2000   /* the kernel's, not yet in glibc's statvfs.h */
+#define ST_NOSYMFOLLOW 0x2000 /* the kernel's, not yet in glibc's statvfs.h */
 #endif
 
 /* The per-mount flags FD's mount has now. A bind remount replaces them all,
@@ -160,7 +159,7 @@ int mount_remount_bind(int fd, unsigned long flags) {
 
 int mount_attach_with_attrs(int mnt_fd, int dst_fd, uint64_t attrs) {
         int r = mount_setattr_fd(mnt_fd, 0, attrs);
-        bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
+        bool remount = r == -ENOSYS; /* before Linux 5.12: after attaching */
         if (r < 0 && !remount)
                 return r;
         r = mount_move(mnt_fd, dst_fd);

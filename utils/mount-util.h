@@ -75,7 +75,7 @@ int mount_data_file(const char *name, const char *data, int *ret_fd);
  * in paths as \ooo). */
 typedef struct MountInfo {
         uint64_t id, parent;
-        const char *mount_point;        /* into MountTable.data */
+        const char *mount_point; /* into MountTable.data */
 } MountInfo;
 
 typedef struct MountTable {

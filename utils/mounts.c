@@ -135,7 +135,7 @@ static int open_stacked_on_root(int fd, int *ret_fd) {
                 safe_close(dir);
                 return -errno;
         }
-        int r = -EBUSY;         /* no way up from below: fail rather than guess */
+        int r = -EBUSY; /* no way up from below: fail rather than guess */
         for (struct dirent *de; (de = readdir(d));) {
                 if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
@@ -220,8 +220,7 @@ static int mount_point_id(int fd, MountPointId *ret) {
         struct statx sx;
         if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_INO, &sx) < 0)
                 return -errno;
-        *ret = (MountPointId) { .mnt_id = sx.stx_mnt_id, .ino = sx.stx_ino,
-                                .dev = makedev(sx.stx_dev_major, sx.stx_dev_minor) };
+        *ret = (MountPointId) { .mnt_id = sx.stx_mnt_id, .ino = sx.stx_ino, .dev = makedev(sx.stx_dev_major, sx.stx_dev_minor) };
         return 0;
 }
 
@@ -281,7 +280,7 @@ static int attach(NewRoot *root, int mnt_fd, int dst_fd, bool onto_root) {
  * new root's top (ONTO_ROOT). */
 static int attach_with_attrs(NewRoot *root, int mnt_fd, int dst_fd, bool onto_root, unsigned flags, uint64_t attrs) {
         int r = mount_setattr_fd(mnt_fd, flags, attrs);
-        bool remount = r == -ENOSYS;    /* before Linux 5.12: after attaching */
+        bool remount = r == -ENOSYS; /* before Linux 5.12: after attaching */
         if (r < 0 && !remount)
                 return r;
         r = root ? attach(root, mnt_fd, dst_fd, onto_root) : mount_move(mnt_fd, dst_fd);
@@ -476,8 +475,8 @@ static bool is_dangling_symlink(int root_fd, const char *path);
 static int bind_error(Error *e, int r, const MountOp *op) {
         char real[PATH_MAX], buf[NEWROOT_PATH_MAX];
         const char *from = realpath(op->source, real) ? real : op->source;
-        return error_set_errno(e, r, "Can't bind mount /oldroot%s on %s: Unable to mount source on destination",
-                               from, newroot_path(op->dest, buf));
+        return error_set_errno(e, r, "Can't bind mount /oldroot%s on %s: Unable to mount source on destination", from,
+                               newroot_path(op->dest, buf));
 }
 
 /* A mount point for a file: an existing non-directory will do, as in
@@ -517,7 +516,8 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
         if (src < 0)
                 return error_set_errno(e, src, "Can't find source path %s", op->source);
         if (expect_fd >= 0 && !fd_same_inode(src, expect_fd))
-                return error_setf(e, EBUSY, "Race condition binding fd %d: %s is no longer the file it held", expect_fd, op->source);
+                return error_setf(e, EBUSY, "Race condition binding fd %d: %s is no longer the file it held", expect_fd,
+                                  op->source);
 
         uint64_t attrs = MOUNT_ATTR_NOSUID;
         if (!op->allow_devices)
@@ -587,7 +587,7 @@ static int op_remount_ro(const MountOp *op, int root_fd, Error *e) {
         r = mount_setattr_fd(fd, 0, attrs);
         if (r == -ENOSYS)
                 r = mounts_remount(NULL, fd, 0, attrs);
-        if (r == -EINVAL)       /* not a mount point */
+        if (r == -EINVAL) /* not a mount point */
                 return error_setf(e, EINVAL, "Can't remount readonly on %s: Unable to find \"%s\" in mount table", dest, dest);
         if (r < 0)
                 return error_set_errno(e, r, "Can't remount readonly on %s: Unable to remount destination \"%s\" with correct flags",
@@ -654,12 +654,8 @@ static int op_proc(const SandboxPlan *p, const MountOp *op, NewRoot *root, Error
 
 static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 static const char *const dev_links[][2] = {
-        { "fd", "/proc/self/fd" },
-        { "stdin", "/proc/self/fd/0" },
-        { "stdout", "/proc/self/fd/1" },
-        { "stderr", "/proc/self/fd/2" },
-        { "core", "/proc/kcore" },
-        { "ptmx", "pts/ptmx" },
+        { "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
+        { "stderr", "/proc/self/fd/2" }, { "core", "/proc/kcore" },      { "ptmx", "pts/ptmx" },
 };
 
 /* A host device node bound onto a fresh file in DEV (mknod is not allowed
@@ -995,10 +991,11 @@ static int hide_state_dirs(NewRoot *root, Error *e) {
                         struct stat st;
                         if (open_in_root(root->fd, d->inside[j], O_DIRECTORY, &at) < 0 || fstat(at, &st) < 0 ||
                             st.st_dev != d->st.st_dev || st.st_ino != d->st.st_ino)
-                                continue;       /* not (or no longer) shown there */
+                                continue; /* not (or no longer) shown there */
                         const char *options[] = { "mode", "0700", NULL };
                         int r = mount_new("tmpfs", options,
-                                          MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &cover);
+                                          MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                                          &cover);
                         if (r >= 0)
                                 r = mount_move(cover, at);
                         if (r < 0)
@@ -1061,7 +1058,7 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, int fuse_fd, Error *e) {
                         r = op_bind_fd(op, root, e);
                         break;
                 case MOUNT_OP_LOCK_FILE:
-                        break;  /* below */
+                        break; /* below */
                 case MOUNT_OP_OVERLAY: {
                         _cleanup_close_ int mnt = -EBADF;
                         r = overlay_mount(p, op, fuse_fd, base_fd, &mnt, e);

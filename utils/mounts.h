@@ -23,17 +23,18 @@ typedef struct MountPointId {
 
 /* The new root while it is built. */
 typedef struct NewRoot {
-        int fd;                 /* the topmost mount at the new root: where destinations resolve */
-        MountPointId id;        /* fd's */
-        int scaffold_fd;        /* csand's own tmpfs, the namespace's root until mounts_pivot():
+        int fd;             /* the topmost mount at the new root: where destinations resolve */
+        MountPointId id;    /* fd's */
+        int scaffold_fd;    /* csand's own tmpfs, the namespace's root until mounts_pivot():
                                  * oldroot/ (the caller's tree), newroot/, scratch space */
-        int caller_root_fd;     /* the caller's tree: the process root while the root is built */
-        int caller_cwd_fd;      /* the caller's working directory, for relative sources */
-        StateWatch state;       /* csand's own state directories, hidden from the sandbox */
+        int caller_root_fd; /* the caller's tree: the process root while the root is built */
+        int caller_cwd_fd;  /* the caller's working directory, for relative sources */
+        StateWatch state;   /* csand's own state directories, hidden from the sandbox */
         bool state_watched;
 } NewRoot;
 
-#define NEW_ROOT_NULL ((NewRoot) { .fd = -EBADF, .scaffold_fd = -EBADF, .caller_root_fd = -EBADF, .caller_cwd_fd = -EBADF })
+#define NEW_ROOT_NULL \
+        ((NewRoot) { .fd = -EBADF, .scaffold_fd = -EBADF, .caller_root_fd = -EBADF, .caller_cwd_fd = -EBADF })
 
 /* Attaches the detached mount MNT_FD on DST_FD with MOUNT_ATTR_* ATTRS set
  * on it (with AT_RECURSIVE in FLAGS, on its submounts too): on the detached

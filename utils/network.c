@@ -37,17 +37,14 @@
 
 struct NetworkState {
         Helper *helper;
-        int exit_fd;            /* slirp4netns --exit-fd: the write end, only ours */
-        int child_pidfd;        /* the sandbox's child */
-        int userns_fd;          /* the owner of its network namespace; -EBADF: ours */
+        int exit_fd;     /* slirp4netns --exit-fd: the write end, only ours */
+        int child_pidfd; /* the sandbox's child */
+        int userns_fd;   /* the owner of its network namespace; -EBADF: ours */
 };
 
 static const char *const mode_names[_NETWORK_MODE_MAX] = {
-        [NETWORK_UNSET] = "default",
-        [NETWORK_NONE] = "none",
-        [NETWORK_HOST] = "host",
-        [NETWORK_SLIRP4NETNS] = "slirp4netns",
-        [NETWORK_PASTA] = "pasta",
+        [NETWORK_UNSET] = "default",           [NETWORK_NONE] = "none",   [NETWORK_HOST] = "host",
+        [NETWORK_SLIRP4NETNS] = "slirp4netns", [NETWORK_PASTA] = "pasta",
 };
 
 int network_loopback_up(void) {
@@ -184,8 +181,8 @@ int network_parse_publish(const char *value, PortForward *ret, Error *e) {
 }
 
 static void format_publish(const PortForward *f, char *buf, size_t size) {
-        snprintf(buf, size, f->family == AF_INET6 ? "[%s]:%u:%u/%s" : "%s:%u:%u/%s",
-                 f->host_ip, f->host_port, f->port, f->udp ? "udp" : "tcp");
+        snprintf(buf, size, f->family == AF_INET6 ? "[%s]:%u:%u/%s" : "%s:%u:%u/%s", f->host_ip, f->host_port, f->port,
+                 f->udp ? "udp" : "tcp");
 }
 
 static int add_publish(NetworkSettings *p, const char *value, Error *e) {
@@ -197,8 +194,8 @@ static int add_publish(NetworkSettings *p, const char *value, Error *e) {
                 const PortForward *o = &p->publish[i];
                 if (o->host_port == f.host_port && o->udp == f.udp && o->family == f.family &&
                     strcmp(o->host_ip, f.host_ip) == 0)
-                        return error_setf(e, EINVAL, "--publish %s: host port %u/%s on %s is already published",
-                                          value, f.host_port, f.udp ? "udp" : "tcp", f.host_ip);
+                        return error_setf(e, EINVAL, "--publish %s: host port %u/%s on %s is already published", value,
+                                          f.host_port, f.udp ? "udp" : "tcp", f.host_ip);
         }
         PortForward *a = reallocarray(p->publish, p->n_publish + 1, sizeof(PortForward));
         if (!a)
@@ -268,13 +265,17 @@ int network_validate(const NetworkSettings *p, bool unshare_net, bool userns_giv
         const char *name = mode_names[m];
 
         if (mode_uses_helper(p->mode) && !unshare_net)
-                return error_setf(e, EINVAL, "--network %s needs a network namespace of its own: it cannot be combined with --share-net",
+                return error_setf(e, EINVAL,
+                                  "--network %s needs a network namespace of its own: it cannot be combined with --share-net",
                                   mode_names[p->mode]);
         if (!mode_uses_helper(m)) {
-                const char *opt = p->n_publish > 0 ? "--publish" : p->allow_host_loopback ? "--allow-host-loopback" :
-                                  p->n_dns > 0 ? "--dns" : NULL;
+                const char *opt = p->n_publish > 0       ? "--publish" :
+                                  p->allow_host_loopback ? "--allow-host-loopback" :
+                                  p->n_dns > 0           ? "--dns" :
+                                                           NULL;
                 if (opt)
-                        return error_setf(e, EINVAL, "%s needs user-mode networking: --network slirp4netns or --network pasta", opt);
+                        return error_setf(e, EINVAL,
+                                          "%s needs user-mode networking: --network slirp4netns or --network pasta", opt);
                 return 0;
         }
         if (userns_given)
@@ -288,7 +289,9 @@ int network_validate(const NetworkSettings *p, bool unshare_net, bool userns_giv
                         continue;
                 format_publish(f, spec, sizeof(spec));
                 if (f->family != AF_INET)
-                        return error_setf(e, EINVAL, "--publish %s: slirp4netns publishes on IPv4 addresses only (use --network pasta)", spec);
+                        return error_setf(e, EINVAL,
+                                          "--publish %s: slirp4netns publishes on IPv4 addresses only (use --network pasta)",
+                                          spec);
                 /* libslirp sees a loopback client as its "host loopback"
                  * address and, with --disable-host-loopback, drops the UDP
                  * replies to it: the port would swallow every datagram. */
@@ -311,8 +314,8 @@ void network_write_status_json(const NetworkSettings *p, bool unshare_net, FILE 
         fprintf(f, "%s\"published-ports\": [", sep);
         for (size_t i = 0; i < p->n_publish; i++) {
                 const PortForward *pf = &p->publish[i];
-                fprintf(f, "%s%s{ \"protocol\": \"%s\", \"host-ip\": \"%s\", \"host-port\": %u, \"port\": %u }",
-                        i ? "," : "", one_line ? " " : "\n        ", pf->udp ? "udp" : "tcp", pf->host_ip, pf->host_port, pf->port);
+                fprintf(f, "%s%s{ \"protocol\": \"%s\", \"host-ip\": \"%s\", \"host-port\": %u, \"port\": %u }", i ? "," : "",
+                        one_line ? " " : "\n        ", pf->udp ? "udp" : "tcp", pf->host_ip, pf->host_port, pf->port);
         }
         fprintf(f, "%s]", !p->n_publish ? "" : one_line ? " " : "\n    ");
 }
@@ -377,8 +380,8 @@ static int helper_failed(Helper *h, const char *name, int r, Error *e) {
         char msg[512], status[96];
 
         if (r == -ETIMEDOUT)
-                return error_setf(e, ETIMEDOUT, "%s did not configure the sandbox's network within %d s",
-                                  name, HELPER_READY_TIMEOUT_MS / 1000);
+                return error_setf(e, ETIMEDOUT, "%s did not configure the sandbox's network within %d s", name,
+                                  HELPER_READY_TIMEOUT_MS / 1000);
         if (!helper_exited(h))
                 helper_stop(h, SIGKILL, 0);
         helper_message(h, msg, sizeof(msg));
@@ -421,8 +424,8 @@ static int probe_host_port(const PortForward *f, Error *e) {
         if (bind(fd, &a.sa, len) < 0) {
                 int r = errno;
                 if (r == EADDRINUSE)
-                        return error_setf(e, r, "--publish %s: %s port %u on %s is already in use on the host",
-                                          spec, f->udp ? "UDP" : "TCP", f->host_port, f->host_ip);
+                        return error_setf(e, r, "--publish %s: %s port %u on %s is already in use on the host", spec,
+                                          f->udp ? "UDP" : "TCP", f->host_port, f->host_ip);
                 return error_set_errno(e, r, "--publish %s: can't bind %s port %u on the host", spec, f->host_ip, f->host_port);
         }
         return 0;
@@ -454,7 +457,7 @@ static int read_id_map(pid_t child, const char *file, bool *ret_root) {
                 return -errno;
         buf[n] = '\0';
         *ret_root = false;
-        for (char *line = buf; line && *line; ) {
+        for (char *line = buf; line && *line;) {
                 unsigned long inside, outside, count;
                 if (sscanf(line, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 && count > 0)
                         *ret_root = true;
@@ -694,7 +697,7 @@ static int start_pasta(const NetworkSettings *p, const char *path, int netns_fd,
         int fds[3], n_fds = 0, pfd[2], r;
         size_t n_specs = 0;
 
-        assert(p->n_publish <= ELEMENTSOF(specs));      /* network_validate() */
+        assert(p->n_publish <= ELEMENTSOF(specs)); /* network_validate() */
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return error_set_errno(e, errno, "pipe");
         pid_r = pfd[0];
@@ -938,7 +941,7 @@ static int generate_resolv_conf(const NetworkSettings *p, bool unshare_net, cons
                 if (!ns)
                         fprintf(f, "%.*s\n", (int) len, line);
                 else if (p->n_dns > 0)
-                        ;       /* --dns replaces them all */
+                        ; /* --dns replaces them all */
                 else if (!is_loopback_address(ns))
                         fprintf(f, "nameserver %s\n", ns);
                 else if (!forwarder_written) {

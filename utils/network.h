@@ -22,9 +22,9 @@
 #include "log.h"
 
 typedef enum NetworkMode {
-        NETWORK_UNSET,          /* --unshare-net / --share-net decide */
-        NETWORK_NONE,           /* own namespace, loopback only */
-        NETWORK_HOST,           /* the caller's namespace */
+        NETWORK_UNSET, /* --unshare-net / --share-net decide */
+        NETWORK_NONE,  /* own namespace, loopback only */
+        NETWORK_HOST,  /* the caller's namespace */
         NETWORK_SLIRP4NETNS,
         NETWORK_PASTA,
         _NETWORK_MODE_MAX,
@@ -35,23 +35,23 @@ typedef struct PortForward {
         int family;                     /* AF_INET or AF_INET6 (of host_ip) */
         char host_ip[INET6_ADDRSTRLEN]; /* canonical text */
         uint16_t host_port;
-        uint16_t port;                  /* inside the sandbox */
+        uint16_t port; /* inside the sandbox */
         bool udp;
 } PortForward;
 
-#define NETWORK_MAX_DNS 3               /* resolv.conf's MAXNS */
-#define NETWORK_MAX_PASTA_PORTS 64      /* --publish with pasta: the argument vector csand builds */
+#define NETWORK_MAX_DNS 3          /* resolv.conf's MAXNS */
+#define NETWORK_MAX_PASTA_PORTS 64 /* --publish with pasta: the argument vector csand builds */
 
 /* The options, part of the plan. Whether the sandbox has a network
  * namespace of its own is the plan's unshare_net (--unshare-net,
  * --share-net, and --network, which sets it): the functions below take it
  * alongside. */
 typedef struct NetworkSettings {
-        NetworkMode mode;               /* --network; NETWORK_UNSET: unshare_net decides */
-        PortForward *publish;           /* --publish */
+        NetworkMode mode;     /* --network; NETWORK_UNSET: unshare_net decides */
+        PortForward *publish; /* --publish */
         size_t n_publish;
-        bool allow_host_loopback;       /* --allow-host-loopback */
-        char dns[NETWORK_MAX_DNS][INET6_ADDRSTRLEN];    /* --dns */
+        bool allow_host_loopback;                    /* --allow-host-loopback */
+        char dns[NETWORK_MAX_DNS][INET6_ADDRSTRLEN]; /* --dns */
         size_t n_dns;
         /* With a helper, /etc/resolv.conf is made from the host's rather
          * than from the sandbox's own (set by --image unless the user
@@ -85,15 +85,14 @@ typedef enum NetworkOption {
         NETWORK_OPTION_DNS,
 } NetworkOption;
 
-#define NETWORK_OPTIONS(ROW)                                                                                            \
-        ROW("--network", "MODE", NETWORK_OPTION_MODE,                                                                   \
-            "none (own namespace, loopback only), host (the caller's), slirp4netns or pasta (user-mode networking)")    \
-        ROW("--publish", "[IP:]HOSTPORT:PORT[/tcp|/udp]", NETWORK_OPTION_PUBLISH,                                       \
+#define NETWORK_OPTIONS(ROW)                                                                                                 \
+        ROW("--network", "MODE", NETWORK_OPTION_MODE,                                                                        \
+            "none (own namespace, loopback only), host (the caller's), slirp4netns or pasta (user-mode networking)")         \
+        ROW("--publish", "[IP:]HOSTPORT:PORT[/tcp|/udp]", NETWORK_OPTION_PUBLISH,                                            \
             "Forward host port HOSTPORT (on IP, default 127.0.0.1) to PORT in the sandbox (slirp4netns, pasta; repeatable)") \
-        ROW("--allow-host-loopback", NULL, NETWORK_OPTION_ALLOW_HOST_LOOPBACK,                                          \
-            "Let the sandbox reach the host's 127.0.0.1 through the gateway address (slirp4netns, pasta)")              \
-        ROW("--dns", "IP", NETWORK_OPTION_DNS,                                                                          \
-            "Nameserver for the sandbox's resolv.conf (slirp4netns, pasta; repeatable, up to 3)")
+        ROW("--allow-host-loopback", NULL, NETWORK_OPTION_ALLOW_HOST_LOOPBACK,                                               \
+            "Let the sandbox reach the host's 127.0.0.1 through the gateway address (slirp4netns, pasta)")                   \
+        ROW("--dns", "IP", NETWORK_OPTION_DNS, "Nameserver for the sandbox's resolv.conf (slirp4netns, pasta; repeatable, up to 3)")
 
 /* Option handler for the rows above (VALUE is NULL for
  * --allow-host-loopback). --network sets *UNSHARE_NET as --unshare-net or

@@ -53,12 +53,12 @@ static const char *const group_titles[_GROUP_MAX] = {
 /* What the parser carries from one option to the next: never part of
  * the plan, which holds only what the options said. */
 typedef struct ParseState {
-        mode_t next_perms;              /* --perms for the op that follows; MODE_UNSET */
-        uint64_t next_size;             /* --size for the --tmpfs that follows; 0 */
-        OverlaySources overlay_srcs;    /* --overlay-src for the overlay that follows */
-        bool in_args_data;              /* inside --args data, which may not nest */
-        size_t n_parsed_args;           /* in all, --args data included (bwrap's limit) */
-        OptionsCommand command;         /* --help, --version */
+        mode_t next_perms;           /* --perms for the op that follows; MODE_UNSET */
+        uint64_t next_size;          /* --size for the --tmpfs that follows; 0 */
+        OverlaySources overlay_srcs; /* --overlay-src for the overlay that follows */
+        bool in_args_data;           /* inside --args data, which may not nest */
+        size_t n_parsed_args;        /* in all, --args data included (bwrap's limit) */
+        OptionsCommand command;      /* --help, --version */
 } ParseState;
 
 static void parse_state_done(ParseState *st) {
@@ -70,11 +70,11 @@ typedef int (*OptionHandler)(SandboxPlan *p, ParseState *st, const Option *o, ch
 
 struct Option {
         const char *name;
-        const char *metavars;   /* e.g. "SRC DEST"; its word count is the arity */
+        const char *metavars; /* e.g. "SRC DEST"; its word count is the arity */
         OptionGroup group;
         OptionHandler handler;
-        size_t offset;          /* handle_flag, handle_fd: the field in SandboxPlan */
-        unsigned data;          /* handler-specific */
+        size_t offset; /* handle_flag, handle_fd: the field in SandboxPlan */
+        unsigned data; /* handler-specific */
         const char *help;
 };
 
@@ -368,7 +368,7 @@ static int handle_args(SandboxPlan *p, ParseState *st, const Option *o, char **a
         for (size_t i = 0; i < len; i++)
                 n += data[i] == '\0';
         if (len > 0 && data[len - 1] != '\0')
-                n++;    /* the last argument may lack its NUL */
+                n++; /* the last argument may lack its NUL */
         if (n > MAX_ARGS)
                 return error_setf(e, E2BIG, "Exceeded maximum number of arguments %u", MAX_ARGS);
         vector = calloc(n + 1, sizeof(char *));
@@ -438,7 +438,8 @@ static int handle_overlay_src(SandboxPlan *p, ParseState *st, const Option *o, c
 static int handle_overlay(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         OverlayKind kind = (OverlayKind) o->data;
         bool rw = kind == OVERLAY_KIND_RW;
-        return overlay_plan_add_mount(p, &st->overlay_srcs, kind, rw ? args[0] : NULL, rw ? args[1] : NULL, args[rw ? 2 : 0], e);
+        return overlay_plan_add_mount(p, &st->overlay_srcs, kind, rw ? args[0] : NULL, rw ? args[1] : NULL,
+                                      args[rw ? 2 : 0], e);
 }
 
 static int handle_overlay_driver(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
@@ -500,7 +501,8 @@ static int handle_landlock(SandboxPlan *p, ParseState *st, const Option *o, char
 
 #define FLAG(field) .handler = handle_flag, .offset = offsetof(SandboxPlan, field)
 #define FD(field) .handler = handle_fd, .offset = offsetof(SandboxPlan, field)
-#define NO_FLAG(no_field, field) .handler = handle_no_flag, .offset = offsetof(SandboxPlan, no_field), .data = offsetof(SandboxPlan, field)
+#define NO_FLAG(no_field, field) \
+        .handler = handle_no_flag, .offset = offsetof(SandboxPlan, no_field), .data = offsetof(SandboxPlan, field)
 #define FD_OP(type, flags) .handler = handle_fd_op, .data = (type) | ((flags) << 8)
 
 static const Option options[] = {
@@ -510,8 +512,7 @@ static const Option options[] = {
         { "--argv0", "VALUE", GROUP_GENERAL, handle_argv0, .help = "Set argv[0] to the value VALUE before running the program" },
         { "--level-prefix", NULL, GROUP_GENERAL, handle_level_prefix, .help = "Prepend e.g. <3> to diagnostic messages" },
 
-        { "--unshare-all", NULL, GROUP_NAMESPACES, handle_unshare_all,
-          .help = "Unshare every namespace we support by default" },
+        { "--unshare-all", NULL, GROUP_NAMESPACES, handle_unshare_all, .help = "Unshare every namespace we support by default" },
         { "--share-net", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWNET,
           .help = "Retain the network namespace (can only combine with --unshare-all)" },
         { "--share-ipc", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWIPC,
@@ -522,50 +523,72 @@ static const Option options[] = {
           .help = "Retain the UTS namespace (undoes --unshare-all's and --image's)" },
         { "--share-cgroup", NULL, GROUP_NAMESPACES, handle_share, .data = CLONE_NEWCGROUP,
           .help = "Retain the cgroup namespace (undoes --unshare-all's and --image's)" },
-        { "--unshare-user", NULL, GROUP_NAMESPACES, FLAG(unshare_user), .help = "Create new user namespace (may be automatically implied if not setuid)" },
-        { "--unshare-user-try", NULL, GROUP_NAMESPACES, FLAG(unshare_user_try), .help = "Create new user namespace if possible else continue by skipping it" },
+        { "--unshare-user", NULL, GROUP_NAMESPACES, FLAG(unshare_user),
+          .help = "Create new user namespace (may be automatically implied if not setuid)" },
+        { "--unshare-user-try", NULL, GROUP_NAMESPACES, FLAG(unshare_user_try),
+          .help = "Create new user namespace if possible else continue by skipping it" },
         { "--unshare-ipc", NULL, GROUP_NAMESPACES, FLAG(unshare_ipc), .help = "Create new ipc namespace" },
         { "--unshare-pid", NULL, GROUP_NAMESPACES, FLAG(unshare_pid), .help = "Create new pid namespace" },
         { "--unshare-net", NULL, GROUP_NAMESPACES, FLAG(unshare_net), .help = "Create new network namespace (with only lo, up)" },
         { "--unshare-uts", NULL, GROUP_NAMESPACES, FLAG(unshare_uts), .help = "Create new uts namespace" },
         { "--unshare-cgroup", NULL, GROUP_NAMESPACES, FLAG(unshare_cgroup), .help = "Create new cgroup namespace" },
-        { "--unshare-cgroup-try", NULL, GROUP_NAMESPACES, FLAG(unshare_cgroup_try), .help = "Create new cgroup namespace if possible else continue by skipping it" },
+        { "--unshare-cgroup-try", NULL, GROUP_NAMESPACES, FLAG(unshare_cgroup_try),
+          .help = "Create new cgroup namespace if possible else continue by skipping it" },
         { "--userns", "FD", GROUP_NAMESPACES, FD(userns_fd), .help = "Use this user namespace (cannot combine with --unshare-user)" },
-        { "--userns2", "FD", GROUP_NAMESPACES, FD(userns2_fd), .help = "After setup switch to this user namespace, only useful with --userns" },
-        { "--disable-userns", NULL, GROUP_NAMESPACES, FLAG(disable_userns), .help = "Disable further use of user namespaces inside sandbox" },
-        { "--assert-userns-disabled", NULL, GROUP_NAMESPACES, FLAG(assert_userns_disabled), .help = "Fail unless further use of user namespace inside sandbox is disabled" },
-        { "--pidns", "FD", GROUP_NAMESPACES, FD(pidns_fd), .help = "Use this pid namespace (as parent namespace if using --unshare-pid)" },
+        { "--userns2", "FD", GROUP_NAMESPACES, FD(userns2_fd),
+          .help = "After setup switch to this user namespace, only useful with --userns" },
+        { "--disable-userns", NULL, GROUP_NAMESPACES, FLAG(disable_userns),
+          .help = "Disable further use of user namespaces inside sandbox" },
+        { "--assert-userns-disabled", NULL, GROUP_NAMESPACES, FLAG(assert_userns_disabled),
+          .help = "Fail unless further use of user namespace inside sandbox is disabled" },
+        { "--pidns", "FD", GROUP_NAMESPACES, FD(pidns_fd),
+          .help = "Use this pid namespace (as parent namespace if using --unshare-pid)" },
 
-        { "--uid", "UID", GROUP_IDENTITY, handle_id, .data = 1, .help = "Custom uid in the sandbox (requires --unshare-user or --userns)" },
-        { "--gid", "GID", GROUP_IDENTITY, handle_id, .data = 0, .help = "Custom gid in the sandbox (requires --unshare-user or --userns)" },
+        { "--uid", "UID", GROUP_IDENTITY, handle_id, .data = 1,
+          .help = "Custom uid in the sandbox (requires --unshare-user or --userns)" },
+        { "--gid", "GID", GROUP_IDENTITY, handle_id, .data = 0,
+          .help = "Custom gid in the sandbox (requires --unshare-user or --userns)" },
         { "--hostname", "NAME", GROUP_IDENTITY, handle_hostname, .help = "Custom hostname in the sandbox (requires --unshare-uts)" },
 
         { "--bind", "SRC DEST", GROUP_FILESYSTEM, handle_bind, .data = 0, .help = "Bind mount the host path SRC on DEST" },
-        { "--bind-try", "SRC DEST", GROUP_FILESYSTEM, handle_bind, .data = BIND_TRY, .help = "Equal to --bind but ignores non-existent SRC" },
-        { "--dev-bind", "SRC DEST", GROUP_FILESYSTEM, handle_bind, .data = BIND_DEVICES, .help = "Bind mount the host path SRC on DEST, allowing device access" },
-        { "--dev-bind-try", "SRC DEST", GROUP_FILESYSTEM, handle_bind, .data = BIND_DEVICES | BIND_TRY, .help = "Equal to --dev-bind but ignores non-existent SRC" },
-        { "--ro-bind", "SRC DEST", GROUP_FILESYSTEM, handle_bind, .data = BIND_READONLY, .help = "Bind mount the host path SRC readonly on DEST" },
-        { "--ro-bind-try", "SRC DEST", GROUP_FILESYSTEM, handle_bind, .data = BIND_READONLY | BIND_TRY, .help = "Equal to --ro-bind but ignores non-existent SRC" },
-        { "--remount-ro", "DEST", GROUP_FILESYSTEM, handle_dest_op, .data = MOUNT_OP_REMOUNT_RO, .help = "Remount DEST as readonly; does not recursively remount" },
+        { "--bind-try", "SRC DEST", GROUP_FILESYSTEM, handle_bind, .data = BIND_TRY,
+          .help = "Equal to --bind but ignores non-existent SRC" },
+        { "--dev-bind", "SRC DEST", GROUP_FILESYSTEM, handle_bind, .data = BIND_DEVICES,
+          .help = "Bind mount the host path SRC on DEST, allowing device access" },
+        { "--dev-bind-try", "SRC DEST", GROUP_FILESYSTEM, handle_bind, .data = BIND_DEVICES | BIND_TRY,
+          .help = "Equal to --dev-bind but ignores non-existent SRC" },
+        { "--ro-bind", "SRC DEST", GROUP_FILESYSTEM, handle_bind, .data = BIND_READONLY,
+          .help = "Bind mount the host path SRC readonly on DEST" },
+        { "--ro-bind-try", "SRC DEST", GROUP_FILESYSTEM, handle_bind, .data = BIND_READONLY | BIND_TRY,
+          .help = "Equal to --ro-bind but ignores non-existent SRC" },
+        { "--remount-ro", "DEST", GROUP_FILESYSTEM, handle_dest_op, .data = MOUNT_OP_REMOUNT_RO,
+          .help = "Remount DEST as readonly; does not recursively remount" },
         { "--proc", "DEST", GROUP_FILESYSTEM, handle_dest_op, .data = MOUNT_OP_PROC, .help = "Mount new procfs on DEST" },
         { "--dev", "DEST", GROUP_FILESYSTEM, handle_dest_op, .data = MOUNT_OP_DEV, .help = "Mount new dev on DEST" },
         { "--tmpfs", "DEST", GROUP_FILESYSTEM, handle_dest_op, .data = MOUNT_OP_TMPFS, .help = "Mount new tmpfs on DEST" },
         { "--mqueue", "DEST", GROUP_FILESYSTEM, handle_dest_op, .data = MOUNT_OP_MQUEUE, .help = "Mount new mqueue on DEST" },
         { "--dir", "DEST", GROUP_FILESYSTEM, handle_dest_op, .data = MOUNT_OP_DIR, .help = "Create dir at DEST" },
         { "--bind-fd", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_BIND_FD, 0), .help = "Bind open directory or path fd on DEST" },
-        { "--ro-bind-fd", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_BIND_FD, BIND_READONLY), .help = "Bind open directory or path fd read-only on DEST" },
+        { "--ro-bind-fd", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_BIND_FD, BIND_READONLY),
+          .help = "Bind open directory or path fd read-only on DEST" },
         { "--file", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_FILE, 0), .help = "Copy from FD to destination DEST" },
-        { "--bind-data", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_BIND_DATA, 0), .help = "Copy from FD to file which is bind-mounted on DEST" },
-        { "--ro-bind-data", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_BIND_DATA, BIND_READONLY), .help = "Copy from FD to file which is readonly bind-mounted on DEST" },
+        { "--bind-data", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_BIND_DATA, 0),
+          .help = "Copy from FD to file which is bind-mounted on DEST" },
+        { "--ro-bind-data", "FD DEST", GROUP_FILESYSTEM, FD_OP(MOUNT_OP_BIND_DATA, BIND_READONLY),
+          .help = "Copy from FD to file which is readonly bind-mounted on DEST" },
         { "--symlink", "SRC DEST", GROUP_FILESYSTEM, handle_symlink, .help = "Create symlink at DEST with target SRC" },
         { "--chmod", "OCTAL PATH", GROUP_FILESYSTEM, handle_chmod, .help = "Change permissions of PATH (must already exist)" },
-        { "--perms", "OCTAL", GROUP_FILESYSTEM, handle_perms, .help = "Set permissions of next argument (--bind-data, --file, etc.)" },
-        { "--size", "BYTES", GROUP_FILESYSTEM, handle_size, .help = "Set size of next argument (only for --tmpfs); k, m, g suffixes" },
+        { "--perms", "OCTAL", GROUP_FILESYSTEM, handle_perms,
+          .help = "Set permissions of next argument (--bind-data, --file, etc.)" },
+        { "--size", "BYTES", GROUP_FILESYSTEM, handle_size,
+          .help = "Set size of next argument (only for --tmpfs); k, m, g suffixes" },
         { "--overlay-src", "SRC", GROUP_FILESYSTEM, handle_overlay_src, .help = "Read files from SRC in the following overlay" },
         { "--overlay", "RWSRC WORKDIR DEST", GROUP_FILESYSTEM, handle_overlay, .data = OVERLAY_KIND_RW,
           .help = "Mount overlayfs on DEST, with RWSRC as the host path for writes and WORKDIR an empty directory on the same filesystem as RWSRC" },
-        { "--tmp-overlay", "DEST", GROUP_FILESYSTEM, handle_overlay, .data = OVERLAY_KIND_TMP, .help = "Mount overlayfs on DEST, with writes going to an invisible tmpfs" },
-        { "--ro-overlay", "DEST", GROUP_FILESYSTEM, handle_overlay, .data = OVERLAY_KIND_RO, .help = "Mount overlayfs read-only on DEST" },
+        { "--tmp-overlay", "DEST", GROUP_FILESYSTEM, handle_overlay, .data = OVERLAY_KIND_TMP,
+          .help = "Mount overlayfs on DEST, with writes going to an invisible tmpfs" },
+        { "--ro-overlay", "DEST", GROUP_FILESYSTEM, handle_overlay, .data = OVERLAY_KIND_RO,
+          .help = "Mount overlayfs read-only on DEST" },
         { "--overlay-driver", "DRIVER", GROUP_FILESYSTEM, handle_overlay_driver,
           .help = "Overlay driver: auto (default: kernel overlayfs where it works, else fuse-overlayfs), kernel or fuse" },
 
@@ -574,7 +597,8 @@ static const Option options[] = {
         { "--unsetenv", "VAR", GROUP_ENVIRONMENT, handle_unsetenv, .help = "Unset an environment variable" },
         { "--clearenv", NULL, GROUP_ENVIRONMENT, handle_clearenv, .help = "Unset all environment variables" },
 
-        { "--die-with-parent", NULL, GROUP_PROCESS, FLAG(die_with_parent), .help = "Kills with SIGKILL child process (COMMAND) when csand or csand's parent dies." },
+        { "--die-with-parent", NULL, GROUP_PROCESS, FLAG(die_with_parent),
+          .help = "Kills with SIGKILL child process (COMMAND) when csand or csand's parent dies." },
         { "--new-session", NULL, GROUP_PROCESS, FLAG(new_session), .help = "Create a new terminal session" },
         { "--as-pid-1", NULL, GROUP_PROCESS, FLAG(as_pid_1), .help = "Do not install a reaper process with PID=1" },
         { "--no-new-session", NULL, GROUP_PROCESS, NO_FLAG(no_new_session, new_session),
@@ -583,58 +607,76 @@ static const Option options[] = {
           .help = "Let the command outlive csand's parent (undoes --die-with-parent, and --image's default)" },
 
         { "--cap-add", "CAP", GROUP_SECURITY, handle_cap, .data = 1, .help = "Add cap CAP when running as privileged user (or ALL)" },
-        { "--cap-drop", "CAP", GROUP_SECURITY, handle_cap, .data = 0, .help = "Drop cap CAP when running as privileged user (or ALL)" },
-        { "--seccomp", "FD", GROUP_SECURITY, handle_seccomp, .data = 1, .help = "Load and use seccomp rules from FD (not repeatable)" },
-        { "--add-seccomp-fd", "FD", GROUP_SECURITY, handle_seccomp, .data = 0, .help = "Load and use seccomp rules from FD (repeatable)" },
-        { "--seccomp-profile", "NAME|FILE", GROUP_SECURITY, handle_seccomp_profile, .help = "Compile and load a Docker/OCI JSON seccomp profile (installed NAME or FILE)" },
+        { "--cap-drop", "CAP", GROUP_SECURITY, handle_cap, .data = 0,
+          .help = "Drop cap CAP when running as privileged user (or ALL)" },
+        { "--seccomp", "FD", GROUP_SECURITY, handle_seccomp, .data = 1,
+          .help = "Load and use seccomp rules from FD (not repeatable)" },
+        { "--add-seccomp-fd", "FD", GROUP_SECURITY, handle_seccomp, .data = 0,
+          .help = "Load and use seccomp rules from FD (repeatable)" },
+        { "--seccomp-profile", "NAME|FILE", GROUP_SECURITY, handle_seccomp_profile,
+          .help = "Compile and load a Docker/OCI JSON seccomp profile (installed NAME or FILE)" },
         { "--exec-label", "LABEL", GROUP_SECURITY, handle_selinux_label, .help = "Exec label for the sandbox (SELinux)" },
-        { "--file-label", "LABEL", GROUP_SECURITY, handle_selinux_label, .help = "File label for temporary sandbox content (SELinux)" },
+        { "--file-label", "LABEL", GROUP_SECURITY, handle_selinux_label,
+          .help = "File label for temporary sandbox content (SELinux)" },
 
         { "--info-fd", "FD", GROUP_STATUS, FD(info_fd), .help = "Write information about the running container to FD" },
-        { "--json-status-fd", "FD", GROUP_STATUS, FD(json_status_fd), .help = "Write container status to FD as multiple JSON documents" },
+        { "--json-status-fd", "FD", GROUP_STATUS, FD(json_status_fd),
+          .help = "Write container status to FD as multiple JSON documents" },
         { "--sync-fd", "FD", GROUP_STATUS, FD(sync_fd), .help = "Keep this fd open while sandbox is running" },
         { "--block-fd", "FD", GROUP_STATUS, FD(block_fd), .help = "Block on FD until some data to read is available" },
         { "--userns-block-fd", "FD", GROUP_STATUS, FD(userns_block_fd), .help = "Block on FD until the user namespace is ready" },
         { "--lock-file", "DEST", GROUP_STATUS, handle_lock_file, .help = "Take a lock on DEST while sandbox is running" },
 
         /* network */
-        NETWORK_OPTIONS(NETWORK_ROW)
-        EGRESS_OPTIONS(EGRESS_ROW)
+        NETWORK_OPTIONS(NETWORK_ROW) EGRESS_OPTIONS(EGRESS_ROW)
 
         /* resources */
-        CGROUP_OPTIONS(CGROUP_ROW)
-        { "--rlimit", "NAME=SOFT[:HARD]", GROUP_RESOURCES, handle_rlimit, .help = "Set resource limit NAME (NOFILE, NPROC, AS, CPU, ...) for the command" },
+        CGROUP_OPTIONS(CGROUP_ROW) { "--rlimit", "NAME=SOFT[:HARD]", GROUP_RESOURCES, handle_rlimit,
+                                     .help = "Set resource limit NAME (NOFILE, NPROC, AS, CPU, ...) for the command" },
 
         /* images */
         { "--image", "PATH[:TAG]", GROUP_IMAGES, handle_image,
           .help = "Run in a container image (OCI layout directory or docker save tarball) as the root; the command replaces its Cmd" },
-        { "--entrypoint", "PROG", GROUP_IMAGES, handle_entrypoint, .help = "Replace the image's Entrypoint (and its Cmd); \"\" for none" },
+        { "--entrypoint", "PROG", GROUP_IMAGES, handle_entrypoint,
+          .help = "Replace the image's Entrypoint (and its Cmd); \"\" for none" },
         { "--image-overlay", "RWSRC WORKDIR", GROUP_IMAGES, handle_image_overlay,
           .help = "Keep the changes to the image's root in RWSRC (WORKDIR: an empty directory on the same filesystem)" },
         { "--image-info", "PATH[:TAG]", GROUP_IMAGES, handle_image, .data = 1,
           .help = "Print the image's config and layers (with cache state), then exit" },
-        { "--image-cache-list", NULL, GROUP_IMAGES, FLAG(image_cache_list), .help = "List the cached image layers and whether a sandbox uses them, then exit" },
-        { "--image-cache-prune", NULL, GROUP_IMAGES, FLAG(image_cache_prune), .help = "Remove the cached image layers no sandbox uses, then exit" },
+        { "--image-cache-list", NULL, GROUP_IMAGES, FLAG(image_cache_list),
+          .help = "List the cached image layers and whether a sandbox uses them, then exit" },
+        { "--image-cache-prune", NULL, GROUP_IMAGES, FLAG(image_cache_prune),
+          .help = "Remove the cached image layers no sandbox uses, then exit" },
 
         /* running sandboxes */
-        { "--name", "NAME", GROUP_RUNNING, handle_running, .help = "Register the sandbox as NAME (unique for this user) while it runs" },
+        { "--name", "NAME", GROUP_RUNNING, handle_running,
+          .help = "Register the sandbox as NAME (unique for this user) while it runs" },
         { "--join", "NAME|PID", GROUP_RUNNING, handle_running,
           .help = "Run COMMAND inside the running sandbox NAME (or the one with child pid PID) as its own command runs" },
         { "--list", NULL, GROUP_RUNNING, handle_running, .help = "List this user's running sandboxes, then exit" },
         { "--json", NULL, GROUP_RUNNING, handle_running, .help = "With --list: print JSON" },
-        { "--stop", "NAME", GROUP_RUNNING, handle_running, .help = "Stop the sandbox NAME: SIGTERM, SIGKILL after the grace time; waits for its cleanup" },
-        { "--stop-timeout", "SECONDS", GROUP_RUNNING, handle_running, .help = "With --stop: seconds between SIGTERM and SIGKILL (default 10)" },
+        { "--stop", "NAME", GROUP_RUNNING, handle_running,
+          .help = "Stop the sandbox NAME: SIGTERM, SIGKILL after the grace time; waits for its cleanup" },
+        { "--stop-timeout", "SECONDS", GROUP_RUNNING, handle_running,
+          .help = "With --stop: seconds between SIGTERM and SIGKILL (default 10)" },
         /* Landlock */
         { "--landlock", NULL, GROUP_LANDLOCK, handle_landlock,
           .help = "Landlock rules from the mounts: read where bound read-only, write where bound read-write or a tmpfs; alone: run in place" },
-        { "--landlock-ro", "PATH", GROUP_LANDLOCK, handle_landlock, .help = "Let the command read files and list directories under PATH (repeatable)" },
-        { "--landlock-exec", "PATH", GROUP_LANDLOCK, handle_landlock, .help = "Let the command read and execute files under PATH (repeatable)" },
-        { "--landlock-rw", "PATH", GROUP_LANDLOCK, handle_landlock, .help = "Let the command read, write, create, remove and rename under PATH, not execute (repeatable)" },
-        { "--landlock-tcp-connect", "PORT[-PORT]", GROUP_LANDLOCK, handle_landlock, .help = "Allow TCP connections to these ports only (repeatable)" },
-        { "--landlock-tcp-bind", "PORT[-PORT]", GROUP_LANDLOCK, handle_landlock, .help = "Allow binding TCP sockets to these ports only (repeatable)" },
-        { "--scope-abstract-sockets", NULL, GROUP_LANDLOCK, handle_landlock, .help = "No connecting to abstract unix sockets made outside the sandbox (X11, D-Bus)" },
+        { "--landlock-ro", "PATH", GROUP_LANDLOCK, handle_landlock,
+          .help = "Let the command read files and list directories under PATH (repeatable)" },
+        { "--landlock-exec", "PATH", GROUP_LANDLOCK, handle_landlock,
+          .help = "Let the command read and execute files under PATH (repeatable)" },
+        { "--landlock-rw", "PATH", GROUP_LANDLOCK, handle_landlock,
+          .help = "Let the command read, write, create, remove and rename under PATH, not execute (repeatable)" },
+        { "--landlock-tcp-connect", "PORT[-PORT]", GROUP_LANDLOCK, handle_landlock,
+          .help = "Allow TCP connections to these ports only (repeatable)" },
+        { "--landlock-tcp-bind", "PORT[-PORT]", GROUP_LANDLOCK, handle_landlock,
+          .help = "Allow binding TCP sockets to these ports only (repeatable)" },
+        { "--scope-abstract-sockets", NULL, GROUP_LANDLOCK, handle_landlock,
+          .help = "No connecting to abstract unix sockets made outside the sandbox (X11, D-Bus)" },
         { "--scope-signals", NULL, GROUP_LANDLOCK, handle_landlock, .help = "No signals to processes outside the sandbox" },
-        { "--landlock-best-effort", NULL, GROUP_LANDLOCK, handle_landlock, .help = "Run with what the kernel's Landlock enforces, warning once, instead of failing" },
+        { "--landlock-best-effort", NULL, GROUP_LANDLOCK, handle_landlock,
+          .help = "Run with what the kernel's Landlock enforces, warning once, instead of failing" },
 };
 
 static unsigned option_arity(const Option *o) {

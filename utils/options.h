@@ -11,8 +11,8 @@
  * part of the plan. */
 typedef enum OptionsCommand {
         OPTIONS_RUN,
-        OPTIONS_HELP,           /* --help (wins over --version) */
-        OPTIONS_VERSION,        /* --version */
+        OPTIONS_HELP,    /* --help (wins over --version) */
+        OPTIONS_VERSION, /* --version */
 } OptionsCommand;
 
 /* Fills P from ARGV (argv[0] excluded); the command into *RET_COMMAND (may

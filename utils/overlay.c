@@ -85,8 +85,7 @@ int overlay_plan_add_mount(SandboxPlan *p, OverlaySources *srcs, OverlayKind kin
         };
         size_t need = kind == OVERLAY_KIND_RO ? 2 : 1;
         if (srcs->n < need)
-                return error_setf(e, EINVAL, "%s requires at least %s --overlay-src", names[kind],
-                                  need == 1 ? "one" : "two");
+                return error_setf(e, EINVAL, "%s requires at least %s --overlay-src", names[kind], need == 1 ? "one" : "two");
 
         _cleanup_free_ char *wd = NULL;
         if (workdir && !(wd = strdup(workdir)))
@@ -113,12 +112,12 @@ OverlayKind overlay_op_kind(const MountOp *op) {
 /* ==== the layers, opened in the caller's view ============================= */
 
 typedef struct Layers {
-        int *lower;             /* lowest first, as given */
+        int *lower; /* lowest first, as given */
         size_t n_lower;
-        int upper, work;        /* --overlay only */
-        bool tmp;               /* --tmp-overlay: upper and work on a private tmpfs, made per attempt */
-        mode_t tmp_mode;        /* ... whose top directory gets the top lower's mode */
-        bool unmapped_owner;    /* a lower's top directory belongs to an id the sandbox does not map */
+        int upper, work;     /* --overlay only */
+        bool tmp;            /* --tmp-overlay: upper and work on a private tmpfs, made per attempt */
+        mode_t tmp_mode;     /* ... whose top directory gets the top lower's mode */
+        bool unmapped_owner; /* a lower's top directory belongs to an id the sandbox does not map */
 } Layers;
 
 static void layers_done(Layers *l) {
@@ -247,9 +246,9 @@ static int open_layers(const MountOp *op, Layers *l, Error *e) {
 
 /* How layers are handed to overlayfs, newest kernels first. */
 typedef enum LayerPassing {
-        PASS_FD,                /* FSCONFIG_SET_FD "lowerdir+", "upperdir", "workdir" (6.13+) */
-        PASS_PATH_APPEND,       /* "lowerdir+" strings, one layer each (6.8+) */
-        PASS_PATH_LIST,         /* one "lowerdir" list, top first */
+        PASS_FD,          /* FSCONFIG_SET_FD "lowerdir+", "upperdir", "workdir" (6.13+) */
+        PASS_PATH_APPEND, /* "lowerdir+" strings, one layer each (6.8+) */
+        PASS_PATH_LIST,   /* one "lowerdir" list, top first */
         _PASS_MAX,
 } LayerPassing;
 
@@ -311,7 +310,7 @@ static int kernel_mount_with(const Layers *l, int upper, int work, bool readonly
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        continue;       /* this kernel wants layers another way */
+                        continue; /* this kernel wants layers another way */
                 return mount_fs_create(fs, attrs, ret_mnt, why, why_size);
         }
         snprintf(why, why_size, "%s", "the kernel takes none of the ways to pass layers");
@@ -363,7 +362,8 @@ static int kernel_mount(const Layers *l, bool readonly, int base_fd, int *ret_mn
         if (r == -EINVAL && !why[0])
                 for (size_t i = 0; i < l->n_lower; i++)
                         if (has_mounts_below(l->lower[i])) {
-                                snprintf(why, why_size, "a layer has mounts below it, which kernel overlayfs "
+                                snprintf(why, why_size,
+                                         "a layer has mounts below it, which kernel overlayfs "
                                          "refuses in a user namespace (fuse-overlayfs does not)");
                                 break;
                         }
@@ -374,8 +374,8 @@ static int kernel_mount(const Layers *l, bool readonly, int base_fd, int *ret_mn
 
 enum {
         FUSE_REQUEST_READONLY = 1 << 0,
-        FUSE_REQUEST_SQUASH = 1 << 1,   /* show every file as ours, so copy-up of others' files works */
-        FUSE_REQUEST_TMP = 1 << 2,      /* --tmp-overlay: a detached tmpfs with upper/ and work/ */
+        FUSE_REQUEST_SQUASH = 1 << 1, /* show every file as ours, so copy-up of others' files works */
+        FUSE_REQUEST_TMP = 1 << 2,    /* --tmp-overlay: a detached tmpfs with upper/ and work/ */
 };
 
 /* Child -> supervisor; fds: /dev/fuse, the user namespace, the lowers
@@ -384,7 +384,7 @@ enum {
 typedef struct FuseRequest {
         uint32_t n_lower;
         uint32_t flags;
-        uint32_t uid, gid;      /* inside ids, for squashing */
+        uint32_t uid, gid; /* inside ids, for squashing */
         /* --overlay's RWSRC and WORKDIR as the caller sees them: fuse-overlayfs
          * renames between the two, so they must stay on one mount, which
          * separate copies would not be. */
@@ -392,7 +392,7 @@ typedef struct FuseRequest {
 } FuseRequest;
 
 typedef struct FuseReply {
-        int32_t error;          /* positive errno, 0 on success */
+        int32_t error; /* positive errno, 0 on success */
         char message[480];
 } FuseReply;
 
@@ -538,11 +538,12 @@ static int fuse_mount(const SandboxPlan *p, int fuse_fd, const Layers *l, bool r
         if (!l->tmp && !readonly) {
                 if ((r = option_path_of(l->upper, req.upper, sizeof(req.upper))) < 0 ||
                     (r = option_path_of(l->work, req.work, sizeof(req.work))) < 0) {
-                        snprintf(why, why_size, "%s", r == -EINVAL ? "RWSRC and WORKDIR can't contain ',', ':' or '\\' for fuse-overlayfs" :
-                                                                       strerror(-r));
+                        snprintf(why, why_size, "%s",
+                                 r == -EINVAL ? "RWSRC and WORKDIR can't contain ',', ':' or '\\' for fuse-overlayfs" :
+                                                strerror(-r));
                         return r;
                 }
-                fds[n++] = l->upper;    /* checked by the daemon against the paths */
+                fds[n++] = l->upper; /* checked by the daemon against the paths */
                 fds[n++] = l->work;
         }
         r = fd_send_with_fds(fuse_fd, &req, sizeof(req), fds, n);
@@ -617,8 +618,8 @@ int overlay_mount(const SandboxPlan *p, const MountOp *op, int fuse_fd, int base
         };
         if (n_order == 1)
                 return error_setf(e, errs[0], "Can't mount overlay on %s with %s: %s", op->dest, labels[order[0]], why[0]);
-        return error_setf(e, errs[0], "Can't mount overlay on %s: %s: %s; %s: %s", op->dest,
-                          labels[order[0]], why[0], labels[order[1]], why[1]);
+        return error_setf(e, errs[0], "Can't mount overlay on %s: %s: %s; %s: %s", op->dest, labels[order[0]], why[0],
+                          labels[order[1]], why[1]);
 }
 
 /* ==== the supervisor ====================================================== */
@@ -684,7 +685,7 @@ static int daemon_attach_layers(const FuseRequest *req, int *fds, size_t n_fds) 
 
 typedef struct DaemonPrep {
         const FuseRequest *req;
-        int *fds;               /* as received (see start_daemon()) */
+        int *fds; /* as received (see start_daemon()) */
         size_t n_fds;
 } DaemonPrep;
 
@@ -736,7 +737,8 @@ static char *daemon_options(const FuseRequest *req) {
         for (size_t i = n_lower; i-- > 0;)
                 len += (size_t) snprintf(opts + len, size - len, "%s" DAEMON_DIR "/%zu", i + 1 < n_lower ? ":" : "", i);
         if (req->flags & FUSE_REQUEST_TMP)
-                len += (size_t) snprintf(opts + len, size - len, ",upperdir=" DAEMON_DIR "/tmp/upper,workdir=" DAEMON_DIR "/tmp/work");
+                len += (size_t) snprintf(opts + len, size - len,
+                                         ",upperdir=" DAEMON_DIR "/tmp/upper,workdir=" DAEMON_DIR "/tmp/work");
         else if (!(req->flags & FUSE_REQUEST_READONLY))
                 len += (size_t) snprintf(opts + len, size - len, ",upperdir=%s,workdir=%s", req->upper, req->work);
         if (req->flags & FUSE_REQUEST_SQUASH)
@@ -842,11 +844,13 @@ static _noreturn_ void supervisor_main(int channel) {
                 size_t n_fds = 0;
                 ssize_t n = fd_recv_with_fds(channel, &req, sizeof(req), fds, ELEMENTSOF(fds), &n_fds);
                 if (n <= 0)
-                        break;  /* the child exec'd or died */
+                        break; /* the child exec'd or died */
 
                 FuseReply reply = {};
                 size_t want = 2 + (size_t) req.n_lower +
-                              (req.flags & FUSE_REQUEST_TMP ? 1 : req.flags & FUSE_REQUEST_READONLY ? 0 : 2);
+                              (req.flags & FUSE_REQUEST_TMP      ? 1 :
+                               req.flags & FUSE_REQUEST_READONLY ? 0 :
+                                                                   2);
                 req.upper[sizeof(req.upper) - 1] = req.work[sizeof(req.work) - 1] = '\0';
                 if (n != (ssize_t) sizeof(req) || req.n_lower == 0 || n_fds != want) {
                         reply.error = EBADMSG;
@@ -880,7 +884,7 @@ static int supervisor_fork(OverlaySupervisor *s, int channel) {
                 return r;
         }
         if (pid == 0)
-                supervisor_main(channel);       /* closes every other fd */
+                supervisor_main(channel); /* closes every other fd */
         safe_close(channel);
         s->pid = pid;
         s->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
@@ -902,7 +906,7 @@ static void *supervisor_waiter(void *userdata) {
                 ;
         int channel = TAKE_FD(s->waiting_end);
         if (n > 0)
-                (void) supervisor_fork(s, channel);     /* a failure: the child sees end-of-file */
+                (void) supervisor_fork(s, channel); /* a failure: the child sees end-of-file */
         else
                 safe_close(channel);
         return NULL;

@@ -30,9 +30,9 @@
 #include "plan.h"
 
 typedef enum OverlayKind {
-        OVERLAY_KIND_RW,        /* --overlay RWSRC WORKDIR DEST */
-        OVERLAY_KIND_TMP,       /* --tmp-overlay DEST */
-        OVERLAY_KIND_RO,        /* --ro-overlay DEST */
+        OVERLAY_KIND_RW,  /* --overlay RWSRC WORKDIR DEST */
+        OVERLAY_KIND_TMP, /* --tmp-overlay DEST */
+        OVERLAY_KIND_RO,  /* --ro-overlay DEST */
 } OverlayKind;
 
 /* ---- parsing ---- */
@@ -62,16 +62,17 @@ OverlayKind overlay_op_kind(const MountOp *op);
 /* ---- the parent: the fuse-overlayfs supervisor ---- */
 
 typedef struct OverlaySupervisor {
-        pid_t pid;              /* 0 when none was started */
+        pid_t pid; /* 0 when none was started */
         int pidfd;
-        int child_end;          /* the child's end of the channel (-EBADF: none) */
+        int child_end; /* the child's end of the channel (-EBADF: none) */
         /* Lazy start: a thread that forks the supervisor on the child's
          * first request, on this end of the channel. */
         int waiting_end;
         pthread_t waiter;
         bool have_waiter;
 } OverlaySupervisor;
-#define OVERLAY_SUPERVISOR_INIT { .pid = 0, .pidfd = -EBADF, .child_end = -EBADF, .waiting_end = -EBADF }
+#define OVERLAY_SUPERVISOR_INIT \
+        { .pid = 0, .pidfd = -EBADF, .child_end = -EBADF, .waiting_end = -EBADF }
 
 /* Before clone (and before joining --userns/--pidns): when the plan has
  * overlays that may use fuse-overlayfs, makes the channel, ret->child_end

@@ -79,13 +79,16 @@ int parse_size(const char *s, uint64_t *ret) {
         switch (*end) {
         case '\0':
                 break;
-        case 'k': case 'K':
+        case 'k':
+        case 'K':
                 factor = UINT64_C(1) << 10;
                 break;
-        case 'm': case 'M':
+        case 'm':
+        case 'M':
                 factor = UINT64_C(1) << 20;
                 break;
-        case 'g': case 'G':
+        case 'g':
+        case 'G':
                 factor = UINT64_C(1) << 30;
                 break;
         default:

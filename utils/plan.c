@@ -261,8 +261,9 @@ bool plan_needs_init(const SandboxPlan *p) {
 int plan_apply_env_ops(const SandboxPlan *p) {
         for (size_t i = 0; i < p->n_env_ops; i++) {
                 const EnvOp *op = &p->env_ops[i];
-                int r = op->type == ENV_SET ? setenv(op->name, op->value, 1) :
-                        op->type == ENV_UNSET ? unsetenv(op->name) : clearenv();
+                int r = op->type == ENV_SET   ? setenv(op->name, op->value, 1) :
+                        op->type == ENV_UNSET ? unsetenv(op->name) :
+                                                clearenv();
                 if (r != 0)
                         return -errno ?: -EINVAL;
         }

@@ -16,7 +16,7 @@
 
 /* --overlay-driver */
 typedef enum OverlayDriver {
-        OVERLAY_DRIVER_AUTO,    /* kernel overlayfs where it works, else fuse-overlayfs */
+        OVERLAY_DRIVER_AUTO, /* kernel overlayfs where it works, else fuse-overlayfs */
         OVERLAY_DRIVER_KERNEL,
         OVERLAY_DRIVER_FUSE,
 } OverlayDriver;
@@ -36,8 +36,8 @@ typedef struct EnvOp {
 /* A classic BPF program for seccomp(2), read from the caller's fd. */
 typedef struct SeccompProgram {
         void *data;
-        size_t len;             /* bytes, a multiple of 8 */
-        unsigned flags;         /* SECCOMP_FILTER_FLAG_* to load it with */
+        size_t len;     /* bytes, a multiple of 8 */
+        unsigned flags; /* SECCOMP_FILTER_FLAG_* to load it with */
 } SeccompProgram;
 
 typedef struct SandboxPlan {
@@ -45,15 +45,15 @@ typedef struct SandboxPlan {
         bool unshare_user, unshare_user_try;
         bool unshare_ipc, unshare_pid, unshare_net, unshare_uts;
         bool unshare_cgroup, unshare_cgroup_try;
-        int share_ns;           /* CLONE_NEW* of --share-net, --share-ipc, ...: --image keeps them too */
+        int share_ns; /* CLONE_NEW* of --share-net, --share-ipc, ...: --image keeps them too */
 
-        uid_t uid;              /* ids inside; default: the caller's */
+        uid_t uid; /* ids inside; default: the caller's */
         gid_t gid;
         bool uid_set, gid_set;
 
         char *hostname;
         char *chdir_path;
-        char *argv0;            /* --argv0 */
+        char *argv0; /* --argv0 */
 
         EnvOp *env_ops;
         size_t n_env_ops;
@@ -80,10 +80,10 @@ typedef struct SandboxPlan {
         /* Loaded in order, last thing before exec. */
         SeccompProgram *seccomp;
         size_t n_seccomp;
-        int seccomp_fd;                         /* --seccomp (exclusive with --add-seccomp-fd):
+        int seccomp_fd;        /* --seccomp (exclusive with --add-seccomp-fd):
                                                  * read by the child after setup, as bwrap
                                                  * does; -EBADF when unset */
-        char *seccomp_profile;                  /* --seccomp-profile, compiled before clone */
+        char *seccomp_profile; /* --seccomp-profile, compiled before clone */
 
         /* Overlays (utils/overlay.c): the driver. (The channel to the
          * fuse-overlayfs supervisor is the launch's: sandbox.c's Launch.) */
@@ -105,7 +105,7 @@ typedef struct SandboxPlan {
         struct OwnedFds {
                 int *fds;
                 size_t n;
-        } *owned;
+        } * owned;
 
         /* resources (utils/cgroups.c, utils/rlimits.c): the cgroup limits
          * and manager (the cgroup itself is the monitor's, in sandbox.c's
@@ -124,7 +124,7 @@ typedef struct SandboxPlan {
                 int fd;
                 char *data;
                 size_t len;
-        } *args_data;
+        } * args_data;
         size_t n_args_data;
 
         /* network (utils/network.c, utils/egress.c): --network, --publish,

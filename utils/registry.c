@@ -117,7 +117,8 @@ int registry_validate_command(const SandboxPlan *p, Error *e) {
                 return error_setf(e, EINVAL, "%s cannot be combined with --name", cmd);
         if (p->join_target) {
                 if (p->sandbox_option)
-                        return error_setf(e, EINVAL, "--join cannot be combined with %s: the sandbox exists already", p->sandbox_option);
+                        return error_setf(e, EINVAL, "--join cannot be combined with %s: the sandbox exists already",
+                                          p->sandbox_option);
                 if (p->n_command == 0)
                         return error_setf(e, EINVAL, "--join requires a command: --join %s -- COMMAND", p->join_target);
                 return 0;
@@ -302,14 +303,8 @@ static void write_landlock(const SandboxPlan *p, int root_fd, FILE *f) {
 }
 
 const RegistryNamespace registry_namespaces[] = {
-        { "user", CLONE_NEWUSER },
-        { "mnt", CLONE_NEWNS },
-        { "pid", CLONE_NEWPID },
-        { "net", CLONE_NEWNET },
-        { "ipc", CLONE_NEWIPC },
-        { "uts", CLONE_NEWUTS },
-        { "cgroup", CLONE_NEWCGROUP },
-        { NULL, 0 },
+        { "user", CLONE_NEWUSER }, { "mnt", CLONE_NEWNS },  { "pid", CLONE_NEWPID },       { "net", CLONE_NEWNET },
+        { "ipc", CLONE_NEWIPC },   { "uts", CLONE_NEWUTS }, { "cgroup", CLONE_NEWCGROUP }, { NULL, 0 },
 };
 
 /* The child's cgroup v2 path, as the monitor sees it. */
@@ -519,7 +514,9 @@ static int parse_landlock(RegistryEntry *e, const char *key, const char *value) 
         LandlockSettings *s = &e->landlock;
         int n = 0;
         if (strcmp(key, "") == 0)
-                return sscanf(value, "%" SCNx64 " %" SCNx64 " %" SCNx64, &s->handled_fs, &s->handled_net, &s->scoped) == 3 ? 0 : -EINVAL;
+                return sscanf(value, "%" SCNx64 " %" SCNx64 " %" SCNx64, &s->handled_fs, &s->handled_net, &s->scoped) == 3 ?
+                               0 :
+                               -EINVAL;
         if (strcmp(key, "-error") == 0)
                 return (e->landlock_error = unescape(value)) ? 0 : -ENOMEM;
         if (strcmp(key, "-port") == 0) {
@@ -531,7 +528,8 @@ static int parse_landlock(RegistryEntry *e, const char *key, const char *value) 
                 if (!ports)
                         return -ENOMEM;
                 s->ports = ports;
-                s->ports[s->n_ports++] = (LandlockPortRule) { .bind = kind == 'b', .first = (uint16_t) first, .last = (uint16_t) last };
+                s->ports[s->n_ports++] =
+                        (LandlockPortRule) { .bind = kind == 'b', .first = (uint16_t) first, .last = (uint16_t) last };
                 return 0;
         }
         if (strcmp(key, "-path") == 0) {
@@ -611,7 +609,7 @@ static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) 
                 e->n_seccomp++;
                 return 0;
         }
-        return 0;       /* a newer csand's: not ours to know */
+        return 0; /* a newer csand's: not ours to know */
 }
 
 static int parse_record(char *data, RegistryEntry *ret) {
@@ -661,12 +659,12 @@ static int read_entry(int dir_fd, const char *name, RegistryEntry *ret) {
         if (fcntl(lfd, F_OFD_GETLK, &fl) < 0)
                 return -errno;
         if (fl.l_type == F_UNLCK)
-                return -ESRCH;  /* stale: the next start with this name reclaims it */
+                return -ESRCH; /* stale: the next start with this name reclaims it */
 
         (void) lock_path(path, sizeof(path), name, "rec");
         _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-                return errno == ENOENT ? -ESRCH : -errno;  /* still starting */
+                return errno == ENOENT ? -ESRCH : -errno; /* still starting */
         _cleanup_free_ char *data = NULL;
         size_t len;
         r = read_full_fd(fd, RECORD_MAX, (void **) &data, &len);
@@ -677,7 +675,8 @@ static int read_entry(int dir_fd, const char *name, RegistryEntry *ret) {
         if (r < 0)
                 return -ESRCH;
         /* A record left by a killed run, not yet replaced by the new holder's. */
-        if (strcmp(e.name, name) != 0 || !process_is(e.monitor_pid, e.monitor_start) || !process_is(e.child_pid, e.child_start)) {
+        if (strcmp(e.name, name) != 0 || !process_is(e.monitor_pid, e.monitor_start) ||
+            !process_is(e.child_pid, e.child_start)) {
                 registry_entry_done(&e);
                 return -ESRCH;
         }
@@ -906,7 +905,7 @@ int registry_run_stop(const SandboxPlan *p) {
         _cleanup_close_ int child = pidfd_open_verified(entry.child_pid, entry.child_start);
         registry_entry_done(&entry);
         if (monitor < 0)
-                return 0;       /* ended meanwhile: stopped is stopped */
+                return 0; /* ended meanwhile: stopped is stopped */
 
         /* The monitor passes SIGTERM on to the sandbox, and cleans up
          * (helpers, cgroup, registration) once the sandbox has ended. */
@@ -934,4 +933,3 @@ int registry_run_stop(const SandboxPlan *p) {
         log_error("%s did not end after SIGKILL: killed its csand", p->stop_name);
         return 1;
 }
-

@@ -33,18 +33,18 @@ typedef struct Registration Registration;
 typedef struct RegistryEntry {
         char *name;
         pid_t monitor_pid, child_pid;
-        uint64_t monitor_start, child_start;    /* clock ticks since boot */
-        int64_t started;                        /* wall clock, seconds */
-        bool has_init;          /* the child is a pid 1 and the command its child */
+        uint64_t monitor_start, child_start; /* clock ticks since boot */
+        int64_t started;                     /* wall clock, seconds */
+        bool has_init;                       /* the child is a pid 1 and the command its child */
         bool new_session;
         uid_t uid;
         gid_t gid;
         uint64_t caps;
-        char *namespaces;       /* "user,pid,net": the ones the sandbox made */
+        char *namespaces; /* "user,pid,net": the ones the sandbox made */
         char *network;
-        char *limits;           /* "memory=50M,pids-limit=10", "" for none */
-        char *cgroup;           /* below /sys/fs/cgroup, NULL without its own */
-        char *cgroup_unit;      /* the systemd unit that holds it, NULL: cgroupfs */
+        char *limits;      /* "memory=50M,pids-limit=10", "" for none */
+        char *cgroup;      /* below /sys/fs/cgroup, NULL without its own */
+        char *cgroup_unit; /* the systemd unit that holds it, NULL: cgroupfs */
         char **command;
         /* Its Landlock ruleset, as the monitor resolved it (landlock_resolve_rules()):
          * the handled rights, scopes and ports in landlock, the path rules in

@@ -51,13 +51,8 @@ int report_receive(int fd, Error *ret, bool blocking) {
 }
 
 const char *const report_namespace_names[_REPORT_NS_MAX] = {
-        [REPORT_NS_CGROUP] = "cgroup",
-        [REPORT_NS_IPC] = "ipc",
-        [REPORT_NS_MNT] = "mnt",
-        [REPORT_NS_NET] = "net",
-        [REPORT_NS_PID] = "pid",
-        [REPORT_NS_USER] = "user",
-        [REPORT_NS_UTS] = "uts",
+        [REPORT_NS_CGROUP] = "cgroup", [REPORT_NS_IPC] = "ipc",   [REPORT_NS_MNT] = "mnt", [REPORT_NS_NET] = "net",
+        [REPORT_NS_PID] = "pid",       [REPORT_NS_USER] = "user", [REPORT_NS_UTS] = "uts",
 };
 
 /* The namespaces message: which of them follow as SCM_RIGHTS, in order.

@@ -16,8 +16,8 @@ void report_send(int fd, const Error *e);
 void report_exec_starting(int fd);
 
 enum {
-        REPORT_ERROR = 1,       /* *ret filled */
-        REPORT_EXEC = 2,        /* report_exec_starting() */
+        REPORT_ERROR = 1, /* *ret filled */
+        REPORT_EXEC = 2,  /* report_exec_starting() */
 };
 /* REPORT_ERROR or REPORT_EXEC, 0 at end-of-file, -EAGAIN when nothing is
  * there yet. */

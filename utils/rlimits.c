@@ -14,20 +14,13 @@ static const struct {
         const char *name;
         int resource;
 } rlimit_names[] = {
-        { "AS", RLIMIT_AS },
-        { "CORE", RLIMIT_CORE },
-        { "CPU", RLIMIT_CPU },
-        { "DATA", RLIMIT_DATA },
-        { "FSIZE", RLIMIT_FSIZE },
-        { "LOCKS", RLIMIT_LOCKS },
-        { "MEMLOCK", RLIMIT_MEMLOCK },
-        { "MSGQUEUE", RLIMIT_MSGQUEUE },
-        { "NICE", RLIMIT_NICE },
-        { "NOFILE", RLIMIT_NOFILE },
-        { "NPROC", RLIMIT_NPROC },
-        { "RTPRIO", RLIMIT_RTPRIO },
-        { "RTTIME", RLIMIT_RTTIME },
-        { "SIGPENDING", RLIMIT_SIGPENDING },
+        { "AS", RLIMIT_AS },           { "CORE", RLIMIT_CORE },
+        { "CPU", RLIMIT_CPU },         { "DATA", RLIMIT_DATA },
+        { "FSIZE", RLIMIT_FSIZE },     { "LOCKS", RLIMIT_LOCKS },
+        { "MEMLOCK", RLIMIT_MEMLOCK }, { "MSGQUEUE", RLIMIT_MSGQUEUE },
+        { "NICE", RLIMIT_NICE },       { "NOFILE", RLIMIT_NOFILE },
+        { "NPROC", RLIMIT_NPROC },     { "RTPRIO", RLIMIT_RTPRIO },
+        { "RTTIME", RLIMIT_RTTIME },   { "SIGPENDING", RLIMIT_SIGPENDING },
         { "STACK", RLIMIT_STACK },
 };
 
@@ -128,8 +121,7 @@ int rlimits_validate(const RlimitSettings *s, Error *e) {
                         char a[32], b[32];
                         format_rlim(it->limit.rlim_max, a, sizeof(a));
                         format_rlim(cur.rlim_max, b, sizeof(b));
-                        return error_setf(e, EPERM,
-                                          "--rlimit %s: hard limit %s is above csand's own hard limit %s, which only a privileged process may raise",
+                        return error_setf(e, EPERM, "--rlimit %s: hard limit %s is above csand's own hard limit %s, which only a privileged process may raise",
                                           rlimit_to_name(it->resource), a, b);
                 }
         }
@@ -140,7 +132,8 @@ int rlimits_apply(const RlimitSettings *s, Error *e) {
         for (size_t i = 0; i < s->n_items; i++) {
                 const RlimitSetting *it = &s->items[i];
                 if (setrlimit(it->resource, &it->limit) < 0)
-                        return error_set_errno(e, errno, "Can't set resource limit %s (--rlimit)", rlimit_to_name(it->resource));
+                        return error_set_errno(e, errno, "Can't set resource limit %s (--rlimit)",
+                                               rlimit_to_name(it->resource));
         }
         return 0;
 }

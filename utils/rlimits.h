@@ -9,12 +9,12 @@
 /* --rlimit NAME=SOFT[:HARD]: resource limits set on the command just
  * before exec (the monitor and the sandbox's pid 1 keep the caller's). */
 typedef struct RlimitSetting {
-        int resource;           /* RLIMIT_* */
+        int resource; /* RLIMIT_* */
         struct rlimit limit;
 } RlimitSetting;
 
 typedef struct RlimitSettings {
-        RlimitSetting *items;   /* one per resource; a later --rlimit replaces an earlier one */
+        RlimitSetting *items; /* one per resource; a later --rlimit replaces an earlier one */
         size_t n_items;
 } RlimitSettings;
 

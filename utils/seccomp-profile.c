@@ -70,15 +70,9 @@ static DLSYM_FUNCTION(seccomp_version);
 static int libseccomp_dlopen(Error *e) {
         static void *dl;
         static const DlSymbol symbols[] = {
-                DLSYM_ARG(seccomp_arch_add),
-                DLSYM_ARG(seccomp_arch_native),
-                DLSYM_ARG(seccomp_arch_resolve_name),
-                DLSYM_ARG(seccomp_attr_set),
-                DLSYM_ARG(seccomp_export_bpf),
-                DLSYM_ARG(seccomp_init),
-                DLSYM_ARG(seccomp_release),
-                DLSYM_ARG(seccomp_rule_add_array),
-                DLSYM_ARG(seccomp_syscall_resolve_name),
+                DLSYM_ARG(seccomp_arch_add), DLSYM_ARG(seccomp_arch_native),    DLSYM_ARG(seccomp_arch_resolve_name),
+                DLSYM_ARG(seccomp_attr_set), DLSYM_ARG(seccomp_export_bpf),     DLSYM_ARG(seccomp_init),
+                DLSYM_ARG(seccomp_release),  DLSYM_ARG(seccomp_rule_add_array), DLSYM_ARG(seccomp_syscall_resolve_name),
                 DLSYM_ARG(seccomp_version),
         };
         return dlopen_symbols(&dl, "libseccomp.so.2", "seccomp profiles", symbols, ELEMENTSOF(symbols), e);
@@ -330,8 +324,7 @@ static int parse_json(const char *path, const char *buf, size_t len, json_object
 
         if (!root && jerr == json_tokener_continue) {
                 offset_to_line_column(buf, len, &line, &column);
-                return error_setf(e, EINVAL,
-                                  "Seccomp profile %s: line %u, column %u: malformed JSON: unexpected end of file",
+                return error_setf(e, EINVAL, "Seccomp profile %s: line %u, column %u: malformed JSON: unexpected end of file",
                                   path, line, column);
         }
         if (!root || jerr != json_tokener_success) {
@@ -355,14 +348,14 @@ static int parse_json(const char *path, const char *buf, size_t len, json_object
 /* ---- the compiler ---- */
 
 typedef struct Compiler {
-        const char *path;               /* for messages */
+        const char *path; /* for messages */
         scmp_filter_ctx ctx;
         uint32_t native_arch;
         uint32_t default_action;
-        uint64_t caps;                  /* bit N: the sandbox holds capability N */
-        unsigned kernel[3];             /* major, minor, patch of the running kernel */
+        uint64_t caps;      /* bit N: the sandbox holds capability N */
+        unsigned kernel[3]; /* major, minor, patch of the running kernel */
         unsigned filter_flags;
-        char **unknown;                 /* syscall names libseccomp does not know */
+        char **unknown; /* syscall names libseccomp does not know */
 } Compiler;
 
 static void compiler_done(Compiler *c) {
@@ -413,10 +406,11 @@ static int get_member(const Compiler *c, json_object *o, const char *key, json_t
         }
         if (!json_object_is_type(v, type))
                 return fail(c, e, EINVAL, where, "\"%s\" must be %s", key,
-                            type == json_type_int ? "an integer" :
-                            type == json_type_array ? "an array" :
+                            type == json_type_int    ? "an integer" :
+                            type == json_type_array  ? "an array" :
                             type == json_type_object ? "an object" :
-                            type == json_type_string ? "a string" : json_type_to_name(type));
+                            type == json_type_string ? "a string" :
+                                                       json_type_to_name(type));
         *ret = v;
         return 1;
 }
@@ -445,8 +439,8 @@ static int get_u64(const Compiler *c, json_object *o, const char *key, const cha
 
 /* For each string of the array member KEY, calls FN. */
 typedef int (*StringFn)(Compiler *c, const char *s, const char *where, void *userdata, Error *e);
-static int foreach_string(Compiler *c, json_object *o, const char *key, const char *where, StringFn fn,
-                          void *userdata, Error *e) {
+static int foreach_string(Compiler *c, json_object *o, const char *key, const char *where, StringFn fn, void *userdata,
+                          Error *e) {
         json_object *arr;
         int r = get_member(c, o, key, json_type_array, where, &arr, e);
         if (r <= 0)
@@ -481,8 +475,7 @@ static const struct {
 /* containers/common (podman) profiles name the errno as well ("errno":
  * "EPERM" next to "errnoRet": 1). The number wins; the name is used when it
  * is alone. Leaves *ret alone when there is no name. */
-static int parse_errno_name(const Compiler *c, json_object *o, const char *key, const char *where, uint64_t *ret,
-                            Error *e) {
+static int parse_errno_name(const Compiler *c, json_object *o, const char *key, const char *where, uint64_t *ret, Error *e) {
         json_object *v;
         int r = get_member(c, o, key, json_type_string, where, &v, e);
         if (r <= 0)
@@ -565,7 +558,7 @@ static bool arch_runs_here(uint32_t native, uint32_t arch) {
  * all name the same arch. 0 when libseccomp does not know it. */
 static uint32_t arch_from_name(const char *name) {
         static const char *const go_names[][2] = {
-                { "amd64", "x86_64" }, { "386", "x86" }, { "arm64", "aarch64" },
+                { "amd64", "x86_64" },      { "386", "x86" },       { "arm64", "aarch64" },
                 { "mips64le", "mipsel64" }, { "mipsle", "mipsel" }, { "mips64n32le", "mipsel64n32" },
         };
         char buf[64];
@@ -588,8 +581,7 @@ static int add_arch(Compiler *c, const char *name, const char *where, void *user
                 return 0;
         int r = seccomp_arch_add(c->ctx, arch);
         if (r < 0 && r != -EEXIST)
-                return error_set_errno(e, -r, "Seccomp profile %s: %s: can't add architecture %s", c->path, where,
-                                       name);
+                return error_set_errno(e, -r, "Seccomp profile %s: %s: can't add architecture %s", c->path, where, name);
         return 0;
 }
 
@@ -697,8 +689,8 @@ static bool kernel_at_least(const Compiler *c, const unsigned v[3]) {
 }
 
 typedef struct FilterMatch {
-        bool any;                       /* one listed item matched */
-        bool all;                       /* every listed item matched */
+        bool any; /* one listed item matched */
+        bool all; /* every listed item matched */
 } FilterMatch;
 
 static int match_cap(Compiler *c, const char *name, const char *where, void *userdata, Error *e) {
@@ -722,8 +714,8 @@ static int match_arch(Compiler *c, const char *name, const char *where, void *us
 /* Evaluates an "includes" (INCLUDE) or "excludes" object: for includes,
  * true when all its conditions hold (all caps held, the native arch listed,
  * the kernel new enough); for excludes, true when any of them does. */
-static int eval_filter(Compiler *c, json_object *entry, const char *key, bool include, const char *where0,
-                       bool *ret, Error *e) {
+static int eval_filter(Compiler *c, json_object *entry, const char *key, bool include, const char *where0, bool *ret,
+                       Error *e) {
         static const char *const keys[] = { "caps", "arches", "minKernel", NULL };
         json_object *f, *v;
         char where[96];
@@ -830,7 +822,7 @@ typedef struct Rule {
         uint32_t action;
         struct scmp_arg_cmp *args;
         size_t n_args;
-        bool or_args;           /* an index appears twice: one rule per condition */
+        bool or_args; /* an index appears twice: one rule per condition */
 } Rule;
 
 static int parse_args(const Compiler *c, json_object *entry, const char *where0, Rule *rule, Error *e) {
@@ -956,9 +948,17 @@ static int add_syscalls(Compiler *c, json_object *root, Error *e) {
 
 static int compiler_init(Compiler *c, json_object *root, Error *e) {
         static const char *const keys[] = {
-                "defaultAction", "defaultErrnoRet", "defaultErrno", "architectures", "archMap", "syscalls", "flags",
+                "defaultAction",
+                "defaultErrnoRet",
+                "defaultErrno",
+                "architectures",
+                "archMap",
+                "syscalls",
+                "flags",
                 /* Only meaningful with SCMP_ACT_NOTIFY, which is refused. */
-                "listenerPath", "listenerMetadata", NULL,
+                "listenerPath",
+                "listenerMetadata",
+                NULL,
         };
         int r;
 
@@ -967,8 +967,7 @@ static int compiler_init(Compiler *c, json_object *root, Error *e) {
         r = check_keys(c, root, keys, "top level", e);
         if (r < 0)
                 return r;
-        r = parse_action(c, root, "defaultAction", "defaultErrnoRet", "defaultErrno", "top level", &c->default_action,
-                         e);
+        r = parse_action(c, root, "defaultAction", "defaultErrnoRet", "defaultErrno", "top level", &c->default_action, e);
         if (r < 0)
                 return r;
         c->ctx = seccomp_init(c->default_action);
@@ -1004,8 +1003,7 @@ static int export_to_memfd(const Compiler *c, int *ret_fd, Error *e) {
                 return error_setf(e, EIO, "Seccomp profile %s: libseccomp exported %jd bytes, not a BPF program",
                                   c->path, (intmax_t) st.st_size);
         if ((size_t) st.st_size / sizeof(struct sock_filter) > BPF_INSNS_MAX)
-                return error_setf(e, E2BIG,
-                                  "Seccomp profile %s compiles to %zu BPF instructions, more than the kernel's limit of %u",
+                return error_setf(e, E2BIG, "Seccomp profile %s compiles to %zu BPF instructions, more than the kernel's limit of %u",
                                   c->path, (size_t) st.st_size / sizeof(struct sock_filter), BPF_INSNS_MAX);
         *ret_fd = TAKE_FD(fd);
         return 0;
@@ -1178,7 +1176,7 @@ static int split_names(const char *p, size_t len, char ***ret) {
         for (size_t i = 0; i < len;) {
                 size_t n = strnlen(p + i, len - i);
                 if (n == len - i)
-                        return -EBADMSG;        /* not terminated */
+                        return -EBADMSG; /* not terminated */
                 r = strv_extend_unique(&l, p + i);
                 if (r < 0)
                         return r;
@@ -1226,8 +1224,7 @@ static int cache_load(const CacheEntry *c, CompiledProfile *ret) {
         if (memcmp(h.magic, CACHE_MAGIC, sizeof(h.magic)) != 0 ||
             len != sizeof(h) + (size_t) h.key_len + h.unknown_len + h.bpf_len)
                 return -EBADMSG;
-        if (h.bpf_len == 0 || h.bpf_len % sizeof(struct sock_filter) != 0 ||
-            h.bpf_len / sizeof(struct sock_filter) > BPF_INSNS_MAX)
+        if (h.bpf_len == 0 || h.bpf_len % sizeof(struct sock_filter) != 0 || h.bpf_len / sizeof(struct sock_filter) > BPF_INSNS_MAX)
                 return -EBADMSG;
         if (h.key_len != c->key_len || memcmp(buf + sizeof(h), c->key, c->key_len) != 0)
                 return -ESTALE;
@@ -1341,8 +1338,7 @@ static int read_profile(const char *name_or_path, char **ret_path, char **ret_bu
         return 0;
 }
 
-static int compile_buffer(const char *path, const char *buf, size_t len, uint64_t caps, CompiledProfile *ret,
-                          Error *e) {
+static int compile_buffer(const char *path, const char *buf, size_t len, uint64_t caps, CompiledProfile *ret, Error *e) {
         _cleanup_json_ json_object *root = NULL;
         int r = json_dlopen("seccomp profiles", e);
         if (r < 0)
@@ -1353,8 +1349,7 @@ static int compile_buffer(const char *path, const char *buf, size_t len, uint64_
         return compile_json(path, root, caps, ret, e);
 }
 
-int seccomp_profile_compile(const char *name_or_path, const int *caps, size_t n_caps, CompiledProfile *ret,
-                            Error *e) {
+int seccomp_profile_compile(const char *name_or_path, const int *caps, size_t n_caps, CompiledProfile *ret, Error *e) {
         _cleanup_compiled_profile_ CompiledProfile prog = COMPILED_PROFILE_NULL;
         _cleanup_(cache_entry_done) CacheEntry cache = {};
         _cleanup_free_ char *path = NULL, *buf = NULL;

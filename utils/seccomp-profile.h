@@ -41,8 +41,7 @@ void compiled_profile_done(CompiledProfile *p);
  * Compiled programs are cached under $XDG_CACHE_HOME/csand/seccomp/, keyed by
  * the profile's bytes, libseccomp's version, the native arch, the kernel
  * release (for "minKernel") and CAPS; set CSAND_SECCOMP_CACHE=0 to bypass. */
-int seccomp_profile_compile(const char *name_or_path, const int *caps, size_t n_caps, CompiledProfile *ret,
-                            Error *e);
+int seccomp_profile_compile(const char *name_or_path, const int *caps, size_t n_caps, CompiledProfile *ret, Error *e);
 
 /* The directories searched for profile names, in order:
  * $CSAND_SECCOMP_PROFILE_DIR (tests, build-tree runs), CSAND_PROFILE_DIR (the

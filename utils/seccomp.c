@@ -90,8 +90,8 @@ int seccomp_programs_apply(const SeccompProgram *progs, size_t n) {
                  * before may allow prctl() and still block seccomp(2):
                  * the next one must load the same way. seccomp(2) only
                  * for flags, which prctl() can't carry (a profile's). */
-                int r = progs[i].flags == 0 ? prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0)
-                                            : syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, progs[i].flags, &prog);
+                int r = progs[i].flags == 0 ? prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) :
+                                              syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, progs[i].flags, &prog);
                 if (r < 0)
                         return -errno;
         }

@@ -34,7 +34,7 @@
  * to give away). */
 #define WORKER_OPTION "--privsep-worker="
 #define MAX_ARGS_FDS 16
-#define MAX_FDS (MAX_ARGS_FDS + 3)      /* report, gate, stops, --args copies */
+#define MAX_FDS (MAX_ARGS_FDS + 3) /* report, gate, stops, --args copies */
 
 /* The privileged part accepts only these namespaces from the caller;
  * CLONE_NEWUSER it adds itself. */
@@ -46,20 +46,20 @@ typedef struct CloneRequest {
         uint32_t uid, gid;
         uint32_t map_root;
         uint32_t has_gate;
-        uint32_t has_stops;     /* pid 1's end of the stops pipe follows the gate */
-        uint32_t needs_userns;  /* no fallback without one (a hint: the worker checks again) */
+        uint32_t has_stops;    /* pid 1's end of the stops pipe follows the gate */
+        uint32_t needs_userns; /* no fallback without one (a hint: the worker checks again) */
         uint32_t n_args;
         int32_t args_fd[MAX_ARGS_FDS];
 } CloneRequest;
 
 typedef struct CloneReply {
-        int32_t pid;    /* the worker, or 0 */
-        int32_t error;  /* positive errno, or 0 */
-        char what[64];  /* the step that failed */
+        int32_t pid;   /* the worker, or 0 */
+        int32_t error; /* positive errno, or 0 */
+        char what[64]; /* the step that failed */
 } CloneReply;
 
 static bool active, worker, maps_written;
-static int nouserns;    /* the worker's: errno of the user namespace refused, or 0 */
+static int nouserns; /* the worker's: errno of the user namespace refused, or 0 */
 static int priv_fd = -EBADF;
 static pid_t priv_pid;
 static int worker_report_fd = -EBADF, worker_gate_fd = -EBADF, worker_stops_fd = -EBADF;
@@ -135,17 +135,16 @@ static int caps_limit(uint64_t keep, uint64_t effective) {
  * mounts, pivot_root and sethostname; chroot between the caller's tree and
  * the scaffold while the root is built (mounts.c); the loopback; dropping
  * the bounding set at the end. Never one that overrides file permissions. */
-#define WORKER_NOUSERNS_CAPS \
-        (CAP(CAP_SYS_ADMIN) | CAP(CAP_SYS_CHROOT) | CAP(CAP_NET_ADMIN) | CAP(CAP_SETPCAP))
+#define WORKER_NOUSERNS_CAPS (CAP(CAP_SYS_ADMIN) | CAP(CAP_SYS_CHROOT) | CAP(CAP_NET_ADMIN) | CAP(CAP_SETPCAP))
 
 /* ---- the privileged part ---- */
 
 typedef struct Priv {
         int sock, proc_fd, exe_fd;
-        uid_t uid;      /* the real ids: the only ones ever mapped */
+        uid_t uid; /* the real ids: the only ones ever mapped */
         gid_t gid;
-        char **argv;    /* the worker's command line: the caller's, not the request's */
-        char **env;     /* the command's environment, passed on, never read */
+        char **argv; /* the worker's command line: the caller's, not the request's */
+        char **env;  /* the command's environment, passed on, never read */
 } Priv;
 
 static int reply(int sock, pid_t pid, int err, const char *what) {
@@ -231,8 +230,7 @@ static int worker_caps_nouserns(void) {
                           WORKER_NOUSERNS_CAPS | CAP(CAP_SETUID) | CAP(CAP_SETGID));
 }
 
-static _noreturn_ void worker_exec(const Priv *pv, const CloneRequest *rq, int no_userns, int sync_fd, int *fds,
-                                   size_t n_fds) {
+static _noreturn_ void worker_exec(const Priv *pv, const CloneRequest *rq, int no_userns, int sync_fd, int *fds, size_t n_fds) {
         char c = 0;
         while (read(sync_fd, &c, 1) < 0 && errno == EINTR)
                 ;
@@ -351,7 +349,8 @@ static int serve_one(const Priv *pv) {
         int sync[2];
         if (pipe2(sync, O_CLOEXEC) < 0)
                 return reply(pv->sock, 0, errno, "pipe");
-        pid_t pid = (pid_t) syscall(SYS_clone, (unsigned long) rq.flags | CLONE_NEWUSER | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+        pid_t pid = (pid_t) syscall(SYS_clone, (unsigned long) rq.flags | CLONE_NEWUSER | CLONE_PARENT | SIGCHLD, NULL,
+                                    NULL, NULL, NULL);
         /* Nobody may have a user namespace (user.max_user_namespaces=0
          * says ENOSPC, an LSM or seccomp filter EPERM): without one, as
          * bwrap's setuid mode ran, unless the sandbox can't do without. */
@@ -438,8 +437,8 @@ static int drop_to_real_user(uid_t uid, gid_t gid) {
         struct __user_cap_data_struct d[2] = {};
         if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || caps_get(d) < 0)
                 return -errno;
-        if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid ||
-            d[0].permitted || d[1].permitted || d[0].effective || d[1].effective)
+        if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid || d[0].permitted ||
+            d[1].permitted || d[0].effective || d[1].effective)
                 return -EPERM;
         /* Nothing privileged is left here: as reachable as an unprivileged
          * csand (it becomes the monitor, made not dumpable after the clone). */
@@ -528,8 +527,9 @@ static int start_worker(int *argc, char ***argv) {
         /* First: the sandbox's user, before any file is opened (the
          * process starts as the global root, unmapped here, which the
          * file system would still take for the owner of root's files). */
-        int r = no_userns ? become_caller_nouserns(uid, gid) :
-                (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) ? -errno : 0;
+        int r = no_userns                                                      ? become_caller_nouserns(uid, gid) :
+                (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) ? -errno :
+                                                                                 0;
         if (r < 0) {
                 Error e = {};
                 error_set_errno(&e, -r, "Can't switch to uid %u", uid);
@@ -667,7 +667,8 @@ int setuid_check_plan(const SandboxPlan *p, Error *e) {
         if (network_uses_helper(&p->network, p->unshare_net))
                 return error_setf(e, EPERM, "--network is not permitted in setuid mode");
         if (cgroup_needed(&p->cgroup))
-                return error_setf(e, EPERM, "Resource limits (--memory, --cpus, --pids-limit, ...) are not permitted in setuid mode");
+                return error_setf(e, EPERM,
+                                  "Resource limits (--memory, --cpus, --pids-limit, ...) are not permitted in setuid mode");
         if (p->join_target)
                 return error_setf(e, EPERM, "--join doesn't work in setuid mode");
         return 0;
@@ -679,7 +680,9 @@ static int send_request(const CloneRequest *rq, const int *fds, size_t n_fds) {
                 struct cmsghdr align;
         } control = {};
         struct iovec iov = { .iov_base = (void *) rq, .iov_len = sizeof(*rq) };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+        struct msghdr msg = { .msg_iov = &iov,
+                              .msg_iovlen = 1,
+                              .msg_control = control.buf,
                               .msg_controllen = CMSG_SPACE(sizeof(int) * n_fds) };
         struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
         if (!c)

@@ -58,8 +58,8 @@ bool setuid_maps_written(void);
  * worker there, a child of ours, with REPORT_FD, GATE_FD and STOPS_FD
  * (pid 1's end of the stops pipe). Returns its pid, or -errno with E
  * filled. */
-pid_t setuid_clone(const struct SandboxPlan *p, unsigned long flags, uid_t uid, gid_t gid, bool map_root,
-                   int report_fd, int gate_fd, int stops_fd, Error *e);
+pid_t setuid_clone(const struct SandboxPlan *p, unsigned long flags, uid_t uid, gid_t gid, bool map_root, int report_fd,
+                   int gate_fd, int stops_fd, Error *e);
 
 /* Not needed after all (a command such as --list, Landlock in place): the
  * privileged part exits. */

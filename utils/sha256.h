@@ -10,9 +10,9 @@
  * megabytes each, go through libcrypto's (SHA-NI) implementation. */
 typedef struct Sha256 {
         uint32_t h[8];
-        uint64_t length;        /* bytes so far */
+        uint64_t length; /* bytes so far */
         uint8_t block[64];
-        size_t used;            /* bytes in block */
+        size_t used; /* bytes in block */
 } Sha256;
 
 void sha256_init(Sha256 *s);

@@ -33,14 +33,14 @@ int state_dir_make(StateDir which, char **ret);
 #define STATE_DIR_MAX_DEPTH 32
 
 typedef struct WatchedDir {
-        struct stat st;                         /* the directory itself */
-        char *real;                             /* its canonical path */
-        size_t n_anc;                           /* real's prefixes, "/" first, the directory last */
+        struct stat st; /* the directory itself */
+        char *real;     /* its canonical path */
+        size_t n_anc;   /* real's prefixes, "/" first, the directory last */
         dev_t anc_dev[STATE_DIR_MAX_DEPTH];
         ino_t anc_ino[STATE_DIR_MAX_DEPTH];
-        const char *anc_rest[STATE_DIR_MAX_DEPTH];      /* into real: the path below each */
-        bool bound_explicitly;                  /* a bind's source is the directory itself */
-        char **inside;                          /* where binds may show it in the new root */
+        const char *anc_rest[STATE_DIR_MAX_DEPTH]; /* into real: the path below each */
+        bool bound_explicitly;                     /* a bind's source is the directory itself */
+        char **inside;                             /* where binds may show it in the new root */
         size_t n_inside;
 } WatchedDir;
 

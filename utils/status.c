@@ -34,8 +34,7 @@ static int ns_fd(const int *ns_fds, const char *name) {
         return -EBADF;
 }
 
-int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags, const int *ns_fds,
-                      bool json_lines) {
+int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags, const int *ns_fds, bool json_lines) {
         /* --info-fd: one indented object; --json-status-fd: JSON lines,
          * the whole object on one line (bwrap's two formats). */
         const char *sep = json_lines ? ", " : ",\n    ";

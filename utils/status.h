@@ -16,8 +16,7 @@
  * -EBADF where missing. JSON_LINES: the object on one line
  * (--json-status-fd), else indented over several (--info-fd). No
  * "user-namespace", as in bwrap. */
-int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags, const int *ns_fds,
-                      bool json_lines);
+int status_write_info(int fd, const SandboxPlan *p, pid_t child, unsigned long clone_flags, const int *ns_fds, bool json_lines);
 int status_write_exit(int fd, int exit_code);
 /* resources: before the exit code, when the memory limit killed the sandbox:
  * { "oom-killed": true, "memory-limit": "50M" } (the limit as given). */

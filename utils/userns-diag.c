@@ -25,10 +25,9 @@
 #define KNOB_MAX "/proc/sys/user/max_user_namespaces"
 #define KNOB_APPARMOR "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
 
-#define APPARMOR_FIX                                                                      \
-        "install csand's AppArmor profile, which grants it userns (meson configure "      \
-        "-Dapparmor=true, meson install, then as root: apparmor_parser -r "               \
-        CSAND_APPARMOR_PROFILE ")"
+#define APPARMOR_FIX                                                                 \
+        "install csand's AppArmor profile, which grants it userns (meson configure " \
+        "-Dapparmor=true, meson install, then as root: apparmor_parser -r " CSAND_APPARMOR_PROFILE ")"
 
 /* The first line of PATH, at most SIZE - 1 bytes, its newline cut. */
 static int read_line(const char *path, char *buf, size_t size) {
@@ -86,7 +85,7 @@ static bool seccomp_refuses_userns(void) {
                 return false;
         long pid = syscall(SYS_clone, CLONE_NEWUSER | CLONE_FS | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid == 0)
-                _exit(0);       /* a kernel that took it: not a filter */
+                _exit(0); /* a kernel that took it: not a filter */
         if (pid > 0) {
                 (void) waitpid((pid_t) pid, NULL, 0);
                 return false;
@@ -99,8 +98,7 @@ static bool seccomp_refuses_userns(void) {
 static bool in_nested_userns(void) {
         char buf[128];
         unsigned long inside, outside, count;
-        if (read_line("/proc/self/uid_map", buf, sizeof(buf)) < 0 ||
-            sscanf(buf, "%lu %lu %lu", &inside, &outside, &count) != 3)
+        if (read_line("/proc/self/uid_map", buf, sizeof(buf)) < 0 || sscanf(buf, "%lu %lu %lu", &inside, &outside, &count) != 3)
                 return false;
         return !(inside == 0 && outside == 0 && count == 4294967295UL);
 }
@@ -122,19 +120,26 @@ static void add_cause(char *buf, size_t size, const char *fmt, ...) {
 static void explain_limit(char *buf, size_t size) {
         long v;
         if (read_knob(KNOB_MAX, &v) < 0)
-                add_cause(buf, size, "the limit on user namespaces is reached (%s unreadable): "
-                          "raise user.max_user_namespaces where it is set", KNOB_MAX);
+                add_cause(buf, size,
+                          "the limit on user namespaces is reached (%s unreadable): "
+                          "raise user.max_user_namespaces where it is set",
+                          KNOB_MAX);
         else if (v == 0)
-                add_cause(buf, size, "user namespaces are disabled (user.max_user_namespaces=0): "
+                add_cause(buf, size,
+                          "user namespaces are disabled (user.max_user_namespaces=0): "
                           "allow them as root with sysctl user.max_user_namespaces=N, N > 0");
         else if (in_nested_userns())
-                add_cause(buf, size, "the limit on user namespaces is reached (user.max_user_namespaces=%ld here; "
+                add_cause(buf, size,
+                          "the limit on user namespaces is reached (user.max_user_namespaces=%ld here; "
                           "csand runs in a user namespace, and the limits of the enclosing ones apply too, "
                           "as in a sandbox made with --disable-userns): run csand outside it, "
-                          "or raise the limit where it is set", v);
+                          "or raise the limit where it is set",
+                          v);
         else
-                add_cause(buf, size, "the limit on user namespaces is reached (user.max_user_namespaces=%ld, "
-                          "counted per user): end some, or raise it as root with sysctl user.max_user_namespaces=N", v);
+                add_cause(buf, size,
+                          "the limit on user namespaces is reached (user.max_user_namespaces=%ld, "
+                          "counted per user): end some, or raise it as root with sysctl user.max_user_namespaces=N",
+                          v);
 }
 
 int userns_diag_explain(int err, Error *e) {
@@ -145,18 +150,22 @@ int userns_diag_explain(int err, Error *e) {
          * user namespace (root inside a sandbox too), whatever the errno we
          * got from whatever answered first. */
         if ((geteuid() != 0 || in_nested_userns()) && read_knob(KNOB_CLONE, &v) == 0 && v == 0)
-                add_cause(causes, sizeof(causes), "unprivileged user namespaces are disabled "
+                add_cause(causes, sizeof(causes),
+                          "unprivileged user namespaces are disabled "
                           "(kernel.unprivileged_userns_clone=0): enable them as root with "
                           "sysctl kernel.unprivileged_userns_clone=1");
         if (err == ENOSPC || err == EUSERS)
                 explain_limit(causes, sizeof(causes));
         if ((err == EPERM || err == EACCES || err == ENOSYS) && seccomp_refuses_userns())
-                add_cause(causes, sizeof(causes), "a seccomp filter refuses user namespaces (Seccomp: %ld in "
+                add_cause(causes, sizeof(causes),
+                          "a seccomp filter refuses user namespaces (Seccomp: %ld in "
                           "/proc/self/status; clone(CLONE_NEWUSER): %s), as a container runtime's default "
                           "profile does: run the container with a profile that allows them "
-                          "(e.g. --security-opt seccomp=unconfined)", seccomp_mode(), strerror(err));
+                          "(e.g. --security-opt seccomp=unconfined)",
+                          seccomp_mode(), strerror(err));
         if ((err == EPERM || err == EACCES) && knob_is(KNOB_APPARMOR, 1))
-                add_cause(causes, sizeof(causes), "AppArmor restricts unprivileged user namespaces "
+                add_cause(causes, sizeof(causes),
+                          "AppArmor restricts unprivileged user namespaces "
                           "(kernel.apparmor_restrict_unprivileged_userns=1): " APPARMOR_FIX);
         if (causes[0] == '\0')
                 return 0;
@@ -183,7 +192,7 @@ int userns_diag_probe(Error *e) {
         gid_t gid = getegid();
         pid_t pid = fork();
         if (pid < 0)
-                return 0;       /* the real setup will report what fails */
+                return 0; /* the real setup will report what fails */
         if (pid == 0)
                 probe_child(uid, gid);
         int status;
@@ -192,7 +201,8 @@ int userns_diag_probe(Error *e) {
                         return 0;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 2)
                 return 0;
-        return error_setf(e, EPERM, "AppArmor lets csand create a user namespace but strips its capabilities "
+        return error_setf(e, EPERM,
+                          "AppArmor lets csand create a user namespace but strips its capabilities "
                           "(kernel.apparmor_restrict_unprivileged_userns=1; the uid map can't be written), "
                           "so no sandbox can be set up: " APPARMOR_FIX);
 }

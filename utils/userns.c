@@ -181,7 +181,7 @@ static int standin_dir(int proc_fd, int sock, bool new_userns, int *ret_userns) 
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0)
-                        return -EIO;        /* it died: no seccomp, say */
+                        return -EIO; /* it died: no seccomp, say */
                 got += (size_t) k;
                 buf[got] = '\0';
                 nl = strchr(buf, '\n');
@@ -264,8 +264,8 @@ static void standin_stop(Standin *s) {
 
 /* Opens NAMES[i] of a ready stand-in's /proc directory into FDS[i] (-errno
  * for each that fails), and its user namespace into *RET_USERNS. */
-static int open_maps_via_standin(int proc_fd, Standin *s, bool new_userns, const char *const *names, int *fds,
-                                 size_t n, int *ret_userns) {
+static int open_maps_via_standin(int proc_fd, Standin *s, bool new_userns, const char *const *names, int *fds, size_t n,
+                                 int *ret_userns) {
         int dir = standin_dir(proc_fd, s->sock, new_userns, ret_userns);
         for (size_t i = 0; dir >= 0 && i < n; i++) {
                 fds[i] = openat(dir, names[i], O_WRONLY | O_CLOEXEC);
@@ -371,8 +371,8 @@ int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid,
         Standin s = STANDIN_NULL;
         r = root < 0 ? root : standin_start(proc_fd, root, false, &s);
         if (r >= 0 && getpid() == 1 && ns_last_pid_fd < 0)
-                ns_last_pid_fd = openat(proc_fd, proc_fd == AT_FDCWD ? "/proc/sys/kernel/ns_last_pid" :
-                                        "sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+                ns_last_pid_fd = openat(proc_fd, proc_fd == AT_FDCWD ? "/proc/sys/kernel/ns_last_pid" : "sys/kernel/ns_last_pid",
+                                        O_WRONLY | O_CLOEXEC);
         if (r >= 0)
                 r = open_maps_via_standin(proc_fd, &s, false, map_names, fds, _MAP_MAX, &userns);
 #endif

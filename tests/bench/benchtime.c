@@ -40,8 +40,8 @@ extern char **environ;
 
 typedef struct Command {
         const char *label;
-        int every;              /* runs in rounds where round % every == 0 */
-        int n;                  /* timed runs so far */
+        int every; /* runs in rounds where round % every == 0 */
+        int n;     /* timed runs so far */
         char **argv;
         double *us;
 } Command;
@@ -184,8 +184,8 @@ int main(int argc, char **argv) {
                 for (int i = 0; i < c->n; i++)
                         sum += c->us[i];
                 qsort(c->us, (size_t) c->n, sizeof(double), cmp_double);
-                printf("%s runs=%d median_us=%.1f min_us=%.1f mean_us=%.1f max_us=%.1f\n",
-                       c->label, c->n, median_sorted(c->us, c->n), c->us[0], sum / c->n, c->us[c->n - 1]);
+                printf("%s runs=%d median_us=%.1f min_us=%.1f mean_us=%.1f max_us=%.1f\n", c->label, c->n,
+                       median_sorted(c->us, c->n), c->us[0], sum / c->n, c->us[c->n - 1]);
         }
         return 0;
 }

@@ -32,13 +32,8 @@ static const struct {
         const char *name;
         unsigned long flag;
 } namespaces[] = {
-        { "user", CLONE_NEWUSER },
-        { "mnt", CLONE_NEWNS },
-        { "pid", CLONE_NEWPID },
-        { "ipc", CLONE_NEWIPC },
-        { "uts", CLONE_NEWUTS },
-        { "net", CLONE_NEWNET },
-        { "cgroup", CLONE_NEWCGROUP },
+        { "user", CLONE_NEWUSER }, { "mnt", CLONE_NEWNS },  { "pid", CLONE_NEWPID },       { "ipc", CLONE_NEWIPC },
+        { "uts", CLONE_NEWUTS },   { "net", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP },
 };
 
 #define N_NAMESPACES (sizeof(namespaces) / sizeof(namespaces[0]))

@@ -63,7 +63,7 @@ static void check_no_setid(int dir_fd, unsigned depth) {
         int dfd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
         DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
         if (!d)
-                return;         /* a mode-000 directory of the layer */
+                return; /* a mode-000 directory of the layer */
         for (struct dirent *de; (de = readdir(d));) {
                 struct stat st;
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
@@ -130,8 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(blob_stream_done) BlobStream s = { .fd = -EBADF };
         if (size > 0 && data[0] == 0)
                 s.fd = tar_from_entries(data + 1, size - 1);
-        else if ((s.fd = memfd_create("fuzz-layer", MFD_CLOEXEC)) < 0 ||
-                 (size > 0 && write(s.fd, data, size) != (ssize_t) size))
+        else if ((s.fd = memfd_create("fuzz-layer", MFD_CLOEXEC)) < 0 || (size > 0 && write(s.fd, data, size) != (ssize_t) size))
                 abort();
         if (lseek(s.fd, 0, SEEK_SET) < 0)
                 abort();

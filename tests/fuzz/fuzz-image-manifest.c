@@ -62,7 +62,7 @@ static char *replace_all(const char *s, const char *placeholder, const char *val
         char *out = malloc(strlen(s) + n * lv + 1), *o = out;
         if (!out)
                 abort();
-        for (const char *p = s, *q; ; p = q + lp) {
+        for (const char *p = s, *q;; p = q + lp) {
                 q = strstr(p, placeholder);
                 if (!q) {
                         strcpy(o, p);

@@ -30,9 +30,10 @@
 #define MAX_FDS 64
 
 static const char *const fd_options[] = {
-        "--args", "--userns", "--userns2", "--pidns", "--sync-fd", "--block-fd", "--userns-block-fd",
-        "--info-fd", "--json-status-fd", "--seccomp", "--add-seccomp-fd", "--file", "--bind-data",
-        "--ro-bind-data", "--bind-fd", "--ro-bind-fd",
+        "--args",           "--userns",       "--userns2",         "--pidns",
+        "--sync-fd",        "--block-fd",     "--userns-block-fd", "--info-fd",
+        "--json-status-fd", "--seccomp",      "--add-seccomp-fd",  "--file",
+        "--bind-data",      "--ro-bind-data", "--bind-fd",         "--ro-bind-fd",
 };
 
 static int fds[MAX_FDS];
@@ -48,8 +49,7 @@ static int memfd_with(const void *data, size_t len) {
         return fd;
 }
 
-static int harness_fd(const char *option, const uint8_t *input, size_t input_len, const char *args_data,
-                      size_t args_len) {
+static int harness_fd(const char *option, const uint8_t *input, size_t input_len, const char *args_data, size_t args_len) {
         int fd;
         if (n_fds >= MAX_FDS)
                 return -1;
@@ -57,8 +57,7 @@ static int harness_fd(const char *option, const uint8_t *input, size_t input_len
                 fd = memfd_with(args_data, args_len);
         else if (strcmp(option, "--seccomp") == 0 || strcmp(option, "--add-seccomp-fd") == 0)
                 fd = memfd_with(input, (input_len / 8) * 8 > 4096 ? 4096 : (input_len / 8) * 8);
-        else if (strcmp(option, "--file") == 0 || strcmp(option, "--bind-data") == 0 ||
-                 strcmp(option, "--ro-bind-data") == 0)
+        else if (strcmp(option, "--file") == 0 || strcmp(option, "--bind-data") == 0 || strcmp(option, "--ro-bind-data") == 0)
                 fd = memfd_with("data", 4);
         else
                 fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

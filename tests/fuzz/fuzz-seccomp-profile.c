@@ -16,8 +16,8 @@ static char path[256];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         setenv("CSAND_SECCOMP_CACHE", "0", 1);
-        snprintf(path, sizeof(path), "%s/csand-fuzz-profile-%d.json",
-                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int) getpid());
+        snprintf(path, sizeof(path), "%s/csand-fuzz-profile-%d.json", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+                 (int) getpid());
         return 0;
 }
 

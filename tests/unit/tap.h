@@ -49,34 +49,33 @@ static inline int tap_done(void) {
 #define CHECK(cond, ...) tap_result(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
 /* Integers, shown on failure. */
-#define CHECK_INT(got, want, ...)                                                               \
-        do {                                                                                    \
-                intmax_t _g_ = (intmax_t) (got), _w_ = (intmax_t) (want);                       \
-                if (!tap_result(_g_ == _w_, __FILE__, __LINE__, __VA_ARGS__))                    \
-                        tap_diag("%s = %jd, expected %jd", #got, _g_, _w_);                     \
+#define CHECK_INT(got, want, ...)                                             \
+        do {                                                                  \
+                intmax_t _g_ = (intmax_t) (got), _w_ = (intmax_t) (want);     \
+                if (!tap_result(_g_ == _w_, __FILE__, __LINE__, __VA_ARGS__)) \
+                        tap_diag("%s = %jd, expected %jd", #got, _g_, _w_);   \
         } while (0)
 
-#define CHECK_UINT(got, want, ...)                                                              \
-        do {                                                                                    \
-                uintmax_t _g_ = (uintmax_t) (got), _w_ = (uintmax_t) (want);                    \
-                if (!tap_result(_g_ == _w_, __FILE__, __LINE__, __VA_ARGS__))                    \
-                        tap_diag("%s = %ju, expected %ju", #got, _g_, _w_);                     \
+#define CHECK_UINT(got, want, ...)                                            \
+        do {                                                                  \
+                uintmax_t _g_ = (uintmax_t) (got), _w_ = (uintmax_t) (want);  \
+                if (!tap_result(_g_ == _w_, __FILE__, __LINE__, __VA_ARGS__)) \
+                        tap_diag("%s = %ju, expected %ju", #got, _g_, _w_);   \
         } while (0)
 
 /* Strings (NULL-safe), shown on failure. */
-#define CHECK_STR(got, want, ...)                                                               \
-        do {                                                                                    \
-                const char *_g_ = (got), *_w_ = (want);                                         \
-                bool _ok_ = (_g_ && _w_) ? strcmp(_g_, _w_) == 0 : _g_ == _w_;                  \
-                if (!tap_result(_ok_, __FILE__, __LINE__, __VA_ARGS__))                          \
-                        tap_diag("%s = \"%s\", expected \"%s\"", #got, _g_ ? _g_ : "(null)",    \
-                                 _w_ ? _w_ : "(null)");                                         \
+#define CHECK_STR(got, want, ...)                                                                                   \
+        do {                                                                                                        \
+                const char *_g_ = (got), *_w_ = (want);                                                             \
+                bool _ok_ = (_g_ && _w_) ? strcmp(_g_, _w_) == 0 : _g_ == _w_;                                      \
+                if (!tap_result(_ok_, __FILE__, __LINE__, __VA_ARGS__))                                             \
+                        tap_diag("%s = \"%s\", expected \"%s\"", #got, _g_ ? _g_ : "(null)", _w_ ? _w_ : "(null)"); \
         } while (0)
 
 /* HAYSTACK contains NEEDLE. */
-#define CHECK_CONTAINS(haystack, needle, ...)                                                   \
-        do {                                                                                    \
-                const char *_h_ = (haystack), *_n_ = (needle);                                  \
-                if (!tap_result(_h_ && strstr(_h_, _n_), __FILE__, __LINE__, __VA_ARGS__))       \
-                        tap_diag("\"%s\" does not contain \"%s\"", _h_ ? _h_ : "(null)", _n_);  \
+#define CHECK_CONTAINS(haystack, needle, ...)                                                  \
+        do {                                                                                   \
+                const char *_h_ = (haystack), *_n_ = (needle);                                 \
+                if (!tap_result(_h_ && strstr(_h_, _n_), __FILE__, __LINE__, __VA_ARGS__))     \
+                        tap_diag("\"%s\" does not contain \"%s\"", _h_ ? _h_ : "(null)", _n_); \
         } while (0)

@@ -26,13 +26,13 @@ static int parse(SandboxPlan **ret, char **argv, int argc, Error *e) {
         return r;
 }
 
-#define PARSE(p, e, ...)                                                \
-        ({                                                              \
-                char **_argv_ = ARGV(__VA_ARGS__);                      \
-                int _argc_ = 0;                                         \
-                while (_argv_[_argc_])                                  \
-                        _argc_++;                                       \
-                parse(&(p), _argv_, _argc_, &(e));                      \
+#define PARSE(p, e, ...)                           \
+        ({                                         \
+                char **_argv_ = ARGV(__VA_ARGS__); \
+                int _argc_ = 0;                    \
+                while (_argv_[_argc_])             \
+                        _argc_++;                  \
+                parse(&(p), _argv_, _argc_, &(e)); \
         })
 
 static void check_op(const SandboxPlan *p, size_t i, MountOpType type, const char *source, const char *dest,
@@ -51,22 +51,10 @@ static void check_op(const SandboxPlan *p, size_t i, MountOpType type, const cha
 static void test_ops_in_order(void) {
         SandboxPlan *p;
         Error e;
-        int r = PARSE(p, e,
-                      "--bind", "/a", "/A",
-                      "--ro-bind", "/b", "/B",
-                      "--dev-bind", "/c", "/C",
-                      "--bind-try", "/d", "/D",
-                      "--ro-bind-try", "/e", "/E",
-                      "--dev-bind-try", "/f", "/F",
-                      "--remount-ro", "/B",
-                      "--proc", "/proc",
-                      "--dev", "/dev",
-                      "--tmpfs", "/tmp",
-                      "--mqueue", "/dev/mqueue",
-                      "--dir", "/G",
-                      "--symlink", "target", "/link",
-                      "--chmod", "0700", "/G",
-                      "--", "cmd", "arg1", "--bind");
+        int r = PARSE(p, e, "--bind", "/a", "/A", "--ro-bind", "/b", "/B", "--dev-bind", "/c", "/C", "--bind-try", "/d",
+                      "/D", "--ro-bind-try", "/e", "/E", "--dev-bind-try", "/f", "/F", "--remount-ro", "/B", "--proc",
+                      "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--mqueue", "/dev/mqueue", "--dir", "/G",
+                      "--symlink", "target", "/link", "--chmod", "0700", "/G", "--", "cmd", "arg1", "--bind");
         CHECK_INT(r, 0, "a command line with every op kind parses");
         CHECK_UINT(p->n_ops, 14, "14 ops recorded");
         check_op(p, 0, MOUNT_OP_BIND, "/a", "/A", false, false, false);
@@ -120,8 +108,8 @@ static void test_flags(void) {
         int r = PARSE(p, e, "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                       "--unshare-cgroup", "--die-with-parent", "--new-session", "--as-pid-1", "true");
         CHECK_INT(r, 0, "namespace and process flags parse");
-        CHECK(p->unshare_user && p->unshare_ipc && p->unshare_pid && p->unshare_net && p->unshare_uts &&
-              p->unshare_cgroup, "each --unshare-X sets its namespace");
+        CHECK(p->unshare_user && p->unshare_ipc && p->unshare_pid && p->unshare_net && p->unshare_uts && p->unshare_cgroup,
+              "each --unshare-X sets its namespace");
         CHECK(!p->unshare_user_try && !p->unshare_cgroup_try, "the -try forms stay unset");
         CHECK(p->die_with_parent && p->new_session && p->as_pid_1, "--die-with-parent --new-session --as-pid-1 set");
         plan_free(p);
@@ -145,8 +133,8 @@ static void test_unshare_all_share_net(void) {
         Error e;
         int r = PARSE(p, e, "--unshare-all", "true");
         CHECK_INT(r, 0, "--unshare-all parses");
-        CHECK(p->unshare_user_try && p->unshare_ipc && p->unshare_pid && p->unshare_net && p->unshare_uts &&
-              p->unshare_cgroup_try, "--unshare-all: user(try) ipc pid net uts cgroup(try)");
+        CHECK(p->unshare_user_try && p->unshare_ipc && p->unshare_pid && p->unshare_net && p->unshare_uts && p->unshare_cgroup_try,
+              "--unshare-all: user(try) ipc pid net uts cgroup(try)");
         CHECK(!p->unshare_user && !p->unshare_cgroup, "--unshare-all uses the -try forms of user and cgroup, as bwrap");
         plan_free(p);
 
@@ -168,7 +156,8 @@ static void test_unshare_all_share_net(void) {
 static void test_share_and_no_flags(void) {
         SandboxPlan *p;
         Error e;
-        int r = PARSE(p, e, "--unshare-all", "--unshare-cgroup", "--share-ipc", "--share-pid", "--share-uts", "--share-cgroup", "true");
+        int r = PARSE(p, e, "--unshare-all", "--unshare-cgroup", "--share-ipc", "--share-pid", "--share-uts",
+                      "--share-cgroup", "true");
         CHECK_INT(r, 0, "--share-ipc, -pid, -uts, -cgroup parse");
         CHECK(!p->unshare_ipc && !p->unshare_pid && !p->unshare_uts && !p->unshare_cgroup && !p->unshare_cgroup_try,
               "--share-X after --unshare-all/--unshare-cgroup keeps those namespaces");
@@ -219,8 +208,7 @@ static void test_ids_and_strings(void) {
         CHECK(r < 0, "--uid 4294967295 ((uid_t) -1) is refused");
         plan_free(p);
 
-        r = PARSE(p, e, "--hostname",
-                  "0123456789012345678901234567890123456789012345678901234567890123456789", "true");
+        r = PARSE(p, e, "--hostname", "0123456789012345678901234567890123456789012345678901234567890123456789", "true");
         CHECK(r < 0, "a hostname longer than 64 characters is refused");
         plan_free(p);
 }
@@ -251,9 +239,8 @@ static void test_env_ops(void) {
 static void test_perms_size(void) {
         SandboxPlan *p;
         Error e;
-        int r = PARSE(p, e, "--perms", "0700", "--dir", "/a", "--dir", "/b", "--perms", "01777", "--tmpfs", "/t",
-                      "--size", "1m", "--tmpfs", "/u", "--perms", "0750", "--size", "4k", "--tmpfs", "/v",
-                      "--tmpfs", "/w", "true");
+        int r = PARSE(p, e, "--perms", "0700", "--dir", "/a", "--dir", "/b", "--perms", "01777", "--tmpfs", "/t", "--size",
+                      "1m", "--tmpfs", "/u", "--perms", "0750", "--size", "4k", "--tmpfs", "/v", "--tmpfs", "/w", "true");
         CHECK_INT(r, 0, "--perms/--size before --dir/--tmpfs parse");
         CHECK_UINT(p->n_ops, 6, "6 ops");
         if (p->n_ops == 6) {
@@ -365,7 +352,8 @@ static void test_landlock(void) {
         if (s->n_paths == 3) {
                 CHECK(s->paths[0].kind == LANDLOCK_PATH_RO && strcmp(s->paths[0].path, "/usr") == 0, "--landlock-ro /usr");
                 CHECK(s->paths[1].kind == LANDLOCK_PATH_EXEC && strcmp(s->paths[1].path, "/bin") == 0, "--landlock-exec /bin");
-                CHECK(s->paths[2].kind == LANDLOCK_PATH_RW && strcmp(s->paths[2].path, "rel/dir") == 0, "--landlock-rw keeps a relative path");
+                CHECK(s->paths[2].kind == LANDLOCK_PATH_RW && strcmp(s->paths[2].path, "rel/dir") == 0,
+                      "--landlock-rw keeps a relative path");
         }
         CHECK_INT(s->n_ports, 3, "three port rules");
         if (s->n_ports == 3) {

@@ -47,7 +47,7 @@ static void test_parse_size(void) {
                 { "abc", -EINVAL },
                 { "18446744073709551616", -ERANGE },
                 { "99999999999999999999999", -ERANGE },
-                { "17179869184g", -ERANGE },   /* 2^34 GiB = 2^64 */
+                { "17179869184g", -ERANGE }, /* 2^34 GiB = 2^64 */
                 { "18014398509481984k", -ERANGE },
                 { "17592186044416m", -ERANGE },
         };
@@ -58,7 +58,7 @@ static void test_parse_size(void) {
                           bad[i].err == -ERANGE ? "-ERANGE" : "-EINVAL");
                 CHECK_UINT(v, 777, "parse_size(\"%s\") leaves the output alone", bad[i].s);
         }
-        CHECK_INT(parse_size(NULL, &(uint64_t){ 0 }), -EINVAL, "parse_size(NULL) fails with -EINVAL");
+        CHECK_INT(parse_size(NULL, &(uint64_t) { 0 }), -EINVAL, "parse_size(NULL) fails with -EINVAL");
 }
 
 static void test_parse_mode(void) {
@@ -66,13 +66,8 @@ static void test_parse_mode(void) {
                 const char *s;
                 mode_t m;
         } good[] = {
-                { "0", 0 },
-                { "0755", 0755 },
-                { "755", 0755 },
-                { "0700", 0700 },
-                { "1777", 01777 },
-                { "07777", 07777 },
-                { "0000", 0 },
+                { "0", 0 },        { "0755", 0755 },   { "755", 0755 }, { "0700", 0700 },
+                { "1777", 01777 }, { "07777", 07777 }, { "0000", 0 },
         };
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
                 mode_t m = 01;
@@ -89,7 +84,7 @@ static void test_parse_mode(void) {
         }
         const char *const range[] = { "10000", "17777", "777777" };
         for (size_t i = 0; i < sizeof(range) / sizeof(range[0]); i++)
-                CHECK_INT(parse_mode(range[i], &(mode_t){ 0 }), -ERANGE,
+                CHECK_INT(parse_mode(range[i], &(mode_t) { 0 }), -ERANGE,
                           "parse_mode(\"%s\") fails with -ERANGE (more than 07777)", range[i]);
 }
 

@@ -45,19 +45,40 @@ int main(void) {
         CHECK_UINT(value_of("--io-weight", "1"), 1, "--io-weight 1 is the smallest");
 
         static const char *const bad[][2] = {
-                { "--memory", "10X" }, { "--memory", "0" }, { "--memory", "-5" }, { "--memory", "" },
-                { "--memory", "infinity" }, { "--memory", "1.5G" }, { "--memory-swap", "x" },
-                { "--cpus", "0" }, { "--cpus", "0.001" }, { "--cpus", "-1" }, { "--cpus", "1." },
-                { "--cpus", ".5" }, { "--cpus", "0.0000001" }, { "--cpus", "99999999999999999999" },
-                { "--cpu-weight", "0" }, { "--cpu-weight", "10001" }, { "--io-weight", "0" },
-                { "--pids-limit", "0" }, { "--pids-limit", "-1" }, { "--pids-limit", "infinity" },
-                { "--cgroup-manager", "systemd-ish" }, { "--cgroup-property", "NoSuchThing=1" },
-                { "--cgroup-property", "MemoryMax" }, { "--cgroup-property", "=1" },
-                { "--cgroup-property", "CPUQuota=50" }, { "--cgroup-property", "CPUQuota=0.5%" },
-                { "--cgroup-property", "TasksMax=0" }, { "--cgroup-property", "Delegate=perhaps" },
-                { "--cgroup-property", "KillSignal=SIGFOO" }, { "--cgroup-property", "KillSignal=0" },
-                { "--cgroup-property", "AllowedCPUs=2-1" }, { "--cgroup-property", "AllowedCPUs=1,,2" },
-                { "--cgroup-property", "AllowedCPUs=9000" }, { "--cgroup-property", "RuntimeMaxSec=5 years" },
+                { "--memory", "10X" },
+                { "--memory", "0" },
+                { "--memory", "-5" },
+                { "--memory", "" },
+                { "--memory", "infinity" },
+                { "--memory", "1.5G" },
+                { "--memory-swap", "x" },
+                { "--cpus", "0" },
+                { "--cpus", "0.001" },
+                { "--cpus", "-1" },
+                { "--cpus", "1." },
+                { "--cpus", ".5" },
+                { "--cpus", "0.0000001" },
+                { "--cpus", "99999999999999999999" },
+                { "--cpu-weight", "0" },
+                { "--cpu-weight", "10001" },
+                { "--io-weight", "0" },
+                { "--pids-limit", "0" },
+                { "--pids-limit", "-1" },
+                { "--pids-limit", "infinity" },
+                { "--cgroup-manager", "systemd-ish" },
+                { "--cgroup-property", "NoSuchThing=1" },
+                { "--cgroup-property", "MemoryMax" },
+                { "--cgroup-property", "=1" },
+                { "--cgroup-property", "CPUQuota=50" },
+                { "--cgroup-property", "CPUQuota=0.5%" },
+                { "--cgroup-property", "TasksMax=0" },
+                { "--cgroup-property", "Delegate=perhaps" },
+                { "--cgroup-property", "KillSignal=SIGFOO" },
+                { "--cgroup-property", "KillSignal=0" },
+                { "--cgroup-property", "AllowedCPUs=2-1" },
+                { "--cgroup-property", "AllowedCPUs=1,,2" },
+                { "--cgroup-property", "AllowedCPUs=9000" },
+                { "--cgroup-property", "RuntimeMaxSec=5 years" },
                 { "--cgroup-property", "Description=" },
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -78,8 +99,8 @@ int main(void) {
         CHECK(parse1("--cgroup-property", "AllowedCPUs=0-3,6", NULL) == 0, "AllowedCPUs=0-3,6");
 
         /* the D-Bus names and signatures */
-        CHECK(cgroup_property_lookup("CPUQuota", &dbus_name, &sig) == 0 && strcmp(dbus_name, "CPUQuotaPerSecUSec") == 0 &&
-                      strcmp(sig, "t") == 0,
+        CHECK(cgroup_property_lookup("CPUQuota", &dbus_name, &sig) == 0 &&
+                      strcmp(dbus_name, "CPUQuotaPerSecUSec") == 0 && strcmp(sig, "t") == 0,
               "CPUQuota is CPUQuotaPerSecUSec, t");
         CHECK(cgroup_property_lookup("RuntimeMaxSec", &dbus_name, &sig) == 0 && strcmp(dbus_name, "RuntimeMaxUSec") == 0,
               "RuntimeMaxSec is RuntimeMaxUSec");
@@ -123,8 +144,10 @@ int main(void) {
               "unlimited is RLIM_INFINITY");
         CHECK_INT(rlimits_add(&rl, "AS=1g:infinity", &e), 0, "AS=1g:infinity");
         CHECK(rl.items[2].limit.rlim_cur == (1u << 30), "sizes take suffixes");
-        static const char *const bad_rl[] = { "NOFILE", "=5", "BOGUS=1", "NOFILE=x", "NOFILE=1:x", "NOFILE=2:1",
-                                              "NOFILE=unlimited:5", "NOFILE=-1", "NOFILE=", "NOFILE=1:" };
+        static const char *const bad_rl[] = {
+                "NOFILE",    "=5",      "BOGUS=1",  "NOFILE=x", "NOFILE=1:x", "NOFILE=2:1", "NOFILE=unlimited:5",
+                "NOFILE=-1", "NOFILE=", "NOFILE=1:"
+        };
         for (size_t i = 0; i < sizeof(bad_rl) / sizeof(bad_rl[0]); i++)
                 CHECK_INT(rlimits_add(&rl, bad_rl[i], &e), -EINVAL, "--rlimit %s is refused", bad_rl[i]);
         rlimits_done(&rl);

@@ -73,7 +73,7 @@ static bool compile_ok(const char *what, const int *caps, size_t n_caps, Compile
 static void check_sealed_memfd(const CompiledProfile *p, const char *what) {
         struct stat st;
         CHECK(fstat(p->fd, &st) == 0 && st.st_size > 0 && st.st_size % sizeof(struct sock_filter) == 0 &&
-              st.st_size / sizeof(struct sock_filter) <= BPF_MAXINSNS,
+                      st.st_size / sizeof(struct sock_filter) <= BPF_MAXINSNS,
               "%s: a non-empty BPF program of at most %d instructions", what, BPF_MAXINSNS);
         CHECK_INT(lseek(p->fd, 0, SEEK_CUR), 0, "%s: the fd is positioned at 0", what);
         CHECK_INT(fcntl(p->fd, F_GET_SEALS), F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL,
@@ -108,8 +108,8 @@ typedef struct Probe {
         const char *what;
         long nr;
         unsigned long a[6];
-        int expect;             /* 0: success; else the errno */
-        bool forks;             /* clone-like: the new child exits at once */
+        int expect; /* 0: success; else the errno */
+        bool forks; /* clone-like: the new child exits at once */
 } Probe;
 
 #define EXPECT_SIGSYS (-SIGSYS)
@@ -197,8 +197,7 @@ static void check_probes(const char *profile, int fd, const Probe *probes, size_
                    profile, n))
                 tap_diag("wait status 0x%x", (unsigned) status);
         for (size_t i = 0; i < n; i++)
-                if (!CHECK(results[i] == probes[i].expect, "%s: %s -> %s", profile, probes[i].what,
-                           errname(probes[i].expect)))
+                if (!CHECK(results[i] == probes[i].expect, "%s: %s -> %s", profile, probes[i].what, errname(probes[i].expect)))
                         tap_diag("got %s (%d)", errname(results[i]), results[i]);
 }
 
@@ -243,10 +242,11 @@ static void test_default_profile(void) {
                 { "mount(NULL...)", SYS_mount, {}, EPERM },
                 { "umount2(\"/\")", SYS_umount2, { (unsigned long) "/", 0 }, EPERM },
                 { "fsopen(NULL)", SYS_fsopen, {}, ENOSYS },
-                { "open_tree(AT_FDCWD, \"/\")", SYS_open_tree, { (unsigned long) AT_FDCWD, (unsigned long) "/" },
-                  ENOSYS },
-                { "keyctl(KEYCTL_GET_KEYRING_ID)", SYS_keyctl,
-                  { KEYCTL_GET_KEYRING_ID, (unsigned long) KEY_SPEC_PROCESS_KEYRING, 1 }, EPERM },
+                { "open_tree(AT_FDCWD, \"/\")", SYS_open_tree, { (unsigned long) AT_FDCWD, (unsigned long) "/" }, ENOSYS },
+                { "keyctl(KEYCTL_GET_KEYRING_ID)",
+                  SYS_keyctl,
+                  { KEYCTL_GET_KEYRING_ID, (unsigned long) KEY_SPEC_PROCESS_KEYRING, 1 },
+                  EPERM },
                 { "add_key(NULL...)", SYS_add_key, {}, EPERM },
                 { "bpf(1000)", SYS_bpf, { 1000 }, EPERM },
                 { "perf_event_open(NULL)", SYS_perf_event_open, {}, EPERM },
@@ -275,11 +275,12 @@ static void test_desktop_profile(void) {
 
         const Probe probes[] = {
                 { "ioctl(pipe, TIOCSTI)", SYS_ioctl, { PIPE_FD, TIOCSTI, (unsigned long) &tiocsti_char }, EPERM },
-                { "ioctl(pipe, TIOCSTI | 1<<32)", SYS_ioctl,
-                  { PIPE_FD, (unsigned long) TIOCSTI | (1UL << 32), (unsigned long) &tiocsti_char }, EPERM },
+                { "ioctl(pipe, TIOCSTI | 1<<32)",
+                  SYS_ioctl,
+                  { PIPE_FD, (unsigned long) TIOCSTI | (1UL << 32), (unsigned long) &tiocsti_char },
+                  EPERM },
                 { "ioctl(pipe, TIOCLINUX)", SYS_ioctl, { PIPE_FD, TIOCLINUX, (unsigned long) &tiocsti_char }, EPERM },
-                { "ioctl(pipe, TCGETS) gets through", SYS_ioctl, { PIPE_FD, TCGETS, (unsigned long) &termios_buf },
-                  ENOTTY },
+                { "ioctl(pipe, TCGETS) gets through", SYS_ioctl, { PIPE_FD, TCGETS, (unsigned long) &termios_buf }, ENOTTY },
                 { "socket(AF_UNIX)", SYS_socket, { AF_UNIX, SOCK_STREAM }, 0 },
                 { "socket(AF_INET)", SYS_socket, { AF_INET, SOCK_DGRAM }, 0 },
                 { "socket(AF_INET6)", SYS_socket, { AF_INET6, SOCK_DGRAM }, 0 },
@@ -301,10 +302,11 @@ static void test_desktop_profile(void) {
                 { "unshare(CLONE_NEWUSER)", SYS_unshare, { CLONE_NEWUSER }, EPERM },
                 { "setns(-1, 0)", SYS_setns, { (unsigned long) -1, 0 }, EPERM },
                 { "fsopen(NULL)", SYS_fsopen, {}, ENOSYS },
-                { "open_tree(AT_FDCWD, \"/\")", SYS_open_tree, { (unsigned long) AT_FDCWD, (unsigned long) "/" },
-                  ENOSYS },
-                { "keyctl(KEYCTL_GET_KEYRING_ID)", SYS_keyctl,
-                  { KEYCTL_GET_KEYRING_ID, (unsigned long) KEY_SPEC_PROCESS_KEYRING, 1 }, EPERM },
+                { "open_tree(AT_FDCWD, \"/\")", SYS_open_tree, { (unsigned long) AT_FDCWD, (unsigned long) "/" }, ENOSYS },
+                { "keyctl(KEYCTL_GET_KEYRING_ID)",
+                  SYS_keyctl,
+                  { KEYCTL_GET_KEYRING_ID, (unsigned long) KEY_SPEC_PROCESS_KEYRING, 1 },
+                  EPERM },
                 { "request_key(NULL)", SYS_request_key, {}, EPERM },
                 { "perf_event_open(NULL)", SYS_perf_event_open, {}, EPERM },
                 { "ptrace(0xdead)", SYS_ptrace, { 0xdead }, EPERM },
@@ -322,12 +324,12 @@ static void test_args_fixture(void) {
         _cleanup_compiled_profile_ CompiledProfile none = COMPILED_PROFILE_NULL, one = COMPILED_PROFILE_NULL,
                                                    two = COMPILED_PROFILE_NULL;
 
-        if (!compile_ok(fixture("args.json"), NULL, 0, &none) ||
-            !compile_ok(fixture("args.json"), sys_admin, 1, &one) ||
+        if (!compile_ok(fixture("args.json"), NULL, 0, &none) || !compile_ok(fixture("args.json"), sys_admin, 1, &one) ||
             !compile_ok(fixture("args.json"), net_and_sys_admin, 2, &two))
                 return;
         CHECK(none.unknown_syscalls[0] && streq_ptr(none.unknown_syscalls[0], "csand_no_such_syscall") &&
-              !none.unknown_syscalls[1], "args.json: the unknown syscall name is reported, and only it");
+                      !none.unknown_syscalls[1],
+              "args.json: the unknown syscall name is reported, and only it");
 
         const Probe probes[] = {
                 { "getsid(66001): EQ, errnoRet 42", SYS_getsid, { 66001 }, 42 },
@@ -411,8 +413,10 @@ static void test_docker_style_fixture(void) {
                 { "socket(AF_INET6) without CAP_NET_ADMIN", SYS_socket, { AF_INET6, SOCK_DGRAM }, EACCES },
                 { "socket(AF_INET)", SYS_socket, { AF_INET, SOCK_DGRAM }, 0 },
                 { "personality(ADDR_NO_RANDOMIZE)", SYS_personality, { 0x40000 }, EINVAL },
-                { "keyctl(KEYCTL_GET_KEYRING_ID)", SYS_keyctl,
-                  { KEYCTL_GET_KEYRING_ID, (unsigned long) KEY_SPEC_PROCESS_KEYRING, 1 }, EPERM },
+                { "keyctl(KEYCTL_GET_KEYRING_ID)",
+                  SYS_keyctl,
+                  { KEYCTL_GET_KEYRING_ID, (unsigned long) KEY_SPEC_PROCESS_KEYRING, 1 },
+                  EPERM },
         };
         check_probes("docker-style.json", p.fd, probes, ELEMENTSOF(probes));
         const Probe with_cap[] = {
@@ -481,8 +485,7 @@ static void test_bad_input(void) {
 
         check_fails(fixture("no-such-file.json"), ENOENT, "Can't open seccomp profile");
         check_fails(fixture_dir, EISDIR, "Can't read seccomp profile");
-        check_fails("no-such-profile", ENOENT,
-                    "Unknown seccomp profile \"no-such-profile\"; known profiles: default, desktop");
+        check_fails("no-such-profile", ENOENT, "Unknown seccomp profile \"no-such-profile\"; known profiles: default, desktop");
         check_fails("no-such.json", ENOENT, "Unknown seccomp profile \"no-such.json\"");
         check_fails("bad!name", EINVAL, "Invalid seccomp profile name");
         check_fails(".hidden", EINVAL, "Invalid seccomp profile name");
@@ -585,7 +588,7 @@ static void test_cache(void) {
                 CHECK(program_equal(a.fd, c.fd), "cache: ... and the recompiled program is the same");
         }
         if (read_file(entry, buf, sizeof(buf), &len)) {
-                buf[40] ^= 1;   /* inside the key */
+                buf[40] ^= 1; /* inside the key */
                 write_file(entry, buf, len);
         }
         if (compile_ok("default", NULL, 0, &d))
@@ -598,8 +601,8 @@ static void test_cache(void) {
 
         /* A cache directory others may write to is not trusted. */
         _cleanup_compiled_profile_ CompiledProfile g = COMPILED_PROFILE_NULL, h = COMPILED_PROFILE_NULL;
-        if (CHECK(chmod(dir, 0777) == 0, "cache: make %s writable by all", dir) &&
-            compile_ok("default", NULL, 0, &g) && compile_ok("default", NULL, 0, &h))
+        if (CHECK(chmod(dir, 0777) == 0, "cache: make %s writable by all", dir) && compile_ok("default", NULL, 0, &g) &&
+            compile_ok("default", NULL, 0, &h))
                 CHECK(!g.from_cache && !h.from_cache, "cache: entries in a directory others may write are not used");
         (void) chmod(dir, 0700);
 
