@@ -61,7 +61,13 @@
  * runtime handles: what it started or took outside for this sandbox, all
  * released by launch_done(), the one teardown path (the plan is data). */
 typedef struct Launch {
-        SandboxPlan *plan; /* the child's is its own copy: --seccomp's program joins it */
+        const SandboxPlan *plan;
+        /* The command's argv: the plan's command, with --argv0 as its first
+         * word (made before the clone: pid 1's vfork child can't allocate). */
+        char **argv;
+        /* The child's: --seccomp's program, read where bwrap reads it
+         * (after setup), loaded after the plan's. */
+        SeccompProgram seccomp_fd_prog;
         uid_t outside_uid;
         gid_t outside_gid;
         bool new_userns; /* we create the user namespace (and write its maps) */
@@ -98,11 +104,42 @@ static void launch_stop_helpers(Launch *l) {
 /* Everything the monitor holds for the sandbox, in reverse order of
  * making; the name last: it is free for a new sandbox from then on. */
 static void launch_done(Launch *l) {
+        if (l->argv != l->plan->command)
+                free(l->argv);
+        l->argv = NULL;
         launch_stop_helpers(l);
         l->cgroup = cgroup_scope_free(l->cgroup);
         overlay_supervisor_done(&l->overlay);
         registry_release(l->registration);
         l->registration = NULL;
+}
+
+/* The command's argv with --argv0 as its first word, in a copy: the plan
+ * stays as it was validated. */
+static int launch_make_argv(Launch *l) {
+        const SandboxPlan *p = l->plan;
+        l->argv = p->command;
+        if (!p->argv0)
+                return 0;
+        char **argv = calloc(p->n_command + 1, sizeof(char *));
+        if (!argv)
+                return -ENOMEM;
+        memcpy(argv, p->command, p->n_command * sizeof(char *));
+        argv[0] = p->argv0;
+        l->argv = argv;
+        return 0;
+}
+
+static bool launch_has_seccomp(const Launch *l) {
+        return l->plan->n_seccomp > 0 || l->seccomp_fd_prog.data;
+}
+
+/* The plan's programs, then --seccomp's. */
+static int launch_apply_seccomp(const Launch *l) {
+        int r = seccomp_programs_apply(l->plan->seccomp, l->plan->n_seccomp);
+        if (r >= 0 && l->seccomp_fd_prog.data)
+                r = seccomp_programs_apply(&l->seccomp_fd_prog, 1);
+        return r;
 }
 
 /* ---- the child: from a fresh set of namespaces to exec ---- */
@@ -456,9 +493,6 @@ static _noreturn_ void child_exec(const Launch *l, int go_fd, bool prepared) {
         umask(l->saved_umask);
         sigprocmask(SIG_SETMASK, &l->saved_sigmask, NULL);
 
-        char *saved_argv0 = p->command[0];
-        if (p->argv0)
-                p->command[0] = p->argv0;
         if (rlimits_apply(&p->rlimits, &e) < 0)
                 goto fail;
         LandlockPlan landlock = plan_landlock(p);
@@ -468,15 +502,15 @@ static _noreturn_ void child_exec(const Launch *l, int go_fd, bool prepared) {
                 wait_for_fd(go_fd);
                 safe_close(go_fd);
         }
-        r = seccomp_programs_apply(p->seccomp, p->n_seccomp);
+        r = launch_apply_seccomp(l);
         if (r < 0) {
                 error_set_errno(&e, r, "Can't load seccomp filter");
                 goto fail;
         }
         if (p->json_status_fd >= 0)
                 report_exec_starting(l->report_fd);
-        execvp(saved_argv0, p->command);
-        error_set_errno(&e, errno, "execvp %s", saved_argv0);
+        execvp(p->command[0], l->argv);
+        error_set_errno(&e, errno, "execvp %s", p->command[0]);
 fail:
         report_send(l->report_fd, &e);
         _exit(1);
@@ -484,7 +518,7 @@ fail:
 
 static _noreturn_ void init_run(const Launch *l);
 
-static _noreturn_ void child_run(const Launch *l) {
+static _noreturn_ void child_run(Launch *l) {
         const SandboxPlan *p = l->plan;
         Error e = {};
         int r;
@@ -514,7 +548,7 @@ static _noreturn_ void child_run(const Launch *l) {
                 goto fail;
         userns_standins_done();
         /* --seccomp's program, read where bwrap reads it: after setup. */
-        if (p->seccomp_fd >= 0 && seccomp_add_from_fd(l->plan, p->seccomp_fd, &e) < 0)
+        if (p->seccomp_fd >= 0 && seccomp_program_read(p->seccomp_fd, &l->seccomp_fd_prog, &e) < 0)
                 goto fail;
         /* Once, here, for the command and for pid 1 alike. In place an
          * unprivileged caller may not (EPERM), and under no_new_privs its
@@ -549,7 +583,8 @@ fail:
  * the command's own code runs, so that it never finds pid 1 unreachable
  * or reachable too early. If the filters can't be loaded, pid 1 is not
  * made dumpable again. */
-static int init_make_reachable(SandboxPlan *p, int fuse_fd) {
+static int init_make_reachable(const Launch *l, int fuse_fd) {
+        const SandboxPlan *p = l->plan;
         for (size_t i = p->owned->n; i-- > 0;)
                 if (p->owned->fds[i] != p->sync_fd)
                         plan_close_fd(p, p->owned->fds[i]);
@@ -558,7 +593,7 @@ static int init_make_reachable(SandboxPlan *p, int fuse_fd) {
          * refuse. Nothing of the command's runs yet to use the gap. */
         if (prctl(PR_SET_DUMPABLE, 1) < 0)
                 return -errno;
-        int r = seccomp_programs_apply(p->seccomp, p->n_seccomp);
+        int r = launch_apply_seccomp(l);
         if (r < 0) {
                 (void) prctl(PR_SET_DUMPABLE, 0);
                 return r;
@@ -567,7 +602,7 @@ static int init_make_reachable(SandboxPlan *p, int fuse_fd) {
 }
 
 static _noreturn_ void init_run(const Launch *l) {
-        SandboxPlan *p = l->plan;
+        const SandboxPlan *p = l->plan;
         Error e = {};
         int r;
 
@@ -597,7 +632,7 @@ static _noreturn_ void init_run(const Launch *l) {
 
         pid_t pid;
         _cleanup_close_ int go = -EBADF;
-        if (p->caps == 0 && p->n_seccomp == 0 && !landlock_requested(&p->landlock)) {
+        if (p->caps == 0 && !launch_has_seccomp(l) && !landlock_requested(&p->landlock)) {
                 /* Nothing to keep for the command: pid 1 is made reachable
                  * first, then the command starts with vfork, as
                  * posix_spawn does: it borrows our memory until it execs,
@@ -610,7 +645,7 @@ static _noreturn_ void init_run(const Launch *l) {
                  * the command's. */
                 if (child_exec_common(l, &e) < 0)
                         goto fail;
-                r = init_make_reachable(p, l->overlay.child_end);
+                r = init_make_reachable(l, l->overlay.child_end);
                 if (r < 0) {
                         error_set_errno(&e, r, "prctl(PR_SET_DUMPABLE)");
                         goto fail;
@@ -638,7 +673,7 @@ static _noreturn_ void init_run(const Launch *l) {
                 if (pid > 0) {
                         r = caps_apply(0);
                         if (r >= 0)
-                                r = init_make_reachable(p, l->overlay.child_end);
+                                r = init_make_reachable(l, l->overlay.child_end);
                         if (r < 0) {
                                 /* The command would have what pid 1 lacks. */
                                 (void) kill(pid, SIGKILL);
@@ -973,6 +1008,10 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
 
         (void) setuid_worker(&l.report_fd, &l.gate_fd, &l.stops_fd);
         l.outside_cwd = cwd;
+        if (launch_make_argv(&l) < 0) {
+                log_error("Out of memory");
+                _exit(1);
+        }
         l.clone_flags = namespace_flags(p, l.new_userns);
         init_supervised_signals(&supervised);
         sigprocmask(SIG_BLOCK, &supervised, &l.saved_sigmask);
@@ -982,9 +1021,7 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
 
 static int sandbox_launch(const SandboxPlan *p) {
         _cleanup_(launch_done) Launch l = {
-                /* Writable only for the child, in its own copy after the
-                 * clone (--seccomp's program); the monitor reads it. */
-                .plan = (SandboxPlan *) p,
+                .plan = p,
                 .outside_uid = geteuid(),
                 .outside_gid = getegid(),
                 .report_fd = -EBADF,
@@ -997,6 +1034,10 @@ static int sandbox_launch(const SandboxPlan *p) {
         int fds[2], r;
 
         l.outside_cwd = cwd;
+        if (launch_make_argv(&l) < 0) {
+                log_error("Out of memory");
+                return 1;
+        }
         l.in_place = plan_runs_in_place(p);
         l.new_userns = !l.in_place && p->userns_fd < 0 && (p->unshare_user || p->unshare_user_try || l.outside_uid != 0);
         l.clone_flags = l.in_place ? 0 : namespace_flags(p, l.new_userns);
