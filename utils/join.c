@@ -210,6 +210,10 @@ static int target_open(const SandboxPlan *p, Target *t, Error *e) {
         if (t->entry.landlock_error)
                 return error_setf(e, EOPNOTSUPP, "Can't join %s: its Landlock rules can't be rebuilt: %s", name,
                                   t->entry.landlock_error);
+        if (t->entry.seccomp_unknown)
+                return error_setf(e, EOPNOTSUPP,
+                                  "Can't join %s: its --seccomp program was read by the sandbox itself and is not known to csand, so the joined command would run without it",
+                                  name);
         t->child_fd = pidfd_open_verified(t->entry.child_pid, t->entry.child_start);
         if (t->child_fd < 0)
                 return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);

@@ -395,6 +395,8 @@ static int write_record(const SandboxPlan *p, pid_t child, unsigned long clone_f
                         fprintf(f, "%02x", ((const unsigned char *) p->seccomp[i].data)[j]);
                 fputc('\n', f);
         }
+        if (p->seccomp_fd >= 0)
+                fprintf(f, "seccomp-unknown 1\n");
         fprintf(f, "end\n");
         return 0;
 }
@@ -560,6 +562,10 @@ static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) 
                 return sscanf(value, "%d %" SCNu64 "%n", &e->child_pid, &e->child_start, &n) == 2 ? 0 : -EINVAL;
         if (strcmp(key, "started") == 0)
                 return sscanf(value, "%" SCNd64, &e->started) == 1 ? 0 : -EINVAL;
+        if (strcmp(key, "seccomp-unknown") == 0) {
+                e->seccomp_unknown = true;
+                return 0;
+        }
         if (strcmp(key, "init") == 0 || strcmp(key, "new-session") == 0) {
                 *(key[0] == 'i' ? &e->has_init : &e->new_session) = strcmp(value, "1") == 0;
                 return 0;

@@ -55,6 +55,9 @@ typedef struct RegistryEntry {
         char *landlock_error;
         SeccompProgram *seccomp;
         size_t n_seccomp;
+        /* It loaded a --seccomp program, which its child read after setup
+         * (as bwrap reads it) and the monitor never saw. */
+        bool seccomp_unknown;
 } RegistryEntry;
 
 void registry_entry_done(RegistryEntry *e);

@@ -86,6 +86,22 @@ echo done
         assert_failure
 }
 
+@test "--join: a sandbox that loaded bwrap's --seccomp FD is refused, not joined without that program" {
+        require_x86_64
+        write_uname_filter "$BATS_TEST_TMPDIR/bpf"
+        # (not start(): its closefds would close fd 10)
+        TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" \
+                "$CSAND" --name sfd "${join_root[@]}" --unshare-pid --seccomp 10 sh -c 'uname || echo refused; exec sleep 300' \
+                >"$BATS_TEST_TMPDIR/sfd.out" 2>"$BATS_TEST_TMPDIR/sfd.err" </dev/null 10<"$BATS_TEST_TMPDIR/bpf" &
+        BG_PIDS+=($!)
+        wait_listed sfd
+        poll_until 300 grep -q refused "$BATS_TEST_TMPDIR/sfd.out" || fail "the sandbox's own uname was not refused"
+        export_env
+        run "$CSAND" --join sfd -- uname
+        assert_failure 1
+        assert_output "csand: Can't join sfd: its --seccomp program was read by the sandbox itself and is not known to csand, so the joined command would run without it"
+}
+
 @test "--join: the exit status is the command's; --chdir, --setenv, --unsetenv, --clearenv apply on top" {
         start st "${join_root[@]}" --unshare-pid --setenv FOO bar --setenv KEEP 1 sleep 300
         export_env

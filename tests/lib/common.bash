@@ -51,6 +51,27 @@ csand_min() {
 
 # Runs "$@" with every fd above 2 closed (bats itself keeps fds 3 and up
 # open, and they would be passed into the sandbox like any caller's fd).
+# A seccomp program (classic BPF, as bwrap takes it) that makes uname(2)
+# fail with EPERM on x86_64 and allows everything else.
+write_uname_filter() {
+        python3 - "$1" <<'PY'
+import struct, sys
+def insn(code, jt, jf, k): return struct.pack('HBBI', code, jt, jf, k)
+LD_W_ABS, JEQ_K, RET_K = 0x20, 0x15, 0x06
+prog = (insn(LD_W_ABS, 0, 0, 4)                 # arch
+        + insn(JEQ_K, 0, 3, 0xc000003e)         # AUDIT_ARCH_X86_64, else allow
+        + insn(LD_W_ABS, 0, 0, 0)               # syscall nr
+        + insn(JEQ_K, 0, 1, 63)                 # __NR_uname
+        + insn(RET_K, 0, 0, 0x00050000 | 1)     # SECCOMP_RET_ERRNO | EPERM
+        + insn(RET_K, 0, 0, 0x7fff0000))        # SECCOMP_RET_ALLOW
+open(sys.argv[1], 'wb').write(prog)
+PY
+}
+
+require_x86_64() {
+        [ "$(uname -m)" = x86_64 ] || skip "the test's BPF program is for x86_64"
+}
+
 closefds() {
         python3 -c 'import os, sys
 os.closerange(3, 65536)
