@@ -306,12 +306,11 @@ static long long now_ms(void) {
 }
 
 void helper_reset_signals(void) {
+        /* Dispositions first, so no handler of ours runs once unblocked. */
+        child_default_signals();
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) signal(sig, SIG_DFL);
 }
 
 /* Waits up to TIMEOUT_MS for PIDFD's process to exit: 0 once it has,
