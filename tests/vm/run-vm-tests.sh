@@ -109,8 +109,13 @@ if [ -n "${RECONFIGURE:-}" ] || [ ! -e "$ROOTFS/.configured" ] ||
         mkdir -p "$R/var/lib/systemd/linger"
         touch "$R/var/lib/systemd/linger/tester"     # = loginctl enable-linger tester
         ln -sf /lib/systemd/system/multi-user.target "$R/etc/systemd/system/default.target"
-        for u in systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer \
-                e2scrub_all.timer fstrim.timer systemd-timesyncd.service man-db.timer; do
+        # No timers at all (timers.target masked): a timer's unit that runs
+        # during a test changes the guest's mount table (systemd-tmpfiles-clean
+        # mounts /run/credentials/...), which the tests' teardown reads as a
+        # mount csand left behind.
+        for u in systemd-firstboot.service systemd-timesyncd.service timers.target \
+                apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
+                man-db.timer systemd-tmpfiles-clean.timer; do
                 ln -sf /dev/null "$R/etc/systemd/system/$u"
         done
         # the host kernel's modules needed after switch_root (block and ext4
