@@ -456,9 +456,9 @@ static int handle_network(SandboxPlan *p, ParseState *st, const Option *o, char 
 
 /* egress by name (utils/egress.c) */
 static int handle_egress(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
-        return egress_settings_parse(&p->egress, o->name, o->metavars ? args[0] : NULL, e);
+        return egress_settings_parse(&p->egress, (EgressOption) o->data, o->metavars ? args[0] : NULL, e);
 }
-#define EGRESS_ROW(n, m, h) { n, m, GROUP_NETWORK, handle_egress, .help = h },
+#define EGRESS_ROW(n, m, which, h) { n, m, GROUP_NETWORK, handle_egress, .data = which, .help = h },
 
 /* resources: cgroup limits and rlimits (utils/cgroups.c, utils/rlimits.c) */
 static int handle_cgroup(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
