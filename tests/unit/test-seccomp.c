@@ -125,16 +125,19 @@ static void test_against_kernel(void) {
                 SeccompProgram p;
                 SeccompCall c;
         } cases[] = {
-                { PROG(allow_all), umask_022 },      { PROG(no_umask), umask_022 },
-                { PROG(no_umask), getpid_call },     { PROG(umask_022_only), umask_022 },
-                { PROG(umask_022_only), umask_077 }, { PROG(arch_only), getpid_call },
-                { PROG(alu_mem), umask_022 },        { PROG(alu_mem), { .nr = __NR_umask, .known_args = 1, .args = { 023 } } },
+                { PROG(allow_all), umask_022 },
+                { PROG(no_umask), umask_022 },
+                { PROG(no_umask), getpid_call },
+                { PROG(umask_022_only), umask_022 },
+                { PROG(umask_022_only), umask_077 },
+                { PROG(arch_only), getpid_call },
+                { PROG(alu_mem), umask_022 },
+                { PROG(alu_mem), { .nr = __NR_umask, .known_args = 1, .args = { 023 } } },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 bool proven = allows(cases[i].p, cases[i].c);
                 int k = kernel_says(cases[i].p, cases[i].c);
-                CHECK(proven == (k == 0), "case %zu: proven allowed (%d) exactly when the kernel allows (%d)", i,
-                      proven, k);
+                CHECK(proven == (k == 0), "case %zu: proven allowed (%d) exactly when the kernel allows (%d)", i, proven, k);
         }
 }
 
