@@ -620,7 +620,8 @@ static bool init_vfork_allowed(const Launch *l) {
         /* Which call libc makes for setrlimit() is libc's choice. */
         if (p->rlimits.n_items > 0)
                 return false;
-        /* child_exec()'s calls before the filters would load, as made. */
+        /* child_exec()'s calls before the filters would load, as made
+         * (the last only with --die-with-parent). */
         const SeccompCall calls[] = {
                 { .nr = __NR_vfork },
                 { .nr = __NR_umask, .known_args = 1 << 0, .args = { l->saved_umask } },

@@ -884,7 +884,7 @@ static int record_write(FILE *f, const Image *img) {
                 return -EIO;
         for (size_t i = 0; r >= 0 && i < img->n_layers; i++) {
                 const ImageLayer *l = &img->layers[i];
-                r = fprintf(f, "L%s %" PRId64 " %s%c", l->hex, l->size, l->media_type, 0) < 0 ? -EIO : 0;
+                r = fprintf(f, "L%s %" PRId64 " %s%c", l->hex, l->size, l->media_type ?: "", 0) < 0 ? -EIO : 0;
         }
         if (r >= 0)
                 r = record_put_strv(f, 'e', img->env);
@@ -2165,8 +2165,10 @@ static int cache_walk(int cache_fd, bool prune, Error *e) {
                 if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
                         continue;
                 bool layer = strncmp(n, "sha256-", 7) == 0;
-                if (strncmp(n, RECORD_PREFIX, strlen(RECORD_PREFIX)) == 0) {
-                        /* a resolved image: the next run resolves it again */
+                if (strncmp(n, RECORD_PREFIX, strlen(RECORD_PREFIX)) == 0 ||
+                    strncmp(n, ".tmp-" RECORD_PREFIX, strlen(".tmp-" RECORD_PREFIX)) == 0) {
+                        /* a resolved image (or one half written): the next
+                         * run resolves it again */
                         if (prune && unlinkat(cache_fd, n, 0) < 0 && errno != ENOENT)
                                 return error_set_errno(e, errno, "Can't remove %s from the cache", n);
                         continue;
