@@ -417,9 +417,9 @@ int userns_standins_give_root(Standins *s) {
  * entered.) */
 static void open_ns_last_pid(Standins *s, int proc_fd) {
         if (getpid() == 1 && s->ns_last_pid_fd < 0)
-                s->ns_last_pid_fd = openat(proc_fd,
-                                           proc_fd == AT_FDCWD ? "/proc/sys/kernel/ns_last_pid" : "sys/kernel/ns_last_pid",
-                                           O_WRONLY | O_CLOEXEC);
+                s->ns_last_pid_fd =
+                        openat(proc_fd, proc_fd == AT_FDCWD ? "/proc/sys/kernel/ns_last_pid" : "sys/kernel/ns_last_pid",
+                               O_WRONLY | O_CLOEXEC);
 }
 
 int userns_write_own_maps_step(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid,
@@ -456,8 +456,7 @@ int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, g
         return r < 0 ? r : 0;
 }
 
-int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid,
-                        gid_t outside_gid) {
+int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
         int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
         UsernsMapStep step;
         int r;

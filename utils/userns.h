@@ -23,11 +23,8 @@ typedef struct Standins {
         int ns_last_pid_fd;
 } Standins;
 
-#define STANDINS_INIT                                                                                                  \
-        ((Standins) { .first = { .sock = -EBADF },                                                                     \
-                      .nested = { .sock = -EBADF },                                                                    \
-                      .root_fd = -EBADF,                                                                               \
-                      .ns_last_pid_fd = -EBADF })
+#define STANDINS_INIT \
+        ((Standins) { .first = { .sock = -EBADF }, .nested = { .sock = -EBADF }, .root_fd = -EBADF, .ns_last_pid_fd = -EBADF })
 
 /* Right after a clone with CLONE_NEWUSER and without CLONE_NEWNS: forks
  * the stand-ins (the nested namespace's too with NESTED) while our mount
@@ -72,8 +69,7 @@ const char *userns_map_step_words(UsernsMapStep step);
  * namespace nested in ours (through S's nested stand-in, else one started
  * here), maps INSIDE_UID/GID in it to OUTSIDE_UID/GID of ours, and joins
  * it. */
-int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid,
-                        gid_t outside_gid);
+int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
 
 /* Reaps the stand-ins used so far and, as pid 1, sets ns_last_pid back. */
 void userns_reap_standins(Standins *s);
