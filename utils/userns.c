@@ -57,8 +57,8 @@
  * caller's, owned by the caller's user namespace, where joining takes
  * privileges. They get their empty root from us over their socket once it
  * exists. The nested namespace's stand-in makes that namespace when we
- * send it its root, once our maps are written (the kernel wants its ids
- * mapped), and so gets ready while we build the root. (Where a stand-in
+ * tell it our maps are written (the kernel wants its ids mapped), and so
+ * gets ready while we build the root. (Where a stand-in
  * can't start early, in setuid mode, whose privileged part made the
  * mount namespace, the nested one is started only after the pivot into
  * the finished root: its mount namespace then holds nothing else.)
@@ -154,8 +154,8 @@ static int standin_hide(int root_fd, int sock) {
         return 0;
 }
 
-/* The stand-in: waits for its root (sent by us once it may make the
- * nested namespace); with NEW_USERNS makes that namespace; then,
+/* The stand-in: waits for its root; with NEW_USERNS, for our word that
+ * our ids are mapped, and makes the nested namespace; then,
  * confined, hidden and dumpable, sends "PID\n1" (its pid in /proc's
  * numbering, not the one of a pid namespace we may be in: read first,
  * while it still sees /proc; one message, one wake-up of ours) and waits
@@ -174,7 +174,7 @@ static _noreturn_ void standin(int proc_fd, int sock, bool new_userns) {
                 _exit(1);
         /* Before the chroot: the kernel lets no chrooted process make a
          * user namespace. */
-        if (new_userns && unshare(CLONE_NEWUSER) < 0)
+        if (new_userns && (read(sock, &c, 1) != 1 || unshare(CLONE_NEWUSER) < 0))
                 _exit(1);
         if (standin_hide(root_fd, sock) < 0 || confine_standin() < 0)
                 _exit(1);
@@ -285,14 +285,21 @@ static int open_maps_via_standin(Standins *s, Standin *st, int proc_fd, bool new
         return dir < 0 ? dir : 0;
 }
 
-/* An empty root for ST, and ST started and given it: where it can't have
- * been started early. */
+/* The nested namespace's stand-in may make it: our ids are mapped. */
+static int standin_go(const Standin *st) {
+        return write(st->sock, "g", 1) == 1 ? 0 : -EIO;
+}
+
+/* An empty root for ST, and ST started and given it (and the word to go
+ * on): where it can't have been started early. */
 static int standin_start_now(int proc_fd, bool new_userns, Standin *st) {
         _cleanup_close_ int root = empty_root();
         if (root < 0)
                 return root;
         int r = standin_start(proc_fd, new_userns, st);
-        return r < 0 ? r : standin_give_root(st, root);
+        if (r >= 0)
+                r = standin_give_root(st, root);
+        return r >= 0 && new_userns ? standin_go(st) : r;
 }
 #endif
 
@@ -379,7 +386,6 @@ void userns_standins_done(Standins *s) {
         standin_stop(s, &s->first);
         standin_stop(s, &s->nested);
         userns_reap_standins(s);
-        s->root_fd = safe_close(s->root_fd);
         s->ns_last_pid_fd = safe_close(s->ns_last_pid_fd);
 #endif
 }
@@ -399,10 +405,16 @@ int userns_standins_give_root(Standins *s) {
 #ifdef STANDIN_ARCH
         if (s->first.pid <= 0)
                 return 0;
-        s->root_fd = empty_root();
-        if (s->root_fd < 0)
-                return s->root_fd;
-        return standin_give_root(&s->first, s->root_fd);
+        /* Closed here first: the last close of a mount that was never
+         * attached unmounts it and waits for an RCU grace period, which
+         * a stand-in then pays (the nested one: while we build the root). */
+        _cleanup_close_ int root = empty_root();
+        if (root < 0)
+                return root;
+        int r = standin_give_root(&s->first, root);
+        if (r >= 0 && s->nested.pid > 0)
+                r = standin_give_root(&s->nested, root);
+        return r;
 #else
         return 0;
 #endif
@@ -440,11 +452,8 @@ int userns_write_own_maps_step(Standins *s, int proc_fd, uid_t inside_uid, uid_t
         r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, ret_step ?: &dummy);
         close_maps(fds);
 #ifdef STANDIN_ARCH
-        /* The nested namespace's stand-in can make it now: our ids are
-         * mapped. */
-        if (r >= 0 && s->nested.pid > 0 && standin_give_root(&s->nested, s->root_fd) < 0)
+        if (r >= 0 && s->nested.pid > 0 && standin_go(&s->nested) < 0)
                 standin_stop(s, &s->nested);
-        s->root_fd = safe_close(s->root_fd);
 #endif
         return r < 0 ? r : dumpable;
 }

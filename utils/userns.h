@@ -18,13 +18,12 @@ typedef struct Standin {
 typedef struct Standins {
         Standin first;  /* for the maps of the user namespace the clone made */
         Standin nested; /* for bwrap's second one, nested in it */
-        int root_fd;    /* their empty root, until the nested one has it */
         pid_t killed;
         int ns_last_pid_fd;
 } Standins;
 
 #define STANDINS_INIT \
-        ((Standins) { .first = { .sock = -EBADF }, .nested = { .sock = -EBADF }, .root_fd = -EBADF, .ns_last_pid_fd = -EBADF })
+        ((Standins) { .first = { .sock = -EBADF }, .nested = { .sock = -EBADF }, .ns_last_pid_fd = -EBADF })
 
 /* Right after a clone with CLONE_NEWUSER and without CLONE_NEWNS: forks
  * the stand-ins (the nested namespace's too with NESTED) while our mount
@@ -35,8 +34,8 @@ typedef struct Standins {
  * as userns_write_own_maps_step() says). */
 int userns_standins_start(Standins *s, int proc_fd, bool nested);
 /* In the new mount namespace: makes the stand-ins' empty root and hands it
- * to the first (the nested one gets it once the first maps are written:
- * it can make its user namespace only then). */
+ * to them (the nested one makes its user namespace once the first maps
+ * are written: the kernel wants our ids mapped). */
 int userns_standins_give_root(Standins *s);
 
 typedef enum UsernsMapStep {
