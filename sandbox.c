@@ -80,6 +80,9 @@ typedef struct Launch {
         int gate_fd;           /* child: its end of the gate (see below) */
         bool cgroupns_in_leaf; /* CLONE_NEWCGROUP is left to the child, to make
                                  * once it is in its cgroup's leaf */
+        bool mountns_late;     /* and CLONE_NEWNS, to make once it has forked
+                                 * its id-map stand-ins (utils/userns.c) */
+        Standins standins;     /* the child's */
         int stops_fd;          /* pid 1: where it reports the command's stops */
         const JobControl *jobs;
         pid_t monitor_pid; /* whose tracer (strace -f) may trace the child too */
@@ -277,7 +280,7 @@ static bool nested_userns_needed(const Launch *l) {
         return uid != p->uid || gid != p->gid || p->disable_userns;
 }
 
-static int enter_nested_userns(const Launch *l, int proc_fd, Error *e) {
+static int enter_nested_userns(Launch *l, int proc_fd, Error *e) {
         const SandboxPlan *p = l->plan;
         uid_t uid;
         gid_t gid;
@@ -294,7 +297,7 @@ static int enter_nested_userns(const Launch *l, int proc_fd, Error *e) {
                         return 0;
         }
         first_level_ids(l, &uid, &gid);
-        int r = userns_enter_nested(proc_fd, p->uid, uid, p->gid, gid);
+        int r = userns_enter_nested(&l->standins, proc_fd, p->uid, uid, p->gid, gid);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create the nested user namespace");
         return 0;
@@ -324,7 +327,7 @@ static pid_t tracer_pid(pid_t pid) {
 
 static int child_setup_last(const Launch *l, Error *e);
 
-static int child_setup(const Launch *l, Error *e) {
+static int child_setup(Launch *l, Error *e) {
         const SandboxPlan *p = l->plan;
         int r;
 
@@ -346,7 +349,7 @@ static int child_setup(const Launch *l, Error *e) {
                 gid_t gid;
                 first_level_ids(l, &uid, &gid);
                 UsernsMapStep step;
-                r = userns_write_own_maps_step(AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid, &step);
+                r = userns_write_own_maps_step(&l->standins, AT_FDCWD, uid, l->outside_uid, gid, l->outside_gid, &step);
                 if (r < 0)
                         return error_set_errno(e, r, "%s", userns_map_step_words(step));
                 was_dumpable = r > 0;
@@ -408,7 +411,7 @@ static int child_setup(const Launch *l, Error *e) {
 
         /* User namespace changes come last: they cost us the capabilities
          * over everything set up above (ns_last_pid's too). */
-        userns_reap_standins();
+        userns_reap_standins(&l->standins);
         if (nested && enter_nested_userns(l, proc_fd, e) < 0)
                 return -e->error;
         if (p->userns2_fd >= 0 && setns(p->userns2_fd, CLONE_NEWUSER) < 0)
@@ -519,6 +522,20 @@ fail:
 
 static _noreturn_ void init_run(const Launch *l);
 
+/* The id-map stand-ins first, in the caller's mount namespace, then the
+ * sandbox's (see utils/userns.c): the clone left CLONE_NEWNS to us. */
+static int child_enter_mountns(Launch *l, Error *e) {
+        int r = userns_standins_start(&l->standins, AT_FDCWD, nested_userns_needed(l));
+        if (r < 0)
+                return error_set_errno(e, r, "Can't start the id-map stand-in");
+        if (unshare(CLONE_NEWNS) < 0)
+                return error_set_errno(e, errno, "Can't create the mount namespace");
+        r = userns_standins_give_root(&l->standins);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't give the id-map stand-in its root");
+        return 0;
+}
+
 static _noreturn_ void child_run(Launch *l) {
         const SandboxPlan *p = l->plan;
         Error e = {};
@@ -529,8 +546,6 @@ static _noreturn_ void child_run(Launch *l) {
          * before the monitor tells the caller our pid. */
         if (p->userns_block_fd >= 0)
                 (void) prctl(PR_SET_DUMPABLE, 1);
-        if (l->gate_fd >= 0 && gate_child_first(l, &e) < 0)
-                goto fail;
         /* A process group of the sandbox's own, before anything else:
          * kill(0) and PRIO_PGRP from inside must not reach the caller's. */
         r = jobctl_child_enter_group(l->jobs);
@@ -538,6 +553,11 @@ static _noreturn_ void child_run(Launch *l) {
                 error_set_errno(&e, r, "Can't create the sandbox's process group");
                 goto fail;
         }
+        l->standins.init_reaps = plan_needs_init(p);
+        if (l->mountns_late && child_enter_mountns(l, &e) < 0)
+                goto fail;
+        if (l->gate_fd >= 0 && gate_child_first(l, &e) < 0)
+                goto fail;
         if (l->in_place) {
                 if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
                         error_set_errno(&e, errno, "prctl(PR_SET_PDEATHSIG)");
@@ -547,7 +567,7 @@ static _noreturn_ void child_run(Launch *l) {
                         goto fail;
         } else if (child_setup(l, &e) < 0)
                 goto fail;
-        userns_standins_done();
+        userns_standins_done(&l->standins);
         /* --seccomp's program, read where bwrap reads it: after setup. */
         if (p->seccomp_fd >= 0 && seccomp_program_read(p->seccomp_fd, &l->seccomp_fd_prog, &e) < 0)
                 goto fail;
@@ -807,7 +827,7 @@ static bool needs_gate(const SandboxPlan *p, const JobControl *jobs) {
 /* The namespaces the sandbox ends up with: the clone's, and the cgroup
  * namespace the child makes later in its leaf. */
 static unsigned long sandbox_ns_flags(const Launch *l) {
-        return l->clone_flags | (l->cgroupns_in_leaf ? CLONE_NEWCGROUP : 0);
+        return l->clone_flags | (l->cgroupns_in_leaf ? CLONE_NEWCGROUP : 0) | (l->mountns_late ? CLONE_NEWNS : 0);
 }
 
 /* --info-fd and the start of --json-status-fd: the namespace ids. */
@@ -1036,7 +1056,8 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
                      .outside_gid = getgid(),
                      .new_userns = !setuid_nouserns(),
                      .jobs = &jobs,
-                     .overlay = OVERLAY_SUPERVISOR_INIT };
+                     .overlay = OVERLAY_SUPERVISOR_INIT,
+                     .standins = STANDINS_INIT };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         sigset_t supervised;
 
@@ -1062,6 +1083,7 @@ static int sandbox_launch(const SandboxPlan *p) {
                 .gate_fd = -EBADF,
                 .stops_fd = -EBADF,
                 .overlay = OVERLAY_SUPERVISOR_INIT,
+                .standins = STANDINS_INIT,
         };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         _cleanup_(jobctl_done) JobControl jobs = JOB_CONTROL_INIT;
@@ -1078,6 +1100,11 @@ static int sandbox_launch(const SandboxPlan *p) {
         if ((l.clone_flags & CLONE_NEWCGROUP) && cgroup_needed(&p->cgroup)) {
                 l.clone_flags &= ~(unsigned long) CLONE_NEWCGROUP;
                 l.cgroupns_in_leaf = true;
+        }
+        /* The stand-ins' mount namespace must be the caller's (utils/userns.c). */
+        if (l.new_userns && p->userns_block_fd < 0 && !setuid_active()) {
+                l.clone_flags &= ~(unsigned long) CLONE_NEWNS;
+                l.mountns_late = true;
         }
 
         if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
@@ -1149,7 +1176,8 @@ static int sandbox_launch(const SandboxPlan *p) {
             p->unshare_user_try && !p->unshare_user && l.outside_uid == 0) {
                 /* --unshare-user-try as root: do without a user namespace. */
                 l.new_userns = false;
-                l.clone_flags &= ~(unsigned long) CLONE_NEWUSER;
+                l.mountns_late = false;
+                l.clone_flags = (l.clone_flags & ~(unsigned long) CLONE_NEWUSER) | CLONE_NEWNS;
                 pid = raw_clone(l.clone_flags);
         }
         if (pid < 0) {

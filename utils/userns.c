@@ -48,11 +48,23 @@
  * the caller: a service running as the user in a mount namespace of its
  * own. Other sandboxes' processes lack CAP_SYS_PTRACE over our namespace.)
  *
+ * Its namespaces are open to the same processes (/proc/PID/ns): through
+ * ns/user they may join our user namespace (the user owns it), and with
+ * the capabilities that gives, the mount namespace of ns/mnt, if our user
+ * namespace owns it. So the stand-ins are forked before our mount
+ * namespace exists (userns_standins_start(): the clone made no
+ * CLONE_NEWNS, the child unshares it after the fork): theirs is the
+ * caller's, owned by the caller's user namespace, where joining takes
+ * privileges. They get their empty root from us over their socket once it
+ * exists. The nested namespace's stand-in makes that namespace when we
+ * tell it our maps are written (the kernel wants its ids mapped), and so
+ * gets ready while we build the root. (Where a stand-in
+ * can't start early, in setuid mode, whose privileged part made the
+ * mount namespace, the nested one is started only after the pivot into
+ * the finished root: its mount namespace then holds nothing else.)
+ *
  * The first stand-in is killed, not waited for, once used:
- * userns_reap_standins() reaps it later. The nested namespace's is made
- * only once the root is built and pivoted into: a stand-in's namespaces are
- * open to the same processes (/proc/PID/ns), and its mount namespace while
- * the root is built is the caller's whole tree. */
+ * userns_reap_standins() reaps it later. */
 
 #if defined(__x86_64__)
 #define STANDIN_ARCH AUDIT_ARCH_X86_64
@@ -120,6 +132,15 @@ static int empty_root(void) {
         return r < 0 ? r : fd;
 }
 
+/* Every fd but SOCK: stdio too (the caller's files, reopened by path
+ * from /proc/PID/fd), and our ends of the launch's channels, whose
+ * end-of-file the monitor waits for. */
+static void close_all_but(int sock) {
+        if (sock > 0)
+                (void) syscall(SYS_close_range, 0, (unsigned) sock - 1, 0);
+        (void) syscall(SYS_close_range, (unsigned) sock + 1, ~0U, 0);
+}
+
 /* Nothing of value is left where a dumpable stand-in shows it: its root
  * and directory, its mountinfo (only what is below its root), its fds,
  * its environment. (Its memory, through ptrace or /proc/PID/mem, is our
@@ -129,35 +150,37 @@ static int standin_hide(int root_fd, int sock) {
                 return -errno;
         for (char **e = environ; e && *e; e++)
                 explicit_bzero(*e, strlen(*e));
-        /* stdio too: the caller's files, reopened by path from /proc/PID/fd */
-        if (sock > 0)
-                (void) syscall(SYS_close_range, 0, (unsigned) sock - 1, 0);
-        (void) syscall(SYS_close_range, (unsigned) sock + 1, ~0U, 0);
+        close_all_but(sock);
         return 0;
 }
 
-/* The stand-in: with NEW_USERNS makes the nested namespace; then,
+/* The stand-in: waits for its root; with NEW_USERNS, for our word that
+ * our ids are mapped, and makes the nested namespace; then,
  * confined, hidden and dumpable, sends "PID\n1" (its pid in /proc's
  * numbering, not the one of a pid namespace we may be in: read first,
  * while it still sees /proc; one message, one wake-up of ours) and waits
  * to be killed. */
-static _noreturn_ void standin(int proc_fd, int sock, int root_fd, bool new_userns) {
-        char msg[40];
+static _noreturn_ void standin(int proc_fd, int sock, bool new_userns) {
+        char msg[40], c;
         ssize_t n = readlinkat(proc_fd, proc_fd == AT_FDCWD ? "/proc/self" : "self", msg, sizeof(msg) - 3);
         if (n <= 0)
                 _exit(1);
         msg[n++] = '\n';
         msg[n++] = '1';
+        close_all_but(sock);
+        int root_fd = -EBADF;
+        size_t n_fds = 0;
+        if (fd_recv_with_fds(sock, &c, 1, &root_fd, 1, &n_fds) != 1 || n_fds != 1)
+                _exit(1);
         /* Before the chroot: the kernel lets no chrooted process make a
          * user namespace. */
-        if (new_userns && unshare(CLONE_NEWUSER) < 0)
+        if (new_userns && (read(sock, &c, 1) != 1 || unshare(CLONE_NEWUSER) < 0))
                 _exit(1);
         if (standin_hide(root_fd, sock) < 0 || confine_standin() < 0)
                 _exit(1);
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(sock, msg, (size_t) n) != n)
                 _exit(1);
         /* Until killed. */
-        char c;
         while (read(sock, &c, 1) > 0)
                 ;
         _exit(0);
@@ -209,25 +232,7 @@ static int standin_dir(int proc_fd, int sock, bool new_userns, int *ret_userns) 
         return dir;
 }
 
-typedef struct Standin {
-        pid_t pid;
-        int sock;
-} Standin;
-
-#define STANDIN_NULL ((Standin) { .pid = 0, .sock = -EBADF })
-
-/* The stand-ins killed and not yet reaped. */
-static pid_t standins_killed[2];
-static size_t n_standins_killed;
-/* As the init of a new pid namespace we give the stand-ins pids 2 and 3:
- * ns_last_pid is set back to 1 once they are gone, so that the command is
- * pid 2 as with bwrap. (Best effort: a read-only /proc/sys leaves it 3.
- * Written in the user namespace that owns the pid namespace, whose
- * capabilities this takes: before the nested one is entered.) Kept open
- * from the first stand-in to userns_standins_done(). */
-static int ns_last_pid_fd = -EBADF;
-
-static int standin_start(int proc_fd, int root_fd, bool new_userns, Standin *ret) {
+static int standin_start(int proc_fd, bool new_userns, Standin *ret) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
@@ -240,41 +245,61 @@ static int standin_start(int proc_fd, int root_fd, bool new_userns, Standin *ret
         }
         if (pid == 0) {
                 safe_close(sv[0]);
-                standin(proc_fd, sv[1], root_fd, new_userns);
+                standin(proc_fd, sv[1], new_userns);
         }
         safe_close(sv[1]);
         *ret = (Standin) { .pid = pid, .sock = sv[0] };
         return 0;
 }
 
+/* Its root: it goes on once it has it. */
+static int standin_give_root(const Standin *st, int root_fd) {
+        return fd_send_with_fds(st->sock, "r", 1, &root_fd, 1);
+}
+
 /* Killed, and reaped later (userns_reap_standins()): its exit takes
  * nothing from the setup's time. */
-static void standin_stop(Standin *s) {
-        if (s->pid <= 0)
+static void standin_stop(Standins *s, Standin *st) {
+        if (st->pid <= 0)
                 return;
-        s->sock = safe_close(s->sock);
-        (void) kill(s->pid, SIGKILL);
-        if (n_standins_killed < ELEMENTSOF(standins_killed))
-                standins_killed[n_standins_killed++] = s->pid;
-        else
-                while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-        s->pid = 0;
+        st->sock = safe_close(st->sock);
+        (void) kill(st->pid, SIGKILL);
+        if (s->killed > 0)
+                userns_reap_standins(s);
+        s->killed = st->pid;
+        st->pid = 0;
 }
 
 /* Opens NAMES[i] of a ready stand-in's /proc directory into FDS[i] (-errno
  * for each that fails), and its user namespace into *RET_USERNS. */
-static int open_maps_via_standin(int proc_fd, Standin *s, bool new_userns, const char *const *names, int *fds, size_t n,
-                                 int *ret_userns) {
-        int dir = standin_dir(proc_fd, s->sock, new_userns, ret_userns);
+static int open_maps_via_standin(Standins *s, Standin *st, int proc_fd, bool new_userns, const char *const *names,
+                                 int *fds, size_t n, int *ret_userns) {
+        int dir = standin_dir(proc_fd, st->sock, new_userns, ret_userns);
         for (size_t i = 0; dir >= 0 && i < n; i++) {
                 fds[i] = openat(dir, names[i], O_WRONLY | O_CLOEXEC);
                 if (fds[i] < 0)
                         fds[i] = -errno;
         }
         safe_close(dir);
-        standin_stop(s);
+        standin_stop(s, st);
         return dir < 0 ? dir : 0;
+}
+
+/* The nested namespace's stand-in may make it: our ids are mapped. */
+static int standin_go(const Standin *st) {
+        return write(st->sock, "g", 1) == 1 ? 0 : -EIO;
+}
+
+/* An empty root for ST, and ST started and given it (and the word to go
+ * on): where it can't have been started early. */
+static int standin_start_now(int proc_fd, bool new_userns, Standin *st) {
+        _cleanup_close_ int root = empty_root();
+        if (root < 0)
+                return root;
+        int r = standin_start(proc_fd, new_userns, st);
+        if (r >= 0)
+                r = standin_give_root(st, root);
+        return r >= 0 && new_userns ? standin_go(st) : r;
 }
 #endif
 
@@ -342,66 +367,120 @@ static void open_own_maps_dumpable(int proc_fd, int *fds) {
         (void) prctl(PR_SET_DUMPABLE, 0);
 }
 
-void userns_reap_standins(void) {
+void userns_reap_standins(Standins *s) {
 #ifdef STANDIN_ARCH
-        for (size_t i = 0; i < n_standins_killed; i++)
-                while (waitpid(standins_killed[i], NULL, 0) < 0 && errno == EINTR)
+        if (s->killed > 0)
+                while (waitpid(s->killed, NULL, 0) < 0 && errno == EINTR)
                         ;
-        n_standins_killed = 0;
+        s->killed = 0;
         /* At offset 0 each time: a sysctl ignores writes past it. */
-        if (ns_last_pid_fd >= 0)
-                (void) !pwrite(ns_last_pid_fd, "1", 1, 0);
+        if (s->ns_last_pid_fd >= 0)
+                (void) !pwrite(s->ns_last_pid_fd, "1", 1, 0);
 #endif
 }
 
-void userns_standins_done(void) {
-        userns_reap_standins();
+void userns_standins_done(Standins *s) {
 #ifdef STANDIN_ARCH
-        ns_last_pid_fd = safe_close(ns_last_pid_fd);
+        /* Unused ones too (a setup that failed before it needed them):
+         * their end of the socket closed, they end by themselves. */
+        standin_stop(s, &s->first);
+        standin_stop(s, &s->nested);
+        userns_reap_standins(s);
+        s->ns_last_pid_fd = safe_close(s->ns_last_pid_fd);
 #endif
 }
 
-int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid,
-                               UsernsMapStep *ret_step) {
+int userns_standins_start(Standins *s, int proc_fd, bool nested) {
+#ifdef STANDIN_ARCH
+        int r = standin_start(proc_fd, false, &s->first);
+        if (r >= 0 && nested)
+                r = standin_start(proc_fd, true, &s->nested);
+        return r;
+#else
+        return 0;
+#endif
+}
+
+int userns_standins_give_root(Standins *s) {
+#ifdef STANDIN_ARCH
+        if (s->first.pid <= 0)
+                return 0;
+        /* Closed here first: the last close of a mount that was never
+         * attached unmounts it and waits for an RCU grace period, which
+         * a stand-in then pays (the nested one: while we build the root). */
+        _cleanup_close_ int root = empty_root();
+        if (root < 0)
+                return root;
+        int r = standin_give_root(&s->first, root);
+        if (r >= 0 && s->nested.pid > 0)
+                r = standin_give_root(&s->nested, root);
+        return r;
+#else
+        return 0;
+#endif
+}
+
+/* As pid 1, ns_last_pid, kept from the first stand-in to
+ * userns_standins_done(): as the init of a new pid namespace we give the
+ * stand-ins pids 2 (and 3): it is set back to 1 once they are gone, so
+ * that the command is pid 2 as with bwrap. (Best effort: a read-only
+ * /proc/sys leaves it 3. Written in the user namespace that owns the pid
+ * namespace, whose capabilities this takes: before the nested one is
+ * entered.) */
+static void open_ns_last_pid(Standins *s, int proc_fd) {
+        if (getpid() == 1 && s->ns_last_pid_fd < 0)
+                s->ns_last_pid_fd =
+                        openat(proc_fd, proc_fd == AT_FDCWD ? "/proc/sys/kernel/ns_last_pid" : "sys/kernel/ns_last_pid",
+                               O_WRONLY | O_CLOEXEC);
+}
+
+int userns_write_own_maps_step(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid,
+                               gid_t outside_gid, UsernsMapStep *ret_step) {
         int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
         UsernsMapStep dummy;
         int r = -ENOSYS;
 #ifdef STANDIN_ARCH
-        _cleanup_close_ int userns = -EBADF, root = empty_root();
-        Standin s = STANDIN_NULL;
-        r = root < 0 ? root : standin_start(proc_fd, root, false, &s);
-        if (r >= 0 && getpid() == 1 && ns_last_pid_fd < 0)
-                ns_last_pid_fd = openat(proc_fd, proc_fd == AT_FDCWD ? "/proc/sys/kernel/ns_last_pid" : "sys/kernel/ns_last_pid",
-                                        O_WRONLY | O_CLOEXEC);
+        _cleanup_close_ int userns = -EBADF;
+        r = s->first.pid > 0 ? 0 : standin_start_now(proc_fd, false, &s->first);
+        open_ns_last_pid(s, proc_fd);
         if (r >= 0)
-                r = open_maps_via_standin(proc_fd, &s, false, map_names, fds, _MAP_MAX, &userns);
+                r = open_maps_via_standin(s, &s->first, proc_fd, false, map_names, fds, _MAP_MAX, &userns);
 #endif
         bool dumpable = r < 0;
         if (dumpable)
                 open_own_maps_dumpable(proc_fd, fds);
         r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, ret_step ?: &dummy);
         close_maps(fds);
+#ifdef STANDIN_ARCH
+        if (r >= 0 && s->nested.pid > 0 && standin_go(&s->nested) < 0)
+                standin_stop(s, &s->nested);
+#endif
         return r < 0 ? r : dumpable;
 }
 
 int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
-        int r = userns_write_own_maps_step(proc_fd, inside_uid, outside_uid, inside_gid, outside_gid, NULL);
-        userns_standins_done();
+        Standins s = STANDINS_INIT;
+        int r = userns_write_own_maps_step(&s, proc_fd, inside_uid, outside_uid, inside_gid, outside_gid, NULL);
+        userns_standins_done(&s);
         return r < 0 ? r : 0;
 }
 
-int userns_enter_nested(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
+int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
         int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
         UsernsMapStep step;
         int r;
 #ifdef STANDIN_ARCH
-        _cleanup_close_ int userns = -EBADF, root = empty_root();
-        Standin s = STANDIN_NULL;
-        r = root < 0 ? root : standin_start(proc_fd, root, true, &s);
+        _cleanup_close_ int userns = -EBADF;
+        r = s->nested.pid > 0 ? 0 : standin_start_now(proc_fd, true, &s->nested);
         if (r >= 0) {
-                r = open_maps_via_standin(proc_fd, &s, true, map_names, fds, _MAP_MAX, &userns);
-                /* Gone before the nested namespace costs us ns_last_pid. */
-                userns_reap_standins();
+                r = open_maps_via_standin(s, &s->nested, proc_fd, true, map_names, fds, _MAP_MAX, &userns);
+                /* Gone before the nested namespace costs us ns_last_pid;
+                 * or left to our reaping as pid 1: with the first's pid
+                 * free again, the command's is 2 all the same, and we
+                 * don't wait here for it to die. */
+                if (s->init_reaps)
+                        s->killed = 0;
+                userns_reap_standins(s);
         }
         if (r >= 0) {
                 /* Written from here, its parent namespace, where we still

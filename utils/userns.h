@@ -1,17 +1,44 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Maps INSIDE_UID/GID to the caller's OUTSIDE ids for the calling process,
- * which has just entered a new user namespace, and denies setgroups, as
- * the kernel requires of an unprivileged writer. The map files are opened
- * through a confined stand-in (see userns.c): the caller stays not
- * dumpable, so that the user outside can't ptrace the setup. */
-/* PROC_FD: a procfs to find "self" in (AT_FDCWD: /proc), for when the
- * sandbox's own root no longer has one. */
-int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
+/* One id-map stand-in (see userns.c): its pid (0: none) and our end of
+ * its socket. */
+typedef struct Standin {
+        pid_t pid;
+        int sock;
+} Standin;
+
+/* The stand-ins of one launch, the child's: those started and not yet
+ * used, the one killed and not yet reaped, and what pid 1 sets
+ * ns_last_pid back with once they are gone. */
+typedef struct Standins {
+        Standin first;  /* for the maps of the user namespace the clone made */
+        Standin nested; /* for bwrap's second one, nested in it */
+        pid_t killed;
+        int ns_last_pid_fd;
+        bool init_reaps; /* we reap every child later (pid 1): the nested
+                          * one is left to that */
+} Standins;
+
+#define STANDINS_INIT \
+        ((Standins) { .first = { .sock = -EBADF }, .nested = { .sock = -EBADF }, .ns_last_pid_fd = -EBADF })
+
+/* Right after a clone with CLONE_NEWUSER and without CLONE_NEWNS: forks
+ * the stand-ins (the nested namespace's too with NESTED) while our mount
+ * namespace is still the caller's, so that theirs is, which nobody
+ * outside the caller's own user namespace may join. The caller then
+ * unshares CLONE_NEWNS and calls userns_standins_give_root(). 0 without
+ * starting any where userns.c has no stand-ins (the maps are then opened
+ * as userns_write_own_maps_step() says). */
+int userns_standins_start(Standins *s, int proc_fd, bool nested);
+/* In the new mount namespace: makes the stand-ins' empty root and hands it
+ * to them (the nested one makes its user namespace once the first maps
+ * are written: the kernel wants our ids mapped). */
+int userns_standins_give_root(Standins *s);
 
 typedef enum UsernsMapStep {
         USERNS_MAP_UID,
@@ -19,24 +46,33 @@ typedef enum UsernsMapStep {
         USERNS_MAP_GID,
 } UsernsMapStep;
 
-/* The same, written in bwrap's order (uid map, setgroups, gid map);
+/* Maps INSIDE_UID/GID to the caller's OUTSIDE ids for the calling process,
+ * which has just entered a new user namespace, and denies setgroups, as
+ * the kernel requires of an unprivileged writer; written in bwrap's order
+ * (uid map, setgroups, gid map). The map files are opened through a
+ * confined stand-in (see userns.c; one of S's, else one started here):
+ * the caller stays not dumpable, so that the user outside can't ptrace
+ * the setup. PROC_FD: a procfs to find "self" in (AT_FDCWD: /proc).
  * *RET_STEP says which step failed; 1 when we had to be dumpable to open
  * the maps (no stand-in: see userns.c), else 0. The stand-in is killed,
  * not waited for: userns_reap_standins() reaps it, and must be called
  * while we still have our capabilities here (before
  * userns_enter_nested()); userns_standins_done() before the command
  * starts. */
-int userns_write_own_maps_step(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid,
-                               UsernsMapStep *ret_step);
+int userns_write_own_maps_step(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid,
+                               gid_t outside_gid, UsernsMapStep *ret_step);
+/* The same with a stand-in of its own, started and ended here. */
+int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
 /* bwrap's words for a failed STEP. */
 const char *userns_map_step_words(UsernsMapStep step);
 
 /* bwrap's second user namespace (--dev, --disable-userns): creates a user
- * namespace nested in ours, maps INSIDE_UID/GID in it to OUTSIDE_UID/GID
- * of ours, and joins it. */
-int userns_enter_nested(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
+ * namespace nested in ours (through S's nested stand-in, else one started
+ * here), maps INSIDE_UID/GID in it to OUTSIDE_UID/GID of ours, and joins
+ * it. */
+int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
 
 /* Reaps the stand-ins used so far and, as pid 1, sets ns_last_pid back. */
-void userns_reap_standins(void);
-/* The same, and closes what was kept for it. */
-void userns_standins_done(void);
+void userns_reap_standins(Standins *s);
+/* The same, and ends and closes everything of S's. */
+void userns_standins_done(Standins *s);

@@ -12,6 +12,11 @@
 # user and reads a file through the stand-ins' root, which shows the view
 # is reachable; it races them, since they are dumpable only for a moment. (Another sandbox's processes, in a user namespace of their
 # own, are refused by the kernel: no CAP_SYS_PTRACE over the stand-in's.)
+# Their /proc/PID/ns are open to the same processes: through ns/user one
+# joins the sandbox's user namespace (the user owns it), and with its
+# capabilities the mount namespace of ns/mnt, if that namespace owns it:
+# the stand-ins' mount namespace must be the caller's, never the one the
+# root is being built in (the caller's tree, the scaffold's /oldroot).
 # Probe: standin-probe.py.
 
 load ../lib/common
@@ -29,7 +34,7 @@ attacker() {
         python3 "$BATS_TEST_DIRNAME/standin-probe.py" "$1" "$TESTDIR/ctl" "$TESTDIR/secret/file" "${@:2}"
 }
 
-@test "stand-in: racing it over many launches gives neither the caller's files, nor its fds, nor its environment" {
+@test "stand-in: racing it over many launches gives neither the caller's files (root, cwd, or its mount namespace joined), nor its fds, nor its environment" {
         STANDIN_SECRET="standin-env-$CSAND_TOKEN" attacker race "$CSAND_TOKEN" "standin-env-$CSAND_TOKEN" >"$TESTDIR/out" 2>&1 &
         local apid=$! i
         # let the attacker start spinning
@@ -44,5 +49,7 @@ attacker() {
         assert_output "race: root/cwd 0
 race: fds 0
 race: environ 0
+race: ns/mnt 0
+race: ns/user joined some
 race: caught dumpable some"
 }
