@@ -209,3 +209,18 @@ print("mapped")'
         # a file among the parents
         assert_same "${root[@]}" --tmpfs /t --ro-bind /etc/hostname /t/f --dir /t/f/x/y true
 }
+
+@test "binds under one parent: an op covering the parent between them moves the next one, as bwrap" {
+        # csand keeps the parent's fd from one bind to the next under it (from
+        # the second on: the first makes the parent)
+        assert_same "${root[@]}" --ro-bind /usr/share /m/w --ro-bind /usr/share /m/x --tmpfs /m --ro-bind /usr/share /m/y \
+                sh -c 'ls /m; test -d /m/y/doc && echo bound'
+        [ "$ours" = "0|$(printf 'y\nbound')" ] || fail "$ours"
+        # a bind onto the parent itself: the next one is made in the bound directory
+        mkdir "$TESTDIR/b"
+        assert_same "${root[@]}" --ro-bind /usr/share /m/w --ro-bind /usr/share /m/x --bind "$TESTDIR/b" /m \
+                --ro-bind /usr/share /m/y \
+                sh -c 'ls /m; test -d /m/y/doc && echo bound'
+        [ "$ours" = "0|$(printf 'y\nbound')" ] || fail "$ours"
+        [ -d "$TESTDIR/b/y" ] || fail "no y in the bound directory"
+}
