@@ -1033,10 +1033,10 @@ static int make_op_parents(const MountOp *op, int root_fd, Error *e) {
         return 0;
 }
 
-/* As bwrap: every source is checked before the first operation runs, so
- * that of several problems the same one is named. */
-static int check_sources(const SandboxPlan *p, Error *e) {
-        for (size_t i = 0; i < p->n_ops; i++) {
+/* Looks at the sources of the ops from FROM on, as bwrap looks at every
+ * source before its first op (see SourceChecks). */
+static int check_sources(const SandboxPlan *p, size_t from, Error *e) {
+        for (size_t i = from; i < p->n_ops; i++) {
                 const MountOp *op = &p->ops[i];
                 int r = 0;
                 if (op->type == MOUNT_OP_BIND)
@@ -1081,74 +1081,146 @@ static int hide_state_dirs(NewRoot *root, Error *e) {
         return 0;
 }
 
-int mounts_execute(const SandboxPlan *p, NewRoot *root, int fuse_fd, Error *e) {
-        int r = check_sources(p, e);
+/* bwrap looks at every source (a stat each) before its first op, so that
+ * of several problems the same one is named and nothing is done when a
+ * source is missing. Each bind's clone is its own look at its source, so
+ * csand looks at the sources still ahead only where going on without
+ * would differ: before an op's error is told (a missing source ahead is
+ * named instead), and before an op that could change something outside
+ * the sandbox's own new, still private tree. That is, once a mount of
+ * the caller's files is in it, an op that writes into existing files
+ * (--file, --chmod: a FIFO or a terminal passes writes through even a
+ * read-only or nodev-less bind); once a writable one is, any op (a new
+ * entry may land in the caller's directory); an overlay (its upper and
+ * work directories, a fuse-overlayfs daemon); the first bind when csand's
+ * state directories are still to be made (state_watch_start()). One path
+ * walk fewer per bind where none of these comes. */
+typedef struct SourceChecks {
+        bool done;            /* the sources of every op from here on were looked at */
+        bool caller_files;    /* a mount of the caller's files is in the new root */
+        bool caller_writable; /* a writable one */
+        int state_missing;    /* csand's state directories are to be made: -1 not known yet */
+} SourceChecks;
+
+/* Would state_watch_start() make one of them (state_dir_make())? */
+static bool state_dirs_missing(void) {
+        for (StateDir d = 0; d < _STATE_DIR_MAX; d++) {
+                _cleanup_free_ char *path = NULL;
+                struct stat st;
+                if (state_dir_path(d, &path) >= 0 && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)))
+                        return true;
+        }
+        return false;
+}
+
+static bool must_look_ahead(SourceChecks *c, const MountOp *op, const NewRoot *root) {
+        if (c->done)
+                return false;
+        if (c->caller_writable || op->type == MOUNT_OP_OVERLAY)
+                return true;
+        if (c->caller_files && (op->type == MOUNT_OP_FILE || op->type == MOUNT_OP_CHMOD))
+                return true;
+        if ((op->type == MOUNT_OP_BIND || op->type == MOUNT_OP_BIND_FD) && !root->state_watched) {
+                if (c->state_missing < 0)
+                        c->state_missing = state_dirs_missing();
+                return c->state_missing;
+        }
+        return false;
+}
+
+/* What OP (done) put in the new root. */
+static void note_op_done(SourceChecks *c, const SandboxPlan *p, const MountOp *op) {
+        switch (op->type) {
+        case MOUNT_OP_BIND:
+        case MOUNT_OP_BIND_FD:
+                c->caller_files = true;
+                c->caller_writable |= !op->readonly;
+                break;
+        case MOUNT_OP_PROC:
+                /* the caller's /proc, without a pid namespace of our own */
+                if (!p->unshare_pid && p->pidns_fd < 0)
+                        c->caller_files = c->caller_writable = true;
+                break;
+        case MOUNT_OP_DEV: /* the host's device nodes, the caller's terminal */
+                c->caller_files = true;
+                break;
+        case MOUNT_OP_OVERLAY:
+                c->caller_files = c->caller_writable = true;
+                break;
+        default:
+                break;
+        }
+}
+
+static int run_op(const SandboxPlan *p, const MountOp *op, NewRoot *root, int fuse_fd, int base_fd, Error *e) {
+        if (op->type != MOUNT_OP_BIND)
+                forget_parent(root);
+        int r = make_op_parents(op, root->fd, e);
         if (r < 0)
                 return r;
+        switch (op->type) {
+        case MOUNT_OP_BIND:
+                return op_bind(op, root, e);
+        case MOUNT_OP_REMOUNT_RO:
+                return op_remount_ro(op, root->fd, e);
+        case MOUNT_OP_PROC:
+                return op_proc(p, op, root, e);
+        case MOUNT_OP_DEV:
+                return op_dev(op, root, e);
+        case MOUNT_OP_TMPFS:
+                return op_tmpfs(op, root, e);
+        case MOUNT_OP_MQUEUE:
+                return op_mqueue(op, root, e);
+        case MOUNT_OP_DIR:
+                return op_dir(op, root->fd, e);
+        case MOUNT_OP_SYMLINK:
+                return op_symlink(op, root->fd, e);
+        case MOUNT_OP_CHMOD:
+                return op_chmod(op, root->fd, e);
+        case MOUNT_OP_FILE:
+                return op_file(op, root->fd, e);
+        case MOUNT_OP_BIND_DATA:
+                return op_bind_data(op, base_fd, root, e);
+        case MOUNT_OP_BIND_FD:
+                return op_bind_fd(op, root, e);
+        case MOUNT_OP_LOCK_FILE:
+                return 0; /* in mounts_execute(), at the end */
+        case MOUNT_OP_OVERLAY: {
+                _cleanup_close_ int mnt = -EBADF;
+                r = overlay_mount(p, op, fuse_fd, base_fd, &mnt, e);
+                if (r >= 0)
+                        r = attach_new_mount_at_dir(root, mnt, op->dest, e);
+                return r;
+        }
+        default:
+                return error_setf(e, EOPNOTSUPP, "Unsupported mount operation for %s", op->dest);
+        }
+}
+
+int mounts_execute(const SandboxPlan *p, NewRoot *root, int fuse_fd, Error *e) {
+        SourceChecks checks = { .state_missing = -1 };
+        int r;
 
         /* Scratch space the sandbox never sees. */
         int base_fd = root->scaffold_fd;
 
         for (size_t i = 0; i < p->n_ops; i++) {
                 const MountOp *op = &p->ops[i];
-                r = 0;
-
-                if (op->type != MOUNT_OP_BIND)
-                        forget_parent(root);
-                r = make_op_parents(op, root->fd, e);
-                if (r < 0)
-                        return r;
-                switch (op->type) {
-                case MOUNT_OP_BIND:
-                        r = op_bind(op, root, e);
-                        break;
-                case MOUNT_OP_REMOUNT_RO:
-                        r = op_remount_ro(op, root->fd, e);
-                        break;
-                case MOUNT_OP_PROC:
-                        r = op_proc(p, op, root, e);
-                        break;
-                case MOUNT_OP_DEV:
-                        r = op_dev(op, root, e);
-                        break;
-                case MOUNT_OP_TMPFS:
-                        r = op_tmpfs(op, root, e);
-                        break;
-                case MOUNT_OP_MQUEUE:
-                        r = op_mqueue(op, root, e);
-                        break;
-                case MOUNT_OP_DIR:
-                        r = op_dir(op, root->fd, e);
-                        break;
-                case MOUNT_OP_SYMLINK:
-                        r = op_symlink(op, root->fd, e);
-                        break;
-                case MOUNT_OP_CHMOD:
-                        r = op_chmod(op, root->fd, e);
-                        break;
-                case MOUNT_OP_FILE:
-                        r = op_file(op, root->fd, e);
-                        break;
-                case MOUNT_OP_BIND_DATA:
-                        r = op_bind_data(op, base_fd, root, e);
-                        break;
-                case MOUNT_OP_BIND_FD:
-                        r = op_bind_fd(op, root, e);
-                        break;
-                case MOUNT_OP_LOCK_FILE:
-                        break; /* below */
-                case MOUNT_OP_OVERLAY: {
-                        _cleanup_close_ int mnt = -EBADF;
-                        r = overlay_mount(p, op, fuse_fd, base_fd, &mnt, e);
-                        if (r >= 0)
-                                r = attach_new_mount_at_dir(root, mnt, op->dest, e);
-                        break;
+                if (must_look_ahead(&checks, op, root)) {
+                        r = check_sources(p, i, e);
+                        if (r < 0)
+                                return r;
+                        checks.done = true;
                 }
-                default:
-                        r = error_setf(e, EOPNOTSUPP, "Unsupported mount operation for %s", op->dest);
+                r = run_op(p, op, root, fuse_fd, base_fd, e);
+                if (r < 0 && !checks.done) {
+                        /* a missing source ahead is the problem bwrap names */
+                        int k = check_sources(p, i, e);
+                        return k < 0 ? k : r;
                 }
                 if (r < 0)
                         return r;
+                note_op_done(&checks, p, op);
         }
         r = hide_state_dirs(root, e);
         if (r < 0)

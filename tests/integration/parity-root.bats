@@ -164,6 +164,31 @@ print("mapped")'
         [[ "$ours" == "1|bwrap: Can't find source path $TESTDIR/nope2: No such file or directory" ]] || fail "$ours"
 }
 
+@test "16: nothing reaches the caller's files before a missing source is named, as bwrap" {
+        # csand looks at the sources ahead only where going on would differ;
+        # its state directories made already, so that their making is not one
+        mkdir -p "$TESTDIR/w" "$TESTDIR/f" "$CSAND_RUNTIME_DIR/csand" "${XDG_CACHE_HOME:-$HOME/.cache}/csand"
+        mkfifo "$TESTDIR/f/fifo"
+        exec 7<>"$TESTDIR/f/fifo"
+        # an op after a writable bind: a new directory in the caller's
+        assert_same "${root[@]}" --bind "$TESTDIR/w" /w --dir /w/new --ro-bind "$TESTDIR/nope" /y true
+        [[ "$ours" == "1|bwrap: Can't find source path $TESTDIR/nope: No such file or directory" ]] || fail "$ours"
+        [ ! -e "$TESTDIR/w/new" ] || fail "$TESTDIR/w/new was made"
+        # a bind after a writable bind: its mount point in the caller's directory
+        assert_same "${root[@]}" --bind "$TESTDIR/w" /w --ro-bind /usr /w/usr --ro-bind "$TESTDIR/nope" /y true
+        [ ! -e "$TESTDIR/w/usr" ] || fail "$TESTDIR/w/usr was made"
+        # --file through a read-only bind: a FIFO takes the data all the same
+        assert_same "${root[@]}" --ro-bind "$TESTDIR/f" /f --file 0 /f/fifo --ro-bind "$TESTDIR/nope" /y true <<<data
+        [[ "$ours" == "1|bwrap: Can't find source path $TESTDIR/nope: No such file or directory" ]] || fail "$ours"
+        ! read -r -t 0 -u 7 || fail "data went into the caller's FIFO"
+        exec 7<&-
+        # csand's own state directories are not made either
+        run env XDG_CACHE_HOME="$TESTDIR/cache" XDG_RUNTIME_DIR="$TESTDIR/run" "$CSAND" "${root[@]}" \
+                --ro-bind /usr/share /s --ro-bind "$TESTDIR/nope" /y true
+        assert_failure
+        [ ! -e "$TESTDIR/cache/csand" ] && [ ! -e "$TESTDIR/run/csand" ] || fail "a state directory was made"
+}
+
 @test "--tmpfs, --mqueue and --dev mounts carry bwrap's sources and flags" {
         assert_same "${root[@]}" --proc /proc --tmpfs /t --mqueue /mq --unshare-ipc --dev /d \
                 sh -c 'findmnt -l -n -o TARGET,SOURCE,FSTYPE,OPTIONS | grep -E "^/(t|mq|d|d/null|d/pts) " |
