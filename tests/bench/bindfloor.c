@@ -6,7 +6,7 @@
  *   bindfloor [SRC...]
  *
  * As floor.c: clone(2) with all seven namespaces, the child writes its id
- * maps. Then, in its own mount namespace, a fresh tmpfs is attached over
+ * maps (child.h). Then, in its own mount namespace, a fresh tmpfs is attached over
  * /tmp (nothing outside the namespace sees it) with a directory "mnt", and
  * each SRC is bound read-only at mnt/I, I = 0, 1, ... with the least one
  * --ro-bind-try of a directory needs of the kernel:
@@ -42,17 +42,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
+
 static void die(const char *what, const char *arg) {
         fprintf(stderr, "bindfloor: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
         _exit(1);
-}
-
-static void write_file(const char *path, const char *data) {
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        size_t n = strlen(data);
-        if (fd < 0 || write(fd, data, n) != (ssize_t) n)
-                die("writing", path);
-        close(fd);
 }
 
 /* A fresh tmpfs over /tmp, in this process's own mount namespace; returns
@@ -104,12 +98,7 @@ int main(int argc, char **argv) {
         if (pid < 0)
                 die("clone", NULL);
         if (pid == 0) {
-                char line[64];
-                write_file("/proc/self/setgroups", "deny");
-                snprintf(line, sizeof(line), "%u %u 1\n", (unsigned) uid, (unsigned) uid);
-                write_file("/proc/self/uid_map", line);
-                snprintf(line, sizeof(line), "%u %u 1\n", (unsigned) gid, (unsigned) gid);
-                write_file("/proc/self/gid_map", line);
+                bench_write_id_maps("bindfloor", uid, gid);
                 int dir = make_root();
                 for (int i = 1; i < argc; i++)
                         bind_read_only(dir, argv[i], (unsigned) (i - 1));
@@ -118,11 +107,5 @@ int main(int argc, char **argv) {
                 die("exec", "/usr/bin/true");
         }
 
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        die("waitpid", NULL);
-        if (WIFSIGNALED(status))
-                return 128 + WTERMSIG(status);
-        return WEXITSTATUS(status);
+        return bench_wait("bindfloor", pid);
 }
