@@ -457,6 +457,7 @@ int mounts_new_root(NewRoot *ret) {
                 .scaffold_fd = TAKE_FD(scaffold),
                 .caller_root_fd = TAKE_FD(oldroot),
                 .caller_cwd_fd = TAKE_FD(cwd),
+                .parent_fd = -EBADF,
         };
         r = mount_point_id(root.fd, &root.id);
         if (r >= 0)
@@ -503,16 +504,91 @@ static int touch_file_in_root(int root_fd, const char *dest, int *ret_fd) {
         return 0;
 }
 
+static mode_t op_perms(const MountOp *op);
+
+static void forget_parent(NewRoot *root) {
+        root->parent_fd = safe_close(root->parent_fd);
+        free(root->parent_path);
+        root->parent_path = NULL;
+}
+
+/* Makes DEST's parents as mkdir_parents_in_root() does, with one lookup
+ * where they all exist already (a bind's usual case): when the path before
+ * DEST's last slash resolves to a directory, so does each of its prefixes,
+ * and bwrap makes none. *RET_PARENT gets that directory, owned by ROOT,
+ * when DEST's last component is a name to make in it (no slash at DEST's
+ * end, neither "." nor ".."), else -EBADF.
+ *
+ * The directory is kept for the next bind under the same path, as long as
+ * every op in between was a bind onto a directory it made there
+ * (mounts_execute() and bind_tree() forget it otherwise): such a mount
+ * covers an empty directory no lookup went through, so the path still
+ * leads where it led. */
+static int make_parents(NewRoot *root, const char *dest, mode_t mode, int *ret_parent, const char **ret_base) {
+        *ret_parent = -EBADF;
+        const char *slash = strrchr(dest, '/');
+        size_t n = slash ? (size_t) (slash - dest) : 0;
+        const char *base = slash ? slash + 1 : dest;
+        bool named = *base && strcmp(base, ".") != 0 && strcmp(base, "..") != 0;
+        if (n == 0 || strspn(dest, "/") >= n || !named)
+                return mkdir_parents_in_root(root->fd, dest, mode); /* the root's child, or no name to make */
+        if (!root->parent_path || strlen(root->parent_path) != n || memcmp(root->parent_path, dest, n) != 0) {
+                forget_parent(root);
+                _cleanup_free_ char *prefix = strndup(dest, n);
+                if (!prefix)
+                        return -ENOMEM;
+                if (open_in_root(root->fd, prefix, O_DIRECTORY, &root->parent_fd) < 0)
+                        return mkdir_parents_in_root(root->fd, dest, mode);
+                root->parent_path = TAKE_PTR(prefix);
+        }
+        *ret_parent = root->parent_fd;
+        *ret_base = base;
+        return 0;
+}
+
+/* A bind's directory DEST, as mkdir_p_in_root() makes it; with PARENT (its
+ * parent, from make_parents()), one mkdir and one open when DEST is new.
+ * *RET_FRESH: DEST is a directory just made here, and opened without
+ * following a symlink: nothing is mounted on it and it is not the new
+ * root's top. Anything else (it exists, the mkdir fails) takes the general
+ * way, which gives the same result and errors. */
+static int make_bind_dir(NewRoot *root, const char *dest, int parent, const char *base, int *ret_fd, bool *ret_fresh) {
+        *ret_fresh = false;
+        if (parent >= 0 && mkdirat(parent, base, 0755) == 0) {
+                int fd = openat(parent, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0) {
+                        *ret_fd = fd;
+                        *ret_fresh = true;
+                        return 0;
+                }
+        }
+        return mkdir_p_in_root(root->fd, dest, 0755, ret_fd);
+}
+
 /* Clones SOURCE (and its submounts) from the caller's view and attaches it
  * at DEST, after setting the attributes on the whole detached tree: one
  * mount_setattr(AT_RECURSIVE) instead of a remount per submount, and no
  * mountinfo parsing, so the cost stays linear in the number of binds.
  * Before Linux 5.12 the attributes follow the attach, as remounts (no one
- * runs in the sandbox yet to see it writable in between). */
-static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) {
+ * runs in the sandbox yet to see it writable in between).
+ *
+ * bwrap looks at the source (a stat: a missing -try source skips the op)
+ * and then makes DEST's parents; here the clone is that look, so unless
+ * PARENTS_MADE the parents follow it. When the clone fails, the parents are
+ * made first, as bwrap's stat would have let it, and then the clone's
+ * error is told. */
+static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, bool parents_made, Error *e) {
         _cleanup_close_ int src = mount_open_tree(AT_FDCWD, op->source, OPEN_TREE_CLONE | AT_RECURSIVE);
         if (src == -ENOENT && op->try_only)
                 return 0;
+        int r = 0;
+        int parent = -EBADF; /* ROOT's */
+        const char *base = NULL;
+        if (!parents_made) {
+                r = make_parents(root, op->dest, parent_dir_mode(op_perms(op)), &parent, &base);
+                if (r < 0)
+                        return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
+        }
         if (src < 0)
                 return error_set_errno(e, src, "Can't find source path %s", op->source);
         if (expect_fd >= 0 && !fd_same_inode(src, expect_fd))
@@ -527,7 +603,6 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
         struct stat st;
         if (fstat(src, &st) < 0)
                 return error_set_errno(e, errno, "Can't stat %s", op->source);
-        int r = 0;
         if (S_ISDIR(st.st_mode)) {
                 /* Started at the first directory bind, in the caller's view:
                  * nothing else can show the state directories. */
@@ -542,8 +617,9 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
                 return error_set_errno(e, r, "Can't bind mount %s on %s", op->source, op->dest);
 
         _cleanup_close_ int dst = -EBADF;
+        bool fresh = false;
         if (S_ISDIR(st.st_mode)) {
-                r = mkdir_p_in_root(root->fd, op->dest, 0755, &dst);
+                r = make_bind_dir(root, op->dest, parent, base, &dst, &fresh);
                 /* a symlink leading nowhere or in circles: bwrap's mkdir()
                  * meets EEXIST there, and its mount fails */
                 if ((r == -ENOENT || r == -ELOOP) && is_dangling_symlink(root->fd, op->dest))
@@ -559,10 +635,13 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
                 if (r < 0)
                         return error_set_errno(e, r, "Can't create file at %s", op->dest);
         }
-        bool onto_root;
-        r = check_dest(root, dst, op->dest, &onto_root, e);
-        if (r < 0)
-                return r;
+        bool onto_root = false;
+        if (!fresh) {
+                forget_parent(root); /* this mount may cover a path's way */
+                r = check_dest(root, dst, op->dest, &onto_root, e);
+                if (r < 0)
+                        return r;
+        }
 
         r = attach_with_attrs(root, src, dst, onto_root, AT_RECURSIVE, attrs);
         if (r < 0)
@@ -571,7 +650,7 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, Error *e) 
 }
 
 static int op_bind(const MountOp *op, NewRoot *root, Error *e) {
-        return bind_tree(op, root, -EBADF, e);
+        return bind_tree(op, root, -EBADF, false, e);
 }
 
 static int op_remount_ro(const MountOp *op, int root_fd, Error *e) {
@@ -888,7 +967,7 @@ static int op_bind_fd(const MountOp *op, NewRoot *root, Error *e) {
         MountOp bind = *op;
         bind.type = MOUNT_OP_BIND;
         bind.source = path;
-        return bind_tree(&bind, root, op->fd, e);
+        return bind_tree(&bind, root, op->fd, true, e);
 }
 
 static int op_lock_file(const MountOp *op, int root_fd, Error *e) {
@@ -942,14 +1021,11 @@ static mode_t op_perms(const MountOp *op) {
 
 /* bwrap makes the parents of every op's destination before the op runs,
  * with parent_dir_mode() of the op's permissions (0700 for the ops without
- * any), except where the op changes what exists (--chmod), --lock-file
- * (not an op of bwrap's) and a -try bind whose source is missing (skipped
- * before that). */
+ * any), except where the op changes what exists (--chmod) and --lock-file
+ * (not an op of bwrap's). A bind makes them itself, after looking at its
+ * source (bind_tree()): a -try bind whose source is missing makes none. */
 static int make_op_parents(const MountOp *op, int root_fd, Error *e) {
-        struct stat st;
-        if (op->type == MOUNT_OP_CHMOD || op->type == MOUNT_OP_LOCK_FILE)
-                return 0;
-        if (op->type == MOUNT_OP_BIND && op->try_only && stat(op->source, &st) < 0 && errno == ENOENT)
+        if (op->type == MOUNT_OP_CHMOD || op->type == MOUNT_OP_LOCK_FILE || op->type == MOUNT_OP_BIND)
                 return 0;
         int r = mkdir_parents_in_root(root_fd, op->dest, parent_dir_mode(op_perms(op)));
         if (r < 0)
@@ -957,10 +1033,10 @@ static int make_op_parents(const MountOp *op, int root_fd, Error *e) {
         return 0;
 }
 
-/* As bwrap: every source is checked before the first operation runs, so
- * that of several problems the same one is named. */
-static int check_sources(const SandboxPlan *p, Error *e) {
-        for (size_t i = 0; i < p->n_ops; i++) {
+/* Looks at the sources of the ops from FROM on, as bwrap looks at every
+ * source before its first op (see SourceChecks). */
+static int check_sources(const SandboxPlan *p, size_t from, Error *e) {
+        for (size_t i = from; i < p->n_ops; i++) {
                 const MountOp *op = &p->ops[i];
                 int r = 0;
                 if (op->type == MOUNT_OP_BIND)
@@ -1005,72 +1081,146 @@ static int hide_state_dirs(NewRoot *root, Error *e) {
         return 0;
 }
 
-int mounts_execute(const SandboxPlan *p, NewRoot *root, int fuse_fd, Error *e) {
-        int r = check_sources(p, e);
+/* bwrap looks at every source (a stat each) before its first op, so that
+ * of several problems the same one is named and nothing is done when a
+ * source is missing. Each bind's clone is its own look at its source, so
+ * csand looks at the sources still ahead only where going on without
+ * would differ: before an op's error is told (a missing source ahead is
+ * named instead), and before an op that could change something outside
+ * the sandbox's own new, still private tree. That is, once a mount of
+ * the caller's files is in it, an op that writes into existing files
+ * (--file, --chmod: a FIFO or a terminal passes writes through even a
+ * read-only or nodev-less bind); once a writable one is, any op (a new
+ * entry may land in the caller's directory); an overlay (its upper and
+ * work directories, a fuse-overlayfs daemon); the first bind when csand's
+ * state directories are still to be made (state_watch_start()). One path
+ * walk fewer per bind where none of these comes. */
+typedef struct SourceChecks {
+        bool done;            /* the sources of every op from here on were looked at */
+        bool caller_files;    /* a mount of the caller's files is in the new root */
+        bool caller_writable; /* a writable one */
+        int state_missing;    /* csand's state directories are to be made: -1 not known yet */
+} SourceChecks;
+
+/* Would state_watch_start() make one of them (state_dir_make())? */
+static bool state_dirs_missing(void) {
+        for (StateDir d = 0; d < _STATE_DIR_MAX; d++) {
+                _cleanup_free_ char *path = NULL;
+                struct stat st;
+                if (state_dir_path(d, &path) >= 0 && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)))
+                        return true;
+        }
+        return false;
+}
+
+static bool must_look_ahead(SourceChecks *c, const MountOp *op, const NewRoot *root) {
+        if (c->done)
+                return false;
+        if (c->caller_writable || op->type == MOUNT_OP_OVERLAY)
+                return true;
+        if (c->caller_files && (op->type == MOUNT_OP_FILE || op->type == MOUNT_OP_CHMOD))
+                return true;
+        if ((op->type == MOUNT_OP_BIND || op->type == MOUNT_OP_BIND_FD) && !root->state_watched) {
+                if (c->state_missing < 0)
+                        c->state_missing = state_dirs_missing();
+                return c->state_missing;
+        }
+        return false;
+}
+
+/* What OP (done) put in the new root. */
+static void note_op_done(SourceChecks *c, const SandboxPlan *p, const MountOp *op) {
+        switch (op->type) {
+        case MOUNT_OP_BIND:
+        case MOUNT_OP_BIND_FD:
+                c->caller_files = true;
+                c->caller_writable |= !op->readonly;
+                break;
+        case MOUNT_OP_PROC:
+                /* the caller's /proc, without a pid namespace of our own */
+                if (!p->unshare_pid && p->pidns_fd < 0)
+                        c->caller_files = c->caller_writable = true;
+                break;
+        case MOUNT_OP_DEV: /* the host's device nodes, the caller's terminal */
+                c->caller_files = true;
+                break;
+        case MOUNT_OP_OVERLAY:
+                c->caller_files = c->caller_writable = true;
+                break;
+        default:
+                break;
+        }
+}
+
+static int run_op(const SandboxPlan *p, const MountOp *op, NewRoot *root, int fuse_fd, int base_fd, Error *e) {
+        if (op->type != MOUNT_OP_BIND)
+                forget_parent(root);
+        int r = make_op_parents(op, root->fd, e);
         if (r < 0)
                 return r;
+        switch (op->type) {
+        case MOUNT_OP_BIND:
+                return op_bind(op, root, e);
+        case MOUNT_OP_REMOUNT_RO:
+                return op_remount_ro(op, root->fd, e);
+        case MOUNT_OP_PROC:
+                return op_proc(p, op, root, e);
+        case MOUNT_OP_DEV:
+                return op_dev(op, root, e);
+        case MOUNT_OP_TMPFS:
+                return op_tmpfs(op, root, e);
+        case MOUNT_OP_MQUEUE:
+                return op_mqueue(op, root, e);
+        case MOUNT_OP_DIR:
+                return op_dir(op, root->fd, e);
+        case MOUNT_OP_SYMLINK:
+                return op_symlink(op, root->fd, e);
+        case MOUNT_OP_CHMOD:
+                return op_chmod(op, root->fd, e);
+        case MOUNT_OP_FILE:
+                return op_file(op, root->fd, e);
+        case MOUNT_OP_BIND_DATA:
+                return op_bind_data(op, base_fd, root, e);
+        case MOUNT_OP_BIND_FD:
+                return op_bind_fd(op, root, e);
+        case MOUNT_OP_LOCK_FILE:
+                return 0; /* in mounts_execute(), at the end */
+        case MOUNT_OP_OVERLAY: {
+                _cleanup_close_ int mnt = -EBADF;
+                r = overlay_mount(p, op, fuse_fd, base_fd, &mnt, e);
+                if (r >= 0)
+                        r = attach_new_mount_at_dir(root, mnt, op->dest, e);
+                return r;
+        }
+        default:
+                return error_setf(e, EOPNOTSUPP, "Unsupported mount operation for %s", op->dest);
+        }
+}
+
+int mounts_execute(const SandboxPlan *p, NewRoot *root, int fuse_fd, Error *e) {
+        SourceChecks checks = { .state_missing = -1 };
+        int r;
 
         /* Scratch space the sandbox never sees. */
         int base_fd = root->scaffold_fd;
 
         for (size_t i = 0; i < p->n_ops; i++) {
                 const MountOp *op = &p->ops[i];
-                r = 0;
-
-                r = make_op_parents(op, root->fd, e);
-                if (r < 0)
-                        return r;
-                switch (op->type) {
-                case MOUNT_OP_BIND:
-                        r = op_bind(op, root, e);
-                        break;
-                case MOUNT_OP_REMOUNT_RO:
-                        r = op_remount_ro(op, root->fd, e);
-                        break;
-                case MOUNT_OP_PROC:
-                        r = op_proc(p, op, root, e);
-                        break;
-                case MOUNT_OP_DEV:
-                        r = op_dev(op, root, e);
-                        break;
-                case MOUNT_OP_TMPFS:
-                        r = op_tmpfs(op, root, e);
-                        break;
-                case MOUNT_OP_MQUEUE:
-                        r = op_mqueue(op, root, e);
-                        break;
-                case MOUNT_OP_DIR:
-                        r = op_dir(op, root->fd, e);
-                        break;
-                case MOUNT_OP_SYMLINK:
-                        r = op_symlink(op, root->fd, e);
-                        break;
-                case MOUNT_OP_CHMOD:
-                        r = op_chmod(op, root->fd, e);
-                        break;
-                case MOUNT_OP_FILE:
-                        r = op_file(op, root->fd, e);
-                        break;
-                case MOUNT_OP_BIND_DATA:
-                        r = op_bind_data(op, base_fd, root, e);
-                        break;
-                case MOUNT_OP_BIND_FD:
-                        r = op_bind_fd(op, root, e);
-                        break;
-                case MOUNT_OP_LOCK_FILE:
-                        break; /* below */
-                case MOUNT_OP_OVERLAY: {
-                        _cleanup_close_ int mnt = -EBADF;
-                        r = overlay_mount(p, op, fuse_fd, base_fd, &mnt, e);
-                        if (r >= 0)
-                                r = attach_new_mount_at_dir(root, mnt, op->dest, e);
-                        break;
+                if (must_look_ahead(&checks, op, root)) {
+                        r = check_sources(p, i, e);
+                        if (r < 0)
+                                return r;
+                        checks.done = true;
                 }
-                default:
-                        r = error_setf(e, EOPNOTSUPP, "Unsupported mount operation for %s", op->dest);
+                r = run_op(p, op, root, fuse_fd, base_fd, e);
+                if (r < 0 && !checks.done) {
+                        /* a missing source ahead is the problem bwrap names */
+                        int k = check_sources(p, i, e);
+                        return k < 0 ? k : r;
                 }
                 if (r < 0)
                         return r;
+                note_op_done(&checks, p, op);
         }
         r = hide_state_dirs(root, e);
         if (r < 0)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "plan.h"
 #include "state-dirs.h"
@@ -31,10 +32,12 @@ typedef struct NewRoot {
         int caller_cwd_fd;  /* the caller's working directory, for relative sources */
         StateWatch state;   /* csand's own state directories, hidden from the sandbox */
         bool state_watched;
+        int parent_fd;     /* the last bind's parent directory, for the next bind under it */
+        char *parent_path; /* (the path it was opened by; see make_parents()) */
 } NewRoot;
 
 #define NEW_ROOT_NULL \
-        ((NewRoot) { .fd = -EBADF, .scaffold_fd = -EBADF, .caller_root_fd = -EBADF, .caller_cwd_fd = -EBADF })
+        ((NewRoot) { .fd = -EBADF, .scaffold_fd = -EBADF, .caller_root_fd = -EBADF, .caller_cwd_fd = -EBADF, .parent_fd = -EBADF })
 
 /* Attaches the detached mount MNT_FD on DST_FD with MOUNT_ATTR_* ATTRS set
  * on it (with AT_RECURSIVE in FLAGS, on its submounts too): on the detached
@@ -48,6 +51,9 @@ static inline void new_root_done(NewRoot *r) {
         r->scaffold_fd = safe_close(r->scaffold_fd);
         r->caller_root_fd = safe_close(r->caller_root_fd);
         r->caller_cwd_fd = safe_close(r->caller_cwd_fd);
+        r->parent_fd = safe_close(r->parent_fd);
+        free(r->parent_path);
+        r->parent_path = NULL;
         state_watch_done(&r->state);
 }
 

@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
+
 static const struct {
         const char *name;
         unsigned long flag;
@@ -65,16 +67,6 @@ static int parse_namespaces(const char *list, unsigned long *ret) {
         return 0;
 }
 
-static void write_file(const char *path, const char *data) {
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        size_t n = strlen(data);
-        if (fd < 0 || write(fd, data, n) != (ssize_t) n) {
-                fprintf(stderr, "floor: writing %s: %s\n", path, strerror(errno));
-                _exit(1);
-        }
-        close(fd);
-}
-
 int main(int argc, char **argv) {
         static char *default_command[] = { "/usr/bin/true", NULL };
         char **command = default_command;
@@ -100,26 +92,12 @@ int main(int argc, char **argv) {
                 return 1;
         }
         if (pid == 0) {
-                if (flags & CLONE_NEWUSER) {
-                        char line[64];
-                        write_file("/proc/self/setgroups", "deny");
-                        snprintf(line, sizeof(line), "%u %u 1\n", (unsigned) uid, (unsigned) uid);
-                        write_file("/proc/self/uid_map", line);
-                        snprintf(line, sizeof(line), "%u %u 1\n", (unsigned) gid, (unsigned) gid);
-                        write_file("/proc/self/gid_map", line);
-                }
+                if (flags & CLONE_NEWUSER)
+                        bench_write_id_maps("floor", uid, gid);
                 execv(command[0], command);
                 fprintf(stderr, "floor: exec %s: %s\n", command[0], strerror(errno));
                 _exit(1);
         }
 
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR) {
-                        fprintf(stderr, "floor: waitpid: %s\n", strerror(errno));
-                        return 1;
-                }
-        if (WIFSIGNALED(status))
-                return 128 + WTERMSIG(status);
-        return WEXITSTATUS(status);
+        return bench_wait("floor", pid);
 }

@@ -13,8 +13,9 @@
 # tools/prepare-machine.sh) for the measurements.
 #
 # Environment:
-#   CSAND, CSAND_BENCH_FLOOR, CSAND_BENCH_TIMER   binaries to use (set by
-#                       meson's benchmark(); when CSAND is set nothing is built)
+#   CSAND, CSAND_BENCH_FLOOR, CSAND_BENCH_BINDFLOOR, CSAND_BENCH_TIMER
+#                       binaries to use (set by meson's benchmark(); when
+#                       CSAND is set nothing is built)
 #   BWRAP               bwrap to compare with (default /usr/bin/bwrap; absent: skipped)
 #   CSAND_BENCH_USER    unprivileged user to run as when started as root
 #   CSAND_BENCH_QUICK=1 a tenth of the runs (a rough figure in a few seconds)
@@ -64,6 +65,10 @@ END {
                 add = v["d1000/csand", "median_us"] - v["d1000/csand", "base_median_us"]
                 row("1,000 --ro-bind-try added to case b", ms(add), "<= 15 ms", yn(add <= 15000))
         }
+        if (have["d1000/bindfloor"]) {
+                add = v["d1000/bindfloor", "median_us"] - v["d1000/bindfloor", "base_median_us"]
+                row("  (the kernel alone: bindfloor)", ms(add), "-", "-")
+        }
         split("e e1000", rc, " ")
         for (k = 1; k <= 2; k++) {
                 c = v[rc[k] "/csand", "maxrss_kb"]; b = v[rc[k] "/bwrap", "maxrss_kb"]
@@ -99,8 +104,9 @@ if [[ ${CSAND_BENCH_INNER:-} != 1 ]]; then
         bench_build_csand "${1:-}"
         build_dir=$(dirname "$CSAND")
         floor=$(readlink -f "${CSAND_BENCH_FLOOR:-$build_dir/tests/bench/floor}")
+        bindfloor=$(readlink -f "${CSAND_BENCH_BINDFLOOR:-$build_dir/tests/bench/bindfloor}")
         timer=$(readlink -f "${CSAND_BENCH_TIMER:-$build_dir/tests/bench/benchtime}")
-        bench_require_built "$build_dir" "$CSAND" "$floor" "$timer"
+        bench_require_built "$build_dir" "$CSAND" "$floor" "$bindfloor" "$timer"
         here=$(dirname "$script")
         csand_built=$CSAND timer_built=$timer
 
@@ -113,16 +119,17 @@ if [[ ${CSAND_BENCH_INNER:-} != 1 ]]; then
                 # The user must be able to run what was built; if the build
                 # tree is closed to it, run copies (same bytes) from a
                 # private directory.
-                if ! bench_user_can_run "$CSAND" "$floor" "$timer" "$script"; then
+                if ! bench_user_can_run "$CSAND" "$floor" "$bindfloor" "$timer" "$script"; then
                         bench_make_stage csand-bench
-                        bench_stage_file CSAND=csand floor=floor timer=benchtime script=run.sh
+                        bench_stage_file CSAND=csand floor=floor bindfloor=bindfloor timer=benchtime script=run.sh
                 fi
         fi
         # every script's BENCH lines, for the table of targets at the end
         all_out=$(mktemp)
         trap 'rm -f "$all_out"; bench_cleanup_stage' EXIT
         (bench_exec_inner --nice --set-user "$script" "${env_args[@]}" \
-                CSAND="$CSAND" CSAND_BENCH_FLOOR="$floor" CSAND_BENCH_TIMER="$timer") | tee "$all_out"
+                CSAND="$CSAND" CSAND_BENCH_FLOOR="$floor" CSAND_BENCH_BINDFLOOR="$bindfloor" \
+                CSAND_BENCH_TIMER="$timer") | tee "$all_out"
         if [[ ${CSAND_BENCH_STARTUP_ONLY:-0} == 0 ]]; then
                 # The other targets, in the same run: networking (start-up
                 # only) and images, each by its own script (which drops to
@@ -142,6 +149,7 @@ fi
 # Inner part: runs as the unprivileged user.
 # ---------------------------------------------------------------------------
 FLOOR=$CSAND_BENCH_FLOOR
+BINDFLOOR=$CSAND_BENCH_BINDFLOOR
 TIMER=$CSAND_BENCH_TIMER
 cd /
 
@@ -156,6 +164,7 @@ runs() { # runs N: N, or a tenth of it (at least 3) in quick mode
 }
 
 "$FLOOR" 2>/dev/null || die "the floor program cannot create namespaces as $(id -un): are unprivileged user namespaces enabled? ($("$FLOOR" 2>&1 || true))"
+"$BINDFLOOR" /usr 2>/dev/null || die "the bind floor program cannot bind /usr as $(id -un): $("$BINDFLOOR" /usr 2>&1 || true)"
 
 have_bwrap=0
 bwrap_note=
@@ -187,6 +196,12 @@ extra_binds() { # extra_binds N: prints N --ro-bind-try SRC DEST triples, one wo
                 printf '%s\n' --ro-bind-try "${BIND_SOURCES[i % ${#BIND_SOURCES[@]}]}" "/mnt/$i"
         done
 }
+bind_sources() { # bind_sources N: the same N sources, one a line
+        local i
+        for ((i = 0; i < $1; i++)); do
+                printf '%s\n' "${BIND_SOURCES[i % ${#BIND_SOURCES[@]}]}"
+        done
+}
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
@@ -194,7 +209,9 @@ trap 'rm -f "$results"' EXIT
 # bench CASE RUNS WARMUP FLOOR_NS DESCRIPTION -- CSAND/BWRAP ARGS...
 # Times csand, bwrap (same arguments) and the floor, interleaved, in one run.
 # With BASE_ARGS set (an array), also times csand and bwrap on those, in the
-# same run, as the baseline for a per-mount cost. With BWRAP_EVERY=K, bwrap
+# same run, as the baseline for a per-mount cost. With BIND_SOURCES_N set
+# (an array), also times bindfloor binding them and binding none, the
+# kernel's own per-bind cost in the same run. With BWRAP_EVERY=K, bwrap
 # runs only every K-th round (it is slow with many binds). With NO_BWRAP=1,
 # bwrap is left out (csand's own options).
 bench() {
@@ -209,6 +226,8 @@ bench() {
                 cmds+=(::: csand_base "$CSAND" "${BASE_ARGS[@]}")
                 [[ $bw == 0 ]] || cmds+=(::: "bwrap_base%$every" "$BWRAP" "${BASE_ARGS[@]}")
         fi
+        [[ -z ${BIND_SOURCES_N+x} ]] ||
+                cmds+=(::: bindfloor "$BINDFLOOR" "${BIND_SOURCES_N[@]}" ::: bindfloor_base "$BINDFLOOR")
         local note=
         [[ $every == 1 || $have_bwrap == 0 ]] || note=", bwrap in 1 round of $every"
         echo "bench: case $case ($desc): $n runs$note" >&2
@@ -228,6 +247,7 @@ bench c "$nb" 3 user,mnt,pid,ipc,uts,cgroup "(b) with --share-net" -- "${MINIMAL
 NMOUNTS=0 bench d0 "$nb" 3 all "(b) + 0 --ro-bind-try" -- "${MINIMAL[@]}" -- true
 for N in 10 100 1000; do
         mapfile -t EXTRA < <(extra_binds "$N")
+        mapfile -t BIND_SOURCES_N < <(bind_sources "$N")
         # bwrap takes ~15 ms with 100 binds and ~1 s with 1000: it runs in
         # every 2nd / 6th round only (50 / 10 runs), csand and the floor in all.
         case $N in
@@ -237,7 +257,7 @@ for N in 10 100 1000; do
         esac
         BASE_ARGS=("${MINIMAL[@]}" -- true)
         BWRAP_EVERY=$every NMOUNTS=$N bench "d$N" "$n" "$w" all "(b) + $N --ro-bind-try" -- "${MINIMAL[@]}" "${EXTRA[@]}" -- true
-        unset BASE_ARGS
+        unset BASE_ARGS BIND_SOURCES_N
 done
 
 # (l) Landlock (issue 20): case b with --landlock, against case b timed in
@@ -326,18 +346,20 @@ END {
         if (has["b", "floor"] && mn["b", "floor"] > 0 && med["b", "floor"] / mn["b", "floor"] > 1.6)
                 printf "note: in case b the floor median is %.1fx its min: the machine was busy, and absolute\n      times (less so the ratios) are inflated; run again on an idle machine\n", med["b", "floor"] / mn["b", "floor"]
 
-        printf "\nper extra read-only bind (case d: against (b) timed in the same run)\n"
-        printf "%-6s %-6s %7s %12s %12s %14s\n", "case", "tool", "mounts", "median_us", "base_us", "per_mount_us"
+        printf "\nper extra read-only bind (case d: against (b) timed in the same run; bindfloor: the kernel\n"
+        printf "alone, bindfloor.c with N sources against none, in the same run)\n"
+        printf "%-6s %-9s %7s %12s %12s %14s %12s\n", "case", "tool", "mounts", "median_us", "base_us", "per_mount_us", "x_bindfloor"
         for (i = 1; i <= nc; i++) {
                 c = order[i]; n = cn[c]
                 if (c !~ /^d/ || n == 0) continue
-                split("csand bwrap", tools, " ")
-                for (j = 1; j <= 2; j++) {
+                split("bindfloor csand bwrap", tools, " ")
+                for (j = 1; j <= 3; j++) {
                         t = tools[j]
                         if (!has[c, t]) continue
                         base = med[c, t "_base"]
                         pm[c, t] = (med[c, t] - base) / n
-                        printf "%-6s %-6s %7d %12.1f %12.1f %14.2f\n", c, t, n, med[c, t], base, pm[c, t]
+                        xbf = (t != "bindfloor" && has[c, "bindfloor"] && pm[c, "bindfloor"] > 0) ? sprintf("%.2f", pm[c, t] / pm[c, "bindfloor"]) : "-"
+                        printf "%-6s %-9s %7d %12.1f %12.1f %14.2f %12s\n", c, t, n, med[c, t], base, pm[c, t], xbf
                 }
         }
 
@@ -361,16 +383,17 @@ END {
         printf "\n"
         for (i = 1; i <= nc; i++) {
                 c = order[i]
-                split("csand bwrap floor", tools, " ")
-                for (j = 1; j <= 3; j++) {
+                split("csand bwrap floor bindfloor", tools, " ")
+                for (j = 1; j <= 4; j++) {
                         t = tools[j]
                         if (!has[c, t]) continue
                         if (c ~ /^e/) { printf "BENCH case=%s tool=%s maxrss_kb=%s\n", c, t, rss[c, t]; continue }
                         line = sprintf("BENCH case=%s tool=%s runs=%s median_us=%s min_us=%s", c, t, runs[c, t], med[c, t], mn[c, t])
-                        if (t != "floor") line = line " ratio_floor=" ratio(med[c, t], med[c, "floor"])
+                        if (t != "floor" && t != "bindfloor") line = line " ratio_floor=" ratio(med[c, t], med[c, "floor"])
                         if (t == "csand" && has[c, "bwrap"]) line = line " ratio_bwrap=" ratio(med[c, t], med[c, "bwrap"])
                         if (c == "l" && t == "csand") line = line sprintf(" base_median_us=%s ratio_base=%s", med[c, "csand_base"], ratio(med[c, t], med[c, "csand_base"]))
                         if (cn[c] > 0 && t != "floor") line = line sprintf(" mounts=%d base_median_us=%s per_mount_us=%.2f", cn[c], med[c, t "_base"], pm[c, t])
+                        if (cn[c] > 0 && t == "csand" && pm[c, "bindfloor"] > 0) line = line sprintf(" per_mount_x_bindfloor=%.2f", pm[c, t] / pm[c, "bindfloor"])
                         print line
                 }
         }

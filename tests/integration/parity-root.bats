@@ -164,6 +164,31 @@ print("mapped")'
         [[ "$ours" == "1|bwrap: Can't find source path $TESTDIR/nope2: No such file or directory" ]] || fail "$ours"
 }
 
+@test "16: nothing reaches the caller's files before a missing source is named, as bwrap" {
+        # csand looks at the sources ahead only where going on would differ;
+        # its state directories made already, so that their making is not one
+        mkdir -p "$TESTDIR/w" "$TESTDIR/f" "$CSAND_RUNTIME_DIR/csand" "${XDG_CACHE_HOME:-$HOME/.cache}/csand"
+        mkfifo "$TESTDIR/f/fifo"
+        exec 7<>"$TESTDIR/f/fifo"
+        # an op after a writable bind: a new directory in the caller's
+        assert_same "${root[@]}" --bind "$TESTDIR/w" /w --dir /w/new --ro-bind "$TESTDIR/nope" /y true
+        [[ "$ours" == "1|bwrap: Can't find source path $TESTDIR/nope: No such file or directory" ]] || fail "$ours"
+        [ ! -e "$TESTDIR/w/new" ] || fail "$TESTDIR/w/new was made"
+        # a bind after a writable bind: its mount point in the caller's directory
+        assert_same "${root[@]}" --bind "$TESTDIR/w" /w --ro-bind /usr /w/usr --ro-bind "$TESTDIR/nope" /y true
+        [ ! -e "$TESTDIR/w/usr" ] || fail "$TESTDIR/w/usr was made"
+        # --file through a read-only bind: a FIFO takes the data all the same
+        assert_same "${root[@]}" --ro-bind "$TESTDIR/f" /f --file 0 /f/fifo --ro-bind "$TESTDIR/nope" /y true <<<data
+        [[ "$ours" == "1|bwrap: Can't find source path $TESTDIR/nope: No such file or directory" ]] || fail "$ours"
+        ! read -r -t 0 -u 7 || fail "data went into the caller's FIFO"
+        exec 7<&-
+        # csand's own state directories are not made either
+        run env XDG_CACHE_HOME="$TESTDIR/cache" XDG_RUNTIME_DIR="$TESTDIR/run" "$CSAND" "${root[@]}" \
+                --ro-bind /usr/share /s --ro-bind "$TESTDIR/nope" /y true
+        assert_failure
+        [ ! -e "$TESTDIR/cache/csand" ] && [ ! -e "$TESTDIR/run/csand" ] || fail "a state directory was made"
+}
+
 @test "--tmpfs, --mqueue and --dev mounts carry bwrap's sources and flags" {
         assert_same "${root[@]}" --proc /proc --tmpfs /t --mqueue /mq --unshare-ipc --dev /d \
                 sh -c 'findmnt -l -n -o TARGET,SOURCE,FSTYPE,OPTIONS | grep -E "^/(t|mq|d|d/null|d/pts) " |
@@ -208,4 +233,19 @@ print("mapped")'
         assert_same "${root[@]}" --tmpfs /t --symlink loop /t/loop --ro-bind /usr /t/loop/x/y true
         # a file among the parents
         assert_same "${root[@]}" --tmpfs /t --ro-bind /etc/hostname /t/f --dir /t/f/x/y true
+}
+
+@test "binds under one parent: an op covering the parent between them moves the next one, as bwrap" {
+        # csand keeps the parent's fd from one bind to the next under it (from
+        # the second on: the first makes the parent)
+        assert_same "${root[@]}" --ro-bind /usr/share /m/w --ro-bind /usr/share /m/x --tmpfs /m --ro-bind /usr/share /m/y \
+                sh -c 'ls /m; test -d /m/y/doc && echo bound'
+        [ "$ours" = "0|$(printf 'y\nbound')" ] || fail "$ours"
+        # a bind onto the parent itself: the next one is made in the bound directory
+        mkdir "$TESTDIR/b"
+        assert_same "${root[@]}" --ro-bind /usr/share /m/w --ro-bind /usr/share /m/x --bind "$TESTDIR/b" /m \
+                --ro-bind /usr/share /m/y \
+                sh -c 'ls /m; test -d /m/y/doc && echo bound'
+        [ "$ours" = "0|$(printf 'y\nbound')" ] || fail "$ours"
+        [ -d "$TESTDIR/b/y" ] || fail "no y in the bound directory"
 }
