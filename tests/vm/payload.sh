@@ -61,10 +61,11 @@ report_bats() {
 }
 
 # Without unprivileged user namespaces (setuid mode; the runner has set the
-# knob): the diagnosis of the plain csand, then the core suite against csand
-# installed setuid root, as the host's setuid suite runs it (without
-# core-old-kernel, which the host runs as it is), one file per guest CPU at
-# a time, the longest first. VM_SETUID_CORE=0 leaves the core suite out.
+# knob): the diagnosis of the plain csand, then the files of the host's
+# setuid suite (tests/meson.build: the core files but core-old-kernel, the
+# setuid escape and mount batteries, race and process-group) against csand
+# installed setuid root, one file per guest CPU at a time, the longest
+# first. VM_SETUID_CORE=0 leaves the setuid suite out.
 case ${VMTEST_CONTEXT:-} in
 nouserns-*)
         export CSAND_PLAIN=$CSAND CSAND=/usr/local/lib/csand-setuid/csand
@@ -73,9 +74,9 @@ nouserns-*)
         [ "$VMTEST_CONTEXT" = nouserns-max ] && export CSAND_SETUID_NOUSERNS=1
         files=(/mnt/host/tests/vm/nouserns.bats)
         [ -e /mnt/host/no-setuid-core ] ||
-                files+=($(grep -c '^@test' /mnt/host/tests/integration/core-*.bats |
-                        grep -v old-kernel | sort -t: -k2,2nr | cut -d: -f1)
-                        /mnt/host/tests/security/setuid-mounts.bats)
+                files+=($(grep -c '^@test' /mnt/host/tests/integration/core-*.bats \
+                        /mnt/host/tests/security/{setuid-*,race,process-group}.bats |
+                        grep -v old-kernel | sort -t: -k2,2nr | cut -d: -f1))
         run_bats "$(nproc)" "${files[@]}"
         exit
         ;;

@@ -186,6 +186,12 @@ for ctx in $(cat /mnt/host/contexts 2>/dev/null || echo session); do
                 # (named csand: messages are "csand: ..." after argv[0])
                 install -d -m 0755 /usr/local/lib/csand-setuid
                 install -o root -g root -m 4755 /mnt/host/csand /usr/local/lib/csand-setuid/csand
+                # and, as tests/run-tests.sh does, the wrong way, which csand
+                # refuses: file capabilities (the attribute run.sh's setcap wrote)
+                install -d -m 0755 /usr/local/lib/csand-setuid/filecaps
+                install -o root -g root -m 0755 /mnt/host/csand /usr/local/lib/csand-setuid/filecaps/csand
+                python3 -c 'import os, sys; os.setxattr(sys.argv[1], "security.capability", bytes.fromhex(open(sys.argv[2]).read()))' \
+                        /usr/local/lib/csand-setuid/filecaps/csand /mnt/host/filecaps.xattr
                 old=$(sysctl -n "$knob")
                 sysctl -q -w "$knob=0"
                 runuser -l tester -c "VMTEST_CONTEXT=$ctx VMTEST_KNOB=$knob bash $T" </dev/null

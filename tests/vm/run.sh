@@ -79,7 +79,7 @@ if [ ! -d "$build/meson-private" ]; then
                 { cat "$VMTIER/build-setup.log" >&2; infra_fail "meson setup failed"; }
         echo "$src" >"$build/.csand-source"
 fi
-meson compile -C "$build" csand enosys try-syscall >"$VMTIER/build.log" 2>&1 ||
+meson compile -C "$build" csand enosys try-syscall preload-probe >"$VMTIER/build.log" 2>&1 ||
         { tail -40 "$VMTIER/build.log" >&2; infra_fail "building csand failed"; }
 say "csand built at $((SECONDS - started)) s"
 
@@ -90,12 +90,24 @@ mkdir -p "$share/tests/vm" "$share/tests/lib"
 cp "$build/csand" "$share/csand"
 cp "$src"/tests/vm/*.bats "$src"/tests/vm/*.bash "$src"/tests/vm/cgroup-attack.sh "$share/tests/vm/"
 cp "$src"/tests/lib/*.bash "$share/tests/lib/"
-# the nouserns-* contexts: the core suite (and what it runs from the
-# source and build trees) against csand installed setuid root
+# the nouserns-* contexts: the host's setuid suite (tests/meson.build:
+# the core files, the setuid batteries, race and process-group; and what
+# they run from the source and build trees) against csand installed setuid
+# root
 mkdir -p "$share/tests/integration" "$share/tests/security"
 cp "$src"/tests/integration/core-*.bats "$share/tests/integration/"
-cp "$src"/tests/security/*.py "$src"/tests/security/setuid-mounts.bats "$share/tests/security/"
-cp "$build/tests/enosys" "$build/tests/try-syscall" "$share/tests/" 2>/dev/null || true
+cp "$src"/tests/security/*.py "$src"/tests/security/setuid-*.bats "$src"/tests/security/race.bats \
+        "$src"/tests/security/process-group.bats "$share/tests/security/"
+cp "$build/tests/enosys" "$build/tests/try-syscall" "$build/tests/preload-probe.so" "$share/tests/" 2>/dev/null || true
+# The wrong way to install csand, which it refuses (setuid-escape.bats):
+# with file capabilities, as tests/run-tests.sh makes it with setcap. The
+# guest has no setcap; it sets the attribute setcap wrote here.
+cp "$build/csand" "$VMTIER/filecaps-csand"
+setcap cap_sys_admin,cap_setuid,cap_setgid+ep "$VMTIER/filecaps-csand" &&
+        python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "security.capability").hex())' \
+                "$VMTIER/filecaps-csand" >"$share/filecaps.xattr" ||
+        infra_fail "setcap on a copy of csand failed"
+rm -f "$VMTIER/filecaps-csand"
 [ "${VM_SETUID_CORE:-1}" = 0 ] && touch "$share/no-setuid-core"
 install -m 0755 "$src/tests/vm/payload.sh" "$share/payload.sh"
 if [ -n "${VM_TESTS:-}" ]; then
