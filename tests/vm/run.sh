@@ -15,7 +15,8 @@
 # "# vm: N passed, N failed, N skipped" (a TAP comment). Exit status 0 when nothing failed.
 #
 # Env: VMTIER (default /var/cache/csand-vm), VM_CONTEXTS (default "session
-# service nouserns-clone nouserns-max"), VM_TESTS (default: all; some of
+# service;nouserns-clone nouserns-max": ";" separates VMs booted side by
+# side), VM_TESTS (default: all; some of
 # tests/vm's .bats file names, to run only those while working on them),
 # VM_SETUID_CORE=0 (the nouserns contexts without the core suite),
 # VM_TIMEOUT (default 2400 s) and run-vm-tests.sh's knobs (REBUILD=1,
@@ -25,7 +26,10 @@ set -uo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export VMTIER=${VMTIER:-/var/cache/csand-vm}
-export VM_CONTEXTS=${VM_CONTEXTS:-session service nouserns-clone nouserns-max}
+# Two VMs side by side: the cgroup contexts run one file at a time and
+# leave the second CPU idle, the nouserns contexts change a sysctl the
+# cgroup contexts need on.
+export VM_CONTEXTS=${VM_CONTEXTS:-session service;nouserns-clone nouserns-max}
 export VM_TIMEOUT=${VM_TIMEOUT:-2400}   # the VM's own run: the cgroup tests and the core suite twice; ~12-20 min idle under TCG
 started=$SECONDS
 
@@ -133,11 +137,11 @@ EXTRA_PKGS=$(IFS=,; echo "${guest_pkgs[*]}")
 export EXTRA_PKGS
 
 # ---- 4. boot and run
-say "running the VM (contexts: $VM_CONTEXTS; cache: $VMTIER)"
+say "running the VMs (contexts: $VM_CONTEXTS; cache: $VMTIER)"
 "$src/tests/vm/run-vm-tests.sh" "$share" >&2
 rc=$?
 say "VM done at $((SECONDS - started)) s (rc $rc)"
-[ -s "$VMTIER/results.log" ] || infra_fail "the VM reported nothing (rc $rc; see $VMTIER/boot.log)"
+[ -s "$VMTIER/results.log" ] || infra_fail "the VM reported nothing (rc $rc; see $VMTIER/boot-*.log)"
 
 # ---- 5. TAP: the contexts' results, renumbered, names prefixed
 tr -d '\r' <"$VMTIER/results.log" | awk -v rc="$rc" '
