@@ -121,7 +121,7 @@ if [ -n "${RECONFIGURE:-}" ] || [ ! -e "$ROOTFS/.configured" ] ||
         # automount would mount on first access, gettys).
         for u in systemd-firstboot.service systemd-timesyncd.service timers.target \
                 apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
-                man-db.timer systemd-tmpfiles-clean.timer \
+                man-db.timer systemd-tmpfiles-clean.timer dpkg-db-backup.timer \
                 e2scrub_reap.service systemd-binfmt.service proc-sys-fs-binfmt_misc.automount \
                 getty@tty1.service serial-getty@ttyS0.service modprobe@drm.service; do
                 ln -sf /dev/null "$R/etc/systemd/system/$u"
@@ -173,9 +173,15 @@ done
 echo "user@1000 and /run/user/1000/bus ready at uptime=$(up)"
 T=/mnt/host/payload.sh
 UENV="XDG_RUNTIME_DIR=/run/user/1000 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus"
+# What else changes the guest while the tests run (their teardown compares
+# mount tables): no timer may be left, and each context says which units
+# pid 1 started and which mounts changed while it ran.
+echo "# timers active: $(systemctl list-units --type=timer --state=active --no-legend --plain | wc -l)"
 rc=0
 for ctx in $(sed -n 's/.*vmtest\.contexts=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' '); do
         echo "VMTEST-CONTEXT $ctx uptime=$(up)"
+        since=$(date +%s)
+        mounts=$(cut -d' ' -f5 /proc/self/mountinfo | sort)
         case $ctx in
         service)
                 runuser -u tester -- env $UENV systemd-run --user --quiet --wait --pipe --collect \
@@ -208,6 +214,10 @@ for ctx in $(sed -n 's/.*vmtest\.contexts=\([^ ]*\).*/\1/p' /proc/cmdline | tr ,
         *)
                 echo "unknown context $ctx"; r=97 ;;
         esac
+        journalctl -q -b --since "@$since" _PID=1 -o cat | grep -E '^(Starting|Mounting|Mounted) ' |
+                sed 's/^/# pid 1 during the context: /'
+        diff <(echo "$mounts") <(cut -d' ' -f5 /proc/self/mountinfo | sort) | grep '^[<>]' |
+                sed 's/^/# mount table changed during the context: /'
         echo "VMTEST-CONTEXT-END $ctx rc=$r uptime=$(up)"
         rc=$((rc | r))
 done
