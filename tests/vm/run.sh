@@ -89,8 +89,14 @@ say "csand built at $((SECONDS - started)) s"
 
 # ---- 3. the share: csand, the tests, the payload
 share=$VMTIER/share
+# Each file's time in each context in the last run, if any (payload.sh
+# starts the longest first): "CONTEXT FILE SECONDS" lines.
+durations=$(tr -d '\r' <"$VMTIER/results.log" 2>/dev/null | awk '
+        /^VMTEST-CONTEXT / { ctx = $2 }
+        /^# [^ ]+\.bats: exit [0-9]+ in [0-9]+ s$/ { f = $2; sub(/:$/, "", f); print ctx, f, $(NF - 1) }')
 rm -rf "$share"
 mkdir -p "$share/tests/vm" "$share/tests/lib"
+echo "$durations" >"$share/durations"
 cp "$build/csand" "$share/csand"
 cp "$src"/tests/vm/*.bats "$src"/tests/vm/*.bash "$src"/tests/vm/cgroup-attack.sh "$share/tests/vm/"
 cp "$src"/tests/lib/*.bash "$share/tests/lib/"
