@@ -479,15 +479,16 @@ static int child_exec_common(const Launch *l, Error *e) {
         return enter_working_directory(l, e);
 }
 
-/* PREPARED: pid 1 did child_exec_common() (the command is its vfork
- * child: system calls only from here, in pid 1's memory). */
+/* PREPARED: pid 1 did child_exec_common() and loaded the filters, which
+ * the command inherits (it is pid 1's vfork child: system calls only from
+ * here, in pid 1's memory; init_vfork_allowed() lists them). */
 static _noreturn_ void child_exec(const Launch *l, int go_fd, bool prepared) {
         const SandboxPlan *p = l->plan;
         Error e = {};
         int r;
 
         if (p->die_with_parent)
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         if (!prepared && child_exec_common(l, &e) < 0)
                 goto fail;
         umask(l->saved_umask);
@@ -502,7 +503,7 @@ static _noreturn_ void child_exec(const Launch *l, int go_fd, bool prepared) {
                 wait_for_fd(go_fd);
                 safe_close(go_fd);
         }
-        r = launch_apply_seccomp(l);
+        r = prepared ? 0 : launch_apply_seccomp(l);
         if (r < 0) {
                 error_set_errno(&e, r, "Can't load seccomp filter");
                 goto fail;
@@ -601,8 +602,41 @@ static int init_make_reachable(const Launch *l, int fuse_fd) {
         return 0;
 }
 
-static _noreturn_ void init_run(const Launch *l) {
+/* Whether the command may be pid 1's vfork child. It must keep nothing
+ * pid 1 drops (capabilities), and Landlock's rules allocate. With seccomp
+ * filters, pid 1 loads them before the vfork and the command inherits
+ * them, loaded once; but then vfork() and what the child does before its
+ * exec run under them, where bwrap's pid 1 forks first and its command
+ * loads them after those calls. So only when every program is shown to
+ * let exactly those calls through; a program that refuses clone, say, or
+ * umask, gets bwrap's order: fork, then both load. */
+static bool init_vfork_allowed(const Launch *l) {
         const SandboxPlan *p = l->plan;
+        if (p->caps != 0 || landlock_requested(&p->landlock))
+                return false;
+        if (!launch_has_seccomp(l))
+                return true;
+#ifdef __NR_vfork
+        /* Which call libc makes for setrlimit() is libc's choice. */
+        if (p->rlimits.n_items > 0)
+                return false;
+        /* child_exec()'s calls before the filters would load, as made
+         * (the last only with --die-with-parent). */
+        const SeccompCall calls[] = {
+                { .nr = __NR_vfork },
+                { .nr = __NR_umask, .known_args = 1 << 0, .args = { l->saved_umask } },
+                { .nr = __NR_rt_sigprocmask, .known_args = 1 << 0 | 1 << 2, .args = { SIG_SETMASK, 0, 0 } },
+                { .nr = __NR_prctl, .known_args = 0x1f, .args = { PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0 } },
+        };
+        size_t n = ELEMENTSOF(calls) - !p->die_with_parent;
+        return seccomp_programs_allow(p->seccomp, p->n_seccomp, calls, n) &&
+               (!l->seccomp_fd_prog.data || seccomp_programs_allow(&l->seccomp_fd_prog, 1, calls, n));
+#else
+        return false; /* libc's vfork() is some clone(): not worked out */
+#endif
+}
+
+static _noreturn_ void init_run(const Launch *l) {
         Error e = {};
         int r;
 
@@ -632,22 +666,22 @@ static _noreturn_ void init_run(const Launch *l) {
 
         pid_t pid;
         _cleanup_close_ int go = -EBADF;
-        if (p->caps == 0 && !launch_has_seccomp(l) && !landlock_requested(&p->landlock)) {
+        if (init_vfork_allowed(l)) {
                 /* Nothing to keep for the command: pid 1 is made reachable
-                 * first, then the command starts with vfork, as
-                 * posix_spawn does: it borrows our memory until it execs,
-                 * so no page tables are copied and neither side takes
-                 * copy-on-write faults; we resume once it has exec'd. So
-                 * the child makes system calls only: what allocates or
-                 * writes our memory (libcap's cap_init(), setenv(), and
-                 * Landlock's rules, hence not with them) is done here
-                 * first, the working directory too, as bwrap's pid 1 has
-                 * the command's. */
+                 * (and filtered) first, then the command starts with
+                 * vfork, as posix_spawn does: it borrows our memory until
+                 * it execs, so no page tables are copied and neither side
+                 * takes copy-on-write faults; we resume once it has
+                 * exec'd. So the child makes system calls only: what
+                 * allocates or writes our memory (libcap's cap_init(),
+                 * setenv(), and Landlock's rules, hence not with them) is
+                 * done here first, the working directory too, as bwrap's
+                 * pid 1 has the command's. */
                 if (child_exec_common(l, &e) < 0)
                         goto fail;
                 r = init_make_reachable(l, l->overlay.child_end);
                 if (r < 0) {
-                        error_set_errno(&e, r, "prctl(PR_SET_DUMPABLE)");
+                        error_set_errno(&e, r, "Can't drop capabilities or load the seccomp filters in pid 1");
                         goto fail;
                 }
                 pid = vfork();

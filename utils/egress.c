@@ -214,17 +214,20 @@ static int parse_add_host(const char *value, EgressHost *ret, Error *e) {
                 _a ? 0 : -ENOMEM;                                                    \
         })
 
-int egress_settings_parse(EgressSettings *s, const char *option, const char *value, Error *e) {
+/* The options' names, from their rows: for messages. */
+#define EGRESS_OPTION_NAME(n, m, which, h) [which] = n,
+static const char *const egress_option_names[] = { EGRESS_OPTIONS(EGRESS_OPTION_NAME) };
+
+int egress_settings_parse(EgressSettings *s, EgressOption which, const char *value, Error *e) {
+        const char *option = egress_option_names[which];
         int r;
-        if (strcmp(option, "--quiet") == 0) {
+        if (which == EGRESS_OPTION_QUIET) {
                 s->quiet = true;
                 return 0;
         }
         if (!s->first)
-                s->first = strcmp(option, "--allow-host") == 0 ? "--allow-host" :
-                           strcmp(option, "--allow-udp") == 0  ? "--allow-udp" :
-                                                                 "--add-host";
-        if (strcmp(option, "--add-host") == 0) {
+                s->first = option;
+        if (which == EGRESS_OPTION_ADD_HOST) {
                 EgressHost h;
                 r = parse_add_host(value, &h, e);
                 if (r < 0)
@@ -234,7 +237,7 @@ int egress_settings_parse(EgressSettings *s, const char *option, const char *val
                         free(h.name);
                 return r;
         }
-        bool udp = strcmp(option, "--allow-udp") == 0;
+        bool udp = which == EGRESS_OPTION_ALLOW_UDP;
         EgressRule rule;
         r = parse_rule(option, value, udp, &rule, e);
         if (r < 0)

@@ -52,18 +52,28 @@ typedef struct EgressSettings {
         const char *first; /* the first egress option given, for messages */
 } EgressSettings;
 
-/* Rows of options.c's table: ROW(name, metavars, help). */
-#define EGRESS_OPTIONS(ROW)                                                                                             \
-        ROW("--allow-host", "HOST[:PORT]",                                                                              \
-            "Let the sandbox reach only these hosts (*.example.org: names below it; repeatable; slirp4netns, pasta)")   \
-        ROW("--allow-udp", "HOST:PORT", "Let the sandbox send UDP to HOST:PORT (with --allow-host; repeatable)")        \
-        ROW("--add-host", "NAME:IP", "Resolve NAME to IP in the sandbox, without DNS (repeatable; slirp4netns, pasta)") \
-        ROW("--quiet", NULL, "Do not report denied network destinations on stderr")
+/* Which of the rows below an option is (options.c dispatches by it). */
+typedef enum EgressOption {
+        EGRESS_OPTION_ALLOW_HOST,
+        EGRESS_OPTION_ALLOW_UDP,
+        EGRESS_OPTION_ADD_HOST,
+        EGRESS_OPTION_QUIET,
+} EgressOption;
+
+/* Rows of options.c's table: ROW(name, metavars, which EgressOption, help). */
+#define EGRESS_OPTIONS(ROW)                                                                                           \
+        ROW("--allow-host", "HOST[:PORT]", EGRESS_OPTION_ALLOW_HOST,                                                  \
+            "Let the sandbox reach only these hosts (*.example.org: names below it; repeatable; slirp4netns, pasta)") \
+        ROW("--allow-udp", "HOST:PORT", EGRESS_OPTION_ALLOW_UDP,                                                      \
+            "Let the sandbox send UDP to HOST:PORT (with --allow-host; repeatable)")                                  \
+        ROW("--add-host", "NAME:IP", EGRESS_OPTION_ADD_HOST,                                                          \
+            "Resolve NAME to IP in the sandbox, without DNS (repeatable; slirp4netns, pasta)")                        \
+        ROW("--quiet", NULL, EGRESS_OPTION_QUIET, "Do not report denied network destinations on stderr")
 
 typedef struct Egress Egress;
 
 /* Option handler for the rows above (VALUE is NULL for --quiet). */
-int egress_settings_parse(EgressSettings *s, const char *option, const char *value, Error *e);
+int egress_settings_parse(EgressSettings *s, EgressOption which, const char *value, Error *e);
 void egress_settings_done(EgressSettings *s);
 /* Is traffic filtered (--allow-host or --allow-udp given)? */
 bool egress_enabled(const EgressSettings *s);

@@ -167,6 +167,11 @@ typedef struct Image {
         size_t n_layers;
         char **env, **entrypoint, **cmd; /* NULL-terminated; NULL when absent */
         char *workdir, *user;
+        /* OCI: what the resolved image is recorded under; stored once the
+         * image is ready, unless it came from there */
+        char *record_key;
+        char record_name[72];
+        bool from_record;
 } Image;
 
 /* ==== small helpers ====================================================== */
@@ -185,6 +190,7 @@ static void image_done(Image *img) {
         strv_free(img->cmd);
         free(img->workdir);
         free(img->user);
+        free(img->record_key);
 }
 
 static void archive_freep(struct archive **a) {
@@ -697,6 +703,222 @@ static int oci_resolve(Image *img, json_object *desc, unsigned depth, Error *e) 
         return oci_parse_manifest(img, o, e);
 }
 
+/* ==== resolved images ====================================================
+ *
+ * What index.json, the manifest and the config say, kept once resolved: a
+ * run with a record reads index.json and the record, and neither parses
+ * JSON (json-c is not loaded) nor reads and hashes the manifest and the
+ * config. Keyed by the sha256 of index.json's bytes, the tag and the
+ * platform: the blobs they lead to are named by their digests, checked
+ * when the record was made, so the same index.json resolves the same way.
+ * A record sits in the layer cache, whose directories are the user's own
+ * and private (cache_open()), as "image-KEYHASH", written to a temporary
+ * file and renamed into place; it is read only if it is ours and nobody
+ * else may write it, and anything wrong with one means resolving again.
+ *
+ * Fields, each ended by a NUL: RECORD_MAGIC, the key, the manifest's and
+ * the config's sha256, then "L<hex> <size> <media type>" per layer,
+ * "e<n>", "p<n>", "c<n>" followed by the n strings of Env, Entrypoint, Cmd
+ * (each only if the config has it), "W<dir>" and "U<user>" (likewise). */
+
+#define RECORD_MAGIC "csand-image 1"
+#define RECORD_PREFIX "image-"
+#define RECORD_MAX (1U << 20)
+
+static void sha256_hex_of(const void *data, size_t len, char ret[static 65]) {
+        uint8_t md[32];
+        Sha256 s;
+        sha256_init(&s);
+        sha256_update(&s, data, len);
+        sha256_final(&s, md);
+        sha256_to_hex(md, ret);
+}
+
+static int image_record_name(Image *img, const char *index, size_t len) {
+        char hex[65];
+        sha256_hex_of(index, len, hex);
+        if (asprintf(&img->record_key, "index.json sha256:%s\n%s%s\nplatform linux/%s", hex,
+                     img->tag ? "tag " : "no tag", img->tag ?: "", oci_arch()) < 0) {
+                img->record_key = NULL;
+                return -ENOMEM;
+        }
+        sha256_hex_of(img->record_key, strlen(img->record_key), hex);
+        snprintf(img->record_name, sizeof(img->record_name), RECORD_PREFIX "%s", hex);
+        return 0;
+}
+
+/* The next field of BUF's LEN bytes at *POS, or NULL at the end. */
+static const char *record_field(const char *buf, size_t len, size_t *pos) {
+        if (*pos >= len)
+                return NULL;
+        const char *f = buf + *pos;
+        *pos += strlen(f) + 1; /* the buffer ends with a NUL (checked) */
+        return f;
+}
+
+static int record_strv(const char *count, const char *buf, size_t len, size_t *pos, char ***ret) {
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(count, &end, 10);
+        if (errno || *end || n > len || *ret)
+                return -EBADMSG;
+        _cleanup_strv_free_ char **v = calloc(n + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const char *f = record_field(buf, len, pos);
+                if (!f)
+                        return -EBADMSG;
+                if (!(v[i] = strdup(f)))
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+static int record_layer(Image *img, const char *f) {
+        char hex[65], mt[256];
+        int64_t size;
+        if (sscanf(f, "%64s %" SCNd64 " %255s", hex, &size, mt) != 3 || !is_sha256_hex(hex) || !layer_media_type_ok(mt))
+                return -EBADMSG;
+        return add_layer(img, hex, mt, NULL, size);
+}
+
+static int record_parse(Image *img, const char *want_key, const char *buf, size_t len) {
+        size_t pos = 0;
+        const char *magic = record_field(buf, len, &pos), *key = record_field(buf, len, &pos),
+                   *manifest = record_field(buf, len, &pos), *config = record_field(buf, len, &pos);
+        if (!config || strcmp(magic, RECORD_MAGIC) != 0 || strcmp(key, want_key) != 0 || !is_sha256_hex(manifest) ||
+            !is_sha256_hex(config))
+                return -EBADMSG;
+        memcpy(img->manifest_hex, manifest, 65);
+        memcpy(img->config_hex, config, 65);
+        for (const char *f; (f = record_field(buf, len, &pos));) {
+                int r;
+                switch (f[0]) {
+                case 'L':
+                        r = record_layer(img, f + 1);
+                        break;
+                case 'e':
+                        r = record_strv(f + 1, buf, len, &pos, &img->env);
+                        break;
+                case 'p':
+                        r = record_strv(f + 1, buf, len, &pos, &img->entrypoint);
+                        break;
+                case 'c':
+                        r = record_strv(f + 1, buf, len, &pos, &img->cmd);
+                        break;
+                case 'W':
+                        r = img->workdir ? -EBADMSG : dup_str(f + 1, &img->workdir);
+                        break;
+                case 'U':
+                        r = img->user ? -EBADMSG : dup_str(f + 1, &img->user);
+                        break;
+                default:
+                        r = -EBADMSG;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return img->n_layers > 0 ? 0 : -EBADMSG;
+}
+
+/* Fills IMG from its record; on any failure IMG is as it was. */
+static int image_record_load(Image *img, int cache_fd) {
+        /* (O_NONBLOCK: a FIFO put there must not block us) */
+        _cleanup_close_ int fd = openat(cache_fd, img->record_name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+                return -EPERM;
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = read_full_fd(fd, RECORD_MAX, (void **) &buf, &len);
+        if (r < 0)
+                return r;
+        if (len == 0 || buf[len - 1] != 0)
+                return -EBADMSG;
+        Image parsed = { .fd = -EBADF };
+        r = record_parse(&parsed, img->record_key, buf, len);
+        if (r >= 0) {
+                memcpy(img->manifest_hex, parsed.manifest_hex, 65);
+                memcpy(img->config_hex, parsed.config_hex, 65);
+                img->layers = TAKE_PTR(parsed.layers);
+                img->n_layers = parsed.n_layers;
+                img->env = TAKE_PTR(parsed.env);
+                img->entrypoint = TAKE_PTR(parsed.entrypoint);
+                img->cmd = TAKE_PTR(parsed.cmd);
+                img->workdir = TAKE_PTR(parsed.workdir);
+                img->user = TAKE_PTR(parsed.user);
+                parsed.n_layers = 0;
+                img->from_record = true;
+        }
+        image_done(&parsed);
+        return r;
+}
+
+static int record_put(FILE *f, char tag, const char *s) {
+        return fprintf(f, "%c%s", tag, s) < 0 || fputc(0, f) == EOF ? -EIO : 0;
+}
+
+static int record_put_strv(FILE *f, char tag, char **v) {
+        size_t n = 0;
+        if (!v)
+                return 0;
+        while (v[n])
+                n++;
+        if (fprintf(f, "%c%zu", tag, n) < 0 || fputc(0, f) == EOF)
+                return -EIO;
+        for (size_t i = 0; i < n; i++)
+                if (fputs(v[i], f) == EOF || fputc(0, f) == EOF)
+                        return -EIO;
+        return 0;
+}
+
+static int record_write(FILE *f, const Image *img) {
+        int r = 0;
+        if (fprintf(f, RECORD_MAGIC "%c%s%c%s%c%s%c", 0, img->record_key, 0, img->manifest_hex, 0, img->config_hex, 0) < 0)
+                return -EIO;
+        for (size_t i = 0; r >= 0 && i < img->n_layers; i++) {
+                const ImageLayer *l = &img->layers[i];
+                r = fprintf(f, "L%s %" PRId64 " %s%c", l->hex, l->size, l->media_type ?: "", 0) < 0 ? -EIO : 0;
+        }
+        if (r >= 0)
+                r = record_put_strv(f, 'e', img->env);
+        if (r >= 0)
+                r = record_put_strv(f, 'p', img->entrypoint);
+        if (r >= 0)
+                r = record_put_strv(f, 'c', img->cmd);
+        if (r >= 0 && img->workdir)
+                r = record_put(f, 'W', img->workdir);
+        if (r >= 0 && img->user)
+                r = record_put(f, 'U', img->user);
+        return r;
+}
+
+/* Best effort: without a record the next run resolves again. */
+static void image_record_store(const Image *img, int cache_fd) {
+        char rnd[17], tmp[64];
+        if (!img->record_key || img->from_record || random_suffix(rnd) < 0)
+                return;
+        snprintf(tmp, sizeof(tmp), ".tmp-" RECORD_PREFIX "%s", rnd);
+        int fd = openat(cache_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return;
+        FILE *f = fdopen(fd, "w");
+        if (!f) {
+                safe_close(fd);
+                (void) unlinkat(cache_fd, tmp, 0);
+                return;
+        }
+        int r = record_write(f, img);
+        if (fclose(f) != 0 || r < 0 || renameat(cache_fd, tmp, cache_fd, img->record_name) < 0)
+                (void) unlinkat(cache_fd, tmp, 0);
+}
+
 static bool ref_matches(const char *ref, const char *tag) {
         size_t lr = strlen(ref), lt = strlen(tag);
         if (strcmp(ref, tag) == 0)
@@ -704,12 +926,28 @@ static bool ref_matches(const char *ref, const char *tag) {
         return lr > lt && ref[lr - lt - 1] == ':' && strcmp(ref + lr - lt, tag) == 0 && !strchr(ref + lr - lt, '/');
 }
 
-static int oci_load(Image *img, Error *e) {
-        _cleanup_json_ json_object *index = NULL;
+static int oci_resolve_index(Image *img, const char *data, Error *e);
+
+/* CACHE_FD: the layer cache, where the resolved image may be recorded. */
+static int oci_load(Image *img, int cache_fd, Error *e) {
+        _cleanup_free_ char *data = NULL;
         if (faccessat(img->fd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
                 return error_setf(e, ENOENT, "%s: not an OCI image layout: no index.json", img->path);
-        if (json_parse_blob(img, NULL, "index.json", &index, e) < 0)
+        if (blob_read_small(img, NULL, "index.json", &data, e) < 0)
                 return -e->error;
+        if (image_record_name(img, data, strlen(data)) < 0)
+                return error_setf(e, ENOMEM, "Out of memory");
+        if (image_record_load(img, cache_fd) >= 0)
+                return 0;
+        if (json_dlopen("container images", e) < 0)
+                return -e->error;
+        return oci_resolve_index(img, data, e);
+}
+
+static int oci_resolve_index(Image *img, const char *data, Error *e) {
+        _cleanup_json_ json_object *index = json_tokener_parse(data);
+        if (!index)
+                return error_setf(e, EBADMSG, "%s: index.json is not valid JSON", img->path);
         json_object *ms = json_array(index, "manifests");
         size_t n = ms ? json_object_array_length(ms) : 0;
         const char *want = img->tag ?: "latest";
@@ -798,7 +1036,7 @@ static int tarball_load(Image *img, Error *e) {
 }
 
 /* PATH[:TAG]: the longest prefix before a ':' that exists is the path. */
-static int image_open(const char *spec, Image *img, Error *e) {
+static int image_open(const char *spec, int cache_fd, Image *img, Error *e) {
         *img = (Image) { .fd = -EBADF };
         _cleanup_free_ char *path = strdup(spec);
         if (!path)
@@ -821,12 +1059,14 @@ static int image_open(const char *spec, Image *img, Error *e) {
         if (img->fd < 0)
                 return error_set_errno(e, errno, "Can't open image %s", img->path);
         if (!img->tarball)
-                return oci_load(img, e);
+                return oci_load(img, cache_fd, e);
         /* A tarball is read once per blob: a FIFO or a device can't be. */
         if (fstat(img->fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return error_setf(e, EINVAL,
                                   "Image %s is neither an OCI layout directory nor a docker save tarball (a regular file)",
                                   img->path);
+        if (json_dlopen("container images", e) < 0)
+                return -e->error;
         return tarball_load(img, e);
 }
 
@@ -1925,6 +2165,14 @@ static int cache_walk(int cache_fd, bool prune, Error *e) {
                 if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
                         continue;
                 bool layer = strncmp(n, "sha256-", 7) == 0;
+                if (strncmp(n, RECORD_PREFIX, strlen(RECORD_PREFIX)) == 0 ||
+                    strncmp(n, ".tmp-" RECORD_PREFIX, strlen(".tmp-" RECORD_PREFIX)) == 0) {
+                        /* a resolved image (or one half written): the next
+                         * run resolves it again */
+                        if (prune && unlinkat(cache_fd, n, 0) < 0 && errno != ENOENT)
+                                return error_set_errno(e, errno, "Can't remove %s from the cache", n);
+                        continue;
+                }
                 _cleanup_close_ int fd = openat(cache_fd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 bool busy = fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0;
                 if (!prune) {
@@ -1961,9 +2209,6 @@ int image_prepare(SandboxPlan *p, Error *e) {
 
         if (!p->image && !p->image_cache_list && !p->image_cache_prune)
                 return 0;
-        r = json_dlopen("container images", e);
-        if (r < 0)
-                return r;
         if (cache_open(&cache_path, &cache_fd, e) < 0)
                 return -e->error;
         if (p->image_cache_list || p->image_cache_prune) {
@@ -1972,9 +2217,12 @@ int image_prepare(SandboxPlan *p, Error *e) {
         }
 
         _cleanup_(image_done) Image img;
-        if (image_open(p->image, &img, e) < 0)
+        if (image_open(p->image, cache_fd, &img, e) < 0)
                 return -e->error;
         if (p->image_info) {
+                /* (which prints with json-c, which a record spares) */
+                if (json_dlopen("container images", e) < 0)
+                        return -e->error;
                 image_print_info(&img, cache_fd);
                 return 1;
         }
@@ -1993,5 +2241,9 @@ int image_prepare(SandboxPlan *p, Error *e) {
                         return error_set_errno(e, r, "Can't keep the layer lock");
                 }
         }
-        return image_apply(p, cache_path, cache_fd, &img, e);
+        if (image_apply(p, cache_path, cache_fd, &img, e) < 0)
+                return -e->error;
+        /* Recorded only now: a run that fails leaves nothing behind. */
+        image_record_store(&img, cache_fd);
+        return 0;
 }

@@ -66,37 +66,11 @@ static void target_done(Target *t) {
         free(t->environ_data);
 }
 
-/* Fields 3 (state) and 4 (ppid) of /proc/PID/stat. */
-static int proc_state_and_parent(pid_t pid, char *ret_state, pid_t *ret_ppid) {
-        char path[64], buf[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = '\0';
-        char *c = strrchr(buf, ')');
-        int ppid;
-        if (!c || sscanf(c + 1, " %c %d", ret_state, &ppid) != 2)
-                return -EIO;
-        *ret_ppid = ppid;
-        return 0;
-}
-
-/* Fields 4 (ppid) and 22 (start time) of /proc/PID/stat. */
-static int proc_parent_and_start(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start) {
-        char state;
-        int r = proc_state_and_parent(pid, &state, ret_ppid);
-        return r < 0 ? r : proc_start_time(pid, ret_start);
-}
-
 /* Not reaped, and not a zombie waiting to be: a sandbox's process whose
  * monitor has not noticed its end yet has ended all the same. */
 static bool pidfd_alive(int fd) {
         char path[64], state;
-        pid_t pid = 0, ppid;
+        pid_t pid = 0;
         /* EPERM: it exists, and is not ours. */
         if (syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) < 0 && errno != EPERM)
                 return false;
@@ -107,7 +81,7 @@ static bool pidfd_alive(int fd) {
         const char *c = info_fd >= 0 && read_full_fd(info_fd, 4096, (void **) &info, &len) >= 0 ? strstr(info, "\nPid:") : NULL;
         if (!c || sscanf(c + 5, "%d", &pid) != 1)
                 return false;
-        return pid > 0 && proc_state_and_parent(pid, &state, &ppid) >= 0 && state != 'Z' && state != 'X';
+        return pid > 0 && proc_stat(pid, &state, NULL, NULL) >= 0 && state != 'Z' && state != 'X';
 }
 
 /* With a pid 1, the command is its child; orphans that pid 1 adopted are
@@ -130,7 +104,7 @@ static int find_command(const Target *t, pid_t *ret_pid, uint64_t *ret_start) {
                 long pid = strtol(de->d_name, &end, 10);
                 pid_t ppid;
                 uint64_t start;
-                if (*end || pid <= 0 || proc_parent_and_start((pid_t) pid, &ppid, &start) < 0 || ppid != t->entry.child_pid)
+                if (*end || pid <= 0 || proc_stat((pid_t) pid, NULL, &ppid, &start) < 0 || ppid != t->entry.child_pid)
                         continue;
                 if (start < best_start || (start == best_start && pid < best)) {
                         best = (pid_t) pid;
@@ -210,6 +184,11 @@ static int target_open(const SandboxPlan *p, Target *t, Error *e) {
         if (t->entry.landlock_error)
                 return error_setf(e, EOPNOTSUPP, "Can't join %s: its Landlock rules can't be rebuilt: %s", name,
                                   t->entry.landlock_error);
+        /* Fail closed: a newer csand's key may be a restriction we would drop. */
+        if (t->entry.unknown_key)
+                return error_setf(e, EPROTO,
+                                  "Can't join %s: its registration has \"%s\", which this csand does not know (a newer csand started it?), so the joined command could miss a restriction of the sandbox",
+                                  name, t->entry.unknown_key);
         if (t->entry.seccomp_unknown)
                 return error_setf(e, EOPNOTSUPP,
                                   "Can't join %s: its --seccomp program was read by the sandbox itself and is not known to csand, so the joined command would run without it",
@@ -225,7 +204,7 @@ static int target_open(const SandboxPlan *p, Target *t, Error *e) {
         /* Still the child of the sandbox's pid 1, which still runs: the
          * pidfd is the sandbox's command. */
         pid_t ppid;
-        if (r >= 0 && t->entry.has_init && (proc_parent_and_start(t->cmd_pid, &ppid, &start) < 0 || ppid != t->entry.child_pid))
+        if (r >= 0 && t->entry.has_init && (proc_stat(t->cmd_pid, NULL, &ppid, &start) < 0 || ppid != t->entry.child_pid))
                 r = -ESRCH;
         if (r < 0 || !pidfd_alive(t->child_fd))
                 return error_setf(e, ESRCH, "The sandbox %s ended while being joined", name);

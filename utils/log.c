@@ -57,7 +57,7 @@ const char *log_program_name(void) {
 /* The length of the UTF-8 sequence at S if it is valid and no C1 control
  * (U+0080..U+009F, which terminals may obey as escape sequences: U+009B is
  * CSI), else 0. */
-static size_t utf8_printable_len(const unsigned char *s) {
+size_t utf8_printable_len(const unsigned char *s) {
         size_t n;
         uint32_t cp;
         if (s[0] >= 0xc2 && s[0] <= 0xdf)

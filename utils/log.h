@@ -35,6 +35,9 @@ void log_warning(const char *fmt, ...) _printf_(1, 2);
  * text). The _buf form truncates to SIZE (terminated) and returns the
  * length; log_escape() returns a new string (NULL: out of memory). */
 size_t log_escape_buf(const char *s, char *buf, size_t size);
+/* The length of the UTF-8 sequence at S if it is valid and no C1 control,
+ * else 0: what log_escape() keeps (other escapers use it: --list --json). */
+size_t utf8_printable_len(const unsigned char *s);
 char *log_escape(const char *s);
 /* One line on stdout (the newline added), escaped as log_escape() does: for
  * output such as --image-info's, made of what an image says. */

@@ -228,8 +228,8 @@ static int handle_dest_op(SandboxPlan *p, ParseState *st, const Option *o, char 
 }
 
 /* An fd number handed over by the caller: it must be open; from now on it
- * is close-on-exec and csand's. */
-static int take_fd(SandboxPlan *p, const char *option, const char *arg, int *ret_fd, Error *e) {
+ * is close-on-exec and csand's. Returns it, or a negative errno. */
+static int take_fd(SandboxPlan *p, const char *option, const char *arg, Error *e) {
         int fd;
         if (parse_fd(arg, &fd) < 0)
                 return error_setf(e, EINVAL, "Invalid fd: %s", arg);
@@ -239,25 +239,27 @@ static int take_fd(SandboxPlan *p, const char *option, const char *arg, int *ret
         r = plan_own_fd(p, fd);
         if (r < 0)
                 return error_set_errno(e, r, "Can't use fd %d for %s", fd, option);
-        *ret_fd = fd;
-        return 0;
+        return fd;
 }
 
 static int handle_fd(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         int *field = (int *) ((char *) p + o->offset);
         if (*field >= 0)
                 warn_only_last(o);
-        return take_fd(p, o->name, args[0], field, e);
+        int fd = take_fd(p, o->name, args[0], e);
+        if (fd < 0)
+                return fd;
+        *field = fd;
+        return 0;
 }
 
 /* --file, --bind-data, --ro-bind-data, --bind-fd, --ro-bind-fd: FD DEST. */
 static int handle_fd_op(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         MountOp *op;
-        int fd;
-        int r = take_fd(p, o->name, args[0], &fd, e);
-        if (r < 0)
-                return r;
-        r = plan_add_op(p, (MountOpType) (o->data & 0xff), NULL, args[1], &op);
+        int fd = take_fd(p, o->name, args[0], e);
+        if (fd < 0)
+                return fd;
+        int r = plan_add_op(p, (MountOpType) (o->data & 0xff), NULL, args[1], &op);
         if (r < 0)
                 return r;
         op->fd = fd;
@@ -282,7 +284,6 @@ static int handle_level_prefix(SandboxPlan *p, ParseState *st, const Option *o, 
 
 static int handle_seccomp(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         bool exclusive = o->data;
-        int fd;
 
         /* bwrap's order: these are refused before the fd is touched (and
          * --seccomp's program is only read after setup). */
@@ -292,9 +293,9 @@ static int handle_seccomp(SandboxPlan *p, ParseState *st, const Option *o, char 
                 return error_setf(e, EINVAL, "--add-seccomp-fd cannot be combined with --seccomp");
         if (exclusive && p->seccomp_fd >= 0)
                 log_warning("Only the last --seccomp option will take effect");
-        int r = take_fd(p, o->name, args[0], &fd, e);
-        if (r < 0)
-                return r;
+        int fd = take_fd(p, o->name, args[0], e);
+        if (fd < 0)
+                return fd;
         if (exclusive) {
                 p->seccomp_fd = fd;
                 return 0;
@@ -456,9 +457,9 @@ static int handle_network(SandboxPlan *p, ParseState *st, const Option *o, char 
 
 /* egress by name (utils/egress.c) */
 static int handle_egress(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
-        return egress_settings_parse(&p->egress, o->name, o->metavars ? args[0] : NULL, e);
+        return egress_settings_parse(&p->egress, (EgressOption) o->data, o->metavars ? args[0] : NULL, e);
 }
-#define EGRESS_ROW(n, m, h) { n, m, GROUP_NETWORK, handle_egress, .help = h },
+#define EGRESS_ROW(n, m, which, h) { n, m, GROUP_NETWORK, handle_egress, .data = which, .help = h },
 
 /* resources: cgroup limits and rlimits (utils/cgroups.c, utils/rlimits.c) */
 static int handle_cgroup(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {

@@ -133,7 +133,7 @@ int registry_validate_command(const SandboxPlan *p, Error *e) {
 
 /* ---- /proc ---- */
 
-int proc_start_time(pid_t pid, uint64_t *ret) {
+int proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid, uint64_t *ret_start) {
         char path[64], buf[1024];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -145,7 +145,9 @@ int proc_start_time(pid_t pid, uint64_t *ret) {
         buf[n] = '\0';
         /* The name (field 2) may hold anything: fields 3.. follow its last ')'. */
         char *c = strrchr(buf, ')');
-        if (!c)
+        char state;
+        int ppid;
+        if (!c || sscanf(c + 1, " %c %d", &state, &ppid) != 2)
                 return -EIO;
         c++;
         for (int field = 2; field < 22; field++) {
@@ -159,8 +161,17 @@ int proc_start_time(pid_t pid, uint64_t *ret) {
         unsigned long long v = strtoull(c, &end, 10);
         if (errno || end == c)
                 return -EIO;
-        *ret = v;
+        if (ret_state)
+                *ret_state = state;
+        if (ret_ppid)
+                *ret_ppid = ppid;
+        if (ret_start)
+                *ret_start = v;
         return 0;
+}
+
+int proc_start_time(pid_t pid, uint64_t *ret) {
+        return proc_stat(pid, NULL, NULL, ret);
 }
 
 int pidfd_open_verified(pid_t pid, uint64_t start) {
@@ -182,6 +193,21 @@ int pidfd_open_verified(pid_t pid, uint64_t start) {
 static bool process_is(pid_t pid, uint64_t start) {
         uint64_t now;
         return pid > 0 && proc_start_time(pid, &now) >= 0 && now == start;
+}
+
+/* The recorded processes are a running sandbox's: the monitor holds the
+ * name's lock (LOCK_HOLDER, as F_GETLK reports it), the child is the
+ * monitor's (cloned by it, or with CLONE_PARENT by setuid csand's
+ * privileged part), and both are the processes that started at the
+ * recorded times. Whoever can write the registry directory can write a
+ * record, but can't make another process hold its lock or parent a
+ * process: so --stop and --join act on no process but the lock holder
+ * and its child. */
+static bool record_is_running(const RegistryEntry *e, pid_t lock_holder) {
+        pid_t ppid;
+        uint64_t start;
+        return e->monitor_pid == lock_holder && process_is(e->monitor_pid, e->monitor_start) &&
+               proc_stat(e->child_pid, NULL, &ppid, &start) >= 0 && ppid == e->monitor_pid && start == e->child_start;
 }
 
 /* ---- the directory ---- */
@@ -237,19 +263,22 @@ int registry_claim(const char *name, Registration **ret, Error *e) {
 
         for (;;) {
                 _cleanup_close_ int fd = openat(reg->dir_fd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-                if (fd < 0)
+                struct stat a, b;
+                if (fd < 0 || fstat(fd, &a) < 0)
                         return error_set_errno(e, errno, "Can't register --name %s", name);
+                /* Not ours to lock (a FIFO planted there by someone who can write the directory). */
+                if (!S_ISREG(a.st_mode))
+                        return error_setf(e, EPERM, "Can't register --name %s: %s is not a regular file", name, lock);
+                /* A process-owned (POSIX) lock, not an OFD lock: readers
+                 * learn its holder's pid from F_GETLK (see read_entry()). */
                 struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-                if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+                if (fcntl(fd, F_SETLK, &fl) < 0) {
                         if (errno == EAGAIN || errno == EACCES)
                                 return error_setf(e, EEXIST, "A sandbox named %s is already running", name);
                         return error_set_errno(e, errno, "Can't lock --name %s", name);
                 }
                 /* The previous holder unlinks the file as it ends: a lock on
                  * an unlinked file protects nothing, try the new one. */
-                struct stat a, b;
-                if (fstat(fd, &a) < 0)
-                        return error_set_errno(e, errno, "Can't register --name %s", name);
                 if (fstatat(reg->dir_fd, lock, &b, AT_SYMLINK_NOFOLLOW) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
                         continue;
                 reg->lock_fd = TAKE_FD(fd);
@@ -470,6 +499,7 @@ void registry_entry_done(RegistryEntry *e) {
                 free(e->landlock_paths[i].path);
         free(e->landlock_paths);
         free(e->landlock_error);
+        free(e->unknown_key);
         strv_free(e->command);
         for (size_t i = 0; i < e->n_seccomp; i++)
                 free(e->seccomp[i].data);
@@ -512,6 +542,18 @@ static int hex_decode(const char *s, void **ret, size_t *ret_len) {
         return 0;
 }
 
+/* A key this csand does not know. A newer csand's record may hold what
+ * only it knows how to apply (a restriction): --join refuses such a
+ * sandbox instead of running the command without it. Keys starting with
+ * "info-" are informational by this rule (what --list could show), so a
+ * newer csand adds those without locking older ones out. --list and
+ * --stop need no more than the pids, and go on. */
+static int unknown_key(RegistryEntry *e, const char *key) {
+        if (strncmp(key, "info-", 5) == 0 || e->unknown_key)
+                return 0;
+        return (e->unknown_key = strdup(key)) ? 0 : -ENOMEM;
+}
+
 static int parse_landlock(RegistryEntry *e, const char *key, const char *value) {
         LandlockSettings *s = &e->landlock;
         int n = 0;
@@ -547,7 +589,7 @@ static int parse_landlock(RegistryEntry *e, const char *key, const char *value) 
                 paths[e->n_landlock_paths++] = rp;
                 return 0;
         }
-        return 0;
+        return 1; /* not a Landlock key */
 }
 
 static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) {
@@ -597,8 +639,11 @@ static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) 
                 (*n_args)++;
                 return 0;
         }
-        if (strncmp(key, "landlock", 8) == 0)
-                return parse_landlock(e, key + 8, value);
+        if (strncmp(key, "landlock", 8) == 0) {
+                int r = parse_landlock(e, key + 8, value);
+                if (r <= 0)
+                        return r;
+        }
         if (strcmp(key, "seccomp") == 0) {
                 unsigned flags;
                 if (sscanf(value, "%u %n", &flags, &n) != 1)
@@ -615,7 +660,7 @@ static int parse_line(RegistryEntry *e, char *key, char *value, size_t *n_args) 
                 e->n_seccomp++;
                 return 0;
         }
-        return 0; /* a newer csand's: not ours to know */
+        return unknown_key(e, key);
 }
 
 static int parse_record(char *data, RegistryEntry *ret) {
@@ -658,19 +703,32 @@ static int read_entry(int dir_fd, const char *name, RegistryEntry *ret) {
         int r = lock_path(path, sizeof(path), name, "lock");
         if (r < 0)
                 return r;
-        _cleanup_close_ int lfd = openat(dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        /* O_NONBLOCK and regular files only: a FIFO planted here must not
+         * hang --list, --join or --stop. */
+        _cleanup_close_ int lfd = openat(dir_fd, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
         if (lfd < 0)
                 return errno == ENOENT ? -ESRCH : -errno;
+        struct stat st;
+        if (fstat(lfd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -ESRCH;
+        /* F_GETLK, which takes nothing, and names the holder of a POSIX
+         * lock (an OFD lock's is -1: not a monitor's). */
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-        if (fcntl(lfd, F_OFD_GETLK, &fl) < 0)
+        if (fcntl(lfd, F_GETLK, &fl) < 0)
                 return -errno;
         if (fl.l_type == F_UNLCK)
                 return -ESRCH; /* stale: the next start with this name reclaims it */
 
         (void) lock_path(path, sizeof(path), name, "rec");
-        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? -ESRCH : -errno; /* still starting */
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -ESRCH;
         _cleanup_free_ char *data = NULL;
         size_t len;
         r = read_full_fd(fd, RECORD_MAX, (void **) &data, &len);
@@ -680,9 +738,9 @@ static int read_entry(int dir_fd, const char *name, RegistryEntry *ret) {
         r = parse_record(data, &e);
         if (r < 0)
                 return -ESRCH;
-        /* A record left by a killed run, not yet replaced by the new holder's. */
-        if (strcmp(e.name, name) != 0 || !process_is(e.monitor_pid, e.monitor_start) ||
-            !process_is(e.child_pid, e.child_start)) {
+        /* A record left by a killed run, not yet replaced by the new
+         * holder's; or one that names processes not the holder's. */
+        if (strcmp(e.name, name) != 0 || !record_is_running(&e, fl.l_pid)) {
                 registry_entry_done(&e);
                 return -ESRCH;
         }
@@ -798,15 +856,29 @@ static void format_time(int64_t t, char *buf, size_t size) {
                 snprintf(buf, size, "%" PRId64, t);
 }
 
+/* A JSON string of S, which came from a record (a command line, maybe an
+ * image's Cmd): control characters, DEL and C1 controls as \u escapes, so
+ * that the JSON is as safe on a terminal as csand's other output; bytes
+ * that are not UTF-8 as U+FFFD, so that it stays JSON. */
 static void json_string(FILE *f, const char *s) {
         fputc('"', f);
-        for (const unsigned char *c = (const unsigned char *) s; *c; c++) {
+        for (const unsigned char *c = (const unsigned char *) s; *c;) {
+                size_t n = *c >= 0x80 ? utf8_printable_len(c) : 1;
                 if (*c == '"' || *c == '\\')
                         fprintf(f, "\\%c", *c);
-                else if (*c < 0x20)
+                else if (*c < 0x20 || *c == 0x7f)
                         fprintf(f, "\\u%04x", *c);
-                else
-                        fputc(*c, f);
+                else if (n > 0) {
+                        fwrite(c, 1, n, f);
+                        c += n;
+                        continue;
+                } else if (c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f) {
+                        fprintf(f, "\\u%04x", c[1]); /* C1: U+0080..U+009F */
+                        c += 2;
+                        continue;
+                } else
+                        fputs("\\ufffd", f);
+                c++;
         }
         fputc('"', f);
 }
@@ -852,22 +924,29 @@ static void print_json(FILE *f, const RegistryEntry *list, size_t n) {
         fputs(n ? "\n]\n" : "]\n", f);
 }
 
-/* One line each: NAME PID STARTED NAMESPACES NETWORK LIMITS COMMAND... */
-static void print_lines(FILE *f, const RegistryEntry *list, size_t n) {
+/* One line each: NAME PID STARTED NAMESPACES NETWORK LIMITS COMMAND...,
+ * escaped as csand's messages are (print_line()): the command may be an
+ * image's Cmd, and the record anyone's who could write the directory. */
+static int print_lines(const RegistryEntry *list, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 const RegistryEntry *e = &list[i];
                 char when[64];
+                _cleanup_free_ char *line = NULL;
+                size_t size = 0;
+                FILE *f = open_memstream(&line, &size);
+                if (!f)
+                        return -ENOMEM;
                 format_time(e->started, when, sizeof(when));
                 fprintf(f, "%s %d %s ns=%s network=%s limits=%s", e->name, (int) e->child_pid, when,
                         e->namespaces && *e->namespaces ? e->namespaces : "-", e->network ? e->network : "-",
                         e->limits && *e->limits ? e->limits : "-");
-                for (char **a = e->command; *a; a++) {
-                        fputc(' ', f);
-                        for (const char *c = *a; *c; c++)
-                                fputc(*c == '\n' ? ' ' : *c, f);
-                }
-                fputc('\n', f);
+                for (char **a = e->command; *a; a++)
+                        fprintf(f, " %s", *a);
+                if (fclose(f) != 0)
+                        return -ENOMEM;
+                print_line("%s", line);
         }
+        return 0;
 }
 
 int registry_run_list(const SandboxPlan *p) {
@@ -881,8 +960,12 @@ int registry_run_list(const SandboxPlan *p) {
         if (p->list_json)
                 print_json(stdout, list, n);
         else
-                print_lines(stdout, list, n);
+                r = print_lines(list, n);
         free_all(list, n);
+        if (r < 0) {
+                log_error("Can't list the running sandboxes: %s", strerror(-r));
+                return 1;
+        }
         return fflush(stdout) == 0 ? 0 : 1;
 }
 

@@ -12,11 +12,12 @@
  *
  * $XDG_RUNTIME_DIR/csand/names/ (0700, the user's, hidden from every
  * sandbox with the rest of the runtime directory) holds per name:
- *   NAME.lock  an OFD lock (fcntl F_OFD_SETLK) held by the sandbox's
- *              monitor for as long as it runs: the kernel drops it when
- *              the monitor dies, however it dies. Exactly one start wins
- *              it; a name whose lock nobody holds is free, whatever
- *              files are left there.
+ *   NAME.lock  a POSIX lock (fcntl F_SETLK) held by the sandbox's monitor
+ *              for as long as it runs: the kernel drops it when the
+ *              monitor dies, however it dies. Exactly one start wins it;
+ *              a name whose lock nobody holds is free, whatever files are
+ *              left there. POSIX, not OFD: F_GETLK names the holding
+ *              process, and a record counts only when that is its monitor.
  *   NAME.rec   the registration, renamed into place once complete: the
  *              monitor's and the sandbox's pid with their start times
  *              (/proc/PID/stat field 22), so that a pid is never trusted
@@ -24,8 +25,14 @@
  *              sandbox's own command runs (capabilities, uid/gid, session,
  *              the seccomp programs it loaded, its cgroup), plus what
  *              --list shows.
- * Readers test the lock with F_OFD_GETLK, which takes nothing, so that a
- * --list never makes a concurrent start think its name is taken. */
+ * Readers test the lock with F_GETLK, which takes nothing, so that a
+ * --list never makes a concurrent start think its name is taken.
+ *
+ * A record is data from whoever could write the directory (the user's
+ * processes outside sandboxes): it is trusted only as far as the kernel
+ * confirms it (lock holder, parent, start times), keys this csand does not
+ * know make --join refuse (unknown_key) unless informational ("info-..."),
+ * and everything printed from it is escaped. */
 
 typedef struct Registration Registration;
 
@@ -58,6 +65,9 @@ typedef struct RegistryEntry {
         /* It loaded a --seccomp program, which its child read after setup
          * (as bwrap reads it) and the monitor never saw. */
         bool seccomp_unknown;
+        /* The first key of the record this csand does not know, other than
+         * an informational "info-..." one (a newer csand's): NULL for none. */
+        char *unknown_key;
 } RegistryEntry;
 
 void registry_entry_done(RegistryEntry *e);
@@ -92,6 +102,9 @@ int registry_lookup(const char *name_or_pid, RegistryEntry *ret, Error *e);
 
 /* Start time of PID in clock ticks since boot (/proc/PID/stat field 22). */
 int proc_start_time(pid_t pid, uint64_t *ret);
+/* Fields 3 (state), 4 (parent) and 22 (start time) of /proc/PID/stat; NULL
+ * for those not wanted. */
+int proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid, uint64_t *ret_start);
 /* A pidfd for PID, when it is still the process that started at START. */
 int pidfd_open_verified(pid_t pid, uint64_t start);
 

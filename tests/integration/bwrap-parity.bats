@@ -211,6 +211,7 @@ PY
 
 # x86_64 syscall numbers
 NR_sendto=44 NR_sendmsg=46 NR_uname=63 NR_seccomp=317
+NR_rt_sigprocmask=14 NR_clone=56 NR_fork=57 NR_vfork=58 NR_umask=95 NR_prctl=157 NR_clone3=435
 
 @test "--seccomp with --add-seccomp-fd: refused before any program is read, as bwrap" {
         require_bwrap
@@ -259,6 +260,32 @@ NR_sendto=44 NR_sendmsg=46 NR_uname=63 NR_seccomp=317
                 # shellcheck disable=SC2086
                 run_both $pid1 --seccomp 10 /nonexistent-csand-cmd
                 assert_same rc out err
+        done
+}
+
+# csand's pid 1 may load the filters first and start the command with
+# vfork (it then inherits them, loaded once); bwrap's pid 1 forks first,
+# and its command calls umask, sigprocmask and prctl(PR_SET_PDEATHSIG)
+# before it loads them. A program that refuses any of those, or the fork
+# itself, must find bwrap's order.
+@test "seccomp: a program that refuses vfork, fork and clone, umask, sigprocmask or prctl starts the command as bwrap's" {
+        require_bwrap
+        require_x86_64
+        local deny pid1
+        for deny in "$NR_vfork $NR_fork $NR_clone $NR_clone3" "$NR_umask" "$NR_rt_sigprocmask" "$NR_prctl"; do
+                # shellcheck disable=SC2086
+                write_deny_filter "$TESTDIR/deny.bpf" $deny
+                fd_redirs=(10\< "$TESTDIR/deny.bpf")
+                for pid1 in "" --unshare-pid; do
+                        # shellcheck disable=SC2086
+                        (umask 027 && run_both $pid1 --ro-bind /proc /proc --die-with-parent --add-seccomp-fd 10 \
+                                grep -E '^(Umask|SigBlk|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status)
+                        echo "[$deny] [$pid1]"
+                        cat "$TESTDIR/csand.out" "$TESTDIR/csand.err"
+                        assert_same rc out err
+                        grep -q '^Umask:.*0027$' "$TESTDIR/csand.out" || fail "the caller's umask is lost"
+                        grep -q '^Seccomp_filters:.*1$' "$TESTDIR/csand.out" || fail "not one filter"
+                done
         done
 }
 

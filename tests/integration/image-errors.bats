@@ -178,6 +178,8 @@ file up/pwned"
 @test "image errors: --image-cache-prune removes leftovers of an interrupted unpack" {
         mkdir -p "$XDG_CACHE_HOME/csand/layers/.tmp-sha256-dead-0000/sub"
         chmod 0555 "$XDG_CACHE_HOME/csand/layers/.tmp-sha256-dead-0000/sub"
+        # and of a record of a resolved image being written
+        echo half >"$XDG_CACHE_HOME/csand/layers/.tmp-image-0000"
         run csand --image-cache-prune
         assert_success
         assert_cache_empty

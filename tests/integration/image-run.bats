@@ -226,7 +226,9 @@ from-image"
                 [ "$(cat "$TESTDIR/out$i")" = "hello from layer 3" ] || fail "run $i: $(cat "$TESTDIR/out$i")"
         done
         run cache_layers
-        assert_output "$(for d in $IMG_LAYER_DIGESTS; do echo "sha256-$d"; done | sort)"
+        # one entry per layer, and one record of the resolved image
+        assert_equal "$(grep -v '^image-' <<<"$output")" "$(for d in $IMG_LAYER_DIGESTS; do echo "sha256-$d"; done | sort)"
+        assert_equal "$(grep -c '^image-' <<<"$output")" 1
 }
 
 @test "image: the fuse-overlayfs driver reads the same layers" {
@@ -300,18 +302,74 @@ count_threads() {
         assert_equal "$(count_threads "$TESTDIR/trace2")" 0
 }
 
-@test "image: a run from cached layers loads neither libarchive nor libcrypto" {
-        run csand --image "$IMG_OCI:v1" true
-        assert_success
+@test "image: a run from cached layers loads neither libarchive nor libcrypto, nor json-c" {
         # the dynamic loader's own account of what it loaded (LD_DEBUG=files:
         # one file per process, csand's included)
-        mkdir "$TESTDIR/ld"
-        LD_DEBUG=files LD_DEBUG_OUTPUT="$TESTDIR/ld/log" run csand --image "$IMG_OCI:v1" true
+        mkdir "$TESTDIR/ld1" "$TESTDIR/ld2"
+        LD_DEBUG=files LD_DEBUG_OUTPUT="$TESTDIR/ld1/log" run csand --image "$IMG_OCI:v1" true
         assert_success
-        # control: the image's JSON was read with json-c
-        grep -qs 'file=libjson-c\.so' "$TESTDIR"/ld/log.* || fail "control: json-c not loaded: $(ls "$TESTDIR/ld")"
-        run grep -hE 'file=lib(archive|crypto)\.so' "$TESTDIR"/ld/log.*
+        # control: the first run unpacked with libarchive and read the
+        # image's JSON with json-c
+        grep -qs 'file=libarchive\.so' "$TESTDIR"/ld1/log.* || fail "control: libarchive not loaded: $(ls "$TESTDIR/ld1")"
+        grep -qs 'file=libjson-c\.so' "$TESTDIR"/ld1/log.* || fail "control: json-c not loaded: $(ls "$TESTDIR/ld1")"
+        # the next run has its layers, and the resolved image recorded
+        LD_DEBUG=files LD_DEBUG_OUTPUT="$TESTDIR/ld2/log" run csand --image "$IMG_OCI:v1" cat /etc/motd
+        assert_success
+        assert_output "hello from layer 3"
+        run grep -hE 'file=lib(archive|crypto|json-c)\.so' "$TESTDIR"/ld2/log.*
         assert_output ""
+}
+
+# record_path: the layer cache's one record of a resolved image.
+record_path() {
+        local r=("$XDG_CACHE_HOME"/csand/layers/image-*)
+        [ "${#r[@]}" -eq 1 ] && [ -f "${r[0]}" ] || fail "expected one record, got: ${r[*]}"
+        echo "${r[0]}"
+}
+
+@test "image: the resolved image is recorded; a changed index.json is resolved again" {
+        cp -r "$IMG_OCI" "$TESTDIR/oci"
+        chmod -R u+w "$TESTDIR/oci"
+        run csand --image "$TESTDIR/oci:v1"
+        assert_success
+        assert_output default-cmd
+        record_path >/dev/null
+        # the same index.json with the tag renamed: v1 is gone, v2 is there
+        sed -i 's/"v1"/"v2"/' "$TESTDIR/oci/index.json"
+        run --separate-stderr csand --image "$TESTDIR/oci:v1" true
+        assert_csand_error
+        assert_equal "$msg" "csand: $TESTDIR/oci: no image tagged v1 (available: v2)"
+        run csand --image "$TESTDIR/oci:v2"
+        assert_success
+        assert_output default-cmd
+}
+
+@test "image: a record is used only if it is whole, ours and writable by nobody else" {
+        run csand --image "$IMG_OCI:v1"
+        assert_success
+        assert_output default-cmd
+        local rec
+        rec=$(record_path)
+        [ "$(stat -c %a "$rec")" = 600 ] || fail "the record's mode is $(stat -c %a "$rec")"
+        # the record is what a later run uses (its Cmd changed in place)
+        python3 -c 'import sys; p = sys.argv[1]; d = open(p, "rb").read(); open(p, "wb").write(d.replace(b"echo default-cmd", b"echo from-record"))' "$rec"
+        run csand --image "$IMG_OCI:v1"
+        assert_output from-record
+        # writable by the group: not used, and made anew
+        chmod 0620 "$rec"
+        run csand --image "$IMG_OCI:v1"
+        assert_output default-cmd
+        rec=$(record_path)
+        [ "$(stat -c %a "$rec")" = 600 ] || fail "the record's mode is $(stat -c %a "$rec")"
+        # cut short: not used
+        truncate -s -3 "$rec"
+        run csand --image "$IMG_OCI:v1"
+        assert_output default-cmd
+        # not a regular file: not used (a FIFO would block a reader)
+        rm "$rec"
+        mkfifo -m 0600 "$rec"
+        run csand --image "$IMG_OCI:v1"
+        assert_output default-cmd
 }
 
 # --- --image-overlay: a persistent upper ------------------------------------

@@ -269,6 +269,32 @@ unshare-user: ok"
 unshare-user: errno=EPERM (Operation not permitted)"
 }
 
+# Loading a large program costs the kernel about as much as a start-up's
+# mounts (it converts and compiles it): pid 1 loads the profile, then
+# starts the command with vfork, and the command inherits the filter
+# instead of loading it again (bwrap's order is kept for programs that
+# refuse what that needs: bwrap-parity). strace shows the prctl() calls
+# from registers, csand being not dumpable.
+@test "--seccomp-profile: loaded once per launch, by pid 1 or by the command, and the command holds it" {
+        require_feature "strace" command -v strace
+        local pid1
+        for pid1 in --unshare-pid ""; do
+                # shellcheck disable=SC2086
+                TMPDIR="$CSAND_TMPDIR" XDG_RUNTIME_DIR="$CSAND_RUNTIME_DIR" run strace -f -qq -e trace=prctl \
+                        -o "$TESTDIR/trace" "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" \
+                        "${csand_min_root[@]}" $pid1 --ro-bind /proc /proc --seccomp-profile default \
+                        --ro-bind "$TRY" /try-syscall -- sh -c \
+                        'grep -E "^Seccomp(_filters)?:" /proc/self/status; /try-syscall unshare-user'
+                assert_success
+                assert_output "Seccomp:	2
+Seccomp_filters:	1
+unshare-user: errno=EPERM (Operation not permitted)"
+                run grep -c 'PR_SET_SECCOMP' "$TESTDIR/trace"
+                echo "[$pid1] loads: $output"
+                assert_output 1
+        done
+}
+
 # ---- finding profiles, the cache ------------------------------------------------
 
 @test "a build-tree csand finds the shipped profiles without CSAND_SECCOMP_PROFILE_DIR" {

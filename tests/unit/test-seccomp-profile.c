@@ -26,6 +26,7 @@
 
 #include "tap.h"
 #include "utils/seccomp-profile.h"
+#include "utils/seccomp.h"
 
 #ifndef CLONE_NEWUSER
 #define CLONE_NEWUSER 0x10000000
@@ -214,11 +215,35 @@ static void check_probe_kills(const char *profile, int fd, const Probe *p) {
 static char tiocsti_char = 'x';
 static struct termios termios_buf;
 
+/* The shipped profiles let pid 1 start the command with vfork() after
+ * loading them (sandbox.c's init_vfork_allowed()): vfork itself and what
+ * the child does before exec are proven allowed, so the command inherits
+ * the filters instead of loading them a second time. */
+static void check_vfork_proven(const CompiledProfile *p, const char *what) {
+#ifdef __NR_vfork
+        static struct sock_filter insns[BPF_MAXINSNS];
+        size_t n = read_program(p->fd, insns, BPF_MAXINSNS);
+        SeccompProgram prog = { .data = insns, .len = n * sizeof(struct sock_filter) };
+        const SeccompCall calls[] = {
+                { .nr = __NR_vfork },
+                { .nr = __NR_umask, .known_args = 1, .args = { 022 } },
+                { .nr = __NR_rt_sigprocmask, .known_args = 1 << 0 | 1 << 2, .args = { SIG_SETMASK } },
+                { .nr = __NR_prctl, .known_args = 0x1f, .args = { PR_SET_PDEATHSIG, SIGKILL } },
+        };
+        CHECK(seccomp_programs_allow(&prog, 1, calls, sizeof(calls) / sizeof(calls[0])),
+              "%s: vfork and the command's calls before exec are proven allowed", what);
+#else
+        (void) p;
+        (void) what;
+#endif
+}
+
 static void test_default_profile(void) {
         _cleanup_compiled_profile_ CompiledProfile p = COMPILED_PROFILE_NULL;
         if (!compile_ok("default", NULL, 0, &p))
                 return;
         check_sealed_memfd(&p, "default");
+        check_vfork_proven(&p, "default");
         CHECK_UINT(p.filter_flags, 0, "default: no load flags");
         for (char **u = p.unknown_syscalls; *u; u++)
                 tap_diag("default: unknown to this libseccomp, skipped: %s", *u);
@@ -271,6 +296,7 @@ static void test_desktop_profile(void) {
         if (!compile_ok("desktop", NULL, 0, &p))
                 return;
         check_sealed_memfd(&p, "desktop");
+        check_vfork_proven(&p, "desktop");
         CHECK(p.unknown_syscalls[0] == NULL, "desktop: every syscall it names is known to libseccomp");
 
         const Probe probes[] = {
