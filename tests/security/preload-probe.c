@@ -21,8 +21,7 @@ __attribute__((constructor)) static void probe_loaded(void) {
         slash = strrchr(info.dli_fname, '/');
         if (!slash)
                 return;
-        snprintf(path, sizeof(path), "%.*s/pwned-%u", (int) (slash - info.dli_fname), info.dli_fname,
-                 (unsigned) geteuid());
+        snprintf(path, sizeof(path), "%.*s/pwned-%u", (int) (slash - info.dli_fname), info.dli_fname, (unsigned) geteuid());
         fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0)
                 close(fd);
