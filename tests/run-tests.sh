@@ -16,7 +16,8 @@
 #   2. the root-meaningful subset (the cli suite, and the vm tier) as root,
 #      from a build of its own; the vm tier (tests/vm/README.md) runs the
 #      cgroup tests under a real systemd and, with unprivileged user
-#      namespaces off, the core suite against setuid csand;
+#      namespaces off, the setuid suite against setuid csand (the core
+#      files, the setuid batteries, race, process-group);
 #   3. the whole suite again as csandtest, built with ASan+UBSan.
 # As an ordinary user it runs 1 and 3 in the source tree (build-tests/,
 # build-asan/).

@@ -207,19 +207,15 @@ $(id -g)"
 # --- the caller's environment, limits and arguments -----------------------------
 
 @test "LD_PRELOAD and friends reach neither csand nor the command" {
-        require_feature "a C compiler" command -v cc
-        cat >"$TESTDIR/evil.c" <<EOF
-#include <stdio.h>
-#include <unistd.h>
-__attribute__((constructor)) static void evil(void) {
-        char p[256];
-        snprintf(p, sizeof(p), "$TESTDIR/pwned-%u", (unsigned) geteuid());
-        FILE *f = fopen(p, "w");
-        if (f)
-                fclose(f);
-}
-EOF
-        cc -shared -fPIC -o "$TESTDIR/evil.so" "$TESTDIR/evil.c"
+        # preload-probe.c, built with the tests: it leaves pwned-EUID
+        # next to itself wherever it is loaded
+        local probe="$CSAND_BUILD_DIR/tests/preload-probe.so"
+        [ -r "$probe" ] || fail "no $probe (built with the tests)"
+        cp "$probe" "$TESTDIR/evil.so"
+        # (control: an ordinary program loads it)
+        env LD_PRELOAD="$TESTDIR/evil.so" true
+        [ -e "$TESTDIR/pwned-$(id -u)" ] || fail "the probe did not work"
+        rm "$TESTDIR/pwned-$(id -u)"
         run env LD_PRELOAD="$TESTDIR/evil.so" LD_LIBRARY_PATH="$TESTDIR" LD_AUDIT="$TESTDIR/evil.so" \
                 GCONV_PATH="$TESTDIR" "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" \
                 "${csand_min_root[@]}" sh -c 'env | grep -E "^(LD_|GCONV_PATH)" || echo clean'

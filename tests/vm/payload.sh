@@ -60,11 +60,31 @@ report_bats() {
         [ "$r" = 0 ]
 }
 
+# longest_first FILE...: the files, longest first: by their times in this
+# context in the last run (run.sh's durations); a file without one (new, or
+# no last run) by its number of tests times the known files' time per test.
+longest_first() {
+        local f
+        for f in "$@"; do
+                printf '%s %s %s\n' "$f" "$(grep -c '^@test' "$f")" "${f##*/}"
+        done | awk -v ctx="${VMTEST_CONTEXT:-}" '
+                FILENAME != "-" { if ($1 == ctx) secs[$2] = $3; next }
+                { file[NR] = $1; tests[NR] = $2; name[NR] = $3
+                  if ($3 in secs) { known += secs[$3]; known_tests += $2 } }
+                END {
+                        per_test = known_tests ? known / known_tests : 1
+                        for (i = 1; i <= NR; i++)
+                                print (name[i] in secs ? secs[name[i]] : tests[i] * per_test), file[i]
+                }' /mnt/host/durations - |
+                sort -k1,1nr | cut -d' ' -f2
+}
+
 # Without unprivileged user namespaces (setuid mode; the runner has set the
-# knob): the diagnosis of the plain csand, then the core suite against csand
-# installed setuid root, as the host's setuid suite runs it (without
-# core-old-kernel, which the host runs as it is), one file per guest CPU at
-# a time, the longest first. VM_SETUID_CORE=0 leaves the core suite out.
+# knob): the diagnosis of the plain csand, then the files of the host's
+# setuid suite (tests/meson.build: the core files but core-old-kernel, the
+# setuid escape and mount batteries, race and process-group) against csand
+# installed setuid root, one file per guest CPU at a time, the longest
+# first. VM_SETUID_CORE=0 leaves the setuid suite out.
 case ${VMTEST_CONTEXT:-} in
 nouserns-*)
         export CSAND_PLAIN=$CSAND CSAND=/usr/local/lib/csand-setuid/csand
@@ -73,10 +93,9 @@ nouserns-*)
         [ "$VMTEST_CONTEXT" = nouserns-max ] && export CSAND_SETUID_NOUSERNS=1
         files=(/mnt/host/tests/vm/nouserns.bats)
         [ -e /mnt/host/no-setuid-core ] ||
-                files+=($(grep -c '^@test' /mnt/host/tests/integration/core-*.bats |
-                        grep -v old-kernel | sort -t: -k2,2nr | cut -d: -f1)
-                        /mnt/host/tests/security/setuid-mounts.bats)
-        run_bats "$(nproc)" "${files[@]}"
+                files+=(/mnt/host/tests/integration/core-*.bats
+                        /mnt/host/tests/security/{setuid-*,race,process-group}.bats)
+        run_bats "$(nproc)" $(longest_first "${files[@]}" | grep -v old-kernel)
         exit
         ;;
 esac

@@ -15,7 +15,8 @@
 # "# vm: N passed, N failed, N skipped" (a TAP comment). Exit status 0 when nothing failed.
 #
 # Env: VMTIER (default /var/cache/csand-vm), VM_CONTEXTS (default "session
-# service nouserns-clone nouserns-max"), VM_TESTS (default: all; some of
+# service;nouserns-clone nouserns-max": ";" separates VMs booted side by
+# side), VM_TESTS (default: all; some of
 # tests/vm's .bats file names, to run only those while working on them),
 # VM_SETUID_CORE=0 (the nouserns contexts without the core suite),
 # VM_TIMEOUT (default 2400 s) and run-vm-tests.sh's knobs (REBUILD=1,
@@ -25,7 +26,10 @@ set -uo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export VMTIER=${VMTIER:-/var/cache/csand-vm}
-export VM_CONTEXTS=${VM_CONTEXTS:-session service nouserns-clone nouserns-max}
+# Two VMs side by side: the cgroup contexts run one file at a time and
+# leave the second CPU idle, the nouserns contexts change a sysctl the
+# cgroup contexts need on.
+export VM_CONTEXTS=${VM_CONTEXTS:-session service;nouserns-clone nouserns-max}
 export VM_TIMEOUT=${VM_TIMEOUT:-2400}   # the VM's own run: the cgroup tests and the core suite twice; ~12-20 min idle under TCG
 started=$SECONDS
 
@@ -79,23 +83,41 @@ if [ ! -d "$build/meson-private" ]; then
                 { cat "$VMTIER/build-setup.log" >&2; infra_fail "meson setup failed"; }
         echo "$src" >"$build/.csand-source"
 fi
-meson compile -C "$build" csand enosys try-syscall >"$VMTIER/build.log" 2>&1 ||
+meson compile -C "$build" csand enosys try-syscall preload-probe >"$VMTIER/build.log" 2>&1 ||
         { tail -40 "$VMTIER/build.log" >&2; infra_fail "building csand failed"; }
 say "csand built at $((SECONDS - started)) s"
 
 # ---- 3. the share: csand, the tests, the payload
 share=$VMTIER/share
+# Each file's time in each context in the last run, if any (payload.sh
+# starts the longest first): "CONTEXT FILE SECONDS" lines.
+durations=$(tr -d '\r' <"$VMTIER/results.log" 2>/dev/null | awk '
+        /^VMTEST-CONTEXT / { ctx = $2 }
+        /^# [^ ]+\.bats: exit [0-9]+ in [0-9]+ s$/ { f = $2; sub(/:$/, "", f); print ctx, f, $(NF - 1) }')
 rm -rf "$share"
 mkdir -p "$share/tests/vm" "$share/tests/lib"
+echo "$durations" >"$share/durations"
 cp "$build/csand" "$share/csand"
 cp "$src"/tests/vm/*.bats "$src"/tests/vm/*.bash "$src"/tests/vm/cgroup-attack.sh "$share/tests/vm/"
 cp "$src"/tests/lib/*.bash "$share/tests/lib/"
-# the nouserns-* contexts: the core suite (and what it runs from the
-# source and build trees) against csand installed setuid root
+# the nouserns-* contexts: the host's setuid suite (tests/meson.build:
+# the core files, the setuid batteries, race and process-group; and what
+# they run from the source and build trees) against csand installed setuid
+# root
 mkdir -p "$share/tests/integration" "$share/tests/security"
 cp "$src"/tests/integration/core-*.bats "$share/tests/integration/"
-cp "$src"/tests/security/*.py "$src"/tests/security/setuid-mounts.bats "$share/tests/security/"
-cp "$build/tests/enosys" "$build/tests/try-syscall" "$share/tests/" 2>/dev/null || true
+cp "$src"/tests/security/*.py "$src"/tests/security/setuid-*.bats "$src"/tests/security/race.bats \
+        "$src"/tests/security/process-group.bats "$share/tests/security/"
+cp "$build/tests/enosys" "$build/tests/try-syscall" "$build/tests/preload-probe.so" "$share/tests/" 2>/dev/null || true
+# The wrong way to install csand, which it refuses (setuid-escape.bats):
+# with file capabilities, as tests/run-tests.sh makes it with setcap. The
+# guest has no setcap; it sets the attribute setcap wrote here.
+cp "$build/csand" "$VMTIER/filecaps-csand"
+setcap cap_sys_admin,cap_setuid,cap_setgid+ep "$VMTIER/filecaps-csand" &&
+        python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "security.capability").hex())' \
+                "$VMTIER/filecaps-csand" >"$share/filecaps.xattr" ||
+        infra_fail "setcap on a copy of csand failed"
+rm -f "$VMTIER/filecaps-csand"
 [ "${VM_SETUID_CORE:-1}" = 0 ] && touch "$share/no-setuid-core"
 install -m 0755 "$src/tests/vm/payload.sh" "$share/payload.sh"
 if [ -n "${VM_TESTS:-}" ]; then
@@ -121,11 +143,11 @@ EXTRA_PKGS=$(IFS=,; echo "${guest_pkgs[*]}")
 export EXTRA_PKGS
 
 # ---- 4. boot and run
-say "running the VM (contexts: $VM_CONTEXTS; cache: $VMTIER)"
+say "running the VMs (contexts: $VM_CONTEXTS; cache: $VMTIER)"
 "$src/tests/vm/run-vm-tests.sh" "$share" >&2
 rc=$?
 say "VM done at $((SECONDS - started)) s (rc $rc)"
-[ -s "$VMTIER/results.log" ] || infra_fail "the VM reported nothing (rc $rc; see $VMTIER/boot.log)"
+[ -s "$VMTIER/results.log" ] || infra_fail "the VM reported nothing (rc $rc; see $VMTIER/boot-*.log)"
 
 # ---- 5. TAP: the contexts' results, renumbered, names prefixed
 tr -d '\r' <"$VMTIER/results.log" | awk -v rc="$rc" '
