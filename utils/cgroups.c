@@ -8,10 +8,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -978,6 +980,21 @@ static int cgroup_value_for(const CgroupProperty *p, char *buf, size_t size) {
         }
 }
 
+/* A process that is exiting stays listed in cgroup.procs for a moment,
+ * and the kernel skips it when asked to move it (the write succeeds): a
+ * killed id-map stand-in, not reaped yet, is one. Its pidfd turns readable
+ * once it has left every cgroup list; a live process times out. */
+static void wait_if_exiting(const char *pid) {
+        uint32_t n;
+        if (parse_uint32(pid, &n) < 0 || n == 0)
+                return;
+        _cleanup_close_ int fd = (int) syscall(SYS_pidfd_open, (pid_t) n, 0);
+        if (fd < 0)
+                return;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        (void) poll(&pfd, 1, 100);
+}
+
 /* Moves every process of DIR_FD into LEAF_FD, until none is left. */
 static int move_all_processes(int dir_fd, int leaf_fd) {
         for (int tries = 0; tries < 10; tries++) {
@@ -988,6 +1005,8 @@ static int move_all_processes(int dir_fd, int leaf_fd) {
                 if (!*procs)
                         return 0;
                 for (char *line = strtok(procs, "\n"); line; line = strtok(NULL, "\n")) {
+                        if (tries > 0)
+                                wait_if_exiting(line);
                         r = write_string_at(leaf_fd, "cgroup.procs", line);
                         if (r < 0 && r != -ESRCH)
                                 return r;
