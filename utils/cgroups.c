@@ -1002,7 +1002,7 @@ static int move_all_processes(int dir_fd, int leaf_fd) {
                 int r = read_at(dir_fd, "cgroup.procs", &procs);
                 if (r < 0)
                         return r;
-                if (!*procs)
+                if (!procs || !*procs) /* read_at() sets it; gcc can't see that */
                         return 0;
                 for (char *line = strtok(procs, "\n"); line; line = strtok(NULL, "\n")) {
                         if (tries > 0)

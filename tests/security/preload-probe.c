@@ -3,7 +3,9 @@
  * with the tests (not by the test) so that the battery also runs where no
  * compiler is, as in the VM tier's guest; it finds its directory at run
  * time, so one build serves every test's copy. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
