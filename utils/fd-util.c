@@ -67,6 +67,18 @@ int write_string_at(int dir_fd, const char *name, const char *data) {
         return (size_t) n == len ? 0 : -EIO;
 }
 
+int open_regular_at(int dir_fd, const char *name, struct stat *ret_st) {
+        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if (ret_st)
+                *ret_st = st;
+        return TAKE_FD(fd);
+}
+
 int fd_validate(int fd) {
         return fcntl(fd, F_GETFD) < 0 ? -errno : 0;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "macro.h"
@@ -16,6 +17,12 @@ int write_all(int fd, const void *buf, size_t len);
 /* Writes DATA to NAME (relative to DIR_FD) in one write(2), as procfs and
  * cgroupfs files want: one value per write. */
 int write_string_at(int dir_fd, const char *name, const char *data);
+
+/* Opens NAME (relative to DIR_FD) for reading if it is a regular file,
+ * without following a symlink and without blocking (a FIFO planted there
+ * must not hang the caller): the fd, -EBADFD when it is something else,
+ * or -errno. *RET_ST (optional) gets its fstat(). */
+int open_regular_at(int dir_fd, const char *name, struct stat *ret_st);
 
 /* Is FD open? */
 int fd_validate(int fd);

@@ -825,14 +825,11 @@ static int record_parse(Image *img, const char *want_key, const char *buf, size_
 
 /* Fills IMG from its record; on any failure IMG is as it was. */
 static int image_record_load(Image *img, int cache_fd) {
-        /* (O_NONBLOCK: a FIFO put there must not block us) */
-        _cleanup_close_ int fd = openat(cache_fd, img->record_name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
         struct stat st;
+        _cleanup_close_ int fd = open_regular_at(cache_fd, img->record_name, &st);
         if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+                return fd;
+        if (st.st_uid != geteuid() || (st.st_mode & 022))
                 return -EPERM;
         _cleanup_free_ char *buf = NULL;
         size_t len;

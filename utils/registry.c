@@ -703,16 +703,11 @@ static int read_entry(int dir_fd, const char *name, RegistryEntry *ret) {
         int r = lock_path(path, sizeof(path), name, "lock");
         if (r < 0)
                 return r;
-        /* O_NONBLOCK and regular files only: a FIFO planted here must not
-         * hang --list, --join or --stop. */
-        _cleanup_close_ int lfd = openat(dir_fd, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        /* Regular files only: a FIFO planted here must not hang --list,
+         * --join or --stop. */
+        _cleanup_close_ int lfd = open_regular_at(dir_fd, path, NULL);
         if (lfd < 0)
-                return errno == ENOENT ? -ESRCH : -errno;
-        struct stat st;
-        if (fstat(lfd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -ESRCH;
+                return lfd == -ENOENT || lfd == -EBADFD ? -ESRCH : lfd;
         /* F_GETLK, which takes nothing, and names the holder of a POSIX
          * lock (an OFD lock's is -1: not a monitor's). */
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -722,13 +717,9 @@ static int read_entry(int dir_fd, const char *name, RegistryEntry *ret) {
                 return -ESRCH; /* stale: the next start with this name reclaims it */
 
         (void) lock_path(path, sizeof(path), name, "rec");
-        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int fd = open_regular_at(dir_fd, path, NULL);
         if (fd < 0)
-                return errno == ENOENT ? -ESRCH : -errno; /* still starting */
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -ESRCH;
+                return fd == -ENOENT || fd == -EBADFD ? -ESRCH : fd; /* ENOENT: still starting */
         _cleanup_free_ char *data = NULL;
         size_t len;
         r = read_full_fd(fd, RECORD_MAX, (void **) &data, &len);
