@@ -862,11 +862,9 @@ static int record_put(FILE *f, char tag, const char *s) {
 }
 
 static int record_put_strv(FILE *f, char tag, char **v) {
-        size_t n = 0;
         if (!v)
                 return 0;
-        while (v[n])
-                n++;
+        size_t n = strv_length(v);
         if (fprintf(f, "%c%zu", tag, n) < 0 || fputc(0, f) == EOF)
                 return -EIO;
         for (size_t i = 0; i < n; i++)

@@ -394,9 +394,7 @@ static int serve_one(const Priv *pv) {
  * exec): glibc's secure start of this process has dropped most of them
  * already, but not GLIBC_TUNABLES' settings it only ignored. */
 static char **worker_environment(char **env) {
-        size_t n = 0, k = 0;
-        while (env && env[n])
-                n++;
+        size_t n = strv_length(env), k = 0;
         char **out = calloc(n + 1, sizeof(char *));
         if (!out)
                 return NULL;
