@@ -553,7 +553,6 @@ static _noreturn_ void child_run(Launch *l) {
                 error_set_errno(&e, r, "Can't create the sandbox's process group");
                 goto fail;
         }
-        l->standins.init_reaps = plan_needs_init(p);
         if (l->mountns_late && child_enter_mountns(l, &e) < 0)
                 goto fail;
         if (l->gate_fd >= 0 && gate_child_first(l, &e) < 0)

@@ -474,12 +474,7 @@ int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outsid
         r = s->nested.pid > 0 ? 0 : standin_start_now(proc_fd, true, &s->nested);
         if (r >= 0) {
                 r = open_maps_via_standin(s, &s->nested, proc_fd, true, map_names, fds, _MAP_MAX, &userns);
-                /* Gone before the nested namespace costs us ns_last_pid;
-                 * or left to our reaping as pid 1: with the first's pid
-                 * free again, the command's is 2 all the same, and we
-                 * don't wait here for it to die. */
-                if (s->init_reaps)
-                        s->killed = 0;
+                /* Gone before the nested namespace costs us ns_last_pid. */
                 userns_reap_standins(s);
         }
         if (r >= 0) {

@@ -20,8 +20,6 @@ typedef struct Standins {
         Standin nested; /* for bwrap's second one, nested in it */
         pid_t killed;
         int ns_last_pid_fd;
-        bool init_reaps; /* we reap every child later (pid 1): the nested
-                          * one is left to that */
 } Standins;
 
 #define STANDINS_INIT \
