@@ -11,6 +11,7 @@
 #include <linux/netfilter/nfnetlink_log.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sched.h>
@@ -22,6 +23,7 @@
 #include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -385,7 +387,8 @@ typedef struct DnsClient {
 typedef struct Query {
         int fd; /* to the resolver; -1: free slot */
         DnsClient client;
-        uint16_t id;
+        uint16_t id;          /* the client's */
+        uint16_t upstream_id; /* ours, random: the command knows the client's */
         char name[256];
         long long deadline;
 } Query;
@@ -610,8 +613,14 @@ static int dns_question(const unsigned char *m, size_t len, char *name, size_t s
                         return -1;
                 if (out > 0)
                         name[out++] = '.';
-                for (size_t k = 0; k < l; k++)
-                        name[out++] = (char) tolower(m[i + 1 + k]);
+                /* A dot or a NUL inside a label would make the text we
+                 * judge ("ok.test") another name than the resolver gets. */
+                for (size_t k = 0; k < l; k++) {
+                        unsigned char ch = m[i + 1 + k];
+                        if (!isalnum(ch) && ch != '-' && ch != '_')
+                                return -1;
+                        name[out++] = (char) tolower(ch);
+                }
                 i += 1 + l;
         }
         if (i + 5 > len || out == 0)
@@ -750,10 +759,19 @@ static bool dns_question_in(Guard *g, const unsigned char *m, size_t n, const Dn
                         q = &g->queries[i];
         if (!q)
                 return false; /* the client retries */
+        /* The resolver sees an id of ours: the client's is the command's
+         * choice, and a reply that guessed it would be learned from. */
+        unsigned char up[4096];
+        uint16_t upstream_id;
+        if (n > sizeof(up) || getrandom(&upstream_id, sizeof(upstream_id), 0) != sizeof(upstream_id))
+                return false;
+        memcpy(up, m, n);
+        up[0] = (unsigned char) (upstream_id >> 8);
+        up[1] = (unsigned char) upstream_id;
         int fd = marked_socket(g->resolver.ss_family, SOCK_DGRAM);
         if (fd < 0)
                 return false;
-        if (connect(fd, (struct sockaddr *) &g->resolver, g->resolver_len) < 0 || send(fd, m, n, 0) != (ssize_t) n) {
+        if (connect(fd, (struct sockaddr *) &g->resolver, g->resolver_len) < 0 || send(fd, up, n, 0) != (ssize_t) n) {
                 close(fd);
                 return false;
         }
@@ -761,6 +779,7 @@ static bool dns_question_in(Guard *g, const unsigned char *m, size_t n, const Dn
                 .fd = fd,
                 .client = *client,
                 .id = (uint16_t) (m[0] << 8 | m[1]),
+                .upstream_id = upstream_id,
                 .deadline = now_ms() + DNS_TIMEOUT_MS,
         };
         snprintf(q->name, sizeof(q->name), "%s", name);
@@ -798,8 +817,10 @@ static void dns_answer(Guard *g, Query *q) {
         ssize_t n = recv(q->fd, m, sizeof(m), MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
-        if (n >= DNS_HEADER && (uint16_t) (m[0] << 8 | m[1]) == q->id) {
+        if (n >= DNS_HEADER && (uint16_t) (m[0] << 8 | m[1]) == q->upstream_id) {
                 learn_from_answer(g, m, (size_t) n, q->name);
+                m[0] = (unsigned char) (q->id >> 8);
+                m[1] = (unsigned char) q->id;
                 dns_reply(g, &q->client, m, (size_t) n);
         }
         query_done(g, q);
@@ -807,84 +828,176 @@ static void dns_answer(Guard *g, Query *q) {
 
 /* ---- the relay ---- */
 
-/* The name a client's first bytes show: a TLS ClientHello's server name, or
- * an HTTP request's Host. 1 with a name, 0 when there is none, -EAGAIN when
- * more bytes are needed. */
-static int tls_sni(const unsigned char *d, size_t len, char *name, size_t size) {
-        if (len < 5)
-                return -EAGAIN;
-        size_t rec = (size_t) (d[3] << 8 | d[4]);
-        if (d[1] != 3 || rec < 4)
-                return 0;
-        if (len < 5 + rec)
-                return 5 + rec <= PEEK_MAX ? -EAGAIN : 0;
-        const unsigned char *h = d + 5, *end = d + 5 + rec;
+/* What a client's first bytes show (shown_name()): 1 with a name, 0 when
+ * there is none, -EAGAIN when more bytes are needed, -EBADMSG when they
+ * show a name in a way the relay can't judge (two names, a NUL in one, a
+ * TLS hello longer than it reads ahead): the connection is then reset, as
+ * the server might take the name the relay did not see. */
+
+/* The first handshake message of TLS records at the start of D, joined
+ * into OUT (a client may split its hello over several records): its
+ * length. */
+static int tls_handshake(const unsigned char *d, size_t len, unsigned char *out, size_t size, size_t *ret_len) {
+        size_t off = 0, n = 0;
+        for (;;) {
+                if (n >= 4) {
+                        size_t need = 4 + (size_t) (out[1] << 16 | out[2] << 8 | out[3]);
+                        if (need > size)
+                                return -EBADMSG;
+                        if (n >= need) {
+                                *ret_len = need;
+                                return 0;
+                        }
+                }
+                if (len - off < 5)
+                        return -EAGAIN;
+                size_t rec = (size_t) (d[off + 3] << 8 | d[off + 4]);
+                if (d[off] != 0x16 || d[off + 1] != 3 || rec == 0)
+                        return -EBADMSG;
+                if (off + 5 + rec > PEEK_MAX || n + rec > size)
+                        return -EBADMSG;
+                if (len - off < 5 + rec)
+                        return -EAGAIN;
+                memcpy(out + n, d + off + 5, rec);
+                n += rec;
+                off += 5 + rec;
+        }
+}
+
+/* The server name of a ClientHello H (LEN bytes, complete): exactly one
+ * server_name extension holding exactly one host_name, without NUL (as
+ * OpenSSL takes it). */
+static int hello_sni(const unsigned char *h, size_t len, char *name, size_t size) {
+        const unsigned char *p = h + 4 + 2 + 32, *end = h + len;
+        bool found = false;
+
         if (h[0] != 1)
                 return 0;
-        const unsigned char *p = h + 4 + 2 + 32;
         if (p + 1 > end)
-                return 0;
+                return -EBADMSG;
         p += 1 + p[0]; /* session id */
         if (p + 2 > end)
-                return 0;
+                return -EBADMSG;
         p += 2 + (p[0] << 8 | p[1]); /* cipher suites */
         if (p + 1 > end)
-                return 0;
+                return -EBADMSG;
         p += 1 + p[0]; /* compression */
-        if (p + 2 > end)
-                return 0;
-        const unsigned char *ext_end = p + 2 + (p[0] << 8 | p[1]);
+        if (p == end)
+                return 0; /* no extensions */
+        if (p + 2 > end || p + 2 + (p[0] << 8 | p[1]) != end)
+                return -EBADMSG;
         p += 2;
-        if (ext_end > end)
-                ext_end = end;
-        while (p + 4 <= ext_end) {
+        while (p < end) {
+                if (p + 4 > end)
+                        return -EBADMSG;
                 unsigned type = (unsigned) (p[0] << 8 | p[1]);
                 size_t elen = (size_t) (p[2] << 8 | p[3]);
                 p += 4;
-                if (p + elen > ext_end)
-                        return 0;
-                /* server_name: list length, type 0 (host_name), length, name */
-                if (type == 0 && elen >= 5 && p[2] == 0) {
-                        size_t nlen = (size_t) (p[3] << 8 | p[4]);
-                        if (5 + nlen > elen || nlen + 1 > size)
-                                return 0;
+                if (p + elen > end)
+                        return -EBADMSG;
+                if (type == 0) {
+                        /* list length, type 0 (host_name), length, name */
+                        size_t nlen = elen >= 5 ? (size_t) (p[3] << 8 | p[4]) : 0;
+                        if (found || elen < 5 || (size_t) (p[0] << 8 | p[1]) != elen - 2 || p[2] != 0 ||
+                            5 + nlen != elen || nlen == 0 || nlen + 1 > size || memchr(p + 5, 0, nlen))
+                                return -EBADMSG;
                         memcpy(name, p + 5, nlen);
                         name[nlen] = '\0';
-                        return 1;
+                        found = true;
                 }
                 p += elen;
         }
-        return 0;
+        return found;
 }
 
-static int http_host(const unsigned char *d, size_t len, char *name, size_t size) {
-        size_t i = 0;
-        while (i < len && i < 16 && d[i] >= 'A' && d[i] <= 'Z')
-                i++;
-        if (i == 0 || (i < len && d[i] != ' '))
+static int tls_sni(const unsigned char *d, size_t len, char *name, size_t size) {
+        unsigned char hello[PEEK_MAX];
+        size_t n;
+        /* Not a TLS record: no name. */
+        if (len >= 2 && d[1] != 3)
                 return 0;
-        const char *text = (const char *) d;
-        const char *head_end = memmem(text, len, "\r\n\r\n", 4);
+        int r = tls_handshake(d, len, hello, sizeof(hello), &n);
+        if (r < 0)
+                return r;
+        if (n < 4 + 2 + 32)
+                return hello[0] == 1 ? -EBADMSG : 0;
+        return hello_sni(hello, n, name, size);
+}
+
+/* The host of an HTTP authority ("name[:port]") at V, up to END or one
+ * of STOP, into NAME (an IPv6 literal gives "[", no valid name). */
+static int http_authority(const char *v, const char *end, const char *stop, char *name, size_t size) {
+        while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+        const char *e = v;
+        while (e < end && !strchr(stop, *e))
+                e++;
+        if ((size_t) (e - v) + 1 > size)
+                return -EBADMSG;
+        memcpy(name, v, (size_t) (e - v));
+        name[e - v] = '\0';
+        return 1;
+}
+
+/* Records NAME (when R is 1) as the request's host: every name the
+ * request shows must be the same one. */
+static int http_same_host(int r, const char *name, char *host, size_t size, bool *found) {
+        if (r <= 0)
+                return r;
+        if (*found)
+                return strcasecmp(host, name) == 0 ? 1 : -EBADMSG;
+        snprintf(host, size, "%s", name);
+        *found = true;
+        return 1;
+}
+
+/* An HTTP/1 request's host: its absolute-form target (which servers
+ * prefer to Host) and every Host header must name the same one. */
+static int http_host(const unsigned char *d, size_t len, char *name, size_t size) {
+        const char *text = (const char *) d, *end = text + len;
+        char shown[256];
+        bool found = false;
+        int r;
+
+        /* Servers skip empty lines before the request line. */
+        while (end - text >= 2 && text[0] == '\r' && text[1] == '\n')
+                text += 2;
+        size_t i = 0, rest = (size_t) (end - text);
+        if (rest == 0 || (rest == 1 && text[0] == '\r'))
+                return len < PEEK_MAX ? -EAGAIN : 0;
+        while (i < rest && i < 16 && text[i] >= 'A' && text[i] <= 'Z')
+                i++;
+        if (i == 0 || (i < rest && text[i] != ' '))
+                return 0;
+        const char *head_end = memmem(text, rest, "\r\n\r\n", 4);
         if (!head_end)
                 return len < PEEK_MAX ? -EAGAIN : 0;
-        for (const char *l = memmem(text, len, "\r\n", 2); l && l < head_end;
-             l = memmem(l + 2, (size_t) (head_end - l), "\r\n", 2)) {
+        if (memchr(text, '\0', (size_t) (head_end - text)))
+                return -EBADMSG;
+        const char *line_end = memmem(text, rest, "\r\n", 2);
+        const char *target = text + i + 1;
+        const char *target_end = memchr(target, ' ', (size_t) (line_end - target)) ?: line_end;
+        const char *scheme = memmem(target, (size_t) (target_end - target), "://", 3);
+        if (scheme) {
+                const char *auth = scheme + 3, *auth_end = auth;
+                while (auth_end < target_end && !strchr("/?#", *auth_end))
+                        auth_end++;
+                if (memchr(auth, '@', (size_t) (auth_end - auth)))
+                        return -EBADMSG;
+                r = http_same_host(http_authority(auth, auth_end, ":", shown, sizeof(shown)), shown, name, size, &found);
+                if (r < 0)
+                        return r;
+        }
+        for (const char *l = line_end; l && l < head_end; l = memmem(l + 2, (size_t) (head_end - l), "\r\n", 2)) {
                 const char *v = l + 2;
                 if ((size_t) (head_end - v) < 5 || strncasecmp(v, "host:", 5) != 0)
                         continue;
-                v += 5;
-                while (v < head_end && (*v == ' ' || *v == '\t'))
-                        v++;
-                const char *e = v;
-                while (e < head_end && *e != '\r' && *e != ':' && *e != ' ')
-                        e++;
-                if ((size_t) (e - v) + 1 > size)
-                        return 0;
-                memcpy(name, v, (size_t) (e - v));
-                name[e - v] = '\0';
-                return 1;
+                const char *v_end = memmem(v, (size_t) (head_end + 2 - v), "\r\n", 2);
+                r = http_same_host(http_authority(v + 5, v_end, "\r: ", shown, sizeof(shown)), shown, name, size, &found);
+                if (r < 0)
+                        return r;
         }
-        return 0;
+        return found;
 }
 
 static int shown_name(const Buf *b, char *name, size_t size) {
@@ -986,14 +1099,17 @@ static bool conn_check(Guard *g, size_t i) {
                 return true; /* wait for more */
         c->checked = true;
         /* An address allowed as such needs no name. */
-        if (r <= 0 || literal_allowed_tcp(g->settings, c->family, c->addr, c->port))
+        if (literal_allowed_tcp(g->settings, c->family, c->addr, c->port))
                 return true;
-        if (valid_name(name) && name_allowed_tcp(g->settings, name, c->port))
+        if (r == 0 || r == -EAGAIN)
+                return true;
+        bool valid = r > 0 && valid_name(name);
+        if (valid && name_allowed_tcp(g->settings, name, c->port))
                 return true;
         char text[INET6_ADDRSTRLEN];
         addr_text(c->family, c->addr, text, sizeof(text));
         /* A shown name that is not a valid one is reported by address. */
-        report_denial(g, valid_name(name) ? name : text, c->port, "tcp");
+        report_denial(g, valid ? name : text, c->port, "tcp");
         conn_free(g, i, true);
         return false;
 }
@@ -1394,14 +1510,28 @@ static void e_ct(Batch *b, uint32_t key) {
         expr_end(b);
 }
 
-static void e_accept(Batch *b) {
+static void e_verdict(Batch *b, uint32_t code) {
         expr_begin(b, "immediate");
         attr_u32(b, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
         nest_begin(b, NFTA_IMMEDIATE_DATA);
         nest_begin(b, NFTA_DATA_VERDICT);
-        attr_u32(b, NFTA_VERDICT_CODE, NF_ACCEPT);
+        attr_u32(b, NFTA_VERDICT_CODE, code);
         nest_end(b);
         nest_end(b);
+        expr_end(b);
+}
+
+static void e_accept(Batch *b) {
+        e_verdict(b, NF_ACCEPT);
+}
+
+/* Register = the type of the packet's source address (RTN_LOCAL: one of
+ * this network namespace's own; 4 bytes, host order). */
+static void e_fib_saddr_type(Batch *b) {
+        expr_begin(b, "fib");
+        attr_u32(b, NFTA_FIB_DREG, NFT_REG_1);
+        attr_u32(b, NFTA_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+        attr_u32(b, NFTA_FIB_FLAGS, NFTA_FIB_F_SADDR);
         expr_end(b);
 }
 
@@ -1448,14 +1578,30 @@ static void m_u8(Batch *b, uint32_t key, uint8_t v) {
         e_cmp(b, NFT_CMP_EQ, &v, 1);
 }
 
-/* The matches every rule starts with: the guard's own mark, loopback. */
-static void rule_mark_and_lo(Batch *b, const char *chain) {
+/* The rules every chain starts with: the guard's own mark, loopback.
+ * SPOOF: first drop what goes through loopback from a source address that
+ * isn't one of the namespace's own. The command can send so (IPv6's
+ * IPV6_FREEBIND binds any address, and port 53 with
+ * CAP_NET_BIND_SERVICE) to pose as the resolver to the guard's query
+ * socket: such a reply is part of the guard's own flow, which the rules
+ * let in as established, and its addresses would be learned. */
+static void rule_mark_and_lo(Batch *b, const char *chain, bool spoof) {
         uint32_t mark = GUARD_MARK, lo = 1; /* "lo" is ifindex 1 in every network namespace */
+        uint32_t local = RTN_LOCAL;
         rule_begin(b, chain);
         e_meta(b, NFT_META_MARK);
         e_cmp(b, NFT_CMP_EQ, &mark, sizeof(mark));
         e_accept(b);
         rule_end(b);
+        if (spoof) {
+                rule_begin(b, chain);
+                e_meta(b, NFT_META_OIF);
+                e_cmp(b, NFT_CMP_EQ, &lo, sizeof(lo));
+                e_fib_saddr_type(b);
+                e_cmp(b, NFT_CMP_NEQ, &local, sizeof(local));
+                e_verdict(b, NF_DROP);
+                rule_end(b);
+        }
         rule_begin(b, chain);
         e_meta(b, NFT_META_OIF);
         e_cmp(b, NFT_CMP_EQ, &lo, sizeof(lo));
@@ -1547,7 +1693,7 @@ static void build_rules(Batch *b, const uint16_t *port, const UdpDest *udp, size
         chain(b, "nat", "nat", -100, NF_ACCEPT);
         chain(b, "filter", "filter", 0, NF_DROP);
 
-        rule_mark_and_lo(b, "nat");
+        rule_mark_and_lo(b, "nat", false);
         rule_udp_dests(b, "nat", udp, n_udp);
         for (int v6 = 0; v6 < 2; v6++)
                 for (int dns = 0; dns < 2; dns++) {
@@ -1566,7 +1712,7 @@ static void build_rules(Batch *b, const uint16_t *port, const UdpDest *udp, size
                         rule_end(b);
                 }
 
-        rule_mark_and_lo(b, "filter");
+        rule_mark_and_lo(b, "filter", true);
         /* Redirected: the filter still sees the old output interface. */
         rule_begin(b, "filter");
         e_ct(b, NFT_CT_STATUS);
@@ -1665,6 +1811,23 @@ typedef struct GuardArgs {
         size_t n_udp;
 } GuardArgs;
 
+/* Is ADDR one of this network namespace's own (loopback included)? Only
+ * then can a socket be bound to it. */
+static bool address_is_local(const struct sockaddr_storage *addr, socklen_t len) {
+        union {
+                struct sockaddr_storage ss;
+                struct sockaddr sa;
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+        } a = { .ss = *addr };
+        _cleanup_close_ int fd = socket(a.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (a.ss.ss_family == AF_INET)
+                a.in.sin_port = 0;
+        else
+                a.in6.sin6_port = 0;
+        return fd >= 0 && bind(fd, &a.sa, len) == 0;
+}
+
 /* In the forked guard, up to its loop; the message goes to the monitor. */
 static int guard_setup(const GuardArgs *a, Guard *g, char *msg, size_t size) {
         uint16_t port[4] = {};
@@ -1679,6 +1842,11 @@ static int guard_setup(const GuardArgs *a, Guard *g, char *msg, size_t size) {
         (void) prctl(PR_SET_DUMPABLE, 0);
         /* The child may not have brought it up yet. */
         (void) network_loopback_up();
+        /* Answers from there would be the command's to write. */
+        if (address_is_local(&g->resolver, g->resolver_len))
+                return snprintf(msg, size, "--dns %s is an address of the sandbox itself: its answers would be the command's",
+                                a->resolver),
+                       -EINVAL;
         for (int i = 0; i < 4; i++) {
                 int fd = listen_on(i % 2 ? AF_INET6 : AF_INET, i < 2 ? SOCK_STREAM : SOCK_DGRAM, &port[i]);
                 /* No IPv6 on this host: then nothing of it to filter either. */
