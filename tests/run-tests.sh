@@ -58,6 +58,7 @@ as_user() {
                 LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="$ci" \
                 ${CSAND_SETUID:+CSAND_SETUID="$CSAND_SETUID"} \
                 ${CSAND_NOUSERNS_RUN:+CSAND_NOUSERNS_RUN="$CSAND_NOUSERNS_RUN"} \
+                ${CSAND_CHROOT_RUN:+CSAND_CHROOT_RUN="$CSAND_CHROOT_RUN"} \
                 ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
                 ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
                 "$@"
@@ -223,7 +224,12 @@ if [ "$(id -u)" -eq 0 ]; then
                 cc -O2 -o "$work/setuid/nouserns-run.tmp" "$work/tests/setuid/nouserns-run.c"
                 install -o root -g "$(id -g "$user")" -m 4750 "$work/setuid/nouserns-run.tmp" "$work/setuid/nouserns-run"
                 rm -f "$work/setuid/nouserns-run.tmp"
+                # a caller jailed in a chroot (tests/setuid/chroot-run.c)
+                cc -O2 -o "$work/setuid/chroot-run.tmp" "$work/tests/setuid/chroot-run.c"
+                install -o root -g "$(id -g "$user")" -m 4750 "$work/setuid/chroot-run.tmp" "$work/setuid/chroot-run"
+                rm -f "$work/setuid/chroot-run.tmp"
                 CSAND_SETUID="$work/setuid/csand" CSAND_NOUSERNS_RUN="$work/setuid/nouserns-run" \
+                        CSAND_CHROOT_RUN="$work/setuid/chroot-run" \
                         run_meson_test setuid as_user "$work" build testlog-setuid 1 --suite setuid
         fi
         # The cli suite means something as root too: no user namespace is

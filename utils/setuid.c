@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -514,6 +515,36 @@ static int become_caller_nouserns(uid_t uid, gid_t gid) {
         return eff == WORKER_NOUSERNS_CAPS && prm == WORKER_NOUSERNS_CAPS && inh == 0 ? 0 : -EPERM;
 }
 
+/* Is the process root a chroot rather than its mount namespace's root?
+ * Building the root then attaches csand's scaffold where the chroot's
+ * directory was, in the tree above it, and ".." from csand's own fds on
+ * the scaffold (a bind source /proc/self/fd/N/..) would reach what the
+ * chroot hides. Found with CAP_SYS_CHROOT: rooted in /proc for a moment,
+ * ".." from the old root climbs to whatever holds it, and stays only at
+ * the namespace's root, where nothing is above. (The kernel refuses a
+ * user namespace to a chrooted process, so this is the worker without
+ * one; its mount namespace is its own.) */
+static int root_is_chroot(void) {
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int up = -EBADF;
+        struct statx a, b;
+        if (root < 0 || cwd < 0 || chroot("/proc") < 0)
+                return -errno;
+        up = openat(root, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int r = up < 0 ? -errno : 0;
+        /* Back to the caller's root and directory, or nothing goes on. */
+        if (fchdir(root) < 0 || chroot(".") < 0 || fchdir(cwd) < 0)
+                return -errno;
+        if (r < 0)
+                return r;
+        if (statx(root, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &a) < 0 ||
+            statx(up, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &b) < 0)
+                return -errno;
+        return a.stx_mnt_id != b.stx_mnt_id || a.stx_ino != b.stx_ino || a.stx_dev_major != b.stx_dev_major ||
+               a.stx_dev_minor != b.stx_dev_minor;
+}
+
 static int start_worker(int *argc, char ***argv) {
         const char *arg = (*argv)[1] + strlen(WORKER_OPTION);
         int report, gate, stops, no_userns;
@@ -531,6 +562,17 @@ static int start_worker(int *argc, char ***argv) {
         if (r < 0) {
                 Error e = {};
                 error_set_errno(&e, -r, "Can't switch to uid %u", uid);
+                report_send(report, &e);
+                return -1;
+        }
+        r = no_userns ? root_is_chroot() : 0;
+        if (r != 0) {
+                Error e = {};
+                if (r < 0)
+                        error_set_errno(&e, -r, "Can't tell whether the caller's root is a chroot");
+                else
+                        error_setf(&e, EPERM,
+                                   "Setuid csand can't run in a chroot: the sandbox would reach what the chroot hides");
                 report_send(report, &e);
                 return -1;
         }
