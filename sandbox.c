@@ -280,6 +280,18 @@ static bool nested_userns_needed(const Launch *l) {
         return uid != p->uid || gid != p->gid || p->disable_userns;
 }
 
+/* Its maps written while the root is still built (userns.c). */
+static int prepare_nested_userns(Launch *l, int proc_fd, Error *e) {
+        const SandboxPlan *p = l->plan;
+        uid_t uid;
+        gid_t gid;
+        first_level_ids(l, &uid, &gid);
+        int r = userns_prepare_nested(&l->standins, proc_fd, p->uid, uid, p->gid, gid);
+        if (r < 0)
+                return error_set_errno(e, r, "Can't create the nested user namespace");
+        return 0;
+}
+
 static int enter_nested_userns(Launch *l, int proc_fd, Error *e) {
         const SandboxPlan *p = l->plan;
         uid_t uid;
@@ -390,6 +402,8 @@ static int child_setup(Launch *l, Error *e) {
         r = mounts_execute(p, &root, l->overlay.child_end, e);
         if (r < 0)
                 return r;
+        if (nested && prepare_nested_userns(l, proc_fd, e) < 0)
+                return -e->error;
         /* --add-host's /etc/hosts, then resolv.conf: files only a helper's
          * network has (the options are refused without one). */
         if (egress_setup_hosts(&p->egress, root.fd, e) < 0)

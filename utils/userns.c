@@ -63,8 +63,11 @@
  * mount namespace, the nested one is started only after the pivot into
  * the finished root: its mount namespace then holds nothing else.)
  *
- * The first stand-in is killed, not waited for, once used:
- * userns_reap_standins() reaps it later. */
+ * Each stand-in is killed, not waited for, once used, and
+ * userns_reap_standins() reaps it later: the nested one's maps are written
+ * ahead (userns_prepare_nested()), once the root's mounts are made, so
+ * that its exit overlaps the rest of the setup; the namespace is joined
+ * last. */
 
 #if defined(__x86_64__)
 #define STANDIN_ARCH AUDIT_ARCH_X86_64
@@ -387,6 +390,7 @@ void userns_standins_done(Standins *s) {
         standin_stop(s, &s->nested);
         userns_reap_standins(s);
         s->ns_last_pid_fd = safe_close(s->ns_last_pid_fd);
+        s->nested_userns = safe_close(s->nested_userns);
 #endif
 }
 
@@ -465,26 +469,54 @@ int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, g
         return r < 0 ? r : 0;
 }
 
+#ifdef STANDIN_ARCH
+/* The nested namespace, made by S's nested stand-in (killed here), its
+ * maps written from here, its parent namespace, where we have our
+ * capabilities; its fd kept in S for userns_enter_nested(). 0 with no fd
+ * kept where the stand-in failed us (-ENOSYS: none started). */
+static int nested_make(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
+        int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
+        _cleanup_close_ int userns = -EBADF;
+        UsernsMapStep step;
+        if (s->nested.pid <= 0)
+                return -ENOSYS;
+        int r = open_maps_via_standin(s, &s->nested, proc_fd, true, map_names, fds, _MAP_MAX, &userns);
+        if (r < 0)
+                return 0;
+        r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, &step);
+        close_maps(fds);
+        if (r < 0)
+                return r;
+        s->nested_userns = TAKE_FD(userns);
+        return 0;
+}
+#endif
+
+int userns_prepare_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
+#ifdef STANDIN_ARCH
+        int r = nested_make(s, proc_fd, inside_uid, outside_uid, inside_gid, outside_gid);
+        return r == -ENOSYS ? 0 : r;
+#else
+        return 0;
+#endif
+}
+
 int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
         int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
         UsernsMapStep step;
         int r;
 #ifdef STANDIN_ARCH
-        _cleanup_close_ int userns = -EBADF;
-        r = s->nested.pid > 0 ? 0 : standin_start_now(proc_fd, true, &s->nested);
-        if (r >= 0) {
-                r = open_maps_via_standin(s, &s->nested, proc_fd, true, map_names, fds, _MAP_MAX, &userns);
-                /* Gone before the nested namespace costs us ns_last_pid. */
-                userns_reap_standins(s);
-        }
-        if (r >= 0) {
-                /* Written from here, its parent namespace, where we still
-                 * have our capabilities; then joined. */
-                r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, &step);
-                close_maps(fds);
+        if (s->nested_userns < 0 && (s->nested.pid > 0 || standin_start_now(proc_fd, true, &s->nested) >= 0)) {
+                r = nested_make(s, proc_fd, inside_uid, outside_uid, inside_gid, outside_gid);
                 if (r < 0)
                         return r;
-                return RET_NERRNO(setns(userns, CLONE_NEWUSER));
+        }
+        if (s->nested_userns >= 0) {
+                /* Gone before the nested namespace costs us ns_last_pid. */
+                userns_reap_standins(s);
+                r = RET_NERRNO(setns(s->nested_userns, CLONE_NEWUSER));
+                s->nested_userns = safe_close(s->nested_userns);
+                return r;
         }
 #endif
         if (unshare(CLONE_NEWUSER) < 0)

@@ -20,10 +20,11 @@ typedef struct Standins {
         Standin nested; /* for bwrap's second one, nested in it */
         pid_t killed;
         int ns_last_pid_fd;
+        int nested_userns; /* made, its maps written, not yet entered */
 } Standins;
 
 #define STANDINS_INIT \
-        ((Standins) { .first = { .sock = -EBADF }, .nested = { .sock = -EBADF }, .ns_last_pid_fd = -EBADF })
+        ((Standins) { .first = { .sock = -EBADF }, .nested = { .sock = -EBADF }, .ns_last_pid_fd = -EBADF, .nested_userns = -EBADF })
 
 /* Right after a clone with CLONE_NEWUSER and without CLONE_NEWNS: forks
  * the stand-ins (the nested namespace's too with NESTED) while our mount
@@ -69,6 +70,13 @@ const char *userns_map_step_words(UsernsMapStep step);
  * here), maps INSIDE_UID/GID in it to OUTSIDE_UID/GID of ours, and joins
  * it. */
 int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
+/* The same namespace made and its maps written ahead, through the nested
+ * stand-in started with the others (else nothing is done here):
+ * userns_enter_nested() then only joins it. Called after the mount
+ * operations, by when the stand-in is normally ready (else this waits for
+ * it): it is killed here, so that its exit overlaps the pivot and the
+ * loopback instead of being waited for at the end. */
+int userns_prepare_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
 
 /* Reaps the stand-ins used so far and, as pid 1, sets ns_last_pid back. */
 void userns_reap_standins(Standins *s);
