@@ -129,25 +129,33 @@ alive() {
         done
 }
 
-@test "a newer csand's registration (record version 2): listed as such; --join and --stop refuse it, naming why, and signal nothing" {
-        python3 -c "import time; time.sleep(300)" "$CSAND_TOKEN" &
-        local victim=$! why="started by a newer csand (record version 2)"
-        BG_PIDS+=($victim)
-        forge forged self "$victim" version=2
-        local forger=${BG_PIDS[-1]}
+# assert_unusable WHY: the sandbox "forged" runs, and its registration is
+# one this csand can't use, for WHY: --list (and --json) says so, --join
+# and --stop refuse it, saying why.
+assert_unusable() {
+        local why=$1
         run --separate-stderr "$CSAND" --list
         assert_success
         assert_output "forged - - $why"
         run --separate-stderr "$CSAND" --list --json
         assert_success
-        assert_equal "$(python3 -c 'import json, sys; print(json.load(sys.stdin))' <<<"$output")" \
-                "[{'name': 'forged', 'error': '$why'}]"
+        python3 -c 'import json, sys; assert json.load(sys.stdin) == [{"name": "forged", "error": sys.argv[1]}]' \
+                "$why" <<<"$output" || fail "--list --json: $output"
         run --separate-stderr "$CSAND" --join forged -- true
         assert_csand_error
         assert_equal "$msg" "csand: The sandbox forged was $why; use that csand to join or stop it"
         run --separate-stderr "$CSAND" --stop forged --stop-timeout 0
         assert_csand_error
         assert_equal "$msg" "csand: The sandbox forged was $why; use that csand to join or stop it"
+}
+
+@test "a newer csand's registration (record version 2): listed as such; --join and --stop refuse it, naming why, and signal nothing" {
+        python3 -c "import time; time.sleep(300)" "$CSAND_TOKEN" &
+        local victim=$! why="started by a newer csand (record version 2)"
+        BG_PIDS+=($victim)
+        forge forged self "$victim" version=2
+        local forger=${BG_PIDS[-1]}
+        assert_unusable "$why"
         alive "$victim" "$forger"
         # a version this csand reads or none at all is what it was: the
         # version line alone is not enough to be listed
@@ -181,18 +189,7 @@ alive() {
         local forger=${BG_PIDS[-1]} kid
         kid=$(pgrep -P "$forger")
         [ -n "$kid" ] || fail "the forger has no child"
-        run --separate-stderr "$CSAND" --list
-        assert_success
-        assert_output "forged - - $why"
-        run --separate-stderr "$CSAND" --list --json
-        assert_success
-        assert_equal "$(python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["error"])' <<<"$output")" "$why"
-        run --separate-stderr "$CSAND" --join forged -- true
-        assert_csand_error
-        assert_equal "$msg" "csand: The sandbox forged was $why; use that csand to join or stop it"
-        run --separate-stderr "$CSAND" --stop forged --stop-timeout 0
-        assert_csand_error
-        assert_equal "$msg" "csand: The sandbox forged was $why; use that csand to join or stop it"
+        assert_unusable "$why"
         alive "$forger" "$kid"
         # the name stays taken while the lock is held
         run --separate-stderr "$CSAND" "${csand_min_root[@]}" --name forged true
