@@ -696,8 +696,43 @@ static int parse_record(char *data, RegistryEntry *ret) {
         return 0;
 }
 
-/* NAME's registration when its sandbox runs: 0 and *ret; -ESRCH when it
- * does not (no lock held, or a record its processes no longer match). */
+/* A record's version, from its first line ("version N", the one line a
+ * newer csand's format keeps); 0 when it has none. */
+static uint32_t record_version(const char *data) {
+        char digits[16];
+        size_t n = strcspn(data, "\n");
+        uint32_t v;
+        if (strncmp(data, "version ", 8) != 0 || data[n] != '\n' || n - 8 >= sizeof(digits))
+                return 0;
+        memcpy(digits, data + 8, n - 8);
+        digits[n - 8] = '\0';
+        return parse_uint32(digits, &v) >= 0 ? v : 0;
+}
+
+/* A sandbox that runs under NAME whose record this csand can't use (see
+ * RegistryEntry): only its name, and why. */
+static int unusable_entry(const char *name, uint32_t newer_version, bool older_lock, RegistryEntry *ret) {
+        char *copy = strdup(name);
+        if (!copy)
+                return -ENOMEM;
+        *ret = (RegistryEntry) { .name = copy, .newer_version = newer_version, .older_lock = older_lock };
+        return 0;
+}
+
+/* Why E's sandbox can't be joined or stopped by this csand; NULL when it can. */
+static const char *unusable_reason(const RegistryEntry *e, char *buf, size_t size) {
+        if (e->newer_version > 0) {
+                snprintf(buf, size, "started by a newer csand (record version %u)", e->newer_version);
+                return buf;
+        }
+        if (e->older_lock)
+                return "started by an older csand and can't be verified (its lock names no process)";
+        return NULL;
+}
+
+/* NAME's registration when its sandbox runs: 0 and *ret (maybe an unusable
+ * one, see RegistryEntry); -ESRCH when it does not (no lock held, or a
+ * record its processes no longer match). */
 static int read_entry(int dir_fd, const char *name, RegistryEntry *ret) {
         char path[NAME_MAX_LEN + 8];
         int r = lock_path(path, sizeof(path), name, "lock");
@@ -725,15 +760,24 @@ static int read_entry(int dir_fd, const char *name, RegistryEntry *ret) {
         r = read_full_fd(fd, RECORD_MAX, (void **) &data, &len);
         if (r < 0)
                 return r;
+        /* Someone runs under the name with a record we can't read: said
+         * so, not taken for no sandbox. */
+        uint32_t version = record_version(data);
+        if (version > 1)
+                return unusable_entry(name, version, false, ret);
         RegistryEntry e;
         r = parse_record(data, &e);
         if (r < 0)
                 return -ESRCH;
+        /* An OFD lock, as an older csand's monitor held, names no holder
+         * (-1): nothing ties the record's processes to the lock, so they
+         * are never verified, and never acted on. */
+        bool older = fl.l_pid == -1 && strcmp(e.name, name) == 0;
         /* A record left by a killed run, not yet replaced by the new
          * holder's; or one that names processes not the holder's. */
-        if (strcmp(e.name, name) != 0 || !record_is_running(&e, fl.l_pid)) {
+        if (older || strcmp(e.name, name) != 0 || !record_is_running(&e, fl.l_pid)) {
                 registry_entry_done(&e);
-                return -ESRCH;
+                return older ? unusable_entry(name, 0, true, ret) : -ESRCH;
         }
         *ret = e;
         return 0;
@@ -835,6 +879,13 @@ int registry_lookup(const char *target, RegistryEntry *ret, Error *e) {
                 return error_setf(e, ESRCH, "No running sandbox named %s (see --list)", target);
         if (r < 0)
                 return error_set_errno(e, r, "Can't read the registration of %s", target);
+        char buf[128];
+        const char *why = unusable_reason(ret, buf, sizeof(buf));
+        if (why) {
+                r = ret->newer_version > 0 ? EPROTONOSUPPORT : EPERM;
+                registry_entry_done(ret);
+                return error_setf(e, r, "The sandbox %s was %s; use that csand to join or stop it", target, why);
+        }
         return 0;
 }
 
@@ -892,10 +943,17 @@ static void print_json(FILE *f, const RegistryEntry *list, size_t n) {
         fputs("[", f);
         for (size_t i = 0; i < n; i++) {
                 const RegistryEntry *e = &list[i];
-                char when[64];
-                format_time(e->started, when, sizeof(when));
+                char when[64], buf[128];
+                const char *why = unusable_reason(e, buf, sizeof(buf));
                 fprintf(f, "%s\n  { \"name\": ", i ? "," : "");
                 json_string(f, e->name);
+                if (why) {
+                        fputs(", \"error\": ", f);
+                        json_string(f, why);
+                        fputs(" }", f);
+                        continue;
+                }
+                format_time(e->started, when, sizeof(when));
                 fprintf(f, ", \"pid\": %d, \"monitor-pid\": %d, \"started\": ", (int) e->child_pid, (int) e->monitor_pid);
                 json_string(f, when);
                 fputs(", \"command\": [", f);
@@ -917,11 +975,17 @@ static void print_json(FILE *f, const RegistryEntry *list, size_t n) {
 
 /* One line each: NAME PID STARTED NAMESPACES NETWORK LIMITS COMMAND...,
  * escaped as csand's messages are (print_line()): the command may be an
- * image's Cmd, and the record anyone's who could write the directory. */
+ * image's Cmd, and the record anyone's who could write the directory. One
+ * whose record this csand can't use: NAME - - and why. */
 static int print_lines(const RegistryEntry *list, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 const RegistryEntry *e = &list[i];
-                char when[64];
+                char when[64], buf[128];
+                const char *why = unusable_reason(e, buf, sizeof(buf));
+                if (why) {
+                        print_line("%s - - %s", e->name, why);
+                        continue;
+                }
                 _cleanup_free_ char *line = NULL;
                 size_t size = 0;
                 FILE *f = open_memstream(&line, &size);

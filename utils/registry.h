@@ -17,8 +17,12 @@
  *              monitor dies, however it dies. Exactly one start wins it;
  *              a name whose lock nobody holds is free, whatever files are
  *              left there. POSIX, not OFD: F_GETLK names the holding
- *              process, and a record counts only when that is its monitor.
- *   NAME.rec   the registration, renamed into place once complete: the
+ *              process, and a record counts only when that is its monitor
+ *              (an older csand's OFD lock names none: listed as such, never
+ *              acted on).
+ *   NAME.rec   the registration, renamed into place once complete, its
+ *              first line "version 1" (another: a newer csand's, listed as
+ *              such, never read further or acted on): the
  *              monitor's and the sandbox's pid with their start times
  *              (/proc/PID/stat field 22), so that a pid is never trusted
  *              alone, and what --join needs to run a command the way the
@@ -68,6 +72,14 @@ typedef struct RegistryEntry {
         /* The first key of the record this csand does not know, other than
          * an informational "info-..." one (a newer csand's): NULL for none. */
         char *unknown_key;
+        /* A sandbox runs under the name (its lock is held) but its record
+         * can't be used; only name is set then. A newer csand's record
+         * version, whose format this csand does not know (0: none)... */
+        unsigned newer_version;
+        /* ...or the lock is an older csand's (an OFD lock, before the
+         * monitor's became a POSIX one), whose holder F_GETLK can't name:
+         * its processes can't be verified, so they are never acted on. */
+        bool older_lock;
 } RegistryEntry;
 
 void registry_entry_done(RegistryEntry *e);
@@ -97,7 +109,8 @@ int registry_publish(Registration *reg, const SandboxPlan *p, pid_t child, unsig
 void registry_release(Registration *r);
 
 /* NAME_OR_PID: a name, or the sandbox's child pid (as --info-fd gives it).
- * Only running sandboxes of this user; errors say why not. */
+ * Only running sandboxes of this user whose record can be used; errors say
+ * why not (a newer or an older csand's, see RegistryEntry). */
 int registry_lookup(const char *name_or_pid, RegistryEntry *ret, Error *e);
 
 /* Start time of PID in clock ticks since boot (/proc/PID/stat field 22). */

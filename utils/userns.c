@@ -63,8 +63,11 @@
  * mount namespace, the nested one is started only after the pivot into
  * the finished root: its mount namespace then holds nothing else.)
  *
- * The first stand-in is killed, not waited for, once used:
- * userns_reap_standins() reaps it later. */
+ * Each stand-in is killed, not waited for, once used, and
+ * userns_reap_standins() reaps it later: the nested one's maps are written
+ * ahead (userns_prepare_nested()), once the root's mounts are made, so
+ * that its exit overlaps the rest of the setup; the namespace is joined
+ * last. */
 
 #if defined(__x86_64__)
 #define STANDIN_ARCH AUDIT_ARCH_X86_64
@@ -102,17 +105,26 @@ static int confine_standin(void) {
                 BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 #endif
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_read, 4, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 3, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit, 2, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 1, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_prctl, 1, 6),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_read, 6, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 5, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit, 4, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 3, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_prctl, 3, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 8, 0),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
                 /* prctl(PR_SET_DUMPABLE, ...) only */
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_HIGH),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PR_SET_DUMPABLE, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+                /* unshare(CLONE_NEWNET) only */
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_HIGH),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CLONE_NEWNET, 0, 1),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
         };
@@ -160,7 +172,7 @@ static int standin_hide(int root_fd, int sock) {
  * numbering, not the one of a pid namespace we may be in: read first,
  * while it still sees /proc; one message, one wake-up of ours) and waits
  * to be killed. */
-static _noreturn_ void standin(int proc_fd, int sock, bool new_userns) {
+static _noreturn_ void standin(int proc_fd, int sock, bool new_userns, bool make_netns) {
         char msg[40], c;
         ssize_t n = readlinkat(proc_fd, proc_fd == AT_FDCWD ? "/proc/self" : "self", msg, sizeof(msg) - 3);
         if (n <= 0)
@@ -180,6 +192,12 @@ static _noreturn_ void standin(int proc_fd, int sock, bool new_userns) {
                 _exit(1);
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(sock, msg, (size_t) n) != n)
                 _exit(1);
+        /* Our netns, made while the child builds the root: its errno, or 0. */
+        if (make_netns) {
+                c = unshare(CLONE_NEWNET) < 0 ? (char) errno : 0;
+                if (write(sock, &c, 1) != 1)
+                        _exit(1);
+        }
         /* Until killed. */
         while (read(sock, &c, 1) > 0)
                 ;
@@ -195,21 +213,15 @@ static bool same_file(int a, int b) {
  * and its user namespace (ours, or with NEW_USERNS, a child of ours). */
 static int standin_dir(int proc_fd, int sock, bool new_userns, int *ret_userns) {
         char buf[48];
-        size_t got = 0;
-        const char *nl = NULL;
-        while (!nl || (size_t) (nl - buf) + 1 >= got) {
-                if (got == sizeof(buf) - 1)
-                        return -EBADMSG;
-                ssize_t k = read(sock, buf + got, sizeof(buf) - 1 - got);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return -EIO; /* it died: no seccomp, say */
-                got += (size_t) k;
-                buf[got] = '\0';
-                nl = strchr(buf, '\n');
-        }
-        if (nl[1] != '1')
+        ssize_t k;
+        /* One message: what the stand-in says next (NETNS) is another. */
+        while ((k = read(sock, buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
+                ;
+        if (k <= 0)
+                return -EIO; /* it died: no seccomp, say */
+        buf[k] = '\0';
+        const char *nl = strchr(buf, '\n');
+        if (!nl || nl[1] != '1')
                 return -EBADMSG;
         char pid[24];
         snprintf(pid, sizeof(pid), "%.*s", (int) (nl - buf), buf);
@@ -232,9 +244,9 @@ static int standin_dir(int proc_fd, int sock, bool new_userns, int *ret_userns) 
         return dir;
 }
 
-static int standin_start(int proc_fd, bool new_userns, Standin *ret) {
+static int standin_start(int proc_fd, bool new_userns, bool make_netns, Standin *ret) {
         int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
         pid_t pid = fork();
         if (pid < 0) {
@@ -245,10 +257,10 @@ static int standin_start(int proc_fd, bool new_userns, Standin *ret) {
         }
         if (pid == 0) {
                 safe_close(sv[0]);
-                standin(proc_fd, sv[1], new_userns);
+                standin(proc_fd, sv[1], new_userns, make_netns);
         }
         safe_close(sv[1]);
-        *ret = (Standin) { .pid = pid, .sock = sv[0] };
+        *ret = (Standin) { .pid = pid, .sock = sv[0], .dir = -EBADF };
         return 0;
 }
 
@@ -263,10 +275,15 @@ static void standin_stop(Standins *s, Standin *st) {
         if (st->pid <= 0)
                 return;
         st->sock = safe_close(st->sock);
+        st->dir = safe_close(st->dir);
         (void) kill(st->pid, SIGKILL);
-        if (s->killed > 0)
+        if (s->killed[ELEMENTSOF(s->killed) - 1] > 0)
                 userns_reap_standins(s);
-        s->killed = st->pid;
+        for (size_t i = 0; i < ELEMENTSOF(s->killed); i++)
+                if (s->killed[i] <= 0) {
+                        s->killed[i] = st->pid;
+                        break;
+                }
         st->pid = 0;
 }
 
@@ -279,6 +296,12 @@ static int open_maps_via_standin(Standins *s, Standin *st, int proc_fd, bool new
                 fds[i] = openat(dir, names[i], O_WRONLY | O_CLOEXEC);
                 if (fds[i] < 0)
                         fds[i] = -errno;
+        }
+        /* The first one makes our network namespace next (NETNS): kept,
+         * pinned, until userns_enter_netns(). */
+        if (dir >= 0 && s->netns && st == &s->first) {
+                st->dir = dir;
+                return 0;
         }
         safe_close(dir);
         standin_stop(s, st);
@@ -296,7 +319,7 @@ static int standin_start_now(int proc_fd, bool new_userns, Standin *st) {
         _cleanup_close_ int root = empty_root();
         if (root < 0)
                 return root;
-        int r = standin_start(proc_fd, new_userns, st);
+        int r = standin_start(proc_fd, new_userns, false, st);
         if (r >= 0)
                 r = standin_give_root(st, root);
         return r >= 0 && new_userns ? standin_go(st) : r;
@@ -369,10 +392,12 @@ static void open_own_maps_dumpable(int proc_fd, int *fds) {
 
 void userns_reap_standins(Standins *s) {
 #ifdef STANDIN_ARCH
-        if (s->killed > 0)
-                while (waitpid(s->killed, NULL, 0) < 0 && errno == EINTR)
-                        ;
-        s->killed = 0;
+        for (size_t i = 0; i < ELEMENTSOF(s->killed); i++) {
+                if (s->killed[i] > 0)
+                        while (waitpid(s->killed[i], NULL, 0) < 0 && errno == EINTR)
+                                ;
+                s->killed[i] = 0;
+        }
         /* At offset 0 each time: a sysctl ignores writes past it. */
         if (s->ns_last_pid_fd >= 0)
                 (void) !pwrite(s->ns_last_pid_fd, "1", 1, 0);
@@ -387,14 +412,16 @@ void userns_standins_done(Standins *s) {
         standin_stop(s, &s->nested);
         userns_reap_standins(s);
         s->ns_last_pid_fd = safe_close(s->ns_last_pid_fd);
+        s->nested_userns = safe_close(s->nested_userns);
 #endif
 }
 
-int userns_standins_start(Standins *s, int proc_fd, bool nested) {
+int userns_standins_start(Standins *s, int proc_fd, bool nested, bool netns) {
 #ifdef STANDIN_ARCH
-        int r = standin_start(proc_fd, false, &s->first);
+        s->netns = netns;
+        int r = standin_start(proc_fd, false, netns, &s->first);
         if (r >= 0 && nested)
-                r = standin_start(proc_fd, true, &s->nested);
+                r = standin_start(proc_fd, true, false, &s->nested);
         return r;
 #else
         return 0;
@@ -465,26 +492,54 @@ int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, g
         return r < 0 ? r : 0;
 }
 
+#ifdef STANDIN_ARCH
+/* The nested namespace, made by S's nested stand-in (killed here), its
+ * maps written from here, its parent namespace, where we have our
+ * capabilities; its fd kept in S for userns_enter_nested(). 0 with no fd
+ * kept where the stand-in failed us (-ENOSYS: none started). */
+static int nested_make(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
+        int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
+        _cleanup_close_ int userns = -EBADF;
+        UsernsMapStep step;
+        if (s->nested.pid <= 0)
+                return -ENOSYS;
+        int r = open_maps_via_standin(s, &s->nested, proc_fd, true, map_names, fds, _MAP_MAX, &userns);
+        if (r < 0)
+                return 0;
+        r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, &step);
+        close_maps(fds);
+        if (r < 0)
+                return r;
+        s->nested_userns = TAKE_FD(userns);
+        return 0;
+}
+#endif
+
+int userns_prepare_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
+#ifdef STANDIN_ARCH
+        int r = nested_make(s, proc_fd, inside_uid, outside_uid, inside_gid, outside_gid);
+        return r == -ENOSYS ? 0 : r;
+#else
+        return 0;
+#endif
+}
+
 int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
         int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
         UsernsMapStep step;
         int r;
 #ifdef STANDIN_ARCH
-        _cleanup_close_ int userns = -EBADF;
-        r = s->nested.pid > 0 ? 0 : standin_start_now(proc_fd, true, &s->nested);
-        if (r >= 0) {
-                r = open_maps_via_standin(s, &s->nested, proc_fd, true, map_names, fds, _MAP_MAX, &userns);
-                /* Gone before the nested namespace costs us ns_last_pid. */
-                userns_reap_standins(s);
-        }
-        if (r >= 0) {
-                /* Written from here, its parent namespace, where we still
-                 * have our capabilities; then joined. */
-                r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, &step);
-                close_maps(fds);
+        if (s->nested_userns < 0 && (s->nested.pid > 0 || standin_start_now(proc_fd, true, &s->nested) >= 0)) {
+                r = nested_make(s, proc_fd, inside_uid, outside_uid, inside_gid, outside_gid);
                 if (r < 0)
                         return r;
-                return RET_NERRNO(setns(userns, CLONE_NEWUSER));
+        }
+        if (s->nested_userns >= 0) {
+                /* Gone before the nested namespace costs us ns_last_pid. */
+                userns_reap_standins(s);
+                r = RET_NERRNO(setns(s->nested_userns, CLONE_NEWUSER));
+                s->nested_userns = safe_close(s->nested_userns);
+                return r;
         }
 #endif
         if (unshare(CLONE_NEWUSER) < 0)
@@ -493,4 +548,44 @@ int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outsid
         r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, &step);
         close_maps(fds);
         return r;
+}
+
+#ifdef STANDIN_ARCH
+/* The network namespace ST made, once it says so: checked to be one our
+ * user namespace owns (its own, which standin_dir() checked is ours), so
+ * that a stand-in steered by a ptracer can't hand us the caller's. */
+static int standin_netns(const Standin *st) {
+        char err;
+        ssize_t n;
+        while ((n = read(st->sock, &err, 1)) < 0 && errno == EINTR)
+                ;
+        if (n != 1)
+                return -EIO;
+        if (err != 0)
+                return -(unsigned char) err;
+        _cleanup_close_ int userns = openat(st->dir, "ns/user", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int netns = openat(st->dir, "ns/net", O_RDONLY | O_CLOEXEC);
+        if (userns < 0 || netns < 0)
+                return -errno;
+        _cleanup_close_ int owner = ioctl(netns, NS_GET_USERNS);
+        if (owner < 0)
+                return -errno;
+        if (!same_file(owner, userns))
+                return -ESRCH;
+        return TAKE_FD(netns);
+}
+#endif
+
+int userns_enter_netns(Standins *s) {
+#ifdef STANDIN_ARCH
+        if (s->netns && s->first.pid > 0 && s->first.dir >= 0) {
+                _cleanup_close_ int netns = standin_netns(&s->first);
+                standin_stop(s, &s->first);
+                /* Its errno is the one we would get making it here; if it
+                 * died (killed by the user, say) we make it ourselves. */
+                if (netns != -EIO)
+                        return netns < 0 ? netns : RET_NERRNO(setns(netns, CLONE_NEWNET));
+        }
+#endif
+        return RET_NERRNO(unshare(CLONE_NEWNET));
 }

@@ -5,25 +5,31 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* One id-map stand-in (see userns.c): its pid (0: none) and our end of
- * its socket. */
+/* One id-map stand-in (see userns.c): its pid (0: none), our end of its
+ * socket and, while it makes the network namespace, its /proc directory. */
 typedef struct Standin {
         pid_t pid;
         int sock;
+        int dir;
 } Standin;
 
 /* The stand-ins of one launch, the child's: those started and not yet
- * used, the one killed and not yet reaped, and what pid 1 sets
+ * used, those killed and not yet reaped, and what pid 1 sets
  * ns_last_pid back with once they are gone. */
 typedef struct Standins {
         Standin first;  /* for the maps of the user namespace the clone made */
         Standin nested; /* for bwrap's second one, nested in it */
-        pid_t killed;
+        bool netns;     /* the first one makes the network namespace */
+        pid_t killed[2];
         int ns_last_pid_fd;
+        int nested_userns; /* made, its maps written, not yet entered */
 } Standins;
 
-#define STANDINS_INIT \
-        ((Standins) { .first = { .sock = -EBADF }, .nested = { .sock = -EBADF }, .ns_last_pid_fd = -EBADF })
+#define STANDINS_INIT                                              \
+        ((Standins) { .first = { .sock = -EBADF, .dir = -EBADF },  \
+                      .nested = { .sock = -EBADF, .dir = -EBADF }, \
+                      .ns_last_pid_fd = -EBADF,                    \
+                      .nested_userns = -EBADF })
 
 /* Right after a clone with CLONE_NEWUSER and without CLONE_NEWNS: forks
  * the stand-ins (the nested namespace's too with NESTED) while our mount
@@ -31,8 +37,10 @@ typedef struct Standins {
  * outside the caller's own user namespace may join. The caller then
  * unshares CLONE_NEWNS and calls userns_standins_give_root(). 0 without
  * starting any where userns.c has no stand-ins (the maps are then opened
- * as userns_write_own_maps_step() says). */
-int userns_standins_start(Standins *s, int proc_fd, bool nested);
+ * as userns_write_own_maps_step() says). With NETNS (the clone made no
+ * CLONE_NEWNET either), the first one, once used for the maps, makes the
+ * network namespace, while we build the root: userns_enter_netns(). */
+int userns_standins_start(Standins *s, int proc_fd, bool nested, bool netns);
 /* In the new mount namespace: makes the stand-ins' empty root and hands it
  * to them (the nested one makes its user namespace once the first maps
  * are written: the kernel wants our ids mapped). */
@@ -69,6 +77,18 @@ const char *userns_map_step_words(UsernsMapStep step);
  * here), maps INSIDE_UID/GID in it to OUTSIDE_UID/GID of ours, and joins
  * it. */
 int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
+/* The same namespace made and its maps written ahead, through the nested
+ * stand-in started with the others (else nothing is done here):
+ * userns_enter_nested() then only joins it. Called after the mount
+ * operations, by when the stand-in is normally ready (else this waits for
+ * it): it is killed here, so that its exit overlaps the pivot and the
+ * loopback instead of being waited for at the end. */
+int userns_prepare_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
+
+/* Joins the network namespace the first stand-in made (see
+ * userns_standins_start()), or, where it made none, makes one. Then the
+ * stand-in is killed (userns_reap_standins() reaps it). */
+int userns_enter_netns(Standins *s);
 
 /* Reaps the stand-ins used so far and, as pid 1, sets ns_last_pid back. */
 void userns_reap_standins(Standins *s);

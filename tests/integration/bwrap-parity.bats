@@ -456,3 +456,50 @@ PY
 $d yes"
         done
 }
+
+# The network namespace: csand makes it aside, in its first id-map
+# stand-in, while the root is built (sandbox.c, Launch.netns_late), where
+# bwrap's clone makes it. The user must not be able to tell: it is a new
+# one, owned by the sandbox's first user namespace, so that a capability
+# there configures it and one in the nested namespace (--dev) does not.
+@test "--unshare-net: the network namespace belongs to the sandbox's user namespace, as bwrap's" {
+        require_bwrap
+        local extra host_net
+        host_net=$(readlink /proc/self/ns/net)
+        for extra in "" "--dev /dev" "--uid 0" "--unshare-user --disable-userns"; do
+                # shellcheck disable=SC2086 # (the options, word-split)
+                run_both --unshare-all $extra --cap-add CAP_NET_ADMIN -- sh -c \
+                        'ip link set lo mtu 1000 && ip -o link show | grep -o "^[0-9]*: [a-z]*\|mtu [0-9]*"'
+                echo "[$extra]"
+                cat "$TESTDIR/csand.out" "$TESTDIR/csand.err"
+                assert_same rc out err
+        done
+        run csand_min --unshare-all --proc /proc -- readlink /proc/self/ns/net
+        assert_success
+        [ "$output" != "$host_net" ] || fail "the host's network namespace"
+}
+
+# A network namespace the kernel won't make (a limit of 0 set in a user
+# namespace of the test's own, above the sandbox's): bwrap's clone fails
+# with its message; csand fails later, with the same message, exit 1 and
+# nothing left behind.
+@test "a network namespace the kernel refuses: bwrap's message, exit status 1" {
+        require_bwrap
+        local bin name extra
+        for extra in "--unshare-user" "--unshare-user --dev /dev" ""; do
+                for bin in "$BWRAP" "$CSAND"; do
+                        name=$([ "$bin" = "$BWRAP" ] && echo bwrap || echo csand)
+                        # shellcheck disable=SC2016,SC2086
+                        run --separate-stderr unshare -Ur sh -c \
+                                'echo 0 >/proc/sys/user/max_net_namespaces && exec "$@"' sh \
+                                "$bin" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" \
+                                --unshare-all $extra -- true
+                        echo "$status ${stderr/#bwrap: /csand: }" >"$TESTDIR/$name.err"
+                done
+                echo "[$extra]"
+                cat "$TESTDIR/csand.err"
+                assert_same err
+                assert_equal "$(cat "$TESTDIR/csand.err")" \
+                        "1 csand: Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)"
+        done
+}

@@ -49,27 +49,45 @@ listed() {
         "$CSAND" --list | grep -q "^$1 "
 }
 
-# forge NAME MONITOR CHILD [ignore-term]: a process of the user's that
-# holds NAME's lock and writes a record naming MONITOR and CHILD (pids,
-# with their real start times: "self" is the forger itself), as a
-# process that can write the registry can; returns once it is in place.
+# forge NAME MONITOR CHILD [ignore-term] [ofd] [version=N]: a process of
+# the user's that holds NAME's lock and writes a record naming MONITOR and
+# CHILD (pids, with their real start times: "self" is the forger itself,
+# "kid" a child of its own), as a process that can write the registry can;
+# returns once it is in place. ofd: the lock an OFD lock, as an older
+# csand's monitor held (before the POSIX lock); version=N: the record's
+# first line "version N", as a newer csand's would be.
 forge() {
         mkfifo "$NAMES/ready"
         python3 - "$NAMES" "$@" "$CSAND_TOKEN" <<'EOF' &
-import fcntl, os, signal, sys, time
+import fcntl, os, signal, struct, subprocess, sys, time
 d, name, mon, child = sys.argv[1:5]
 if "ignore-term" in sys.argv:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-def pid(p): return os.getpid() if p == "self" else int(p)
+version = next((a[8:] for a in sys.argv if a.startswith("version=")), "1")
+kid = None
+if "kid" in (mon, child):
+        kid = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", sys.argv[-1]])
+        # SIGTERM ends the forger with its child (unless ignore-term)
+        if "ignore-term" not in sys.argv:
+                signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+def pid(p): return os.getpid() if p == "self" else kid.pid if p == "kid" else int(p)
 def start(p): return open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[19]
 f = open(f"{d}/{name}.lock", "w")
-fcntl.lockf(f, fcntl.LOCK_EX)
+if "ofd" in sys.argv:
+        # struct flock: l_type, l_whence, l_start, l_len, l_pid (0 for OFD)
+        fcntl.fcntl(f, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+else:
+        fcntl.lockf(f, fcntl.LOCK_EX)
 m, c = pid(mon), pid(child)
 with open(f"{d}/{name}.rec", "w") as r:
-        r.write(f"version 1\nname {name}\nmonitor {m} {start(m)}\nchild {c} {start(c)}\n"
+        r.write(f"version {version}\nname {name}\nmonitor {m} {start(m)}\nchild {c} {start(c)}\n"
                 "init 0\nnew-session 0\nuid 0\ngid 0\ncaps 0\nstarted 0\narg forged\nend\n")
 open(f"{d}/ready", "w").close()
-time.sleep(300)
+try:
+        time.sleep(300)
+finally:
+        if kid:
+                kid.kill()
 EOF
         BG_PIDS+=($!)
         cat "$NAMES/ready" >/dev/null
@@ -101,6 +119,82 @@ EOF
         run --separate-stderr "$CSAND" --join forged -- true
         assert_csand_error
         assert_equal "$msg" "csand: No running sandbox named forged (see --list)"
+}
+
+# alive PID...: each still runs (not signalled by --stop).
+alive() {
+        local p
+        for p in "$@"; do
+                kill -0 "$p" || fail "$p was killed"
+        done
+}
+
+# assert_unusable WHY: the sandbox "forged" runs, and its registration is
+# one this csand can't use, for WHY: --list (and --json) says so, --join
+# and --stop refuse it, saying why.
+assert_unusable() {
+        local why=$1
+        run --separate-stderr "$CSAND" --list
+        assert_success
+        assert_output "forged - - $why"
+        run --separate-stderr "$CSAND" --list --json
+        assert_success
+        python3 -c 'import json, sys; assert json.load(sys.stdin) == [{"name": "forged", "error": sys.argv[1]}]' \
+                "$why" <<<"$output" || fail "--list --json: $output"
+        run --separate-stderr "$CSAND" --join forged -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: The sandbox forged was $why; use that csand to join or stop it"
+        run --separate-stderr "$CSAND" --stop forged --stop-timeout 0
+        assert_csand_error
+        assert_equal "$msg" "csand: The sandbox forged was $why; use that csand to join or stop it"
+}
+
+@test "a newer csand's registration (record version 2): listed as such; --join and --stop refuse it, naming why, and signal nothing" {
+        python3 -c "import time; time.sleep(300)" "$CSAND_TOKEN" &
+        local victim=$! why="started by a newer csand (record version 2)"
+        BG_PIDS+=($victim)
+        forge forged self "$victim" version=2
+        local forger=${BG_PIDS[-1]}
+        assert_unusable "$why"
+        alive "$victim" "$forger"
+        # a version this csand reads or none at all is what it was: the
+        # version line alone is not enough to be listed
+        stop_pid "$forger"
+        rm -f "$NAMES"/forged.*
+        forge forged self "$victim" version=x2
+        run --separate-stderr "$CSAND" --stop forged --stop-timeout 0
+        assert_csand_error
+        assert_equal "$msg" "csand: No running sandbox named forged (see --list)"
+        run "$CSAND" --list
+        assert_output ""
+        stop_pid "${BG_PIDS[-1]}"
+        rm -f "$NAMES"/forged.*
+        # a newer csand's record whose lock nobody holds is no sandbox
+        forge forged self "$victim" version=2
+        stop_pid "${BG_PIDS[-1]}"
+        run "$CSAND" --list
+        assert_output ""
+        run --separate-stderr "$CSAND" --join forged -- true
+        assert_csand_error
+        assert_equal "$msg" "csand: No running sandbox named forged (see --list)"
+        alive "$victim"
+}
+
+@test "an older csand's registration (its OFD lock names no holder): listed as unverifiable; --join and --stop refuse it, and signal nothing" {
+        local why="started by an older csand and can't be verified (its lock names no process)"
+        # As an older csand's monitor would be: the lock holder, and its
+        # child; all that is missing is the kernel's word that the holder
+        # is the monitor, which an OFD lock does not give.
+        forge forged self kid ofd
+        local forger=${BG_PIDS[-1]} kid
+        kid=$(pgrep -P "$forger")
+        [ -n "$kid" ] || fail "the forger has no child"
+        assert_unusable "$why"
+        alive "$forger" "$kid"
+        # the name stays taken while the lock is held
+        run --separate-stderr "$CSAND" "${csand_min_root[@]}" --name forged true
+        assert_csand_error
+        alive "$forger" "$kid"
 }
 
 @test "FIFOs in the registry: --list, --join, --stop and --name neither hang nor use them" {
