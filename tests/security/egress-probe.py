@@ -14,7 +14,7 @@ def err(e):
     return errno.errorcode.get(e.errno, e.__class__.__name__) if e.errno else e.__class__.__name__
 
 
-def exchange(name, family, addr, data, fastopen=False, proto=0):
+def exchange(name, family, addr, data, fastopen=False, proto=0, half_close=False):
     """Sends DATA to ADDR over TCP; "reply" if anything comes back."""
     try:
         s = socket.socket(family, socket.SOCK_STREAM, proto)
@@ -26,6 +26,8 @@ def exchange(name, family, addr, data, fastopen=False, proto=0):
             s.settimeout(10)
             s.connect(addr)
             s.sendall(data)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
         got = s.recv(64)
         print(f"{name}: {'reply' if got else 'eof'}")
     except OSError as e:
@@ -254,12 +256,55 @@ def guard(action):
         print("guard: killed")
 
 
+# --- a resolver and a server of the test's (in a network namespace it made) ---
+
+def wire(name):
+    return b"".join(bytes([len(label)]) + label for label in name.split(b".")) + b"\0"
+
+
+def fakedns(good, bad, ready):
+    """On 127.0.0.1:53: cname.* is a CNAME to bad.test, with bad.test's
+    address BAD; any other name has the address GOOD, and BAD for bad.test
+    in the additional section."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 53))
+    open(ready, "w").close()
+    a_rr = lambda addr: struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(addr)
+    while True:
+        q, peer = s.recvfrom(512)
+        i = 12
+        while q[i]:
+            i += 1 + q[i]
+        r = bytearray(q[:i + 5])
+        r[2:4] = b"\x81\x80"
+        if q[12:18].lower() == b"\x05cname":
+            body = b"\xc0\x0c" + struct.pack(">HHIH", 5, 1, 60, len(wire(b"bad.test"))) + wire(b"bad.test")
+            body += wire(b"bad.test") + a_rr(bad)
+            r[6:12] = struct.pack(">HHH", 2, 0, 0)
+        else:
+            body = b"\xc0\x0c" + a_rr(good) + wire(b"bad.test") + a_rr(bad)
+            r[6:12] = struct.pack(">HHH", 1, 0, 1)
+        s.sendto(bytes(r) + body, peer)
+
+
+def serve(addr, port, ready):
+    s = socket.socket()
+    s.bind((addr, int(port)))
+    s.listen()
+    open(ready, "w").close()
+    while True:
+        c, _ = s.accept()
+        c.recv(100)
+        c.sendall(b"seen\n")
+        c.close()
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "tcp":  # NAME HOST PORT: a plain request
         host = args[1]
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        exchange(args[0], family, (host, int(args[2])), b"GET / HTTP/1.0\r\n\r\n")
+        exchange(args[0], family, (host, int(args[2])), b"GET / HTTP/1.0\r\n\r\n", half_close=True)
     elif cmd == "fastopen":  # NAME HOST PORT [SNI]
         data = tls_variants(b"x", args[3].encode())["tls-bad"] if len(args) > 3 else b"GET / HTTP/1.0\r\n\r\n"
         exchange(args[0], socket.AF_INET, (args[1], int(args[2])), data, fastopen=True)
@@ -275,6 +320,10 @@ def main():
         sockets()
     elif cmd == "guard":
         guard(args[0])
+    elif cmd == "fakedns":
+        fakedns(*args)
+    elif cmd == "serve":
+        serve(*args)
     elif cmd == "many":  # HOST PORT N: holds N connections open
         held = []
         for _ in range(int(args[2])):
