@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <endian.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
@@ -69,6 +70,9 @@
  * that its exit overlaps the rest of the setup; the namespace is joined
  * last. */
 
+/* What a stand-in may make for the sandbox (userns_standins_start()). */
+#define STANDIN_ASIDE (CLONE_NEWNET | CLONE_NEWIPC)
+
 #if defined(__x86_64__)
 #define STANDIN_ARCH AUDIT_ARCH_X86_64
 #elif defined(__i386__)
@@ -120,11 +124,11 @@ static int confine_standin(void) {
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PR_SET_DUMPABLE, 0, 1),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-                /* unshare(CLONE_NEWNET) only */
+                /* unshare() of network and IPC namespaces only */
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_HIGH),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CLONE_NEWNET, 0, 1),
+                BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, ~(uint32_t) STANDIN_ASIDE, 1, 0),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
         };
@@ -172,7 +176,7 @@ static int standin_hide(int root_fd, int sock) {
  * numbering, not the one of a pid namespace we may be in: read first,
  * while it still sees /proc; one message, one wake-up of ours) and waits
  * to be killed. */
-static _noreturn_ void standin(int proc_fd, int sock, bool new_userns, bool make_netns) {
+static _noreturn_ void standin(int proc_fd, int sock, bool new_userns, unsigned long aside) {
         char msg[40], c;
         ssize_t n = readlinkat(proc_fd, proc_fd == AT_FDCWD ? "/proc/self" : "self", msg, sizeof(msg) - 3);
         if (n <= 0)
@@ -192,9 +196,10 @@ static _noreturn_ void standin(int proc_fd, int sock, bool new_userns, bool make
                 _exit(1);
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(sock, msg, (size_t) n) != n)
                 _exit(1);
-        /* Our netns, made while the child builds the root: its errno, or 0. */
-        if (make_netns) {
-                c = unshare(CLONE_NEWNET) < 0 ? (char) errno : 0;
+        /* Namespaces of the sandbox's, made while the child builds the
+         * root: the errno, or 0. */
+        if (aside != 0) {
+                c = unshare((int) aside) < 0 ? (char) errno : 0;
                 if (write(sock, &c, 1) != 1)
                         _exit(1);
         }
@@ -244,7 +249,7 @@ static int standin_dir(int proc_fd, int sock, bool new_userns, int *ret_userns) 
         return dir;
 }
 
-static int standin_start(int proc_fd, bool new_userns, bool make_netns, Standin *ret) {
+static int standin_start(int proc_fd, bool new_userns, unsigned long aside, Standin *ret) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
@@ -257,7 +262,7 @@ static int standin_start(int proc_fd, bool new_userns, bool make_netns, Standin 
         }
         if (pid == 0) {
                 safe_close(sv[0]);
-                standin(proc_fd, sv[1], new_userns, make_netns);
+                standin(proc_fd, sv[1], new_userns, aside);
         }
         safe_close(sv[1]);
         *ret = (Standin) { .pid = pid, .sock = sv[0], .dir = -EBADF };
@@ -297,9 +302,9 @@ static int open_maps_via_standin(Standins *s, Standin *st, int proc_fd, bool new
                 if (fds[i] < 0)
                         fds[i] = -errno;
         }
-        /* The first one makes our network namespace next (NETNS): kept,
-         * pinned, until userns_enter_netns(). */
-        if (dir >= 0 && s->netns && st == &s->first) {
+        /* The first one makes namespaces of ours next (ASIDE): kept,
+         * pinned, until userns_enter_aside(). */
+        if (dir >= 0 && s->aside != 0 && st == &s->first) {
                 st->dir = dir;
                 return 0;
         }
@@ -319,7 +324,7 @@ static int standin_start_now(int proc_fd, bool new_userns, Standin *st) {
         _cleanup_close_ int root = empty_root();
         if (root < 0)
                 return root;
-        int r = standin_start(proc_fd, new_userns, false, st);
+        int r = standin_start(proc_fd, new_userns, 0, st);
         if (r >= 0)
                 r = standin_give_root(st, root);
         return r >= 0 && new_userns ? standin_go(st) : r;
@@ -416,12 +421,13 @@ void userns_standins_done(Standins *s) {
 #endif
 }
 
-int userns_standins_start(Standins *s, int proc_fd, bool nested, bool netns) {
+int userns_standins_start(Standins *s, int proc_fd, bool nested, unsigned long aside) {
 #ifdef STANDIN_ARCH
-        s->netns = netns;
-        int r = standin_start(proc_fd, false, netns, &s->first);
+        assert((aside & ~(unsigned long) STANDIN_ASIDE) == 0);
+        s->aside = aside;
+        int r = standin_start(proc_fd, false, aside, &s->first);
         if (r >= 0 && nested)
-                r = standin_start(proc_fd, true, false, &s->nested);
+                r = standin_start(proc_fd, true, 0, &s->nested);
         return r;
 #else
         return 0;
@@ -551,10 +557,24 @@ int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outsid
 }
 
 #ifdef STANDIN_ARCH
-/* The network namespace ST made, once it says so: checked to be one our
- * user namespace owns (its own, which standin_dir() checked is ours), so
- * that a stand-in steered by a ptracer can't hand us the caller's. */
-static int standin_netns(const Standin *st) {
+/* The namespace of TYPE (ns/NAME) ST made: checked to be one our user
+ * namespace owns (its own, which standin_dir() checked is ours), so that
+ * a stand-in steered by a ptracer can't hand us the caller's. */
+static int standin_ns_join(const Standin *st, const char *name, int type) {
+        _cleanup_close_ int userns = openat(st->dir, "ns/user", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int ns = openat(st->dir, name, O_RDONLY | O_CLOEXEC);
+        if (userns < 0 || ns < 0)
+                return -errno;
+        _cleanup_close_ int owner = ioctl(ns, NS_GET_USERNS);
+        if (owner < 0)
+                return -errno;
+        if (!same_file(owner, userns))
+                return -ESRCH;
+        return RET_NERRNO(setns(ns, type));
+}
+
+/* Joins what ST made once it says so: -EIO if it said nothing (it died). */
+static int standin_aside_join(const Standin *st, unsigned long aside) {
         char err;
         ssize_t n;
         while ((n = read(st->sock, &err, 1)) < 0 && errno == EINTR)
@@ -563,29 +583,25 @@ static int standin_netns(const Standin *st) {
                 return -EIO;
         if (err != 0)
                 return -(unsigned char) err;
-        _cleanup_close_ int userns = openat(st->dir, "ns/user", O_RDONLY | O_CLOEXEC);
-        _cleanup_close_ int netns = openat(st->dir, "ns/net", O_RDONLY | O_CLOEXEC);
-        if (userns < 0 || netns < 0)
-                return -errno;
-        _cleanup_close_ int owner = ioctl(netns, NS_GET_USERNS);
-        if (owner < 0)
-                return -errno;
-        if (!same_file(owner, userns))
-                return -ESRCH;
-        return TAKE_FD(netns);
+        int r = 0;
+        if (aside & CLONE_NEWNET)
+                r = standin_ns_join(st, "ns/net", CLONE_NEWNET);
+        if (r >= 0 && (aside & CLONE_NEWIPC))
+                r = standin_ns_join(st, "ns/ipc", CLONE_NEWIPC);
+        return r;
 }
 #endif
 
-int userns_enter_netns(Standins *s) {
+int userns_enter_aside(Standins *s, unsigned long flags) {
 #ifdef STANDIN_ARCH
-        if (s->netns && s->first.pid > 0 && s->first.dir >= 0) {
-                _cleanup_close_ int netns = standin_netns(&s->first);
+        if (s->aside == flags && s->first.pid > 0 && s->first.dir >= 0) {
+                int r = standin_aside_join(&s->first, flags);
                 standin_stop(s, &s->first);
-                /* Its errno is the one we would get making it here; if it
-                 * died (killed by the user, say) we make it ourselves. */
-                if (netns != -EIO)
-                        return netns < 0 ? netns : RET_NERRNO(setns(netns, CLONE_NEWNET));
+                /* Its errno is the one we would get making them here; if it
+                 * died (killed by the user, say) we make them ourselves. */
+                if (r != -EIO)
+                        return r;
         }
 #endif
-        return RET_NERRNO(unshare(CLONE_NEWNET));
+        return RET_NERRNO(unshare((int) flags));
 }
