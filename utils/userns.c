@@ -98,8 +98,15 @@
 #endif
 
 #ifdef STANDIN_ARCH
-static int confine_standin(void) {
-        struct sock_filter filter[] = {
+/* BEFORE_ROOT: for a stand-in that confines itself before it has its
+ * root, which it then still receives (recvmsg), enters (fchdir, chroot)
+ * and closes; its other fds are closed by then, so that these give a
+ * ptracer nothing either. */
+static int confine_standin(bool before_root) {
+        static const int plain[] = { __NR_read,    __NR_write,  __NR_exit,   __NR_exit_group,
+                                     __NR_recvmsg, __NR_fchdir, __NR_chroot, __NR_close };
+        const size_t n_plain = before_root ? ELEMENTSOF(plain) : 4;
+        struct sock_filter filter[32] = {
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, STANDIN_ARCH, 1, 0),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
@@ -109,10 +116,8 @@ static int confine_standin(void) {
                 BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 #endif
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_read, 6, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 5, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit, 4, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 3, 0),
+        };
+        static const struct sock_filter tail[] = {
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_prctl, 3, 0),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 8, 0),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
@@ -132,7 +137,19 @@ static int confine_standin(void) {
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
         };
-        struct sock_fprog prog = { .len = ELEMENTSOF(filter), .filter = filter };
+        size_t n = 4;
+#ifdef __x86_64__
+        n += 2;
+#endif
+        /* Each allowed call jumps to tail[3], over the rest of the list
+         * and tail's first three. */
+        for (size_t i = 0; i < n_plain; i++)
+                filter[n++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t) plain[i],
+                                                            (uint8_t) (n_plain - i - 1 + 3), 0);
+        assert(n + ELEMENTSOF(tail) <= ELEMENTSOF(filter));
+        memcpy(filter + n, tail, sizeof(tail));
+        n += ELEMENTSOF(tail);
+        struct sock_fprog prog = { .len = (unsigned short) n, .filter = filter };
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return -errno;
         return RET_NERRNO(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog));
@@ -161,13 +178,16 @@ static void close_all_but(int sock) {
  * and directory, its mountinfo (only what is below its root), its fds,
  * its environment. (Its memory, through ptrace or /proc/PID/mem, is our
  * copy of the plan: what pid 1, reachable by design, shows later too.) */
-static int standin_hide(int root_fd, int sock) {
-        if (fchdir(root_fd) < 0 || chroot(".") < 0)
-                return -errno;
+static void standin_forget(int sock) {
         for (char **e = environ; e && *e; e++)
                 explicit_bzero(*e, strlen(*e));
         close_all_but(sock);
-        return 0;
+}
+
+static int standin_enter_root(int root_fd) {
+        int r = fchdir(root_fd) < 0 || chroot(".") < 0 ? -errno : 0;
+        safe_close(root_fd);
+        return r;
 }
 
 /* The stand-in: waits for its root; with NEW_USERNS, for our word that
@@ -183,16 +203,20 @@ static _noreturn_ void standin(int proc_fd, int sock, bool new_userns, unsigned 
                 _exit(1);
         msg[n++] = '\n';
         msg[n++] = '1';
-        close_all_but(sock);
+        standin_forget(sock);
+        /* The first one confines itself while the child makes its root:
+         * it is ready the sooner once the root arrives. The nested one
+         * can't: it makes its user namespace after the root arrives, and
+         * the kernel lets no chrooted process make one. */
+        if (!new_userns && confine_standin(true) < 0)
+                _exit(1);
         int root_fd = -EBADF;
         size_t n_fds = 0;
         if (fd_recv_with_fds(sock, &c, 1, &root_fd, 1, &n_fds) != 1 || n_fds != 1)
                 _exit(1);
-        /* Before the chroot: the kernel lets no chrooted process make a
-         * user namespace. */
         if (new_userns && (read(sock, &c, 1) != 1 || unshare(CLONE_NEWUSER) < 0))
                 _exit(1);
-        if (standin_hide(root_fd, sock) < 0 || confine_standin() < 0)
+        if (standin_enter_root(root_fd) < 0 || (new_userns && confine_standin(false) < 0))
                 _exit(1);
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(sock, msg, (size_t) n) != n)
                 _exit(1);
