@@ -308,6 +308,16 @@ static const char *namespace_error_words(int err, bool new_userns) {
         return NULL;
 }
 
+/* The network and IPC namespaces the first stand-in made meanwhile
+ * (Launch.ns_aside); a failure to make them reads as the clone's would. */
+static int enter_aside_namespaces(Launch *l, Error *e) {
+        int r = userns_enter_aside(&l->standins, l->ns_aside);
+        if (r >= 0)
+                return 0;
+        const char *words = namespace_error_words(-r, true);
+        return words ? error_setf(e, -r, "%s", words) : error_set_errno(e, r, "Creating new namespace failed");
+}
+
 static int enter_nested_userns(Launch *l, int proc_fd, Error *e) {
         const SandboxPlan *p = l->plan;
         uid_t uid;
@@ -420,14 +430,8 @@ static int child_setup(Launch *l, Error *e) {
                 return r;
         if (nested && prepare_nested_userns(l, proc_fd, e) < 0)
                 return -e->error;
-        if (l->ns_aside != 0) {
-                r = userns_enter_aside(&l->standins, l->ns_aside);
-                const char *words = r < 0 ? namespace_error_words(-r, true) : NULL;
-                if (words)
-                        return error_setf(e, -r, "%s", words);
-                if (r < 0)
-                        return error_set_errno(e, r, "Creating new namespace failed");
-        }
+        if (l->ns_aside != 0 && enter_aside_namespaces(l, e) < 0)
+                return -e->error;
         /* --add-host's /etc/hosts, then resolv.conf: files only a helper's
          * network has (the options are refused without one). */
         if (egress_setup_hosts(&p->egress, root.fd, e) < 0)
