@@ -77,15 +77,15 @@ typedef struct Launch {
         sigset_t saved_sigmask;
         mode_t saved_umask;
         int report_fd;
-        int gate_fd;           /* child: its end of the gate (see below) */
-        bool cgroupns_in_leaf; /* CLONE_NEWCGROUP is left to the child, to make
+        int gate_fd;            /* child: its end of the gate (see below) */
+        bool cgroupns_in_leaf;  /* CLONE_NEWCGROUP is left to the child, to make
                                  * once it is in its cgroup's leaf */
-        bool mountns_late;     /* and CLONE_NEWNS, to make once it has forked
+        bool mountns_late;      /* and CLONE_NEWNS, to make once it has forked
                                  * its id-map stand-ins (utils/userns.c) */
-        bool netns_late;       /* and CLONE_NEWNET, made by the first stand-in
-                                 * while the root is built, joined after */
-        Standins standins;     /* the child's */
-        int stops_fd;          /* pid 1: where it reports the command's stops */
+        unsigned long ns_aside; /* and these (CLONE_NEWNET, CLONE_NEWIPC), made by
+                                  * the first stand-in while the root is built */
+        Standins standins;      /* the child's */
+        int stops_fd;           /* pid 1: where it reports the command's stops */
         const JobControl *jobs;
         pid_t monitor_pid; /* whose tracer (strace -f) may trace the child too */
         /* The fuse-overlayfs supervisor, started before the clone; its
@@ -223,9 +223,9 @@ static bool gate_wait(int fd, char byte) {
         }
 }
 
-static bool plan_has_dev(const SandboxPlan *p) {
+static bool plan_has_op(const SandboxPlan *p, MountOpType type) {
         for (size_t i = 0; i < p->n_ops; i++)
-                if (p->ops[i].type == MOUNT_OP_DEV)
+                if (p->ops[i].type == type)
                         return true;
         return false;
 }
@@ -261,7 +261,7 @@ static void gate_monitor_first(const Launch *l, int gate_fd, int ns_fds[_REPORT_
  * ids asked for, root being mapped besides (utils/setuid.h). */
 static void first_level_ids(const Launch *l, uid_t *ret_uid, gid_t *ret_gid) {
         const SandboxPlan *p = l->plan;
-        bool devpts = !setuid_maps_written() && plan_has_dev(p);
+        bool devpts = !setuid_maps_written() && plan_has_op(p, MOUNT_OP_DEV);
         *ret_uid = devpts ? 0 : p->uid;
         *ret_gid = devpts ? 0 : p->gid;
 }
@@ -306,6 +306,16 @@ static const char *namespace_error_words(int err, bool new_userns) {
         if (err == ENOSPC)
                 return "Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)";
         return NULL;
+}
+
+/* The network and IPC namespaces the first stand-in made meanwhile
+ * (Launch.ns_aside); a failure to make them reads as the clone's would. */
+static int enter_aside_namespaces(Launch *l, Error *e) {
+        int r = userns_enter_aside(&l->standins, l->ns_aside);
+        if (r >= 0)
+                return 0;
+        const char *words = namespace_error_words(-r, true);
+        return words ? error_setf(e, -r, "%s", words) : error_set_errno(e, r, "Creating new namespace failed");
 }
 
 static int enter_nested_userns(Launch *l, int proc_fd, Error *e) {
@@ -420,14 +430,8 @@ static int child_setup(Launch *l, Error *e) {
                 return r;
         if (nested && prepare_nested_userns(l, proc_fd, e) < 0)
                 return -e->error;
-        if (l->netns_late) {
-                r = userns_enter_netns(&l->standins);
-                const char *words = r < 0 ? namespace_error_words(-r, true) : NULL;
-                if (words)
-                        return error_setf(e, -r, "%s", words);
-                if (r < 0)
-                        return error_set_errno(e, r, "Creating new namespace failed");
-        }
+        if (l->ns_aside != 0 && enter_aside_namespaces(l, e) < 0)
+                return -e->error;
         /* --add-host's /etc/hosts, then resolv.conf: files only a helper's
          * network has (the options are refused without one). */
         if (egress_setup_hosts(&p->egress, root.fd, e) < 0)
@@ -563,7 +567,7 @@ static _noreturn_ void init_run(const Launch *l);
 /* The id-map stand-ins first, in the caller's mount namespace, then the
  * sandbox's (see utils/userns.c): the clone left CLONE_NEWNS to us. */
 static int child_enter_mountns(Launch *l, Error *e) {
-        int r = userns_standins_start(&l->standins, AT_FDCWD, nested_userns_needed(l), l->netns_late);
+        int r = userns_standins_start(&l->standins, AT_FDCWD, nested_userns_needed(l), l->ns_aside);
         if (r < 0)
                 return error_set_errno(e, r, "Can't start the id-map stand-in");
         if (unshare(CLONE_NEWNS) < 0)
@@ -1046,7 +1050,8 @@ static void log_clone_error(int err, bool new_userns, const char *causes) {
 static int launch_setuid(Launch *l, JobControl *jobs, int report_fd, int gate[2], int stops[2]) {
         const SandboxPlan *p = l->plan;
         Error e = {};
-        pid_t pid = setuid_clone(p, l->clone_flags, p->uid, p->gid, plan_has_dev(p), l->report_fd, gate[0], stops[1], &e);
+        pid_t pid = setuid_clone(p, l->clone_flags, p->uid, p->gid, plan_has_op(p, MOUNT_OP_DEV), l->report_fd, gate[0],
+                                 stops[1], &e);
         safe_close(l->report_fd);
         safe_close(gate[0]);
         safe_close(stops[1]);
@@ -1177,13 +1182,15 @@ static int sandbox_launch(const SandboxPlan *p) {
                 return 1;
         }
         l.gate_fd = gate[0];
-        /* Making a network namespace is the dearest part of the clone
-         * (~0.5 ms here): the first stand-in makes it instead, while the
-         * root is built. Not where the monitor takes the namespaces at the
-         * gate first thing (a network helper, --info-fd, ...). */
-        if (l.mountns_late && (l.clone_flags & CLONE_NEWNET) && l.gate_fd < 0) {
-                l.clone_flags &= ~(unsigned long) CLONE_NEWNET;
-                l.netns_late = true;
+        /* Making the network and IPC namespaces is the dearest part of the
+         * clone (~0.5 and ~0.08 ms here): the first stand-in makes them
+         * instead, while the root is built. Not where the monitor takes the
+         * namespaces at the gate first thing (a network helper, --info-fd,
+         * ...), nor the IPC namespace for an --mqueue (mounted for the
+         * namespace of whoever mounts it). */
+        if (l.mountns_late && l.gate_fd < 0) {
+                l.ns_aside = l.clone_flags & (CLONE_NEWNET | (plan_has_op(p, MOUNT_OP_MQUEUE) ? 0 : CLONE_NEWIPC));
+                l.clone_flags &= ~l.ns_aside;
         }
         /* Pid 1 tells the monitor when the command stops (job control). */
         int stops[2] = { -EBADF, -EBADF };
@@ -1214,9 +1221,8 @@ static int sandbox_launch(const SandboxPlan *p) {
                 l.new_userns = false;
                 l.mountns_late = false;
                 l.clone_flags = (l.clone_flags & ~(unsigned long) CLONE_NEWUSER) | CLONE_NEWNS;
-                if (l.netns_late)
-                        l.clone_flags |= CLONE_NEWNET;
-                l.netns_late = false;
+                l.clone_flags |= l.ns_aside;
+                l.ns_aside = 0;
                 pid = raw_clone(l.clone_flags);
         }
         if (pid < 0) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <endian.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
@@ -69,6 +70,9 @@
  * that its exit overlaps the rest of the setup; the namespace is joined
  * last. */
 
+/* What a stand-in may make for the sandbox (userns_standins_start()). */
+#define STANDIN_ASIDE (CLONE_NEWNET | CLONE_NEWIPC)
+
 #if defined(__x86_64__)
 #define STANDIN_ARCH AUDIT_ARCH_X86_64
 #elif defined(__i386__)
@@ -94,8 +98,15 @@
 #endif
 
 #ifdef STANDIN_ARCH
-static int confine_standin(void) {
-        struct sock_filter filter[] = {
+/* BEFORE_ROOT: for a stand-in that confines itself before it has its
+ * root, which it then still receives (recvmsg), enters (fchdir, chroot)
+ * and closes; its other fds are closed by then, so that these give a
+ * ptracer nothing either. */
+static int confine_standin(bool before_root) {
+        static const int plain[] = { __NR_read,    __NR_write,  __NR_exit,   __NR_exit_group,
+                                     __NR_recvmsg, __NR_fchdir, __NR_chroot, __NR_close };
+        const size_t n_plain = before_root ? ELEMENTSOF(plain) : 4;
+        struct sock_filter filter[32] = {
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, STANDIN_ARCH, 1, 0),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
@@ -105,10 +116,8 @@ static int confine_standin(void) {
                 BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 #endif
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_read, 6, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 5, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit, 4, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 3, 0),
+        };
+        static const struct sock_filter tail[] = {
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_prctl, 3, 0),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 8, 0),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
@@ -120,15 +129,27 @@ static int confine_standin(void) {
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PR_SET_DUMPABLE, 0, 1),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-                /* unshare(CLONE_NEWNET) only */
+                /* unshare() of network and IPC namespaces only */
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_HIGH),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CLONE_NEWNET, 0, 1),
+                BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, ~(uint32_t) STANDIN_ASIDE, 1, 0),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
         };
-        struct sock_fprog prog = { .len = ELEMENTSOF(filter), .filter = filter };
+        size_t n = 4;
+#ifdef __x86_64__
+        n += 2;
+#endif
+        /* Each allowed call jumps to tail[3], over the rest of the list
+         * and tail's first three. */
+        for (size_t i = 0; i < n_plain; i++)
+                filter[n++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t) plain[i],
+                                                            (uint8_t) (n_plain - i - 1 + 3), 0);
+        assert(n + ELEMENTSOF(tail) <= ELEMENTSOF(filter));
+        memcpy(filter + n, tail, sizeof(tail));
+        n += ELEMENTSOF(tail);
+        struct sock_fprog prog = { .len = (unsigned short) n, .filter = filter };
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return -errno;
         return RET_NERRNO(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog));
@@ -157,13 +178,16 @@ static void close_all_but(int sock) {
  * and directory, its mountinfo (only what is below its root), its fds,
  * its environment. (Its memory, through ptrace or /proc/PID/mem, is our
  * copy of the plan: what pid 1, reachable by design, shows later too.) */
-static int standin_hide(int root_fd, int sock) {
-        if (fchdir(root_fd) < 0 || chroot(".") < 0)
-                return -errno;
+static void standin_forget(int sock) {
         for (char **e = environ; e && *e; e++)
                 explicit_bzero(*e, strlen(*e));
         close_all_but(sock);
-        return 0;
+}
+
+static int standin_enter_root(int root_fd) {
+        int r = fchdir(root_fd) < 0 || chroot(".") < 0 ? -errno : 0;
+        safe_close(root_fd);
+        return r;
 }
 
 /* The stand-in: waits for its root; with NEW_USERNS, for our word that
@@ -172,29 +196,34 @@ static int standin_hide(int root_fd, int sock) {
  * numbering, not the one of a pid namespace we may be in: read first,
  * while it still sees /proc; one message, one wake-up of ours) and waits
  * to be killed. */
-static _noreturn_ void standin(int proc_fd, int sock, bool new_userns, bool make_netns) {
+static _noreturn_ void standin(int proc_fd, int sock, bool new_userns, unsigned long aside) {
         char msg[40], c;
         ssize_t n = readlinkat(proc_fd, proc_fd == AT_FDCWD ? "/proc/self" : "self", msg, sizeof(msg) - 3);
         if (n <= 0)
                 _exit(1);
         msg[n++] = '\n';
         msg[n++] = '1';
-        close_all_but(sock);
+        standin_forget(sock);
+        /* The first one confines itself while the child makes its root:
+         * it is ready the sooner once the root arrives. The nested one
+         * can't: it makes its user namespace after the root arrives, and
+         * the kernel lets no chrooted process make one. */
+        if (!new_userns && confine_standin(true) < 0)
+                _exit(1);
         int root_fd = -EBADF;
         size_t n_fds = 0;
         if (fd_recv_with_fds(sock, &c, 1, &root_fd, 1, &n_fds) != 1 || n_fds != 1)
                 _exit(1);
-        /* Before the chroot: the kernel lets no chrooted process make a
-         * user namespace. */
         if (new_userns && (read(sock, &c, 1) != 1 || unshare(CLONE_NEWUSER) < 0))
                 _exit(1);
-        if (standin_hide(root_fd, sock) < 0 || confine_standin() < 0)
+        if (standin_enter_root(root_fd) < 0 || (new_userns && confine_standin(false) < 0))
                 _exit(1);
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(sock, msg, (size_t) n) != n)
                 _exit(1);
-        /* Our netns, made while the child builds the root: its errno, or 0. */
-        if (make_netns) {
-                c = unshare(CLONE_NEWNET) < 0 ? (char) errno : 0;
+        /* Namespaces of the sandbox's, made while the child builds the
+         * root: the errno, or 0. */
+        if (aside != 0) {
+                c = unshare((int) aside) < 0 ? (char) errno : 0;
                 if (write(sock, &c, 1) != 1)
                         _exit(1);
         }
@@ -244,7 +273,7 @@ static int standin_dir(int proc_fd, int sock, bool new_userns, int *ret_userns) 
         return dir;
 }
 
-static int standin_start(int proc_fd, bool new_userns, bool make_netns, Standin *ret) {
+static int standin_start(int proc_fd, bool new_userns, unsigned long aside, Standin *ret) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
@@ -257,7 +286,7 @@ static int standin_start(int proc_fd, bool new_userns, bool make_netns, Standin 
         }
         if (pid == 0) {
                 safe_close(sv[0]);
-                standin(proc_fd, sv[1], new_userns, make_netns);
+                standin(proc_fd, sv[1], new_userns, aside);
         }
         safe_close(sv[1]);
         *ret = (Standin) { .pid = pid, .sock = sv[0], .dir = -EBADF };
@@ -297,9 +326,9 @@ static int open_maps_via_standin(Standins *s, Standin *st, int proc_fd, bool new
                 if (fds[i] < 0)
                         fds[i] = -errno;
         }
-        /* The first one makes our network namespace next (NETNS): kept,
-         * pinned, until userns_enter_netns(). */
-        if (dir >= 0 && s->netns && st == &s->first) {
+        /* The first one makes namespaces of ours next (ASIDE): kept,
+         * pinned, until userns_enter_aside(). */
+        if (dir >= 0 && s->aside != 0 && st == &s->first) {
                 st->dir = dir;
                 return 0;
         }
@@ -319,7 +348,7 @@ static int standin_start_now(int proc_fd, bool new_userns, Standin *st) {
         _cleanup_close_ int root = empty_root();
         if (root < 0)
                 return root;
-        int r = standin_start(proc_fd, new_userns, false, st);
+        int r = standin_start(proc_fd, new_userns, 0, st);
         if (r >= 0)
                 r = standin_give_root(st, root);
         return r >= 0 && new_userns ? standin_go(st) : r;
@@ -416,12 +445,13 @@ void userns_standins_done(Standins *s) {
 #endif
 }
 
-int userns_standins_start(Standins *s, int proc_fd, bool nested, bool netns) {
+int userns_standins_start(Standins *s, int proc_fd, bool nested, unsigned long aside) {
 #ifdef STANDIN_ARCH
-        s->netns = netns;
-        int r = standin_start(proc_fd, false, netns, &s->first);
+        assert((aside & ~(unsigned long) STANDIN_ASIDE) == 0);
+        s->aside = aside;
+        int r = standin_start(proc_fd, false, aside, &s->first);
         if (r >= 0 && nested)
-                r = standin_start(proc_fd, true, false, &s->nested);
+                r = standin_start(proc_fd, true, 0, &s->nested);
         return r;
 #else
         return 0;
@@ -551,10 +581,24 @@ int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outsid
 }
 
 #ifdef STANDIN_ARCH
-/* The network namespace ST made, once it says so: checked to be one our
- * user namespace owns (its own, which standin_dir() checked is ours), so
- * that a stand-in steered by a ptracer can't hand us the caller's. */
-static int standin_netns(const Standin *st) {
+/* The namespace of TYPE (ns/NAME) ST made: checked to be one our user
+ * namespace owns (its own, which standin_dir() checked is ours), so that
+ * a stand-in steered by a ptracer can't hand us the caller's. */
+static int standin_ns_join(const Standin *st, const char *name, int type) {
+        _cleanup_close_ int userns = openat(st->dir, "ns/user", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int ns = openat(st->dir, name, O_RDONLY | O_CLOEXEC);
+        if (userns < 0 || ns < 0)
+                return -errno;
+        _cleanup_close_ int owner = ioctl(ns, NS_GET_USERNS);
+        if (owner < 0)
+                return -errno;
+        if (!same_file(owner, userns))
+                return -ESRCH;
+        return RET_NERRNO(setns(ns, type));
+}
+
+/* Joins what ST made once it says so: -EIO if it said nothing (it died). */
+static int standin_aside_join(const Standin *st, unsigned long aside) {
         char err;
         ssize_t n;
         while ((n = read(st->sock, &err, 1)) < 0 && errno == EINTR)
@@ -563,29 +607,25 @@ static int standin_netns(const Standin *st) {
                 return -EIO;
         if (err != 0)
                 return -(unsigned char) err;
-        _cleanup_close_ int userns = openat(st->dir, "ns/user", O_RDONLY | O_CLOEXEC);
-        _cleanup_close_ int netns = openat(st->dir, "ns/net", O_RDONLY | O_CLOEXEC);
-        if (userns < 0 || netns < 0)
-                return -errno;
-        _cleanup_close_ int owner = ioctl(netns, NS_GET_USERNS);
-        if (owner < 0)
-                return -errno;
-        if (!same_file(owner, userns))
-                return -ESRCH;
-        return TAKE_FD(netns);
+        int r = 0;
+        if (aside & CLONE_NEWNET)
+                r = standin_ns_join(st, "ns/net", CLONE_NEWNET);
+        if (r >= 0 && (aside & CLONE_NEWIPC))
+                r = standin_ns_join(st, "ns/ipc", CLONE_NEWIPC);
+        return r;
 }
 #endif
 
-int userns_enter_netns(Standins *s) {
+int userns_enter_aside(Standins *s, unsigned long flags) {
 #ifdef STANDIN_ARCH
-        if (s->netns && s->first.pid > 0 && s->first.dir >= 0) {
-                _cleanup_close_ int netns = standin_netns(&s->first);
+        if (s->aside == flags && s->first.pid > 0 && s->first.dir >= 0) {
+                int r = standin_aside_join(&s->first, flags);
                 standin_stop(s, &s->first);
-                /* Its errno is the one we would get making it here; if it
-                 * died (killed by the user, say) we make it ourselves. */
-                if (netns != -EIO)
-                        return netns < 0 ? netns : RET_NERRNO(setns(netns, CLONE_NEWNET));
+                /* Its errno is the one we would get making them here; if it
+                 * died (killed by the user, say) we make them ourselves. */
+                if (r != -EIO)
+                        return r;
         }
 #endif
-        return RET_NERRNO(unshare(CLONE_NEWNET));
+        return RET_NERRNO(unshare((int) flags));
 }

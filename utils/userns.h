@@ -17,9 +17,9 @@ typedef struct Standin {
  * used, those killed and not yet reaped, and what pid 1 sets
  * ns_last_pid back with once they are gone. */
 typedef struct Standins {
-        Standin first;  /* for the maps of the user namespace the clone made */
-        Standin nested; /* for bwrap's second one, nested in it */
-        bool netns;     /* the first one makes the network namespace */
+        Standin first;       /* for the maps of the user namespace the clone made */
+        Standin nested;      /* for bwrap's second one, nested in it */
+        unsigned long aside; /* namespaces the first one makes for the sandbox */
         pid_t killed[2];
         int ns_last_pid_fd;
         int nested_userns; /* made, its maps written, not yet entered */
@@ -37,10 +37,11 @@ typedef struct Standins {
  * outside the caller's own user namespace may join. The caller then
  * unshares CLONE_NEWNS and calls userns_standins_give_root(). 0 without
  * starting any where userns.c has no stand-ins (the maps are then opened
- * as userns_write_own_maps_step() says). With NETNS (the clone made no
- * CLONE_NEWNET either), the first one, once used for the maps, makes the
- * network namespace, while we build the root: userns_enter_netns(). */
-int userns_standins_start(Standins *s, int proc_fd, bool nested, bool netns);
+ * as userns_write_own_maps_step() says). ASIDE: namespaces the clone left
+ * out (CLONE_NEWNET, CLONE_NEWIPC) that the first stand-in, once used for
+ * the maps, makes for the sandbox while we build the root (they are the
+ * dearest to make): userns_enter_aside() joins them. */
+int userns_standins_start(Standins *s, int proc_fd, bool nested, unsigned long aside);
 /* In the new mount namespace: makes the stand-ins' empty root and hands it
  * to them (the nested one makes its user namespace once the first maps
  * are written: the kernel wants our ids mapped). */
@@ -85,10 +86,10 @@ int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outsid
  * loopback instead of being waited for at the end. */
 int userns_prepare_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
 
-/* Joins the network namespace the first stand-in made (see
- * userns_standins_start()), or, where it made none, makes one. Then the
+/* Joins the namespaces FLAGS the first stand-in made (see
+ * userns_standins_start()), or, where it made none, makes them. Then the
  * stand-in is killed (userns_reap_standins() reaps it). */
-int userns_enter_netns(Standins *s);
+int userns_enter_aside(Standins *s, unsigned long flags);
 
 /* Reaps the stand-ins used so far and, as pid 1, sets ns_last_pid back. */
 void userns_reap_standins(Standins *s);

@@ -479,6 +479,61 @@ $d yes"
         [ "$output" != "$host_net" ] || fail "the host's network namespace"
 }
 
+# The same seen from outside, for the network and IPC namespaces (both made
+# aside by csand where nothing needs them at the gate): pid 1's
+# namespaces, opened as the user, belong to the sandbox's first user
+# namespace (its own with --dev, the parent of the command's), as bwrap's.
+ns_owners() {
+        local bin=$1
+        shift
+        python3 - "$bin" "$CSAND_TOKEN" "${csand_min_root[@]}" "$@" <<'PY'
+import fcntl, os, subprocess, sys, time
+NS_GET_USERNS, NS_GET_PARENT = 0xb701, 0xb702
+bin, token, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+p = subprocess.Popen([bin, "--setenv", "CSAND_TEST_TOKEN", token] + args +
+                     ["--", "sh", "-c", "echo ready; exec sleep 30"], stdout=subprocess.PIPE, text=True)
+assert p.stdout.readline() == "ready\n"
+def ino(fd):
+    return os.fstat(fd).st_ino
+cmd = None
+for pid in os.listdir("/proc"):
+    try:
+        # (only the command's environment has it: --setenv)
+        if pid.isdigit() and token.encode() in open(f"/proc/{pid}/environ", "rb").read():
+            cmd = int(pid)
+    except OSError:
+        pass
+user = os.open(f"/proc/{cmd}/ns/user", os.O_RDONLY)
+first = user if "--dev" not in args else fcntl.ioctl(user, NS_GET_PARENT)
+for ns in ("net", "ipc"):
+    fd = os.open(f"/proc/{cmd}/ns/{ns}", os.O_RDONLY)
+    host = os.open(f"/proc/self/ns/{ns}", os.O_RDONLY)
+    owner = fcntl.ioctl(fd, NS_GET_USERNS)
+    print(ns, "new" if ino(fd) != ino(host) else "host's",
+          "owned by the first user namespace" if ino(owner) == ino(first) else "owned elsewhere")
+os.kill(cmd, 9)             # the sandbox ends with its command
+p.wait()
+PY
+}
+
+@test "the network and IPC namespaces belong to the sandbox's first user namespace, seen from outside, as bwrap's" {
+        require_bwrap
+        require_unprivileged "opens the command's namespaces as the user who made them"
+        local extra bin
+        for extra in "" "--dev /dev"; do
+                for bin in "$BWRAP" "$CSAND"; do
+                        # shellcheck disable=SC2086
+                        ns_owners "$bin" --unshare-all $extra \
+                                >"$TESTDIR/$([ "$bin" = "$BWRAP" ] && echo bwrap || echo csand).out" 2>&1
+                done
+                echo "[$extra]"
+                cat "$TESTDIR/csand.out"
+                assert_same out
+                assert_equal "$(cat "$TESTDIR/csand.out")" "net new owned by the first user namespace
+ipc new owned by the first user namespace"
+        done
+}
+
 # A network namespace the kernel won't make (a limit of 0 set in a user
 # namespace of the test's own, above the sandbox's): bwrap's clone fails
 # with its message; csand fails later, with the same message, exit 1 and

@@ -53,3 +53,34 @@ race: ns/mnt 0
 race: ns/user joined some
 race: caught dumpable some"
 }
+
+# Deterministic, whatever the timing: under strace -f, the process that
+# builds the root (the one that calls pivot_root) never makes itself
+# dumpable before its pivot_root, and a stand-in did make itself dumpable
+# (its maps were opened through one, not by a fallback that makes the
+# child dumpable for a moment: a stand-in its own seccomp filter kills
+# would end there silently).
+@test "stand-in: the setup is never dumpable; the maps are opened through a stand-in" {
+        require_feature strace command -v strace
+        local args
+        for args in "" "--dev /dev" "--unshare-all" "--unshare-all --dev /dev" "--unshare-all --mqueue /dev/mqueue" \
+                "--unshare-user --disable-userns --unshare-net"; do
+                # shellcheck disable=SC2086
+                strace -f -qq -e trace=prctl,pivot_root -o "$TESTDIR/trace" \
+                        "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" $args -- true ||
+                        fail "[$args] csand failed"
+                run awk '
+                        /pivot_root\(/ { pivoted[$1] = 1; setup[$1] = 1 }
+                        /PR_SET_DUMPABLE, SUID_DUMP_USER/ { if (!pivoted[$1]) early[$1] = 1 }
+                        END {
+                                n = 0
+                                for (p in early) if (setup[p]) { print "setup process " p " dumpable before its pivot_root"; bad = 1 }
+                                for (p in early) if (!setup[p]) n++
+                                print "stand-ins made dumpable: " n
+                                exit bad
+                        }' "$TESTDIR/trace"
+                echo "[$args] $output"
+                assert_success
+                refute_line "stand-ins made dumpable: 0"
+        done
+}
