@@ -88,6 +88,7 @@ longest_first() {
 case ${VMTEST_CONTEXT:-} in
 nouserns-*)
         export CSAND_PLAIN=$CSAND CSAND=/usr/local/lib/csand-setuid/csand
+        export CSAND_CHROOT_RUN=/usr/local/lib/csand-setuid/chroot-run
         # With no user namespace for anyone setuid mode runs without one,
         # and the core files expect that mode's refusals (tests/lib/common.bash).
         [ "$VMTEST_CONTEXT" = nouserns-max ] && export CSAND_SETUID_NOUSERNS=1

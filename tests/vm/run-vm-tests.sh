@@ -200,6 +200,7 @@ for ctx in $(sed -n 's/.*vmtest\.contexts=\([^ ]*\).*/\1/p' /proc/cmdline | tr ,
                 # (named csand: messages are "csand: ..." after argv[0])
                 install -d -m 0755 /usr/local/lib/csand-setuid
                 install -o root -g root -m 4755 /mnt/host/csand /usr/local/lib/csand-setuid/csand
+                install -o root -g tester -m 4750 /mnt/host/chroot-run /usr/local/lib/csand-setuid/chroot-run
                 # and, as tests/run-tests.sh does, the wrong way, which csand
                 # refuses: file capabilities (the attribute run.sh's setcap wrote)
                 install -d -m 0755 /usr/local/lib/csand-setuid/filecaps

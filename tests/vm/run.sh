@@ -109,6 +109,9 @@ cp "$src"/tests/integration/core-*.bats "$share/tests/integration/"
 cp "$src"/tests/security/*.py "$src"/tests/security/setuid-*.bats "$src"/tests/security/race.bats \
         "$src"/tests/security/process-group.bats "$share/tests/security/"
 cp "$build/tests/enosys" "$build/tests/try-syscall" "$build/tests/preload-probe.so" "$share/tests/" 2>/dev/null || true
+# A caller jailed in a chroot (setuid-sources.bats), installed setuid root
+# in the guest as tests/run-tests.sh does on the host.
+cc -O2 -o "$share/chroot-run" "$src/tests/setuid/chroot-run.c" || infra_fail "can't build tests/setuid/chroot-run.c"
 # The wrong way to install csand, which it refuses (setuid-escape.bats):
 # with file capabilities, as tests/run-tests.sh makes it with setcap. The
 # guest has no setcap; it sets the attribute setcap wrote here.
