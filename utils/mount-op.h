@@ -39,6 +39,7 @@ typedef struct MountOp {
         bool readonly;
         bool allow_devices;
         bool try_only; /* -try: a missing source is skipped */
+        bool borrowed; /* source and dest point into argv or --args data, as the command does */
         /* MOUNT_OP_OVERLAY: the lower layers, lowest first, and --overlay's WORKDIR */
         char **overlay_layers;
         size_t n_overlay_layers;

@@ -204,7 +204,7 @@ static void take_perms(ParseState *st, MountOp *op) {
 
 static int handle_bind(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         MountOp *op;
-        int r = plan_add_op(p, MOUNT_OP_BIND, args[0], args[1], &op);
+        int r = plan_add_op_borrowed(p, MOUNT_OP_BIND, args[0], args[1], &op);
         if (r < 0)
                 return r;
         op->readonly = o->data & BIND_READONLY;
@@ -215,7 +215,7 @@ static int handle_bind(SandboxPlan *p, ParseState *st, const Option *o, char **a
 
 static int handle_dest_op(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
         MountOp *op;
-        int r = plan_add_op(p, (MountOpType) o->data, NULL, args[0], &op);
+        int r = plan_add_op_borrowed(p, (MountOpType) o->data, NULL, args[0], &op);
         if (r < 0)
                 return r;
         if (op->type == MOUNT_OP_TMPFS) {
@@ -259,7 +259,7 @@ static int handle_fd_op(SandboxPlan *p, ParseState *st, const Option *o, char **
         int fd = take_fd(p, o->name, args[0], e);
         if (fd < 0)
                 return fd;
-        int r = plan_add_op(p, (MountOpType) (o->data & 0xff), NULL, args[1], &op);
+        int r = plan_add_op_borrowed(p, (MountOpType) (o->data & 0xff), NULL, args[1], &op);
         if (r < 0)
                 return r;
         op->fd = fd;
@@ -270,7 +270,7 @@ static int handle_fd_op(SandboxPlan *p, ParseState *st, const Option *o, char **
 }
 
 static int handle_lock_file(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
-        return plan_add_op(p, MOUNT_OP_LOCK_FILE, NULL, args[0], NULL);
+        return plan_add_op_borrowed(p, MOUNT_OP_LOCK_FILE, NULL, args[0], NULL);
 }
 
 static int handle_argv0(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
@@ -334,16 +334,15 @@ static int handle_selinux_label(SandboxPlan *p, ParseState *st, const Option *o,
 
 static int parse_vector(SandboxPlan *p, ParseState *st, char **argv, size_t argc, size_t *ret_consumed, Error *e);
 
-static int args_data_keep(SandboxPlan *p, int fd, const char *data, size_t len) {
+/* The plan keeps DATA (NUL-terminated, as read_full_fd() leaves it): the
+ * options parsed from it point into it, as into argv (setuid mode also
+ * hands it on to the worker). */
+static int args_data_keep(SandboxPlan *p, int fd, char *data, size_t len) {
         struct ArgsData *a = reallocarray(p->args_data, p->n_args_data + 1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
         p->args_data = a;
-        char *copy = malloc(len ?: 1);
-        if (!copy)
-                return -ENOMEM;
-        memcpy(copy, data, len);
-        p->args_data[p->n_args_data++] = (struct ArgsData) { .fd = fd, .data = copy, .len = len };
+        p->args_data[p->n_args_data++] = (struct ArgsData) { .fd = fd, .data = data, .len = len };
         return 0;
 }
 
@@ -365,10 +364,11 @@ static int handle_args(SandboxPlan *p, ParseState *st, const Option *o, char **a
         r = args_data_keep(p, fd, data, len);
         if (r < 0)
                 return error_set_errno(e, -r, "Can't keep --args data");
+        char *kept = TAKE_PTR(data);
 
         for (size_t i = 0; i < len; i++)
-                n += data[i] == '\0';
-        if (len > 0 && data[len - 1] != '\0')
+                n += kept[i] == '\0';
+        if (len > 0 && kept[len - 1] != '\0')
                 n++; /* the last argument may lack its NUL */
         if (n > MAX_ARGS)
                 return error_setf(e, E2BIG, "Exceeded maximum number of arguments %u", MAX_ARGS);
@@ -376,8 +376,8 @@ static int handle_args(SandboxPlan *p, ParseState *st, const Option *o, char **a
         if (!vector)
                 return -ENOMEM;
         for (size_t i = 0, k = 0; i < len; k++) {
-                vector[k] = data + i;
-                i += strlen(data + i) + 1;
+                vector[k] = kept + i;
+                i += strlen(kept + i) + 1;
         }
 
         st->in_args_data = true;
@@ -391,7 +391,7 @@ static int handle_args(SandboxPlan *p, ParseState *st, const Option *o, char **a
 }
 
 static int handle_symlink(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
-        return plan_add_op(p, MOUNT_OP_SYMLINK, args[0], args[1], NULL);
+        return plan_add_op_borrowed(p, MOUNT_OP_SYMLINK, args[0], args[1], NULL);
 }
 
 static int handle_chmod(SandboxPlan *p, ParseState *st, const Option *o, char **args, Error *e) {
@@ -399,7 +399,7 @@ static int handle_chmod(SandboxPlan *p, ParseState *st, const Option *o, char **
         mode_t mode;
         if (parse_mode(args[0], &mode) < 0)
                 return error_setf(e, EINVAL, "--chmod takes an octal argument <= 07777");
-        int r = plan_add_op(p, MOUNT_OP_CHMOD, NULL, args[1], &op);
+        int r = plan_add_op_borrowed(p, MOUNT_OP_CHMOD, NULL, args[1], &op);
         if (r < 0)
                 return r;
         op->perms = mode;

@@ -30,8 +30,10 @@ SandboxPlan *plan_free(SandboxPlan *p) {
         if (!p)
                 return NULL;
         for (size_t i = 0; i < p->n_ops; i++) {
-                free(p->ops[i].source);
-                free(p->ops[i].dest);
+                if (!p->ops[i].borrowed) {
+                        free(p->ops[i].source);
+                        free(p->ops[i].dest);
+                }
                 for (size_t j = 0; j < p->ops[i].n_overlay_layers; j++)
                         free(p->ops[i].overlay_layers[j]);
                 free(p->ops[i].overlay_layers);
@@ -84,7 +86,7 @@ static void *grow(void *array, size_t n, size_t size) {
         return reallocarray(array, n < 8 ? 8 : n * 2, size);
 }
 
-int plan_add_op(SandboxPlan *p, MountOpType type, const char *source, const char *dest, MountOp **ret) {
+static int add_op(SandboxPlan *p, MountOpType type, const char *source, const char *dest, bool borrowed, MountOp **ret) {
         MountOp *ops = grow(p->ops, p->n_ops, sizeof(MountOp));
         if (!ops)
                 return -ENOMEM;
@@ -95,8 +97,12 @@ int plan_add_op(SandboxPlan *p, MountOpType type, const char *source, const char
                 .type = type,
                 .fd = -EBADF,
                 .perms = MODE_UNSET,
+                .borrowed = borrowed,
         };
-        if ((source && !(op->source = strdup(source))) || (dest && !(op->dest = strdup(dest)))) {
+        if (borrowed) {
+                op->source = (char *) source;
+                op->dest = (char *) dest;
+        } else if ((source && !(op->source = strdup(source))) || (dest && !(op->dest = strdup(dest)))) {
                 free(op->source);
                 return -ENOMEM;
         }
@@ -104,6 +110,14 @@ int plan_add_op(SandboxPlan *p, MountOpType type, const char *source, const char
         if (ret)
                 *ret = op;
         return 0;
+}
+
+int plan_add_op(SandboxPlan *p, MountOpType type, const char *source, const char *dest, MountOp **ret) {
+        return add_op(p, type, source, dest, false, ret);
+}
+
+int plan_add_op_borrowed(SandboxPlan *p, MountOpType type, const char *source, const char *dest, MountOp **ret) {
+        return add_op(p, type, source, dest, true, ret);
 }
 
 int plan_add_env(SandboxPlan *p, EnvOpType type, const char *name, const char *value) {

@@ -117,9 +117,10 @@ typedef struct SandboxPlan {
         char **command;
         size_t n_command;
 
-        /* --args data as read, by fd number: in setuid mode the sandbox's
-         * worker parses the same command line again and finds a copy of
-         * the data at the same number (utils/setuid.c). */
+        /* --args data as read, by fd number: the ops parsed from it point
+         * into it (MountOp.borrowed); in setuid mode the sandbox's worker
+         * parses the same command line again and finds a copy of the data
+         * at the same number (utils/setuid.c). */
         struct ArgsData {
                 int fd;
                 char *data;
@@ -156,6 +157,10 @@ static inline void plan_freep(SandboxPlan **p) {
 
 /* Appends an op; takes copies of source/dest. Returns the op via *ret. */
 int plan_add_op(SandboxPlan *p, MountOpType type, const char *source, const char *dest, MountOp **ret);
+/* The same with the command line's own source/dest (argv or --args data,
+ * which the plan outlives nothing of): no copies, which with thousands of
+ * binds are most of the plan's memory. */
+int plan_add_op_borrowed(SandboxPlan *p, MountOpType type, const char *source, const char *dest, MountOp **ret);
 int plan_add_env(SandboxPlan *p, EnvOpType type, const char *name, const char *value);
 /* Takes ownership of a caller's fd: close-on-exec from now on, so it never
  * reaches the command, and closed with the plan. */

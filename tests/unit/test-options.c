@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.0-or-later */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "utils/options.h"
@@ -82,6 +84,31 @@ static void test_ops_in_order(void) {
         CHECK_STR(p->command[0], "cmd", "command[0]");
         CHECK_STR(p->command[2], "--bind", "an option after -- belongs to the command");
         CHECK(p->command[3] == NULL, "command is NULL-terminated");
+        plan_free(p);
+}
+
+/* --args FD: the ops point into the data the plan keeps (MountOp.borrowed),
+ * which must outlive the parse (ASan in CI); the last argument may lack its
+ * NUL. */
+static void test_args_fd(void) {
+        static const char data[] = "--ro-bind\0/usr\0/usr\0--symlink\0usr/bin\0/bin\0--dir\0/last";
+        int fds[2];
+        if (!CHECK(pipe(fds) == 0, "pipe"))
+                return;
+        CHECK(write(fds[1], data, sizeof(data) - 1) == (ssize_t) sizeof(data) - 1, "--args data written");
+        close(fds[1]);
+        char fd[16];
+        snprintf(fd, sizeof(fd), "%d", fds[0]);
+        SandboxPlan *p;
+        Error e;
+        int r = PARSE(p, e, "--tmpfs", "/tmp", "--args", fd, "--dir", "/after", "true");
+        CHECK_INT(r, 0, "options from --args parse where --args stands");
+        CHECK_UINT(p->n_ops, 5, "5 ops recorded");
+        check_op(p, 0, MOUNT_OP_TMPFS, NULL, "/tmp", false, false, false);
+        check_op(p, 1, MOUNT_OP_BIND, "/usr", "/usr", true, false, false);
+        check_op(p, 2, MOUNT_OP_SYMLINK, "usr/bin", "/bin", false, false, false);
+        check_op(p, 3, MOUNT_OP_DIR, NULL, "/last", false, false, false);
+        check_op(p, 4, MOUNT_OP_DIR, NULL, "/after", false, false, false);
         plan_free(p);
 }
 
@@ -385,6 +412,7 @@ static void test_landlock(void) {
 
 int main(void) {
         test_ops_in_order();
+        test_args_fd();
         test_command_starts_at_first_non_option();
         test_flags();
         test_unshare_all_share_net();
