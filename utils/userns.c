@@ -243,7 +243,7 @@ static bool same_file(int a, int b) {
 static int standin_dir(int proc_fd, int sock, bool new_userns, int *ret_userns) {
         char buf[48];
         ssize_t k;
-        /* One message: what the stand-in says next (NETNS) is another. */
+        /* One message: what the stand-in says next (ASIDE) is another. */
         while ((k = read(sock, buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
                 ;
         if (k <= 0)
@@ -582,12 +582,11 @@ int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outsid
 
 #ifdef STANDIN_ARCH
 /* The namespace of TYPE (ns/NAME) ST made: checked to be one our user
- * namespace owns (its own, which standin_dir() checked is ours), so that
+ * namespace USERNS owns (ST's own, which standin_dir() checked is ours), so that
  * a stand-in steered by a ptracer can't hand us the caller's. */
-static int standin_ns_join(const Standin *st, const char *name, int type) {
-        _cleanup_close_ int userns = openat(st->dir, "ns/user", O_RDONLY | O_CLOEXEC);
+static int standin_ns_join(const Standin *st, int userns, const char *name, int type) {
         _cleanup_close_ int ns = openat(st->dir, name, O_RDONLY | O_CLOEXEC);
-        if (userns < 0 || ns < 0)
+        if (ns < 0)
                 return -errno;
         _cleanup_close_ int owner = ioctl(ns, NS_GET_USERNS);
         if (owner < 0)
@@ -607,11 +606,14 @@ static int standin_aside_join(const Standin *st, unsigned long aside) {
                 return -EIO;
         if (err != 0)
                 return -(unsigned char) err;
+        _cleanup_close_ int userns = openat(st->dir, "ns/user", O_RDONLY | O_CLOEXEC);
+        if (userns < 0)
+                return -errno;
         int r = 0;
         if (aside & CLONE_NEWNET)
-                r = standin_ns_join(st, "ns/net", CLONE_NEWNET);
+                r = standin_ns_join(st, userns, "ns/net", CLONE_NEWNET);
         if (r >= 0 && (aside & CLONE_NEWIPC))
-                r = standin_ns_join(st, "ns/ipc", CLONE_NEWIPC);
+                r = standin_ns_join(st, userns, "ns/ipc", CLONE_NEWIPC);
         return r;
 }
 #endif
