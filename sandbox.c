@@ -70,8 +70,9 @@ typedef struct Launch {
         SeccompProgram seccomp_fd_prog;
         uid_t outside_uid;
         gid_t outside_gid;
-        bool new_userns; /* we create the user namespace (and write its maps) */
-        bool in_place;   /* Landlock only: no namespaces, no new root (utils/landlock.h) */
+        bool new_userns;     /* we create the user namespace (and write its maps) */
+        bool userns_premade; /* the monitor wrote them and joined it before the clone */
+        bool in_place;       /* Landlock only: no namespaces, no new root (utils/landlock.h) */
         unsigned long clone_flags;
         char *outside_cwd; /* the caller's directory, tried inside when there is no --chdir */
         sigset_t saved_sigmask;
@@ -83,7 +84,8 @@ typedef struct Launch {
         bool mountns_late;      /* and CLONE_NEWNS, to make once it has forked
                                  * its id-map stand-ins (utils/userns.c) */
         unsigned long ns_aside; /* and these (CLONE_NEWNET, CLONE_NEWIPC), made by
-                                  * the first stand-in while the root is built */
+                                  * the first stand-in (or, in a premade user
+                                  * namespace, the monitor) while the root is built */
         Standins standins;      /* the child's */
         int stops_fd;           /* pid 1: where it reports the command's stops */
         const JobControl *jobs;
@@ -311,7 +313,8 @@ static const char *namespace_error_words(int err, bool new_userns) {
 /* The network and IPC namespaces the first stand-in made meanwhile
  * (Launch.ns_aside); a failure to make them reads as the clone's would. */
 static int enter_aside_namespaces(Launch *l, Error *e) {
-        int r = userns_enter_aside(&l->standins, l->ns_aside);
+        int r = l->userns_premade ? userns_join_aside(l->report_fd, l->ns_aside) :
+                                    userns_enter_aside(&l->standins, l->ns_aside);
         if (r >= 0)
                 return 0;
         const char *words = namespace_error_words(-r, true);
@@ -382,6 +385,8 @@ static int child_setup(Launch *l, Error *e) {
         if (p->userns_block_fd >= 0) {
                 wait_for_fd(p->userns_block_fd);
                 (void) prctl(PR_SET_DUMPABLE, 0);
+        } else if (l->userns_premade) {
+                userns_standins_maps_written(&l->standins, AT_FDCWD);
         } else if (l->new_userns && !setuid_maps_written()) {
                 uid_t uid;
                 gid_t gid;
@@ -567,7 +572,8 @@ static _noreturn_ void init_run(const Launch *l);
 /* The id-map stand-ins first, in the caller's mount namespace, then the
  * sandbox's (see utils/userns.c): the clone left CLONE_NEWNS to us. */
 static int child_enter_mountns(Launch *l, Error *e) {
-        int r = userns_standins_start(&l->standins, AT_FDCWD, nested_userns_needed(l), l->ns_aside);
+        int r = userns_standins_start(&l->standins, AT_FDCWD, !l->userns_premade, nested_userns_needed(l),
+                                      l->userns_premade ? 0 : l->ns_aside);
         if (r < 0)
                 return error_set_errno(e, r, "Can't start the id-map stand-in");
         if (unshare(CLONE_NEWNS) < 0)
@@ -1107,7 +1113,39 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
         child_run(&l);
 }
 
-static int sandbox_launch(const SandboxPlan *p) {
+/* Whether the monitor may live in the sandbox's user namespace from the
+ * clone on, as it does when it made it (utils/userns.h, the premade
+ * namespace): nothing of ours then runs outside it (a network helper, the
+ * cgroup, the --name registry, a fuse-overlayfs supervisor, whose thread
+ * would also keep us from joining), the caller writes no maps, no --pidns
+ * is joined. */
+static bool premade_userns_serves(const SandboxPlan *p) {
+        return !setuid_active() && p->userns_block_fd < 0 && p->pidns_fd < 0 &&
+               !network_uses_helper(&p->network, p->unshare_net) && !cgroup_needed(&p->cgroup) && !p->name &&
+               !overlay_supervisor_wanted(p);
+}
+
+/* Writes the premade namespace's maps and joins it: the clone makes no
+ * user namespace then, and the child no maps. Where that fails the launch
+ * makes its own as usual, the stand-ins' mount namespace the caller's. */
+static void launch_enter_premade(Launch *l, UsernsPremade *premade) {
+        uid_t uid;
+        gid_t gid;
+        first_level_ids(l, &uid, &gid);
+        pid_t parent = getppid();
+        if (userns_premade_enter(premade, uid, l->outside_uid, gid, l->outside_gid) < 0) {
+                l->userns_premade = false;
+                l->clone_flags &= ~(unsigned long) CLONE_NEWNS;
+                l->mountns_late = true;
+                return;
+        }
+        l->clone_flags &= ~(unsigned long) CLONE_NEWUSER;
+        /* The capabilities joining gave us reset the parent-death signal. */
+        if (l->plan->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+                (void) kill(getpid(), SIGKILL);
+}
+
+static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
         _cleanup_(launch_done) Launch l = {
                 .plan = p,
                 .outside_uid = geteuid(),
@@ -1134,8 +1172,12 @@ static int sandbox_launch(const SandboxPlan *p) {
                 l.clone_flags &= ~(unsigned long) CLONE_NEWCGROUP;
                 l.cgroupns_in_leaf = true;
         }
-        /* The stand-ins' mount namespace must be the caller's (utils/userns.c). */
-        if (l.new_userns && p->userns_block_fd < 0 && !setuid_active()) {
+        l.userns_premade = premade->userns >= 0 && l.new_userns && premade_userns_serves(p);
+        if (!l.userns_premade)
+                userns_premade_done(premade);
+        /* The stand-ins' mount namespace must be the caller's (utils/userns.c):
+         * the nested one's only, in a premade namespace. */
+        if (l.new_userns && p->userns_block_fd < 0 && !setuid_active() && (!l.userns_premade || nested_userns_needed(&l))) {
                 l.clone_flags &= ~(unsigned long) CLONE_NEWNS;
                 l.mountns_late = true;
         }
@@ -1184,11 +1226,12 @@ static int sandbox_launch(const SandboxPlan *p) {
         l.gate_fd = gate[0];
         /* Making the network and IPC namespaces is the dearest part of the
          * clone (~0.5 and ~0.08 ms here): the first stand-in makes them
-         * instead, while the root is built. Not where the monitor takes the
-         * namespaces at the gate first thing (a network helper, --info-fd,
-         * ...), nor the IPC namespace for an --mqueue (mounted for the
-         * namespace of whoever mounts it). */
-        if (l.mountns_late && l.gate_fd < 0) {
+         * instead, while the root is built, or in a premade user namespace
+         * the monitor, which has nothing else to do then. Not where the
+         * monitor takes the namespaces at the gate first thing (a network
+         * helper, --info-fd, ...), nor the IPC namespace for an --mqueue
+         * (mounted for the namespace of whoever mounts it). */
+        if ((l.mountns_late || l.userns_premade) && l.gate_fd < 0) {
                 l.ns_aside = l.clone_flags & (CLONE_NEWNET | (plan_has_op(p, MOUNT_OP_MQUEUE) ? 0 : CLONE_NEWIPC));
                 l.clone_flags &= ~l.ns_aside;
         }
@@ -1214,6 +1257,8 @@ static int sandbox_launch(const SandboxPlan *p) {
 
         if (setuid_active())
                 return launch_setuid(&l, &jobs, report_fd, gate, stops);
+        if (l.userns_premade)
+                launch_enter_premade(&l, premade);
         pid_t pid = raw_clone(l.clone_flags);
         if (pid < 0 && (errno == EINVAL || errno == EPERM || errno == ENOSPC || errno == EUSERS) &&
             p->unshare_user_try && !p->unshare_user && l.outside_uid == 0) {
@@ -1246,6 +1291,12 @@ static int sandbox_launch(const SandboxPlan *p) {
         safe_close(l.report_fd);
         safe_close(gate[0]);
         safe_close(stops[1]);
+        if (l.userns_premade) {
+                if (l.ns_aside != 0)
+                        userns_make_aside(report_fd, l.ns_aside);
+                /* Nothing of the monitor's needs them from here on. */
+                (void) caps_set(0);
+        }
         jobctl_monitor_start(&jobs, pid);
         overlay_supervisor_forget_child_end(&l.overlay);
         r = monitor(p, &l, &jobs, pid, report_fd, gate[1], stops[0]);
@@ -1270,8 +1321,14 @@ static int run_command(SandboxPlan *p) {
 
 int main(int argc, char **argv) {
         _cleanup_plan_ SandboxPlan *plan = NULL;
+        _cleanup_(userns_premade_done) UsernsPremade premade = USERNS_PREMADE_NULL;
         Error e = {};
 
+        /* A user namespace for the sandbox, while we are still dumpable as
+         * every process is until here, so that no one need be later for
+         * its maps (utils/userns.h); before we read anything of the
+         * caller's. */
+        (void) userns_premake(&premade);
         /* Not dumpable, from the start: csand lives in the caller's
          * namespaces, and ptrace or process_vm_readv by anyone of the same
          * uid (a command in a sandbox without a pid namespace, say) would
@@ -1291,6 +1348,7 @@ int main(int argc, char **argv) {
                 log_error("Out of memory");
                 return 1;
         }
+        plan_reserve_fds(plan, (const int[]) { premade.userns, premade.maps[0], premade.maps[1], premade.maps[2] }, 4);
         OptionsCommand command;
         if (options_parse(plan, argc - 1, argv + 1, &command, &e) < 0 || setuid_check_plan(plan, &e) < 0) {
                 log_error("%s", e.message);
@@ -1351,5 +1409,5 @@ int main(int argc, char **argv) {
          * as it is; pid 1 closes its copies of the owned fds). */
         if (setuid_worker(NULL, NULL, NULL))
                 worker_run(plan);
-        return sandbox_launch(plan);
+        return sandbox_launch(plan, &premade);
 }

@@ -912,8 +912,12 @@ static void *supervisor_waiter(void *userdata) {
         return NULL;
 }
 
+bool overlay_supervisor_wanted(const SandboxPlan *p) {
+        return plan_may_use_fuse(p);
+}
+
 int overlay_supervisor_start(const SandboxPlan *p, bool lazy, OverlaySupervisor *ret) {
-        if (!plan_may_use_fuse(p))
+        if (!overlay_supervisor_wanted(p))
                 return 0;
 
         int fds[2];

@@ -83,6 +83,8 @@ typedef struct OverlaySupervisor {
  * the kernel refuses to a process with threads. 0 and nothing made when
  * fuse-overlayfs can't be used. */
 int overlay_supervisor_start(const SandboxPlan *p, bool lazy, OverlaySupervisor *ret);
+/* Whether overlay_supervisor_start() starts one for P. */
+bool overlay_supervisor_wanted(const SandboxPlan *p);
 /* In the parent after clone: drops the parent's copy of the child's end, so
  * that the supervisor sees end-of-file once the child has exec'd or died. */
 void overlay_supervisor_forget_child_end(OverlaySupervisor *s);

@@ -30,7 +30,14 @@
 
 /* Our /proc/self files belong to root while we are not dumpable, which is
  * what keeps the user outside from ptracing the setup; but that way the id
- * maps can't be opened either. So a stand-in does it: a fork of ours in the
+ * maps can't be opened either. Mostly they need not be: main() makes the
+ * sandbox's user namespace first thing, while csand is still dumpable as
+ * any process is from its exec, with its map files opened then and
+ * written by the monitor later (userns_premake(), at the end of this
+ * file). Where that namespace can't serve (the monitor must stay outside
+ * it: a network helper, the cgroup; or csand started not dumpable), and
+ * for bwrap's nested namespace, which can only be made once the first
+ * one's maps are written, a stand-in does it: a fork of ours in the
  * same user namespace, which first confines itself to read(), write(),
  * exit() and that one prctl() with a seccomp filter, then becomes dumpable
  * (its /proc files the user's) and waits to be killed. Ptrace it, and you
@@ -445,11 +452,12 @@ void userns_standins_done(Standins *s) {
 #endif
 }
 
-int userns_standins_start(Standins *s, int proc_fd, bool nested, unsigned long aside) {
+int userns_standins_start(Standins *s, int proc_fd, bool first, bool nested, unsigned long aside) {
 #ifdef STANDIN_ARCH
         assert((aside & ~(unsigned long) STANDIN_ASIDE) == 0);
+        assert(first || aside == 0);
         s->aside = aside;
-        int r = standin_start(proc_fd, false, aside, &s->first);
+        int r = first ? standin_start(proc_fd, false, aside, &s->first) : 0;
         if (r >= 0 && nested)
                 r = standin_start(proc_fd, true, 0, &s->nested);
         return r;
@@ -460,7 +468,7 @@ int userns_standins_start(Standins *s, int proc_fd, bool nested, unsigned long a
 
 int userns_standins_give_root(Standins *s) {
 #ifdef STANDIN_ARCH
-        if (s->first.pid <= 0)
+        if (s->first.pid <= 0 && s->nested.pid <= 0)
                 return 0;
         /* Closed here first: the last close of a mount that was never
          * attached unmounts it and waits for an RCU grace period, which
@@ -468,7 +476,7 @@ int userns_standins_give_root(Standins *s) {
         _cleanup_close_ int root = empty_root();
         if (root < 0)
                 return root;
-        int r = standin_give_root(&s->first, root);
+        int r = s->first.pid > 0 ? standin_give_root(&s->first, root) : 0;
         if (r >= 0 && s->nested.pid > 0)
                 r = standin_give_root(&s->nested, root);
         return r;
@@ -513,6 +521,19 @@ int userns_write_own_maps_step(Standins *s, int proc_fd, uid_t inside_uid, uid_t
                 standin_stop(s, &s->nested);
 #endif
         return r < 0 ? r : dumpable;
+}
+
+void userns_standins_maps_written(Standins *s, int proc_fd) {
+#ifdef STANDIN_ARCH
+        if (s->nested.pid <= 0)
+                return;
+        open_ns_last_pid(s, proc_fd);
+        if (standin_go(&s->nested) < 0)
+                standin_stop(s, &s->nested);
+#else
+        (void) s;
+        (void) proc_fd;
+#endif
 }
 
 int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
@@ -630,4 +651,114 @@ int userns_enter_aside(Standins *s, unsigned long flags) {
         }
 #endif
         return RET_NERRNO(unshare((int) flags));
+}
+
+/* The premade namespace (userns.h). What makes the map files openable is
+ * that we are still dumpable then, as any process is between its exec and
+ * the first line of main(), where csand makes itself not dumpable: a
+ * vfork-like child, sharing our memory (and so our dumpability) and our
+ * fd table, unshares a user namespace and opens its own map files and
+ * namespace into that table, then exits; we resume once it has. An
+ * attacher of that moment attaches to what csand is anyway until main()
+ * (SECURITY.md): csand holds the caller's fds and environment, not yet
+ * its options; the namespace is empty, and its maps can be written once:
+ * ours, or else the write fails and the launch makes its own namespace
+ * as usual. Written later through these fds, the maps need nobody
+ * dumpable, and the child the clone makes needs no stand-in. */
+static int premake_child(void *arg) {
+        static const char *const paths[] = { "/proc/self/setgroups", "/proc/self/uid_map", "/proc/self/gid_map" };
+        UsernsPremade *pre = arg;
+        /* Not named csand: it is csand's own start, not a sandbox's setup. */
+        (void) prctl(PR_SET_NAME, "csand-userns", 0, 0, 0);
+        if (unshare(CLONE_NEWUSER) < 0)
+                _exit(1);
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                pre->maps[i] = open(paths[i], O_WRONLY | O_CLOEXEC);
+        pre->userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+        _exit(0);
+}
+
+/* Above stdio: a caller may start us with 0, 1 or 2 closed. */
+static int move_above_stdio(int *fd) {
+        if (*fd > STDERR_FILENO)
+                return 0;
+        int moved = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+        safe_close(*fd);
+        *fd = moved < 0 ? -errno : moved;
+        return moved < 0 ? -errno : 0;
+}
+
+void userns_premade_done(UsernsPremade *pre) {
+        pre->userns = safe_close(pre->userns);
+        for (size_t i = 0; i < ELEMENTSOF(pre->maps); i++)
+                pre->maps[i] = safe_close(pre->maps[i]);
+}
+
+int userns_premake(UsernsPremade *ret) {
+        *ret = USERNS_PREMADE_NULL;
+        if (getuid() == 0 || geteuid() != getuid() || getegid() != getgid() || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+                return 0;
+        /* Its stack, while we wait for it to exit. */
+        char stack[16384] __attribute__((aligned(16)));
+        pid_t pid = clone(premake_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_FILES, ret);
+        if (pid < 0)
+                return -errno;
+        while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+                ;
+        int r = move_above_stdio(&ret->userns);
+        for (size_t i = 0; i < ELEMENTSOF(ret->maps); i++)
+                if (r >= 0)
+                        r = move_above_stdio(&ret->maps[i]);
+        if (r < 0) {
+                userns_premade_done(ret);
+                return 0;
+        }
+        return 1;
+}
+
+int userns_premade_enter(UsernsPremade *pre, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
+        UsernsMapStep step;
+        int r = write_maps(pre->maps, inside_uid, outside_uid, inside_gid, outside_gid, &step);
+        if (r >= 0)
+                r = RET_NERRNO(setns(pre->userns, CLONE_NEWUSER));
+        userns_premade_done(pre);
+        return r;
+}
+
+void userns_make_aside(int sock, unsigned long flags) {
+        int fds[2] = { -EBADF, -EBADF };
+        size_t n = 0;
+        char err = 0;
+        if (unshare((int) flags) < 0)
+                err = (char) errno;
+        if (err == 0 && (flags & CLONE_NEWNET) && (fds[n++] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+                err = (char) errno;
+        if (err == 0 && (flags & CLONE_NEWIPC) && (fds[n++] = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC)) < 0)
+                err = (char) errno;
+        (void) fd_send_with_fds(sock, &err, 1, fds, err == 0 ? n : 0);
+        for (size_t i = 0; i < n; i++)
+                safe_close(fds[i]);
+}
+
+int userns_join_aside(int sock, unsigned long flags) {
+        int fds[2] = { -EBADF, -EBADF };
+        size_t n = 0;
+        char err;
+        ssize_t k = fd_recv_with_fds(sock, &err, 1, fds, ELEMENTSOF(fds), &n);
+        size_t want = !!(flags & CLONE_NEWNET) + !!(flags & CLONE_NEWIPC);
+        int r;
+        if (k != 1)
+                r = RET_NERRNO(unshare((int) flags)); /* the monitor is gone */
+        else if (err != 0)
+                r = -(unsigned char) err;
+        else if (n != want)
+                r = -EBADMSG;
+        else {
+                r = 0;
+                for (size_t i = 0; r >= 0 && i < n; i++)
+                        r = RET_NERRNO(setns(fds[i], 0));
+        }
+        for (size_t i = 0; i < n; i++)
+                safe_close(fds[i]);
+        return r;
 }

@@ -32,7 +32,8 @@ typedef struct Standins {
                       .nested_userns = -EBADF })
 
 /* Right after a clone with CLONE_NEWUSER and without CLONE_NEWNS: forks
- * the stand-ins (the nested namespace's too with NESTED) while our mount
+ * the stand-ins (with FIRST the one for our own maps; with NESTED the
+ * nested namespace's) while our mount
  * namespace is still the caller's, so that theirs is, which nobody
  * outside the caller's own user namespace may join. The caller then
  * unshares CLONE_NEWNS and calls userns_standins_give_root(). 0 without
@@ -41,7 +42,7 @@ typedef struct Standins {
  * out (CLONE_NEWNET, CLONE_NEWIPC) that the first stand-in, once used for
  * the maps, makes for the sandbox while we build the root (they are the
  * dearest to make): userns_enter_aside() joins them. */
-int userns_standins_start(Standins *s, int proc_fd, bool nested, unsigned long aside);
+int userns_standins_start(Standins *s, int proc_fd, bool first, bool nested, unsigned long aside);
 /* In the new mount namespace: makes the stand-ins' empty root and hands it
  * to them (the nested one makes its user namespace once the first maps
  * are written: the kernel wants our ids mapped). */
@@ -90,6 +91,42 @@ int userns_prepare_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outs
  * userns_standins_start()), or, where it made none, makes them. Then the
  * stand-in is killed (userns_reap_standins() reaps it). */
 int userns_enter_aside(Standins *s, unsigned long flags);
+
+/* Where our maps were written before the clone (a premade namespace,
+ * below): the nested stand-in may go on, and as pid 1 we set
+ * ns_last_pid back once it is gone (see userns_reap_standins()). */
+void userns_standins_maps_written(Standins *s, int proc_fd);
+
+/* The user namespace made first thing in main(), while csand is still as
+ * open to the user as any new process of theirs (before it reads its
+ * options): its setgroups, uid_map and gid_map files, opened from
+ * inside, and the namespace itself. The monitor writes the maps once the
+ * options are known and joins it right before the clone, which then
+ * makes the sandbox's other namespaces owned by it: nobody has to be
+ * dumpable for the maps later (see userns.c). */
+typedef struct UsernsPremade {
+        int userns;
+        int maps[3];
+} UsernsPremade;
+
+#define USERNS_PREMADE_NULL ((UsernsPremade) { .userns = -EBADF, .maps = { -EBADF, -EBADF, -EBADF } })
+
+/* 1 with *RET made, 0 where it can't be (setuid, root, not dumpable: an
+ * unreadable binary; no user namespaces), -errno. */
+int userns_premake(UsernsPremade *ret);
+/* Writes the maps (bwrap's order, as userns_write_own_maps_step()) and
+ * joins the namespace; PRE is closed either way. */
+int userns_premade_enter(UsernsPremade *pre, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
+void userns_premade_done(UsernsPremade *pre);
+
+/* The monitor, in the premade namespace after the clone: makes the
+ * namespaces FLAGS (CLONE_NEWNET, CLONE_NEWIPC) the clone left out, while
+ * the child builds the root, and sends them to it over SOCK (or the errno
+ * making them gave). */
+void userns_make_aside(int sock, unsigned long flags);
+/* The child's side: joins them; makes them itself if the monitor said
+ * nothing (it died). */
+int userns_join_aside(int sock, unsigned long flags);
 
 /* Reaps the stand-ins used so far and, as pid 1, sets ns_last_pid back. */
 void userns_reap_standins(Standins *s);

@@ -157,6 +157,30 @@ PY
         done
 }
 
+# csand opens four fds of its own before it reads its options (the user
+# namespace it makes first, utils/userns.h): with the caller's fds above
+# stdio closed they are 3 to 6. An option naming one must fail as it does
+# for any fd the caller did not hand over, never read or write csand's.
+@test "fd options: csand's own fds are not the caller's" {
+        local opt fd
+        for fd in 3 4 5 6; do
+                for opt in --seccomp --add-seccomp-fd --info-fd --json-status-fd --sync-fd --block-fd --userns --pidns \
+                        --userns-block-fd; do
+                        run closefds "$CSAND" "${csand_min_root[@]}" "$opt" "$fd" true
+                        assert_failure 1
+                        assert_output "csand: Can't use fd $fd for $opt: Bad file descriptor"
+                done
+                for opt in --file --bind-data --ro-bind-data --bind-fd --ro-bind-fd; do
+                        run closefds "$CSAND" "${csand_min_root[@]}" "$opt" "$fd" /x true
+                        assert_failure 1
+                        assert_output "csand: Can't use fd $fd for $opt: Bad file descriptor"
+                done
+                run closefds "$CSAND" --args "$fd" "${csand_min_root[@]}" true
+                assert_failure 1
+                assert_output "csand: Can't read --args from fd $fd: Bad file descriptor"
+        done
+}
+
 @test "--info-fd writes the child's pid and namespace ids as JSON" {
         run csand_min --unshare-all --info-fd 10 true 10>"$TESTDIR/info"
         assert_success

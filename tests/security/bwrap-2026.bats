@@ -141,10 +141,16 @@ csand: 0" ] || fail "$opts: $output"
 }
 
 @test "CVE-2026-41163: attaching in a loop from clone to exec never catches the setup" {
-        # The id maps are written through a confined stand-in, not by a
-        # dumpable setup process: there is no moment to catch.
-        run env ROUNDS=25 python3 "$BATS_TEST_DIRNAME/setup-ptrace.py" race "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" \
-                "${csand_min_root[@]}" --unshare-user --unshare-net
+        # The id maps are written by the monitor, not dumpable, into the
+        # user namespace made before csand read its options (or through a
+        # confined stand-in), never by a dumpable setup process: there is
+        # no moment to catch.
+        # (The child that makes csand's user namespace first thing in
+        # main(), while csand is still as open as any new process, is
+        # counted apart, on stderr: setup-ptrace.py.)
+        run --separate-stderr env ROUNDS=25 python3 "$BATS_TEST_DIRNAME/setup-ptrace.py" race "$CSAND" \
+                --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" --unshare-user --unshare-net
+        echo "$stderr"
         assert_success
         assert_output "race: 0 attached
 race: 25 x exit 0"

@@ -54,33 +54,72 @@ race: ns/user joined some
 race: caught dumpable some"
 }
 
+# From an strace -f of csand (prctl, pivot_root, setns, clone): whether
+# a setup process (one that pivots) was dumpable before its pivot_root
+# (fails), whether the monitor joined a user namespace before its clone
+# (the premade one), and how many other processes (stand-ins) made
+# themselves dumpable.
+maps_path() {
+        awk '
+                NR == 1 { monitor = $1 }
+                /pivot_root\(/ { pivoted[$1] = 1; setup[$1] = 1 }
+                /PR_SET_DUMPABLE, SUID_DUMP_USER/ { if (!pivoted[$1]) early[$1] = 1 }
+                /^[0-9]+ +clone\(/ && !/CLONE_VM/ && $1 == monitor && !cloned { cloned = 1 }
+                /setns\(.*CLONE_NEWUSER/ && $1 == monitor && !cloned { premade = 1 }
+                END {
+                        n = 0
+                        for (p in early) if (setup[p]) { print "setup process " p " dumpable before its pivot_root"; bad = 1 }
+                        for (p in early) if (!setup[p]) n++
+                        print "monitor joined the premade namespace: " (premade ? "yes" : "no")
+                        print "stand-ins made dumpable: " n
+                        exit bad
+                }' "$1"
+}
+
 # Deterministic, whatever the timing: under strace -f, the process that
 # builds the root (the one that calls pivot_root) never makes itself
-# dumpable before its pivot_root, and a stand-in did make itself dumpable
-# (its maps were opened through one, not by a fallback that makes the
-# child dumpable for a moment: a stand-in its own seccomp filter kills
-# would end there silently).
-@test "stand-in: the setup is never dumpable; the maps are opened through a stand-in" {
+# dumpable before its pivot_root; the first user namespace's maps were
+# written by the monitor into the namespace csand made before it read its
+# options (it joins it with setns() before the clone), and the nested
+# one's (--dev, --disable-userns) were opened through a stand-in that made
+# itself dumpable, not by a fallback that makes the setup dumpable for a
+# moment (a stand-in its own seccomp filter kills would end there
+# silently).
+@test "stand-in: the setup is never dumpable; the maps are written by the monitor or opened through a stand-in" {
         require_feature strace command -v strace
-        local args
+        local args want
         for args in "" "--dev /dev" "--unshare-all" "--unshare-all --dev /dev" "--unshare-all --mqueue /dev/mqueue" \
                 "--unshare-user --disable-userns --unshare-net"; do
                 # shellcheck disable=SC2086
-                strace -f -qq -e trace=prctl,pivot_root -o "$TESTDIR/trace" \
+                strace -f -qq -e trace=prctl,pivot_root,setns,clone -o "$TESTDIR/trace" \
                         "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" $args -- true ||
                         fail "[$args] csand failed"
-                run awk '
-                        /pivot_root\(/ { pivoted[$1] = 1; setup[$1] = 1 }
-                        /PR_SET_DUMPABLE, SUID_DUMP_USER/ { if (!pivoted[$1]) early[$1] = 1 }
-                        END {
-                                n = 0
-                                for (p in early) if (setup[p]) { print "setup process " p " dumpable before its pivot_root"; bad = 1 }
-                                for (p in early) if (!setup[p]) n++
-                                print "stand-ins made dumpable: " n
-                                exit bad
-                        }' "$TESTDIR/trace"
+                run maps_path "$TESTDIR/trace"
                 echo "[$args] $output"
                 assert_success
-                refute_line "stand-ins made dumpable: 0"
+                want=0
+                [[ "$args" != *--dev* && "$args" != *--disable-userns* ]] || want=1
+                assert_output "monitor joined the premade namespace: yes
+stand-ins made dumpable: $want"
         done
+}
+
+# A csand binary the user may run but not read starts not dumpable (the
+# kernel's rule for such an exec), so it can make no user namespace
+# before it reads its options: the first namespace's maps then go through
+# a stand-in, as where the monitor can't live in the sandbox's namespace,
+# and the sandbox is the same.
+@test "stand-in: a csand the user can't read makes no premade namespace and uses a stand-in" {
+        require_feature strace command -v strace
+        cp "$CSAND" "$TESTDIR/csand"
+        chmod 0111 "$TESTDIR/csand"
+        strace -f -qq -e trace=prctl,pivot_root,setns,clone -o "$TESTDIR/trace" \
+                "$TESTDIR/csand" "${csand_min_root[@]}" --unshare-all --proc /proc -- cat /proc/self/uid_map >"$TESTDIR/out" ||
+                fail "csand failed"
+        run awk '{ print $1, $2, $3 }' "$TESTDIR/out"
+        assert_output "$(id -u) $(id -u) 1"
+        run maps_path "$TESTDIR/trace"
+        assert_success
+        assert_output "monitor joined the premade namespace: no
+stand-ins made dumpable: 1"
 }
