@@ -87,6 +87,10 @@ typedef struct Launch {
                                   * the first stand-in (or, in a premade user
                                   * namespace, the monitor) while the root is built */
         Standins standins;      /* the child's */
+        int nested_sock;        /* child: its end to the nested namespace's stand-in
+                                 * the monitor forks, in a premade namespace */
+        int nested_userns_fd;   /* child: or the nested namespace premade with it,
+                                 * its maps written, to join */
         int stops_fd;           /* pid 1: where it reports the command's stops */
         const JobControl *jobs;
         pid_t monitor_pid; /* whose tracer (strace -f) may trace the child too */
@@ -287,6 +291,8 @@ static bool nested_userns_needed(const Launch *l) {
 /* Its maps written while the root is still built (userns.c). */
 static int prepare_nested_userns(Launch *l, int proc_fd, Error *e) {
         const SandboxPlan *p = l->plan;
+        if (l->nested_userns_fd >= 0)
+                return 0;
         uid_t uid;
         gid_t gid;
         first_level_ids(l, &uid, &gid);
@@ -336,6 +342,11 @@ static int enter_nested_userns(Launch *l, int proc_fd, Error *e) {
                         return error_set_errno(e, errno, "Can't limit user namespaces (--disable-userns)");
                 if (setuid_maps_written())
                         return 0;
+        }
+        if (l->nested_userns_fd >= 0) {
+                int r = RET_NERRNO(setns(l->nested_userns_fd, CLONE_NEWUSER));
+                l->nested_userns_fd = safe_close(l->nested_userns_fd);
+                return r < 0 ? error_set_errno(e, r, "Can't create the nested user namespace") : 0;
         }
         first_level_ids(l, &uid, &gid);
         int r = userns_enter_nested(&l->standins, proc_fd, p->uid, uid, p->gid, gid);
@@ -603,6 +614,15 @@ static _noreturn_ void child_run(Launch *l) {
         }
         if (l->mountns_late && child_enter_mountns(l, &e) < 0)
                 goto fail;
+        if (l->nested_sock >= 0) {
+                userns_standins_adopt_nested(&l->standins, l->nested_sock);
+                l->nested_sock = -EBADF;
+                r = userns_standins_give_root(&l->standins);
+                if (r < 0) {
+                        error_set_errno(&e, r, "Can't give the id-map stand-in its root");
+                        goto fail;
+                }
+        }
         if (l->gate_fd >= 0 && gate_child_first(l, &e) < 0)
                 goto fail;
         if (l->in_place) {
@@ -1016,6 +1036,8 @@ static int monitor(const SandboxPlan *p, Launch *l, JobControl *jobs, pid_t chil
          * control; not with --new-session, where it has no terminal). */
         Supervise s = SUPERVISE_INIT;
         s.pid = child;
+        /* The nested namespace's stand-in too (a premade namespace). */
+        s.reap_all = l->userns_premade;
         s.signal_fd = sfd;
         s.forward_tty_signals = true;
         jobctl_supervise(jobs, &s, stops_fd);
@@ -1096,7 +1118,9 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
                      .new_userns = !setuid_nouserns(),
                      .jobs = &jobs,
                      .overlay = OVERLAY_SUPERVISOR_INIT,
-                     .standins = STANDINS_INIT };
+                     .standins = STANDINS_INIT,
+                     .nested_sock = -EBADF,
+                     .nested_userns_fd = -EBADF };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         sigset_t supervised;
 
@@ -1125,10 +1149,21 @@ static bool premade_userns_serves(const SandboxPlan *p) {
                !overlay_supervisor_wanted(p);
 }
 
+/* A premade pair (--dev on the command line) only where its first
+ * namespace's maps, written already, are the ones the plan asks for. */
+static bool premade_userns_fits(const Launch *l, const UsernsPremade *premade) {
+        uid_t uid;
+        gid_t gid;
+        first_level_ids(l, &uid, &gid);
+        return !premade->root_mapped || (uid == 0 && gid == 0);
+}
+
 /* Writes the premade namespace's maps and joins it: the clone makes no
  * user namespace then, and the child no maps. Where that fails the launch
- * makes its own as usual, the stand-ins' mount namespace the caller's. */
-static void launch_enter_premade(Launch *l, UsernsPremade *premade) {
+ * makes its own as usual, the stand-ins' mount namespace the caller's.
+ * *RET_STANDIN_END: the nested namespace's stand-in's end of its socket
+ * to the child (Launch.nested_sock), for the monitor to fork it with. */
+static void launch_enter_premade(Launch *l, UsernsPremade *premade, int *ret_standin_end) {
         uid_t uid;
         gid_t gid;
         first_level_ids(l, &uid, &gid);
@@ -1140,6 +1175,17 @@ static void launch_enter_premade(Launch *l, UsernsPremade *premade) {
                 return;
         }
         l->clone_flags &= ~(unsigned long) CLONE_NEWUSER;
+        /* bwrap's nested namespace: premade too, its maps written now, or
+         * through a stand-in the monitor forks. */
+        if (nested_userns_needed(l) && premade->root_mapped)
+                l->nested_userns_fd = userns_premade_take_nested(premade, l->plan->uid, l->plan->gid);
+        userns_premade_done(premade);
+        int sv[2];
+        if (nested_userns_needed(l) && l->nested_userns_fd < 0 &&
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0) {
+                l->nested_sock = sv[0];
+                *ret_standin_end = sv[1];
+        }
         /* The capabilities joining gave us reset the parent-death signal. */
         if (l->plan->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
                 (void) kill(getpid(), SIGKILL);
@@ -1155,6 +1201,8 @@ static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
                 .stops_fd = -EBADF,
                 .overlay = OVERLAY_SUPERVISOR_INIT,
                 .standins = STANDINS_INIT,
+                .nested_sock = -EBADF,
+                .nested_userns_fd = -EBADF,
         };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         _cleanup_(jobctl_done) JobControl jobs = JOB_CONTROL_INIT;
@@ -1172,12 +1220,13 @@ static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
                 l.clone_flags &= ~(unsigned long) CLONE_NEWCGROUP;
                 l.cgroupns_in_leaf = true;
         }
-        l.userns_premade = premade->userns >= 0 && l.new_userns && premade_userns_serves(p);
+        l.userns_premade =
+                premade->userns >= 0 && l.new_userns && premade_userns_serves(p) && premade_userns_fits(&l, premade);
         if (!l.userns_premade)
                 userns_premade_done(premade);
-        /* The stand-ins' mount namespace must be the caller's (utils/userns.c):
-         * the nested one's only, in a premade namespace. */
-        if (l.new_userns && p->userns_block_fd < 0 && !setuid_active() && (!l.userns_premade || nested_userns_needed(&l))) {
+        /* The stand-ins' mount namespace must be the caller's (utils/userns.c).
+         * In a premade namespace the monitor forks the nested one's. */
+        if (l.new_userns && p->userns_block_fd < 0 && !setuid_active() && !l.userns_premade) {
                 l.clone_flags &= ~(unsigned long) CLONE_NEWNS;
                 l.mountns_late = true;
         }
@@ -1257,8 +1306,9 @@ static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
 
         if (setuid_active())
                 return launch_setuid(&l, &jobs, report_fd, gate, stops);
+        int standin_end = -EBADF;
         if (l.userns_premade)
-                launch_enter_premade(&l, premade);
+                launch_enter_premade(&l, premade, &standin_end);
         pid_t pid = raw_clone(l.clone_flags);
         if (pid < 0 && (errno == EINVAL || errno == EPERM || errno == ENOSPC || errno == EUSERS) &&
             p->unshare_user_try && !p->unshare_user && l.outside_uid == 0) {
@@ -1277,6 +1327,9 @@ static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
                 safe_close(gate[1]);
                 safe_close(stops[0]);
                 safe_close(stops[1]);
+                safe_close(l.nested_sock);
+                safe_close(l.nested_userns_fd);
+                safe_close(standin_end);
                 Error diag = {};
                 bool found = l.new_userns && userns_diag_explain(r, &diag) > 0;
                 log_clone_error(r, l.new_userns, found ? diag.message : NULL);
@@ -1286,16 +1339,27 @@ static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
                 report_fd = safe_close(report_fd);
                 safe_close(gate[1]);
                 safe_close(stops[0]);
+                safe_close(standin_end);
                 child_run(&l);
         }
         safe_close(l.report_fd);
         safe_close(gate[0]);
         safe_close(stops[1]);
+        safe_close(l.nested_sock);
+        safe_close(l.nested_userns_fd);
         if (l.userns_premade) {
                 if (l.ns_aside != 0)
                         userns_make_aside(report_fd, l.ns_aside);
                 /* Nothing of the monitor's needs them from here on. */
                 (void) caps_set(0);
+                /* The nested namespace's stand-in, which the child needs once
+                 * its mounts are made: after the network namespace, which is
+                 * not needed sooner, so that on two CPUs the two take turns
+                 * beside the child instead of slowing each other. It ends
+                 * when the child closes its socket; we reap it. */
+                if (standin_end >= 0)
+                        (void) userns_fork_nested_standin(standin_end);
+                safe_close(standin_end);
         }
         jobctl_monitor_start(&jobs, pid);
         overlay_supervisor_forget_child_end(&l.overlay);
@@ -1319,6 +1383,17 @@ static int run_command(SandboxPlan *p) {
         return join_run(p);
 }
 
+/* Whether the command line (before "--"; not --args, which is read only
+ * once we are not dumpable) has --dev: then the user namespace made first
+ * is bwrap's pair for it (utils/userns.h). A guess: where it is wrong the
+ * launch makes its namespaces as where none was made. */
+static bool argv_asks_dev(int argc, char **argv) {
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+                if (strcmp(argv[i], "--dev") == 0)
+                        return true;
+        return false;
+}
+
 int main(int argc, char **argv) {
         _cleanup_plan_ SandboxPlan *plan = NULL;
         _cleanup_(userns_premade_done) UsernsPremade premade = USERNS_PREMADE_NULL;
@@ -1328,7 +1403,7 @@ int main(int argc, char **argv) {
          * every process is until here, so that no one need be later for
          * its maps (utils/userns.h); before we read anything of the
          * caller's. */
-        (void) userns_premake(&premade);
+        (void) userns_premake(&premade, argv_asks_dev(argc, argv));
         /* Not dumpable, from the start: csand lives in the caller's
          * namespaces, and ptrace or process_vm_readv by anyone of the same
          * uid (a command in a sandbox without a pid namespace, say) would
@@ -1348,7 +1423,8 @@ int main(int argc, char **argv) {
                 log_error("Out of memory");
                 return 1;
         }
-        plan_reserve_fds(plan, (const int[]) { premade.userns, premade.maps[0], premade.maps[1], premade.maps[2] }, 4);
+        int premade_fds[8];
+        plan_reserve_fds(plan, premade_fds, userns_premade_fds(&premade, premade_fds));
         OptionsCommand command;
         if (options_parse(plan, argc - 1, argv + 1, &command, &e) < 0 || setuid_check_plan(plan, &e) < 0) {
                 log_error("%s", e.message);

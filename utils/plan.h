@@ -108,7 +108,7 @@ typedef struct SandboxPlan {
                 /* csand's own, opened before the options were read (the
                  * user namespace made first, utils/userns.h): an option
                  * that names one is refused, as for an fd not open. */
-                int csand[4];
+                int csand[8];
                 size_t n_csand;
         } * owned;
 

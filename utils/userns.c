@@ -34,10 +34,11 @@
  * sandbox's user namespace first thing, while csand is still dumpable as
  * any process is from its exec, with its map files opened then and
  * written by the monitor later (userns_premake(), at the end of this
- * file). Where that namespace can't serve (the monitor must stay outside
- * it: a network helper, the cgroup; or csand started not dumpable), and
- * for bwrap's nested namespace, which can only be made once the first
- * one's maps are written, a stand-in does it: a fork of ours in the
+ * file), and bwrap's nested one for --dev with it where the command line
+ * says --dev. Where that can't serve (the monitor must stay outside it: a
+ * network helper, the cgroup; or csand started not dumpable), and for a
+ * nested namespace not premade (it can only be made once the first one's
+ * maps are written), a stand-in does it: a fork of ours in the
  * same user namespace, which first confines itself to read(), write(),
  * exit() and that one prctl() with a seccomp filter, then becomes dumpable
  * (its /proc files the user's) and waits to be killed. Ptrace it, and you
@@ -240,6 +241,12 @@ static _noreturn_ void standin(int proc_fd, int sock, bool new_userns, unsigned 
         _exit(0);
 }
 
+/* Started and not yet stopped: ours, or one the monitor forked for us
+ * (no pid of ours: it ends when its socket closes, the monitor reaps it). */
+static bool standin_running(const Standin *st) {
+        return st->sock >= 0;
+}
+
 static bool same_file(int a, int b) {
         struct stat sa, sb;
         return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
@@ -308,10 +315,12 @@ static int standin_give_root(const Standin *st, int root_fd) {
 /* Killed, and reaped later (userns_reap_standins()): its exit takes
  * nothing from the setup's time. */
 static void standin_stop(Standins *s, Standin *st) {
-        if (st->pid <= 0)
+        if (!standin_running(st))
                 return;
         st->sock = safe_close(st->sock);
         st->dir = safe_close(st->dir);
+        if (st->pid <= 0)
+                return;
         (void) kill(st->pid, SIGKILL);
         if (s->killed[ELEMENTSOF(s->killed) - 1] > 0)
                 userns_reap_standins(s);
@@ -468,7 +477,7 @@ int userns_standins_start(Standins *s, int proc_fd, bool first, bool nested, uns
 
 int userns_standins_give_root(Standins *s) {
 #ifdef STANDIN_ARCH
-        if (s->first.pid <= 0 && s->nested.pid <= 0)
+        if (!standin_running(&s->first) && !standin_running(&s->nested))
                 return 0;
         /* Closed here first: the last close of a mount that was never
          * attached unmounts it and waits for an RCU grace period, which
@@ -476,9 +485,14 @@ int userns_standins_give_root(Standins *s) {
         _cleanup_close_ int root = empty_root();
         if (root < 0)
                 return root;
-        int r = s->first.pid > 0 ? standin_give_root(&s->first, root) : 0;
-        if (r >= 0 && s->nested.pid > 0)
-                r = standin_give_root(&s->nested, root);
+        int r = standin_running(&s->first) ? standin_give_root(&s->first, root) : 0;
+        if (r >= 0 && standin_running(&s->nested) && standin_give_root(&s->nested, root) < 0) {
+                /* The monitor's may have failed to start: we start one
+                 * ourselves once the root is built (userns_enter_nested()). */
+                if (s->nested.pid > 0)
+                        r = -EIO;
+                standin_stop(s, &s->nested);
+        }
         return r;
 #else
         return 0;
@@ -506,7 +520,7 @@ int userns_write_own_maps_step(Standins *s, int proc_fd, uid_t inside_uid, uid_t
         int r = -ENOSYS;
 #ifdef STANDIN_ARCH
         _cleanup_close_ int userns = -EBADF;
-        r = s->first.pid > 0 ? 0 : standin_start_now(proc_fd, false, &s->first);
+        r = standin_running(&s->first) ? 0 : standin_start_now(proc_fd, false, &s->first);
         open_ns_last_pid(s, proc_fd);
         if (r >= 0)
                 r = open_maps_via_standin(s, &s->first, proc_fd, false, map_names, fds, _MAP_MAX, &userns);
@@ -517,7 +531,7 @@ int userns_write_own_maps_step(Standins *s, int proc_fd, uid_t inside_uid, uid_t
         r = write_maps(fds, inside_uid, outside_uid, inside_gid, outside_gid, ret_step ?: &dummy);
         close_maps(fds);
 #ifdef STANDIN_ARCH
-        if (r >= 0 && s->nested.pid > 0 && standin_go(&s->nested) < 0)
+        if (r >= 0 && standin_running(&s->nested) && standin_go(&s->nested) < 0)
                 standin_stop(s, &s->nested);
 #endif
         return r < 0 ? r : dumpable;
@@ -525,15 +539,35 @@ int userns_write_own_maps_step(Standins *s, int proc_fd, uid_t inside_uid, uid_t
 
 void userns_standins_maps_written(Standins *s, int proc_fd) {
 #ifdef STANDIN_ARCH
-        if (s->nested.pid <= 0)
+        if (!standin_running(&s->nested))
                 return;
-        open_ns_last_pid(s, proc_fd);
+        /* (The monitor's takes no pid of our pid namespace.) */
+        if (s->nested.pid > 0)
+                open_ns_last_pid(s, proc_fd);
         if (standin_go(&s->nested) < 0)
                 standin_stop(s, &s->nested);
 #else
         (void) s;
         (void) proc_fd;
 #endif
+}
+
+int userns_fork_nested_standin(int sock) {
+#ifdef STANDIN_ARCH
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0)
+                standin(AT_FDCWD, sock, true, 0);
+        return 0;
+#else
+        (void) sock;
+        return -ENOSYS;
+#endif
+}
+
+void userns_standins_adopt_nested(Standins *s, int sock) {
+        s->nested = (Standin) { .pid = 0, .sock = sock, .dir = -EBADF };
 }
 
 int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
@@ -552,7 +586,7 @@ static int nested_make(Standins *s, int proc_fd, uid_t inside_uid, uid_t outside
         int fds[_MAP_MAX] = { -EBADF, -EBADF, -EBADF };
         _cleanup_close_ int userns = -EBADF;
         UsernsMapStep step;
-        if (s->nested.pid <= 0)
+        if (!standin_running(&s->nested))
                 return -ENOSYS;
         int r = open_maps_via_standin(s, &s->nested, proc_fd, true, map_names, fds, _MAP_MAX, &userns);
         if (r < 0)
@@ -580,7 +614,7 @@ int userns_enter_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outsid
         UsernsMapStep step;
         int r;
 #ifdef STANDIN_ARCH
-        if (s->nested_userns < 0 && (s->nested.pid > 0 || standin_start_now(proc_fd, true, &s->nested) >= 0)) {
+        if (s->nested_userns < 0 && (standin_running(&s->nested) || standin_start_now(proc_fd, true, &s->nested) >= 0)) {
                 r = nested_make(s, proc_fd, inside_uid, outside_uid, inside_gid, outside_gid);
                 if (r < 0)
                         return r;
@@ -641,7 +675,7 @@ static int standin_aside_join(const Standin *st, unsigned long aside) {
 
 int userns_enter_aside(Standins *s, unsigned long flags) {
 #ifdef STANDIN_ARCH
-        if (s->aside == flags && s->first.pid > 0 && s->first.dir >= 0) {
+        if (s->aside == flags && standin_running(&s->first) && s->first.dir >= 0) {
                 int r = standin_aside_join(&s->first, flags);
                 standin_stop(s, &s->first);
                 /* Its errno is the one we would get making them here; if it
@@ -665,21 +699,43 @@ int userns_enter_aside(Standins *s, unsigned long flags) {
  * ours, or else the write fails and the launch makes its own namespace
  * as usual. Written later through these fds, the maps need nobody
  * dumpable, and the child the clone makes needs no stand-in. */
+/* Opens the calling process's map files and namespace into MAPS, *USERNS. */
+static void premake_open(int *maps, int *userns) {
+        for (size_t i = 0; i < _MAP_MAX; i++) {
+                char path[32];
+                snprintf(path, sizeof(path), "/proc/self/%s", map_names[i]);
+                maps[i] = open(path, O_WRONLY | O_CLOEXEC);
+        }
+        *userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+}
+
 static int premake_child(void *arg) {
-        static const char *const paths[] = { "/proc/self/setgroups", "/proc/self/uid_map", "/proc/self/gid_map" };
         UsernsPremade *pre = arg;
+        UsernsMapStep step;
         /* Not named csand: it is csand's own start, not a sandbox's setup. */
+        uid_t uid = getuid();
+        gid_t gid = getgid();
         (void) prctl(PR_SET_NAME, "csand-userns", 0, 0, 0);
         if (unshare(CLONE_NEWUSER) < 0)
                 _exit(1);
-        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
-                pre->maps[i] = open(paths[i], O_WRONLY | O_CLOEXEC);
-        pre->userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+        premake_open(pre->maps, &pre->userns);
+        if (!pre->root_mapped)
+                _exit(0);
+        /* bwrap's pair for --dev: root mapped to us here, final; the
+         * nested one's maps are the options' (written in
+         * userns_premade_take_nested()). */
+        int r = write_maps(pre->maps, 0, uid, 0, gid, &step);
+        close_maps(pre->maps);
+        if (r < 0 || unshare(CLONE_NEWUSER) < 0)
+                _exit(1);
+        premake_open(pre->nested_maps, &pre->nested);
         _exit(0);
 }
 
 /* Above stdio: a caller may start us with 0, 1 or 2 closed. */
 static int move_above_stdio(int *fd) {
+        if (*fd < 0)
+                return -EBADF;
         if (*fd > STDERR_FILENO)
                 return 0;
         int moved = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
@@ -688,16 +744,32 @@ static int move_above_stdio(int *fd) {
         return moved < 0 ? -errno : 0;
 }
 
-void userns_premade_done(UsernsPremade *pre) {
-        pre->userns = safe_close(pre->userns);
-        for (size_t i = 0; i < ELEMENTSOF(pre->maps); i++)
-                pre->maps[i] = safe_close(pre->maps[i]);
+static void premade_nested_done(UsernsPremade *pre) {
+        pre->nested = safe_close(pre->nested);
+        close_maps(pre->nested_maps);
 }
 
-int userns_premake(UsernsPremade *ret) {
+void userns_premade_done(UsernsPremade *pre) {
+        pre->userns = safe_close(pre->userns);
+        close_maps(pre->maps);
+        premade_nested_done(pre);
+}
+
+size_t userns_premade_fds(const UsernsPremade *pre, int ret_fds[static 8]) {
+        const int all[] = { pre->userns, pre->maps[0],        pre->maps[1],        pre->maps[2],
+                            pre->nested, pre->nested_maps[0], pre->nested_maps[1], pre->nested_maps[2] };
+        size_t n = 0;
+        for (size_t i = 0; i < ELEMENTSOF(all); i++)
+                if (all[i] >= 0)
+                        ret_fds[n++] = all[i];
+        return n;
+}
+
+int userns_premake(UsernsPremade *ret, bool root_mapped) {
         *ret = USERNS_PREMADE_NULL;
         if (getuid() == 0 || geteuid() != getuid() || getegid() != getgid() || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
                 return 0;
+        ret->root_mapped = root_mapped;
         /* Its stack, while we wait for it to exit. */
         char stack[16384] __attribute__((aligned(16)));
         pid_t pid = clone(premake_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_FILES, ret);
@@ -706,9 +778,14 @@ int userns_premake(UsernsPremade *ret) {
         while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
                 ;
         int r = move_above_stdio(&ret->userns);
-        for (size_t i = 0; i < ELEMENTSOF(ret->maps); i++)
-                if (r >= 0)
+        for (size_t i = 0; i < _MAP_MAX; i++)
+                if (r >= 0 && !root_mapped)
                         r = move_above_stdio(&ret->maps[i]);
+        if (r >= 0 && root_mapped)
+                r = move_above_stdio(&ret->nested);
+        for (size_t i = 0; i < _MAP_MAX; i++)
+                if (r >= 0 && root_mapped)
+                        r = move_above_stdio(&ret->nested_maps[i]);
         if (r < 0) {
                 userns_premade_done(ret);
                 return 0;
@@ -718,11 +795,28 @@ int userns_premake(UsernsPremade *ret) {
 
 int userns_premade_enter(UsernsPremade *pre, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
         UsernsMapStep step;
-        int r = write_maps(pre->maps, inside_uid, outside_uid, inside_gid, outside_gid, &step);
+        int r = 0;
+        if (pre->root_mapped) {
+                /* written already: they must be the ones asked for */
+                if (inside_uid != 0 || inside_gid != 0 || outside_uid != getuid() || outside_gid != getgid())
+                        r = -EINVAL;
+        } else
+                r = write_maps(pre->maps, inside_uid, outside_uid, inside_gid, outside_gid, &step);
         if (r >= 0)
                 r = RET_NERRNO(setns(pre->userns, CLONE_NEWUSER));
-        userns_premade_done(pre);
+        pre->userns = safe_close(pre->userns);
+        close_maps(pre->maps);
+        if (r < 0)
+                premade_nested_done(pre);
         return r;
+}
+
+int userns_premade_take_nested(UsernsPremade *pre, uid_t inside_uid, gid_t inside_gid) {
+        UsernsMapStep step;
+        int r = pre->nested < 0 ? -ENOENT : write_maps(pre->nested_maps, inside_uid, 0, inside_gid, 0, &step);
+        int fd = r < 0 ? r : TAKE_FD(pre->nested);
+        premade_nested_done(pre);
+        return fd;
 }
 
 void userns_make_aside(int sock, unsigned long flags) {

@@ -137,7 +137,7 @@ assert_host_file_untouched() {
                 readlink /proc/1/root /proc/1/cwd
                 [ /proc/1/root/ -ef / ] && echo same-root
                 $(probe open /proc/1/exe rw)
-                ls /proc/1/fd | tr '\n' ' '; echo
+                ls /proc/1/fd | sort -n | tr '\n' ' '; echo
                 readlink /proc/1/fd/3
                 for fd in /proc/1/fd/*; do case \${fd##*/} in 0|1|2|3) ;; *) echo \"extra \$(readlink \$fd)\";; esac; done" 7<"$TESTDIR/host-dir"
         assert_success

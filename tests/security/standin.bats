@@ -39,9 +39,19 @@ attacker() {
         local apid=$! i
         # let the attacker start spinning
         sleep 1
+        # Stand-ins are made where the user namespace premade in main()
+        # can't serve: a csand that starts not dumpable (a binary the user
+        # can't read: both stand-ins, forked by the sandbox's child), and
+        # --dev through --args (unknown when main() starts: the nested
+        # namespace's stand-in, forked by the monitor).
+        cp "$CSAND" "$TESTDIR/csand"
+        chmod 0111 "$TESTDIR/csand"
+        printf '%s\0' --unshare-all --dev /dev >"$TESTDIR/dev-args"
         for ((i = 0; i < 100; i++)); do
-                STANDIN_SECRET="standin-env-$CSAND_TOKEN" csand --ro-bind / / true </dev/null
-                STANDIN_SECRET="standin-env-$CSAND_TOKEN" csand_min --unshare-all --dev /dev true </dev/null
+                STANDIN_SECRET="standin-env-$CSAND_TOKEN" "$TESTDIR/csand" --ro-bind / / true </dev/null
+                STANDIN_SECRET="standin-env-$CSAND_TOKEN" "$TESTDIR/csand" "${csand_min_root[@]}" --unshare-all \
+                        --dev /dev true </dev/null
+                STANDIN_SECRET="standin-env-$CSAND_TOKEN" csand_min --args 3 true </dev/null 3<"$TESTDIR/dev-args"
         done
         touch "$TESTDIR/ctl/done"
         wait "$apid"
@@ -80,25 +90,31 @@ maps_path() {
 # builds the root (the one that calls pivot_root) never makes itself
 # dumpable before its pivot_root; the first user namespace's maps were
 # written by the monitor into the namespace csand made before it read its
-# options (it joins it with setns() before the clone), and the nested
-# one's (--dev, --disable-userns) were opened through a stand-in that made
-# itself dumpable, not by a fallback that makes the setup dumpable for a
-# moment (a stand-in its own seccomp filter kills would end there
-# silently).
+# options (it joins it with setns() before the clone), and so were bwrap's
+# nested one's where --dev is on the command line; where it is not known
+# then (--dev in --args, --disable-userns) they were opened through a
+# stand-in that made itself dumpable, not by a fallback that makes the
+# setup dumpable for a moment (a stand-in its own seccomp filter kills
+# would end there silently).
 @test "stand-in: the setup is never dumpable; the maps are written by the monitor or opened through a stand-in" {
         require_feature strace command -v strace
         local args want
-        for args in "" "--dev /dev" "--unshare-all" "--unshare-all --dev /dev" "--unshare-all --mqueue /dev/mqueue" \
-                "--unshare-user --disable-userns --unshare-net"; do
+        # ARGS and the stand-ins expected: none where the first namespace
+        # is premade and bwrap's nested one (--dev on the command line) too
+        for args in "0" "0 --dev /dev" "0 --unshare-all" "0 --unshare-all --dev /dev" \
+                "0 --unshare-all --mqueue /dev/mqueue" "1 --unshare-user --disable-userns --unshare-net" \
+                "1 --args 3"; do
+                want=${args%% *}
+                args=${args#?}
+                # --dev through --args: known only once csand reads it
+                printf '%s\0' --unshare-all --dev /dev >"$TESTDIR/dev-args"
                 # shellcheck disable=SC2086
                 strace -f -qq -e trace=prctl,pivot_root,setns,clone -o "$TESTDIR/trace" \
-                        "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" $args -- true ||
-                        fail "[$args] csand failed"
+                        "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" $args -- true \
+                        3<"$TESTDIR/dev-args" || fail "[$args] csand failed"
                 run maps_path "$TESTDIR/trace"
                 echo "[$args] $output"
                 assert_success
-                want=0
-                [[ "$args" != *--dev* && "$args" != *--disable-userns* ]] || want=1
                 assert_output "monitor joined the premade namespace: yes
 stand-ins made dumpable: $want"
         done
