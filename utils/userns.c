@@ -769,6 +769,10 @@ int userns_premake(UsernsPremade *ret, bool root_mapped) {
         *ret = USERNS_PREMADE_NULL;
         if (getuid() == 0 || geteuid() != getuid() || getegid() != getgid() || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
                 return 0;
+        /* As a pid namespace's init (a sandbox in a sandbox, --as-pid-1) our
+         * child would take pid 2, which bwrap's sandbox child has there. */
+        if (getpid() == 1)
+                return 0;
         ret->root_mapped = root_mapped;
         /* Its stack, while we wait for it to exit. */
         char stack[16384] __attribute__((aligned(16)));

@@ -136,7 +136,7 @@ typedef struct UsernsPremade {
 
 /* 1 with *RET made (with ROOT_MAPPED the pair), 0 where it can't be
  * (setuid, root, not dumpable: an unreadable binary; no user
- * namespaces), -errno. */
+ * namespaces) or is not (as pid 1), -errno. */
 int userns_premake(UsernsPremade *ret, bool root_mapped);
 /* Its fds (at most 8), for the plan to refuse as option values. */
 size_t userns_premade_fds(const UsernsPremade *pre, int ret_fds[static 8]);

@@ -158,8 +158,8 @@ PY
 }
 
 # csand opens four fds of its own before it reads its options (the user
-# namespace it makes first, utils/userns.h): with the caller's fds above
-# stdio closed they are 3 to 6. An option naming one must fail as it does
+# namespace it makes first, utils/userns.h; five with --dev): with the
+# caller's fds above stdio closed they are 3 to 6 (7). An option naming one must fail as it does
 # for any fd the caller did not hand over, never read or write csand's.
 @test "fd options: csand's own fds are not the caller's" {
         local opt fd
@@ -178,6 +178,12 @@ PY
                 run closefds "$CSAND" --args "$fd" "${csand_min_root[@]}" true
                 assert_failure 1
                 assert_output "csand: Can't read --args from fd $fd: Bad file descriptor"
+        done
+        # with --dev on the command line, a nested namespace too: 3 to 7
+        for fd in 3 4 5 6 7; do
+                run closefds "$CSAND" "${csand_min_root[@]}" --dev /dev --info-fd "$fd" true
+                assert_failure 1
+                assert_output "csand: Can't use fd $fd for --info-fd: Bad file descriptor"
         done
 }
 
