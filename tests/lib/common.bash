@@ -77,6 +77,14 @@ require_x86_64() {
         [ "$(uname -m)" = x86_64 ] || skip "the test's BPF program is for x86_64"
 }
 
+# as_pidns_init CMD...: CMD as the init (pid 1) of a new pid namespace, in
+# a user namespace that maps the caller's ids (unshare(1)). There csand
+# makes no user namespace first thing (its child would take pid 2,
+# bwrap's sandbox child's): its launches use the id-map stand-ins.
+as_pidns_init() {
+        unshare --user --map-current-user --pid --fork -- "$@"
+}
+
 closefds() {
         python3 -c 'import os, sys
 os.closerange(3, 65536)

@@ -40,17 +40,15 @@ attacker() {
         # let the attacker start spinning
         sleep 1
         # Stand-ins are made where the user namespace premade in main()
-        # can't serve: a csand that starts not dumpable (a binary the user
-        # can't read: both stand-ins, forked by the sandbox's child), and
-        # --dev through --args (unknown when main() starts: the nested
-        # namespace's stand-in, forked by the monitor).
-        cp "$CSAND" "$TESTDIR/csand"
-        chmod 0111 "$TESTDIR/csand"
+        # can't serve: csand as a pid namespace's init (both stand-ins,
+        # forked by the sandbox's child), and --dev through --args (unknown
+        # when main() starts: the nested namespace's stand-in, forked by
+        # the monitor).
         printf '%s\0' --unshare-all --dev /dev >"$TESTDIR/dev-args"
         for ((i = 0; i < 100; i++)); do
-                STANDIN_SECRET="standin-env-$CSAND_TOKEN" "$TESTDIR/csand" --ro-bind / / true </dev/null
-                STANDIN_SECRET="standin-env-$CSAND_TOKEN" "$TESTDIR/csand" "${csand_min_root[@]}" --unshare-all \
-                        --dev /dev true </dev/null
+                STANDIN_SECRET="standin-env-$CSAND_TOKEN" as_pidns_init "$CSAND" --ro-bind / / true </dev/null
+                STANDIN_SECRET="standin-env-$CSAND_TOKEN" as_pidns_init "$CSAND" "${csand_min_root[@]}" \
+                        --unshare-all --dev /dev true </dev/null
                 STANDIN_SECRET="standin-env-$CSAND_TOKEN" csand_min --args 3 true </dev/null 3<"$TESTDIR/dev-args"
         done
         touch "$TESTDIR/ctl/done"
@@ -66,12 +64,12 @@ race: caught dumpable some"
 
 # From an strace -f of csand (prctl, pivot_root, setns, clone): whether
 # a setup process (one that pivots) was dumpable before its pivot_root
-# (fails), whether the monitor joined a user namespace before its clone
-# (the premade one), and how many other processes (stand-ins) made
-# themselves dumpable.
+# (fails), whether the monitor (MONITOR_PID, else the first process
+# traced) joined a user namespace before its clone (the premade one), and
+# how many other processes (stand-ins) made themselves dumpable.
 maps_path() {
-        awk '
-                NR == 1 { monitor = $1 }
+        awk -v monitor="${2:-}" '
+                NR == 1 && monitor == "" { monitor = $1 }
                 /pivot_root\(/ { pivoted[$1] = 1; setup[$1] = 1 }
                 /PR_SET_DUMPABLE, SUID_DUMP_USER/ { if (!pivoted[$1]) early[$1] = 1 }
                 /^[0-9]+ +clone\(/ && !/CLONE_VM/ && $1 == monitor && !cloned { cloned = 1 }
@@ -120,13 +118,31 @@ stand-ins made dumpable: $want"
         done
 }
 
-# A csand binary the user may run but not read starts not dumpable (the
-# kernel's rule for such an exec), so it can make no user namespace
-# before it reads its options: the first namespace's maps then go through
-# a stand-in, as where the monitor can't live in the sandbox's namespace,
-# and the sandbox is the same.
-@test "stand-in: a csand the user can't read makes no premade namespace and uses a stand-in" {
+# Where csand makes no user namespace first thing (as a pid namespace's
+# init, or a binary the user may run but not read, which starts not
+# dumpable: the kernel's rule for such an exec), the first namespace's
+# maps go through a stand-in, as where the monitor can't live in the
+# sandbox's namespace, and the sandbox is the same.
+@test "stand-in: without a premade namespace (pid 1; a csand the user can't read) the maps go through a stand-in" {
         require_feature strace command -v strace
+        strace -f -qq -e trace=prctl,pivot_root,setns,clone,execve -o "$TESTDIR/trace" \
+                unshare --user --map-current-user --pid --fork -- \
+                "$CSAND" "${csand_min_root[@]}" --unshare-all --proc /proc -- cat /proc/self/uid_map >"$TESTDIR/out" ||
+                fail "csand failed"
+        run awk '{ print $1, $2, $3 }' "$TESTDIR/out"
+        assert_output "$(id -u) $(id -u) 1"
+        # the monitor: the process that execs csand (unshare(1)'s child)
+        run maps_path "$TESTDIR/trace" \
+                "$(awk -v c="$CSAND" 'index($0, "execve(\"" c "\"") { print $1; exit }' "$TESTDIR/trace")"
+        assert_success
+        assert_output "monitor joined the premade namespace: no
+stand-ins made dumpable: 1"
+        # ASan reads its options from /proc/self/environ, which a process
+        # that is not dumpable from its exec can't: leak checking would
+        # then be on for csand, which the sanitizer pass turns off.
+        if ldd "$CSAND" | grep -q libasan; then
+                skip "an unreadable copy of a sanitizer build can't read ASAN_OPTIONS"
+        fi
         cp "$CSAND" "$TESTDIR/csand"
         chmod 0111 "$TESTDIR/csand"
         strace -f -qq -e trace=prctl,pivot_root,setns,clone -o "$TESTDIR/trace" \
