@@ -1186,7 +1186,9 @@ static void launch_enter_premade(Launch *l, UsernsPremade *premade, int *ret_sta
                 l->nested_sock = sv[0];
                 *ret_standin_end = sv[1];
         }
-        /* The capabilities joining gave us reset the parent-death signal. */
+        /* Joining gave us new credentials: the kernel keeps the parent-death
+         * signal where, as here, their capabilities are only those of a
+         * namespace we own; set again rather than relied upon. */
         if (l->plan->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
                 (void) kill(getpid(), SIGKILL);
 }

@@ -712,9 +712,9 @@ static void premake_open(int *maps, int *userns) {
 static int premake_child(void *arg) {
         UsernsPremade *pre = arg;
         UsernsMapStep step;
-        /* Not named csand: it is csand's own start, not a sandbox's setup. */
         uid_t uid = getuid();
         gid_t gid = getgid();
+        /* Not named csand: it is csand's own start, not a sandbox's setup. */
         (void) prctl(PR_SET_NAME, "csand-userns", 0, 0, 0);
         if (unshare(CLONE_NEWUSER) < 0)
                 _exit(1);
