@@ -184,7 +184,12 @@ wait_for_instance() {
         local i line
         for ((i = 0; i < 200; i++)); do
                 line=$(fp ps --columns=instance,child-pid,application 2>/dev/null | awk -v app="$APP" '$3 == app && $2 > 0 { print $1, $2; exit }')
-                if [ -n "$line" ]; then
+                # Running: its pid 1 reachable, as flatpak enter needs. The
+                # instance is listed from --info-fd, written (as bwrap does)
+                # before the sandbox's setup is done; csand's pid 1 is made
+                # reachable only then (SECURITY.md, CVE-2026-41163), where
+                # bwrap's setup process is reachable throughout.
+                if [ -n "$line" ] && stat "/proc/${line#* }/root/" >/dev/null 2>&1; then
                         echo "$line"
                         return 0
                 fi
