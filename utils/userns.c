@@ -423,8 +423,9 @@ static void close_maps(int *fds) {
 /* Without a stand-in (an architecture we have no filter for): dumpable for
  * the three open()s (an attacher that stays is caught by the caller's
  * tracer check). */
-static void open_own_maps_dumpable(int proc_fd, int *fds) {
-        (void) prctl(PR_SET_DUMPABLE, 1);
+/* Our own map files into FDS (-errno for each that fails to open): we
+ * must be dumpable. PROC_FD as for userns_write_own_maps_step(). */
+static void open_own_maps(int proc_fd, int *fds) {
         for (size_t i = 0; i < _MAP_MAX; i++) {
                 char path[32];
                 snprintf(path, sizeof(path), "%s%s", proc_fd == AT_FDCWD ? "/proc/self/" : "self/", map_names[i]);
@@ -432,6 +433,11 @@ static void open_own_maps_dumpable(int proc_fd, int *fds) {
                 if (fds[i] < 0)
                         fds[i] = -errno;
         }
+}
+
+static void open_own_maps_dumpable(int proc_fd, int *fds) {
+        (void) prctl(PR_SET_DUMPABLE, 1);
+        open_own_maps(proc_fd, fds);
         (void) prctl(PR_SET_DUMPABLE, 0);
 }
 
@@ -699,13 +705,9 @@ int userns_enter_aside(Standins *s, unsigned long flags) {
  * ours, or else the write fails and the launch makes its own namespace
  * as usual. Written later through these fds, the maps need nobody
  * dumpable, and the child the clone makes needs no stand-in. */
-/* Opens the calling process's map files and namespace into MAPS, *USERNS. */
+/* The calling process's map files and namespace into MAPS, *USERNS. */
 static void premake_open(int *maps, int *userns) {
-        for (size_t i = 0; i < _MAP_MAX; i++) {
-                char path[32];
-                snprintf(path, sizeof(path), "/proc/self/%s", map_names[i]);
-                maps[i] = open(path, O_WRONLY | O_CLOEXEC);
-        }
+        open_own_maps(AT_FDCWD, maps);
         *userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
 }
 
