@@ -578,6 +578,20 @@ fail:
         _exit(1);
 }
 
+/* As bwrap: once the command has exited pid 1 reports its status and csand
+ * returns with it at once; what the command left running goes on in the
+ * sandbox, pid 1 reaping it until none is left (with --die-with-parent it
+ * dies with pid 1 as soon as csand is gone). Not where csand has something
+ * of its own to tear down when it returns, which those processes would be
+ * left without (a network helper, the cgroup, the --name registration, a
+ * fuse-overlayfs daemon), nor with --image, whose container ends with its
+ * command as docker's and podman's do: there pid 1 exits with the command
+ * and the pid namespace takes the rest with it. */
+static bool sandbox_outlives_command(const SandboxPlan *p) {
+        return p->unshare_pid && plan_needs_init(p) && !network_uses_helper(&p->network, p->unshare_net) &&
+               !cgroup_needed(&p->cgroup) && !p->name && !overlay_supervisor_wanted(p) && !p->image;
+}
+
 static _noreturn_ void init_run(const Launch *l);
 
 /* The id-map stand-ins first, in the caller's mount namespace, then the
@@ -816,7 +830,9 @@ static _noreturn_ void init_run(const Launch *l) {
         s.pid = pid;
         s.signal_fd = sfd;
         s.reap_all = true;
-        s.stops_out = l->stops_fd;
+        s.stops_out = l->plan->new_session ? -EBADF : l->stops_fd;
+        if (sandbox_outlives_command(l->plan))
+                s.exit_out = l->stops_fd;
         int status;
         r = init_supervise(&s, &status);
         _exit(r < 0 ? 1 : init_exit_code(status));
@@ -1041,6 +1057,8 @@ static int monitor(const SandboxPlan *p, Launch *l, JobControl *jobs, pid_t chil
         s.signal_fd = sfd;
         s.forward_tty_signals = true;
         jobctl_supervise(jobs, &s, stops_fd);
+        /* Pid 1's report of the command's exit, with or without job control. */
+        s.stops_in = stops_fd;
         r = init_supervise(&s, &status);
         jobctl_take_terminal_back(jobs);
         launch_stop_helpers(l);
@@ -1286,9 +1304,10 @@ static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
                 l.ns_aside = l.clone_flags & (CLONE_NEWNET | (plan_has_op(p, MOUNT_OP_MQUEUE) ? 0 : CLONE_NEWIPC));
                 l.clone_flags &= ~l.ns_aside;
         }
-        /* Pid 1 tells the monitor when the command stops (job control). */
+        /* Pid 1 tells the monitor when the command stops (job control) and,
+         * where the sandbox outlives it, when it exits. */
         int stops[2] = { -EBADF, -EBADF };
-        if (plan_needs_init(p) && !p->new_session && pipe2(stops, O_CLOEXEC | O_NONBLOCK) < 0) {
+        if (plan_needs_init(p) && (!p->new_session || sandbox_outlives_command(p)) && pipe2(stops, O_CLOEXEC | O_NONBLOCK) < 0) {
                 log_error("pipe: %s", strerror(errno));
                 safe_close(l.report_fd);
                 safe_close(gate[0]);

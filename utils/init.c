@@ -45,7 +45,8 @@ static void stopped(Supervise *s, int sig) {
 }
 
 /* Reaps what has exited (everything, with reap_all: pid 1 adopts the
- * orphans) and notes PID's stops; returns 1 once PID was among the dead. */
+ * orphans) and notes PID's stops; returns 1 once PID was among the dead,
+ * 2 once no child is left either. */
 static int reap(Supervise *s, bool *pid_done, int *ret_status) {
         int flags = WNOHANG | (s->watch_stops || s->stops_out >= 0 ? WUNTRACED : 0);
         for (;;) {
@@ -55,7 +56,7 @@ static int reap(Supervise *s, bool *pid_done, int *ret_status) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == ECHILD)
-                                return *pid_done;
+                                return *pid_done ? 2 : 0;
                         return -errno;
                 }
                 if (r == 0)
@@ -84,9 +85,23 @@ static void read_stops(Supervise *s) {
                 s->stops_in = -EBADF;
                 return;
         }
-        for (ssize_t i = 0; i < n; i++)
-                if (s->on_stop)
+        for (ssize_t i = 0; i < n; i++) {
+                if (s->code_next) {
+                        s->reported_code = buf[i];
+                        s->code_next = false;
+                } else if (buf[i] == 0)
+                        s->code_next = true;
+                else if (s->on_stop)
                         s->on_stop(s->userdata, buf[i]);
+        }
+}
+
+/* Pid 1: the command's exit code to the monitor (exit_out). Non-blocking:
+ * a monitor that is gone does not hold us up. */
+static void report_exit(Supervise *s, int status) {
+        unsigned char msg[2] = { 0, (unsigned char) init_exit_code(status) };
+        (void) !write(s->exit_out, msg, sizeof(msg));
+        s->exit_out = safe_close(s->exit_out);
 }
 
 static void forward(Supervise *s, const struct signalfd_siginfo *si) {
@@ -101,15 +116,21 @@ static void forward(Supervise *s, const struct signalfd_siginfo *si) {
 }
 
 int init_supervise(Supervise *s, int *ret_status) {
-        bool done = false;
+        bool done = false, outlived = s->exit_out >= 0;
         int status = 0;
 
         for (;;) {
                 int r = reap(s, &done, &status);
                 if (r < 0)
                         return r;
-                if (r > 0) {
+                if (r > 0 && s->exit_out >= 0)
+                        report_exit(s, status);
+                if (r == 2 || (r == 1 && !outlived)) {
                         *ret_status = status;
+                        return 0;
+                }
+                if (s->reported_code >= 0) {
+                        *ret_status = W_EXITCODE(s->reported_code, 0);
                         return 0;
                 }
 

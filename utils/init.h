@@ -16,10 +16,16 @@ int init_signalfd(int *ret_fd);
 typedef struct Supervise {
         pid_t pid;     /* the process waited for */
         int signal_fd; /* from init_signalfd() */
-        /* As pid 1, also reap orphans. Returns as soon as PID has exited:
-         * pid 1 then exits too, and whatever the command left behind dies
-         * with the pid namespace. */
+        /* As pid 1, also reap orphans. Returns as soon as PID has exited
+         * (pid 1 then exits too, and whatever the command left behind dies
+         * with the pid namespace), unless exit_out is set. */
         bool reap_all;
+        /* Pid 1, as bwrap's: once PID has exited, reports its exit code
+         * to the monitor on exit_out (a 0 byte, then the code: stops are
+         * never 0) and goes on reaping until no child is left; only then
+         * returns. The monitor, reading stops_in, returns at once with
+         * that code (*ret_status an exit with it). */
+        int exit_out;
         /* Also pass on signals the terminal sent (SI_KERNEL); off where PID
          * is in our process group and got them itself. */
         bool forward_tty_signals;
@@ -37,9 +43,12 @@ typedef struct Supervise {
          * killed (a joined command ends with its sandbox, as a pid
          * namespace would end it). */
         int end_fd;
+        /* the monitor's reading of pid 1's reports */
+        bool code_next;
+        int reported_code;
 } Supervise;
 #define SUPERVISE_INIT \
-        { .stops_out = -EBADF, .stops_in = -EBADF, .end_fd = -EBADF }
+        { .exit_out = -EBADF, .stops_out = -EBADF, .stops_in = -EBADF, .end_fd = -EBADF, .reported_code = -1 }
 
 /* Waits for s->pid while passing supervised signals on to it (SIGCONT to
  * its whole process group when on_continue is set, the job-control view).

@@ -306,6 +306,49 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$CSAND" --setenv CSAND_TEST_TOKEN "$CSAND
         done
 }
 
+# --- what the command leaves running ------------------------------------------
+
+# Whether a process of this test's (by its token) runs `sleep`, and then,
+# once that sleep is killed, whether everything of the test ends: pid 1
+# reaps it and exits. Prints "left: sleep" or "left: nothing".
+leftover_sleep() {
+        local pid found=nothing
+        for pid in $(csand_token_pids); do
+                [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sleep ] && found=sleep && kill "$pid"
+        done
+        echo "left: $found"
+}
+
+# bwrap's monitor returns as soon as its pid 1 reports the command's exit
+# status; pid 1 goes on reaping what the command left running until none
+# is left (bubblewrap.c, monitor_child() and do_init()), or dies with the
+# monitor under --die-with-parent, taking the pid namespace with it. The
+# command leaves a sleep (its output not csand's) and exits 3: right
+# after either returns, that sleep still runs; killed, nothing is left
+# (assert_no_leftover_processes: pid 1 exited once it had reaped it).
+@test "with a pid namespace, what the command leaves running goes on after csand returns its status, as with bwrap" {
+        require_bwrap
+        require_userns
+        local dwp bin name
+        for dwp in "" --die-with-parent; do
+                for bin in "$BWRAP" "$CSAND"; do
+                        name=$([ "$bin" = "$BWRAP" ] && echo bwrap || echo csand)
+                        # shellcheck disable=SC2086
+                        run_one "$bin" --dev /dev --unshare-pid $dwp -- \
+                                sh -c 'sleep 60 </dev/null >/dev/null 2>&1 & exit 3'
+                        # with --die-with-parent pid 1 gets its SIGKILL as the monitor exits
+                        [ -z "$dwp" ] || poll_until 100 no_token_pids || true
+                        leftover_sleep >>"$TESTDIR/$name.out"
+                        assert_no_leftover_processes
+                done
+                echo "[$dwp] bwrap: $(cat "$TESTDIR/bwrap.rc") $(cat "$TESTDIR/bwrap.out")"
+                assert_same rc out err
+                run cat "$TESTDIR/csand.rc" "$TESTDIR/csand.out"
+                assert_output "3
+left: $([ -z "$dwp" ] && echo sleep || echo nothing)"
+        done
+}
+
 # --- uid/gid maps (item 14) ---------------------------------------------------
 
 @test "uid/gid maps seen inside are bwrap's: --dev, --uid, --gid, --disable-userns" {
