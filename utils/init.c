@@ -101,6 +101,9 @@ static void read_stops(Supervise *s) {
 static void report_exit(Supervise *s, int status) {
         unsigned char msg[2] = { 0, (unsigned char) init_exit_code(status) };
         (void) !write(s->exit_out, msg, sizeof(msg));
+        /* the same pipe as the stops': nothing more to tell on it */
+        if (s->stops_out == s->exit_out)
+                s->stops_out = -EBADF;
         s->exit_out = safe_close(s->exit_out);
 }
 
