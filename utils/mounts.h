@@ -25,6 +25,7 @@ typedef struct MountPointId {
 /* The new root while it is built. */
 typedef struct NewRoot {
         int fd;             /* the topmost mount at the new root: where destinations resolve */
+        bool bare;          /* fd is the scaffold's newroot/, nothing mounted there yet */
         MountPointId id;    /* fd's */
         int scaffold_fd;    /* csand's own tmpfs, the namespace's root until mounts_pivot():
                                  * oldroot/ (the caller's tree), newroot/, scratch space */

@@ -113,6 +113,27 @@ nested-ok" ] || fail "$ours"
         assert_line --regexp "^$CSAND_RUNTIME_DIR/csand +tmpfs +ro,"
 }
 
+# A first bind onto "/" is the new root itself (csand mounts no tmpfs
+# under it); a -try one that binds nothing leaves the usual tmpfs root, and
+# a bind onto "/" after other operations covers what they made. What the
+# sandbox sees of its root is bwrap's each time: the root's file system and
+# flags, its entries, where ".." from it leads, and that the mounts after
+# it land in it.
+@test "a first bind onto / is the root, a -try that binds nothing leaves a tmpfs root, as in bwrap" {
+        # (no awk in the sandbox: the root's last line of mountinfo, its
+        # flags and type, by sh)
+        local show='while read -r id parent dev r mp opts rest; do
+                        [ "$mp" = / ] && t=" $rest" && t=${t#* - } && root="$opts ${t%% *}"
+                done </proc/self/mountinfo; echo "$root"
+                ls -a / | tr "\n" " "; echo; ls -di / /.. | tr -s " " | cut -d" " -f1 | uniq | wc -l'
+        assert_same --ro-bind / / --proc /proc sh -c "$show"
+        assert_same --ro-bind /usr / --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib \
+                --symlink usr/lib64 /lib64 --proc /proc --tmpfs /tmp sh -c "$show; ls -d /tmp"
+        assert_same --ro-bind-try "$TESTDIR/missing" / "${root[@]}" --proc /proc --dir /made sh -c "$show"
+        [[ $ours == "0|rw,nosuid,nodev"*" tmpfs"* ]] || fail "not a tmpfs root: $ours"
+        assert_same "${root[@]}" --dir /made --bind / / --proc /proc sh -c "$show; ls -d /made 2>&1"
+}
+
 @test "5: --dev nodes are not noexec: /dev/zero maps executable, as with bwrap" {
         assert_same "${root[@]}" --dev /dev python3 -c '
 import mmap
