@@ -164,7 +164,9 @@ int init_supervise(Supervise *s, int *ret_status) {
                                 continue;
                         return -errno;
                 }
-                if (si.ssi_signo == SIGCHLD)
+                /* Once PID is gone (pid 1 outliving it), nothing to pass
+                 * on: its pid may be another process's by now. */
+                if (si.ssi_signo == SIGCHLD || done)
                         continue;
                 forward(s, &si);
         }

@@ -349,6 +349,61 @@ left: $([ -z "$dwp" ] && echo sleep || echo nothing)"
         done
 }
 
+# Host pid of this test's process whose pid in its namespace is NSPID and
+# whose name is COMM (by the token; "" if none).
+token_pid_by_nspid() {
+        local pid
+        for pid in $(csand_token_pids); do
+                [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || continue
+                [ "$(sed -n 's/^NSpid:.*[[:space:]]\([0-9]*\)$/\1/p' "/proc/$pid/status" 2>/dev/null)" = "$1" ] && echo "$pid"
+        done
+}
+
+# Once the command is gone, its pid may be another process's: a signal
+# the sandbox's pid 1 gets then is passed on to nobody (bwrap's pid 1 has
+# no handler: from outside only SIGKILL and SIGSTOP reach it). The
+# command's leftover waits until the command (pid 2) is reaped and starts
+# a sleep as pid 2 (clone3() with set_tid: it has CAP_SYS_ADMIN in the
+# user namespace that owns the pid namespace); a SIGTERM to pid 1 must
+# leave that sleep alone.
+@test "a signal to pid 1 after the command is gone reaches no process that took the command's pid, as with bwrap" {
+        require_bwrap
+        require_userns
+        local bin name pid1 sleeper
+        cat >"$TESTDIR/leftover.py" <<'PY'
+import ctypes, os, struct, time
+while os.path.exists("/proc/2"):
+    time.sleep(0.05)
+libc = ctypes.CDLL(None, use_errno=True)
+tid = (ctypes.c_int * 1)(2)
+args = ctypes.create_string_buffer(struct.pack("11Q", 0, 0, 0, 0, 17, 0, 0, 0, ctypes.addressof(tid), 1, 0), 88)
+pid = libc.syscall(435, args, 88)  # clone3
+if pid == 0:
+    os.execvp("sleep", ["sleep", "60"])
+if pid > 0:
+    os.waitpid(pid, 0)
+PY
+        for bin in "$BWRAP" "$CSAND"; do
+                name=$([ "$bin" = "$BWRAP" ] && echo bwrap || echo csand)
+                run_one "$bin" --dev-bind /dev/null /dev/null --proc /proc --unshare-pid --cap-add CAP_SYS_ADMIN \
+                        --ro-bind "$TESTDIR/leftover.py" /leftover.py -- \
+                        sh -c 'python3 /leftover.py </dev/null >/dev/null 2>&1 & exit 3'
+                poll_until 100 eval '[ -n "$(token_pid_by_nspid 2 sleep)" ]' || fail "[$name] no sleep took pid 2"
+                sleeper=$(token_pid_by_nspid 2 sleep)
+                pid1=$(token_pid_by_nspid 1 "$name")
+                [ -n "$pid1" ] || fail "[$name] no pid 1"
+                kill -TERM "$pid1"
+                sleep 0.5
+                if kill -0 "$sleeper" 2>/dev/null; then echo "left: sleep" >>"$TESTDIR/$name.out"; fi
+                kill_leftover_processes
+                assert_no_leftover_processes
+        done
+        assert_same rc out err
+        run cat "$TESTDIR/csand.rc" "$TESTDIR/csand.out"
+        assert_output "3
+left: sleep"
+}
+
 # --- uid/gid maps (item 14) ---------------------------------------------------
 
 @test "uid/gid maps seen inside are bwrap's: --dev, --uid, --gid, --disable-userns" {
