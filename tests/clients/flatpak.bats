@@ -232,6 +232,34 @@ $(id -u)"
         refute_output "$APP"
 }
 
+# An app whose command starts a process and exits: bwrap returns as soon as
+# the command does, and its pid 1 lives on with that process, so flatpak
+# lists the instance until it ends (csand ended the sandbox with the
+# command until the pid 1 rework of issue 14's fifth start-up round).
+leftover_instance() {
+        install_app "$1"
+        # (its output to a file: the sandbox's pid 1 keeps the stdout it was
+        # given, which `run` would wait for)
+        fp run --command=sh "$APP" -c 'sleep 600 </dev/null >/dev/null 2>&1 & echo started' \
+                >"$CLIENT_DIR/leftover.out" 2>"$CLIENT_DIR/leftover.err" || fail "flatpak run: $(cat "$CLIENT_DIR/leftover.err")"
+        assert_equal "$(cat "$CLIENT_DIR/leftover.out")" started
+        local instance child
+        read -r instance child < <(wait_for_instance) ||
+                fail "flatpak ps does not list the instance its leftover process keeps: $(fp ps 2>&1)"
+        run --separate-stderr fp enter "$instance" sh -c 'for c in /proc/[0-9]*/comm; do cat "$c"; done 2>/dev/null | grep -x sleep'
+        assert_success
+        assert_output sleep
+        run fp kill "$instance"
+        assert_success
+        local i
+        for ((i = 0; i < 200; i++)); do
+                fp ps --columns=application 2>/dev/null | grep -qx "$APP" || break
+                sleep 0.1
+        done
+        run fp ps --columns=application
+        refute_output "$APP"
+}
+
 @test "flatpak: install from a file:// remote and run the app (Debian's bwrap, the control)" {
         run_app bwrap
 }
@@ -278,4 +306,12 @@ $(id -u)"
 
 @test "flatpak: ps, enter and kill a running instance (csand as bwrap)" {
         ps_enter_kill csand
+}
+
+@test "flatpak: an app that leaves a process running stays an instance until flatpak kill (Debian's bwrap, the control)" {
+        leftover_instance bwrap
+}
+
+@test "flatpak: an app that leaves a process running stays an instance until flatpak kill (csand as bwrap)" {
+        leftover_instance csand
 }
