@@ -594,13 +594,19 @@ assert p.stdout.readline() == "ready\n"
 def ino(fd):
     return os.fstat(fd).st_ino
 cmd = None
-for pid in os.listdir("/proc"):
-    try:
-        # (only the command's environment has it: --setenv)
-        if pid.isdigit() and token.encode() in open(f"/proc/{pid}/environ", "rb").read():
-            cmd = int(pid)
-    except OSError:
-        pass
+# (polling: its environ can't be read while its shell execs the sleep)
+for _ in range(200):
+    for pid in os.listdir("/proc"):
+        try:
+            # (only the command's environment has it: --setenv)
+            if pid.isdigit() and token.encode() in open(f"/proc/{pid}/environ", "rb").read():
+                cmd = int(pid)
+        except OSError:
+            pass
+    if cmd:
+        break
+    time.sleep(0.05)
+assert cmd, "the command's process was not found"
 user = os.open(f"/proc/{cmd}/ns/user", os.O_RDONLY)
 first = user if "--dev" not in args else fcntl.ioctl(user, NS_GET_PARENT)
 for ns in ("net", "ipc"):
