@@ -198,6 +198,13 @@ wait_for_instance() {
         return 1
 }
 
+# Once flatpak kill has ended it, flatpak ps stops listing the app.
+assert_instance_gone() {
+        poll_until 200 eval '! fp ps --columns=application 2>/dev/null | grep -qx "$APP"' || true
+        run fp ps --columns=application
+        refute_output "$APP"
+}
+
 ps_enter_kill() {
         install_app "$1"
         client 600 flatpak run --command=sleep "$APP" 600 </dev/null >"$CLIENT_DIR/run.out" 2>&1 3>&- &
@@ -224,12 +231,7 @@ $(id -u)"
         wait "$runpid" || rc=$?
         # SIGKILL of the sandbox's pid 1 comes back as 128+9
         assert_equal "$rc" 137
-        for ((i = 0; i < 200; i++)); do
-                fp ps --columns=application 2>/dev/null | grep -qx "$APP" || break
-                sleep 0.1
-        done
-        run fp ps --columns=application
-        refute_output "$APP"
+        assert_instance_gone
 }
 
 # An app whose command starts a process and exits: bwrap returns as soon as
@@ -251,13 +253,7 @@ leftover_instance() {
         assert_output sleep
         run fp kill "$instance"
         assert_success
-        local i
-        for ((i = 0; i < 200; i++)); do
-                fp ps --columns=application 2>/dev/null | grep -qx "$APP" || break
-                sleep 0.1
-        done
-        run fp ps --columns=application
-        refute_output "$APP"
+        assert_instance_gone
 }
 
 @test "flatpak: install from a file:// remote and run the app (Debian's bwrap, the control)" {
