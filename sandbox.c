@@ -578,6 +578,14 @@ fail:
         _exit(1);
 }
 
+/* Whether csand runs something of its own outside the sandbox for as long
+ * as it lasts, and ends it when it returns: a network helper, the cgroup,
+ * the --name registration, a fuse-overlayfs supervisor. */
+static bool launch_has_outside_work(const SandboxPlan *p) {
+        return network_uses_helper(&p->network, p->unshare_net) || cgroup_needed(&p->cgroup) || p->name ||
+               overlay_supervisor_wanted(p);
+}
+
 /* As bwrap: once the command has exited pid 1 reports its status and csand
  * returns with it at once; what the command left running goes on in the
  * sandbox, pid 1 reaping it until none is left (with --die-with-parent it
@@ -588,8 +596,7 @@ fail:
  * command as docker's and podman's do: there pid 1 exits with the command
  * and the pid namespace takes the rest with it. */
 static bool sandbox_outlives_command(const SandboxPlan *p) {
-        return p->unshare_pid && plan_needs_init(p) && !network_uses_helper(&p->network, p->unshare_net) &&
-               !cgroup_needed(&p->cgroup) && !p->name && !overlay_supervisor_wanted(p) && !p->image;
+        return p->unshare_pid && plan_needs_init(p) && !launch_has_outside_work(p) && !p->image;
 }
 
 static _noreturn_ void init_run(const Launch *l);
@@ -1162,9 +1169,7 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
  * would also keep us from joining), the caller writes no maps, no --pidns
  * is joined. */
 static bool premade_userns_serves(const SandboxPlan *p) {
-        return !setuid_active() && p->userns_block_fd < 0 && p->pidns_fd < 0 &&
-               !network_uses_helper(&p->network, p->unshare_net) && !cgroup_needed(&p->cgroup) && !p->name &&
-               !overlay_supervisor_wanted(p);
+        return !setuid_active() && p->userns_block_fd < 0 && p->pidns_fd < 0 && !launch_has_outside_work(p);
 }
 
 /* A premade pair (--dev on the command line) only where its first
