@@ -71,7 +71,7 @@ typedef struct Launch {
         uid_t outside_uid;
         gid_t outside_gid;
         bool new_userns;     /* we create the user namespace (and write its maps) */
-        bool userns_premade; /* the monitor wrote them and joined it before the clone */
+        bool userns_premade; /* the monitor made it with its maps and joined it before the clone */
         bool in_place;       /* Landlock only: no namespaces, no new root (utils/landlock.h) */
         unsigned long clone_flags;
         char *outside_cwd; /* the caller's directory, tried inside when there is no --chdir */
@@ -87,8 +87,6 @@ typedef struct Launch {
                                   * the first stand-in (or, in a premade user
                                   * namespace, the monitor) while the root is built */
         Standins standins;      /* the child's */
-        int nested_sock;        /* child: its end to the nested namespace's stand-in
-                                 * the monitor forks, in a premade namespace */
         int nested_userns_fd;   /* child: or the nested namespace premade with it,
                                  * its maps written, to join */
         int stops_fd;           /* pid 1: where it reports the command's stops */
@@ -396,9 +394,7 @@ static int child_setup(Launch *l, Error *e) {
         if (p->userns_block_fd >= 0) {
                 wait_for_fd(p->userns_block_fd);
                 (void) prctl(PR_SET_DUMPABLE, 0);
-        } else if (l->userns_premade) {
-                userns_standins_maps_written(&l->standins, AT_FDCWD);
-        } else if (l->new_userns && !setuid_maps_written()) {
+        } else if (l->new_userns && !l->userns_premade && !setuid_maps_written()) {
                 uid_t uid;
                 gid_t gid;
                 first_level_ids(l, &uid, &gid);
@@ -635,15 +631,6 @@ static _noreturn_ void child_run(Launch *l) {
         }
         if (l->mountns_late && child_enter_mountns(l, &e) < 0)
                 goto fail;
-        if (l->nested_sock >= 0) {
-                userns_standins_adopt_nested(&l->standins, l->nested_sock);
-                l->nested_sock = -EBADF;
-                r = userns_standins_give_root(&l->standins);
-                if (r < 0) {
-                        error_set_errno(&e, r, "Can't give the id-map stand-in its root");
-                        goto fail;
-                }
-        }
         if (l->gate_fd >= 0 && gate_child_first(l, &e) < 0)
                 goto fail;
         if (l->in_place) {
@@ -1059,8 +1046,6 @@ static int monitor(const SandboxPlan *p, Launch *l, JobControl *jobs, pid_t chil
          * control; not with --new-session, where it has no terminal). */
         Supervise s = SUPERVISE_INIT;
         s.pid = child;
-        /* The nested namespace's stand-in too (a premade namespace). */
-        s.reap_all = l->userns_premade;
         s.signal_fd = sfd;
         s.forward_tty_signals = true;
         jobctl_supervise(jobs, &s, stops_fd);
@@ -1144,7 +1129,6 @@ static _noreturn_ void worker_run(SandboxPlan *p) {
                      .jobs = &jobs,
                      .overlay = OVERLAY_SUPERVISOR_INIT,
                      .standins = STANDINS_INIT,
-                     .nested_sock = -EBADF,
                      .nested_userns_fd = -EBADF };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         sigset_t supervised;
@@ -1172,51 +1156,35 @@ static bool premade_userns_serves(const SandboxPlan *p) {
         return !setuid_active() && p->userns_block_fd < 0 && p->pidns_fd < 0 && !launch_has_outside_work(p);
 }
 
-/* A premade pair (--dev on the command line) only where its first
- * namespace's maps, written already, are the ones the plan asks for. */
-static bool premade_userns_fits(const Launch *l, const UsernsPremade *premade) {
-        uid_t uid;
-        gid_t gid;
-        first_level_ids(l, &uid, &gid);
-        return !premade->root_mapped || (uid == 0 && gid == 0);
-}
-
-/* Writes the premade namespace's maps and joins it: the clone makes no
- * user namespace then, and the child no maps. Where that fails the launch
- * makes its own as usual, the stand-ins' mount namespace the caller's.
- * *RET_STANDIN_END: the nested namespace's stand-in's end of its socket
- * to the child (Launch.nested_sock), for the monitor to fork it with. */
-static void launch_enter_premade(Launch *l, UsernsPremade *premade, int *ret_standin_end) {
-        uid_t uid;
-        gid_t gid;
-        first_level_ids(l, &uid, &gid);
+/* Makes the sandbox's user namespace with its maps (and bwrap's nested
+ * one where the plan has it, utils/userns.h) and joins it: the clone
+ * makes no user namespace then, and the child no maps. Where that fails
+ * the launch makes its own as usual, the stand-ins' mount namespace the
+ * caller's. */
+static void launch_enter_premade(Launch *l) {
+        const SandboxPlan *p = l->plan;
+        _cleanup_(userns_premade_done) UsernsPremade premade = USERNS_PREMADE_NULL;
+        UsernsMap first = { .outside_uid = l->outside_uid, .outside_gid = l->outside_gid };
+        first_level_ids(l, &first.inside_uid, &first.inside_gid);
+        UsernsMap nested = { p->uid, first.inside_uid, p->gid, first.inside_gid };
         pid_t parent = getppid();
-        if (userns_premade_enter(premade, uid, l->outside_uid, gid, l->outside_gid) < 0) {
+        if (userns_premake(&premade, &first, nested_userns_needed(l) ? &nested : NULL) < 0 ||
+            setns(premade.userns, CLONE_NEWUSER) < 0) {
                 l->userns_premade = false;
                 l->clone_flags &= ~(unsigned long) CLONE_NEWNS;
                 l->mountns_late = true;
                 return;
         }
         l->clone_flags &= ~(unsigned long) CLONE_NEWUSER;
-        /* bwrap's nested namespace: premade too, its maps written now, or
-         * through a stand-in the monitor forks. */
-        if (nested_userns_needed(l) && premade->root_mapped)
-                l->nested_userns_fd = userns_premade_take_nested(premade, l->plan->uid, l->plan->gid);
-        userns_premade_done(premade);
-        int sv[2];
-        if (nested_userns_needed(l) && l->nested_userns_fd < 0 &&
-            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0) {
-                l->nested_sock = sv[0];
-                *ret_standin_end = sv[1];
-        }
+        l->nested_userns_fd = TAKE_FD(premade.nested);
         /* Joining gave us new credentials: the kernel keeps the parent-death
          * signal where, as here, their capabilities are only those of a
          * namespace we own; set again rather than relied upon. */
-        if (l->plan->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+        if (p->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
                 (void) kill(getpid(), SIGKILL);
 }
 
-static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
+static int sandbox_launch(const SandboxPlan *p, bool may_premake) {
         _cleanup_(launch_done) Launch l = {
                 .plan = p,
                 .outside_uid = geteuid(),
@@ -1226,7 +1194,6 @@ static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
                 .stops_fd = -EBADF,
                 .overlay = OVERLAY_SUPERVISOR_INIT,
                 .standins = STANDINS_INIT,
-                .nested_sock = -EBADF,
                 .nested_userns_fd = -EBADF,
         };
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
@@ -1245,12 +1212,8 @@ static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
                 l.clone_flags &= ~(unsigned long) CLONE_NEWCGROUP;
                 l.cgroupns_in_leaf = true;
         }
-        l.userns_premade =
-                premade->userns >= 0 && l.new_userns && premade_userns_serves(p) && premade_userns_fits(&l, premade);
-        if (!l.userns_premade)
-                userns_premade_done(premade);
-        /* The stand-ins' mount namespace must be the caller's (utils/userns.c).
-         * In a premade namespace the monitor forks the nested one's. */
+        l.userns_premade = may_premake && l.new_userns && premade_userns_serves(p);
+        /* The stand-ins' mount namespace must be the caller's (utils/userns.c). */
         if (l.new_userns && p->userns_block_fd < 0 && !setuid_active() && !l.userns_premade) {
                 l.clone_flags &= ~(unsigned long) CLONE_NEWNS;
                 l.mountns_late = true;
@@ -1332,9 +1295,8 @@ static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
 
         if (setuid_active())
                 return launch_setuid(&l, &jobs, report_fd, gate, stops);
-        int standin_end = -EBADF;
         if (l.userns_premade)
-                launch_enter_premade(&l, premade, &standin_end);
+                launch_enter_premade(&l);
         pid_t pid = raw_clone(l.clone_flags);
         if (pid < 0 && (errno == EINVAL || errno == EPERM || errno == ENOSPC || errno == EUSERS) &&
             p->unshare_user_try && !p->unshare_user && l.outside_uid == 0) {
@@ -1353,9 +1315,7 @@ static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
                 safe_close(gate[1]);
                 safe_close(stops[0]);
                 safe_close(stops[1]);
-                safe_close(l.nested_sock);
                 safe_close(l.nested_userns_fd);
-                safe_close(standin_end);
                 Error diag = {};
                 bool found = l.new_userns && userns_diag_explain(r, &diag) > 0;
                 log_clone_error(r, l.new_userns, found ? diag.message : NULL);
@@ -1365,27 +1325,17 @@ static int sandbox_launch(const SandboxPlan *p, UsernsPremade *premade) {
                 report_fd = safe_close(report_fd);
                 safe_close(gate[1]);
                 safe_close(stops[0]);
-                safe_close(standin_end);
                 child_run(&l);
         }
         safe_close(l.report_fd);
         safe_close(gate[0]);
         safe_close(stops[1]);
-        safe_close(l.nested_sock);
         safe_close(l.nested_userns_fd);
         if (l.userns_premade) {
                 if (l.ns_aside != 0)
                         userns_make_aside(report_fd, l.ns_aside);
                 /* Nothing of the monitor's needs them from here on. */
                 (void) caps_set(0);
-                /* The nested namespace's stand-in, which the child needs once
-                 * its mounts are made: after the network namespace, which is
-                 * not needed sooner, so that on two CPUs the two take turns
-                 * beside the child instead of slowing each other. It ends
-                 * when the child closes its socket; we reap it. */
-                if (standin_end >= 0)
-                        (void) userns_fork_nested_standin(standin_end);
-                safe_close(standin_end);
         }
         jobctl_monitor_start(&jobs, pid);
         overlay_supervisor_forget_child_end(&l.overlay);
@@ -1409,27 +1359,14 @@ static int run_command(SandboxPlan *p) {
         return join_run(p);
 }
 
-/* Whether the command line (before "--"; not --args, which is read only
- * once we are not dumpable) has --dev: then the user namespace made first
- * is bwrap's pair for it (utils/userns.h). A guess: where it is wrong the
- * launch makes its namespaces as where none was made. */
-static bool argv_asks_dev(int argc, char **argv) {
-        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-                if (strcmp(argv[i], "--dev") == 0)
-                        return true;
-        return false;
-}
-
 int main(int argc, char **argv) {
         _cleanup_plan_ SandboxPlan *plan = NULL;
-        _cleanup_(userns_premade_done) UsernsPremade premade = USERNS_PREMADE_NULL;
         Error e = {};
 
-        /* A user namespace for the sandbox, while we are still dumpable as
-         * every process is until here, so that no one need be later for
-         * its maps (utils/userns.h); before we read anything of the
-         * caller's. */
-        (void) userns_premake(&premade, argv_asks_dev(argc, argv));
+        /* Whether the monitor may make the sandbox's user namespace itself
+         * (utils/userns.h), which takes being dumpable for that moment:
+         * only where we start dumpable, as every process is until here. */
+        bool may_premake = userns_premake_possible();
         /* Not dumpable, from the start: csand lives in the caller's
          * namespaces, and ptrace or process_vm_readv by anyone of the same
          * uid (a command in a sandbox without a pid namespace, say) would
@@ -1449,8 +1386,6 @@ int main(int argc, char **argv) {
                 log_error("Out of memory");
                 return 1;
         }
-        int premade_fds[8];
-        plan_reserve_fds(plan, premade_fds, userns_premade_fds(&premade, premade_fds));
         OptionsCommand command;
         if (options_parse(plan, argc - 1, argv + 1, &command, &e) < 0 || setuid_check_plan(plan, &e) < 0) {
                 log_error("%s", e.message);
@@ -1511,5 +1446,5 @@ int main(int argc, char **argv) {
          * as it is; pid 1 closes its copies of the owned fds). */
         if (setuid_worker(NULL, NULL, NULL))
                 worker_run(plan);
-        return sandbox_launch(plan, &premade);
+        return sandbox_launch(plan, may_premake);
 }

@@ -136,23 +136,7 @@ int plan_add_env(SandboxPlan *p, EnvOpType type, const char *name, const char *v
         return 0;
 }
 
-void plan_reserve_fds(SandboxPlan *p, const int *fds, size_t n) {
-        struct OwnedFds *o = p->owned;
-        for (size_t i = 0; i < n && o->n_csand < ELEMENTSOF(o->csand); i++)
-                if (fds[i] >= 0)
-                        o->csand[o->n_csand++] = fds[i];
-}
-
-bool plan_fd_is_csands(const SandboxPlan *p, int fd) {
-        for (size_t i = 0; i < p->owned->n_csand; i++)
-                if (p->owned->csand[i] == fd)
-                        return true;
-        return false;
-}
-
 int plan_own_fd(SandboxPlan *p, int fd) {
-        if (plan_fd_is_csands(p, fd))
-                return -EBADF;
         int flags = fcntl(fd, F_GETFD);
         if (flags < 0)
                 return -errno;

@@ -105,11 +105,6 @@ typedef struct SandboxPlan {
         struct OwnedFds {
                 int *fds;
                 size_t n;
-                /* csand's own, opened before the options were read (the
-                 * user namespace made first, utils/userns.h): an option
-                 * that names one is refused, as for an fd not open. */
-                int csand[8];
-                size_t n_csand;
         } * owned;
 
         /* resources (utils/cgroups.c, utils/rlimits.c): the cgroup limits
@@ -170,9 +165,6 @@ int plan_add_env(SandboxPlan *p, EnvOpType type, const char *name, const char *v
 /* Takes ownership of a caller's fd: close-on-exec from now on, so it never
  * reaches the command, and closed with the plan. */
 int plan_own_fd(SandboxPlan *p, int fd);
-/* FDS are csand's own (see OwnedFds.csand): not for options to name. */
-void plan_reserve_fds(SandboxPlan *p, const int *fds, size_t n);
-bool plan_fd_is_csands(const SandboxPlan *p, int fd);
 /* Closes an owned fd early (and forgets it). */
 void plan_close_fd(const SandboxPlan *p, int fd);
 int plan_add_seccomp(SandboxPlan *p, void *data, size_t len);

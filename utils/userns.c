@@ -30,15 +30,13 @@
 
 /* Our /proc/self files belong to root while we are not dumpable, which is
  * what keeps the user outside from ptracing the setup; but that way the id
- * maps can't be opened either. Mostly they need not be: main() makes the
- * sandbox's user namespace first thing, while csand is still dumpable as
- * any process is from its exec, with its map files opened then and
- * written by the monitor later (userns_premake(), at the end of this
- * file), and bwrap's nested one for --dev with it where the command line
- * says --dev. Where that can't serve (the monitor must stay outside it: a
- * network helper, the cgroup; or csand started not dumpable), and for a
- * nested namespace not premade (it can only be made once the first one's
- * maps are written), a stand-in does it: a fork of ours in the
+ * maps can't be opened either. Mostly they need not be: right before the
+ * clone the monitor makes the sandbox's user namespace, and bwrap's nested
+ * one where the plan has it, through a vfork-like child, dumpable for that
+ * moment, that writes their maps itself (userns_premake(), at the end of
+ * this file). Where that can't serve (the monitor must stay outside the
+ * namespace: a network helper, the cgroup; or csand started not
+ * dumpable), a stand-in does it: a fork of ours in the
  * same user namespace, which first confines itself to read(), write(),
  * exit() and that one prctl() with a seccomp filter, then becomes dumpable
  * (its /proc files the user's) and waits to be killed. Ptrace it, and you
@@ -543,39 +541,6 @@ int userns_write_own_maps_step(Standins *s, int proc_fd, uid_t inside_uid, uid_t
         return r < 0 ? r : dumpable;
 }
 
-void userns_standins_maps_written(Standins *s, int proc_fd) {
-#ifdef STANDIN_ARCH
-        if (!standin_running(&s->nested))
-                return;
-        /* (The monitor's takes no pid of our pid namespace.) */
-        if (s->nested.pid > 0)
-                open_ns_last_pid(s, proc_fd);
-        if (standin_go(&s->nested) < 0)
-                standin_stop(s, &s->nested);
-#else
-        (void) s;
-        (void) proc_fd;
-#endif
-}
-
-int userns_fork_nested_standin(int sock) {
-#ifdef STANDIN_ARCH
-        pid_t pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0)
-                standin(AT_FDCWD, sock, true, 0);
-        return 0;
-#else
-        (void) sock;
-        return -ENOSYS;
-#endif
-}
-
-void userns_standins_adopt_nested(Standins *s, int sock) {
-        s->nested = (Standin) { .pid = 0, .sock = sock, .dir = -EBADF };
-}
-
 int userns_write_own_maps_at(int proc_fd, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
         Standins s = STANDINS_INIT;
         int r = userns_write_own_maps_step(&s, proc_fd, inside_uid, outside_uid, inside_gid, outside_gid, NULL);
@@ -694,50 +659,53 @@ int userns_enter_aside(Standins *s, unsigned long flags) {
 }
 
 /* The premade namespace (userns.h). What makes the map files openable is
- * that we are still dumpable then, as any process is between its exec and
- * the first line of main(), where csand makes itself not dumpable: a
- * vfork-like child, sharing our memory (and so our dumpability) and our
- * fd table, unshares a user namespace and opens its own map files and
- * namespace into that table, then exits; we resume once it has. An
- * attacher of that moment attaches to what csand is anyway until main()
- * (SECURITY.md): csand holds the caller's fds and environment, not yet
- * its options; the namespace is empty, and its maps can be written once:
- * ours, or else the write fails and the launch makes its own namespace
- * as usual. Written later through these fds, the maps need nobody
- * dumpable, and the child the clone makes needs no stand-in. */
-/* The calling process's map files and namespace into MAPS, *USERNS. */
-static void premake_open(int *maps, int *userns) {
-        open_own_maps(AT_FDCWD, maps);
-        *userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+ * that we are dumpable while they are opened: a vfork-like child, sharing
+ * our memory (and so our dumpability) and our fd table, unshares a user
+ * namespace, writes its maps, for bwrap's pair unshares the nested one
+ * and writes its maps too, and opens the namespaces into that table, then
+ * exits; we resume once it has, and are not dumpable again. Dumpable for
+ * that moment, csand is as open to the user's own processes as every
+ * process is from its exec until csand's main() makes it not dumpable,
+ * no more (SECURITY.md): it has no privilege the user lacks, and only a
+ * process in our own user namespace with our capabilities may attach (a
+ * sandbox's, in a user namespace of its own, may not). The maps written
+ * by the namespace's own first process: nobody need be dumpable for them
+ * later, and the child the clone makes needs no stand-in. */
+typedef struct PremakeJob {
+        UsernsMap first;
+        UsernsMap nested;
+        bool with_nested;
+        UsernsPremade *out;
+} PremakeJob;
+
+/* Unshares a user namespace, writes MAP into it and opens it. */
+static int premake_one(const UsernsMap *map) {
+        int fds[_MAP_MAX];
+        UsernsMapStep step;
+        if (unshare(CLONE_NEWUSER) < 0)
+                return -errno;
+        open_own_maps(AT_FDCWD, fds);
+        int r = write_maps(fds, map->inside_uid, map->outside_uid, map->inside_gid, map->outside_gid, &step);
+        close_maps(fds);
+        if (r < 0)
+                return r;
+        return RET_NERRNO(open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC));
 }
 
 static int premake_child(void *arg) {
-        UsernsPremade *pre = arg;
-        UsernsMapStep step;
-        uid_t uid = getuid();
-        gid_t gid = getgid();
-        /* Not named csand: it is csand's own start, not a sandbox's setup. */
+        PremakeJob *job = arg;
+        /* Not named csand: it is csand's own setup, not a sandbox's. */
         (void) prctl(PR_SET_NAME, "csand-userns", 0, 0, 0);
-        if (unshare(CLONE_NEWUSER) < 0)
-                _exit(1);
-        premake_open(pre->maps, &pre->userns);
-        if (!pre->root_mapped)
-                _exit(0);
-        /* bwrap's pair for --dev: root mapped to us here, final; the
-         * nested one's maps are the options' (written in
-         * userns_premade_take_nested()). */
-        int r = write_maps(pre->maps, 0, uid, 0, gid, &step);
-        close_maps(pre->maps);
-        if (r < 0 || unshare(CLONE_NEWUSER) < 0)
-                _exit(1);
-        premake_open(pre->nested_maps, &pre->nested);
+        job->out->userns = premake_one(&job->first);
+        if (job->out->userns >= 0 && job->with_nested)
+                job->out->nested = premake_one(&job->nested);
         _exit(0);
 }
 
 /* Above stdio: a caller may start us with 0, 1 or 2 closed. */
 static int move_above_stdio(int *fd) {
         if (*fd < 0)
-                return -EBADF;
+                return *fd;
         if (*fd > STDERR_FILENO)
                 return 0;
         int moved = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
@@ -746,83 +714,43 @@ static int move_above_stdio(int *fd) {
         return moved < 0 ? -errno : 0;
 }
 
-static void premade_nested_done(UsernsPremade *pre) {
-        pre->nested = safe_close(pre->nested);
-        close_maps(pre->nested_maps);
-}
-
 void userns_premade_done(UsernsPremade *pre) {
         pre->userns = safe_close(pre->userns);
-        close_maps(pre->maps);
-        premade_nested_done(pre);
+        pre->nested = safe_close(pre->nested);
 }
 
-size_t userns_premade_fds(const UsernsPremade *pre, int ret_fds[static 8]) {
-        const int all[] = { pre->userns, pre->maps[0],        pre->maps[1],        pre->maps[2],
-                            pre->nested, pre->nested_maps[0], pre->nested_maps[1], pre->nested_maps[2] };
-        size_t n = 0;
-        for (size_t i = 0; i < ELEMENTSOF(all); i++)
-                if (all[i] >= 0)
-                        ret_fds[n++] = all[i];
-        return n;
+bool userns_premake_possible(void) {
+        /* Not as root, setuid, or where the kernel made us not dumpable
+         * at exec (an unreadable binary): we may not make ourselves
+         * dumpable then. As a pid namespace's init (a sandbox in a
+         * sandbox, --as-pid-1) our child would take pid 2, which bwrap's
+         * sandbox child has there. */
+        return getuid() != 0 && geteuid() == getuid() && getegid() == getgid() &&
+               prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1 && getpid() != 1;
 }
 
-int userns_premake(UsernsPremade *ret, bool root_mapped) {
+int userns_premake(UsernsPremade *ret, const UsernsMap *first, const UsernsMap *nested) {
         *ret = USERNS_PREMADE_NULL;
-        if (getuid() == 0 || geteuid() != getuid() || getegid() != getgid() || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
-                return 0;
-        /* As a pid namespace's init (a sandbox in a sandbox, --as-pid-1) our
-         * child would take pid 2, which bwrap's sandbox child has there. */
-        if (getpid() == 1)
-                return 0;
-        ret->root_mapped = root_mapped;
+        PremakeJob job = { .first = *first, .with_nested = nested, .out = ret };
+        if (nested)
+                job.nested = *nested;
         /* Its stack, while we wait for it to exit. */
         char stack[16384] __attribute__((aligned(16)));
-        pid_t pid = clone(premake_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_FILES, ret);
-        if (pid < 0)
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
                 return -errno;
-        while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
-                ;
-        int r = move_above_stdio(&ret->userns);
-        for (size_t i = 0; i < _MAP_MAX; i++)
-                if (r >= 0 && !root_mapped)
-                        r = move_above_stdio(&ret->maps[i]);
-        if (r >= 0 && root_mapped)
-                r = move_above_stdio(&ret->nested);
-        for (size_t i = 0; i < _MAP_MAX; i++)
-                if (r >= 0 && root_mapped)
-                        r = move_above_stdio(&ret->nested_maps[i]);
-        if (r < 0) {
-                userns_premade_done(ret);
-                return 0;
-        }
-        return 1;
-}
-
-int userns_premade_enter(UsernsPremade *pre, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid) {
-        UsernsMapStep step;
-        int r = 0;
-        if (pre->root_mapped) {
-                /* written already: they must be the ones asked for */
-                if (inside_uid != 0 || inside_gid != 0 || outside_uid != getuid() || outside_gid != getgid())
-                        r = -EINVAL;
-        } else
-                r = write_maps(pre->maps, inside_uid, outside_uid, inside_gid, outside_gid, &step);
+        pid_t pid = clone(premake_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_FILES, &job);
+        int r = pid < 0 ? -errno : 0;
+        if (pid > 0)
+                while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+                        ;
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (r >= 0)
-                r = RET_NERRNO(setns(pre->userns, CLONE_NEWUSER));
-        pre->userns = safe_close(pre->userns);
-        close_maps(pre->maps);
+                r = move_above_stdio(&ret->userns);
+        if (r >= 0 && nested)
+                r = move_above_stdio(&ret->nested);
         if (r < 0)
-                premade_nested_done(pre);
+                userns_premade_done(ret);
         return r;
-}
-
-int userns_premade_take_nested(UsernsPremade *pre, uid_t inside_uid, gid_t inside_gid) {
-        UsernsMapStep step;
-        int r = pre->nested < 0 ? -ENOENT : write_maps(pre->nested_maps, inside_uid, 0, inside_gid, 0, &step);
-        int fd = r < 0 ? r : TAKE_FD(pre->nested);
-        premade_nested_done(pre);
-        return fd;
 }
 
 void userns_make_aside(int sock, unsigned long flags) {

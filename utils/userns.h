@@ -92,62 +92,34 @@ int userns_prepare_nested(Standins *s, int proc_fd, uid_t inside_uid, uid_t outs
  * stand-in is killed (userns_reap_standins() reaps it). */
 int userns_enter_aside(Standins *s, unsigned long flags);
 
-/* The monitor, in a premade namespace (below), right after the clone:
- * forks the nested namespace's stand-in on SOCK, whose other end is the
- * child's (userns_standins_adopt_nested()). So the fork and the stand-in's
- * start are off the child's way, and it takes no pid of the sandbox's:
- * it ends when the child closes its socket, and the monitor reaps it. */
-int userns_fork_nested_standin(int sock);
-/* The child's side: the nested stand-in is the monitor's, on SOCK. Then
- * userns_standins_give_root() as usual (a failure to reach it is not
- * one: the nested namespace is then made through a stand-in of our own,
- * once the root is built). */
-void userns_standins_adopt_nested(Standins *s, int sock);
-
-/* Where our maps were written before the clone (a premade namespace,
- * below): the nested stand-in may go on, and as pid 1 we set
- * ns_last_pid back once it is gone (see userns_reap_standins()). */
-void userns_standins_maps_written(Standins *s, int proc_fd);
-
-/* The user namespace made first thing in main(), while csand is still as
- * open to the user as any new process of theirs (before it reads its
- * options): its setgroups, uid_map and gid_map files, opened from
- * inside, and the namespace itself. The monitor writes the maps once the
- * options are known and joins it right before the clone, which then
- * makes the sandbox's other namespaces owned by it: nobody has to be
- * dumpable for the maps later (see userns.c). */
+/* The sandbox's user namespace made by the monitor right before the
+ * clone, once the plan is final (see userns.c): its maps written, and
+ * bwrap's nested one's where the plan has it. The monitor joins it, and
+ * the clone then makes the sandbox's other namespaces owned by it; the
+ * child joins the nested one last. Nobody has to be dumpable for the maps
+ * later, and no stand-in is needed. */
 typedef struct UsernsPremade {
         int userns;
-        int maps[3];
-        /* bwrap's pair for --dev, made where the command line asks for
-         * --dev: the first's maps written at once, root mapped to the
-         * caller's ids (what --dev's devpts wants), and a namespace nested
-         * in it, its map files open. */
-        bool root_mapped;
-        int nested;
-        int nested_maps[3];
+        int nested; /* -EBADF: none */
 } UsernsPremade;
 
-#define USERNS_PREMADE_NULL                                    \
-        ((UsernsPremade) { .userns = -EBADF,                   \
-                           .maps = { -EBADF, -EBADF, -EBADF }, \
-                           .nested = -EBADF,                   \
-                           .nested_maps = { -EBADF, -EBADF, -EBADF } })
+#define USERNS_PREMADE_NULL ((UsernsPremade) { .userns = -EBADF, .nested = -EBADF })
 
-/* 1 with *RET made (with ROOT_MAPPED the pair), 0 where it can't be
- * (setuid, root, not dumpable: an unreadable binary; no user
- * namespaces) or is not (as pid 1), -errno. */
-int userns_premake(UsernsPremade *ret, bool root_mapped);
-/* Its fds (at most 8), for the plan to refuse as option values. */
-size_t userns_premade_fds(const UsernsPremade *pre, int ret_fds[static 8]);
-/* Writes the maps (bwrap's order, as userns_write_own_maps_step()), or
- * with root_mapped checks they are the ones asked for, and joins the
- * namespace; the first namespace's fds are closed either way (the
- * nested one's too on failure). */
-int userns_premade_enter(UsernsPremade *pre, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid, gid_t outside_gid);
-/* The nested namespace (root_mapped), its maps written, INSIDE_UID/GID
- * to root of the first: its fd (for setns()), or -errno. */
-int userns_premade_take_nested(UsernsPremade *pre, uid_t inside_uid, gid_t inside_gid);
+/* A user namespace's one map line each for uids and gids. */
+typedef struct UsernsMap {
+        uid_t inside_uid;
+        uid_t outside_uid;
+        gid_t inside_gid;
+        gid_t outside_gid;
+} UsernsMap;
+
+/* Whether this process may premake: called first thing in main(), before
+ * it makes itself not dumpable (false: setuid, root, an unreadable
+ * binary the kernel made not dumpable, or pid 1). */
+bool userns_premake_possible(void);
+/* Makes the namespace with FIRST's maps and, with NESTED, one nested in
+ * it with NESTED's; 0 or -errno (nothing made). */
+int userns_premake(UsernsPremade *ret, const UsernsMap *first, const UsernsMap *nested);
 void userns_premade_done(UsernsPremade *pre);
 
 /* The monitor, in the premade namespace after the clone: makes the

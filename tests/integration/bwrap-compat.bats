@@ -157,9 +157,10 @@ PY
         done
 }
 
-# csand opens four fds of its own before it reads its options (the user
-# namespace it makes first, utils/userns.h; five with --dev): with the
-# caller's fds above stdio closed they are 3 to 6 (7). An option naming one must fail as it does
+# csand opens no fd of its own before it reads its options (the user
+# namespaces it makes, utils/userns.h, are opened right before the
+# clone): with the caller's fds above stdio closed, fds 3 to 7 are not
+# open when options are read. An option naming one must fail as it does
 # for any fd the caller did not hand over, never read or write csand's.
 @test "fd options: csand's own fds are not the caller's" {
         local opt fd

@@ -141,13 +141,12 @@ csand: 0" ] || fail "$opts: $output"
 }
 
 @test "CVE-2026-41163: attaching in a loop from clone to exec never catches the setup" {
-        # The id maps are written by the monitor, not dumpable, into the
-        # user namespace made before csand read its options (or through a
+        # The id maps are written by the vfork-like child that makes the
+        # sandbox's user namespace before the clone (or opened through a
         # confined stand-in), never by a dumpable setup process: there is
         # no moment to catch.
-        # (The child that makes csand's user namespace first thing in
-        # main(), while csand is still as open as any new process, is
-        # counted apart, on stderr: setup-ptrace.py.)
+        # (That child, while csand is as open as any new process for that
+        # moment, is counted apart, on stderr: setup-ptrace.py.)
         run --separate-stderr env ROUNDS=25 python3 "$BATS_TEST_DIRNAME/setup-ptrace.py" race "$CSAND" \
                 --setenv CSAND_TEST_TOKEN "$CSAND_TOKEN" "${csand_min_root[@]}" --unshare-user --unshare-net
         echo "$stderr"

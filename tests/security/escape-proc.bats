@@ -118,10 +118,10 @@ pid1_strays_at_command_start() {
 @test "pid namespace: pid 1 starts the command only once every process it made (the id-map stand-ins) is reaped, whatever the timing" {
         require_feature "strace" strace -o /dev/null true
         local opts i=0 bad="" init want
-        # Pid 1 makes stand-ins where the user namespace premade in main()
-        # can't serve (csand as a pid namespace's init: as_pidns_init):
-        # one, two with --dev; else none, the maps being written by the
-        # monitor before the clone.
+        # Pid 1 makes stand-ins where the premade user namespace can't
+        # serve (csand as a pid namespace's init: as_pidns_init): one, two
+        # with --dev; else none, the maps being written by the monitor's
+        # premaking child before the clone.
         for init in "" pidns-init; do
                 local pre=()
                 [ -z "$init" ] || pre=(unshare --user --map-current-user --pid --fork --)

@@ -19,9 +19,10 @@
 #          attached" and how each run ended ("refused: traced" when csand
 #          saw a tracer it did not know and stopped).  (csand itself is
 #          attacked in args mode: between its exec and main() it is as
-#          open as any new process of the user's, see SECURITY.md; so is
-#          the child that makes its user namespace first thing in main(),
-#          while csand is still dumpable: counted apart, on stderr.)
+#          open as any new process of the user's, see SECURITY.md; so, for
+#          that moment, is csand while the vfork-like child that makes the
+#          sandbox's user namespace right before the clone runs: counted
+#          apart, on stderr.)
 import ctypes
 import errno
 import fcntl
@@ -168,22 +169,23 @@ def dumpable(pid):
 
 def attach_csand(pid, csand_pid):
     """Attaches to PID if it is (still) csand, not the command it exec'd:
-    "setup", or "start" for the child that makes csand's user namespace
-    first thing in main() (utils/userns.c), while csand itself is still
-    dumpable (it shares csand's memory: csand waits, dumpable, until it
-    has exited, so held stopped here it keeps csand so)."""
+    "setup", or "premake" for the child that makes the sandbox's user
+    namespace right before the clone (utils/userns.c), while csand is
+    dumpable for that moment (it shares csand's memory: csand waits,
+    dumpable, until it has exited, so held stopped here it keeps csand
+    so)."""
     if seize(pid) != 0:
         return None
     name = state(pid)[0]
-    start = dumpable(csand_pid)
+    premake = dumpable(csand_pid)
     libc.ptrace(PTRACE_DETACH, pid, None, None)
-    if name != "csand" and not start:
+    if name != "csand" and not premake:
         return None
-    return "start" if start else "setup"
+    return "premake" if premake else "setup"
 
 
 def mode_race(csand, rounds):
-    attached = start = 0
+    attached = premake = 0
     ended = {}
     for _ in range(rounds):
         r, w = os.pipe()
@@ -196,15 +198,15 @@ def mode_race(csand, rounds):
                 caught = attach_csand(pid, p.pid)
                 if caught == "setup":
                     attached += 1
-                elif caught == "start":
-                    start += 1
+                elif caught == "premake":
+                    premake += 1
         err = p.communicate()[1].decode()
         os.close(r)
         how = "refused: traced" if "being traced" in err else f"exit {p.returncode}"
         ended[how] = ended.get(how, 0) + 1
     print(f"race: {attached} attached")
-    # csand's own start, as open as csand is until main() (see SECURITY.md)
-    print(f"race: {start} at csand's start, before it reads its options", file=sys.stderr)
+    # as open as csand is until main() (see SECURITY.md)
+    print(f"race: {premake} while csand makes the sandbox's user namespace", file=sys.stderr)
     for how, n in sorted(ended.items()):
         print(f"race: {n} x {how}")
 

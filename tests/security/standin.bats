@@ -39,17 +39,16 @@ attacker() {
         local apid=$! i
         # let the attacker start spinning
         sleep 1
-        # Stand-ins are made where the user namespace premade in main()
-        # can't serve: csand as a pid namespace's init (both stand-ins,
-        # forked by the sandbox's child), and --dev through --args (unknown
-        # when main() starts: the nested namespace's stand-in, forked by
-        # the monitor).
-        printf '%s\0' --unshare-all --dev /dev >"$TESTDIR/dev-args"
+        # Stand-ins are made where the premade user namespace can't serve:
+        # csand as a pid namespace's init, and where the monitor must stay
+        # outside the sandbox's namespace (--name: both stand-ins, forked by
+        # the sandbox's child).
         for ((i = 0; i < 100; i++)); do
                 STANDIN_SECRET="standin-env-$CSAND_TOKEN" as_pidns_init "$CSAND" --ro-bind / / true </dev/null
                 STANDIN_SECRET="standin-env-$CSAND_TOKEN" as_pidns_init "$CSAND" "${csand_min_root[@]}" \
                         --unshare-all --dev /dev true </dev/null
-                STANDIN_SECRET="standin-env-$CSAND_TOKEN" csand_min --args 3 true </dev/null 3<"$TESTDIR/dev-args"
+                STANDIN_SECRET="standin-env-$CSAND_TOKEN" csand_min --name "standin-race-$i" --unshare-all --dev /dev \
+                        true </dev/null
         done
         touch "$TESTDIR/ctl/done"
         wait "$apid"
@@ -65,16 +64,31 @@ race: caught dumpable some"
 # From an strace -f of csand (prctl, pivot_root, setns, clone): whether
 # a setup process (one that pivots) was dumpable before its pivot_root
 # (fails), whether the monitor (MONITOR_PID, else the first process
-# traced) joined a user namespace before its clone (the premade one), and
-# how many other processes (stand-ins) made themselves dumpable.
+# traced) was dumpable for anything but the vfork-like clone of the child
+# that premakes the user namespace (fails), whether it joined a user
+# namespace before its clone (the premade one), and how many other
+# processes (stand-ins) made themselves dumpable.
 maps_path() {
         awk -v monitor="${2:-}" '
                 NR == 1 && monitor == "" { monitor = $1 }
+                $1 == monitor && /PR_SET_DUMPABLE, SUID_DUMP_USER/ { mdump = 1; seen = ""; next }
+                $1 == monitor && mdump && /PR_SET_DUMPABLE, SUID_DUMP_DISABLE/ {
+                        mdump = 0
+                        if (seen != "premake") { print "monitor dumpable for more than its premaking child"; bad = 1 }
+                        next
+                }
+                $1 == monitor && mdump && /resumed>/ { next }
+                $1 == monitor && mdump {
+                        if (seen == "" && /clone\(.*CLONE_VM\|CLONE_FILES\|CLONE_VFORK/) seen = "premake"
+                        else { print "monitor dumpable at: " $0; bad = 1 }
+                        next
+                }
                 /pivot_root\(/ { pivoted[$1] = 1; setup[$1] = 1 }
                 /PR_SET_DUMPABLE, SUID_DUMP_USER/ { if (!pivoted[$1]) early[$1] = 1 }
                 /^[0-9]+ +clone\(/ && !/CLONE_VM/ && $1 == monitor && !cloned { cloned = 1 }
                 /setns\(.*CLONE_NEWUSER/ && $1 == monitor && !cloned { premade = 1 }
                 END {
+                        if (mdump) { print "monitor left dumpable"; bad = 1 }
                         n = 0
                         for (p in early) if (setup[p]) { print "setup process " p " dumpable before its pivot_root"; bad = 1 }
                         for (p in early) if (!setup[p]) n++
@@ -86,22 +100,19 @@ maps_path() {
 
 # Deterministic, whatever the timing: under strace -f, the process that
 # builds the root (the one that calls pivot_root) never makes itself
-# dumpable before its pivot_root; the first user namespace's maps were
-# written by the monitor into the namespace csand made before it read its
-# options (it joins it with setns() before the clone), and so were bwrap's
-# nested one's where --dev is on the command line; where it is not known
-# then (--dev in --args, --disable-userns) they were opened through a
-# stand-in that made itself dumpable, not by a fallback that makes the
-# setup dumpable for a moment (a stand-in its own seccomp filter kills
-# would end there silently).
-@test "stand-in: the setup is never dumpable; the maps are written by the monitor or opened through a stand-in" {
+# dumpable before its pivot_root; the monitor is dumpable only while the
+# vfork-like child that makes the sandbox's user namespace, and bwrap's
+# nested one, and writes their maps, runs (it then joins the first with
+# setns() before the clone); no stand-in is made, wherever the options
+# say --dev or --disable-userns (--args included, read before that
+# child), nor a fallback that makes the setup dumpable for a moment.
+@test "stand-in: the setup is never dumpable; the maps are written by the monitor's premaking child" {
         require_feature strace command -v strace
         local args want
-        # ARGS and the stand-ins expected: none where the first namespace
-        # is premade and bwrap's nested one (--dev on the command line) too
+        # ARGS and the stand-ins expected
         for args in "0" "0 --dev /dev" "0 --unshare-all" "0 --unshare-all --dev /dev" \
-                "0 --unshare-all --mqueue /dev/mqueue" "1 --unshare-user --disable-userns --unshare-net" \
-                "1 --args 3"; do
+                "0 --unshare-all --mqueue /dev/mqueue" "0 --unshare-user --disable-userns --unshare-net" \
+                "0 --args 3"; do
                 want=${args%% *}
                 args=${args#?}
                 # --dev through --args: known only once csand reads it
