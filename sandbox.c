@@ -72,6 +72,7 @@ typedef struct Launch {
         gid_t outside_gid;
         bool new_userns;     /* we create the user namespace (and write its maps) */
         bool userns_premade; /* the monitor made it with its maps and joined it before the clone */
+        pid_t premake_pid;   /* the monitor's: the child that made it, to reap */
         bool in_place;       /* Landlock only: no namespaces, no new root (utils/landlock.h) */
         unsigned long clone_flags;
         char *outside_cwd; /* the caller's directory, tried inside when there is no --chdir */
@@ -121,6 +122,7 @@ static void launch_done(Launch *l) {
         overlay_supervisor_done(&l->overlay);
         registry_release(l->registration);
         l->registration = NULL;
+        userns_premake_reap(&l->premake_pid);
 }
 
 /* The command's argv with --argv0 as its first word, in a copy: the plan
@@ -1168,8 +1170,11 @@ static void launch_enter_premade(Launch *l) {
         first_level_ids(l, &first.inside_uid, &first.inside_gid);
         UsernsMap nested = { p->uid, first.inside_uid, p->gid, first.inside_gid };
         pid_t parent = getppid();
-        if (userns_premake(&premade, &first, nested_userns_needed(l) ? &nested : NULL) < 0 ||
-            setns(premade.userns, CLONE_NEWUSER) < 0) {
+        int r = userns_premake(&premade, &first, nested_userns_needed(l) ? &nested : NULL);
+        /* reaped once the clone is made (or by launch_done()) */
+        l->premake_pid = premade.child;
+        if (r < 0 || setns(premade.userns, CLONE_NEWUSER) < 0) {
+                userns_premake_reap(&l->premake_pid);
                 l->userns_premade = false;
                 l->clone_flags &= ~(unsigned long) CLONE_NEWNS;
                 l->mountns_late = true;
@@ -1336,6 +1341,7 @@ static int sandbox_launch(const SandboxPlan *p, bool may_premake) {
                         userns_make_aside(report_fd, l.ns_aside);
                 /* Nothing of the monitor's needs them from here on. */
                 (void) caps_set(0);
+                userns_premake_reap(&l.premake_pid);
         }
         jobctl_monitor_start(&jobs, pid);
         overlay_supervisor_forget_child_end(&l.overlay);

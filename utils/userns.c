@@ -729,6 +729,13 @@ bool userns_premake_possible(void) {
                prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1 && getpid() != 1;
 }
 
+void userns_premake_reap(pid_t *pid) {
+        if (*pid > 0)
+                while (waitpid(*pid, NULL, __WALL) < 0 && errno == EINTR)
+                        ;
+        *pid = 0;
+}
+
 int userns_premake(UsernsPremade *ret, const UsernsMap *first, const UsernsMap *nested) {
         *ret = USERNS_PREMADE_NULL;
         PremakeJob job = { .first = *first, .with_nested = nested, .out = ret };
@@ -740,16 +747,18 @@ int userns_premake(UsernsPremade *ret, const UsernsMap *first, const UsernsMap *
                 return -errno;
         pid_t pid = clone(premake_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_FILES, &job);
         int r = pid < 0 ? -errno : 0;
-        if (pid > 0)
-                while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
-                        ;
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* It has let go of our memory and is exiting: reaped later, off
+         * the launch's way (waiting here costs a second wake-up). */
+        ret->child = pid > 0 ? pid : 0;
         if (r >= 0)
                 r = move_above_stdio(&ret->userns);
         if (r >= 0 && nested)
                 r = move_above_stdio(&ret->nested);
-        if (r < 0)
+        if (r < 0) {
                 userns_premade_done(ret);
+                userns_premake_reap(&ret->child);
+        }
         return r;
 }
 

@@ -100,7 +100,8 @@ int userns_enter_aside(Standins *s, unsigned long flags);
  * later, and no stand-in is needed. */
 typedef struct UsernsPremade {
         int userns;
-        int nested; /* -EBADF: none */
+        int nested;  /* -EBADF: none */
+        pid_t child; /* the premaking child, maybe still exiting: userns_premake_reap() */
 } UsernsPremade;
 
 #define USERNS_PREMADE_NULL ((UsernsPremade) { .userns = -EBADF, .nested = -EBADF })
@@ -118,8 +119,10 @@ typedef struct UsernsMap {
  * binary the kernel made not dumpable, or pid 1). */
 bool userns_premake_possible(void);
 /* Makes the namespace with FIRST's maps and, with NESTED, one nested in
- * it with NESTED's; 0 or -errno (nothing made). */
+ * it with NESTED's; 0 or -errno (nothing made, nothing to reap). */
 int userns_premake(UsernsPremade *ret, const UsernsMap *first, const UsernsMap *nested);
+/* Reaps the premaking child *PID (0: none), and sets it to 0. */
+void userns_premake_reap(pid_t *pid);
 void userns_premade_done(UsernsPremade *pre);
 
 /* The monitor, in the premade namespace after the clone: makes the
