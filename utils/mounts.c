@@ -419,10 +419,13 @@ int mounts_new_root(NewRoot *ret) {
         cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (cwd < 0)
                 return -errno;
-        r = new_tmpfs(0700, 0, &scaffold);
+        /* bwrap's base tmpfs has no mode=; the new root, its newroot/
+         * bound onto itself, shows the same options (nobody but us reaches
+         * the scaffold's top: it is above that mount's). */
+        r = new_tmpfs(01777, 0, &scaffold);
         if (r < 0)
                 return r;
-        if (mkdirat(scaffold, "oldroot", 0700) < 0 || mkdirat(scaffold, "newroot", 0700) < 0)
+        if (mkdirat(scaffold, "oldroot", 0700) < 0 || mkdirat(scaffold, "newroot", 0755) < 0)
                 return -errno;
         r = mount_move_to_path(scaffold, AT_FDCWD, "/");
         if (r < 0)
@@ -1194,19 +1197,20 @@ static int run_op(const SandboxPlan *p, const MountOp *op, NewRoot *root, int fu
         }
 }
 
-/* The new root's own tmpfs, mounted on the scaffold's newroot/ (ROOT's
- * fd until then: a directory, not a mount), unless something is. */
+/* The new root's own mount on the scaffold's newroot/ (ROOT's fd until
+ * then: a directory, not a mount), unless something is mounted there. */
 static int root_ensure_mounted(NewRoot *root, Error *e) {
         if (!root->bare)
                 return 0;
-        _cleanup_close_ int tmpfs = -EBADF;
-        int r = new_tmpfs(0755, 0, &tmpfs);
-        if (r >= 0)
-                r = mount_move(tmpfs, root->fd);
+        /* As bwrap's: the scaffold's newroot/ bound onto itself (a mount
+         * of its own to pivot into; its tmpfs is the scaffold's, whose
+         * other entries lie above the mount's top, out of reach). */
+        _cleanup_close_ int self = mount_open_tree(root->fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH);
+        int r = self < 0 ? self : mount_move(self, root->fd);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create the new root");
         safe_close(root->fd);
-        root->fd = TAKE_FD(tmpfs);
+        root->fd = TAKE_FD(self);
         root->bare = false;
         r = mount_point_id(root->fd, &root->id);
         return r < 0 ? error_set_errno(e, r, "Can't create the new root") : 0;

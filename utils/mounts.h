@@ -59,8 +59,9 @@ static inline void new_root_done(NewRoot *r) {
 }
 
 /* Two views that never mix while the new root is built. A scaffold tmpfs
- * becomes the namespace's root, with the caller's tree under oldroot/ and a
- * fresh tmpfs for the new root under newroot/; the process root is then the
+ * becomes the namespace's root, with the caller's tree under oldroot/ and
+ * the new root's directory newroot/ (bound onto itself before the first
+ * op, as bwrap's, unless that op binds onto "/"); the process root is then the
  * caller's tree again, so bind sources resolve exactly as the caller sees
  * them, while destinations resolve through ROOT's fd, inside the new root. */
 int mounts_new_root(NewRoot *ret);

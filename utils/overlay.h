@@ -98,6 +98,6 @@ void overlay_supervisor_done(OverlaySupervisor *s);
 /* ---- the child ---- */
 
 /* Mounts the overlay of OP and returns it as a detached mount in
- * *ret_mnt_fd, for the caller to attach at op->dest. BASE_FD is the bottom
- * root tmpfs (never visible to the sandbox once setup is done). */
+ * *ret_mnt_fd, for the caller to attach at op->dest. BASE_FD is the
+ * scaffold's top (never visible to the sandbox: above its root's mount). */
 int overlay_mount(const SandboxPlan *p, const MountOp *op, int fuse_fd, int base_fd, int *ret_mnt_fd, Error *e);

@@ -134,6 +134,16 @@ nested-ok" ] || fail "$ours"
         assert_same "${root[@]}" --dir /made --bind / / --proc /proc sh -c "$show; ls -d /made 2>&1"
 }
 
+@test "a tmpfs root is bwrap's: its scaffold's newroot/ bound onto itself, with the same options" {
+        # mountinfo's root field and the tmpfs's own options, and the mode
+        local show='while read -r id parent dev r mp opts rest; do
+                        [ "$mp" = / ] && t=" $rest" && root="$r $opts ${t#* - }"
+                done </proc/self/mountinfo; echo "$root"; stat -c %a /'
+        assert_same "${root[@]}" --proc /proc sh -c "$show"
+        [[ $ours == "0|/newroot rw,nosuid,nodev,"*" tmpfs tmpfs rw,uid=$(id -u),gid=$(id -g)"$'\n'755 ]] || fail "$ours"
+        assert_same "${root[@]}" --proc /proc --unshare-all --dev /dev --uid 0 sh -c "$show"
+}
+
 @test "5: --dev nodes are not noexec: /dev/zero maps executable, as with bwrap" {
         assert_same "${root[@]}" --dev /dev python3 -c '
 import mmap
