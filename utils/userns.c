@@ -663,7 +663,8 @@ int userns_enter_aside(Standins *s, unsigned long flags) {
  * our memory (and so our dumpability) and our fd table, unshares a user
  * namespace, writes its maps, for bwrap's pair unshares the nested one
  * and writes its maps too, and opens the namespaces into that table, then
- * exits; we resume once it has, and are not dumpable again. Dumpable for
+ * exits; we resume once it lets go of our memory, and are not dumpable
+ * again (it is reaped later: userns_premake_reap()). Dumpable for
  * that moment, csand is as open to the user's own processes as every
  * process is from its exec until csand's main() makes it not dumpable,
  * no more (SECURITY.md): it has no privilege the user lacks, and only a
@@ -741,7 +742,7 @@ int userns_premake(UsernsPremade *ret, const UsernsMap *first, const UsernsMap *
         PremakeJob job = { .first = *first, .with_nested = nested, .out = ret };
         if (nested)
                 job.nested = *nested;
-        /* Its stack, while we wait for it to exit. */
+        /* Its stack, while we wait for it to let go of our memory. */
         char stack[16384] __attribute__((aligned(16)));
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
                 return -errno;
