@@ -230,6 +230,34 @@ PY
         assert_line --index 0 "zombies 0"
 }
 
+# csand makes the sandbox's user namespace through a short-lived child
+# (utils/userns.c) that it reaps after the clone, not before: while the
+# sandbox runs, csand's only child is the sandbox's, no zombie beside it.
+@test "the child that made the user namespace is reaped while the sandbox runs" {
+        local opts pid i kids all=("--unshare-user" "--unshare-all --dev /dev")
+        # (setuid mode makes no such child; without user namespaces at all
+        # --unshare-user is refused: the same look at csand's children)
+        ! nouserns_mode || all=("--unshare-pid")
+        for opts in "${all[@]}"; do
+                # shellcheck disable=SC2086
+                python3 -c 'import os, sys
+os.closerange(3, 65536)
+os.execvp(sys.argv[1], sys.argv[1:])' "$CSAND" "${csand_min_root[@]}" $opts sh -c 'echo up; sleep 30' \
+                        >"$TESTDIR/out" </dev/null &
+                pid=$!
+                for ((i = 0; i < 200; i++)); do
+                        grep -q up "$TESTDIR/out" 2>/dev/null && break
+                        sleep 0.05
+                done
+                grep -q up "$TESTDIR/out" || fail "[$opts] the sandbox did not start"
+                kids=$(ps -o stat=,comm= --ppid "$pid")
+                kill "$pid"
+                wait "$pid" || true
+                [ "$(wc -l <<<"$kids")" = 1 ] || fail "[$opts] csand's children: $kids"
+                [[ $kids != Z* && $kids != *csand-userns* ]] || fail "[$opts] csand's children: $kids"
+        done
+}
+
 @test "with a pid namespace and something of csand's to tear down (--name), what the command left behind dies with it" {
         # csand returns when the command exits, with its status. Where it
         # has its own things to end then (here the --name registration;
