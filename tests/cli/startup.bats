@@ -38,3 +38,18 @@ loaded_libraries() {
         # a first compile parses the profile: json-c too
         assert_line --regexp '^libjson-c\.so'
 }
+
+# The sandbox's user namespace is made once the options are read, and only
+# for a launch (utils/userns.c): --help, --version and --list make none,
+# fork nothing and are never dumpable.
+@test "--help, --version and --list make no namespace and start no process" {
+        require_feature strace command -v strace
+        local args
+        for args in --help --version "--ro-bind / / --version" --list; do
+                # shellcheck disable=SC2086
+                XDG_RUNTIME_DIR="$TESTDIR" strace -f -qq -e trace=clone,clone3,fork,vfork,unshare,prctl \
+                        -o "$TESTDIR/trace" "$CSAND" $args >/dev/null || fail "[$args] csand failed"
+                run grep -E 'clone|fork|unshare|PR_SET_DUMPABLE, SUID_DUMP_USER' "$TESTDIR/trace"
+                assert_failure
+        done
+}
