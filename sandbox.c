@@ -602,8 +602,7 @@ static _noreturn_ void init_run(const Launch *l);
 /* The id-map stand-ins first, in the caller's mount namespace, then the
  * sandbox's (see utils/userns.c): the clone left CLONE_NEWNS to us. */
 static int child_enter_mountns(Launch *l, Error *e) {
-        int r = userns_standins_start(&l->standins, AT_FDCWD, !l->userns_premade, nested_userns_needed(l),
-                                      l->userns_premade ? 0 : l->ns_aside);
+        int r = userns_standins_start(&l->standins, AT_FDCWD, nested_userns_needed(l), l->ns_aside);
         if (r < 0)
                 return error_set_errno(e, r, "Can't start the id-map stand-in");
         if (unshare(CLONE_NEWNS) < 0)

@@ -465,12 +465,11 @@ void userns_standins_done(Standins *s) {
 #endif
 }
 
-int userns_standins_start(Standins *s, int proc_fd, bool first, bool nested, unsigned long aside) {
+int userns_standins_start(Standins *s, int proc_fd, bool nested, unsigned long aside) {
 #ifdef STANDIN_ARCH
         assert((aside & ~(unsigned long) STANDIN_ASIDE) == 0);
-        assert(first || aside == 0);
         s->aside = aside;
-        int r = first ? standin_start(proc_fd, false, aside, &s->first) : 0;
+        int r = standin_start(proc_fd, false, aside, &s->first);
         if (r >= 0 && nested)
                 r = standin_start(proc_fd, true, 0, &s->nested);
         return r;
@@ -491,10 +490,7 @@ int userns_standins_give_root(Standins *s) {
                 return root;
         int r = standin_running(&s->first) ? standin_give_root(&s->first, root) : 0;
         if (r >= 0 && standin_running(&s->nested) && standin_give_root(&s->nested, root) < 0) {
-                /* The monitor's may have failed to start: we start one
-                 * ourselves once the root is built (userns_enter_nested()). */
-                if (s->nested.pid > 0)
-                        r = -EIO;
+                r = -EIO;
                 standin_stop(s, &s->nested);
         }
         return r;
@@ -673,9 +669,8 @@ int userns_enter_aside(Standins *s, unsigned long flags) {
  * by the namespace's own first process: nobody need be dumpable for them
  * later, and the child the clone makes needs no stand-in. */
 typedef struct PremakeJob {
-        UsernsMap first;
-        UsernsMap nested;
-        bool with_nested;
+        const UsernsMap *first;
+        const UsernsMap *nested; /* NULL: none */
         UsernsPremade *out;
 } PremakeJob;
 
@@ -697,9 +692,9 @@ static int premake_child(void *arg) {
         PremakeJob *job = arg;
         /* Not named csand: it is csand's own setup, not a sandbox's. */
         (void) prctl(PR_SET_NAME, "csand-userns", 0, 0, 0);
-        job->out->userns = premake_one(&job->first);
-        if (job->out->userns >= 0 && job->with_nested)
-                job->out->nested = premake_one(&job->nested);
+        job->out->userns = premake_one(job->first);
+        if (job->out->userns >= 0 && job->nested)
+                job->out->nested = premake_one(job->nested);
         _exit(0);
 }
 
@@ -739,9 +734,8 @@ void userns_premake_reap(pid_t *pid) {
 
 int userns_premake(UsernsPremade *ret, const UsernsMap *first, const UsernsMap *nested) {
         *ret = USERNS_PREMADE_NULL;
-        PremakeJob job = { .first = *first, .with_nested = nested, .out = ret };
-        if (nested)
-                job.nested = *nested;
+        /* The child reads FIRST and NESTED in place: it shares our memory. */
+        PremakeJob job = { .first = first, .nested = nested, .out = ret };
         /* Its stack, while we wait for it to let go of our memory. */
         char stack[16384] __attribute__((aligned(16)));
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)

@@ -32,8 +32,8 @@ typedef struct Standins {
                       .nested_userns = -EBADF })
 
 /* Right after a clone with CLONE_NEWUSER and without CLONE_NEWNS: forks
- * the stand-ins (with FIRST the one for our own maps; with NESTED the
- * nested namespace's) while our mount
+ * the stand-ins (the one for our own maps; with NESTED the nested
+ * namespace's too) while our mount
  * namespace is still the caller's, so that theirs is, which nobody
  * outside the caller's own user namespace may join. The caller then
  * unshares CLONE_NEWNS and calls userns_standins_give_root(). 0 without
@@ -42,7 +42,7 @@ typedef struct Standins {
  * out (CLONE_NEWNET, CLONE_NEWIPC) that the first stand-in, once used for
  * the maps, makes for the sandbox while we build the root (they are the
  * dearest to make): userns_enter_aside() joins them. */
-int userns_standins_start(Standins *s, int proc_fd, bool first, bool nested, unsigned long aside);
+int userns_standins_start(Standins *s, int proc_fd, bool nested, unsigned long aside);
 /* In the new mount namespace: makes the stand-ins' empty root and hands it
  * to them (the nested one makes its user namespace once the first maps
  * are written: the kernel wants our ids mapped). */
