@@ -243,13 +243,15 @@ PY
                 python3 -c 'import os, sys
 os.closerange(3, 65536)
 os.execvp(sys.argv[1], sys.argv[1:])' "$CSAND" "${csand_min_root[@]}" $opts sh -c 'echo up; sleep 30' \
-                        >"$TESTDIR/out" </dev/null &
+                        >"$TESTDIR/out" 2>"$TESTDIR/err" </dev/null &
                 pid=$!
-                for ((i = 0; i < 200; i++)); do
+                # (until it runs, however loaded the machine, or csand ends)
+                for ((i = 0; i < 1200; i++)); do
                         grep -q up "$TESTDIR/out" 2>/dev/null && break
+                        kill -0 "$pid" 2>/dev/null || break
                         sleep 0.05
                 done
-                grep -q up "$TESTDIR/out" || fail "[$opts] the sandbox did not start"
+                grep -q up "$TESTDIR/out" || fail "[$opts] the sandbox did not start: $(cat "$TESTDIR/err")"
                 kids=$(ps -o stat=,comm= --ppid "$pid")
                 kill "$pid"
                 wait "$pid" || true
