@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
 
 #include "parse-util.h"
 
@@ -111,4 +113,35 @@ int parse_port(const char *s, uint16_t *ret) {
                 return -EINVAL;
         *ret = (uint16_t) v;
         return 0;
+}
+
+int parse_kernel_version(const char *s, bool allow_suffix, unsigned ret[3]) {
+        unsigned v[3] = {};
+        const char *p = s;
+
+        for (size_t i = 0; i < 3; i++) {
+                if (!isdigit((unsigned char) *p))
+                        return -EINVAL;
+                char *end;
+                errno = 0;
+                unsigned long n = strtoul(p, &end, 10);
+                if (errno == ERANGE || n > UINT_MAX)
+                        return -ERANGE;
+                v[i] = (unsigned) n;
+                p = end;
+                if (*p != '.' || i == 2)
+                        break;
+                p++;
+        }
+        if (*p && !allow_suffix)
+                return -EINVAL;
+        memcpy(ret, v, sizeof(v));
+        return 0;
+}
+
+int running_kernel_version(unsigned ret[3]) {
+        struct utsname u;
+        if (uname(&u) < 0)
+                return -errno;
+        return parse_kernel_version(u.release, true, ret);
 }

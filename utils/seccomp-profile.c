@@ -34,11 +34,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "fd-util.h"
 #include "json-util.h"
+#include "parse-util.h"
 #include "seccomp-profile.h"
 #include "state-dirs.h"
 
@@ -649,31 +649,6 @@ static int add_flag(Compiler *c, const char *name, const char *where, void *user
 
 /* -- includes / excludes -- */
 
-/* "5.8", "4.15.3": at most three numbers, each checked. */
-static int parse_kernel_version(const char *s, bool allow_suffix, unsigned ret[3]) {
-        unsigned v[3] = {};
-        const char *p = s;
-
-        for (size_t i = 0; i < 3; i++) {
-                if (!isdigit((unsigned char) *p))
-                        return -EINVAL;
-                char *end;
-                errno = 0;
-                unsigned long n = strtoul(p, &end, 10);
-                if (errno == ERANGE || n > UINT_MAX)
-                        return -ERANGE;
-                v[i] = (unsigned) n;
-                p = end;
-                if (*p != '.' || i == 2)
-                        break;
-                p++;
-        }
-        if (*p && !allow_suffix)
-                return -EINVAL;
-        memcpy(ret, v, sizeof(v));
-        return 0;
-}
-
 static bool kernel_at_least(const Compiler *c, const unsigned v[3]) {
         for (size_t i = 0; i < 3; i++)
                 if (c->kernel[i] != v[i])
@@ -1012,13 +987,6 @@ static int seal_memfd(int fd) {
         return 0;
 }
 
-static int running_kernel(unsigned ret[3]) {
-        struct utsname u;
-        if (uname(&u) < 0)
-                return -errno;
-        return parse_kernel_version(u.release, true, ret);
-}
-
 static uint64_t caps_mask(const int *caps, size_t n_caps) {
         uint64_t m = 0;
         for (size_t i = 0; i < n_caps; i++)
@@ -1033,7 +1001,7 @@ static int compile_json(const char *path, json_object *root, uint64_t caps, Comp
         _cleanup_(compiler_done) Compiler c = { .path = path, .caps = caps };
         int fd = -EBADF, r;
 
-        r = running_kernel(c.kernel);
+        r = running_kernel_version(c.kernel);
         if (r < 0)
                 return error_set_errno(e, r, "Can't parse the kernel release");
         if (strv_new_empty(&c.unknown) < 0)
@@ -1134,7 +1102,7 @@ static int cache_entry_for(const char *profile, size_t len, uint64_t caps, Cache
         char head[256];
         int r;
 
-        r = running_kernel(k);
+        r = running_kernel_version(k);
         if (r < 0)
                 return r;
         r = snprintf(head, sizeof(head),
