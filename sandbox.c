@@ -436,7 +436,7 @@ static int child_setup(Launch *l, Error *e) {
                         return error_set_errno(e, r, "Failed to make / slave");
         }
         _cleanup_(new_root_done) NewRoot root = NEW_ROOT_NULL;
-        r = mounts_new_root(&root);
+        r = mounts_new_root(p, &root);
         if (r < 0)
                 return error_set_errno(e, r, "Can't create the new root");
         r = mounts_execute(p, &root, l->overlay.child_end, e);

@@ -15,6 +15,7 @@
 #include "fd-util.h"
 #include "macro.h"
 #include "mount-util.h"
+#include "parse-util.h"
 
 int mount_fs_open(const char *fstype) {
         return RET_NERRNO(syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC));
@@ -111,6 +112,14 @@ int mount_setattr_fd(int fd, unsigned flags, uint64_t attrs) {
         if (r == -ENOSYS)
                 missing = true;
         return r;
+}
+
+bool mount_detached_trees_supported(void) {
+        unsigned v[3];
+        if (running_kernel_version(v) < 0 || v[0] < 6 || (v[0] == 6 && v[1] < 15))
+                return false;
+        /* a seccomp policy may hide it (EBADF: it is there) */
+        return mount_setattr_fd(-EBADF, 0, 0) != -ENOSYS;
 }
 
 int mount_move(int from_fd, int to_fd) {

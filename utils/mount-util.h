@@ -6,6 +6,7 @@
  * every module that mounts (mounts, network, egress); it knows nothing
  * of the plan. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,12 @@ int mount_scratch_tmpfs(int base_fd, const char *name, uint64_t attrs, int *ret_
  * AT_RECURSIVE in FLAGS, on its submounts too). -ENOSYS on a kernel without
  * it (before 5.12), answered without asking again once it said so. */
 int mount_setattr_fd(int fd, unsigned flags, uint64_t attrs);
+
+/* Whether a tree of mounts can be built whole while detached, to be
+ * attached at once: Linux 6.15 moves detached mounts onto detached mounts
+ * and clones detached mounts from them, and their attributes are set with
+ * mount_setattr() (5.12; mount(2) refuses detached mounts). */
+bool mount_detached_trees_supported(void);
 
 /* move_mount(2) of the detached or attached mount FROM_FD onto TO_FD. */
 int mount_move(int from_fd, int to_fd);

@@ -262,18 +262,30 @@ static int check_dest(const NewRoot *root, int dst_fd, const char *dest, bool *r
  * cross a mount stacked on that very directory, so a mount over the root
  * becomes the root fd later ops resolve from. */
 static int attach(NewRoot *root, int mnt_fd, int dst_fd, bool onto_root) {
-        int r = mount_move(mnt_fd, dst_fd);
-        if (r < 0)
-                return r;
-        if (onto_root) {
-                int fd = fcntl(mnt_fd, F_DUPFD_CLOEXEC, 3);
-                if (fd < 0)
-                        return -errno;
-                safe_close(root->fd);
-                root->fd = fd;
-                return mount_point_id(root->fd, &root->id);
+        /* The new root's first mount: a detached tree of its own, where the
+         * root is built detached. */
+        bool keep_detached = onto_root && root->bare && root->detached;
+        if (!keep_detached) {
+                int r = mount_move(mnt_fd, dst_fd);
+                if (r < 0)
+                        return r;
         }
-        return 0;
+        if (!onto_root)
+                return 0;
+        int fd = fcntl(mnt_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        if (keep_detached) {
+                root->tree_fd = fcntl(mnt_fd, F_DUPFD_CLOEXEC, 3);
+                if (root->tree_fd < 0) {
+                        safe_close(fd);
+                        return -errno;
+                }
+        }
+        safe_close(root->fd);
+        root->fd = fd;
+        root->bare = false;
+        return mount_point_id(root->fd, &root->id);
 }
 
 /* mounts_attach_with_attrs() where the caller knows whether DST_FD is the
@@ -412,21 +424,66 @@ static int open_mounted(int dir_fd, const char *name, int *ret_fd) {
         return 0;
 }
 
-int mounts_new_root(NewRoot *ret) {
+/* The scaffold: a tmpfs with newroot/ (and, where it becomes the
+ * namespace's root, oldroot/). bwrap's base tmpfs has no mode=; the new
+ * root, its newroot/ bound onto itself, shows the same options (nobody but
+ * us reaches the scaffold's top: it is above that mount's). */
+static int scaffold_make(bool with_oldroot, int *ret_fd) {
+        _cleanup_close_ int scaffold = -EBADF;
+        int r = new_tmpfs(01777, 0, &scaffold);
+        if (r < 0)
+                return r;
+        if ((with_oldroot && mkdirat(scaffold, "oldroot", 0700) < 0) || mkdirat(scaffold, "newroot", 0755) < 0)
+                return -errno;
+        *ret_fd = TAKE_FD(scaffold);
+        return 0;
+}
+
+/* The scaffold, for the new root's tmpfs or scratch space. Where the root
+ * is built detached, it is made when first needed, and is never attached:
+ * it goes, with the scratch mounts under it, when its fd is closed. */
+static int scaffold_get(NewRoot *root, int *ret_fd) {
+        if (root->scaffold_fd < 0) {
+                int r = scaffold_make(false, &root->scaffold_fd);
+                if (r < 0)
+                        return r;
+        }
+        *ret_fd = root->scaffold_fd;
+        return 0;
+}
+
+/* --remount-ro changes a mount already in the new root, which
+ * mount_setattr() refuses inside a detached tree (there, only the tree's
+ * top may be changed): such a root is built attached. */
+static bool plan_remounts(const SandboxPlan *p) {
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].type == MOUNT_OP_REMOUNT_RO)
+                        return true;
+        return false;
+}
+
+int mounts_new_root(const SandboxPlan *p, NewRoot *ret) {
         _cleanup_close_ int scaffold = -EBADF, cwd = -EBADF, newroot = -EBADF, oldroot = -EBADF;
         int r;
+
+        /* Nothing to do before the first op: the caller's tree stays the
+         * process root, and bind sources resolve exactly as the caller sees
+         * them (absolute, relative to its directory, through symlinks and
+         * /proc magic links), whatever the operations before them did to
+         * the new root, which nothing leads to until mounts_pivot(). */
+        if (!plan_remounts(p) && mount_detached_trees_supported()) {
+                *ret = NEW_ROOT_NULL;
+                ret->bare = true;
+                ret->detached = true;
+                return 0;
+        }
 
         cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (cwd < 0)
                 return -errno;
-        /* bwrap's base tmpfs has no mode=; the new root, its newroot/
-         * bound onto itself, shows the same options (nobody but us reaches
-         * the scaffold's top: it is above that mount's). */
-        r = new_tmpfs(01777, 0, &scaffold);
+        r = scaffold_make(true, &scaffold);
         if (r < 0)
                 return r;
-        if (mkdirat(scaffold, "oldroot", 0700) < 0 || mkdirat(scaffold, "newroot", 0755) < 0)
-                return -errno;
         r = mount_move_to_path(scaffold, AT_FDCWD, "/");
         if (r < 0)
                 return r;
@@ -444,21 +501,17 @@ int mounts_new_root(NewRoot *ret) {
         if (r < 0)
                 return r;
 
-        /* While the root is built, the process root is the caller's: sources
-         * resolve exactly as the caller sees them (absolute, relative to its
-         * directory, through symlinks and /proc magic links), whatever the
-         * operations before them did to the new root. */
+        /* While the root is built, the process root is the caller's, as
+         * above. */
         r = open_mounted(scaffold, "oldroot", &oldroot);
         if (r < 0)
                 return r;
-        NewRoot root = {
-                .fd = TAKE_FD(newroot),
-                .bare = true,
-                .scaffold_fd = TAKE_FD(scaffold),
-                .caller_root_fd = TAKE_FD(oldroot),
-                .caller_cwd_fd = TAKE_FD(cwd),
-                .parent_fd = -EBADF,
-        };
+        NewRoot root = NEW_ROOT_NULL;
+        root.fd = TAKE_FD(newroot);
+        root.bare = true;
+        root.scaffold_fd = TAKE_FD(scaffold);
+        root.caller_root_fd = TAKE_FD(oldroot);
+        root.caller_cwd_fd = TAKE_FD(cwd);
         r = mount_point_id(root.fd, &root.id);
         if (r >= 0)
                 r = enter_caller_view(&root);
@@ -565,6 +618,11 @@ static int make_bind_dir(NewRoot *root, const char *dest, int parent, const char
         return mkdir_p_in_root(root->fd, dest, 0755, ret_fd);
 }
 
+static int attach_bind(const MountOp *op, NewRoot *root, int src, const struct stat *st, int parent, const char *base,
+                       uint64_t attrs, Error *e);
+
+static int root_ensure_mounted(NewRoot *root, Error *e);
+
 /* Clones SOURCE (and its submounts) from the caller's view and attaches it
  * at DEST, after setting the attributes on the whole detached tree: one
  * mount_setattr(AT_RECURSIVE) instead of a remount per submount, and no
@@ -584,7 +642,9 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, bool paren
         int r = 0;
         int parent = -EBADF; /* ROOT's */
         const char *base = NULL;
-        if (!parents_made) {
+        /* A first bind onto "/" (see mounts_execute()) has no parents, and
+         * where the root is built detached, no root fd yet either. */
+        if (!parents_made && !root->bare) {
                 r = make_parents(root, op->dest, parent_dir_mode(op_perms(op)), &parent, &base);
                 if (r < 0)
                         return error_set_errno(e, r, "Can't mkdir parents for %s", op->dest);
@@ -616,9 +676,24 @@ static int bind_tree(const MountOp *op, NewRoot *root, int expect_fd, bool paren
         if (r < 0)
                 return error_set_errno(e, r, "Can't bind mount %s on %s", op->source, op->dest);
 
+        if (root->bare && S_ISDIR(st.st_mode)) {
+                r = attach_with_attrs(root, src, root->fd, true, AT_RECURSIVE, attrs);
+                return r < 0 ? bind_error(e, r, op) : 0;
+        }
+        /* (a file onto "/" fails as bwrap's does, on its tmpfs) */
+        if (root_ensure_mounted(root, e) < 0)
+                return -e->error;
+        return attach_bind(op, root, src, &st, parent, base, attrs, e);
+}
+
+/* bind_tree()'s attach of SRC (its stat ST) at DEST: its mount point made
+ * (a new directory under PARENT when it is there, named BASE) and checked. */
+static int attach_bind(const MountOp *op, NewRoot *root, int src, const struct stat *st, int parent, const char *base,
+                       uint64_t attrs, Error *e) {
         _cleanup_close_ int dst = -EBADF;
         bool fresh = false;
-        if (S_ISDIR(st.st_mode)) {
+        int r;
+        if (S_ISDIR(st->st_mode)) {
                 r = make_bind_dir(root, op->dest, parent, base, &dst, &fresh);
                 /* a symlink leading nowhere or in circles: bwrap's mkdir()
                  * meets EEXIST there, and its mount fails */
@@ -697,18 +772,13 @@ static int op_proc(const SandboxPlan *p, const MountOp *op, NewRoot *root, Error
         if (r < 0)
                 return r;
         r = proc_mount(p, &proc);
-        if (r >= 0)
+        /* The caller's, bound: nosuid,nodev as bwrap's binds have. */
+        if (r >= 0 && !p->unshare_pid && p->pidns_fd < 0)
+                r = attach_with_attrs(root, proc, point, onto_root, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        else if (r >= 0)
                 r = attach(root, proc, point, onto_root);
         if (r < 0)
                 return mount_error(e, r, "proc", op->dest);
-        if (!p->unshare_pid && p->pidns_fd < 0) {
-                /* nosuid,nodev as bwrap's binds have (by remount before Linux 5.12). */
-                r = mount_setattr_fd(proc, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-                if (r == -ENOSYS)
-                        r = mounts_remount(root, proc, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-                if (r < 0)
-                        return mount_error(e, r, "proc", op->dest);
-        }
 
         /* Read-only with everything mounted below them (the caller's
          * binfmt_misc under sys/fs, say). bwrap covers them only where its
@@ -917,13 +987,17 @@ static int op_file(const MountOp *op, int root_fd, Error *e) {
 }
 
 /* The data goes into a file on a scratch tmpfs that the sandbox never sees
- * (attached under a directory of the scaffold, BASE_FD, a new one for each
- * op, while we take a bind of the file; it goes with the scaffold at the
- * pivot, which saves an RCU grace period per op), so DEST may sit on a
- * read-only filesystem and may already exist. */
-static int op_bind_data(const MountOp *op, int base_fd, NewRoot *root, Error *e) {
+ * (attached under a directory of the scaffold, a new one for each op,
+ * while we take a bind of the file; it goes with the scaffold, at the
+ * pivot or when a detached build closes it, which saves an RCU grace
+ * period per op), so DEST may sit on a read-only filesystem and may
+ * already exist. */
+static int op_bind_data(const MountOp *op, NewRoot *root, Error *e) {
         _cleanup_close_ int scratch = -EBADF, file = -EBADF, dst = -EBADF;
-        int r = mount_scratch_tmpfs(base_fd, "csand-data", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &scratch);
+        int base_fd;
+        int r = scaffold_get(root, &base_fd);
+        if (r >= 0)
+                r = mount_scratch_tmpfs(base_fd, "csand-data", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &scratch);
         if (r < 0)
                 return error_set_errno(e, r, "Can't mount tmpfs for %s", op->dest);
         r = write_file_from_fd(scratch, "data", op->perms == MODE_UNSET ? 0600 : op->perms, op->fd);
@@ -1152,7 +1226,7 @@ static void note_op_done(SourceChecks *c, const SandboxPlan *p, const MountOp *o
         }
 }
 
-static int run_op(const SandboxPlan *p, const MountOp *op, NewRoot *root, int fuse_fd, int base_fd, Error *e) {
+static int run_op(const SandboxPlan *p, const MountOp *op, NewRoot *root, int fuse_fd, Error *e) {
         if (op->type != MOUNT_OP_BIND)
                 forget_parent(root);
         int r = make_op_parents(op, root->fd, e);
@@ -1180,13 +1254,18 @@ static int run_op(const SandboxPlan *p, const MountOp *op, NewRoot *root, int fu
         case MOUNT_OP_FILE:
                 return op_file(op, root->fd, e);
         case MOUNT_OP_BIND_DATA:
-                return op_bind_data(op, base_fd, root, e);
+                return op_bind_data(op, root, e);
         case MOUNT_OP_BIND_FD:
                 return op_bind_fd(op, root, e);
         case MOUNT_OP_LOCK_FILE:
                 return 0; /* in mounts_execute(), at the end */
         case MOUNT_OP_OVERLAY: {
                 _cleanup_close_ int mnt = -EBADF;
+                /* overlayfs takes an upper layer on a mount attached in our
+                 * namespace, or on the top of a detached tree, not one inside
+                 * a detached tree: a root built detached has --tmp-overlay's
+                 * scratch tmpfs detached on its own. */
+                int base_fd = root->detached ? -EBADF : root->scaffold_fd;
                 r = overlay_mount(p, op, fuse_fd, base_fd, &mnt, e);
                 if (r >= 0)
                         r = attach_new_mount_at_dir(root, mnt, op->dest, e);
@@ -1197,22 +1276,19 @@ static int run_op(const SandboxPlan *p, const MountOp *op, NewRoot *root, int fu
         }
 }
 
-/* The new root's own mount on the scaffold's newroot/ (ROOT's fd until
- * then: a directory, not a mount), unless something is mounted there. */
+/* The new root's own mount, unless something is mounted there: on the
+ * scaffold's newroot/ (ROOT's fd until then: a directory, not a mount), or
+ * where the root is built detached, the detached tree it starts. */
 static int root_ensure_mounted(NewRoot *root, Error *e) {
         if (!root->bare)
                 return 0;
         /* As bwrap's: the scaffold's newroot/ bound onto itself (a mount
          * of its own to pivot into; its tmpfs is the scaffold's, whose
          * other entries lie above the mount's top, out of reach). */
-        _cleanup_close_ int self = mount_open_tree(root->fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH);
-        int r = self < 0 ? self : mount_move(self, root->fd);
-        if (r < 0)
-                return error_set_errno(e, r, "Can't create the new root");
-        safe_close(root->fd);
-        root->fd = TAKE_FD(self);
-        root->bare = false;
-        r = mount_point_id(root->fd, &root->id);
+        int scaffold;
+        int r = scaffold_get(root, &scaffold);
+        _cleanup_close_ int self = r < 0 ? r : mount_open_tree(scaffold, "newroot", OPEN_TREE_CLONE);
+        r = self < 0 ? self : attach(root, self, root->fd, true);
         return r < 0 ? error_set_errno(e, r, "Can't create the new root") : 0;
 }
 
@@ -1229,23 +1305,18 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, int fuse_fd, Error *e) {
         SourceChecks checks = { .state_missing = -1 };
         int r;
 
-        /* Scratch space the sandbox never sees. */
-        int base_fd = root->scaffold_fd;
-
-        if ((p->n_ops == 0 || !op_binds_onto_root(&p->ops[0])) && root_ensure_mounted(root, e) < 0)
-                return -e->error;
         for (size_t i = 0; i < p->n_ops; i++) {
-                /* (after a first bind onto "/" that mounted nothing) */
-                if (root_ensure_mounted(root, e) < 0)
-                        return -e->error;
                 const MountOp *op = &p->ops[i];
+                /* (or after a first bind onto "/" that mounted nothing) */
+                if (!(i == 0 && op_binds_onto_root(op)) && root_ensure_mounted(root, e) < 0)
+                        return -e->error;
                 if (must_look_ahead(&checks, op, root)) {
                         r = check_sources(p, i, e);
                         if (r < 0)
                                 return r;
                         checks.done = true;
                 }
-                r = run_op(p, op, root, fuse_fd, base_fd, e);
+                r = run_op(p, op, root, fuse_fd, e);
                 if (r < 0 && !checks.done) {
                         /* a missing source ahead is the problem bwrap names */
                         int k = check_sources(p, i, e);
@@ -1271,19 +1342,54 @@ int mounts_execute(const SandboxPlan *p, NewRoot *root, int fuse_fd, Error *e) {
         return 0;
 }
 
-int mounts_pivot(const NewRoot *root) {
-        /* pivot_root() wants the new root below the process root: the
-         * scaffold's, again. */
-        if (fchdir(root->scaffold_fd) < 0 || chroot(".") < 0)
+/* After pivot_root(".", "."), the old root is stacked on the new one, and
+ * ".." at "/" lands on whatever is stacked there (the kernel crosses
+ * mounts after "..", even at the process root): everything on the new
+ * root's top is detached, topmost first, until ".." at "/" is "/" itself.
+ * Where the root was built detached, that is the caller's tree, and below
+ * it the tree's first mounts when ops stacked mounts onto "/"; else the
+ * scaffold, with all of that under it. */
+static int detach_above_root(const NewRoot *root) {
+        uint64_t root_id;
+        int r = fd_mount_id(root->fd, &root_id);
+        if (r < 0)
+                return r;
+        /* the old root at least is there; each unmount takes the topmost,
+         * and the kernel allows 100,000 mounts in a namespace by default */
+        if (umount2(".", MNT_DETACH) < 0)
                 return -errno;
-        /* pivot_root(".", ".") stacks the scaffold on the new root's topmost
-         * mount; detaching it takes the caller's tree, and whatever the new
-         * root's top is stacked on, along with it. */
+        for (unsigned n = 0; n < 100000; n++) {
+                _cleanup_close_ int up = open("..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                uint64_t id;
+                r = up < 0 ? -errno : fd_mount_id(up, &id);
+                if (r < 0)
+                        return r;
+                if (id == root_id)
+                        return 0;
+                if (umount2(".", MNT_DETACH) < 0)
+                        return -errno;
+        }
+        return -ELOOP;
+}
+
+int mounts_pivot(const NewRoot *root) {
+        int r;
+        /* pivot_root() wants the new root attached below the process root:
+         * where it was built detached, it is attached on the caller's "/"
+         * (the process root all along); else the process root is the
+         * scaffold, again. */
+        if (root->detached) {
+                r = mount_move_to_path(root->tree_fd, AT_FDCWD, "/");
+                if (r < 0)
+                        return r;
+        } else if (fchdir(root->scaffold_fd) < 0 || chroot(".") < 0)
+                return -errno;
         if (fchdir(root->fd) < 0)
                 return -errno;
         if (syscall(SYS_pivot_root, ".", ".") < 0)
                 return -errno;
-        if (umount2(".", MNT_DETACH) < 0)
-                return -errno;
+        r = detach_above_root(root);
+        if (r < 0)
+                return r;
         return RET_NERRNO(chdir("/"));
 }

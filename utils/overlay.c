@@ -175,9 +175,9 @@ static bool owner_unmapped(int fd) {
 }
 
 /* A private tmpfs for --tmp-overlay's upper and work directories: attached
- * under BASE_FD (the scaffold) for kernel overlayfs, detached for the
- * fuse-overlayfs daemon; either way the overlay is all that keeps it alive
- * once setup is done, and nothing else can reach it. */
+ * under BASE_FD (the scaffold) for kernel overlayfs where the new root is
+ * built attached, else detached; either way the overlay is all that keeps
+ * it alive once setup is done, and nothing else can reach it. */
 static int scratch_upper_work(int base_fd, mode_t mode, int *ret_mnt) {
         _cleanup_close_ int mnt = -EBADF;
         int r = mount_scratch_tmpfs(base_fd, "csand-overlay", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &mnt);

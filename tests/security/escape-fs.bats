@@ -113,6 +113,36 @@ assert_host_file_untouched() {
         assert_line --index 2 "bin lib lib64 probe sbin usr "
 }
 
+# csand builds the new root detached where the kernel can (Linux 6.15) and
+# attaches it on the caller's "/" only to pivot into it: every mount stacked
+# on the root's top afterwards (the caller's tree, and the root's own lower
+# layers) must go, or ".." at "/" climbs onto it. With --remount-ro the root
+# is built attached, under a scaffold, as on older kernels: both ways here.
+@test "'..' from a root stacked on other mounts is the top one: no layer under it is reached" {
+        mkdir -p "$TESTDIR/low"
+        touch "$TESTDIR/low/low-marker"
+        local same_mount='exec 3</.. 4</; grep -h mnt_id /proc/self/fdinfo/3 /proc/self/fdinfo/4 | uniq | wc -l'
+        local built
+        for built in detached attached; do
+                local remount=() remount_usr=()
+                [ "$built" = detached ] || remount=(--remount-ro /) remount_usr=(--remount-ro /usr)
+                # a read-only host tree over a writable one
+                run csand --bind / / --ro-bind / / "${remount[@]}" \
+                        sh -c "touch /..$TESTDIR/low/escaped 2>&1; $same_mount"
+                assert_success
+                assert_line --index 0 --partial "Read-only file system"
+                assert_line --index 1 1
+                [ ! -e "$TESTDIR/low/escaped" ] || fail "$built: written through a lower layer"
+                # tmpfs roots over a bound directory
+                run csand --bind "$TESTDIR/low" / --tmpfs / --tmpfs / "${sec_root[@]}" --proc /proc "${remount_usr[@]}" \
+                        sh -c "ls -a /.. | tr '\n' ' '; echo; touch /../made; $same_mount"
+                assert_success
+                assert_line --index 0 ". .. bin lib lib64 probe proc sbin usr "
+                assert_line --index 1 1
+                [ ! -e "$TESTDIR/low/made" ] || fail "$built: written through a lower layer"
+        done
+}
+
 @test "/proc/self/cwd and the starting directory don't lead back to the host" {
         mkdir -p "$TESTDIR/hostcwd"
         echo secret >"$TESTDIR/hostcwd/secret"
