@@ -7,8 +7,9 @@
  *   sandbox_launch()  join --userns/--pidns, clone with the namespace flags;
  *                     the parent becomes the monitor, the child runs:
  *   child_setup()     user ns maps -> mount isolation -> new root -> mount
- *                     ops -> pivot_root -> loopback -> hostname -> nested
- *                     user ns rules -> --block-fd -> session
+ *                     ops -> pivot_root -> net/ipc ns made aside -> loopback
+ *                     -> hostname -> nested user ns rules -> --block-fd ->
+ *                     session
  *   child_run()       pid 1 when needed (reaper, signal forwarding, holder
  *                     of lock files and --sync-fd), then:
  *   child_exec()      capabilities and no_new_privs -> environment ->
@@ -444,8 +445,6 @@ static int child_setup(Launch *l, Error *e) {
                 return r;
         if (nested && prepare_nested_userns(l, proc_fd, e) < 0)
                 return -e->error;
-        if (l->ns_aside != 0 && enter_aside_namespaces(l, e) < 0)
-                return -e->error;
         /* --add-host's /etc/hosts, then resolv.conf: files only a helper's
          * network has (the options are refused without one). */
         if (egress_setup_hosts(&p->egress, root.fd, e) < 0)
@@ -456,6 +455,11 @@ static int child_setup(Launch *l, Error *e) {
         r = mounts_pivot(&root);
         if (r < 0)
                 return error_set_errno(e, r, "Can't pivot_root into the new root");
+        /* The network and IPC namespaces made aside while the root was
+         * built (see sandbox_launch()): joined once it is done, pivot
+         * included, so that all of it overlaps their making. */
+        if (l->ns_aside != 0 && enter_aside_namespaces(l, e) < 0)
+                return -e->error;
 
         if (p->unshare_net) {
                 r = network_loopback_up();
