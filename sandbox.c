@@ -446,10 +446,11 @@ static int child_setup(Launch *l, Error *e) {
         if (nested && prepare_nested_userns(l, proc_fd, e) < 0)
                 return -e->error;
         /* --add-host's /etc/hosts, then resolv.conf: files only a helper's
-         * network has (the options are refused without one). */
-        if (egress_setup_hosts(&p->egress, root.fd, e) < 0)
+         * network has (the options are refused without one), written on
+         * scratch space under the scaffold where there is one. */
+        if (egress_setup_hosts(&p->egress, root.fd, root.scaffold_fd, e) < 0)
                 return -e->error;
-        r = network_setup_resolv_conf(&p->network, p->unshare_net, root.fd, e);
+        r = network_setup_resolv_conf(&p->network, p->unshare_net, root.fd, root.scaffold_fd, e);
         if (r < 0)
                 return r;
         r = mounts_pivot(&root);

@@ -2029,7 +2029,7 @@ int egress_start(const EgressSettings *s, const char *resolver, int status_fd, i
 
 /* ---- the child: /etc/hosts ---- */
 
-int egress_setup_hosts(const EgressSettings *s, int root_fd, Error *e) {
+int egress_setup_hosts(const EgressSettings *s, int root_fd, int scratch_fd, Error *e) {
         _cleanup_free_ char *old = NULL, *buf = NULL;
         _cleanup_close_ int fd = -EBADF, mnt = -EBADF, dst = -EBADF;
         size_t len = 0, size = 0;
@@ -2055,7 +2055,7 @@ int egress_setup_hosts(const EgressSettings *s, int root_fd, Error *e) {
         }
         if (fclose(f) != 0)
                 return error_setf(e, ENOMEM, "Out of memory");
-        r = mount_data_file("hosts", buf, &mnt);
+        r = mount_data_file(scratch_fd, "hosts", buf, &mnt);
         if (r < 0)
                 return error_set_errno(e, -r, "Can't prepare /etc/hosts for the sandbox");
         r = touch_in_root(root_fd, "/etc/hosts", 0644, &dst);

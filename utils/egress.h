@@ -93,5 +93,6 @@ int egress_start(const EgressSettings *s, const char *resolver, int status_fd, i
 Egress *egress_free(Egress *g);
 
 /* Child, before pivot_root: with --add-host, an /etc/hosts holding the
- * sandbox's own entries and these. */
-int egress_setup_hosts(const EgressSettings *s, int root_fd, Error *e);
+ * sandbox's own entries and these (written under SCRATCH_FD, as
+ * mount_data_file()'s BASE_FD). */
+int egress_setup_hosts(const EgressSettings *s, int root_fd, int scratch_fd, Error *e);

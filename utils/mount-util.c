@@ -177,9 +177,9 @@ int mount_attach_with_attrs(int mnt_fd, int dst_fd, uint64_t attrs) {
         return mount_remount_bind(mnt_fd, mount_ms_flags_of_attrs(attrs));
 }
 
-int mount_data_file(const char *name, const char *data, int *ret_fd) {
+int mount_data_file(int base_fd, const char *name, const char *data, int *ret_fd) {
         _cleanup_close_ int mnt_fd = -EBADF, file_fd = -EBADF;
-        int r = mount_scratch_tmpfs(-EBADF, NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &mnt_fd);
+        int r = mount_scratch_tmpfs(base_fd, "csand-file", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &mnt_fd);
         if (r < 0)
                 return r;
         file_fd = openat(mnt_fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -74,8 +74,11 @@ int mount_remount_bind(int fd, unsigned long flags);
 int mount_attach_with_attrs(int mnt_fd, int dst_fd, uint64_t attrs);
 
 /* A file NAME holding DATA, as a detached mount: a file on a private tmpfs
- * that no path leads to, cloned with open_tree(). */
-int mount_data_file(const char *name, const char *data, int *ret_fd);
+ * that no path leads to, cloned with open_tree(). BASE_FD as for
+ * mount_scratch_tmpfs(): the kernel clones from a detached tmpfs only from
+ * Linux 6.15, so before that the scratch tmpfs must be attached (under the
+ * scaffold of a new root built attached). */
+int mount_data_file(int base_fd, const char *name, const char *data, int *ret_fd);
 
 /* /proc/PID/mountinfo, the one parser of it: each mount's ID, its
  * parent's and its mount point, unescaped (the kernel writes " \t\n\\"

@@ -31,9 +31,10 @@ typedef struct NewRoot {
                              * mounts_new_root()); implies mount_setattr() */
         int tree_fd;        /* detached: the tree's first mount, under all at its root */
         MountPointId id;    /* fd's */
-        int scaffold_fd;    /* csand's own tmpfs: newroot/ and scratch space; where the root is
-                             * not built detached, the namespace's root until mounts_pivot(),
-                             * the caller's tree under its oldroot/; else made when first needed */
+        int scaffold_fd;    /* csand's own tmpfs: newroot/ and scratch space (mount_data_file()'s
+                             * too); where the root is not built detached, the namespace's root
+                             * until mounts_pivot(), the caller's tree under its oldroot/; else
+                             * made when first needed, or -EBADF */
         int caller_root_fd; /* not detached: the caller's tree, the process root while the root is built */
         int caller_cwd_fd;  /* not detached: the caller's working directory, for relative sources */
         StateWatch state;   /* csand's own state directories, hidden from the sandbox */

@@ -987,7 +987,7 @@ static int read_old_resolv_conf(const NetworkSettings *p, int root_fd, char **re
         return 0;
 }
 
-int network_setup_resolv_conf(const NetworkSettings *p, bool unshare_net, int root_fd, Error *e) {
+int network_setup_resolv_conf(const NetworkSettings *p, bool unshare_net, int root_fd, int scratch_fd, Error *e) {
         _cleanup_free_ char *old = NULL, *new = NULL;
         _cleanup_close_ int mnt = -EBADF, dst = -EBADF;
         int r;
@@ -1007,7 +1007,7 @@ int network_setup_resolv_conf(const NetworkSettings *p, bool unshare_net, int ro
         if (!new)
                 return 0;
 
-        r = mount_data_file("resolv.conf", new, &mnt);
+        r = mount_data_file(scratch_fd, "resolv.conf", new, &mnt);
         if (r < 0)
                 return error_set_errno(e, r, "Can't prepare %s for the sandbox", RESOLV_CONF);
         r = touch_in_root(root_fd, RESOLV_CONF, 0644, &dst);

@@ -149,5 +149,6 @@ void network_prepare_interface(const NetworkSettings *s, bool unshare_net);
  * when the sandbox's resolv.conf names a loopback nameserver (which the
  * sandbox cannot reach): it then points to the helper's DNS forwarder.
  * With s->resolv_conf_from_host (images), always, made from the host's
- * resolv.conf by the same rules (only the forwarder when it has none). */
-int network_setup_resolv_conf(const NetworkSettings *s, bool unshare_net, int root_fd, Error *e);
+ * resolv.conf by the same rules (only the forwarder when it has none).
+ * SCRATCH_FD: where its file is written, as mount_data_file()'s BASE_FD. */
+int network_setup_resolv_conf(const NetworkSettings *s, bool unshare_net, int root_fd, int scratch_fd, Error *e);

@@ -101,13 +101,15 @@ nouserns-*)
         ;;
 esac
 
-# The login session runs every test; the user service (the other way the
+# The login session runs every test (the cgroup files, and
+# old-kernel.bats: what the guest's kernel, older than 6.15, has csand do
+# another way); the user service (the other way the
 # sandbox gets attached: by the user manager inside its own tree, without
 # pid 1's help) the core ones and --join's. One file at a time: the cgroup
 # tests check that no csand scope at all is left, and switch nsdelegate for
 # the whole hierarchy.
 # VM_TESTS (tests-selected) narrows both to the files named.
-files=(/mnt/host/tests/vm/cgroups*.bats)
+files=(/mnt/host/tests/vm/cgroups*.bats /mnt/host/tests/vm/old-kernel.bats)
 if [ "${VMTEST_CONTEXT:-}" = service ]; then
         files=(/mnt/host/tests/vm/cgroups-core.bats /mnt/host/tests/vm/cgroups-join.bats)
 fi

@@ -66,7 +66,7 @@ IMG=$VMTIER/disk.img
 IMG_SIZE=${IMG_SIZE:-1536M}
 SHARE=${1:?usage: run-vm-tests.sh SHARE_DIR}
 [ -r "$SHARE/payload.sh" ] || { echo "run-vm-tests: $SHARE/payload.sh is missing" >&2; exit 2; }
-PKGS=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,iproute2,procps,sudo,python3${EXTRA_PKGS:+,$EXTRA_PKGS}
+PKGS=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,iproute2,procps,sudo,python3,slirp4netns${EXTRA_PKGS:+,$EXTRA_PKGS}
 mkdir -p "$VMTIER"
 t0=$(date +%s)
 ts() { echo "[$(($(date +%s) - t0))s] $*"; }
@@ -136,6 +136,12 @@ if [ -n "${RECONFIGURE:-}" ] || [ ! -e "$ROOTFS/.configured" ] ||
                 mkdir -p "$R$M/kernel/$d"
                 cp -a "$M/kernel/$d/." "$R$M/kernel/$d/"
         done
+        # tun, for slirp4netns (old-kernel.bats)
+        for f in "$M"/kernel/drivers/net/tun.ko*; do
+                [ -e "$f" ] || continue
+                mkdir -p "$R$M/kernel/drivers/net"
+                cp -a "$f" "$R$M/kernel/drivers/net/"
+        done
         depmod -b "$R" "$KVER"
         mkdir -p "$R/usr/local/sbin" "$R/mnt/host"
         # Tests switch the cgroup2 mount option nsdelegate on and off (the
@@ -163,6 +169,7 @@ exec >/dev/ttyS1 2>&1          # ttyS1 = the host's results.log
 up() { cut -d' ' -f1 /proc/uptime; }
 echo "VMTEST-BEGIN uptime=$(up)"
 modprobe 9pnet_virtio 2>/dev/null
+modprobe tun 2>/dev/null
 if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,access=any host0 /mnt/host; then
         echo "no 9p share"; echo "VMTEST-EXIT=98"; systemctl poweroff --no-block; exit 0
 fi
