@@ -246,12 +246,22 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$CSAND" "${csand_min_root[@]}" $opts sh -
                         >"$TESTDIR/out" 2>"$TESTDIR/err" </dev/null &
                 pid=$!
                 # (until it runs, however loaded the machine, or csand ends)
+                local start=$SECONDS st how
                 for ((i = 0; i < 1200; i++)); do
                         grep -q up "$TESTDIR/out" 2>/dev/null && break
                         kill -0 "$pid" 2>/dev/null || break
                         sleep 0.05
                 done
-                grep -q up "$TESTDIR/out" || fail "[$opts] the sandbox did not start: $(cat "$TESTDIR/err")"
+                if ! grep -q up "$TESTDIR/out"; then
+                        # (once, in a VM tier run with both VMs loaded: no
+                        # output, no message; which of the two, next time)
+                        how="csand still running after $((SECONDS - start)) s"
+                        if ! kill -0 "$pid" 2>/dev/null; then
+                                wait "$pid" && st=0 || st=$?
+                                how="csand exited with status $st after $((SECONDS - start)) s"
+                        fi
+                        fail "[$opts] the sandbox did not start ($how): $(cat "$TESTDIR/err")"
+                fi
                 kids=$(ps -o stat=,comm= --ppid "$pid")
                 kill "$pid"
                 wait "$pid" || true
