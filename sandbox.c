@@ -230,13 +230,6 @@ static bool gate_wait(int fd, char byte) {
         }
 }
 
-static bool plan_has_op(const SandboxPlan *p, MountOpType type) {
-        for (size_t i = 0; i < p->n_ops; i++)
-                if (p->ops[i].type == type)
-                        return true;
-        return false;
-}
-
 /* The child's first step at the gate. With a cgroup of its own, the
  * sandbox's cgroup namespace is made once the monitor has put us in the
  * leaf of that cgroup: the leaf is then its root, and the cgroup with the

@@ -452,16 +452,6 @@ static int scaffold_get(NewRoot *root, int *ret_fd) {
         return 0;
 }
 
-/* --remount-ro changes a mount already in the new root, which
- * mount_setattr() refuses inside a detached tree (there, only the tree's
- * top may be changed): such a root is built attached. */
-static bool plan_remounts(const SandboxPlan *p) {
-        for (size_t i = 0; i < p->n_ops; i++)
-                if (p->ops[i].type == MOUNT_OP_REMOUNT_RO)
-                        return true;
-        return false;
-}
-
 int mounts_new_root(const SandboxPlan *p, NewRoot *ret) {
         _cleanup_close_ int scaffold = -EBADF, cwd = -EBADF, newroot = -EBADF, oldroot = -EBADF;
         int r;
@@ -471,7 +461,10 @@ int mounts_new_root(const SandboxPlan *p, NewRoot *ret) {
          * them (absolute, relative to its directory, through symlinks and
          * /proc magic links), whatever the operations before them did to
          * the new root, which nothing leads to until mounts_pivot(). */
-        if (!plan_remounts(p) && mount_detached_trees_supported()) {
+        /* (--remount-ro changes a mount already in the new root, which
+         * mount_setattr() refuses inside a detached tree, but for its top:
+         * such a root is built attached.) */
+        if (!plan_has_op(p, MOUNT_OP_REMOUNT_RO) && mount_detached_trees_supported()) {
                 *ret = NEW_ROOT_NULL;
                 ret->bare = true;
                 ret->detached = true;

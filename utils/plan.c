@@ -174,7 +174,7 @@ int plan_add_seccomp(SandboxPlan *p, void *data, size_t len) {
         return 0;
 }
 
-static bool plan_has_op(const SandboxPlan *p, MountOpType type) {
+bool plan_has_op(const SandboxPlan *p, MountOpType type) {
         for (size_t i = 0; i < p->n_ops; i++)
                 if (p->ops[i].type == type)
                         return true;

@@ -175,6 +175,9 @@ int plan_add_seccomp(SandboxPlan *p, void *data, size_t len);
 #define PLAN_NO_COMMAND EDESTADDRREQ
 int plan_validate(const SandboxPlan *p, uid_t real_uid, Error *e);
 
+/* Is there an operation of TYPE among the plan's mount operations? */
+bool plan_has_op(const SandboxPlan *p, MountOpType type);
+
 /* Landlock asked for and nothing that needs a namespace or a new root:
  * the command runs in place (utils/landlock.h). A decision about the
  * whole plan, hence here. */
